@@ -1,0 +1,35 @@
+/* pregonctl.c — the operator's command line: subcommand dispatch only.
+ * Each subcommand lives in its own pc_*.c file with a *_main(argc, argv) entry point. */
+#include <stdio.h>
+#include <string.h>
+
+#include "pc_policy_check.h"
+
+typedef struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *help;
+} s_command_t;
+
+static const s_command_t s_commands[] = {
+    {"policy-check", pc_policy_check_main, "evaluate scenarios against a policy, offline"},
+};
+
+static void s_usage(FILE *to) {
+    fprintf(to, "usage: pregonctl COMMAND [ARGS]   (pregonctl COMMAND --help for more)\n");
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        fprintf(to, "  %-14s %s\n", s_commands[i].name, s_commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (strcmp(argv[1], s_commands[i].name) == 0)
+            return s_commands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "pregonctl: unknown command \"%s\"\n", argv[1]);
+    s_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs, with apt-get, the Debian 12 packages pregon builds and runs with.
+# Idempotent: installs only what is missing; runs `apt-get update` only when it must install.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config clang-format
+      libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libhiredis-dev
+      libjansson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcmocka-dev
+      redis-server redis-tools tzdata curl ca-certificates)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# A distribution-started redis-server is not ours: tests and the demo start their own.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# test.sh — the test command: install what is missing, build with ASan+UBSan, run every test.
+# Usage: deploy/test.sh            (from anywhere; builds into build-test/ at the project root)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash deploy/install-deps.sh
+
+echo "== format check (.clang-format)"
+bad=0
+while IFS= read -r f; do
+  clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || { echo "not formatted: $f"; bad=1; }
+done < <(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+[ "$bad" -eq 0 ] || { echo "run clang-format -i on the files above"; exit 1; }
+
+echo "== build (ASan + UBSan)"
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DPREGON_SANITIZE=ON >/dev/null
+cmake --build build-test -j"$(nproc)"
+
+echo "== tests"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd build-test
+ctest --output-on-failure --timeout 600 -j"$(nproc)"

@@ -1,0 +1,100 @@
+/* rl_admit.h — admission of a batch of jobs against Redis: decide in C, commit atomically.
+ *
+ * For each debtor in the batch: read its history and version (one pipelined round trip), decide
+ * every job of that debtor with rl_decide (in batch order, each accepted job added to the history
+ * the next one sees), then run the embedded admit.lua once for the batch, which re-checks
+ * idempotency and suppression and commits accepted jobs only if the history version is unchanged.
+ * Jobs whose debtor changed meanwhile are decided again, a bounded number of times.
+ *
+ * Key layout (every key of a debtor carries the hash tag {tenant:debtor}, so a debtor's admission
+ * touches one Redis Cluster slot; the shared queue and stream keys are the exception):
+ *   PREFIX:{T:D}:h        hash  v = version, c = contact history (rl_history.h)
+ *   PREFIX:{T:D}:j:JOB    hash  v = first verdict, s = state, p = payload, ch, u, r, at
+ *   PREFIX:{T:D}:sup      set   "all" | "ch:CHANNEL" | "cp:CONTACT"
+ *   PREFIX:q:CHANNEL      zset  ready queue of job keys, by score
+ *   PREFIX:deferred       zset  job keys by the instant they may be admitted again
+ *   PREFIX:audit          stream of every decision
+ * Uses a borrowed synchronous hiredis context; not thread-safe (one per thread). */
+#ifndef RL_ADMIT_H
+#define RL_ADMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "rl_decide.h"
+
+/* Verdict codes, numbered as pregon.proto's Verdict.Code. */
+typedef enum {
+    RL_V_ACCEPTED = 1,
+    RL_V_DEFERRED = 2,
+    RL_V_REJECTED = 3,
+    RL_V_DUPLICATE = 4,
+    RL_V_BUSY = 5,
+    RL_V_EXPIRED = 6,
+} rl_vcode_t;
+
+/* Name of a verdict code ("ACCEPTED", ...); "UNKNOWN" out of range. */
+const char *rl_vcode_name(int code);
+/* Code of a verdict name; 0 if unknown. */
+int rl_vcode_parse(const char *name);
+
+/* One job to admit. All pointers are borrowed for the duration of the call. */
+typedef struct {
+    const char *tenant;
+    const char *debtor;
+    const char *job_id;
+    const char *contact;
+    rl_job_t decide;     /* policy, channel, zones...; ignored when reject_reason is set */
+    const void *payload; /* the job as it will be dispatched (serialized SendRequest) */
+    size_t payload_len;
+    double queue_score;      /* ready-queue order: lower first */
+    int readmit;             /* 1: a deferred job coming due (not a duplicate of itself) */
+    const char *reject_rule; /* set by the caller for invalid input: audited, never stored */
+    const char *reject_reason;
+} rl_admit_job_t;
+
+typedef struct {
+    rl_vcode_t code;
+    rl_vcode_t first; /* RL_V_DUPLICATE: the first verdict */
+    int64_t until;    /* RL_V_DEFERRED and RL_V_EXPIRED */
+    char rule[64];
+    char reason[32];
+    int stale; /* readmit found the job no longer deferred: nothing was done */
+} rl_admit_verdict_t;
+
+typedef struct rl_admit rl_admit_t;
+
+/* Creates an admitter on a borrowed connection; keys start with `prefix` (e.g. "pg").
+ * Returns NULL on allocation failure. */
+rl_admit_t *rl_admit_new(redisContext *redis, const char *prefix);
+void rl_admit_destroy(rl_admit_t **self_p);
+
+/* Sets the idempotency TTL of finished jobs (default 35 days). */
+void rl_admit_set_idem_ttl(rl_admit_t *self, int64_t seconds);
+
+/* Admits jobs[0..n) at instant `now`, writing one verdict per job into out[0..n).
+ * Returns 0, or -1 if Redis failed (then every verdict not yet final is RL_V_BUSY with reason
+ * "redis-unavailable": fail closed) — rl_admit_strerror says why. */
+int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64_t now,
+                   rl_admit_verdict_t *out);
+
+/* The last Redis error, or "" if none. Valid until the next call. */
+const char *rl_admit_strerror(const rl_admit_t *self);
+
+/* Statistics since creation: decision retries caused by concurrent writers. */
+uint64_t rl_admit_retries(const rl_admit_t *self);
+
+/* Key helpers, for the broker and tests: write the key into buf; return its length or -1. */
+int rl_admit_key_history(const rl_admit_t *self, const char *tenant, const char *debtor, char *buf,
+                         size_t len);
+int rl_admit_key_job(const rl_admit_t *self, const char *tenant, const char *debtor,
+                     const char *job_id, char *buf, size_t len);
+int rl_admit_key_suppress(const rl_admit_t *self, const char *tenant, const char *debtor, char *buf,
+                          size_t len);
+
+/* The embedded admit.lua source, NUL-terminated. */
+extern const char rl_admit_lua[];
+
+#endif
