@@ -267,7 +267,7 @@ static int s_plain(s_file_t *f, yaml_node_t *n, const char *what, const char *ty
 }
 
 static int s_int(s_file_t *f, yaml_node_t *n, const char *what, long min, long max, long *out) {
-    const char *v;
+    const char *v = NULL;
     if (s_plain(f, n, what, "an integer", &v) != 0) {
         return -1;
     }
@@ -285,7 +285,7 @@ static int s_int(s_file_t *f, yaml_node_t *n, const char *what, long min, long m
 }
 
 static int s_bool(s_file_t *f, yaml_node_t *n, const char *what, int *out) {
-    const char *v;
+    const char *v = NULL;
     if (s_plain(f, n, what, "true or false", &v) != 0) {
         return -1;
     }
@@ -300,7 +300,7 @@ static int s_bool(s_file_t *f, yaml_node_t *n, const char *what, int *out) {
 /* One of a fixed set of words; *out gets its index in `words` (NULL-terminated). */
 static int s_enum(s_file_t *f, yaml_node_t *n, const char *what, const char *const *words,
                   const char *expected, int *out) {
-    const char *v;
+    const char *v = NULL;
     if (s_text(f, n, what, &v) != 0) {
         return -1;
     }
@@ -321,7 +321,7 @@ static int s_is_id(const char *v) {
 }
 
 static int s_id(s_file_t *f, yaml_node_t *n, const char *what, char out[RL_ID_MAX]) {
-    const char *v;
+    const char *v = NULL;
     if (s_text(f, n, what, &v) != 0) {
         return -1;
     }
@@ -410,7 +410,7 @@ static int32_t s_clock(const char *p, int end_ok) {
 }
 
 static int s_span(s_file_t *f, yaml_node_t *n, const char *what, rl_span_t *out) {
-    const char *v;
+    const char *v = NULL;
     char q[48];
     if (s_text(f, n, what, &v) != 0) {
         return -1;
@@ -441,7 +441,7 @@ static int s_span(s_file_t *f, yaml_node_t *n, const char *what, rl_span_t *out)
 static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out) {
     memset(out, 0, sizeof *out);
     if (n->type == YAML_SCALAR_NODE) {
-        const char *v;
+        const char *v = NULL;
         if (s_text(f, n, what, &v) != 0) {
             return -1;
         }
@@ -501,7 +501,7 @@ static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out)
 static int s_duration(s_file_t *f, yaml_node_t *n, const char *what, int64_t *out) {
     static const char units[] = "dhms";
     static const int64_t mult[] = {S_DAY, 3600, 60, 1};
-    const char *v;
+    const char *v = NULL;
     char q[48];
     if (s_text(f, n, what, &v) != 0) {
         return -1;
@@ -575,7 +575,7 @@ static int s_day_key(const char *k, int *from, int *to) {
  * Channels, groups, roles */
 
 static int s_channel_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
-    const char *v;
+    const char *v = NULL;
     if (s_text(f, n, "a channel", &v) != 0) {
         return -1;
     }
@@ -739,7 +739,7 @@ static int s_period(s_file_t *f, yaml_node_t *map, const s_slot_t *per, const s_
                     int allow_day, const char *what, rl_period_t *out_per, int64_t *out_span) {
     static const char *const words[] = {"day", "week", "rolling", NULL};
     static const char *const words_no_day[] = {"week", "rolling", NULL};
-    int i;
+    int i = 0;
     if (s_require(f, map, per, "per", what) != 0 ||
         s_enum(f, per->val, "period", allow_day ? words : words_no_day,
                allow_day ? "day, week or rolling" : "week or rolling", &i) != 0) {
@@ -791,7 +791,7 @@ static int s_window(s_file_t *f, yaml_node_t *map) {
                               seen[i]->start_mark.line + 1);
             }
         }
-        int from, to, kind = s_day_key(name, &from, &to);
+        int from = 0, to = -1, kind = s_day_key(name, &from, &to);
         if (strcmp(name, "id") == 0) {
             id = v;
         } else if (strcmp(name, "channels") == 0) {
@@ -973,7 +973,7 @@ static int s_one_channel(s_file_t *f, yaml_node_t *map) {
 }
 
 static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
-    const char *v;
+    const char *v = NULL;
     char q[48];
     if (s_text(f, n, "a role", &v) != 0) {
         return -1;
@@ -1245,7 +1245,7 @@ static int s_document(s_file_t *f, yaml_node_t *root) {
         }
         memcpy(pol->name, name, strlen(name) + 1);
     }
-    int i;
+    int i = 0;
     if (s[K_WEEK].val) {
         if (s_enum(f, s[K_WEEK].val, "week_start", week_words, "monday or sunday", &i) != 0) {
             return -1;
@@ -1260,14 +1260,26 @@ static int s_document(s_file_t *f, yaml_node_t *root) {
         pol->direct_contact = (rl_direct_t)(i + 1);
     }
     if ((s[K_GROUPS].val && s_groups(f, s[K_GROUPS].val) != 0) ||
-        (s[K_HOL].val && s_holidays(f, s[K_HOL].val) != 0) ||
-        (s[K_WIN].val && s_rule_list(f, s[K_WIN].val, "windows", s_window) != 0) ||
-        (s[K_CAPS].val && s_rule_list(f, s[K_CAPS].val, "caps", s_cap) != 0) ||
-        (s[K_GAPS].val && s_rule_list(f, s[K_GAPS].val, "gaps", s_gap) != 0) ||
-        (s[K_COOL].val && s_rule_list(f, s[K_COOL].val, "cooldowns", s_cooldown) != 0) ||
-        (s[K_ONE].val && s_rule_list(f, s[K_ONE].val, "one_channel", s_one_channel) != 0) ||
-        (s[K_ROLES].val && s_rule_list(f, s[K_ROLES].val, "roles", s_roles_rule) != 0)) {
+        (s[K_HOL].val && s_holidays(f, s[K_HOL].val) != 0)) {
         return -1;
+    }
+    /* Rule lists in the order the file gives them, so a duplicate id is reported where it is
+     * repeated. Groups and holidays come first: rules refer to them. */
+    static const struct {
+        int key;
+        const char *what;
+        int (*one)(s_file_t *, yaml_node_t *);
+    } lists[] = {{K_WIN, "windows", s_window},       {K_CAPS, "caps", s_cap},
+                 {K_GAPS, "gaps", s_gap},            {K_COOL, "cooldowns", s_cooldown},
+                 {K_ONE, "one_channel", s_one_channel}, {K_ROLES, "roles", s_roles_rule}};
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        for (size_t j = 0; j < sizeof lists / sizeof lists[0]; j++) {
+            if (s[lists[j].key].key == s_node(f, p->key) &&
+                s_rule_list(f, s[lists[j].key].val, lists[j].what, lists[j].one) != 0) {
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -1312,18 +1324,34 @@ static int s_read_file(const char *path, char **out, size_t *out_len) {
     if (!fp) {
         return errno ? errno : ENOENT;
     }
-    char *buf = malloc(S_MAX_FILE_BYTES + 1);
-    if (!buf) {
-        fclose(fp);
-        return ENOMEM;
+    size_t cap = 16384, n = 0;
+    char *buf = NULL;
+    int rc = 0;
+    for (;;) {
+        char *grown = realloc(buf, cap);
+        if (!grown) {
+            rc = ENOMEM;
+            break;
+        }
+        buf = grown;
+        n += fread(buf + n, 1, cap - n, fp);
+        if (ferror(fp)) {
+            rc = errno ? errno : EIO;
+            break;
+        }
+        if (n < cap) {
+            break; /* end of file */
+        }
+        if (cap > S_MAX_FILE_BYTES) {
+            rc = EFBIG;
+            break;
+        }
+        cap *= 2;
     }
-    size_t n = fread(buf, 1, S_MAX_FILE_BYTES + 1, fp);
-    int bad = ferror(fp);
-    int saved = errno;
     fclose(fp);
-    if (bad || n > S_MAX_FILE_BYTES) {
+    if (rc != 0) {
         free(buf);
-        return bad ? (saved ? saved : EIO) : EFBIG;
+        return rc;
     }
     *out = buf;
     *out_len = n;
@@ -1368,6 +1396,17 @@ static int s_load_file(s_loader_t *ld, const char *path, int depth, s_file_t *pa
         yaml_mark_t start = {0, 0, 0};
         s_fail_mark(&f, start, "empty policy file (expected a mapping with id, windows, caps...)");
         goto done_doc;
+    }
+    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++) {
+        const char *want = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
+                           : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
+                                                           : YAML_DEFAULT_MAPPING_TAG;
+        if (n->tag && strcmp((const char *)n->tag, want) != 0) {
+            char q[48];
+            s_fail(&f, n, "explicit YAML tags are not allowed (found %s)",
+                   s_q(q, sizeof q, (const char *)n->tag));
+            goto done_doc;
+        }
     }
     if (!yaml_parser_load(&parser, &extra)) {
         s_syntax_error(&f, &parser, buf, len);
