@@ -10,9 +10,10 @@
 
 #include "rl_history.h"
 
-#define MAX_ATTEMPTS       6
-#define HISTORY_FLOOR_SECS (35LL * 86400) /* keep at least this much history, whatever the policy  \
-                                           */
+#define MAX_ATTEMPTS 6
+#define HISTORY_FLOOR_SECS                                                                         \
+    (35LL * 86400) /* keep at least this much history, whatever the policy                         \
+                    */
 #define NUM_LEN 32
 
 struct rl_admit {

@@ -51,9 +51,27 @@ static int64_t s_earliest_in_spans(const rl_zone_t *z, int64_t t, s_spans_fn spa
                     return t;
             }
             int64_t open = rl_zone_from_local(z, d, s->start);
-            /* A repeated hour can put a span's start behind t; its next opening is later. */
             if (open > t)
                 return open;
+            /* t is in the second pass of a repeated hour and the span's start was first passed
+             * before t: the clock reads it again start - sec_of_day later, unless the offset
+             * changes before then. */
+            if (k == 0) {
+                int64_t again = t + (s->start - lt.sec_of_day);
+                if (rl_zone_next_transition(z, t) > again)
+                    return again;
+            }
+        }
+        /* Nothing opens later today on the current offset; if the clock goes back later today
+         * (DST ends), today's readings come again after the transition. */
+        if (k == 0) {
+            int64_t tr = rl_zone_next_transition(z, t);
+            rl_local_t at;
+            if (tr != NEVER) {
+                rl_zone_local(z, tr, &at);
+                if (at.days == lt.days && at.sec_of_day < lt.sec_of_day)
+                    return s_earliest_in_spans(z, tr, spans_of, ctx);
+            }
         }
     }
     return NEVER;

@@ -18,8 +18,9 @@
  *   groups:                    # optional named channel sets; "all" (the 5 channels) is predefined
  *     messaging: [sms, whatsapp, email, messenger]
  *   holidays:                  # optional; a file that extends may not redefine its base's
- *     id: co.festivos          # required: the rule id a verdict names when a holiday closes a window
- *     rules:                   # required, non-empty; each a spec string (see rl_calendar.h) or a
+ *     id: co.festivos          # required: the rule id a verdict names when a holiday closes a
+ * window rules:                   # required, non-empty; each a spec string (see rl_calendar.h) or
+ * a
  *       - "fixed 01-01"        # map {rule: SPEC, from: YEAR, to: YEAR, name: TEXT}
  *       - {rule: "fixed 06-07", from: 2024, name: "Batalla de Arica"}
  *   windows:                   # permitted hours; a contact must be inside every window that
@@ -57,7 +58,8 @@
  *   Integers and booleans (true | false) are plain scalars; quoting them is an error.
  *   Every rule id ([A-Za-z0-9._-]+, at most 63 bytes) is unique across all kinds of rules, the
  *   holidays id and every file of an extends chain. Unknown keys, duplicate keys, unknown names
- *   and values of the wrong YAML type are errors. One YAML document per file. */
+ *   and values of the wrong YAML type are errors. One YAML document per file, at most 1 MiB;
+ *   explicit YAML tags (!!binary, !foo) are refused; at most 256 rules of each kind. */
 #include "rl_policy.h"
 
 #include <errno.h>
@@ -81,8 +83,8 @@
 /* ---------------------------------------------------------------------------------------------
  * Names */
 
-static const char *const s_channel_names[RL_CH_COUNT] = {"none",  "sms",       "whatsapp",
-                                                         "voice", "email",     "messenger"};
+static const char *const s_channel_names[RL_CH_COUNT] = {"none",  "sms",   "whatsapp",
+                                                         "voice", "email", "messenger"};
 static const char *const s_role_names[] = {NULL, "debtor", "codebtor", "reference"};
 
 rl_channel_t rl_channel_parse(const char *name) {
@@ -327,7 +329,8 @@ static int s_id(s_file_t *f, yaml_node_t *n, const char *what, char out[RL_ID_MA
     }
     if (!s_is_id(v)) {
         char q[48];
-        return s_fail(f, n, "%s \"%s\" is not a valid id (letters, digits, '.', '_', '-'; at most %d)",
+        return s_fail(f, n,
+                      "%s \"%s\" is not a valid id (letters, digits, '.', '_', '-'; at most %d)",
                       what, s_q(q, sizeof q, v), RL_ID_MAX - 1);
     }
     memcpy(out, v, strlen(v) + 1);
@@ -854,7 +857,7 @@ static int s_window(s_file_t *f, yaml_node_t *map) {
 }
 
 static int s_cap(s_file_t *f, yaml_node_t *map) {
-    static const char *const keys[] = {"id",     "channels", "limit", "per", "span",
+    static const char *const keys[] = {"id",     "channels", "limit",       "per", "span",
                                        "counts", "scope",    "per_channel", NULL};
     static const char *const counts_words[] = {"attempts", "direct", "conversations", NULL};
     rl_policy_t *pol = f->ld->pol;
@@ -886,9 +889,8 @@ static int s_cap(s_file_t *f, yaml_node_t *map) {
     }
     if (s_int(f, s[2].val, "limit", 1, S_MAX_LIMIT, &limit) != 0 ||
         s_period(f, map, &s[3], &s[4], 1, "cap", &c->per, &c->span) != 0 ||
-        (s[5].val &&
-         s_enum(f, s[5].val, "counts", counts_words, "attempts, direct or conversations",
-                &counts) != 0) ||
+        (s[5].val && s_enum(f, s[5].val, "counts", counts_words,
+                            "attempts, direct or conversations", &counts) != 0) ||
         s_scope(f, s[6].val, &c->scope) != 0 ||
         (s[7].val && s_bool(f, s[7].val, "per_channel", &c->per_channel) != 0)) {
         return -1;
@@ -922,15 +924,14 @@ static int s_gap(s_file_t *f, yaml_node_t *map) {
 }
 
 static int s_cooldown(s_file_t *f, yaml_node_t *map) {
-    static const char *const keys[] = {"id", "channels", "after_conversation_on", "days", "scope",
-                                       NULL};
+    static const char *const keys[] = {"id",   "channels", "after_conversation_on",
+                                       "days", "scope",    NULL};
     rl_policy_t *pol = f->ld->pol;
     s_slot_t s[5];
     if (s_fields(f, map, "cooldown", keys, s) != 0) {
         return -1;
     }
-    rl_cooldown_rule_t *c =
-        s_append(f, map, (void **)&pol->cooldowns, pol->n_cooldowns, sizeof *c);
+    rl_cooldown_rule_t *c = s_append(f, map, (void **)&pol->cooldowns, pol->n_cooldowns, sizeof *c);
     if (!c) {
         return -1;
     }
@@ -980,8 +981,7 @@ static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     }
     int r = rl_role_parse(v);
     if (r == RL_ROLE_DEBTOR) {
-        return s_fail(f, n,
-                      "the debtor role cannot be forbidden (close windows or pause instead)");
+        return s_fail(f, n, "the debtor role cannot be forbidden (close windows or pause instead)");
     }
     if (r == 0) {
         return s_fail(f, n, "unknown role \"%s\" (expected codebtor or reference)",
@@ -1044,8 +1044,9 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
         }
         spec_node = s[0].val;
     } else if (n->type != YAML_SCALAR_NODE) {
-        return s_fail(f, n, "a holiday rule must be a string or a mapping {rule, from, to, name}, "
-                            "found %s",
+        return s_fail(f, n,
+                      "a holiday rule must be a string or a mapping {rule, from, to, name}, "
+                      "found %s",
                       s_type_name(n));
     }
     if (s_text(f, spec_node, "holiday rule", &spec) != 0) {
@@ -1206,12 +1207,25 @@ static int s_extends(s_file_t *f, yaml_node_t *n) {
 }
 
 static int s_document(s_file_t *f, yaml_node_t *root) {
-    static const char *const keys[] = {"id",       "name",   "extends",   "week_start",
-                                       "direct_contact", "groups", "holidays",  "windows",
-                                       "caps",     "gaps",   "cooldowns", "one_channel",
-                                       "roles",    NULL};
-    enum { K_ID, K_NAME, K_EXTENDS, K_WEEK, K_DIRECT, K_GROUPS, K_HOL, K_WIN, K_CAPS, K_GAPS,
-           K_COOL, K_ONE, K_ROLES, K_COUNT };
+    static const char *const keys[] = {
+        "id",      "name", "extends", "week_start", "direct_contact", "groups", "holidays",
+        "windows", "caps", "gaps",    "cooldowns",  "one_channel",    "roles",  NULL};
+    enum {
+        K_ID,
+        K_NAME,
+        K_EXTENDS,
+        K_WEEK,
+        K_DIRECT,
+        K_GROUPS,
+        K_HOL,
+        K_WIN,
+        K_CAPS,
+        K_GAPS,
+        K_COOL,
+        K_ONE,
+        K_ROLES,
+        K_COUNT
+    };
     static const char *const week_words[] = {"monday", "sunday", NULL};
     static const char *const direct_words[] = {"any-attempt", "delivered", "conversation", NULL};
     rl_policy_t *pol = f->ld->pol;
@@ -1269,9 +1283,12 @@ static int s_document(s_file_t *f, yaml_node_t *root) {
         int key;
         const char *what;
         int (*one)(s_file_t *, yaml_node_t *);
-    } lists[] = {{K_WIN, "windows", s_window},       {K_CAPS, "caps", s_cap},
-                 {K_GAPS, "gaps", s_gap},            {K_COOL, "cooldowns", s_cooldown},
-                 {K_ONE, "one_channel", s_one_channel}, {K_ROLES, "roles", s_roles_rule}};
+    } lists[] = {{K_WIN, "windows", s_window},
+                 {K_CAPS, "caps", s_cap},
+                 {K_GAPS, "gaps", s_gap},
+                 {K_COOL, "cooldowns", s_cooldown},
+                 {K_ONE, "one_channel", s_one_channel},
+                 {K_ROLES, "roles", s_roles_rule}};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         for (size_t j = 0; j < sizeof lists / sizeof lists[0]; j++) {
@@ -1486,7 +1503,9 @@ void rl_policy_destroy(rl_policy_t **self_p) {
     *self_p = NULL;
 }
 
-static int64_t s_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t s_max64(int64_t a, int64_t b) {
+    return a > b ? a : b;
+}
 
 int64_t rl_policy_lookback(const rl_policy_t *self) {
     int64_t back = 0;

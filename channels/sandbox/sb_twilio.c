@@ -1,0 +1,352 @@
+/* sb_twilio.c — shared Twilio simulation pieces (see sb_twilio.h).
+ *
+ * Tables are small arrays scanned linearly; they are built at start-up and only read after.
+ * Error codes and texts follow Twilio's public error dictionary; the 20000+status fallback for
+ * statuses Twilio documents no code for is this sandbox's own convention. */
+#include "sb_twilio.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *sid;
+    char *token;
+} s_account_t;
+
+typedef struct {
+    char *prefix;
+    int code;
+    const char *status; /* dlr only: "undelivered" / "failed" */
+} s_rule_t;
+
+struct sb_twilio {
+    s_account_t *accounts;
+    size_t n_accounts;
+    s_rule_t *to_errors;
+    size_t n_to_errors;
+    s_rule_t *dlrs;
+    size_t n_dlrs;
+};
+
+static int s_push_rule(s_rule_t **rules, size_t *n, const char *prefix, size_t plen, int code,
+                       const char *status) {
+    s_rule_t *grown = realloc(*rules, (*n + 1) * sizeof(*grown));
+    if (!grown)
+        return -1;
+    *rules = grown;
+    char *p = strndup(prefix, plen);
+    if (!p)
+        return -1;
+    grown[(*n)++] = (s_rule_t){p, code, status};
+    return 0;
+}
+
+sb_twilio_t *sb_twilio_new(void) {
+    sb_twilio_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    static const struct {
+        const char *prefix;
+        int code;
+    } magic[] = {{"+15005550001", 21211},
+                 {"+15005550002", 21612},
+                 {"+15005550004", 21610},
+                 {"+15005550009", 21614}};
+    static const struct {
+        const char *prefix;
+        const char *status;
+        int code;
+    } dlr[] = {{"+150055530001", "failed", 30001},      {"+150055530003", "undelivered", 30003},
+               {"+150055530005", "undelivered", 30005}, {"+150055530006", "undelivered", 30006},
+               {"+150055530007", "undelivered", 30007}, {"+150055530008", "undelivered", 30008}};
+    for (size_t i = 0; i < sizeof magic / sizeof magic[0]; i++) {
+        if (s_push_rule(&self->to_errors, &self->n_to_errors, magic[i].prefix,
+                        strlen(magic[i].prefix), magic[i].code, NULL) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < sizeof dlr / sizeof dlr[0]; i++) {
+        if (s_push_rule(&self->dlrs, &self->n_dlrs, dlr[i].prefix, strlen(dlr[i].prefix),
+                        dlr[i].code, dlr[i].status) != 0)
+            goto fail;
+    }
+    return self;
+fail:
+    sb_twilio_destroy(&self);
+    return NULL;
+}
+
+void sb_twilio_destroy(sb_twilio_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    sb_twilio_t *self = *self_p;
+    for (size_t i = 0; i < self->n_accounts; i++) {
+        free(self->accounts[i].sid);
+        free(self->accounts[i].token);
+    }
+    for (size_t i = 0; i < self->n_to_errors; i++)
+        free(self->to_errors[i].prefix);
+    for (size_t i = 0; i < self->n_dlrs; i++)
+        free(self->dlrs[i].prefix);
+    free(self->accounts);
+    free(self->to_errors);
+    free(self->dlrs);
+    free(self);
+    *self_p = NULL;
+}
+
+int sb_twilio_add_account(sb_twilio_t *self, const char *spec, char *err, size_t errlen) {
+    const char *colon = strchr(spec, ':');
+    if (!colon || colon == spec || !colon[1]) {
+        snprintf(err, errlen, "--account wants SID:TOKEN, got '%s'", spec);
+        return -1;
+    }
+    size_t slen = (size_t)(colon - spec);
+    if (slen != 34 || strncmp(spec, "AC", 2) != 0) {
+        snprintf(err, errlen, "AccountSid must be AC followed by 32 characters: '%.*s'", (int)slen,
+                 spec);
+        return -1;
+    }
+    s_account_t *grown = realloc(self->accounts, (self->n_accounts + 1) * sizeof(*grown));
+    if (!grown) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    self->accounts = grown;
+    char *sid = strndup(spec, slen), *token = strdup(colon + 1);
+    if (!sid || !token) {
+        free(sid);
+        free(token);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    grown[self->n_accounts++] = (s_account_t){sid, token};
+    return 0;
+}
+
+size_t sb_twilio_account_count(const sb_twilio_t *self) {
+    return self->n_accounts;
+}
+
+/* Parses a positive decimal error code ending at end (or NUL). */
+static int s_parse_code(const char *s, const char *end) {
+    if (s == end || !*s)
+        return -1;
+    long v = 0;
+    for (const char *p = s; p != end && *p; p++) {
+        if (*p < '0' || *p > '9' || v > 99999999)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v > 0 ? (int)v : -1;
+}
+
+static bool s_prefix_ok(const char *p, size_t len) {
+    if (len == 0 || len > 20)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!(p[i] == '+' && i == 0) && (p[i] < '0' || p[i] > '9'))
+            return false;
+    }
+    return true;
+}
+
+int sb_twilio_add_to_error(sb_twilio_t *self, const char *spec, char *err, size_t errlen) {
+    const char *colon = strchr(spec, ':');
+    int code = colon ? s_parse_code(colon + 1, NULL) : -1;
+    if (!colon || !s_prefix_ok(spec, (size_t)(colon - spec)) || code < 0) {
+        snprintf(err, errlen, "--to-error wants +PREFIX:CODE, got '%s'", spec);
+        return -1;
+    }
+    if (s_push_rule(&self->to_errors, &self->n_to_errors, spec, (size_t)(colon - spec), code,
+                    NULL) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int sb_twilio_add_dlr(sb_twilio_t *self, const char *spec, char *err, size_t errlen) {
+    const char *c1 = strchr(spec, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    const char *status = NULL;
+    if (c1 && c2) {
+        size_t slen = (size_t)(c2 - c1 - 1);
+        if (slen == 11 && strncmp(c1 + 1, "undelivered", 11) == 0)
+            status = "undelivered";
+        else if (slen == 6 && strncmp(c1 + 1, "failed", 6) == 0)
+            status = "failed";
+    }
+    int code = c2 ? s_parse_code(c2 + 1, NULL) : -1;
+    if (!status || code < 0 || !s_prefix_ok(spec, (size_t)(c1 - spec))) {
+        snprintf(err, errlen, "--dlr wants +PREFIX:undelivered|failed:CODE, got '%s'", spec);
+        return -1;
+    }
+    if (s_push_rule(&self->dlrs, &self->n_dlrs, spec, (size_t)(c1 - spec), code, status) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+const char *sb_twilio_authenticate(const sb_twilio_t *self, sb_request_t *req,
+                                   const char *path_sid) {
+    const char *user, *pass;
+    if (!path_sid || !sb_request_basic_auth(req, &user, &pass) || strcmp(user, path_sid) != 0)
+        return NULL;
+    size_t plen = strlen(pass);
+    for (size_t i = 0; i < self->n_accounts; i++) {
+        const s_account_t *a = &self->accounts[i];
+        if (strcmp(a->sid, user) != 0)
+            continue;
+        if (strlen(a->token) == plen && CRYPTO_memcmp(a->token, pass, plen) == 0)
+            return a->token;
+        return NULL;
+    }
+    return NULL;
+}
+
+static const s_rule_t *s_longest(const s_rule_t *rules, size_t n, const char *to) {
+    const s_rule_t *best = NULL;
+    size_t best_len = 0;
+    if (!to)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(rules[i].prefix);
+        if (len > best_len && strncmp(to, rules[i].prefix, len) == 0) {
+            best = &rules[i];
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+int sb_twilio_to_error(const sb_twilio_t *self, const char *to) {
+    const s_rule_t *r = s_longest(self->to_errors, self->n_to_errors, to);
+    return r ? r->code : 0;
+}
+
+bool sb_twilio_dlr(const sb_twilio_t *self, const char *to, const char **status, int *code) {
+    const s_rule_t *r = s_longest(self->dlrs, self->n_dlrs, to);
+    if (!r)
+        return false;
+    *status = r->status;
+    *code = r->code;
+    return true;
+}
+
+const char *sb_twilio_error_message(int code) {
+    switch (code) {
+        case 20003:
+            return "Authenticate";
+        case 20004:
+            return "Method not allowed";
+        case 20404:
+            return "The requested resource was not found";
+        case 20429:
+            return "Too Many Requests";
+        case 20500:
+            return "Internal Server Error";
+        case 21211:
+            return "Invalid 'To' Phone Number";
+        case 21212:
+            return "Invalid 'From' Phone Number";
+        case 21408:
+            return "Permission to send an SMS has not been enabled for the region indicated "
+                   "by the 'To' number";
+        case 21602:
+            return "Message body is required.";
+        case 21603:
+            return "A 'From' phone number is required.";
+        case 21604:
+            return "A 'To' phone number is required.";
+        case 21606:
+            return "The 'From' phone number provided is not a valid, message-capable Twilio "
+                   "phone number.";
+        case 21608:
+            return "The number is unverified. Trial accounts cannot send messages to "
+                   "unverified numbers.";
+        case 21609:
+            return "Invalid StatusCallback url";
+        case 21610:
+            return "Attempt to send to unsubscribed recipient";
+        case 21611:
+            return "This 'From' number has exceeded the maximum number of queued messages";
+        case 21612:
+            return "The 'To' phone number is not currently reachable via SMS";
+        case 21614:
+            return "'To' number is not a valid mobile number";
+        case 21617:
+            return "The concatenated message body exceeds the 1600 character limit.";
+        case 21635:
+            return "'To' number cannot be a landline";
+        default:
+            return "Error (simulated by pregon-sandbox)";
+    }
+}
+
+static int s_default_code(int status) {
+    switch (status) {
+        case 401:
+            return 20003;
+        case 404:
+            return 20404;
+        case 405:
+            return 20004;
+        case 429:
+            return 20429;
+        default:
+            return status >= 500 ? 20500 : 20000 + status;
+    }
+}
+
+void sb_twilio_reply_error(sb_request_t *req, int status, int code, const char *message) {
+    if (code <= 0)
+        code = s_default_code(status);
+    if (!message)
+        message = sb_twilio_error_message(code);
+    char more[64];
+    snprintf(more, sizeof more, "https://www.twilio.com/docs/errors/%d", code);
+    sb_request_reply_json(req, status,
+                          json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", message,
+                                    "more_info", more, "status", status));
+    if (status == 401)
+        sb_request_add_header(req, "WWW-Authenticate", "Basic realm=\"Twilio API\"");
+    sb_request_set_outcome(req, code, NULL);
+}
+
+int sb_twilio_new_sid(const char *prefix, char out[SB_TWILIO_SID_SIZE]) {
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    static const char hex[] = "0123456789abcdef";
+    out[0] = prefix[0];
+    out[1] = prefix[1];
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 + 2 * i] = hex[raw[i] >> 4];
+        out[3 + 2 * i] = hex[raw[i] & 15];
+    }
+    out[34] = '\0';
+    return 0;
+}
+
+void sb_twilio_date(time_t t, char out[40]) {
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* strftime's %a/%b follow the C locale, which the process never changes. */
+    strftime(out, 40, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+bool sb_twilio_is_e164(const char *s) {
+    if (!s || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return false;
+    size_t digits = 0;
+    for (const char *p = s + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        digits++;
+    }
+    return digits >= 7 && digits <= 15;
+}

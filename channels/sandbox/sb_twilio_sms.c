@@ -1,0 +1,335 @@
+/* sb_twilio_sms.c — the simulated Messages resource (see sb_twilio_sms.h).
+ *
+ * Validation order follows what a client sees from Twilio: authentication, then To, From,
+ * Body, StatusCallback, then recipient-specific errors. Segment counting implements GSM 03.38
+ * (basic + extension tables, 160/153 septets) and UCS-2 (70/67 UTF-16 units); Twilio's "smart
+ * encoding" substitutions are not simulated. */
+#include "sb_twilio_sms.h"
+
+#include "sb_form.h"
+#include "sb_sig.h"
+#include "sb_utf8.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_PROVIDER       "twilio-sms"
+#define S_MAX_BODY_CHARS 1600
+#define S_MAX_URL        4000
+
+struct sb_twilio_sms {
+    sb_twilio_sms_config_t cfg;
+    const sb_twilio_t *twilio;
+    sb_webhook_t *hooks;
+    sb_provider_t provider;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* segments */
+
+/* GSM 03.38 cost of code point cp in septets: 1 basic, 2 extension, 0 = not encodable. */
+static int s_gsm_septets(int32_t cp) {
+    if (cp == '\n' || cp == '\r')
+        return 1;
+    if (cp == '\f' || cp == '^' || cp == '{' || cp == '}' || cp == '\\' || cp == '[' || cp == '~' ||
+        cp == ']' || cp == '|' || cp == 0x20AC)
+        return 2;
+    if (cp >= 0x20 && cp < 0x7F)
+        return cp == '`' ? 0 : 1;
+    static const int32_t basic[] = {
+        0xA3,  0xA5,  0xE8,  0xE9,  0xF9,  0xEC,  0xF2,  0xC7,  0xD8,  0xF8, 0xC5, 0xE5, 0x394,
+        0x3A6, 0x393, 0x39B, 0x3A9, 0x3A0, 0x3A8, 0x3A3, 0x398, 0x39E, 0xC6, 0xE6, 0xDF, 0xC9,
+        0xA4,  0xA1,  0xC4,  0xD6,  0xD1,  0xDC,  0xA7,  0xBF,  0xE4,  0xF6, 0xF1, 0xFC, 0xE0};
+    for (size_t i = 0; i < sizeof basic / sizeof basic[0]; i++) {
+        if (basic[i] == cp)
+            return 1;
+    }
+    return 0;
+}
+
+unsigned sb_twilio_sms_segments(const char *body, size_t len) {
+    size_t septets = 0, units = 0, pos = 0;
+    bool gsm = true;
+    while (pos < len) {
+        int32_t cp = sb_utf8_next(body, len, &pos);
+        if (cp < 0)
+            cp = 0xFFFD;
+        units += cp > 0xFFFF ? 2 : 1;
+        int s = gsm ? s_gsm_septets(cp) : 0;
+        if (s == 0)
+            gsm = false;
+        septets += (size_t)s;
+    }
+    if (gsm)
+        return septets <= 160 ? 1 : (unsigned)((septets + 152) / 153);
+    return units <= 70 ? 1 : (unsigned)((units + 66) / 67);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* validation helpers */
+
+/* A From Twilio would accept: E.164, a short code (3-8 digits), or an alphanumeric sender ID
+ * (1-11 letters, digits, spaces; at least one letter). */
+static bool s_from_ok(const char *from) {
+    if (sb_twilio_is_e164(from))
+        return true;
+    size_t n = strlen(from), digits = 0, letters = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = from[i];
+        if (c >= '0' && c <= '9')
+            digits++;
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+            letters++;
+        else if (c != ' ')
+            return false;
+    }
+    if (letters == 0)
+        return digits == n && n >= 3 && n <= 8;
+    return n >= 1 && n <= 11;
+}
+
+static bool s_callback_url_ok(const char *url) {
+    if (strlen(url) > S_MAX_URL)
+        return false;
+    CURLU *h = curl_url();
+    if (!h)
+        return false;
+    bool ok = false;
+    char *scheme = NULL, *host = NULL;
+    if (curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+        ok = (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && host[0];
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(h);
+    return ok;
+}
+
+/* Magic From numbers of Twilio's test credentials. */
+static int s_from_error(const char *from) {
+    if (strcmp(from, "+15005550001") == 0)
+        return 21212;
+    if (strcmp(from, "+15005550007") == 0)
+        return 21606;
+    if (strcmp(from, "+15005550008") == 0)
+        return 21611;
+    return 0;
+}
+
+static const char *s_nonempty(const char *s) {
+    return s && *s ? s : NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* status callbacks */
+
+/* Queues one signed status callback; failures are counted by sb_webhook. */
+static void s_post_status(sb_twilio_sms_t *self, unsigned delay_ms, const char *url,
+                          const char *token, const char *sid, const char *account, const char *to,
+                          const char *from, const char *mss, const char *status, int error_code) {
+    sb_form_t *form = sb_form_new();
+    if (!form)
+        return;
+    char code[16], done[16];
+    int rc = 0;
+    rc |= sb_form_add(form, "SmsSid", sid);
+    rc |= sb_form_add(form, "SmsStatus", status);
+    rc |= sb_form_add(form, "MessageStatus", status);
+    rc |= sb_form_add(form, "To", to);
+    rc |= sb_form_add(form, "MessageSid", sid);
+    rc |= sb_form_add(form, "AccountSid", account);
+    if (from)
+        rc |= sb_form_add(form, "From", from);
+    if (mss)
+        rc |= sb_form_add(form, "MessagingServiceSid", mss);
+    rc |= sb_form_add(form, "ApiVersion", "2010-04-01");
+    if (error_code) {
+        snprintf(code, sizeof code, "%d", error_code);
+        rc |= sb_form_add(form, "ErrorCode", code);
+    }
+    if (strcmp(status, "sent") != 0) {
+        time_t t = time(NULL) + (time_t)(delay_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(done, sizeof done, "%y%m%d%H%M", &tm);
+        rc |= sb_form_add(form, "RawDlrDoneDate", done);
+    }
+    char sig[SB_SIG_TWILIO_SIZE];
+    char *body = rc == 0 ? sb_form_encode(form) : NULL;
+    if (body && sb_sig_twilio(token, url, form, sig, sizeof sig) == 0) {
+        char header[64];
+        snprintf(header, sizeof header, "X-Twilio-Signature: %s", sig);
+        (void)sb_webhook_post(self->hooks, delay_ms, url, "application/x-www-form-urlencoded", body,
+                              header);
+    }
+    free(body);
+    sb_form_destroy(&form);
+}
+
+static void s_schedule_callbacks(sb_twilio_sms_t *self, const char *url, const char *token,
+                                 const char *sid, const char *account, const char *to,
+                                 const char *from, const char *mss) {
+    const char *final = "delivered";
+    int code = 0;
+    (void)sb_twilio_dlr(self->twilio, to, &final, &code);
+    unsigned d = self->cfg.callback_delay_ms;
+    if (strcmp(final, "failed") == 0) {
+        s_post_status(self, d, url, token, sid, account, to, from, mss, final, code);
+        return;
+    }
+    s_post_status(self, d, url, token, sid, account, to, from, mss, "sent", 0);
+    s_post_status(self, 2 * d, url, token, sid, account, to, from, mss, final, code);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* handler */
+
+static json_t *s_json_text(const char *s, size_t len) {
+    if (!s)
+        return json_null();
+    if (sb_utf8_valid(s, len))
+        return json_stringn(s, len);
+    size_t clean_len;
+    char *clean = sb_utf8_sanitize(s, len, &clean_len);
+    json_t *j = clean ? json_stringn(clean, clean_len) : NULL;
+    free(clean);
+    return j;
+}
+
+static void s_error(sb_request_t *req, int code, const char *number) {
+    char msg[256];
+    if (number && (code == 21211 || code == 21212)) {
+        snprintf(msg, sizeof msg, "The '%s' number %.40s is not a valid phone number.",
+                 code == 21211 ? "To" : "From", number);
+        /* number may be invalid UTF-8; keep the message valid for jansson. */
+        if (!sb_utf8_valid(msg, strlen(msg)))
+            snprintf(msg, sizeof msg, "The '%s' number is not a valid phone number.",
+                     code == 21211 ? "To" : "From");
+        sb_twilio_reply_error(req, 400, code, msg);
+    } else {
+        sb_twilio_reply_error(req, 400, code, NULL);
+    }
+}
+
+static void s_create(sb_request_t *req, void *ctx) {
+    sb_twilio_sms_t *self = ctx;
+    const char *account = sb_request_capture(req, 0);
+    const char *token = sb_twilio_authenticate(self->twilio, req, account);
+    if (!token) {
+        sb_twilio_reply_error(req, 401, 20003, NULL);
+        return;
+    }
+    const sb_form_t *f = sb_request_form(req);
+    size_t body_len = 0;
+    const char *to = s_nonempty(sb_form_get(f, "To"));
+    const char *from = s_nonempty(sb_form_get(f, "From"));
+    const char *mss = s_nonempty(sb_form_get(f, "MessagingServiceSid"));
+    const char *body = sb_form_getn(f, "Body", &body_len);
+    const char *media = s_nonempty(sb_form_get(f, "MediaUrl"));
+    const char *callback = s_nonempty(sb_form_get(f, "StatusCallback"));
+    const char *culprit = NULL;
+    int code = 0;
+    if (!to) {
+        code = 21604;
+    } else if (!sb_twilio_is_e164(to)) {
+        code = 21211;
+        culprit = to;
+    } else if (!from && !mss) {
+        code = 21603;
+    } else if (from && !s_from_ok(from)) {
+        code = 21212;
+        culprit = from;
+    } else if (from && (code = s_from_error(from)) != 0) {
+        culprit = from;
+    } else if (body_len == 0 && !media) {
+        code = 21602;
+    } else if (sb_utf8_count(body, body_len) > S_MAX_BODY_CHARS) {
+        code = 21617;
+    } else if (callback && !s_callback_url_ok(callback)) {
+        code = 21609;
+    } else if ((code = sb_twilio_to_error(self->twilio, to)) != 0) {
+        culprit = to;
+    }
+    if (code) {
+        s_error(req, code, culprit);
+        return;
+    }
+
+    char sid[SB_TWILIO_SID_SIZE], date[40], segments[16], uri[128], media_uri[128];
+    if (sb_twilio_new_sid("SM", sid) != 0) {
+        sb_twilio_reply_error(req, 500, 20500, NULL);
+        return;
+    }
+    sb_twilio_date((time_t)(sb_request_arrival_ms(req) / 1000), date);
+    snprintf(segments, sizeof segments, "%u",
+             body_len ? sb_twilio_sms_segments(body, body_len) : 1u);
+    snprintf(uri, sizeof uri, "/2010-04-01/Accounts/%s/Messages/%s.json", account, sid);
+    snprintf(media_uri, sizeof media_uri, "/2010-04-01/Accounts/%s/Messages/%s/Media.json", account,
+             sid);
+    json_t *resp = json_pack(
+        "{s:s, s:s, s:o, s:s, s:n, s:s, s:s, s:n, s:n, s:o, s:o, s:s, s:s, s:n, s:s, s:s, "
+        "s:s, s:{s:s}, s:s}",
+        "account_sid", account, "api_version", "2010-04-01", "body", s_json_text(body, body_len),
+        "date_created", date, "date_sent", "date_updated", date, "direction", "outbound-api",
+        "error_code", "error_message", "from", from ? json_string(from) : json_null(),
+        "messaging_service_sid", mss ? json_string(mss) : json_null(), "num_media",
+        media ? "1" : "0", "num_segments", segments, "price", "price_unit", "USD", "sid", sid,
+        "status", from ? "queued" : "accepted", "subresource_uris", "media", media_uri, "uri", uri);
+    if (!resp) {
+        sb_twilio_reply_error(req, 500, 20500, NULL);
+        return;
+    }
+    json_object_set_new(resp, "to", json_string(to));
+    sb_request_reply_json(req, 201, resp);
+    sb_request_set_outcome(req, 0, sid);
+    if (self->cfg.callbacks && self->hooks && callback)
+        s_schedule_callbacks(self, callback, token, sid, account, to, from, mss);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* provider descriptor callbacks */
+
+static void s_summarize(sb_request_t *req, sb_summary_t *out, void *ctx) {
+    (void)ctx;
+    const sb_form_t *f = sb_request_form(req);
+    out->account = sb_request_capture(req, 0);
+    out->to = f ? sb_form_get(f, "To") : NULL;
+    out->from = f ? sb_form_get(f, "From") : NULL;
+    if (f && !out->from)
+        out->from = sb_form_get(f, "MessagingServiceSid");
+    out->body = f ? sb_form_get(f, "Body") : NULL;
+}
+
+static void s_render_error(sb_request_t *req, int status, int error_code, const char *message,
+                           void *ctx) {
+    (void)ctx;
+    sb_twilio_reply_error(req, status, error_code, error_code ? NULL : message);
+}
+
+sb_twilio_sms_t *sb_twilio_sms_new(const sb_twilio_sms_config_t *cfg, const sb_twilio_t *twilio,
+                                   sb_webhook_t *hooks) {
+    sb_twilio_sms_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->twilio = twilio;
+    self->hooks = hooks;
+    self->provider = (sb_provider_t){S_PROVIDER, s_summarize, s_render_error, self};
+    return self;
+}
+
+void sb_twilio_sms_destroy(sb_twilio_sms_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int sb_twilio_sms_register(sb_twilio_sms_t *self, sb_server_t *server) {
+    return sb_server_route(server, "POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+                           SB_BODY_FORM, &self->provider, s_create, self);
+}
