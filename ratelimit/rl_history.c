@@ -32,7 +32,7 @@ static int s_field(const char **p, const char *end, char stop, int base, uint64_
             d = *q - 'a' + 10;
         else
             return -1;
-        if (++digits > 19)
+        if (++digits > (base == 16 ? 16 : 19)) /* more would wrap the uint64_t */
             return -1;
         v = v * (uint64_t)base + (uint64_t)d;
         q++;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pc_policy_check.h"
+#include "pc_submit.h"
 
 typedef struct {
     const char *name;
@@ -13,6 +14,7 @@ typedef struct {
 
 static const s_command_t s_commands[] = {
     {"policy-check", pc_policy_check_main, "evaluate scenarios against a policy, offline"},
+    {"submit", pc_submit_main, "send a file of jobs to pregond and summarize the verdicts"},
 };
 
 static void s_usage(FILE *to) {

@@ -1,0 +1,202 @@
+/* brk_config.c — reads pregond's YAML configuration (see brk_config.h) with libyaml events. */
+#include "brk_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "rl_policy.h"
+
+typedef enum { T_STR, T_INT, T_I64, T_CHANNELS } s_type_t;
+
+typedef struct {
+    const char *key; /* dotted path */
+    s_type_t type;
+    size_t off;
+    size_t size;
+} s_field_t;
+
+#define F(k, t, m)                                                                                 \
+    { k, t, offsetof(brk_config_t, m), sizeof(((brk_config_t *)0)->m) }
+static const s_field_t s_fields[] = {
+    F("redis.host", T_STR, redis_host),
+    F("redis.port", T_INT, redis_port),
+    F("redis.socket", T_STR, redis_socket),
+    F("redis.prefix", T_STR, redis_prefix),
+    F("sockets.frontend", T_STR, frontend),
+    F("sockets.backend", T_STR, backend),
+    F("sockets.events", T_STR, events),
+    F("policies", T_STR, policies),
+    F("templates", T_STR, templates),
+    F("limits.max_batch", T_INT, max_batch),
+    F("limits.max_frame_bytes", T_INT, max_frame_bytes),
+    F("limits.max_queue", T_I64, max_queue),
+    F("dispatch.lease_ms", T_INT, lease_ms),
+    F("dispatch.heartbeat_ms", T_INT, heartbeat_ms),
+    F("dispatch.max_attempts", T_INT, max_attempts),
+    F("dispatch.resend_unknown", T_CHANNELS, resend_unknown),
+    F("test.clock_offset_s", T_I64, clock_offset_s),
+};
+#undef F
+
+static void s_defaults(brk_config_t *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->redis_host, sizeof c->redis_host, "127.0.0.1");
+    c->redis_port = 6379;
+    snprintf(c->redis_prefix, sizeof c->redis_prefix, "pg");
+    snprintf(c->frontend, sizeof c->frontend, "tcp://127.0.0.1:5555");
+    snprintf(c->backend, sizeof c->backend, "tcp://127.0.0.1:5556");
+    snprintf(c->events, sizeof c->events, "tcp://127.0.0.1:5557");
+    snprintf(c->policies, sizeof c->policies, "deploy/policies");
+    snprintf(c->templates, sizeof c->templates, "deploy/templates.yaml");
+    c->max_batch = 1000;
+    c->max_frame_bytes = 4 << 20;
+    c->max_queue = 1000000;
+    c->lease_ms = 30000;
+    c->heartbeat_ms = 1000;
+    c->max_attempts = 5;
+    c->resend_unknown = 0; /* strict: an unknown outcome is never resent (G2) */
+}
+
+static int s_set(brk_config_t *c, const s_field_t *f, const char *v, char *why, size_t wl) {
+    char *base = (char *)c + f->off, *end;
+    switch (f->type) {
+        case T_STR:
+            if (strlen(v) >= f->size) {
+                snprintf(why, wl, "value of %s is longer than %zu bytes", f->key, f->size - 1);
+                return -1;
+            }
+            memcpy(base, v, strlen(v) + 1);
+            return 0;
+        case T_INT:
+        case T_I64: {
+            errno = 0;
+            long long n = strtoll(v, &end, 10);
+            if (errno || end == v || *end || n < 0 || (f->type == T_INT && n > 1000000000)) {
+                snprintf(why, wl, "%s must be a non-negative integer, not \"%s\"", f->key, v);
+                return -1;
+            }
+            if (f->type == T_INT)
+                *(int *)base = (int)n;
+            else
+                *(int64_t *)base = n;
+            return 0;
+        }
+        case T_CHANNELS: { /* "sms,email" or "" */
+            uint32_t bits = 0;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
+                 tok = strtok_r(NULL, ", ", &save)) {
+                rl_channel_t ch = rl_channel_parse(tok);
+                if (ch == RL_CH_NONE) {
+                    snprintf(why, wl, "unknown channel \"%s\" in %s", tok, f->key);
+                    return -1;
+                }
+                bits |= RL_CH_BIT(ch);
+            }
+            *(uint32_t *)base = bits;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_len) {
+    s_defaults(cfg);
+    if (!path)
+        return 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, fp);
+    char stack[8][64]; /* mapping keys from the root down */
+    int depth = 0, expect_key[8] = {0}, rc = 0, done = 0;
+    while (!done && rc == 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            snprintf(err, err_len, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1,
+                     parser.problem_mark.column + 1, parser.problem ? parser.problem : "bad YAML");
+            rc = -1;
+            break;
+        }
+        const yaml_mark_t *m = &ev.start_mark;
+        switch (ev.type) {
+            case YAML_STREAM_END_EVENT:
+                done = 1;
+                break;
+            case YAML_MAPPING_START_EVENT:
+                if (depth >= 7) {
+                    snprintf(err, err_len, "%s:%zu:%zu: nested too deeply", path, m->line + 1,
+                             m->column + 1);
+                    rc = -1;
+                } else {
+                    expect_key[++depth] = 1;
+                }
+                break;
+            case YAML_MAPPING_END_EVENT:
+                depth--;
+                if (depth > 0)
+                    expect_key[depth] = 1;
+                break;
+            case YAML_SEQUENCE_START_EVENT:
+            case YAML_ALIAS_EVENT:
+                snprintf(err, err_len, "%s:%zu:%zu: lists and aliases are not used here", path,
+                         m->line + 1, m->column + 1);
+                rc = -1;
+                break;
+            case YAML_SCALAR_EVENT: {
+                const char *v = (const char *)ev.data.scalar.value;
+                if (depth == 0) {
+                    snprintf(err, err_len, "%s:%zu:%zu: the file must be a mapping", path,
+                             m->line + 1, m->column + 1);
+                    rc = -1;
+                } else if (expect_key[depth]) {
+                    snprintf(stack[depth], sizeof stack[depth], "%s", v);
+                    expect_key[depth] = 0;
+                } else {
+                    char key[512] = "";
+                    for (int i = 1; i <= depth; i++)
+                        snprintf(key + strlen(key), sizeof key - strlen(key), "%s%s",
+                                 i > 1 ? "." : "", stack[i]);
+                    const s_field_t *f = NULL;
+                    for (size_t i = 0; i < sizeof s_fields / sizeof s_fields[0]; i++)
+                        if (strcmp(s_fields[i].key, key) == 0)
+                            f = &s_fields[i];
+                    char why[256];
+                    if (!f) {
+                        snprintf(err, err_len, "%s:%zu:%zu: unknown setting \"%s\"", path,
+                                 m->line + 1, m->column + 1, key);
+                        rc = -1;
+                    } else if (s_set(cfg, f, v, why, sizeof why) < 0) {
+                        snprintf(err, err_len, "%s:%zu:%zu: %s", path, m->line + 1, m->column + 1,
+                                 why);
+                        rc = -1;
+                    }
+                    expect_key[depth] = 1;
+                }
+                break;
+            }
+            default:
+                break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    fclose(fp);
+    if (rc == 0 && (cfg->max_batch < 1 || cfg->heartbeat_ms < 10 || cfg->lease_ms < 100 ||
+                    cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024)) {
+        snprintf(err, err_len,
+                 "%s: limits.max_batch >= 1, dispatch.heartbeat_ms >= 10, dispatch.lease_ms >= "
+                 "100, dispatch.max_attempts >= 1 and limits.max_frame_bytes >= 1024 are required",
+                 path);
+        rc = -1;
+    }
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* brk_config.h — pregond's configuration, read from one YAML file (deploy/pregon.yaml).
+ *
+ * The file is a nested mapping of scalars; every key is known (an unknown key is an error, so a
+ * typo never silently keeps a default). Values not given keep the defaults documented in
+ * deploy/pregon.yaml. Loaded once at start; the struct is plain data owned by the caller. */
+#ifndef BRK_CONFIG_H
+#define BRK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char redis_host[256];
+    int redis_port;
+    char redis_socket[512]; /* a Unix socket path; wins over host/port when set */
+    char redis_prefix[32];
+    char frontend[256];  /* ZeroMQ endpoint of the submit ROUTER */
+    char backend[256];   /* ZeroMQ endpoint of the worker ROUTER */
+    char events[256];    /* ZeroMQ endpoint of the event PUB; "" = none */
+    char policies[512];  /* folder of policy files */
+    char templates[512]; /* template catalog file */
+    int max_batch;       /* jobs per SubmitBatch */
+    int max_frame_bytes; /* larger frames are refused with "too-large" */
+    int64_t max_queue;   /* ready jobs per channel beyond which submitters get BUSY */
+    int lease_ms;        /* a dispatched job without a report after this is UNKNOWN */
+    int heartbeat_ms;
+    int max_attempts;        /* retryable failures before a job is FAILED */
+    uint32_t resend_unknown; /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */
+    int64_t clock_offset_s;  /* test mode only: added to the wall clock */
+} brk_config_t;
+
+/* Fills *cfg with defaults, then reads `path` (NULL: defaults only). Returns 0, or -1 with one
+ * line "FILE:LINE:COL: message" in err. */
+int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_len);
+
+#endif

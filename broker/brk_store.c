@@ -1,0 +1,301 @@
+/* brk_store.c — the broker's Redis operations (see brk_store.h). */
+#include "brk_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_admit.h"
+#include "rl_history.h"
+
+extern const char brk_dispatch_lua[], brk_report_lua[], brk_release_lua[];
+
+enum { S_DISPATCH, S_REPORT, S_RELEASE, S_NSCRIPTS };
+
+struct brk_store {
+    redisContext *redis; /* borrowed */
+    char prefix[32];
+    char sha[S_NSCRIPTS][48];
+    int64_t ttl;
+    int max_attempts;
+    uint32_t resend_unknown;
+    char err[256];
+};
+
+static const char *s_script(int i) {
+    return i == S_DISPATCH ? brk_dispatch_lua : i == S_REPORT ? brk_report_lua : brk_release_lua;
+}
+
+brk_store_t *brk_store_new(redisContext *redis, const char *prefix, int64_t finished_ttl_s,
+                           int max_attempts, uint32_t resend_unknown) {
+    brk_store_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->redis = redis;
+    snprintf(self->prefix, sizeof self->prefix, "%s", prefix);
+    self->ttl = finished_ttl_s;
+    self->max_attempts = max_attempts;
+    self->resend_unknown = resend_unknown;
+    return self;
+}
+
+void brk_store_destroy(brk_store_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+const char *brk_store_strerror(const brk_store_t *self) {
+    return self->err;
+}
+
+static void s_seterr(brk_store_t *self, const char *what, const redisReply *r) {
+    snprintf(self->err, sizeof self->err, "%s: %s", what,
+             r && r->type == REDIS_REPLY_ERROR ? r->str
+             : self->redis->err                ? self->redis->errstr
+                                               : "unexpected reply");
+}
+
+/* EVALSHA of script i, loading it on first use or after NOSCRIPT. argv[0..1] are filled here. */
+static redisReply *s_eval(brk_store_t *self, int i, int argc, const char **argv, size_t *argl) {
+    for (int tries = 0; tries < 2; tries++) {
+        if (!self->sha[i][0]) {
+            redisReply *l = redisCommand(self->redis, "SCRIPT LOAD %s", s_script(i));
+            if (!l || l->type != REDIS_REPLY_STRING) {
+                s_seterr(self, "SCRIPT LOAD", l);
+                if (l)
+                    freeReplyObject(l);
+                return NULL;
+            }
+            snprintf(self->sha[i], sizeof self->sha[i], "%s", l->str);
+            freeReplyObject(l);
+        }
+        argv[0] = "EVALSHA";
+        argl[0] = 7;
+        argv[1] = self->sha[i];
+        argl[1] = strlen(self->sha[i]);
+        redisReply *r = redisCommandArgv(self->redis, argc, argv, argl);
+        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(r);
+            self->sha[i][0] = '\0';
+            continue;
+        }
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            s_seterr(self, "EVALSHA", r);
+            if (r)
+                freeReplyObject(r);
+            return NULL;
+        }
+        return r;
+    }
+    return NULL;
+}
+
+static void s_lens(int argc, const char **argv, size_t *argl) {
+    for (int i = 2; i < argc; i++)
+        if (argl[i] == (size_t)-1)
+            argl[i] = strlen(argv[i]);
+}
+
+void brk_store_leased_free(brk_leased_t *arr, size_t n) {
+    for (size_t i = 0; arr && i < n; i++) {
+        free(arr[i].job_key);
+        free(arr[i].payload);
+    }
+    free(arr);
+}
+
+static int s_push(brk_leased_t **arr, size_t *n, const redisReply *key, const redisReply *payload,
+                  unsigned attempt) {
+    brk_leased_t *grown = realloc(*arr, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    *arr = grown;
+    brk_leased_t *e = &grown[*n];
+    e->job_key = strndup(key->str, key->len);
+    e->payload = malloc(payload->len ? payload->len : 1);
+    if (!e->job_key || !e->payload) {
+        free(e->job_key);
+        free(e->payload);
+        return -1;
+    }
+    memcpy(e->payload, payload->str, payload->len);
+    e->payload_len = payload->len;
+    e->attempt = attempt;
+    (*n)++;
+    return 0;
+}
+
+int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms, int64_t now,
+                    brk_leased_t **out, size_t *n_out) {
+    char q[64], leases[64], count[16], until[32], now_s[32];
+    snprintf(q, sizeof q, "%s:q:%s", self->prefix, rl_channel_name(ch));
+    snprintf(leases, sizeof leases, "%s:leases", self->prefix);
+    snprintf(count, sizeof count, "%d", n);
+    snprintf(until, sizeof until, "%lld", (long long)lease_until_ms);
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    const char *argv[] = {NULL, NULL, "2", q, leases, count, until, now_s};
+    size_t argl[8];
+    for (int i = 0; i < 8; i++)
+        argl[i] = (size_t)-1;
+    s_lens(8, argv, argl);
+    *out = NULL;
+    *n_out = 0;
+    redisReply *r = s_eval(self, S_DISPATCH, 8, argv, argl);
+    if (!r)
+        return -1;
+    int rc = 0;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3) {
+        s_seterr(self, "dispatch", r);
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i + 2 < r->elements; i += 3)
+        if (s_push(out, n_out, r->element[i], r->element[i + 1],
+                   (unsigned)atoi(r->element[i + 2]->str)) < 0)
+            rc = -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+int brk_store_report(brk_store_t *self, const brk_report_t *rep, int64_t now, char *state,
+                     size_t state_len) {
+    char jk[480], hk[320], leases[64], retry[64], audit[64], q[64], deferred[64];
+    char att[16], now_s[32], retry_at[32], ref[16], ttl[32], maxatt[16];
+    rl_admit_t *keys = rl_admit_new(self->redis, self->prefix);
+    if (!keys)
+        return -1;
+    rl_admit_key_job(keys, rep->tenant, rep->debtor, rep->job_id, jk, sizeof jk);
+    rl_admit_key_history(keys, rep->tenant, rep->debtor, hk, sizeof hk);
+    rl_admit_destroy(&keys);
+    snprintf(leases, sizeof leases, "%s:leases", self->prefix);
+    snprintf(retry, sizeof retry, "%s:retry", self->prefix);
+    snprintf(audit, sizeof audit, "%s:audit", self->prefix);
+    snprintf(q, sizeof q, "%s:q:%s", self->prefix, rl_channel_name(rep->channel));
+    snprintf(deferred, sizeof deferred, "%s:deferred", self->prefix);
+    snprintf(att, sizeof att, "%u", rep->attempt);
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    snprintf(retry_at, sizeof retry_at, "%lld", (long long)rep->retry_at);
+    snprintf(ref, sizeof ref, "%x", rl_job_ref(rep->tenant, rep->job_id));
+    snprintf(ttl, sizeof ttl, "%lld", (long long)self->ttl);
+    snprintf(maxatt, sizeof maxatt, "%d", self->max_attempts);
+    const char *resend = (self->resend_unknown & RL_CH_BIT(rep->channel)) ? "1" : "0";
+    const char *argv[] = {NULL,
+                          NULL,
+                          "7",
+                          jk,
+                          hk,
+                          leases,
+                          retry,
+                          audit,
+                          q,
+                          deferred,
+                          rep->outcome,
+                          att,
+                          now_s,
+                          rep->provider_id ? rep->provider_id : "",
+                          rep->provider_code ? rep->provider_code : "",
+                          rep->detail ? rep->detail : "",
+                          retry_at,
+                          ref,
+                          ttl,
+                          maxatt,
+                          resend,
+                          rep->job_id,
+                          rep->tenant,
+                          rep->debtor,
+                          rl_channel_name(rep->channel)};
+    const int argc = (int)(sizeof argv / sizeof argv[0]);
+    size_t argl[sizeof argv / sizeof argv[0]];
+    for (int i = 0; i < argc; i++)
+        argl[i] = (size_t)-1;
+    s_lens(argc, argv, argl);
+    redisReply *r = s_eval(self, S_REPORT, argc, argv, argl);
+    if (!r)
+        return -1;
+    snprintf(state, state_len, "%s", r->type == REDIS_REPLY_STRING ? r->str : "?");
+    freeReplyObject(r);
+    return 0;
+}
+
+int brk_store_release_retries(brk_store_t *self, int64_t now, int limit) {
+    char retry[64], now_s[32], lim[16], prefix[64], score[32];
+    snprintf(retry, sizeof retry, "%s:retry", self->prefix);
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    snprintf(lim, sizeof lim, "%d", limit);
+    snprintf(prefix, sizeof prefix, "%s:q:", self->prefix);
+    snprintf(score, sizeof score, "%lld", (long long)now * 1000);
+    const char *argv[] = {NULL, NULL, "1", retry, now_s, lim, prefix, score};
+    size_t argl[8];
+    for (int i = 0; i < 8; i++)
+        argl[i] = (size_t)-1;
+    s_lens(8, argv, argl);
+    redisReply *r = s_eval(self, S_RELEASE, 8, argv, argl);
+    if (!r)
+        return -1;
+    int n = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+/* Keys from zset `set` with score <= max, then their payload and attempt, pipelined. */
+static int s_due(brk_store_t *self, const char *set, long long max, int limit, brk_leased_t **out,
+                 size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    redisReply *keys =
+        redisCommand(self->redis, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %d", set, max, limit);
+    if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+        s_seterr(self, "ZRANGEBYSCORE", keys);
+        if (keys)
+            freeReplyObject(keys);
+        return -1;
+    }
+    for (size_t i = 0; i < keys->elements; i++)
+        redisAppendCommand(self->redis, "HMGET %b p att", keys->element[i]->str,
+                           keys->element[i]->len);
+    int rc = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *h = NULL;
+        if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
+            s_seterr(self, "HMGET", NULL);
+            rc = -1;
+            break;
+        }
+        if (rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 2 &&
+            h->element[0]->type == REDIS_REPLY_STRING) {
+            unsigned att =
+                h->element[1]->type == REDIS_REPLY_STRING ? (unsigned)atoi(h->element[1]->str) : 0;
+            if (s_push(out, n_out, keys->element[i], h->element[0], att) < 0)
+                rc = -1;
+        } else if (rc == 0) { /* the job is gone: drop its entry */
+            freeReplyObject(redisCommand(self->redis, "ZREM %s %b", set, keys->element[i]->str,
+                                         keys->element[i]->len));
+        }
+        freeReplyObject(h);
+    }
+    freeReplyObject(keys);
+    return rc;
+}
+
+int brk_store_due_deferred(brk_store_t *self, int64_t now, int limit, brk_leased_t **out,
+                           size_t *n_out) {
+    char set[64];
+    snprintf(set, sizeof set, "%s:deferred", self->prefix);
+    return s_due(self, set, (long long)now, limit, out, n_out);
+}
+
+int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_leased_t **out,
+                             size_t *n_out) {
+    char set[64];
+    snprintf(set, sizeof set, "%s:leases", self->prefix);
+    return s_due(self, set, (long long)now_ms, limit, out, n_out);
+}
+
+long long brk_store_queue_len(brk_store_t *self, rl_channel_t ch) {
+    redisReply *r = redisCommand(self->redis, "ZCARD %s:q:%s", self->prefix, rl_channel_name(ch));
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}

@@ -1,0 +1,1092 @@
+/* brk_template.c — loads the template catalog from YAML, checks jobs against it, renders bodies.
+ *
+ * It parses every template once at load, so a malformed placeholder is a load error with its
+ * file position and rendering is a copy of segments. It knows nothing about delivery: escaping
+ * for TwiML, JSON or MIME is the channel worker's. Catalog format (deploy/templates.yaml):
+ *
+ *   templates:                     # required: a non-empty list of at most 1024 templates
+ *     - id: recordatorio_pago      # required; [A-Za-z0-9._-], at most 63 bytes; unique
+ *       channels: [sms, whatsapp]  # required: a channel (sms, whatsapp, voice, email,
+ *                                  # messenger) or a non-empty list of them, none twice
+ *       language: es               # optional tag for the text, [A-Za-z0-9_-], 2..35 bytes
+ *       subject: "Aviso — {{producto}}"  # required when channels include email, else refused
+ *       body: "Hola {{nombre}}..." # required; at most 8192 bytes as written
+ *       whatsapp_template: recordatorio_pago  # optional, only with whatsapp: the approved
+ *                                  # template's name ([a-z0-9_], at most 512 bytes); its body
+ *                                  # parameters are the body's variables in order of appearance
+ *       whatsapp_language: es_MX   # required with whatsapp_template, refused without it
+ *
+ * Placeholders: {{name}}, name 1..64 of [A-Za-z0-9_], no spaces inside the braces. "{{" that does
+ * not open such a placeholder, and "}}" that does not close one, are errors. A template uses at
+ * most 64 variables. Texts may contain line breaks but no other control character. The fixed text
+ * of a body (without its variables) must already fit every limit of its channels (brk_template.h).
+ * Unknown keys, duplicate keys, explicit YAML tags, values of the wrong YAML type, more than one
+ * document and files over 1 MiB are errors, reported as one line "FILE:LINE:COLUMN: message". */
+#include "brk_template.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define S_MAX_FILE_BYTES   (1024 * 1024)
+#define S_MAX_TEMPLATES    1024
+#define S_ID_MAX           63
+#define S_LANG_MIN         2
+#define S_LANG_MAX         35
+#define S_WA_NAME_MAX      512
+#define S_WA_LANG_MAX      15
+#define S_VAR_NAME_MAX     64
+#define S_BODY_SOURCE_MAX  8192
+#define S_RENDER_MAX_BYTES (4 * 4096) /* no channel takes more: 4096 code points of 4 bytes */
+#define S_MSG_MAX          400
+
+/* Channel numbers of pregon.proto. */
+enum { S_SMS = 1, S_WHATSAPP = 2, S_VOICE = 3, S_EMAIL = 4, S_MESSENGER = 5, S_CH_COUNT = 6 };
+#define S_BIT(c) (1u << (unsigned)(c))
+
+static const char *const s_channel_names[S_CH_COUNT] = {NULL,    "sms",   "whatsapp",
+                                                        "voice", "email", "messenger"};
+
+/* ---------------------------------------------------------------------------------------------
+ * Model */
+
+/* A piece of a parsed text: fixed text text[off..off+len), or variable `var` (index in vars). */
+typedef struct {
+    size_t off;
+    size_t len;
+    int var; /* -1: fixed text */
+} s_seg_t;
+
+typedef struct {
+    char *text; /* the text as written, NUL-terminated; NULL when absent */
+    s_seg_t *segs;
+    size_t n_segs;
+    size_t fixed_bytes; /* bytes and code points of the fixed text */
+    size_t fixed_chars;
+} s_text_t;
+
+struct brk_tpl {
+    char *id;
+    char *language;
+    char *wa_name;
+    char *wa_lang;
+    uint32_t channels; /* S_BIT mask */
+    s_text_t body;
+    s_text_t subject;
+    char *vars[BRK_TPL_MAX_VARS];
+    size_t n_vars;
+    size_t n_body_vars;
+    size_t line; /* 1-based line of the entry, for "first at line N" */
+};
+
+struct brk_tpl_catalog {
+    brk_tpl_t *tpls; /* sorted by id */
+    size_t n;
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Text helpers */
+
+static size_t s_chars(const char *s, size_t len) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+static int s_name_char(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+/* 1 if s[0..len) holds a control character: C0 (except '\n' when allow_nl), DEL or C1 (U+0080..
+ * U+009F, encoded C2 80..C2 9F). */
+static int s_has_control(const char *s, size_t len, int allow_nl) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; i++) {
+        if ((p[i] < 0x20 && !(allow_nl && p[i] == '\n')) || p[i] == 0x7F ||
+            (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Copies `in` (at most in_len bytes) for quoting in a one-line message: control bytes become
+ * '?', long text is cut after whole UTF-8 characters and marked "...". */
+static const char *s_q(char *out, size_t out_len, const char *in, size_t in_len) {
+    size_t n = 0;
+    const size_t max = out_len - 4;
+    for (size_t i = 0; i < in_len && in[i] && n < out_len - 1; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (n >= max) {
+            while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80) {
+                n--;
+            }
+            if (n > 0 && ((unsigned char)out[n - 1] & 0x80)) {
+                n--;
+            }
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        out[n++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Placeholder parsing */
+
+/* Index of variable `name` (len bytes) in t->vars, adding it if new; -1 past BRK_TPL_MAX_VARS,
+ * -2 out of memory. */
+static int s_var_index(brk_tpl_t *t, const char *name, size_t len) {
+    for (size_t i = 0; i < t->n_vars; i++) {
+        if (strlen(t->vars[i]) == len && memcmp(t->vars[i], name, len) == 0) {
+            return (int)i;
+        }
+    }
+    if (t->n_vars == BRK_TPL_MAX_VARS) {
+        return -1;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        return -2;
+    }
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    t->vars[t->n_vars] = copy;
+    return (int)t->n_vars++;
+}
+
+static int s_add_seg(s_text_t *x, size_t *cap, size_t off, size_t len, int var) {
+    if (var < 0 && len == 0) {
+        return 0;
+    }
+    if (x->n_segs == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 8;
+        s_seg_t *grown = realloc(x->segs, grown_cap * sizeof *grown);
+        if (!grown) {
+            return -1;
+        }
+        x->segs = grown;
+        *cap = grown_cap;
+    }
+    x->segs[x->n_segs++] = (s_seg_t){.off = off, .len = len, .var = var};
+    return 0;
+}
+
+/* Splits x->text into segments, registering its variables in t. On error returns -1 with a
+ * message in msg and, in *bad_off, the offset in x->text of the '{' or '}' it is about. */
+static int s_parse_text(brk_tpl_t *t, s_text_t *x, size_t *bad_off, char *msg, size_t msg_len) {
+    const char *s = x->text;
+    const size_t len = strlen(s);
+    size_t cap = 0, lit = 0, i = 0;
+    char q[64];
+    while (i < len) {
+        if (s[i] == '}' && s[i + 1] == '}') {
+            *bad_off = i;
+            snprintf(msg, msg_len, "\"}}\" without a matching \"{{\"");
+            return -1;
+        }
+        if (!(s[i] == '{' && s[i + 1] == '{')) {
+            i++;
+            continue;
+        }
+        size_t name = i + 2, j = name;
+        while (j < len && s_name_char((unsigned char)s[j])) {
+            j++;
+        }
+        if (j == name || j - name > S_VAR_NAME_MAX || s[j] != '}' || s[j + 1] != '}') {
+            const char *close = strstr(s + i + 2, "}}");
+            const char *next = strstr(s + i + 2, "{{");
+            *bad_off = i;
+            if (!close || (next && next < close)) {
+                snprintf(msg, msg_len, "unterminated placeholder \"%s\" (expected \"}}\")",
+                         s_q(q, 24, s + i, len - i));
+            } else {
+                snprintf(msg, msg_len,
+                         "malformed placeholder \"%s\": a variable name is 1 to %d letters, "
+                         "digits or '_', without spaces",
+                         s_q(q, sizeof q, s + i, (size_t)(close - (s + i)) + 2), S_VAR_NAME_MAX);
+            }
+            return -1;
+        }
+        int v = s_var_index(t, s + name, j - name);
+        if (v < 0) {
+            *bad_off = i;
+            snprintf(msg, msg_len, v == -1 ? "more than %d distinct variables" : "out of memory",
+                     BRK_TPL_MAX_VARS);
+            return -1;
+        }
+        if (s_add_seg(x, &cap, lit, i - lit, -1) != 0 || s_add_seg(x, &cap, 0, 0, v) != 0) {
+            *bad_off = i;
+            snprintf(msg, msg_len, "out of memory");
+            return -1;
+        }
+        x->fixed_bytes += i - lit;
+        x->fixed_chars += s_chars(s + lit, i - lit);
+        i = lit = j + 2;
+    }
+    if (s_add_seg(x, &cap, lit, len - lit, -1) != 0) {
+        *bad_off = lit;
+        snprintf(msg, msg_len, "out of memory");
+        return -1;
+    }
+    x->fixed_bytes += len - lit;
+    x->fixed_chars += s_chars(s + lit, len - lit);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Loader state and errors */
+
+typedef struct {
+    const char *path;
+    const char *buf; /* the file as read, for positions inside scalars */
+    size_t len;
+    yaml_document_t *doc;
+    char *err;
+    size_t err_len;
+} s_loader_t;
+
+typedef struct {
+    yaml_node_t *key;
+    yaml_node_t *val;
+} s_slot_t;
+
+static void s_write_err(s_loader_t *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_write_err(s_loader_t *ld, const char *fmt, ...) {
+    if (!ld->err || ld->err_len == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ld->err, ld->err_len, fmt, ap);
+    va_end(ap);
+    for (char *p = ld->err; *p; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
+        }
+    }
+}
+
+/* Reports an error at a 0-based line and column; always returns -1. */
+static int s_fail_at(s_loader_t *ld, size_t line, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int s_fail_at(s_loader_t *ld, size_t line, size_t col, const char *fmt, ...) {
+    char msg[S_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s_write_err(ld, "%s:%zu:%zu: %s", ld->path, line + 1, col + 1, msg);
+    return -1;
+}
+
+#define s_fail(ld, node, ...)                                                                      \
+    s_fail_at((ld), (node)->start_mark.line, (node)->start_mark.column, __VA_ARGS__)
+
+/* Length of the line break at b[i..len) as libyaml counts them (CR LF, CR, LF, NEL, LS, PS), or
+ * 0 if there is none. */
+static size_t s_break_len(const unsigned char *b, size_t i, size_t len) {
+    if (b[i] == '\r') {
+        return (i + 1 < len && b[i + 1] == '\n') ? 2 : 1;
+    }
+    if (b[i] == '\n') {
+        return 1;
+    }
+    if (b[i] == 0xC2 && i + 1 < len && b[i + 1] == 0x85) {
+        return 2;
+    }
+    if (b[i] == 0xE2 && i + 2 < len && b[i + 1] == 0x80 && (b[i + 2] == 0xA8 || b[i + 2] == 0xA9)) {
+        return 3;
+    }
+    return 0;
+}
+
+/* Walks the file from its start. With want_off == SIZE_MAX: returns the byte offset of the
+ * 0-based (*line, *col) position (columns count characters, as libyaml's marks do), or SIZE_MAX.
+ * Otherwise: stores the position of byte offset want_off in *line, *col and returns want_off. */
+static size_t s_walk(const s_loader_t *ld, size_t want_off, size_t *line, size_t *col) {
+    const unsigned char *b = (const unsigned char *)ld->buf;
+    size_t i = 0, l = 0, c = 0;
+    if (ld->len >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) {
+        i = 3; /* libyaml drops the BOM before counting */
+    }
+    while (i <= ld->len) {
+        if (want_off == SIZE_MAX ? (l == *line && c == *col) : i == want_off) {
+            *line = l;
+            *col = c;
+            return i;
+        }
+        if (i == ld->len) {
+            break;
+        }
+        size_t br = s_break_len(b, i, ld->len);
+        if (br) {
+            i += br;
+            l++;
+            c = 0;
+            continue;
+        }
+        i++;
+        while (i < ld->len && (b[i] & 0xC0) == 0x80) {
+            i++;
+        }
+        c++;
+    }
+    return SIZE_MAX;
+}
+
+/* Reports an error about the '{' or '}' at offset `off` of scalar n's value. The value's braces
+ * are matched one to one with those written between the node's marks; when escapes make that
+ * impossible the error points at the scalar instead. */
+static int s_fail_in_text(s_loader_t *ld, yaml_node_t *n, size_t off, const char *what,
+                          const char *msg) {
+    const char *v = (const char *)n->data.scalar.value;
+    size_t k = 0, total = 0;
+    for (size_t i = 0; i < n->data.scalar.length; i++) {
+        if (v[i] == '{' || v[i] == '}') {
+            k += i < off;
+            total++;
+        }
+    }
+    size_t l0 = n->start_mark.line, c0 = n->start_mark.column;
+    size_t l1 = n->end_mark.line, c1 = n->end_mark.column;
+    size_t from = s_walk(ld, SIZE_MAX, &l0, &c0);
+    size_t to = s_walk(ld, SIZE_MAX, &l1, &c1);
+    if (from != SIZE_MAX && to != SIZE_MAX && from <= to) {
+        size_t seen = 0, at = SIZE_MAX;
+        for (size_t i = from; i < to; i++) {
+            if (ld->buf[i] == '{' || ld->buf[i] == '}') {
+                if (seen == k) {
+                    at = i;
+                }
+                seen++;
+            }
+        }
+        size_t line, col;
+        if (seen == total && at != SIZE_MAX && s_walk(ld, at, &line, &col) == at) {
+            return s_fail_at(ld, line, col, "%s: %s", what, msg);
+        }
+    }
+    return s_fail(ld, n, "%s: %s", what, msg);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Node access */
+
+static yaml_node_t *s_node(s_loader_t *ld, int index) {
+    return yaml_document_get_node(ld->doc, index);
+}
+
+static const char *s_type_name(const yaml_node_t *n) {
+    switch (n->type) {
+        case YAML_SCALAR_NODE:
+            return n->data.scalar.length == 0 ? "an empty value" : "a scalar";
+        case YAML_SEQUENCE_NODE:
+            return "a list";
+        case YAML_MAPPING_NODE:
+            return "a mapping";
+        default:
+            return "nothing";
+    }
+}
+
+/* The text of a non-empty scalar node without NUL characters. */
+static int s_text(s_loader_t *ld, yaml_node_t *n, const char *what, const char **out) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0) {
+        return s_fail(ld, n, "%s must be a non-empty string, found %s", what, s_type_name(n));
+    }
+    const char *v = (const char *)n->data.scalar.value;
+    if (strlen(v) != n->data.scalar.length) {
+        return s_fail(ld, n, "%s contains a NUL character", what);
+    }
+    *out = v;
+    return 0;
+}
+
+/* A scalar of min..max bytes, all in `alphabet`; *out gets a malloc'd copy. */
+static int s_word(s_loader_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
+                  const char *alphabet_name, size_t min, size_t max, char **out) {
+    const char *v = NULL;
+    if (s_text(ld, n, what, &v) != 0) {
+        return -1;
+    }
+    size_t len = strlen(v);
+    if (len < min || len > max || strspn(v, alphabet) != len) {
+        char q[48];
+        return s_fail(ld, n, "%s \"%s\" is not valid (%zu to %zu of %s)", what,
+                      s_q(q, sizeof q, v, len), min, max, alphabet_name);
+    }
+    *out = strdup(v);
+    return *out ? 0 : s_fail(ld, n, "out of memory");
+}
+
+/* Collects the keys of a mapping whose keys are all in `keys` (NULL-terminated) into slots
+ * (parallel to keys), refusing unknown and duplicate keys. */
+static int s_fields(s_loader_t *ld, yaml_node_t *map, const char *what, const char *const *keys,
+                    s_slot_t *slots) {
+    if (map->type != YAML_MAPPING_NODE) {
+        return s_fail(ld, map, "%s must be a mapping, found %s", what, s_type_name(map));
+    }
+    size_t n_keys = 0;
+    while (keys[n_keys]) {
+        slots[n_keys].key = slots[n_keys].val = NULL;
+        n_keys++;
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = s_node(ld, p->key);
+        yaml_node_t *v = s_node(ld, p->value);
+        const char *name = NULL;
+        if (!k || !v) {
+            return s_fail(ld, map, "malformed mapping");
+        }
+        if (s_text(ld, k, "a key", &name) != 0) {
+            return -1;
+        }
+        size_t i = 0;
+        while (i < n_keys && strcmp(keys[i], name) != 0) {
+            i++;
+        }
+        char q[48];
+        if (i == n_keys) {
+            char list[S_MSG_MAX / 2];
+            size_t used = 0;
+            list[0] = '\0';
+            for (size_t j = 0; j < n_keys && used < sizeof list; j++) {
+                int w = snprintf(list + used, sizeof list - used, "%s%s", j ? ", " : "", keys[j]);
+                used += w > 0 ? (size_t)w : 0;
+            }
+            return s_fail(ld, k, "unknown key \"%s\" in %s (expected %s)",
+                          s_q(q, sizeof q, name, strlen(name)), what, list);
+        }
+        if (slots[i].key) {
+            return s_fail(ld, k, "duplicate key \"%s\" in %s (first at line %zu)", name, what,
+                          slots[i].key->start_mark.line + 1);
+        }
+        slots[i].key = k;
+        slots[i].val = v;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * One template */
+
+enum { K_ID, K_CHANNELS, K_LANGUAGE, K_SUBJECT, K_BODY, K_WA_NAME, K_WA_LANG, K_COUNT };
+static const char *const s_tpl_keys[K_COUNT + 1] = {
+    "id",   "channels",          "language",          "subject",
+    "body", "whatsapp_template", "whatsapp_language", NULL};
+
+static void s_text_free(s_text_t *x) {
+    free(x->text);
+    free(x->segs);
+    memset(x, 0, sizeof *x);
+}
+
+static void s_tpl_free(brk_tpl_t *t) {
+    free(t->id);
+    free(t->language);
+    free(t->wa_name);
+    free(t->wa_lang);
+    s_text_free(&t->body);
+    s_text_free(&t->subject);
+    for (size_t i = 0; i < t->n_vars; i++) {
+        free(t->vars[i]);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+static int s_channel(s_loader_t *ld, yaml_node_t *n, uint32_t *mask) {
+    const char *v = NULL;
+    if (s_text(ld, n, "a channel", &v) != 0) {
+        return -1;
+    }
+    for (int c = S_SMS; c < S_CH_COUNT; c++) {
+        if (strcmp(v, s_channel_names[c]) == 0) {
+            if (*mask & S_BIT(c)) {
+                return s_fail(ld, n, "channel \"%s\" is listed twice", v);
+            }
+            *mask |= S_BIT(c);
+            return 0;
+        }
+    }
+    char q[48];
+    return s_fail(ld, n, "unknown channel \"%s\" (expected sms, whatsapp, voice, email, messenger)",
+                  s_q(q, sizeof q, v, strlen(v)));
+}
+
+static int s_channels(s_loader_t *ld, yaml_node_t *n, uint32_t *mask) {
+    *mask = 0;
+    if (n->type == YAML_SCALAR_NODE) {
+        return s_channel(ld, n, mask);
+    }
+    if (n->type != YAML_SEQUENCE_NODE ||
+        n->data.sequence.items.start == n->data.sequence.items.top) {
+        return s_fail(ld, n, "channels must be a channel or a non-empty list of channels, found %s",
+                      n->type == YAML_SEQUENCE_NODE ? "an empty list" : s_type_name(n));
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *c = s_node(ld, *it);
+        if (!c || s_channel(ld, c, mask) != 0) {
+            return c ? -1 : s_fail(ld, n, "malformed list");
+        }
+    }
+    return 0;
+}
+
+/* Parses a body or subject scalar into x. */
+static int s_template_text(s_loader_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
+                           int allow_nl, size_t max_bytes, s_text_t *x) {
+    const char *v = NULL;
+    if (s_text(ld, n, what, &v) != 0) {
+        return -1;
+    }
+    size_t len = strlen(v);
+    if (len > max_bytes) {
+        return s_fail(ld, n, "%s is %zu bytes long (at most %zu)", what, len, max_bytes);
+    }
+    if (s_has_control(v, len, allow_nl)) {
+        return s_fail(ld, n, "%s contains a control character%s", what,
+                      allow_nl ? " other than a line break" : "");
+    }
+    x->text = strdup(v);
+    if (!x->text) {
+        return s_fail(ld, n, "out of memory");
+    }
+    char msg[S_MSG_MAX / 2];
+    size_t off = 0;
+    if (s_parse_text(t, x, &off, msg, sizeof msg) != 0) {
+        return s_fail_in_text(ld, n, off, what, msg);
+    }
+    return 0;
+}
+
+/* The fixed text of the body must already fit each channel's limit. */
+static int s_body_limits(s_loader_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
+    static const struct {
+        int channel;
+        const char *name;
+        int chars; /* 1: code points, 0: bytes */
+        size_t max;
+    } limits[] = {{S_SMS, "SMS", 1, BRK_TPL_SMS_MAX_CHARS},
+                  {S_WHATSAPP, "WhatsApp", 1, BRK_TPL_WHATSAPP_MAX_CHARS},
+                  {S_MESSENGER, "Messenger", 1, BRK_TPL_MESSENGER_MAX_CHARS},
+                  {S_VOICE, "voice", 0, BRK_TPL_VOICE_MAX_BYTES},
+                  {S_EMAIL, "email", 0, BRK_TPL_EMAIL_MAX_BYTES}};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        size_t have = limits[i].chars ? t->body.fixed_chars : t->body.fixed_bytes;
+        if ((t->channels & S_BIT(limits[i].channel)) && have > limits[i].max) {
+            return s_fail(ld, n, "body has %zu %s without its variables, past the %s limit of %zu",
+                          have, limits[i].chars ? "characters" : "bytes", limits[i].name,
+                          limits[i].max);
+        }
+    }
+    return 0;
+}
+
+static int s_template(s_loader_t *ld, yaml_node_t *n, brk_tpl_t *t) {
+    s_slot_t s[K_COUNT];
+    if (s_fields(ld, n, "a template", s_tpl_keys, s) != 0) {
+        return -1;
+    }
+    t->line = n->start_mark.line + 1;
+    static const char *const required[] = {"id", "channels", "body"};
+    static const int required_keys[] = {K_ID, K_CHANNELS, K_BODY};
+    for (size_t i = 0; i < 3; i++) {
+        if (!s[required_keys[i]].val) {
+            return s_fail(ld, n, "a template is missing required key \"%s\"", required[i]);
+        }
+    }
+    if (s_word(ld, s[K_ID].val, "template id",
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
+               "letters, digits, '.', '_', '-'", 1, S_ID_MAX, &t->id) != 0 ||
+        s_channels(ld, s[K_CHANNELS].val, &t->channels) != 0) {
+        return -1;
+    }
+    if (s[K_LANGUAGE].val &&
+        s_word(ld, s[K_LANGUAGE].val, "language",
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+               "letters, digits, '_', '-'", S_LANG_MIN, S_LANG_MAX, &t->language) != 0) {
+        return -1;
+    }
+    if (s_template_text(ld, t, s[K_BODY].val, "body", 1, S_BODY_SOURCE_MAX, &t->body) != 0 ||
+        s_body_limits(ld, t, s[K_BODY].val) != 0) {
+        return -1;
+    }
+    t->n_body_vars = t->n_vars;
+    int email = (t->channels & S_BIT(S_EMAIL)) != 0;
+    if (email && !s[K_SUBJECT].val) {
+        return s_fail(ld, n, "template \"%s\" serves email but has no \"subject\"", t->id);
+    }
+    if (!email && s[K_SUBJECT].key) {
+        return s_fail(ld, s[K_SUBJECT].key, "\"subject\" is only for templates that serve email");
+    }
+    if (email && s_template_text(ld, t, s[K_SUBJECT].val, "subject", 0, BRK_TPL_SUBJECT_MAX_BYTES,
+                                 &t->subject) != 0) {
+        return -1;
+    }
+    if (s[K_WA_NAME].key && !(t->channels & S_BIT(S_WHATSAPP))) {
+        return s_fail(ld, s[K_WA_NAME].key,
+                      "\"whatsapp_template\" is only for templates that serve whatsapp");
+    }
+    if (s[K_WA_NAME].val && !s[K_WA_LANG].val) {
+        return s_fail(ld, s[K_WA_NAME].key,
+                      "\"whatsapp_template\" needs \"whatsapp_language\" (e.g. es_MX)");
+    }
+    if (s[K_WA_LANG].key && !s[K_WA_NAME].val) {
+        return s_fail(ld, s[K_WA_LANG].key,
+                      "\"whatsapp_language\" is only for entries with \"whatsapp_template\"");
+    }
+    if (s[K_WA_NAME].val &&
+        (s_word(ld, s[K_WA_NAME].val, "whatsapp_template", "abcdefghijklmnopqrstuvwxyz0123456789_",
+                "lowercase letters, digits, '_'", 1, S_WA_NAME_MAX, &t->wa_name) != 0 ||
+         s_word(ld, s[K_WA_LANG].val, "whatsapp_language",
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "letters, '_'", 2,
+                S_WA_LANG_MAX, &t->wa_lang) != 0)) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The file */
+
+static int s_cmp_tpl(const void *a, const void *b) {
+    return strcmp(((const brk_tpl_t *)a)->id, ((const brk_tpl_t *)b)->id);
+}
+
+static int s_document(s_loader_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) {
+    static const char *const keys[] = {"templates", NULL};
+    s_slot_t s[1];
+    if (s_fields(ld, root, "the catalog", keys, s) != 0) {
+        return -1;
+    }
+    if (!s[0].val) {
+        return s_fail(ld, root, "the catalog is missing required key \"templates\"");
+    }
+    yaml_node_t *list = s[0].val;
+    size_t n = 0;
+    if (list->type == YAML_SEQUENCE_NODE) {
+        n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    }
+    if (list->type != YAML_SEQUENCE_NODE || n == 0) {
+        return s_fail(ld, list, "templates must be a non-empty list, found %s",
+                      list->type == YAML_SEQUENCE_NODE ? "an empty list" : s_type_name(list));
+    }
+    if (n > S_MAX_TEMPLATES) {
+        return s_fail(ld, list, "more than %d templates", S_MAX_TEMPLATES);
+    }
+    cat->tpls = calloc(n, sizeof *cat->tpls);
+    if (!cat->tpls) {
+        return s_fail(ld, list, "out of memory");
+    }
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = s_node(ld, *it);
+        if (!item) {
+            return s_fail(ld, list, "malformed list");
+        }
+        brk_tpl_t *t = &cat->tpls[cat->n++]; /* counted now so that destroy frees a partial one */
+        if (s_template(ld, item, t) != 0) {
+            return -1;
+        }
+        for (size_t j = 0; j + 1 < cat->n; j++) {
+            if (strcmp(cat->tpls[j].id, t->id) == 0) {
+                char q[48];
+                yaml_node_t *id = NULL;
+                for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+                     p < item->data.mapping.pairs.top; p++) {
+                    if (strcmp((const char *)s_node(ld, p->key)->data.scalar.value, "id") == 0) {
+                        id = s_node(ld, p->value);
+                    }
+                }
+                return s_fail(ld, id ? id : item,
+                              "duplicate template id \"%s\" (first at line %zu)",
+                              s_q(q, sizeof q, t->id, strlen(t->id)), cat->tpls[j].line);
+            }
+        }
+    }
+    qsort(cat->tpls, cat->n, sizeof *cat->tpls, s_cmp_tpl);
+    return 0;
+}
+
+static int s_syntax_error(s_loader_t *ld, const yaml_parser_t *parser) {
+    const char *problem = parser->problem ? parser->problem : "invalid YAML";
+    if (parser->error == YAML_MEMORY_ERROR) {
+        s_write_err(ld, "%s: out of memory while parsing", ld->path);
+    } else if (parser->error == YAML_READER_ERROR) {
+        size_t line = 0, col = 0;
+        s_walk(ld, parser->problem_offset <= ld->len ? parser->problem_offset : ld->len, &line,
+               &col);
+        s_write_err(ld, "%s:%zu:%zu: YAML error: %s", ld->path, line + 1, col + 1, problem);
+    } else if (parser->context) {
+        s_write_err(ld, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", ld->path,
+                    parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem,
+                    parser->context, parser->context_mark.line + 1);
+    } else {
+        s_write_err(ld, "%s:%zu:%zu: YAML syntax error: %s", ld->path,
+                    parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem);
+    }
+    return -1;
+}
+
+/* Reads a whole file (at most S_MAX_FILE_BYTES) into a malloc'd buffer. Returns 0, or an errno
+ * value (EFBIG when too large). */
+static int s_read_file(const char *path, char **out, size_t *out_len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        return errno ? errno : ENOENT;
+    }
+    size_t cap = 16384, n = 0;
+    char *buf = NULL;
+    int rc = 0;
+    for (;;) {
+        char *grown = realloc(buf, cap);
+        if (!grown) {
+            rc = ENOMEM;
+            break;
+        }
+        buf = grown;
+        n += fread(buf + n, 1, cap - n, fp);
+        if (ferror(fp)) {
+            rc = errno ? errno : EIO;
+            break;
+        }
+        if (n < cap) {
+            break;
+        }
+        if (cap > S_MAX_FILE_BYTES) {
+            rc = EFBIG;
+            break;
+        }
+        cap *= 2;
+    }
+    fclose(fp);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = n;
+    return 0;
+}
+
+/* Parses ld->buf as one YAML document into cat. */
+static int s_parse(s_loader_t *ld, brk_tpl_catalog_t *cat) {
+    const unsigned char *b = (const unsigned char *)ld->buf;
+    if (ld->len >= 2 && ((b[0] == 0xFE && b[1] == 0xFF) || (b[0] == 0xFF && b[1] == 0xFE))) {
+        s_write_err(ld, "%s:1:1: the catalog must be UTF-8, not UTF-16", ld->path);
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    int rc = -1;
+    if (!yaml_parser_initialize(&parser)) {
+        s_write_err(ld, "%s: out of memory", ld->path);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, b, ld->len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        s_syntax_error(ld, &parser);
+        goto done_parser;
+    }
+    ld->doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        s_fail_at(ld, 0, 0, "empty catalog (expected a mapping with \"templates\")");
+        goto done_doc;
+    }
+    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++) {
+        const char *want = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
+                           : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
+                                                           : YAML_DEFAULT_MAPPING_TAG;
+        if (n->tag && strcmp((const char *)n->tag, want) != 0) {
+            char q[48];
+            s_fail(ld, n, "explicit YAML tags are not allowed (found %s)",
+                   s_q(q, sizeof q, (const char *)n->tag, strlen((const char *)n->tag)));
+            goto done_doc;
+        }
+    }
+    if (!yaml_parser_load(&parser, &extra)) {
+        s_syntax_error(ld, &parser);
+        goto done_doc;
+    }
+    if (yaml_document_get_root_node(&extra)) {
+        s_fail_at(ld, extra.start_mark.line, extra.start_mark.column,
+                  "more than one YAML document in a catalog");
+        yaml_document_delete(&extra);
+        goto done_doc;
+    }
+    yaml_document_delete(&extra);
+    rc = s_document(ld, root, cat);
+done_doc:
+    yaml_document_delete(&doc);
+    ld->doc = NULL;
+done_parser:
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Rendering */
+
+/* Renders x with the values given; `subject` selects the subject's checks instead of the body's.
+ */
+static int s_render(const brk_tpl_t *t, const s_text_t *x, int subject, const char *const *keys,
+                    const char *const *values, size_t n, char **out, const char **err) {
+    const char *val[BRK_TPL_MAX_VARS];
+    size_t val_len[BRK_TPL_MAX_VARS];
+    for (size_t v = 0; v < t->n_vars; v++) {
+        val[v] = NULL;
+        for (size_t i = 0; i < n && keys && values; i++) {
+            if (keys[i] && values[i] && strcmp(keys[i], t->vars[v]) == 0) {
+                val[v] = values[i];
+                val_len[v] = strlen(values[i]);
+                break;
+            }
+        }
+    }
+    const size_t cap = subject ? BRK_TPL_SUBJECT_MAX_BYTES : S_RENDER_MAX_BYTES;
+    size_t total = 0;
+    for (size_t i = 0; i < x->n_segs; i++) {
+        const s_seg_t *g = &x->segs[i];
+        if (g->var >= 0 && !val[g->var]) {
+            *err = "template-variables";
+            return -1;
+        }
+        size_t add = g->var >= 0 ? val_len[g->var] : g->len;
+        if (add > cap || total > cap - add) {
+            *err = "template-too-long"; /* before allocating: bounded by the largest limit */
+            return -1;
+        }
+        total += add;
+    }
+    char *buf = malloc(total + 1);
+    if (!buf) {
+        *err = "out-of-memory";
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < x->n_segs; i++) {
+        const s_seg_t *g = &x->segs[i];
+        const char *src = g->var >= 0 ? val[g->var] : x->text + g->off;
+        size_t len = g->var >= 0 ? val_len[g->var] : g->len;
+        memcpy(buf + at, src, len);
+        at += len;
+    }
+    buf[at] = '\0';
+
+    const char *why = NULL;
+    if (subject) {
+        why = s_has_control(buf, total, 0) ? "template-subject" : NULL;
+    } else {
+        size_t chars = s_chars(buf, total);
+        if (((t->channels & S_BIT(S_SMS)) && chars > BRK_TPL_SMS_MAX_CHARS) ||
+            ((t->channels & S_BIT(S_WHATSAPP)) && chars > BRK_TPL_WHATSAPP_MAX_CHARS) ||
+            ((t->channels & S_BIT(S_MESSENGER)) && chars > BRK_TPL_MESSENGER_MAX_CHARS) ||
+            ((t->channels & S_BIT(S_VOICE)) && total > BRK_TPL_VOICE_MAX_BYTES) ||
+            ((t->channels & S_BIT(S_EMAIL)) && total > BRK_TPL_EMAIL_MAX_BYTES)) {
+            why = "template-too-long";
+        }
+    }
+    if (why) {
+        free(buf);
+        *err = why;
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Public */
+
+brk_tpl_catalog_t *brk_tpl_load(const char *path, char *err, size_t err_len) {
+    s_loader_t ld = {.path = path, .err = err, .err_len = err_len};
+    if (err && err_len > 0) {
+        err[0] = '\0';
+    }
+    if (!path || !*path) {
+        ld.path = "(no path)";
+        s_write_err(&ld, "(no path): cannot open: no file name given");
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    errno = 0;
+    int e = s_read_file(path, &buf, &len);
+    if (e != 0) {
+        s_write_err(&ld, "%s: cannot open: %s", path,
+                    e == EFBIG ? "file larger than 1 MiB" : strerror(e));
+        return NULL;
+    }
+    ld.buf = buf;
+    ld.len = len;
+    brk_tpl_catalog_t *cat = calloc(1, sizeof *cat);
+    if (!cat) {
+        s_write_err(&ld, "%s: out of memory", path);
+    } else if (s_parse(&ld, cat) != 0) {
+        if (err && err_len > 0 && err[0] == '\0') {
+            s_write_err(&ld, "%s: invalid template catalog", path);
+        }
+        brk_tpl_destroy(&cat);
+    }
+    free(buf);
+    return cat;
+}
+
+void brk_tpl_destroy(brk_tpl_catalog_t **self_p) {
+    if (!self_p || !*self_p) {
+        return;
+    }
+    brk_tpl_catalog_t *self = *self_p;
+    for (size_t i = 0; i < self->n; i++) {
+        s_tpl_free(&self->tpls[i]);
+    }
+    free(self->tpls);
+    free(self);
+    *self_p = NULL;
+}
+
+const brk_tpl_t *brk_tpl_get(const brk_tpl_catalog_t *self, const char *id) {
+    if (!self || !id) {
+        return NULL;
+    }
+    size_t lo = 0, hi = self->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(id, self->tpls[mid].id);
+        if (c == 0) {
+            return &self->tpls[mid];
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+size_t brk_tpl_count(const brk_tpl_catalog_t *self) {
+    return self ? self->n : 0;
+}
+
+const brk_tpl_t *brk_tpl_at(const brk_tpl_catalog_t *self, size_t i) {
+    return self && i < self->n ? &self->tpls[i] : NULL;
+}
+
+int brk_tpl_check(const brk_tpl_t *tpl, int channel, const char *const *keys, size_t n_keys,
+                  const char **missing) {
+    if (missing) {
+        *missing = NULL;
+    }
+    if (!tpl) {
+        return BRK_TPL_E_UNKNOWN;
+    }
+    if (!brk_tpl_has_channel(tpl, channel)) {
+        return BRK_TPL_E_CHANNEL;
+    }
+    for (size_t v = 0; v < tpl->n_vars; v++) {
+        size_t i = 0;
+        while (i < n_keys && !(keys && keys[i] && strcmp(keys[i], tpl->vars[v]) == 0)) {
+            i++;
+        }
+        if (i == n_keys) {
+            if (missing) {
+                *missing = tpl->vars[v];
+            }
+            return BRK_TPL_E_VARIABLES;
+        }
+    }
+    return BRK_TPL_OK;
+}
+
+const char *brk_tpl_reason(int rc) {
+    switch (rc) {
+        case BRK_TPL_OK:
+            return NULL;
+        case BRK_TPL_E_CHANNEL:
+            return "template-channel";
+        case BRK_TPL_E_VARIABLES:
+            return "template-variables";
+        default:
+            return "template-unknown";
+    }
+}
+
+int brk_tpl_render(const brk_tpl_t *tpl, const char *const *keys, const char *const *values,
+                   size_t n, char **out, const char **err) {
+    const char *dummy;
+    err = err ? err : &dummy;
+    *out = NULL;
+    if (!tpl) {
+        *err = "template-unknown";
+        return -1;
+    }
+    return s_render(tpl, &tpl->body, 0, keys, values, n, out, err);
+}
+
+int brk_tpl_render_subject(const brk_tpl_t *tpl, const char *const *keys, const char *const *values,
+                           size_t n, char **out, const char **err) {
+    const char *dummy;
+    err = err ? err : &dummy;
+    *out = NULL;
+    if (!tpl) {
+        *err = "template-unknown";
+        return -1;
+    }
+    if (!tpl->subject.text) {
+        *err = "template-no-subject";
+        return -1;
+    }
+    return s_render(tpl, &tpl->subject, 1, keys, values, n, out, err);
+}
+
+const char *brk_tpl_id(const brk_tpl_t *tpl) {
+    return tpl->id;
+}
+
+const char *brk_tpl_language(const brk_tpl_t *tpl) {
+    return tpl->language;
+}
+
+int brk_tpl_has_channel(const brk_tpl_t *tpl, int channel) {
+    return channel > 0 && channel < S_CH_COUNT && (tpl->channels & S_BIT(channel)) != 0;
+}
+
+int brk_tpl_has_subject(const brk_tpl_t *tpl) {
+    return tpl->subject.text != NULL;
+}
+
+const char *brk_tpl_whatsapp_name(const brk_tpl_t *tpl) {
+    return tpl->wa_name;
+}
+
+const char *brk_tpl_whatsapp_language(const brk_tpl_t *tpl) {
+    return tpl->wa_lang;
+}
+
+size_t brk_tpl_vars(const brk_tpl_t *tpl, const char *const **names) {
+    if (names) {
+        *names = (const char *const *)tpl->vars;
+    }
+    return tpl->n_vars;
+}
+
+size_t brk_tpl_whatsapp_params(const brk_tpl_t *tpl, const char *const **names) {
+    if (names) {
+        *names = (const char *const *)tpl->vars;
+    }
+    return tpl->n_body_vars;
+}

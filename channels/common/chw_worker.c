@@ -1,0 +1,1050 @@
+/* chw_worker.c — the channel-worker event loop (see chw_worker.h for the contract).
+ *
+ * One zmq_poll per turn over the broker socket (ZMQ_POLLIN on the socket item) and the sockets
+ * libcurl asks for (CURLMOPT_SOCKETFUNCTION), with a timeout that is the nearest of curl's timer
+ * (CURLMOPT_TIMERFUNCTION), the heartbeat and the rate shaper's next token. A job lives in a slot
+ * from its Dispatch to its DeliveryReport: queued under its sender, then running in curl. Every
+ * report goes through s_finish(), the one place that counts, reports and frees credit.
+ * Reports sent while the broker may have been gone are kept briefly and re-sent after a
+ * reconnect; the broker matches them by lease_id, so a duplicate is harmless. */
+#include "chw_worker.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "chw_shaper.h"
+
+#define S_MAX_FRAME       (1024 * 1024) /* largest frame accepted from the broker */
+#define S_HWM             100000
+#define S_FINAL_LINGER_MS 1000
+
+/* One job from Dispatch to report. */
+typedef struct {
+    Pregon__BrokerToWorker *msg; /* owned; NULL when the slot is free */
+    const Pregon__Dispatch *dispatch;
+    CURL *easy;
+    bool running;
+    char *body;
+    size_t body_len, body_cap;
+    char errbuf[CURL_ERROR_SIZE];
+} s_slot_t;
+
+/* A packed WorkerToBroker frame waiting to be sent, or sent and kept for a possible resend. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    int64_t sent_ms;
+    bool is_report;
+} s_frame_t;
+
+typedef struct {
+    s_frame_t *items;
+    size_t head, count, cap;
+} s_fifo_t;
+
+typedef struct {
+    int fd;
+    short events;
+} s_fd_t;
+
+struct chw_worker {
+    chw_config_t cfg;
+    char *endpoint, *worker_id, *policy_dir;
+    chw_driver_t driver;
+
+    void *zctx;
+    void *sock;
+    CURLM *multi;
+
+    s_slot_t *slots;
+    int *free_stack;
+    uint32_t free_count;
+    chw_shaper_t *shaper;
+
+    s_fd_t *fds; /* sockets curl wants polled */
+    size_t nfds, fds_cap;
+    int *fd_pos; /* fd -> index in fds + 1; 0 = not tracked */
+    size_t fd_pos_cap;
+    zmq_pollitem_t *items;
+    size_t items_cap;
+    int64_t curl_timer_at; /* monotonic ms; -1 = none */
+    bool nomem;            /* an allocation failed inside a curl callback */
+
+    int64_t last_send_ms, last_recv_ms;
+    uint32_t pending_credit;
+    bool halted, stopping;
+    int64_t drain_deadline;
+    char halt_reason[CHW_DETAIL_MAX + 32];
+
+    s_fifo_t unsent; /* frames zmq refused (HWM), in order */
+    s_fifo_t recent; /* reports handed to zmq since shortly before the last broker message */
+    uint64_t rng;
+    chw_counters_t counters;
+};
+
+const char *chw_strerror(int err) {
+    switch (err) {
+        case CHW_OK:
+            return "success";
+        case CHW_ERR_CONFIG:
+            return "invalid worker configuration";
+        case CHW_ERR_NOMEM:
+            return "out of memory";
+        case CHW_ERR_ZMQ:
+            return "ZeroMQ error";
+        case CHW_ERR_CURL:
+            return "libcurl error";
+        default:
+            return "unknown error";
+    }
+}
+
+bool chw_recheck_allow(void *ctx, const Pregon__Dispatch *dispatch, int64_t now_ms, char *rule,
+                       size_t rule_len) {
+    (void)ctx, (void)dispatch, (void)now_ms, (void)rule, (void)rule_len;
+    return true;
+}
+
+static int64_t s_clock_ms(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t s_mono_ms(void) {
+    return s_clock_ms(CLOCK_MONOTONIC);
+}
+
+static int64_t s_wall_ms(void) {
+    return s_clock_ms(CLOCK_REALTIME);
+}
+
+static void s_event(chw_worker_t *self, chw_event_kind_t kind, const chw_result_t *result,
+                    const Pregon__Dispatch *job, const char *fmt, ...) {
+    if (!self->cfg.on_event)
+        return;
+    char detail[512] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof detail, fmt, ap);
+        va_end(ap);
+    }
+    chw_event_t event = {.kind = kind, .detail = detail, .result = result, .job = job};
+    self->cfg.on_event(self->cfg.event_ctx, &event);
+}
+
+/* --- frame queues --- */
+
+static int s_fifo_push(s_fifo_t *fifo, s_frame_t frame) {
+    if (fifo->count == fifo->cap) {
+        size_t cap = fifo->cap ? fifo->cap * 2 : 64;
+        s_frame_t *items = malloc(cap * sizeof *items);
+        if (!items)
+            return -1;
+        for (size_t i = 0; i < fifo->count; i++)
+            items[i] = fifo->items[(fifo->head + i) % fifo->cap];
+        free(fifo->items);
+        fifo->items = items;
+        fifo->head = 0;
+        fifo->cap = cap;
+    }
+    fifo->items[(fifo->head + fifo->count) % fifo->cap] = frame;
+    fifo->count++;
+    return 0;
+}
+
+static s_frame_t *s_fifo_front(s_fifo_t *fifo) {
+    return fifo->count ? &fifo->items[fifo->head] : NULL;
+}
+
+static s_frame_t s_fifo_pop(s_fifo_t *fifo) {
+    s_frame_t frame = fifo->items[fifo->head];
+    fifo->head = (fifo->head + 1) % fifo->cap;
+    fifo->count--;
+    return frame;
+}
+
+static void s_fifo_clear(s_fifo_t *fifo) {
+    while (fifo->count) {
+        s_frame_t frame = s_fifo_pop(fifo);
+        free(frame.data);
+    }
+    free(fifo->items);
+    memset(fifo, 0, sizeof *fifo);
+}
+
+/* Hands a frame to zmq, or queues it if zmq would block (or earlier frames are queued). Takes
+ * ownership of frame.data. Returns CHW_OK, or CHW_ERR_ZMQ / CHW_ERR_NOMEM. */
+static int s_send_frame(chw_worker_t *self, s_frame_t frame, int64_t now) {
+    if (self->unsent.count == 0) {
+        int rc = zmq_send(self->sock, frame.data, frame.len, ZMQ_DONTWAIT);
+        if (rc >= 0) {
+            self->last_send_ms = now;
+            if (!frame.is_report) {
+                free(frame.data);
+                return CHW_OK;
+            }
+            frame.sent_ms = now;
+            if (s_fifo_push(&self->recent, frame) != 0) {
+                free(frame.data); /* keeping it for a resend is best effort */
+                return CHW_ERR_NOMEM;
+            }
+            return CHW_OK;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            free(frame.data);
+            return CHW_ERR_ZMQ;
+        }
+    }
+    if (s_fifo_push(&self->unsent, frame) != 0) {
+        free(frame.data);
+        return CHW_ERR_NOMEM;
+    }
+    return CHW_OK;
+}
+
+static int s_send_msg(chw_worker_t *self, const Pregon__WorkerToBroker *msg, int64_t now) {
+    size_t len = pregon__worker_to_broker__get_packed_size(msg);
+    uint8_t *data = malloc(len ? len : 1);
+    if (!data)
+        return CHW_ERR_NOMEM;
+    pregon__worker_to_broker__pack(msg, data);
+    s_frame_t frame = {.data = data,
+                       .len = len,
+                       .is_report = msg->msg_case == PREGON__WORKER_TO_BROKER__MSG_REPORT};
+    return s_send_frame(self, frame, now);
+}
+
+/* Retries frames zmq refused earlier, in order. */
+static int s_flush_unsent(chw_worker_t *self, int64_t now) {
+    while (self->unsent.count) {
+        s_frame_t *frame = s_fifo_front(&self->unsent);
+        if (zmq_send(self->sock, frame->data, frame->len, ZMQ_DONTWAIT) < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return CHW_OK;
+            return CHW_ERR_ZMQ;
+        }
+        self->last_send_ms = now;
+        s_frame_t sent = s_fifo_pop(&self->unsent);
+        if (sent.is_report) {
+            sent.sent_ms = now;
+            if (s_fifo_push(&self->recent, sent) != 0)
+                free(sent.data);
+        } else {
+            free(sent.data);
+        }
+    }
+    return CHW_OK;
+}
+
+/* Forgets kept reports sent well before the broker's last message. */
+static void s_prune_recent(chw_worker_t *self) {
+    int64_t cutoff = self->last_recv_ms - (int64_t)self->cfg.heartbeat_ms;
+    while (self->recent.count && s_fifo_front(&self->recent)->sent_ms < cutoff) {
+        s_frame_t frame = s_fifo_pop(&self->recent);
+        free(frame.data);
+    }
+}
+
+static uint32_t s_free_credit(const chw_worker_t *self) {
+    return (self->halted || self->stopping) ? 0 : self->free_count;
+}
+
+/* --- broker socket --- */
+
+static int s_open_socket(chw_worker_t *self) {
+    if (self->sock) {
+        zmq_close(self->sock);
+        self->sock = NULL;
+    }
+    void *sock = zmq_socket(self->zctx, ZMQ_DEALER);
+    if (!sock)
+        return CHW_ERR_ZMQ;
+    int linger = 0, hwm = S_HWM;
+    int64_t maxmsg = S_MAX_FRAME;
+    if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, self->worker_id, strlen(self->worker_id)) != 0 ||
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_connect(sock, self->endpoint) != 0) {
+        zmq_close(sock);
+        return CHW_ERR_ZMQ;
+    }
+    self->sock = sock;
+    return CHW_OK;
+}
+
+/* Sends ready on the current socket, then the reports that may have been lost with the old
+ * one (those handed to zmq since one heartbeat before the broker last spoke) and the reports
+ * zmq had refused. Queued credit and heartbeats are dropped: ready carries the credit. */
+static int s_announce(chw_worker_t *self, int64_t now) {
+    s_fifo_t resend = self->recent, unsent = self->unsent;
+    memset(&self->recent, 0, sizeof self->recent);
+    memset(&self->unsent, 0, sizeof self->unsent);
+    int64_t cutoff = self->last_recv_ms - (int64_t)self->cfg.heartbeat_ms;
+    self->pending_credit = 0;
+
+    Pregon__WorkerReady ready = PREGON__WORKER_READY__INIT;
+    ready.channel = (Pregon__Channel)self->cfg.channel;
+    ready.worker_id = self->worker_id;
+    ready.credit = s_free_credit(self);
+    ready.heartbeat_ms = self->cfg.heartbeat_ms;
+    Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
+    msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_READY;
+    msg.ready = &ready;
+    int rc = s_send_msg(self, &msg, now);
+
+    s_fifo_t *queues[2] = {&resend, &unsent};
+    for (int q = 0; q < 2; q++) {
+        while (queues[q]->count) {
+            s_frame_t frame = s_fifo_pop(queues[q]);
+            if (!frame.is_report || (q == 0 && frame.sent_ms < cutoff)) {
+                free(frame.data);
+                continue;
+            }
+            int frc = s_send_frame(self, frame, now);
+            if (rc == CHW_OK)
+                rc = frc;
+        }
+        s_fifo_clear(queues[q]);
+    }
+    self->last_recv_ms = now;
+    return rc;
+}
+
+/* --- reports and slots --- */
+
+/* The one exit of a job: reports `result`, counts it, frees the slot and its credit.
+ * `slot` may be NULL for a dispatch that never got one (handed back at once). */
+static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const chw_result_t *r,
+                    int64_t retry_at_ms, bool handed_back, int64_t now) {
+    const Pregon__SendRequest *job = dispatch->job;
+    Pregon__DeliveryReport rep = PREGON__DELIVERY_REPORT__INIT;
+    rep.job_id = job ? job->job_id : (char *)"";
+    rep.tenant = job ? job->tenant : (char *)"";
+    rep.lease_id = dispatch->lease_id;
+    rep.channel = (Pregon__Channel)self->cfg.channel;
+    rep.outcome = (Pregon__DeliveryReport__Outcome)r->outcome;
+    rep.provider_id = (char *)r->provider_id;
+    rep.provider_code = (char *)r->provider_code;
+    rep.detail = (char *)r->detail;
+    rep.retry_at_ms = retry_at_ms;
+    rep.at_ms = s_wall_ms();
+    Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
+    msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_REPORT;
+    msg.report = &rep;
+
+    chw_counters_t *c = &self->counters;
+    switch (r->outcome) {
+        case CHW_SENT:
+            c->sent++;
+            break;
+        case CHW_FAILED:
+            c->failed++;
+            break;
+        case CHW_RETRY:
+            if (handed_back)
+                c->handed_back++;
+            else
+                c->retried++;
+            break;
+        case CHW_UNKNOWN:
+            c->unknown++;
+            break;
+        case CHW_CONFIG_ERROR:
+            c->config_errors++;
+            break;
+        case CHW_SKIPPED:
+            c->skipped++;
+            break;
+        default:
+            break;
+    }
+    return s_send_msg(self, &msg, now);
+}
+
+static int s_finish(chw_worker_t *self, s_slot_t *slot, const chw_result_t *r, int64_t retry_at_ms,
+                    bool handed_back, int64_t now) {
+    int rc = s_report(self, slot->dispatch, r, retry_at_ms, handed_back, now);
+    pregon__broker_to_worker__free_unpacked(slot->msg, NULL);
+    slot->msg = NULL;
+    slot->dispatch = NULL;
+    slot->body_len = 0;
+    self->free_stack[self->free_count++] = (int)(slot - self->slots);
+    self->pending_credit++;
+    return rc;
+}
+
+/* Hands every job still waiting for a token back to the broker, untried. */
+static int s_hand_back_queued(chw_worker_t *self, const char *why, int64_t now) {
+    int rc = CHW_OK, item;
+    chw_result_t r;
+    while ((item = chw_shaper_pop_any(self->shaper)) >= 0) {
+        chw_result_set(&r, CHW_RETRY, "%s", why);
+        int frc = s_finish(self, &self->slots[item], &r, s_wall_ms(), true, now);
+        if (rc == CHW_OK)
+            rc = frc;
+    }
+    return rc;
+}
+
+static int s_halt(chw_worker_t *self, const char *reason, int64_t now) {
+    if (self->halted)
+        return CHW_OK;
+    self->halted = true;
+    snprintf(self->halt_reason, sizeof self->halt_reason, "%s", reason);
+    return s_hand_back_queued(self, "halted", now);
+}
+
+/* --- curl plumbing --- */
+
+static size_t s_write_cb(char *data, size_t size, size_t nmemb, void *userp) {
+    s_slot_t *slot = userp;
+    size_t len = size * nmemb;
+    size_t room = CHW_BODY_MAX - slot->body_len;
+    size_t take = len < room ? len : room;
+    if (take && slot->body_len + take + 1 > slot->body_cap) {
+        size_t cap = slot->body_cap ? slot->body_cap : 1024;
+        while (cap < slot->body_len + take + 1)
+            cap *= 2;
+        char *body = realloc(slot->body, cap);
+        if (!body)
+            return 0; /* aborts the transfer: CURLE_WRITE_ERROR -> UNKNOWN */
+        slot->body = body;
+        slot->body_cap = cap;
+    }
+    if (take) {
+        memcpy(slot->body + slot->body_len, data, take);
+        slot->body_len += take;
+        slot->body[slot->body_len] = '\0';
+    }
+    return len;
+}
+
+static void s_fd_remove(chw_worker_t *self, int fd) {
+    if (fd < 0 || (size_t)fd >= self->fd_pos_cap || !self->fd_pos[fd])
+        return;
+    size_t pos = (size_t)self->fd_pos[fd] - 1;
+    self->fd_pos[fd] = 0;
+    self->nfds--;
+    if (pos != self->nfds) {
+        self->fds[pos] = self->fds[self->nfds];
+        self->fd_pos[self->fds[pos].fd] = (int)pos + 1;
+    }
+}
+
+static int s_fd_set(chw_worker_t *self, int fd, short events) {
+    if (fd < 0)
+        return -1;
+    if ((size_t)fd >= self->fd_pos_cap) {
+        size_t cap = self->fd_pos_cap ? self->fd_pos_cap : 256;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        int *pos = realloc(self->fd_pos, cap * sizeof *pos);
+        if (!pos)
+            return -1;
+        memset(pos + self->fd_pos_cap, 0, (cap - self->fd_pos_cap) * sizeof *pos);
+        self->fd_pos = pos;
+        self->fd_pos_cap = cap;
+    }
+    if (self->fd_pos[fd]) {
+        self->fds[self->fd_pos[fd] - 1].events = events;
+        return 0;
+    }
+    if (self->nfds == self->fds_cap) {
+        size_t cap = self->fds_cap ? self->fds_cap * 2 : 64;
+        s_fd_t *fds = realloc(self->fds, cap * sizeof *fds);
+        if (!fds)
+            return -1;
+        self->fds = fds;
+        self->fds_cap = cap;
+    }
+    self->fds[self->nfds] = (s_fd_t){.fd = fd, .events = events};
+    self->fd_pos[fd] = (int)++self->nfds;
+    return 0;
+}
+
+static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+    (void)easy, (void)socketp;
+    chw_worker_t *self = userp;
+    if (what == CURL_POLL_REMOVE) {
+        s_fd_remove(self, fd);
+        return 0;
+    }
+    short events = 0;
+    if (what & CURL_POLL_IN)
+        events |= ZMQ_POLLIN;
+    if (what & CURL_POLL_OUT)
+        events |= ZMQ_POLLOUT;
+    if (s_fd_set(self, fd, events) != 0)
+        self->nomem = true;
+    return 0;
+}
+
+static int s_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+    (void)multi;
+    chw_worker_t *self = userp;
+    self->curl_timer_at = timeout_ms < 0 ? -1 : s_mono_ms() + timeout_ms;
+    return 0;
+}
+
+/* Finishes a transfer curl reported done. */
+static int s_complete(chw_worker_t *self, s_slot_t *slot, CURLcode code, int64_t now) {
+    CURL *easy = slot->easy;
+    curl_multi_remove_handle(self->multi, easy);
+    slot->running = false;
+
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    chw_result_t r;
+    curl_off_t retry_after = 0;
+    curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+    if (status > 0) {
+        /* The status line is the provider's decision even if the body was cut short. */
+        self->counters.http_status[status < 600 ? status : 0]++;
+        chw_response_t response = {.status = status,
+                                   .body = slot->body ? slot->body : "",
+                                   .body_len = slot->body_len,
+                                   .retry_after_s = retry_after > 0 ? (int64_t)retry_after : -1};
+        memset(&r, 0, sizeof r);
+        self->driver.classify(self->driver.ctx, slot->dispatch, &response, &r);
+    } else {
+        self->counters.http_status[0]++;
+        long request_size = 0;
+        curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
+        chw_transport_classify((int)code, request_size > 0, slot->errbuf, &r);
+    }
+
+    int64_t retry_at = 0;
+    if (r.outcome == CHW_RETRY) {
+        int64_t floor_ms = retry_after > 0 ? (int64_t)retry_after * 1000 : 0;
+        if (r.min_retry_ms > floor_ms)
+            floor_ms = r.min_retry_ms;
+        retry_at = s_wall_ms() + chw_backoff_ms(slot->dispatch->attempt, self->cfg.backoff_base_ms,
+                                                self->cfg.backoff_cap_ms, floor_ms,
+                                                chw_rand_next(&self->rng));
+    }
+    int rc = CHW_OK;
+    if (r.outcome == CHW_CONFIG_ERROR && !self->halted) {
+        s_event(self, CHW_EV_HALTED, &r, slot->dispatch, "%s", r.detail);
+        rc = s_halt(self, r.detail, now);
+    }
+    int frc = s_finish(self, slot, &r, retry_at, false, now);
+    return rc != CHW_OK ? rc : frc;
+}
+
+static int s_collect(chw_worker_t *self, int64_t now) {
+    int rc = CHW_OK, left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(self->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        char *priv = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+        CURLcode code = m->data.result; /* m is invalid after remove_handle */
+        int frc = s_complete(self, (s_slot_t *)(void *)priv, code, now);
+        if (rc == CHW_OK)
+            rc = frc;
+    }
+    return rc;
+}
+
+/* Re-checks a job whose sender has a token and starts its transfer, or reports it. */
+static int s_start(chw_worker_t *self, s_slot_t *slot, int64_t now) {
+    const Pregon__Dispatch *d = slot->dispatch;
+    const Pregon__SendRequest *job = d->job;
+    int64_t wall = s_wall_ms();
+    chw_result_t r;
+    char rule[128] = "";
+    if (job->expires_at > 0 && wall / 1000 >= job->expires_at)
+        return s_finish(self, slot, chw_result_set(&r, CHW_SKIPPED, "expired"), 0, false, now);
+    if (d->lease_expires_ms > 0 && wall >= d->lease_expires_ms)
+        return s_finish(self, slot, chw_result_set(&r, CHW_RETRY, "lease-expired"), wall, true,
+                        now);
+    chw_recheck_fn recheck = self->cfg.recheck ? self->cfg.recheck : chw_recheck_allow;
+    if (!recheck(self->cfg.recheck_ctx, d, wall, rule, sizeof rule)) {
+        rule[sizeof rule - 1] = '\0';
+        return s_finish(self, slot, chw_result_set(&r, CHW_SKIPPED, "%s", rule), 0, false, now);
+    }
+
+    CURL *easy = slot->easy;
+    curl_easy_reset(easy);
+    slot->body_len = 0;
+    slot->errbuf[0] = '\0';
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)slot);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, s_write_cb);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, slot);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, slot->errbuf);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, self->cfg.request_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, self->cfg.connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    memset(&r, 0, sizeof r);
+    if (self->driver.prepare(self->driver.ctx, easy, d, &r) != 0) {
+        if (r.outcome == CHW_OUTCOME_NONE)
+            chw_result_set(&r, CHW_FAILED, "request could not be built");
+        int rc = CHW_OK;
+        if (r.outcome == CHW_CONFIG_ERROR && !self->halted) {
+            s_event(self, CHW_EV_HALTED, &r, d, "%s", r.detail);
+            rc = s_halt(self, r.detail, now);
+        }
+        int frc = s_finish(self, slot, &r, 0, false, now);
+        return rc != CHW_OK ? rc : frc;
+    }
+    if (curl_multi_add_handle(self->multi, easy) != CURLM_OK) {
+        chw_result_set(&r, CHW_RETRY, "curl_multi_add_handle failed");
+        return s_finish(self, slot, &r, wall + 1000, true, now);
+    }
+    slot->running = true;
+    return CHW_OK;
+}
+
+/* --- broker messages --- */
+
+static int s_on_dispatch(chw_worker_t *self, Pregon__BrokerToWorker *msg, int64_t now) {
+    const Pregon__Dispatch *d = msg->dispatch;
+    chw_result_t r;
+    int rc = CHW_OK;
+    self->counters.received++;
+    if (!d->job || !d->job->job_id[0]) {
+        self->counters.bad_frames++;
+        s_event(self, CHW_EV_BAD_FRAME, NULL, NULL, "dispatch without a job (lease %s)",
+                d->lease_id);
+        self->pending_credit++; /* it used one credit at the broker */
+    } else if (self->halted || self->stopping) {
+        chw_result_set(&r, CHW_RETRY, self->halted ? "halted" : "worker-stopping");
+        rc = s_report(self, d, &r, s_wall_ms(), true, now);
+    } else if (self->free_count == 0) {
+        chw_result_set(&r, CHW_RETRY, "over-credit");
+        rc = s_report(self, d, &r, s_wall_ms(), true, now);
+    } else {
+        int item = self->free_stack[--self->free_count];
+        s_slot_t *slot = &self->slots[item];
+        slot->msg = msg;
+        slot->dispatch = d;
+        int64_t retry_in = 0;
+        if (chw_shaper_push(self->shaper, d->job->sender, item, now, &retry_in) != 0) {
+            chw_result_set(&r, CHW_RETRY, "sender-queue-full");
+            return s_finish(self, slot, &r, s_wall_ms() + retry_in, true, now);
+        }
+        return CHW_OK; /* the slot owns msg now */
+    }
+    pregon__broker_to_worker__free_unpacked(msg, NULL);
+    return rc;
+}
+
+static int s_on_message(chw_worker_t *self, const void *data, size_t len, int64_t now) {
+    Pregon__BrokerToWorker *msg = pregon__broker_to_worker__unpack(NULL, len, data);
+    if (!msg) {
+        self->counters.bad_frames++;
+        s_event(self, CHW_EV_BAD_FRAME, NULL, NULL, "undecodable frame of %zu bytes", len);
+        return CHW_OK;
+    }
+    switch (msg->msg_case) {
+        case PREGON__BROKER_TO_WORKER__MSG_DISPATCH:
+            return s_on_dispatch(self, msg, now);
+        case PREGON__BROKER_TO_WORKER__MSG_HEARTBEAT:
+            break;
+        case PREGON__BROKER_TO_WORKER__MSG_HALT:
+            if (!self->halted) {
+                s_event(self, CHW_EV_BROKER_HALT, NULL, NULL, "%s", msg->halt->reason);
+                char reason[CHW_DETAIL_MAX];
+                snprintf(reason, sizeof reason, "broker: %s", msg->halt->reason);
+                pregon__broker_to_worker__free_unpacked(msg, NULL);
+                return s_halt(self, reason, now);
+            }
+            break;
+        default:
+            self->counters.bad_frames++;
+            s_event(self, CHW_EV_BAD_FRAME, NULL, NULL, "message without a known body");
+            break;
+    }
+    pregon__broker_to_worker__free_unpacked(msg, NULL);
+    return CHW_OK;
+}
+
+/* Reads every message waiting on the broker socket. */
+static int s_recv_all(chw_worker_t *self, int64_t now) {
+    int rc = CHW_OK;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            if (errno == EAGAIN || errno == EINTR)
+                return rc;
+            return CHW_ERR_ZMQ;
+        }
+        self->last_recv_ms = now;
+        if (zmq_msg_more(&part)) {
+            /* The protocol is one frame per message: skip the whole multipart message. */
+            int more = 1;
+            while (more) {
+                zmq_msg_close(&part);
+                zmq_msg_init(&part);
+                if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) < 0)
+                    break;
+                more = zmq_msg_more(&part);
+            }
+            zmq_msg_close(&part);
+            self->counters.bad_frames++;
+            s_event(self, CHW_EV_BAD_FRAME, NULL, NULL, "multipart message from the broker");
+            continue;
+        }
+        int frc = s_on_message(self, zmq_msg_data(&part), zmq_msg_size(&part), now);
+        zmq_msg_close(&part);
+        if (frc != CHW_OK && rc == CHW_OK)
+            rc = frc;
+    }
+}
+
+/* --- lifecycle --- */
+
+static char *s_strdup(const char *s) {
+    if (!s)
+        return NULL;
+    size_t len = strlen(s) + 1;
+    char *copy = malloc(len);
+    if (copy)
+        memcpy(copy, s, len);
+    return copy;
+}
+
+chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *driver, int *err) {
+    int dummy;
+    if (!err)
+        err = &dummy;
+    *err = CHW_ERR_CONFIG;
+    if (!config || !driver || !driver->prepare || !driver->classify || !config->endpoint ||
+        !config->worker_id || !*config->worker_id || strlen(config->worker_id) > 255)
+        return NULL;
+    *err = CHW_ERR_NOMEM;
+    chw_worker_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *config;
+    self->driver = *driver;
+    chw_config_t *c = &self->cfg;
+    if (!c->concurrency)
+        c->concurrency = 64;
+    if (!c->heartbeat_ms)
+        c->heartbeat_ms = 1000;
+    if (c->burst <= 0)
+        c->burst = c->rate_per_sender > 1 ? c->rate_per_sender : 1;
+    if (!c->sender_queue_max) {
+        double q = 2 * c->burst;
+        c->sender_queue_max = q < 4 ? 4 : (q > c->concurrency ? c->concurrency : (uint32_t)q);
+    }
+    if (c->rate_per_sender <= 0) /* unlimited: a sender can hold every slot */
+        c->sender_queue_max = c->concurrency;
+    if (c->max_host_connections <= 0)
+        c->max_host_connections = (long)c->concurrency;
+    if (c->request_timeout_ms <= 0)
+        c->request_timeout_ms = 30000;
+    if (c->connect_timeout_ms <= 0)
+        c->connect_timeout_ms = 5000;
+    if (!c->drain_timeout_ms)
+        c->drain_timeout_ms = 10000;
+    if (c->backoff_base_ms <= 0)
+        c->backoff_base_ms = 1000;
+    if (c->backoff_cap_ms <= 0)
+        c->backoff_cap_ms = 300000;
+    self->endpoint = s_strdup(config->endpoint);
+    self->worker_id = s_strdup(config->worker_id);
+    self->policy_dir = s_strdup(config->policy_dir);
+    c->endpoint = self->endpoint;
+    c->worker_id = self->worker_id;
+    c->policy_dir = self->policy_dir;
+    self->rng = (uint64_t)s_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)self;
+    self->curl_timer_at = -1;
+
+    self->slots = calloc(c->concurrency, sizeof *self->slots);
+    self->free_stack = calloc(c->concurrency, sizeof *self->free_stack);
+    self->shaper = chw_shaper_new(c->rate_per_sender, c->burst, c->sender_queue_max);
+    self->multi = curl_multi_init();
+    if (!self->endpoint || !self->worker_id || (config->policy_dir && !self->policy_dir) ||
+        !self->slots || !self->free_stack || !self->shaper || !self->multi)
+        goto fail;
+    for (uint32_t i = 0; i < c->concurrency; i++) {
+        self->slots[i].easy = curl_easy_init();
+        if (!self->slots[i].easy)
+            goto fail;
+        self->free_stack[i] = (int)(c->concurrency - 1 - i);
+    }
+    self->free_count = c->concurrency;
+
+    *err = CHW_ERR_CURL;
+    if (curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, s_socket_cb) != CURLM_OK ||
+        curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self) != CURLM_OK ||
+        curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_timer_cb) != CURLM_OK ||
+        curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self) != CURLM_OK ||
+        curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->max_host_connections) !=
+            CURLM_OK ||
+        curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS,
+                          c->max_host_connections > (long)c->concurrency
+                              ? c->max_host_connections
+                              : (long)c->concurrency) != CURLM_OK)
+        goto fail;
+
+    *err = CHW_ERR_ZMQ;
+    self->zctx = zmq_ctx_new();
+    if (!self->zctx || s_open_socket(self) != CHW_OK)
+        goto fail;
+    *err = CHW_OK;
+    return self;
+fail:
+    chw_worker_destroy(&self);
+    return NULL;
+}
+
+void chw_worker_destroy(chw_worker_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    chw_worker_t *self = *self_p;
+    for (uint32_t i = 0; self->slots && i < self->cfg.concurrency; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (slot->running)
+            curl_multi_remove_handle(self->multi, slot->easy);
+        if (slot->easy)
+            curl_easy_cleanup(slot->easy);
+        if (slot->msg)
+            pregon__broker_to_worker__free_unpacked(slot->msg, NULL);
+        free(slot->body);
+    }
+    if (self->multi)
+        curl_multi_cleanup(self->multi);
+    if (self->sock)
+        zmq_close(self->sock);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    chw_shaper_destroy(&self->shaper);
+    s_fifo_clear(&self->unsent);
+    s_fifo_clear(&self->recent);
+    free(self->slots);
+    free(self->free_stack);
+    free(self->fds);
+    free(self->fd_pos);
+    free(self->items);
+    free(self->endpoint);
+    free(self->worker_id);
+    free(self->policy_dir);
+    free(self);
+    *self_p = NULL;
+}
+
+void chw_worker_counters(const chw_worker_t *self, chw_counters_t *out) {
+    *out = self->counters;
+    out->in_flight = self->cfg.concurrency - self->free_count;
+    out->queued = chw_shaper_queued(self->shaper);
+}
+
+const char *chw_worker_halt_reason(const chw_worker_t *self) {
+    return self->halt_reason;
+}
+
+/* Cuts the transfers still running when the drain timeout hits. */
+static int s_abort_running(chw_worker_t *self, int64_t now) {
+    int rc = CHW_OK, cut = 0;
+    for (uint32_t i = 0; i < self->cfg.concurrency; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (!slot->running)
+            continue;
+        long request_size = 0;
+        curl_easy_getinfo(slot->easy, CURLINFO_REQUEST_SIZE, &request_size);
+        curl_multi_remove_handle(self->multi, slot->easy);
+        slot->running = false;
+        chw_result_t r;
+        if (request_size > 0)
+            chw_result_set(&r, CHW_UNKNOWN, "cut by the drain timeout after sending");
+        else
+            chw_result_set(&r, CHW_RETRY, "cut by the drain timeout before sending");
+        int frc = s_finish(self, slot, &r, s_wall_ms(), request_size == 0, now);
+        if (rc == CHW_OK)
+            rc = frc;
+        cut++;
+    }
+    s_event(self, CHW_EV_DRAIN_TIMEOUT, NULL, NULL, "%d transfer(s) cut", cut);
+    return rc;
+}
+
+static int64_t s_min_wait(int64_t a, int64_t b) {
+    return (a < 0 || (b >= 0 && b < a)) ? b : a;
+}
+
+/* Milliseconds zmq_poll may sleep. */
+static long s_poll_timeout(chw_worker_t *self, int64_t now) {
+    int64_t hb = self->cfg.heartbeat_ms;
+    int64_t wait = self->last_send_ms + hb - now;
+    wait = s_min_wait(wait, self->last_recv_ms + 3 * hb - now);
+    if (self->curl_timer_at >= 0)
+        wait = s_min_wait(wait, self->curl_timer_at - now);
+    if (!self->halted && !self->stopping)
+        wait = s_min_wait(wait, chw_shaper_wake_ms(self->shaper, now));
+    if (self->stopping)
+        wait = s_min_wait(wait, self->drain_deadline - now);
+    if (self->unsent.count)
+        wait = s_min_wait(wait, 10);
+    return wait < 0 ? 0 : (long)wait;
+}
+
+static int s_curl_timeout(chw_worker_t *self) {
+    int running;
+    self->curl_timer_at = -1;
+    return curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running) == CURLM_OK
+               ? CHW_OK
+               : CHW_ERR_CURL;
+}
+
+/* One turn after zmq_poll: broker messages, curl sockets and timer, new transfers, credit,
+ * heartbeat, reconnect. */
+static int s_turn(chw_worker_t *self, size_t nitems) {
+    int64_t now = s_mono_ms();
+    int rc = CHW_OK;
+#define S_KEEP(expr)                                                                               \
+    do {                                                                                           \
+        int s_rc_ = (expr);                                                                        \
+        if (s_rc_ != CHW_OK && rc == CHW_OK)                                                       \
+            rc = s_rc_;                                                                            \
+    } while (0)
+
+    if (self->items[0].revents & ZMQ_POLLIN)
+        S_KEEP(s_recv_all(self, now));
+    for (size_t i = 1; i < nitems; i++) {
+        short rev = self->items[i].revents;
+        if (!rev)
+            continue;
+        int mask = 0, running;
+        if (rev & ZMQ_POLLIN)
+            mask |= CURL_CSELECT_IN;
+        if (rev & ZMQ_POLLOUT)
+            mask |= CURL_CSELECT_OUT;
+        if (rev & ZMQ_POLLERR)
+            mask |= CURL_CSELECT_ERR;
+        /* A socket curl dropped earlier in this turn answers CURLM_BAD_SOCKET: harmless. */
+        CURLMcode mc = curl_multi_socket_action(self->multi, self->items[i].fd, mask, &running);
+        if (mc != CURLM_OK && mc != CURLM_BAD_SOCKET)
+            S_KEEP(CHW_ERR_CURL);
+    }
+    if (self->curl_timer_at >= 0 && self->curl_timer_at <= now)
+        S_KEEP(s_curl_timeout(self));
+    S_KEEP(s_collect(self, now));
+
+    if (!self->halted && !self->stopping) {
+        int item;
+        bool started = false;
+        while ((item = chw_shaper_pop(self->shaper, now)) >= 0) {
+            S_KEEP(s_start(self, &self->slots[item], now));
+            started = true;
+        }
+        /* New handles set a 0 ms timer: kick them now rather than one poll later. */
+        if (started && self->curl_timer_at >= 0 && self->curl_timer_at <= s_mono_ms()) {
+            S_KEEP(s_curl_timeout(self));
+            S_KEEP(s_collect(self, now));
+        }
+    }
+
+    S_KEEP(s_flush_unsent(self, now));
+    if (self->pending_credit && !self->halted && !self->stopping) {
+        Pregon__Credit credit = PREGON__CREDIT__INIT;
+        credit.credit = self->pending_credit;
+        Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
+        msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_CREDIT;
+        msg.credit = &credit;
+        S_KEEP(s_send_msg(self, &msg, now));
+    }
+    self->pending_credit = 0;
+
+    int64_t hb = self->cfg.heartbeat_ms;
+    if (now - self->last_recv_ms >= 3 * hb) {
+        self->counters.reconnects++;
+        S_KEEP(s_open_socket(self));
+        if (rc == CHW_OK) {
+            S_KEEP(s_announce(self, now));
+            s_event(self, CHW_EV_RECONNECTED, NULL, NULL, "%s", self->endpoint);
+        }
+    } else if (now - self->last_send_ms >= hb) {
+        Pregon__Heartbeat beat = PREGON__HEARTBEAT__INIT;
+        beat.at_ms = s_wall_ms();
+        Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
+        msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_HEARTBEAT;
+        msg.heartbeat = &beat;
+        S_KEEP(s_send_msg(self, &msg, now));
+    }
+    s_prune_recent(self);
+    if (self->nomem)
+        S_KEEP(CHW_ERR_NOMEM);
+#undef S_KEEP
+    return rc;
+}
+
+int chw_worker_run(chw_worker_t *self) {
+    int64_t now = s_mono_ms();
+    self->last_recv_ms = now;
+    int rc = s_announce(self, now);
+    if (rc != CHW_OK)
+        return rc;
+    s_event(self, CHW_EV_CONNECTED, NULL, NULL, "%s", self->endpoint);
+
+    for (;;) {
+        now = s_mono_ms();
+        if (self->cfg.stop_flag && *self->cfg.stop_flag && !self->stopping) {
+            self->stopping = true;
+            self->drain_deadline = now + self->cfg.drain_timeout_ms;
+            s_event(self, CHW_EV_DRAINING, NULL, NULL, "%u job(s) in flight",
+                    self->cfg.concurrency - self->free_count);
+            rc = s_hand_back_queued(self, "worker-stopping", now);
+            if (rc != CHW_OK)
+                break;
+        }
+        if (self->stopping) {
+            if (self->free_count == self->cfg.concurrency && self->unsent.count == 0)
+                break;
+            if (now >= self->drain_deadline) {
+                rc = s_abort_running(self, now);
+                if (rc == CHW_OK)
+                    rc = s_flush_unsent(self, now);
+                break;
+            }
+        }
+
+        size_t nitems = 1 + self->nfds;
+        if (nitems > self->items_cap) {
+            size_t cap = nitems * 2;
+            zmq_pollitem_t *items = realloc(self->items, cap * sizeof *items);
+            if (!items) {
+                rc = CHW_ERR_NOMEM;
+                break;
+            }
+            self->items = items;
+            self->items_cap = cap;
+        }
+        self->items[0] = (zmq_pollitem_t){.socket = self->sock, .events = ZMQ_POLLIN};
+        for (size_t i = 0; i < self->nfds; i++)
+            self->items[i + 1] =
+                (zmq_pollitem_t){.fd = self->fds[i].fd, .events = self->fds[i].events};
+        if (zmq_poll(self->items, (int)nitems, s_poll_timeout(self, now)) < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = CHW_ERR_ZMQ;
+            break;
+        }
+        rc = s_turn(self, nitems);
+        if (rc != CHW_OK)
+            break;
+    }
+    /* Give the last reports a moment to leave (the socket otherwise has ZMQ_LINGER 0). */
+    int linger = S_FINAL_LINGER_MS;
+    if (self->sock)
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    return rc;
+}

@@ -1,0 +1,145 @@
+/* chw_worker.h — the channel-worker runtime: one event loop between pregond and a provider API.
+ *
+ * A worker holds a ZMQ_DEALER on the broker's backend ROUTER (protocol: WorkerReady, Credit,
+ * Heartbeat, DeliveryReport up; Dispatch, Heartbeat, Halt down; one protobuf frame per message)
+ * and a libcurl multi handle whose sockets it polls with the ZeroMQ socket in one zmq_poll.
+ * A channel (sms, whatsapp, ...) plugs in a driver that builds the HTTP request for a Dispatch
+ * and classifies the answer; the runtime does credit, heartbeats, reconnection, per-sender rate
+ * shaping, the re-check before sending, backoff, timeouts, draining and counters.
+ * The runtime never logs: it reports notable events through a callback the process's main owns. */
+#ifndef CHW_WORKER_H
+#define CHW_WORKER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "pregon.pb-c.h"
+#include "chw_retry.h"
+
+typedef struct chw_worker chw_worker_t;
+
+/* Error codes of this module (negative; 0 is success). */
+typedef enum {
+    CHW_OK = 0,
+    CHW_ERR_CONFIG = -1, /* invalid configuration */
+    CHW_ERR_NOMEM = -2,
+    CHW_ERR_ZMQ = -3,  /* ZeroMQ call failed (bad endpoint, ...) */
+    CHW_ERR_CURL = -4, /* libcurl multi failed */
+} chw_err_t;
+
+/* Static text for a chw_err_t. */
+const char *chw_strerror(int err);
+
+/* What the provider said about one finished transfer; borrowed for the classify call only. */
+typedef struct {
+    long status;      /* HTTP status code */
+    const char *body; /* NUL-terminated; truncated past CHW_BODY_MAX bytes */
+    size_t body_len;
+    int64_t retry_after_s; /* Retry-After header in seconds (CURLINFO_RETRY_AFTER); -1 if none */
+} chw_response_t;
+
+#define CHW_BODY_MAX (64 * 1024)
+
+/* A channel's driver. `ctx` is the driver's own state, passed back to every call. */
+typedef struct {
+    /* Configures `easy` for `dispatch` (URL, method, body, auth). `easy` has been reset and
+     * given the runtime's options (private pointer, write callback, timeouts, error buffer);
+     * use CURLOPT_COPYPOSTFIELDS or memory the driver owns beyond the transfer. Returns 0, or -1
+     * after filling `err` (FAILED or CONFIG_ERROR) when the job cannot be sent at all. */
+    int (*prepare)(void *ctx, CURL *easy, const Pregon__Dispatch *dispatch, chw_result_t *err);
+    /* Classifies an HTTP answer into `out`. Called only when the transfer completed; transport
+     * failures are classified by the runtime (chw_transport_classify). */
+    void (*classify)(void *ctx, const Pregon__Dispatch *dispatch, const chw_response_t *response,
+                     chw_result_t *out);
+    void *ctx;
+} chw_driver_t;
+
+/* Re-check just before sending (after rate shaping). Returns true to send; false to report the
+ * job SKIPPED with `rule` (NUL-terminated, at most rule_len bytes) as detail. `now_ms` is Unix
+ * time in ms. The runtime checks job.expires_at itself before calling it. */
+typedef bool (*chw_recheck_fn)(void *ctx, const Pregon__Dispatch *dispatch, int64_t now_ms,
+                               char *rule, size_t rule_len);
+
+/* The default re-check: allows everything. */
+bool chw_recheck_allow(void *ctx, const Pregon__Dispatch *dispatch, int64_t now_ms, char *rule,
+                       size_t rule_len);
+
+typedef enum {
+    CHW_EV_CONNECTED,     /* ready sent on a new socket; detail = endpoint */
+    CHW_EV_RECONNECTED,   /* broker silent for 3 heartbeats: socket reopened; detail = endpoint */
+    CHW_EV_HALTED,        /* a CONFIG_ERROR halted the channel; result says why */
+    CHW_EV_BROKER_HALT,   /* the broker sent Halt; detail = its reason */
+    CHW_EV_DRAINING,      /* stop requested: no more credit, waiting for in-flight jobs */
+    CHW_EV_DRAIN_TIMEOUT, /* drain timeout hit; detail says how many jobs were cut */
+    CHW_EV_BAD_FRAME,     /* undecodable frame from the broker; detail says what */
+} chw_event_kind_t;
+
+typedef struct {
+    chw_event_kind_t kind;
+    const char *detail;          /* never NULL */
+    const chw_result_t *result;  /* CHW_EV_HALTED: the classification; else NULL */
+    const Pregon__Dispatch *job; /* CHW_EV_HALTED: the job that triggered it; else NULL */
+} chw_event_t;
+
+/* Called from inside chw_worker_run for notable events; the only place a process logs them. */
+typedef void (*chw_event_fn)(void *ctx, const chw_event_t *event);
+
+typedef struct {
+    int channel;               /* pregon.proto Channel (PREGON__CHANNEL__SMS, ...) */
+    const char *endpoint;      /* broker backend, e.g. "tcp://127.0.0.1:5556" */
+    const char *worker_id;     /* routing id; 1..255 bytes */
+    uint32_t concurrency;      /* jobs held at once (credit); 0 = 64 */
+    uint32_t heartbeat_ms;     /* 0 = 1000 */
+    double rate_per_sender;    /* messages/s per sender; 0 = unlimited */
+    double burst;              /* bucket size; 0 = max(1, rate_per_sender) */
+    uint32_t sender_queue_max; /* per-sender FIFO; 0 = max(4, 2 * burst) capped at concurrency */
+    long max_host_connections; /* CURLMOPT_MAX_HOST_CONNECTIONS; 0 = concurrency */
+    long request_timeout_ms;   /* whole request; 0 = 30000 */
+    long connect_timeout_ms;   /* 0 = 5000 */
+    uint32_t drain_timeout_ms; /* on stop; 0 = 10000 */
+    int64_t backoff_base_ms;   /* 0 = 1000 */
+    int64_t backoff_cap_ms;    /* 0 = 300000 */
+    const char *policy_dir;    /* for the re-check hook; may be NULL */
+    chw_recheck_fn recheck;    /* NULL = chw_recheck_allow */
+    void *recheck_ctx;
+    chw_event_fn on_event; /* may be NULL */
+    void *event_ctx;
+    volatile sig_atomic_t *stop_flag; /* set by a signal handler: drain and return; may be NULL */
+} chw_config_t;
+
+/* Counters since start, for /metrics. */
+typedef struct {
+    uint64_t received;                                               /* dispatches received */
+    uint64_t sent, failed, retried, unknown, config_errors, skipped; /* reports by outcome */
+    uint64_t handed_back; /* RETRY without an attempt: halted, stopping, sender FIFO full */
+    uint64_t bad_frames;
+    uint64_t reconnects;
+    uint64_t in_flight;        /* gauge: jobs held (queued + running) */
+    uint64_t queued;           /* gauge: jobs waiting for their sender's token */
+    uint64_t http_status[600]; /* answers by HTTP status; [0] = no HTTP answer */
+} chw_counters_t;
+
+/* Creates a worker and connects its socket (the ready message goes out in chw_worker_run).
+ * Copies what it needs from `config` and `driver` (the driver's ctx stays the caller's).
+ * Returns NULL on failure with *err (if not NULL) set to a chw_err_t. */
+chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *driver, int *err);
+
+/* Destroys the worker; accepts NULL; nulls the caller's pointer. */
+void chw_worker_destroy(chw_worker_t **self_p);
+
+/* Runs the event loop until *config.stop_flag is set and in-flight jobs have drained (or the
+ * drain timeout cut them: UNKNOWN if their request went out, RETRY otherwise). Returns CHW_OK,
+ * or a chw_err_t on a fatal ZeroMQ or libcurl error. */
+int chw_worker_run(chw_worker_t *self);
+
+/* Copies the counters into *out. */
+void chw_worker_counters(const chw_worker_t *self, chw_counters_t *out);
+
+/* Why the worker stopped taking work ("" if it did not). */
+const char *chw_worker_halt_reason(const chw_worker_t *self);
+
+#endif

@@ -1,0 +1,349 @@
+/* sms_main.c — pregon-sms: the SMS channel worker (Twilio Messages API).
+ *
+ * Reads flags and environment, builds the Twilio driver and the chw_ worker runtime, installs
+ * signal handlers that only set a flag, and runs the loop. This is the only file of the worker
+ * that logs (stderr, one line per event). The auth token comes only from TWILIO_AUTH_TOKEN or
+ * --auth-token-file, never from a flag (it would show in ps), and is never printed. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "chw_worker.h"
+#include "sms_twilio.h"
+
+#define S_EX_USAGE  64
+#define S_EX_CONFIG 78
+
+static volatile sig_atomic_t s_stop = 0;
+
+static void s_on_signal(int sig) {
+    (void)sig;
+    s_stop = 1;
+}
+
+typedef struct {
+    char masked_sid[64];
+} s_log_ctx_t;
+
+static void s_usage(FILE *out) {
+    fprintf(out,
+            "usage: pregon-sms [options]\n"
+            "  --broker URL                 broker backend endpoint (default tcp://127.0.0.1:5556;"
+            " env PREGON_BROKER)\n"
+            "  --base-url URL               Twilio API base (default https://api.twilio.com)\n"
+            "  --account-sid SID            or env TWILIO_ACCOUNT_SID\n"
+            "  --auth-token-file FILE       else env TWILIO_AUTH_TOKEN (never a flag)\n"
+            "  --from NUMBER                default From for jobs without a sender\n"
+            "  --messaging-service-sid SID  default MessagingServiceSid (wins over --from)\n"
+            "  --status-callback URL        StatusCallback sent with every message\n"
+            "  --concurrency N              jobs in flight (default 64)\n"
+            "  --max-host-connections N     HTTP connections to the provider (default = N)\n"
+            "  --rate-per-sender N          messages/s per sender (default 0 = unlimited)\n"
+            "  --burst N                    per-sender burst (default max(1, rate))\n"
+            "  --heartbeat-ms MS            (default 1000)\n"
+            "  --worker-id ID               ZeroMQ routing id (default sms-<host>-<pid>)\n"
+            "  --request-timeout-ms MS      whole provider request (default 30000)\n"
+            "  --connect-timeout-ms MS      (default 5000)\n"
+            "  --drain-timeout-ms MS        on SIGTERM (default 10000)\n"
+            "  --policy-dir DIR             policies for the re-check before sending\n");
+}
+
+static void s_on_event(void *ctx, const chw_event_t *ev) {
+    const s_log_ctx_t *log = ctx;
+    switch (ev->kind) {
+        case CHW_EV_CONNECTED:
+            fprintf(stderr, "pregon-sms: ready sent to %s\n", ev->detail);
+            break;
+        case CHW_EV_RECONNECTED:
+            fprintf(stderr, "pregon-sms: broker silent for 3 heartbeats: reconnected to %s\n",
+                    ev->detail);
+            break;
+        case CHW_EV_HALTED: {
+            const char *code = ev->result ? ev->result->provider_code : "";
+            const char *hint = "fix the Twilio configuration and restart";
+            if (strcmp(code, "20003") == 0 || strstr(ev->detail, "credentials"))
+                hint = "fix TWILIO_AUTH_TOKEN (or --auth-token-file) and restart";
+            else if (strcmp(code, "21606") == 0)
+                hint = "the From number cannot send from this account: fix --from and restart";
+            else if (strcmp(code, "21608") == 0)
+                hint = "trial account and unverified To number: upgrade the account and restart";
+            else if (strcmp(code, "21408") == 0)
+                hint = "SMS to that region is not enabled (Geo Permissions): enable it and restart";
+            else if (strstr(ev->detail, "provider URL"))
+                hint = "fix --base-url and restart";
+            fprintf(stderr, "pregon-sms: channel halted: %s for account %s; %s\n", ev->detail,
+                    log->masked_sid, hint);
+            break;
+        }
+        case CHW_EV_BROKER_HALT:
+            fprintf(stderr, "pregon-sms: broker halted the channel: %s\n", ev->detail);
+            break;
+        case CHW_EV_DRAINING:
+            fprintf(stderr, "pregon-sms: stopping: %s\n", ev->detail);
+            break;
+        case CHW_EV_DRAIN_TIMEOUT:
+            fprintf(stderr, "pregon-sms: drain timeout: %s\n", ev->detail);
+            break;
+        case CHW_EV_BAD_FRAME:
+            fprintf(stderr, "pregon-sms: bad frame from the broker: %s\n", ev->detail);
+            break;
+    }
+}
+
+/* Reads the first line of `path` into a malloc'd string, trailing whitespace removed. */
+static char *s_read_secret(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char buf[512];
+    char *line = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (!line)
+        return NULL;
+    size_t len = strlen(buf);
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                   buf[len - 1] == '\t'))
+        buf[--len] = '\0';
+    char *secret = len ? strdup(buf) : NULL;
+    memset(buf, 0, sizeof buf);
+    return secret;
+}
+
+static int s_parse_long(const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    enum {
+        O_BROKER = 256,
+        O_BASE_URL,
+        O_SID,
+        O_TOKEN_FILE,
+        O_FROM,
+        O_MSS,
+        O_CALLBACK,
+        O_CONCURRENCY,
+        O_MAX_HOST,
+        O_RATE,
+        O_BURST,
+        O_HEARTBEAT,
+        O_WORKER_ID,
+        O_REQ_TIMEOUT,
+        O_CONN_TIMEOUT,
+        O_DRAIN,
+        O_POLICY_DIR,
+        O_HELP,
+    };
+    static const struct option options[] = {
+        {"broker", required_argument, NULL, O_BROKER},
+        {"base-url", required_argument, NULL, O_BASE_URL},
+        {"account-sid", required_argument, NULL, O_SID},
+        {"auth-token-file", required_argument, NULL, O_TOKEN_FILE},
+        {"from", required_argument, NULL, O_FROM},
+        {"messaging-service-sid", required_argument, NULL, O_MSS},
+        {"status-callback", required_argument, NULL, O_CALLBACK},
+        {"concurrency", required_argument, NULL, O_CONCURRENCY},
+        {"max-host-connections", required_argument, NULL, O_MAX_HOST},
+        {"rate-per-sender", required_argument, NULL, O_RATE},
+        {"burst", required_argument, NULL, O_BURST},
+        {"heartbeat-ms", required_argument, NULL, O_HEARTBEAT},
+        {"worker-id", required_argument, NULL, O_WORKER_ID},
+        {"request-timeout-ms", required_argument, NULL, O_REQ_TIMEOUT},
+        {"connect-timeout-ms", required_argument, NULL, O_CONN_TIMEOUT},
+        {"drain-timeout-ms", required_argument, NULL, O_DRAIN},
+        {"policy-dir", required_argument, NULL, O_POLICY_DIR},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+
+    const char *env_broker = getenv("PREGON_BROKER");
+    chw_config_t cfg = {
+        .channel = PREGON__CHANNEL__SMS,
+        .endpoint = env_broker && *env_broker ? env_broker : "tcp://127.0.0.1:5556",
+        .concurrency = 64,
+        .heartbeat_ms = 1000,
+        .stop_flag = &s_stop,
+    };
+    sms_twilio_config_t tw = {.base_url = "https://api.twilio.com",
+                              .account_sid = getenv("TWILIO_ACCOUNT_SID")};
+    const char *token_file = NULL;
+    char default_id[128];
+
+    int opt;
+    long v;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        int bad = 0;
+        switch (opt) {
+            case O_BROKER:
+                cfg.endpoint = optarg;
+                break;
+            case O_BASE_URL:
+                tw.base_url = optarg;
+                break;
+            case O_SID:
+                tw.account_sid = optarg;
+                break;
+            case O_TOKEN_FILE:
+                token_file = optarg;
+                break;
+            case O_FROM:
+                tw.from = optarg;
+                break;
+            case O_MSS:
+                tw.messaging_service_sid = optarg;
+                break;
+            case O_CALLBACK:
+                tw.status_callback = optarg;
+                break;
+            case O_CONCURRENCY:
+                bad = s_parse_long(optarg, 1, 100000, &v);
+                cfg.concurrency = (uint32_t)v;
+                break;
+            case O_MAX_HOST:
+                bad = s_parse_long(optarg, 1, 100000, &v);
+                cfg.max_host_connections = v;
+                break;
+            case O_RATE:
+            case O_BURST: {
+                char *end;
+                double d = strtod(optarg, &end);
+                if (end != optarg && strcmp(end, "/s") == 0)
+                    end += 2;
+                bad = end == optarg || *end || d < 0;
+                if (opt == O_RATE)
+                    cfg.rate_per_sender = d;
+                else
+                    cfg.burst = d;
+                break;
+            }
+            case O_HEARTBEAT:
+                bad = s_parse_long(optarg, 10, 3600000, &v);
+                cfg.heartbeat_ms = (uint32_t)v;
+                break;
+            case O_WORKER_ID:
+                cfg.worker_id = optarg;
+                break;
+            case O_REQ_TIMEOUT:
+                bad = s_parse_long(optarg, 1, 3600000, &v);
+                cfg.request_timeout_ms = v;
+                break;
+            case O_CONN_TIMEOUT:
+                bad = s_parse_long(optarg, 1, 3600000, &v);
+                cfg.connect_timeout_ms = v;
+                break;
+            case O_DRAIN:
+                bad = s_parse_long(optarg, 1, 3600000, &v);
+                cfg.drain_timeout_ms = (uint32_t)v;
+                break;
+            case O_POLICY_DIR:
+                cfg.policy_dir = optarg;
+                break;
+            case O_HELP:
+                s_usage(stdout);
+                return 0;
+            default:
+                s_usage(stderr);
+                return S_EX_USAGE;
+        }
+        if (bad) {
+            fprintf(stderr, "pregon-sms: invalid value for --%s: %s\n", options[opt - 256].name,
+                    optarg);
+            return S_EX_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pregon-sms: unexpected argument: %s\n", argv[optind]);
+        return S_EX_USAGE;
+    }
+
+    char *token = NULL;
+    if (token_file) {
+        token = s_read_secret(token_file);
+        if (!token) {
+            fprintf(stderr, "pregon-sms: cannot read an auth token from --auth-token-file %s\n",
+                    token_file);
+            return S_EX_CONFIG;
+        }
+    } else if (getenv("TWILIO_AUTH_TOKEN") && *getenv("TWILIO_AUTH_TOKEN")) {
+        token = strdup(getenv("TWILIO_AUTH_TOKEN"));
+    }
+    if (!tw.account_sid || !*tw.account_sid || !token) {
+        fprintf(stderr, "pregon-sms: missing Twilio credentials: set TWILIO_ACCOUNT_SID (or "
+                        "--account-sid) and TWILIO_AUTH_TOKEN (or --auth-token-file)\n");
+        free(token);
+        return S_EX_CONFIG;
+    }
+    tw.auth_token = token;
+    if (!cfg.worker_id) {
+        char host[64] = "localhost";
+        gethostname(host, sizeof host - 1);
+        snprintf(default_id, sizeof default_id, "sms-%s-%ld", host, (long)getpid());
+        cfg.worker_id = default_id;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "pregon-sms: curl_global_init failed\n");
+        return 1;
+    }
+    s_log_ctx_t log;
+    sms_twilio_mask_sid(tw.account_sid, log.masked_sid, sizeof log.masked_sid);
+    cfg.on_event = s_on_event;
+    cfg.event_ctx = &log;
+
+    sms_twilio_t *twilio = sms_twilio_new(&tw);
+    memset(token, 0, strlen(token));
+    free(token);
+    if (!twilio) {
+        fprintf(stderr, "pregon-sms: cannot set up the Twilio driver (base URL %s)\n", tw.base_url);
+        curl_global_cleanup();
+        return S_EX_CONFIG;
+    }
+    chw_driver_t driver = sms_twilio_driver(twilio);
+    int err = CHW_OK;
+    chw_worker_t *worker = chw_worker_new(&cfg, &driver, &err);
+    if (!worker) {
+        fprintf(stderr, "pregon-sms: cannot start the worker (broker %s): %s\n", cfg.endpoint,
+                chw_strerror(err));
+        sms_twilio_destroy(&twilio);
+        curl_global_cleanup();
+        return err == CHW_ERR_CONFIG || err == CHW_ERR_ZMQ ? S_EX_CONFIG : 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    fprintf(stderr, "pregon-sms: worker %s, account %s, concurrency %u, broker %s\n", cfg.worker_id,
+            log.masked_sid, cfg.concurrency, cfg.endpoint);
+    int rc = chw_worker_run(worker);
+    chw_counters_t c;
+    chw_worker_counters(worker, &c);
+    fprintf(stderr,
+            "pregon-sms: %s: received %llu, sent %llu, failed %llu, retry %llu, unknown %llu, "
+            "config %llu, skipped %llu, handed back %llu, reconnects %llu\n",
+            rc == CHW_OK ? "stopped" : chw_strerror(rc), (unsigned long long)c.received,
+            (unsigned long long)c.sent, (unsigned long long)c.failed, (unsigned long long)c.retried,
+            (unsigned long long)c.unknown, (unsigned long long)c.config_errors,
+            (unsigned long long)c.skipped, (unsigned long long)c.handed_back,
+            (unsigned long long)c.reconnects);
+    chw_worker_destroy(&worker);
+    sms_twilio_destroy(&twilio);
+    curl_global_cleanup();
+    return rc == CHW_OK ? 0 : 1;
+}

@@ -1,0 +1,237 @@
+/* sms_twilio.c — Twilio Messages API requests and answer classification (see sms_twilio.h).
+ *
+ * JSON answers are parsed with jansson; form values are escaped with curl_easy_escape. The
+ * driver state is read-only once built, so one instance serves every transfer of the worker. */
+#include "sms_twilio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+struct sms_twilio {
+    char *url; /* full Messages.json URL */
+    char *account_sid;
+    char *auth_token;
+    char *from;
+    char *messaging_service_sid;
+    char *status_callback;
+    struct curl_slist *headers;
+};
+
+static char *s_strdup_opt(const char *s) {
+    if (!s || !*s)
+        return NULL;
+    size_t len = strlen(s) + 1;
+    char *copy = malloc(len);
+    if (copy)
+        memcpy(copy, s, len);
+    return copy;
+}
+
+sms_twilio_t *sms_twilio_new(const sms_twilio_config_t *config) {
+    if (!config || !config->base_url || !*config->base_url || !config->account_sid ||
+        !*config->account_sid || !config->auth_token || !*config->auth_token)
+        return NULL;
+    sms_twilio_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    size_t base_len = strlen(config->base_url);
+    while (base_len && config->base_url[base_len - 1] == '/')
+        base_len--;
+    size_t url_len = base_len + strlen(config->account_sid) + 64;
+    self->url = malloc(url_len);
+    if (self->url)
+        snprintf(self->url, url_len, "%.*s/2010-04-01/Accounts/%s/Messages.json", (int)base_len,
+                 config->base_url, config->account_sid);
+    self->account_sid = s_strdup_opt(config->account_sid);
+    self->auth_token = s_strdup_opt(config->auth_token);
+    self->from = s_strdup_opt(config->from);
+    self->messaging_service_sid = s_strdup_opt(config->messaging_service_sid);
+    self->status_callback = s_strdup_opt(config->status_callback);
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    self->headers = h ? curl_slist_append(h, "Expect:") : NULL;
+    if (!self->headers)
+        curl_slist_free_all(h);
+    if (!self->url || !self->account_sid || !self->auth_token || !self->headers ||
+        (config->from && *config->from && !self->from) ||
+        (config->messaging_service_sid && *config->messaging_service_sid &&
+         !self->messaging_service_sid) ||
+        (config->status_callback && *config->status_callback && !self->status_callback)) {
+        sms_twilio_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void sms_twilio_destroy(sms_twilio_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    sms_twilio_t *self = *self_p;
+    if (self->auth_token) {
+        volatile char *p = self->auth_token;
+        while (*p)
+            *p++ = 0;
+    }
+    free(self->url);
+    free(self->account_sid);
+    free(self->auth_token);
+    free(self->from);
+    free(self->messaging_service_sid);
+    free(self->status_callback);
+    curl_slist_free_all(self->headers);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Appends "&name=escaped(value)" (no '&' when the buffer is empty). */
+static int s_form_add(char **buf, size_t *len, size_t *cap, const char *name, const char *value) {
+    char *escaped = curl_easy_escape(NULL, value, 0);
+    if (!escaped)
+        return -1;
+    size_t need = *len + 1 + strlen(name) + 1 + strlen(escaped) + 1;
+    if (need > *cap) {
+        size_t ncap = *cap ? *cap : 256;
+        while (ncap < need)
+            ncap *= 2;
+        char *nbuf = realloc(*buf, ncap);
+        if (!nbuf) {
+            curl_free(escaped);
+            return -1;
+        }
+        *buf = nbuf;
+        *cap = ncap;
+    }
+    *len += (size_t)sprintf(*buf + *len, "%s%s=%s", *len ? "&" : "", name, escaped);
+    curl_free(escaped);
+    return 0;
+}
+
+char *sms_twilio_form(const char *to, const char *from_field, const char *from, const char *body,
+                      const char *status_callback) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (s_form_add(&buf, &len, &cap, "To", to ? to : "") != 0 ||
+        (from && *from && s_form_add(&buf, &len, &cap, from_field, from) != 0) ||
+        s_form_add(&buf, &len, &cap, "Body", body ? body : "") != 0 ||
+        (status_callback && *status_callback &&
+         s_form_add(&buf, &len, &cap, "StatusCallback", status_callback) != 0)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static bool s_is_service_sid(const char *s) {
+    return strncmp(s, "MG", 2) == 0 && strlen(s) == 34;
+}
+
+static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, chw_result_t *err) {
+    sms_twilio_t *self = ctx;
+    const Pregon__SendRequest *job = d->job;
+    if (!job->contact[0]) {
+        chw_result_set(err, CHW_FAILED, "no contact");
+        return -1;
+    }
+    const char *field = "From", *from = NULL;
+    if (job->sender[0]) {
+        from = job->sender;
+        if (s_is_service_sid(from))
+            field = "MessagingServiceSid";
+    } else if (self->messaging_service_sid) {
+        field = "MessagingServiceSid";
+        from = self->messaging_service_sid;
+    } else if (self->from) {
+        from = self->from;
+    } else {
+        chw_result_set(err, CHW_FAILED,
+                       "no sender: job.sender is empty and no --from/--messaging-service-sid");
+        return -1;
+    }
+    char *form =
+        sms_twilio_form(job->contact, field, from, d->rendered_body, self->status_callback);
+    if (!form) {
+        chw_result_set(err, CHW_RETRY, "out of memory building the request");
+        return -1;
+    }
+    curl_easy_setopt(easy, CURLOPT_URL, self->url);
+    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(easy, CURLOPT_USERNAME, self->account_sid);
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, self->auth_token);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, self->headers);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "pregon-sms/0.1");
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+    CURLcode rc = curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, form);
+    free(form);
+    if (rc != CURLE_OK) {
+        chw_result_set(err, CHW_RETRY, "curl: %s", curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+void sms_twilio_classify(long status, const char *body, size_t body_len, chw_result_t *out) {
+    long code = 0;
+    const char *message = "", *sid = "";
+    json_t *root = body_len ? json_loadb(body, body_len, 0, NULL) : NULL;
+    if (json_is_object(root)) {
+        json_t *v = json_object_get(root, "code");
+        if (json_is_integer(v))
+            code = (long)json_integer_value(v);
+        else if (json_is_string(v))
+            code = strtol(json_string_value(v), NULL, 10);
+        v = json_object_get(root, "message");
+        if (json_is_string(v))
+            message = json_string_value(v);
+        v = json_object_get(root, "sid");
+        if (json_is_string(v))
+            sid = json_string_value(v);
+    }
+
+    if (status >= 200 && status < 300) {
+        chw_result_set(out, CHW_SENT, sid[0] ? "" : "accepted, but no sid in the answer");
+        snprintf(out->provider_id, sizeof out->provider_id, "%s", sid);
+    } else if (status == 401 || code == 20003) {
+        chw_result_set(out, CHW_CONFIG_ERROR,
+                       "provider rejected credentials (HTTP %ld, Twilio %ld)", status,
+                       code ? code : 20003);
+    } else if (code == 21606 || code == 21608 || code == 21408) {
+        const char *what = code == 21606   ? "the From number"
+                           : code == 21608 ? "an unverified To number on a trial account"
+                                           : "SMS to a region not enabled for the account";
+        chw_result_set(out, CHW_CONFIG_ERROR, "provider rejected %s (HTTP %ld, Twilio %ld)", what,
+                       status, code);
+    } else if (status == 429 || code == 20429) {
+        chw_result_set(out, CHW_RETRY, "rate limited (HTTP %ld)", status);
+    } else if (status >= 500 && status < 600) {
+        chw_result_set(out, CHW_RETRY, "provider error (HTTP %ld)", status);
+    } else if (code == 21610) {
+        chw_result_set(out, CHW_FAILED, "opted-out");
+    } else if (status >= 400 && status < 500) {
+        chw_result_set(out, CHW_FAILED, "%.200s", message[0] ? message : "rejected");
+    } else {
+        chw_result_set(out, CHW_UNKNOWN, "unexpected HTTP status %ld", status);
+    }
+    if (code)
+        snprintf(out->provider_code, sizeof out->provider_code, "%ld", code);
+    json_decref(root);
+}
+
+static void s_classify(void *ctx, const Pregon__Dispatch *d, const chw_response_t *response,
+                       chw_result_t *out) {
+    (void)ctx, (void)d;
+    sms_twilio_classify(response->status, response->body, response->body_len, out);
+}
+
+chw_driver_t sms_twilio_driver(sms_twilio_t *self) {
+    return (chw_driver_t){.prepare = s_prepare, .classify = s_classify, .ctx = self};
+}
+
+void sms_twilio_mask_sid(const char *sid, char *out, size_t out_len) {
+    size_t len = sid ? strlen(sid) : 0;
+    if (len <= 6)
+        snprintf(out, out_len, "…");
+    else
+        snprintf(out, out_len, "%.2s…%s", sid, sid + len - 4);
+}

@@ -1,0 +1,100 @@
+/* frames.c — sends what a broken or hostile submitter might to pregond's frontend and checks
+ * each gets an answer while the broker keeps serving: garbage bytes, an oversized frame, an
+ * empty batch, then a valid one. Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
+ * failed". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "pregon.pb-c.h"
+
+static int s_passed, s_failed;
+#define CHECK(c, what)                                                                             \
+    do {                                                                                           \
+        if (c)                                                                                     \
+            s_passed++;                                                                            \
+        else {                                                                                     \
+            s_failed++;                                                                            \
+            fprintf(stderr, "FAIL: %s\n", what);                                                   \
+        }                                                                                          \
+    } while (0)
+
+static Pregon__SubmitReply *s_roundtrip(void *sock, const void *buf, size_t len) {
+    if (zmq_send(sock, buf, len, 0) < 0)
+        return NULL;
+    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, 10000) <= 0)
+        return NULL;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    zmq_msg_recv(&msg, sock, 0);
+    Pregon__SubmitReply *r =
+        pregon__submit_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    return r;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: frames ENDPOINT MAX_FRAME_BYTES\n");
+        return 2;
+    }
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(sock, argv[1]);
+
+    const char garbage[] = "\xff\xff\xff\x0f this is not protobuf";
+    Pregon__SubmitReply *r = s_roundtrip(sock, garbage, sizeof garbage);
+    CHECK(r && strcmp(r->error, "bad-frame") == 0, "garbage frame answered bad-frame");
+    if (r)
+        pregon__submit_reply__free_unpacked(r, NULL);
+
+    size_t big = (size_t)atol(argv[2]) + 1;
+    char *buf = calloc(1, big);
+    r = s_roundtrip(sock, buf, big);
+    CHECK(r && strcmp(r->error, "too-large") == 0, "oversized frame answered too-large");
+    if (r)
+        pregon__submit_reply__free_unpacked(r, NULL);
+    free(buf);
+
+    Pregon__SubmitBatch batch = PREGON__SUBMIT_BATCH__INIT;
+    batch.batch_id = "empty";
+    uint8_t small[64];
+    size_t len = pregon__submit_batch__pack(&batch, small);
+    r = s_roundtrip(sock, small, len);
+    CHECK(r && strcmp(r->batch_id, "empty") == 0 && r->n_verdicts == 0 && !*r->error,
+          "empty batch answered with no verdicts");
+    if (r)
+        pregon__submit_reply__free_unpacked(r, NULL);
+
+    /* a job with an unknown zone and channel: one REJECTED verdict with a reason code */
+    Pregon__SendRequest job = PREGON__SEND_REQUEST__INIT;
+    Pregon__SendRequest *jobs[1] = {&job};
+    job.job_id = "frames-1";
+    job.tenant = "acme";
+    job.debtor_id = "d-frames";
+    job.channel = PREGON__CHANNEL__SMS;
+    job.contact = "+525511112222";
+    job.template_id = "aviso_mora_sms";
+    job.jurisdiction = "E2E";
+    job.time_zone = "Mars/Olympus";
+    batch.batch_id = "bad-zone";
+    batch.jobs = jobs;
+    batch.n_jobs = 1;
+    uint8_t jb[512];
+    len = pregon__submit_batch__pack(&batch, jb);
+    r = s_roundtrip(sock, jb, len);
+    CHECK(r && r->n_verdicts == 1 && r->verdicts[0]->code == PREGON__VERDICT__CODE__REJECTED &&
+              strcmp(r->verdicts[0]->reason, "bad-timezone") == 0,
+          "unknown zone REJECTED bad-timezone, and the broker still serves");
+    if (r)
+        pregon__submit_reply__free_unpacked(r, NULL);
+
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    printf("%d passed, %d failed\n", s_passed, s_failed);
+    return s_failed ? 1 : 0;
+}

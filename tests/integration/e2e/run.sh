@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR — the path of a job through real processes: redis-server, pregond,
+# pregon-sms and pregon-sandbox, driven by pregonctl submit. ZeroMQ endpoints are ipc:// and
+# Redis a Unix socket in a private temp dir, the sandbox binds port 0: runs never collide.
+# pregond's clock is offset (test.clock_offset_s) so that it starts at 06:59:50 UTC: jobs for a
+# policy open from 07:00 are deferred and must be released 10 seconds later.
+set -uo pipefail
+build=$1
+src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+here="$src/tests/integration/e2e"
+dir=$(mktemp -d /tmp/pregon-e2e.XXXXXX)
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  redis-cli -s "$dir/redis.sock" shutdown nosave >/dev/null 2>&1
+  wait 2>/dev/null
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+# wait_for SECONDS CMD...: poll CMD until it succeeds (no blind sleeps)
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
+
+redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no --daemonize yes \
+  --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PONG" || { echo "redis did not start"; exit 1; }
+
+"$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" 2>"$dir/sandbox.log" &
+pids+=($!)
+wait_for 10 test -s "$dir/sandbox.port" || { echo "sandbox did not start"; cat "$dir/sandbox.log"; exit 1; }
+sb="http://127.0.0.1:$(cat "$dir/sandbox.port")"
+
+now=$(date -u +%s)
+start=$(( now - now % 86400 + 7 * 3600 - 10 ))          # today 06:59:50 UTC
+[ "$start" -gt "$now" ] || start=$((start + 86400))
+offset=$((start - now))
+opens=$(( start + 10 ))                                  # 07:00:00
+cat >"$dir/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock", prefix: pg}
+sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "ipc://$dir/events"}
+policies: $here/policies
+templates: $src/deploy/templates.yaml
+limits: {max_batch: 1000, max_frame_bytes: 65536}
+dispatch: {lease_ms: 10000, heartbeat_ms: 200, max_attempts: 5}
+test: {clock_offset_s: $offset}
+YAML
+"$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
+pids+=($!); pregond_pid=$!
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
+  "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
+  --concurrency 16 --heartbeat-ms 200 2>"$dir/sms.log" &
+pids+=($!); sms_pid=$!
+wait_for 10 grep -q "ready on sms" "$dir/pregond.log" || { ko "worker never became ready"; cat "$dir/pregond.log" "$dir/sms.log"; exit 1; }
+
+ctl="$build/broker/pregonctl"
+submit() { "$ctl" submit --endpoint "ipc://$dir/front" --json --timeout 20 "$@" 2>>"$dir/submit.log"; }
+# jobs FILE PREFIX N DEBTORS CONTACT_BASE: N jobs over DEBTORS debtors, contact = base + debtor
+jobs() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, prefix, n, debtors, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+with open(path, "w") as f:
+    for i in range(n):
+        d = i % debtors
+        f.write(json.dumps({"job_id": f"{prefix}-{i}", "tenant": "acme", "campaign": "e2e",
+            "debtor_id": f"{prefix}-d{d}", "debt_id": "L1", "channel": "sms",
+            "contact": f"+{base + d}", "template_id": "aviso_mora_sms", "jurisdiction": "E2E",
+            "time_zone": "UTC", "variables": {"acreedor": "Acme", "nombre": "Ana",
+            "producto": "tarjeta", "monto": "$100", "telefono": "800", "enlace": "x.co"}}) + "\n")
+PY
+}
+received() { curl -s "$sb/_sandbox/requests?limit=100000" | python3 -c "
+import json,sys; rs=json.load(sys.stdin); p=sys.argv[1]
+print(sum(1 for r in rs if r.get('to','').startswith(p)))" "$1"; }
+job_field() { rcli hget "pg:{acme:$1}:j:$2" "$3"; }
+
+# 1. malformed and oversized frames are answered; the broker keeps serving
+if "$build/tests/integration/e2e/frames" "ipc://$dir/front" 65536 >"$dir/frames.out" 2>&1; then ok; else ko "frames: $(cat "$dir/frames.out")"; fi
+
+# 2. quiet hours: submitted at 06:59:50, deferred until 07:00:00, then released and sent
+jobs "$dir/quiet.jsonl" quiet 5 5 5215550100
+submit "$dir/quiet.jsonl" >"$dir/quiet.out"
+n=$(grep -c "\"verdict\":\"DEFERRED\",\"rule\":\"e2e.hours\"" "$dir/quiet.out")
+[ "$n" = 5 ] && ok || ko "quiet hours: $n of 5 deferred: $(cat "$dir/quiet.out")"
+until_utc=$(date -u -d "@$opens" +%Y-%m-%dT%H:%M:%SZ)
+grep -q "\"until\":\"$until_utc\"" "$dir/quiet.out" && ok || ko "deferred until $until_utc expected"
+[ "$(received +5215550100)" = 0 ] && ok || ko "a deferred job was sent before its window"
+wait_for 30 sh -c "[ \"\$(curl -s '$sb/_sandbox/requests?limit=100000' | grep -o '+52155501' | wc -l)\" -ge 5 ]" \
+  && ok || ko "deferred jobs were not released and sent at 07:00"
+
+# 3. two concurrent submitters never exceed a cap (2 a day, 10 debtors, 120 jobs)
+jobs "$dir/a.jsonl" capA 60 10 5215550200
+python3 - "$dir/a.jsonl" "$dir/b.jsonl" <<'PY'
+import sys
+open(sys.argv[2], "w").writelines(l.replace('"capA-', '"capB-').replace('"job_id": "capB-d', '"job_id": "capA-d') for l in open(sys.argv[1]))
+PY
+sed -i 's/"debtor_id": "capB-/"debtor_id": "capA-/' "$dir/b.jsonl"
+submit "$dir/a.jsonl" >"$dir/a.out" & sa=$!
+submit "$dir/b.jsonl" >"$dir/b.out" & sb_=$!
+wait $sa; wait $sb_
+acc=$(cat "$dir/a.out" "$dir/b.out" | grep -c '"verdict":"ACCEPTED"')
+[ "$acc" = 20 ] && ok || ko "concurrent submitters: $acc accepted, cap allows exactly 20"
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:q:sms)\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:leases)\" = 0 ]" || ko "queue did not drain"
+[ "$(received +52155502)" = 20 ] && ok || ko "sandbox received $(received +52155502) capped messages, want 20"
+
+# 4. duplicates are never sent twice
+submit "$dir/a.jsonl" >"$dir/a2.out"
+n=$(grep -c '"verdict":"DUPLICATE"' "$dir/a2.out")
+[ "$n" = 60 ] && ok || ko "resubmission: $n of 60 DUPLICATE"
+wait_for 5 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:q:sms)\" = 0 ]"
+[ "$(received +52155502)" = 20 ] && ok || ko "a duplicate was sent"
+
+# 5. provider faults: 503 twice then success; 429 with Retry-After; 21211 permanent
+curl -s -X POST "$sb/_sandbox/script" -d '{"count":2,"status":503,"to":"+5215550301"}' >/dev/null
+curl -s -X POST "$sb/_sandbox/script" -d '{"count":1,"status":429,"retry_after":1,"to":"+5215550302"}' >/dev/null
+python3 - "$dir/faults.jsonl" <<'PY'
+import json, sys
+v = {"acreedor": "Acme", "nombre": "Ana", "producto": "t", "monto": "1", "telefono": "8", "enlace": "x"}
+with open(sys.argv[1], "w") as f:
+    for jid, to in (("f503", "+5215550301"), ("f429", "+5215550302"), ("f21211", "+15005550001")):
+        f.write(json.dumps({"job_id": jid, "tenant": "acme", "debtor_id": "d-" + jid, "channel": "sms",
+            "contact": to, "template_id": "aviso_mora_sms", "jurisdiction": "E2E", "time_zone": "UTC",
+            "variables": v}) + "\n")
+PY
+submit "$dir/faults.jsonl" >"$dir/faults.out"
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f503}:j:f503' s)\" = sent ]" \
+  && ok || ko "503 twice: state $(job_field d-f503 f503 s)"
+[ "$(job_field d-f503 f503 att)" = 3 ] && ok || ko "503 twice: sent on attempt $(job_field d-f503 f503 att), want 3"
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f429}:j:f429' s)\" = sent ]" \
+  && ok || ko "429: state $(job_field d-f429 f429 s)"
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f21211}:j:f21211' s)\" = failed ]" \
+  && ok || ko "21211: state $(job_field d-f21211 f21211 s)"
+[ "$(job_field d-f21211 f21211 att)" = 1 ] && ok || ko "21211 was retried"
+
+# 6. the channel halts on 401 with a clear line; the job waits, never lost
+curl -s -X POST "$sb/_sandbox/script" -d '{"count":1,"status":401}' >/dev/null
+jobs "$dir/halt.jsonl" halt 1 1 5215550400
+submit "$dir/halt.jsonl" >"$dir/halt.out"
+wait_for 20 grep -q "channel sms halted" "$dir/pregond.log" && ok || ko "no halt line in pregond's log"
+wait_for 5 grep -qi "halted" "$dir/sms.log" && ok || ko "no halt line in pregon-sms's log"
+[ "$(job_field halt-d0 halt-0 s)" = queued ] && ok || ko "halted job state $(job_field halt-d0 halt-0 s), want queued"
+
+# 7. clean shutdown, no sanitizer findings
+kill -TERM "$pregond_pid" "$sms_pid"
+wait "$pregond_pid"; rc1=$?
+wait "$sms_pid"; rc2=$?
+[ $rc1 = 0 ] && [ $rc2 = 0 ] && ok || ko "exit codes pregond $rc1 pregon-sms $rc2"
+if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$dir"/*.log; then ko "sanitizer findings: $(grep -hE 'Sanitizer|runtime error' "$dir"/*.log | head -5)"; else ok; fi
+
+[ "$fail" -eq 0 ] || { echo "--- pregond.log"; tail -20 "$dir/pregond.log"; echo "--- sms.log"; tail -20 "$dir/sms.log"; }
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

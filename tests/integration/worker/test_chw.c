@@ -1,0 +1,203 @@
+/* test_chw.c — cmocka unit tests of the channel-worker runtime's pure logic: backoff with full
+ * jitter and Retry-After, transport-failure classes, token buckets and the per-sender shaper.
+ * No sockets, no clock: every time is passed in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "chw_retry.h"
+#include "chw_shaper.h"
+
+static void test_backoff_bounds(void **state) {
+    (void)state;
+    uint64_t rng = 42;
+    for (uint32_t attempt = 0; attempt <= 40; attempt++) {
+        int64_t ceiling = 1000;
+        for (uint32_t i = 1; i < attempt && ceiling < 300000; i++)
+            ceiling *= 2;
+        if (ceiling > 300000)
+            ceiling = 300000;
+        for (int i = 0; i < 2000; i++) {
+            int64_t d = chw_backoff_ms(attempt, 1000, 300000, 0, chw_rand_next(&rng));
+            assert_true(d >= 0);
+            assert_true(d <= ceiling);
+        }
+    }
+    /* Extremes of the random number pin the range exactly. */
+    assert_int_equal(chw_backoff_ms(1, 1000, 300000, 0, 0), 0);
+    assert_int_equal(chw_backoff_ms(1, 1000, 300000, 0, 1000), 1000);
+    assert_int_equal(chw_backoff_ms(3, 1000, 300000, 0, 4000), 4000);
+    assert_int_equal(chw_backoff_ms(3, 1000, 300000, 0, 4001), 0);
+    assert_int_equal(chw_backoff_ms(30, 1000, 300000, 0, 300000), 300000);
+    assert_int_equal(chw_backoff_ms(UINT32_MAX, 1000, 300000, 0, 300000), 300000);
+}
+
+static void test_backoff_jitter_spread(void **state) {
+    (void)state;
+    /* Full jitter: attempt 4 (ceiling 8 s) should cover the range, not cluster. */
+    uint64_t rng = 7;
+    int buckets[8] = {0};
+    for (int i = 0; i < 8000; i++) {
+        int64_t d = chw_backoff_ms(4, 1000, 300000, 0, chw_rand_next(&rng));
+        buckets[d >= 8000 ? 7 : d / 1000]++;
+    }
+    for (int b = 0; b < 8; b++) {
+        assert_true(buckets[b] > 700);
+        assert_true(buckets[b] < 1300);
+    }
+}
+
+static void test_backoff_retry_after(void **state) {
+    (void)state;
+    uint64_t rng = 1;
+    for (int i = 0; i < 1000; i++) {
+        int64_t d = chw_backoff_ms(1, 1000, 300000, 5000, chw_rand_next(&rng));
+        assert_int_equal(d, 5000); /* ceiling 1 s < Retry-After: never earlier */
+        d = chw_backoff_ms(10, 1000, 300000, 2000, chw_rand_next(&rng));
+        assert_true(d >= 2000 && d <= 300000);
+    }
+    /* Retry-After beyond the cap is still honoured. */
+    assert_int_equal(chw_backoff_ms(2, 1000, 300000, 600000, 12345), 600000);
+}
+
+static void test_transport_classes(void **state) {
+    (void)state;
+    chw_result_t r;
+    chw_transport_classify(CURLE_COULDNT_CONNECT, false, "Connection refused", &r);
+    assert_int_equal(r.outcome, CHW_RETRY);
+    assert_non_null(strstr(r.detail, "Connection refused"));
+    chw_transport_classify(CURLE_COULDNT_RESOLVE_HOST, false, "", &r);
+    assert_int_equal(r.outcome, CHW_RETRY);
+    chw_transport_classify(CURLE_OPERATION_TIMEDOUT, false, NULL, &r);
+    assert_int_equal(r.outcome, CHW_RETRY); /* connect timeout: nothing sent */
+    chw_transport_classify(CURLE_OPERATION_TIMEDOUT, true, NULL, &r);
+    assert_int_equal(r.outcome, CHW_UNKNOWN);
+    chw_transport_classify(CURLE_RECV_ERROR, true, "Connection reset by peer", &r);
+    assert_int_equal(r.outcome, CHW_UNKNOWN);
+    chw_transport_classify(CURLE_GOT_NOTHING, true, NULL, &r);
+    assert_int_equal(r.outcome, CHW_UNKNOWN);
+    chw_transport_classify(CURLE_URL_MALFORMAT, false, NULL, &r);
+    assert_int_equal(r.outcome, CHW_CONFIG_ERROR);
+    assert_string_equal(chw_outcome_name(CHW_UNKNOWN), "UNKNOWN");
+}
+
+static void test_bucket(void **state) {
+    (void)state;
+    chw_bucket_t b;
+    chw_bucket_init(&b, 10, 3, 0); /* 10/s, burst 3 */
+    assert_true(chw_bucket_take(&b, 0));
+    assert_true(chw_bucket_take(&b, 0));
+    assert_true(chw_bucket_take(&b, 0));
+    assert_false(chw_bucket_take(&b, 0));
+    assert_int_equal(chw_bucket_wait_ms(&b, 0), 100);
+    assert_false(chw_bucket_take(&b, 99));
+    assert_true(chw_bucket_take(&b, 100));
+    /* Long idle refills only up to the burst. */
+    int taken = 0;
+    while (chw_bucket_take(&b, 100000))
+        taken++;
+    assert_int_equal(taken, 3);
+    /* Steady rate over 10 s: 100 tokens (+ the burst already spent). */
+    taken = 0;
+    for (int64_t t = 100000; t <= 110000; t++)
+        while (chw_bucket_take(&b, t))
+            taken++;
+    assert_true(taken >= 100 && taken <= 101);
+    /* Unlimited. */
+    chw_bucket_init(&b, 0, 0, 0);
+    for (int i = 0; i < 1000; i++)
+        assert_true(chw_bucket_take(&b, 0));
+    assert_int_equal(chw_bucket_wait_ms(&b, 0), 0);
+}
+
+static void test_shaper_senders_independent(void **state) {
+    (void)state;
+    chw_shaper_t *s = chw_shaper_new(1, 1, 4); /* 1 msg/s per sender, burst 1, FIFO 4 */
+    assert_non_null(s);
+    int64_t retry_in = 0;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(chw_shaper_push(s, "+15550001", i, 0, &retry_in), 0);
+    assert_int_equal(chw_shaper_push(s, "+15550001", 99, 0, &retry_in), -1);
+    assert_true(retry_in >= 4000); /* four queued ahead at 1/s */
+    assert_int_equal(chw_shaper_push(s, "+15550002", 10, 0, NULL), 0);
+    assert_int_equal(chw_shaper_push(s, "", 20, 0, NULL), 0);
+    assert_int_equal(chw_shaper_queued(s), 6);
+
+    /* At t=0 each sender has one token: three pops, FIFO order within a sender. */
+    int got[3];
+    for (int i = 0; i < 3; i++)
+        got[i] = chw_shaper_pop(s, 0);
+    assert_int_equal(chw_shaper_pop(s, 0), -1);
+    int seen_first = 0, seen_other = 0, seen_default = 0;
+    for (int i = 0; i < 3; i++) {
+        seen_first += got[i] == 0;
+        seen_other += got[i] == 10;
+        seen_default += got[i] == 20;
+    }
+    assert_int_equal(seen_first + seen_other + seen_default, 3);
+    /* The slow sender blocks nobody else and waits 1 s for its next token. */
+    assert_int_equal(chw_shaper_wake_ms(s, 0), 1000);
+    assert_int_equal(chw_shaper_pop(s, 999), -1);
+    assert_int_equal(chw_shaper_pop(s, 1000), 1);
+    assert_int_equal(chw_shaper_pop(s, 2000), 2);
+    assert_int_equal(chw_shaper_pop_any(s), 3);
+    assert_int_equal(chw_shaper_pop_any(s), -1);
+    assert_int_equal(chw_shaper_wake_ms(s, 2000), -1);
+    chw_shaper_destroy(&s);
+    assert_null(s);
+}
+
+static void test_shaper_round_robin_unlimited(void **state) {
+    (void)state;
+    chw_shaper_t *s = chw_shaper_new(0, 0, 64);
+    char name[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(name, sizeof name, "S%d", i % 3);
+        assert_int_equal(chw_shaper_push(s, name, i, 0, NULL), 0);
+    }
+    /* Round-robin: consecutive pops come from different senders. */
+    int prev = chw_shaper_pop(s, 0);
+    for (int i = 1; i < 30; i++) {
+        int item = chw_shaper_pop(s, 0);
+        assert_true(item >= 0);
+        assert_int_not_equal(item % 3, prev % 3);
+        prev = item;
+    }
+    assert_int_equal(chw_shaper_pop(s, 0), -1);
+    chw_shaper_destroy(&s);
+}
+
+static void test_shaper_many_senders(void **state) {
+    (void)state;
+    chw_shaper_t *s = chw_shaper_new(5, 1, 2);
+    char name[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(name, sizeof name, "+1555%07d", i);
+        assert_int_equal(chw_shaper_push(s, name, i, (int64_t)i * 1000, NULL), 0);
+        assert_int_equal(chw_shaper_pop(s, (int64_t)i * 1000), i);
+    }
+    /* Idle senders with full buckets are evicted: the table stays bounded. */
+    assert_true(chw_shaper_senders(s) <= 4097);
+    chw_shaper_destroy(&s);
+    chw_shaper_destroy(&s); /* NULL-safe */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backoff_bounds),
+        cmocka_unit_test(test_backoff_jitter_spread),
+        cmocka_unit_test(test_backoff_retry_after),
+        cmocka_unit_test(test_transport_classes),
+        cmocka_unit_test(test_bucket),
+        cmocka_unit_test(test_shaper_senders_independent),
+        cmocka_unit_test(test_shaper_round_robin_unlimited),
+        cmocka_unit_test(test_shaper_many_senders),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
