@@ -1,28 +1,83 @@
 #!/usr/bin/env bash
-# demo.sh — the demo command: install what is missing, build, and show pregon deciding.
+# demo.sh — the demo command: install what is missing, build, start Redis, pregond, pregon-sms
+# and the provider sandbox, run deploy/examples/campaign.jsonl through them, print what was sent,
+# deferred and rejected and why, and stop everything it started.
 #
-# Stage 1 (this release): the policy engine. It evaluates deploy/examples/scenarios.jsonl — jobs
-# at night, on holidays, over caps, to forbidden roles, across time zones — against the shipped
-# presets with `pregonctl policy-check` and prints each verdict and a summary. It needs no Redis
-# yet: pregond, the channel workers and the provider sandbox join it in the next stage.
+# Everything runs in a private temp dir: Redis on a Unix socket, ZeroMQ on ipc:// endpoints, the
+# sandbox on a free loopback port. Nothing leaves the machine: "sent" means sent to the sandbox.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash deploy/install-deps.sh
 echo "== building (release) into build-demo/"
-cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-demo -j"$(nproc)" --target pregonctl >/dev/null
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DPREGON_BENCH=OFF >/dev/null
+cmake --build build-demo -j"$(nproc)" --target pregond pregonctl pregon-sms pregon-sandbox >/dev/null
+B=build-demo
 
-echo "== verdicts for deploy/examples/scenarios.jsonl (debtor-local times)"
-out=$(mktemp); trap 'rm -f "$out"' EXIT
-build-demo/broker/pregonctl policy-check --policy deploy/policies \
-  --scenarios deploy/examples/scenarios.jsonl >"$out"
-python3 - "$out" <<'PY' 2>/dev/null || cat "$out"
-import json, sys, collections
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"{'scenario':36} {'verdict':9} {'rule':24} {'until':26} local time")
-for r in rows:
-    print(f"{r['id']:36} {r['verdict']:9} {str(r['rule'] or '-'):24} {str(r['until'] or '-'):26} {r.get('local','')}")
-c = collections.Counter(r['verdict'] for r in rows)
-print("\nsummary: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+dir=$(mktemp -d /tmp/pregon-demo.XXXXXX)
+pids=()
+stop_all() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  redis-cli -s "$dir/redis.sock" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop_all EXIT
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.2; done; }
+rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
+
+echo "== starting redis-server, pregon-sandbox, pregond, pregon-sms (logs in $dir)"
+redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly yes --dir "$dir" \
+  --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PONG"
+$B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" \
+  --latency-ms 20 --jitter-ms 30 2>"$dir/sandbox.log" & pids+=($!)
+wait_for 10 test -s "$dir/sandbox.port"
+sb="http://127.0.0.1:$(cat "$dir/sandbox.port")"
+cat >"$dir/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock"}
+sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: ""}
+policies: $root/deploy/policies
+templates: $root/deploy/templates.yaml
+YAML
+$B/broker/pregond --config "$dir/pregon.yaml" 2>"$dir/pregond.log" & pids+=($!)
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
+  $B/channels/sms/pregon-sms --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
+  --concurrency 64 --policy-dir "$root/deploy/policies" 2>"$dir/sms.log" & pids+=($!)
+wait_for 10 grep -q "ready on sms" "$dir/pregond.log"
+
+echo "== submitting deploy/examples/campaign.jsonl ($(wc -l <deploy/examples/campaign.jsonl) jobs)"
+$B/broker/pregonctl submit --endpoint "ipc://$dir/front" deploy/examples/campaign.jsonl || true
+wait_for 60 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:q:sms)\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:leases)\" = 0 ]" || true
+
+echo
+echo "== what the provider (sandbox) received"
+curl -s "$sb/_sandbox/stats" >"$dir/stats.json"
+curl -s "$sb/_sandbox/requests?limit=3" >"$dir/sample.json"
+python3 - "$dir/stats.json" "$dir/sample.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["providers"].get("twilio-sms", {})
+print("  messages received: %s   by HTTP status: %s" % (t.get("total", 0), t.get("status", {})))
+for r in json.load(open(sys.argv[2]))[:3]:
+    print("  to %s: %s..." % (r.get("to"), r.get("body", "")[:100]))
 PY
+echo
+echo "== jobs by state in Redis"
+python3 - "$dir/redis.sock" <<'PY'
+import collections, subprocess, sys
+sock = sys.argv[1]
+def r(*a): return subprocess.run(["redis-cli", "-s", sock, *a], capture_output=True, text=True).stdout.split()
+keys = r("--scan", "--pattern", "pg:{*}:j:*")
+states = collections.Counter()
+p = subprocess.run(["redis-cli", "-s", sock], input="".join(f"HGET {k} s\n" for k in keys),
+                   capture_output=True, text=True).stdout.split()
+states.update(p)
+for s, n in sorted(states.items()): print(f"  {s:10} {n}")
+dl = r("zrange", "pg:deferred", "0", "0", "withscores")
+if dl:
+    import datetime
+    print(f"  next deferred job is released at {datetime.datetime.utcfromtimestamp(float(dl[1])):%Y-%m-%d %H:%M} UTC")
+print(f"  audit records: {r('xlen', 'pg:audit')[0]}")
+PY
+echo
+echo "== stopping what the demo started"

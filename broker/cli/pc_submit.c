@@ -165,8 +165,12 @@ static void s_tally(s_state_t *st, const Pregon__Verdict *v) {
     int code = (v->code >= 1 && v->code <= 6) ? v->code : 0;
     st->by_code[code]++;
     char key[96];
-    snprintf(key, sizeof key, "%-9s %s", s_codes[code],
-             v->rule && *v->rule ? v->rule : (v->reason && *v->reason ? v->reason : "-"));
+    const char *rule = v->rule && *v->rule ? v->rule : NULL;
+    const char *reason = v->reason && *v->reason ? v->reason : NULL;
+    if (rule && reason && strncmp(rule, "job.", 4) == 0) /* say which field was wrong */
+        snprintf(key, sizeof key, "%-9s %s (%s)", s_codes[code], rule, reason);
+    else
+        snprintf(key, sizeof key, "%-9s %s", s_codes[code], rule ? rule : reason ? reason : "-");
     for (int i = 0; i < st->n_reasons; i++)
         if (strcmp(st->reasons[i].key, key) == 0) {
             st->reasons[i].count++;

@@ -6,7 +6,9 @@
 # SKIPPED (expired), credit accounting, reconnect after broker silence, drain on SIGTERM,
 # CONFIG_ERROR halt (one log line, no credit afterwards, token never logged), exit 78.
 set -euo pipefail
-sms=$1 broker=$2 sandbox=$3
+[ $# = 3 ] || { echo "usage: $0 PREGON_SMS FAKE_BROKER SANDBOX"; exit 2; }
+for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
+sms=$(realpath "$1") broker=$(realpath "$2") sandbox=$(realpath "$3")
 dir=$(mktemp -d /tmp/pregon-smstest.XXXXXX)
 pids=()
 cleanup() {
