@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rl_admit.h"
 #include "rl_history.h"
 
 extern const char brk_dispatch_lua[], brk_report_lua[], brk_release_lua[];
@@ -158,64 +157,130 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
     return rc;
 }
 
-int brk_store_report(brk_store_t *self, const brk_report_t *rep, int64_t now, char *state,
-                     size_t state_len) {
+/* The EVALSHA arguments of one report, with their storage. */
+typedef struct {
     char jk[480], hk[320], leases[64], retry[64], audit[64], q[64], deferred[64];
     char att[16], now_s[32], retry_at[32], ref[16], ttl[32], maxatt[16];
-    rl_admit_t *keys = rl_admit_new(self->redis, self->prefix);
-    if (!keys)
-        return -1;
-    rl_admit_key_job(keys, rep->tenant, rep->debtor, rep->job_id, jk, sizeof jk);
-    rl_admit_key_history(keys, rep->tenant, rep->debtor, hk, sizeof hk);
-    rl_admit_destroy(&keys);
-    snprintf(leases, sizeof leases, "%s:leases", self->prefix);
-    snprintf(retry, sizeof retry, "%s:retry", self->prefix);
-    snprintf(audit, sizeof audit, "%s:audit", self->prefix);
-    snprintf(q, sizeof q, "%s:q:%s", self->prefix, rl_channel_name(rep->channel));
-    snprintf(deferred, sizeof deferred, "%s:deferred", self->prefix);
-    snprintf(att, sizeof att, "%u", rep->attempt);
-    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
-    snprintf(retry_at, sizeof retry_at, "%lld", (long long)rep->retry_at);
-    snprintf(ref, sizeof ref, "%x", rl_job_ref(rep->tenant, rep->job_id));
-    snprintf(ttl, sizeof ttl, "%lld", (long long)self->ttl);
-    snprintf(maxatt, sizeof maxatt, "%d", self->max_attempts);
+    const char *argv[25];
+    size_t argl[25];
+} s_report_args_t;
+
+#define S_REPORT_ARGC 25
+
+static void s_report_args(brk_store_t *self, const brk_report_t *rep, int64_t now,
+                          s_report_args_t *a) {
+    /* key layout as rl_admit.h documents it */
+    snprintf(a->jk, sizeof a->jk, "%s:{%s:%s}:j:%s", self->prefix, rep->tenant, rep->debtor,
+             rep->job_id);
+    snprintf(a->hk, sizeof a->hk, "%s:{%s:%s}:h", self->prefix, rep->tenant, rep->debtor);
+    snprintf(a->leases, sizeof a->leases, "%s:leases", self->prefix);
+    snprintf(a->retry, sizeof a->retry, "%s:retry", self->prefix);
+    snprintf(a->audit, sizeof a->audit, "%s:audit", self->prefix);
+    snprintf(a->q, sizeof a->q, "%s:q:%s", self->prefix, rl_channel_name(rep->channel));
+    snprintf(a->deferred, sizeof a->deferred, "%s:deferred", self->prefix);
+    snprintf(a->att, sizeof a->att, "%u", rep->attempt);
+    snprintf(a->now_s, sizeof a->now_s, "%lld", (long long)now);
+    snprintf(a->retry_at, sizeof a->retry_at, "%lld", (long long)rep->retry_at);
+    snprintf(a->ref, sizeof a->ref, "%x", rl_job_ref(rep->tenant, rep->job_id));
+    snprintf(a->ttl, sizeof a->ttl, "%lld", (long long)self->ttl);
+    snprintf(a->maxatt, sizeof a->maxatt, "%d", self->max_attempts);
     const char *resend = (self->resend_unknown & RL_CH_BIT(rep->channel)) ? "1" : "0";
-    const char *argv[] = {NULL,
-                          NULL,
-                          "7",
-                          jk,
-                          hk,
-                          leases,
-                          retry,
-                          audit,
-                          q,
-                          deferred,
-                          rep->outcome,
-                          att,
-                          now_s,
-                          rep->provider_id ? rep->provider_id : "",
-                          rep->provider_code ? rep->provider_code : "",
-                          rep->detail ? rep->detail : "",
-                          retry_at,
-                          ref,
-                          ttl,
-                          maxatt,
-                          resend,
-                          rep->job_id,
-                          rep->tenant,
-                          rep->debtor,
-                          rl_channel_name(rep->channel)};
-    const int argc = (int)(sizeof argv / sizeof argv[0]);
-    size_t argl[sizeof argv / sizeof argv[0]];
-    for (int i = 0; i < argc; i++)
-        argl[i] = (size_t)-1;
-    s_lens(argc, argv, argl);
-    redisReply *r = s_eval(self, S_REPORT, argc, argv, argl);
-    if (!r)
+    const char *v[S_REPORT_ARGC] = {"EVALSHA",
+                                    self->sha[S_REPORT],
+                                    "7",
+                                    a->jk,
+                                    a->hk,
+                                    a->leases,
+                                    a->retry,
+                                    a->audit,
+                                    a->q,
+                                    a->deferred,
+                                    rep->outcome,
+                                    a->att,
+                                    a->now_s,
+                                    rep->provider_id ? rep->provider_id : "",
+                                    rep->provider_code ? rep->provider_code : "",
+                                    rep->detail ? rep->detail : "",
+                                    a->retry_at,
+                                    a->ref,
+                                    a->ttl,
+                                    a->maxatt,
+                                    resend,
+                                    rep->job_id,
+                                    rep->tenant,
+                                    rep->debtor,
+                                    rl_channel_name(rep->channel)};
+    for (int i = 0; i < S_REPORT_ARGC; i++) {
+        a->argv[i] = v[i];
+        a->argl[i] = strlen(v[i]);
+    }
+}
+
+int brk_store_report(brk_store_t *self, const brk_report_t *rep, int64_t now, char *state,
+                     size_t state_len) {
+    char states[1][32];
+    int rc = brk_store_report_many(self, rep, 1, now, states);
+    snprintf(state, state_len, "%s", rc == 0 ? states[0] : "?");
+    return rc;
+}
+
+int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now,
+                          char (*states)[32]) {
+    if (n == 0)
+        return 0;
+    if (!self->sha[S_REPORT][0]) { /* load the script once through the ordinary path */
+        s_report_args_t a;
+        s_report_args(self, &reps[0], now, &a);
+        redisReply *r = s_eval(self, S_REPORT, S_REPORT_ARGC, a.argv, a.argl);
+        if (!r)
+            return -1;
+        snprintf(states[0], 32, "%s", r->type == REDIS_REPLY_STRING ? r->str : "?");
+        freeReplyObject(r);
+        reps++, states++, n--;
+    }
+    s_report_args_t *a = malloc(n * sizeof *a);
+    if (!a) {
+        snprintf(self->err, sizeof self->err, "out of memory");
         return -1;
-    snprintf(state, state_len, "%s", r->type == REDIS_REPLY_STRING ? r->str : "?");
-    freeReplyObject(r);
-    return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_report_args(self, &reps[i], now, &a[i]);
+        redisAppendCommandArgv(self->redis, S_REPORT_ARGC, a[i].argv, a[i].argl);
+    }
+    int rc = 0, reload = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
+            s_seterr(self, "EVALSHA report", NULL);
+            rc = -1;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+            reload = 1; /* Redis restarted between calls: applied again below */
+        else if (r->type == REDIS_REPLY_ERROR)
+            s_seterr(self, "report", r);
+        snprintf(states[i], 32, "%s",
+                 r->type == REDIS_REPLY_STRING ? r->str
+                 : reload                      ? "noscript"
+                                               : "error");
+        freeReplyObject(r);
+    }
+    if (rc == 0 && reload) {
+        self->sha[S_REPORT][0] = '\0';
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (strcmp(states[i], "noscript") != 0)
+                continue;
+            redisReply *r = s_eval(self, S_REPORT, S_REPORT_ARGC, a[i].argv, a[i].argl);
+            if (!r)
+                rc = -1;
+            else {
+                snprintf(states[i], 32, "%s", r->type == REDIS_REPLY_STRING ? r->str : "?");
+                freeReplyObject(r);
+            }
+        }
+    }
+    free(a);
+    return rc;
 }
 
 int brk_store_release_retries(brk_store_t *self, int64_t now, int limit) {

@@ -26,7 +26,7 @@ typedef struct {
 
 /* A report to apply (strings borrowed). */
 typedef struct {
-    const char *outcome; /* SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED */
+    const char *outcome; /* SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED HANDBACK */
     unsigned attempt;
     const char *job_id, *tenant, *debtor;
     rl_channel_t channel;
@@ -48,6 +48,12 @@ void brk_store_leased_free(brk_leased_t *arr, size_t n);
 /* Applies a report; writes the resulting state ("sent", "retry", ..., "stale") into state. */
 int brk_store_report(brk_store_t *self, const brk_report_t *r, int64_t now, char *state,
                      size_t state_len);
+
+/* Applies n reports in one pipelined round trip (each still its own atomic script call);
+ * states[i] receives the resulting state of reps[i]. Returns 0, or -1 if Redis failed (then
+ * some reports may not have been applied: their leases expire and say so). */
+int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now,
+                          char (*states)[32]);
 
 /* Moves due retries back to their ready queues; returns how many, or -1. */
 int brk_store_release_retries(brk_store_t *self, int64_t now, int limit);

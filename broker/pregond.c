@@ -34,6 +34,7 @@
 #define DUE_CHUNK         500
 #define FINISHED_TTL_S    (35LL * 86400)
 #define MAX_FRONT_PER_RUN 64
+#define FRONT_BUDGET_MS   50 /* admission work per turn: heartbeats and dispatch never starve */
 
 static volatile sig_atomic_t s_stop;
 static void s_on_signal(int sig) {
@@ -58,8 +59,24 @@ typedef struct {
     uint64_t released_deferred, redis_errors;
 } s_counters_t;
 
+/* A worker report waiting for the end of the loop turn, when all of them go to Redis at once. */
+typedef struct {
+    char job_key[512];
+    char outcome[16];
+    unsigned attempt;
+    int channel;
+    char provider_id[96];
+    char provider_code[16];
+    char detail[256];
+    int64_t retry_at;
+} s_pending_report_t;
+
+#define MAX_PENDING 4096
+
 typedef struct {
     brk_config_t cfg;
+    s_pending_report_t *pending; /* MAX_PENDING */
+    size_t n_pending;
     void *zctx, *front, *back, *pub;
     redisContext *redis;
     rl_admit_t *admit;
@@ -473,6 +490,54 @@ static void s_apply_report(s_broker_t *b, const char *job_key, unsigned attempt,
     s_event(b, "report", tenant, job_id, channel, NULL, outcome);
 }
 
+/* Applies every pending report in one pipelined round trip. */
+static void s_flush_reports(s_broker_t *b) {
+    if (b->n_pending == 0)
+        return;
+    if (!s_redis_ok(b)) { /* their leases expire and the jobs are handled then: never lost */
+        b->n_pending = 0;
+        return;
+    }
+    static brk_report_t reps[MAX_PENDING];
+    static char bufs[MAX_PENDING][512], states[MAX_PENDING][32];
+    size_t m = 0;
+    for (size_t i = 0; i < b->n_pending; i++) {
+        s_pending_report_t *p = &b->pending[i];
+        const char *tenant, *debtor, *job_id;
+        if (s_split_job_key(p->job_key, bufs[m], sizeof bufs[m], &tenant, &debtor, &job_id) < 0) {
+            b->n.stale_reports++;
+            continue;
+        }
+        reps[m++] = (brk_report_t){p->outcome,     p->attempt,       job_id,
+                                   tenant,         debtor,           (rl_channel_t)p->channel,
+                                   p->provider_id, p->provider_code, p->detail,
+                                   p->retry_at};
+    }
+    b->n_pending = 0;
+    if (brk_store_report_many(b->store, reps, m, s_now_ms(b) / 1000, states) < 0) {
+        s_log("reports not applied: %s", brk_store_strerror(b->store));
+        if (b->redis && b->redis->err)
+            s_redis_drop(b, b->redis->errstr);
+        return;
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (strcmp(states[i], "stale") == 0)
+            b->n.stale_reports++;
+        s_event(b, "report", reps[i].tenant, reps[i].job_id, reps[i].channel, NULL,
+                reps[i].outcome);
+    }
+}
+
+/* Details with which a worker returns a job it never tried to send (see channels/common). */
+static int s_is_handback(const char *detail) {
+    static const char *const handbacks[] = {
+        "halted", "worker-stopping", "lease-expired", "sender-queue-full", "over-credit", NULL};
+    for (int i = 0; handbacks[i]; i++)
+        if (detail && strcmp(detail, handbacks[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static void s_handle_worker(s_broker_t *b) {
     s_multipart_t m;
     if (s_recv_multipart(b->back, &m) < 0)
@@ -524,6 +589,8 @@ static void s_handle_worker(s_broker_t *b) {
         case PREGON__WORKER_TO_BROKER__MSG_REPORT: {
             Pregon__DeliveryReport *r = msg->report;
             const char *outcome = s_outcome_name(r->outcome);
+            if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__RETRY && s_is_handback(r->detail))
+                outcome = "HANDBACK"; /* never sent: not an attempt */
             unsigned attempt;
             const char *job_key;
             b->n.reports++;
@@ -531,11 +598,17 @@ static void s_handle_worker(s_broker_t *b) {
                 b->n.bad_frames++;
                 break;
             }
-            if (!s_redis_ok(b))
-                break; /* the lease expires and the job is handled then: never lost */
-            s_apply_report(b, job_key, attempt, outcome, r->channel, r->provider_id,
-                           r->provider_code, r->detail,
-                           r->retry_at_ms ? r->retry_at_ms / 1000 : now / 1000 + 1);
+            if (b->n_pending == MAX_PENDING)
+                s_flush_reports(b);
+            s_pending_report_t *p = &b->pending[b->n_pending++];
+            snprintf(p->job_key, sizeof p->job_key, "%s", job_key);
+            snprintf(p->outcome, sizeof p->outcome, "%s", outcome);
+            p->attempt = attempt;
+            p->channel = r->channel;
+            snprintf(p->provider_id, sizeof p->provider_id, "%s", r->provider_id);
+            snprintf(p->provider_code, sizeof p->provider_code, "%s", r->provider_code);
+            snprintf(p->detail, sizeof p->detail, "%s", r->detail);
+            p->retry_at = r->retry_at_ms ? r->retry_at_ms / 1000 : now / 1000 + 1;
             if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__CONFIG_ERROR && w &&
                 w->channel > 0 && !b->channel_halted[w->channel]) {
                 b->channel_halted[w->channel] = 1;
@@ -729,8 +802,11 @@ static void *s_bind(s_broker_t *b, int type, const char *endpoint, const char *w
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (type == ZMQ_ROUTER)
+    if (type == ZMQ_ROUTER) {
+        int handover = 1; /* a worker reconnecting under its routing id takes its place over */
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);
+    }
     if (zmq_bind(s, endpoint) != 0) {
         s_log("cannot bind the %s socket to %s: %s", what, endpoint, zmq_strerror(errno));
         zmq_close(s);
@@ -759,7 +835,9 @@ int main(int argc, char **argv) {
         }
     }
     static s_broker_t broker;
+    static s_pending_report_t pending[MAX_PENDING];
     s_broker_t *b = &broker;
+    b->pending = pending;
     char err[4096];
     if (brk_config_load(&b->cfg, config, err, sizeof err) < 0) {
         s_log("%s", err);
@@ -817,7 +895,11 @@ int main(int argc, char **argv) {
                 break;
             s_handle_worker(b);
         }
-        for (int k = 0; k < MAX_FRONT_PER_RUN && (items[0].revents & ZMQ_POLLIN); k++) {
+        s_flush_reports(b);
+        int64_t front_until = s_now_ms(b) + FRONT_BUDGET_MS;
+        for (int k = 0;
+             k < MAX_FRONT_PER_RUN && (items[0].revents & ZMQ_POLLIN) && s_now_ms(b) < front_until;
+             k++) {
             uint32_t events = 0;
             size_t len = sizeof events;
             zmq_getsockopt(b->front, ZMQ_EVENTS, &events, &len);

@@ -32,7 +32,20 @@ typedef struct {
     int n_reasons;
     int json, tty;
     long total_lines;
+    double *lat_ms; /* per answered batch */
+    size_t n_lat, cap_lat;
 } s_state_t;
+
+static double s_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int s_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static const char *const s_codes[] = {"UNKNOWN",   "ACCEPTED", "DEFERRED", "REJECTED",
                                       "DUPLICATE", "BUSY",     "EXPIRED"};
@@ -335,6 +348,8 @@ int pc_submit_main(int argc, char **argv) {
     Pregon__SendRequest **jobs = calloc((size_t)batch_size, sizeof *jobs);
     size_t n = 0;
     long in_flight = 0, seq = 0, lineno = 0;
+    double *started = calloc((size_t)window, sizeof *started), t0 = s_mono_ms();
+    long answered_batches = 0;
     int failed = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -363,6 +378,7 @@ int pc_submit_main(int argc, char **argv) {
         }
         int flush = n == (size_t)batch_size || (len < 0 && n > 0);
         if (flush) {
+            started[seq % window] = s_mono_ms();
             if (s_send_batch(sock, jobs, n, seq++) < 0) {
                 failed = 1;
                 break;
@@ -383,6 +399,13 @@ int pc_submit_main(int argc, char **argv) {
             }
             if (s_take_reply(sock, &st) < 0)
                 failed = 1;
+            if (st.n_lat == st.cap_lat) {
+                st.cap_lat = st.cap_lat ? 2 * st.cap_lat : 1024;
+                st.lat_ms = realloc(st.lat_ms, st.cap_lat * sizeof *st.lat_ms);
+            }
+            if (st.lat_ms)
+                st.lat_ms[st.n_lat++] = s_mono_ms() - started[answered_batches % window];
+            answered_batches++;
             in_flight--;
             s_progress(&st, 0);
         }
@@ -390,6 +413,8 @@ int pc_submit_main(int argc, char **argv) {
             break;
     }
     s_progress(&st, 1);
+    double elapsed = (s_mono_ms() - t0) / 1e3;
+    free(started);
     for (size_t i = 0; i < n; i++)
         pregon__send_request__free_unpacked(jobs[i], NULL);
     free(jobs);
@@ -406,5 +431,14 @@ int pc_submit_main(int argc, char **argv) {
     fprintf(out, "%-44s %8ld\n", "total answered", st.answered);
     if (st.bad_lines)
         fprintf(out, "%-44s %8ld\n", "lines not sent (invalid)", st.bad_lines);
+    if (st.n_lat) {
+        qsort(st.lat_ms, st.n_lat, sizeof *st.lat_ms, s_cmp_double);
+        fprintf(out,
+                "%ld jobs answered in %.2f s (%.0f jobs/s); batch latency p50 %.1f ms, "
+                "p99 %.1f ms over %zu batches\n",
+                st.answered, elapsed, elapsed > 0 ? st.answered / elapsed : 0.0,
+                st.lat_ms[st.n_lat / 2], st.lat_ms[(st.n_lat * 99) / 100], st.n_lat);
+    }
+    free(st.lat_ms);
     return failed ? 3 : (st.bad_lines ? 1 : 0);
 }

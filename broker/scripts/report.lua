@@ -1,7 +1,7 @@
 -- report.lua — apply one worker report (or a lease expiry) to a dispatched job, atomically.
 -- KEYS[1] job hash, KEYS[2] debtor history hash, KEYS[3] leases, KEYS[4] retry zset,
 -- KEYS[5] audit stream, KEYS[6] the channel's ready queue, KEYS[7] deferred zset
--- ARGV[1] outcome: SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED
+-- ARGV[1] outcome: SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED HANDBACK
 -- ARGV[2] attempt the report is about, ARGV[3] now (s), ARGV[4] provider id, ARGV[5] provider
 -- code, ARGV[6] detail, ARGV[7] retry at (s), ARGV[8] history ref of the job (hex),
 -- ARGV[9] TTL (s) of finished jobs, ARGV[10] max attempts, ARGV[11] resend unknown (0|1),
@@ -84,6 +84,14 @@ elseif outcome == 'RETRY' then
 elseif outcome == 'UNKNOWN' then
   if ARGV[11] == '1' then return retry('unknown-outcome') end
   return finish('unknown', ARGV[6])  -- never resent: the attempt keeps counting (strict)
+elseif outcome == 'HANDBACK' then
+  -- the worker gave it back untried (stopping, halted, sender queue full): not an attempt
+  redis.call('HINCRBY', jk, 'att', -1)
+  redis.call('HSET', jk, 's', 'retry')
+  redis.call('ZREM', KEYS[3], jk)
+  redis.call('ZADD', KEYS[4], ARGV[7], jk)
+  audit('handed-back', ARGV[6])
+  return 'retry'
 elseif outcome == 'CONFIG_ERROR' then
   redis.call('HINCRBY', jk, 'att', -1)
   redis.call('HSET', jk, 's', 'queued')

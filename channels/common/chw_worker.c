@@ -323,8 +323,8 @@ static int s_announce(chw_worker_t *self, int64_t now) {
 
 /* --- reports and slots --- */
 
-/* The one exit of a job: reports `result`, counts it, frees the slot and its credit.
- * `slot` may be NULL for a dispatch that never got one (handed back at once). */
+/* Sends one DeliveryReport for `dispatch` and counts it by outcome. Jobs holding a slot go
+ * through s_finish(); dispatches that never got one (handed back at once) call this directly. */
 static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const chw_result_t *r,
                     int64_t retry_at_ms, bool handed_back, int64_t now) {
     const Pregon__SendRequest *job = dispatch->job;
@@ -372,6 +372,7 @@ static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const 
     return s_send_msg(self, &msg, now);
 }
 
+/* The one exit of a job holding a slot: reports it, frees the slot and queues its credit. */
 static int s_finish(chw_worker_t *self, s_slot_t *slot, const chw_result_t *r, int64_t retry_at_ms,
                     bool handed_back, int64_t now) {
     int rc = s_report(self, slot->dispatch, r, retry_at_ms, handed_back, now);

@@ -124,6 +124,7 @@ typedef struct {
 } chw_counters_t;
 
 /* Creates a worker and connects its socket (the ready message goes out in chw_worker_run).
+ * The process must have called curl_global_init() first (libcurl's rule, main's job).
  * Copies what it needs from `config` and `driver` (the driver's ctx stays the caller's).
  * Returns NULL on failure with *err (if not NULL) set to a chw_err_t. */
 chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *driver, int *err);

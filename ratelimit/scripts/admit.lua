@@ -8,7 +8,7 @@
 -- KEYS[1] audit stream, KEYS[2] deferred zset, then 4 keys per job:
 --   history hash {v, c}, job hash, suppression set, ready queue (zset) of the job's channel.
 -- ARGV[1] now (s), ARGV[2] idempotency TTL (s) of final states, ARGV[3] history TTL (s),
--- then 14 per job: job_id, tenant, debtor, readmit(0|1), expected_version, action, until, rule,
+-- then 15 per job: job_id, tenant, debtor, readmit(0|1), expected_version, action, until, rule,
 --   reason, new_history, payload, channel, contact, queue_score, local_time.
 --   action: A accept, D defer, R reject, E expire, X reject without state (invalid input).
 -- Returns one entry per job: {code, detail1, detail2}:

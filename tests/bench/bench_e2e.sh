@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# bench_e2e.sh [BUILD_DIR] [JOBS] — end to end on this machine: pregonctl submit -> pregond ->
+# Redis admission -> one pregon-sms -> pregon-sandbox. Reports admission jobs/s with batch
+# latency p50/p99 (from pregonctl), and messages/s until the sandbox has received every one.
+# Baseline in the same run: redis-benchmark running admit.lua for one job per call.
+# Loopback only; bounded by JOBS (default 100000). Use a release build (-O2).
+set -euo pipefail
+build=${1:-build-bench}
+jobs=${2:-100000}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$(mktemp -d /tmp/pregon-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+            redis-cli -s "$dir/redis.sock" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done; }
+now_ms() { date +%s%3N; }
+
+redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no --daemonize yes \
+  --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PONG"
+
+# baseline: the admission script, one job per EVALSHA, 50 clients
+sha=$(redis-cli -s "$dir/redis.sock" SCRIPT LOAD "$(cat "$src/ratelimit/scripts/admit.lua")")
+base=$(redis-benchmark -s "$dir/redis.sock" -n 100000 -c 50 -r 100000000 --csv EVALSHA "$sha" 6 \
+  pg:audit pg:deferred 'pg:{t:__rand_int__}:h' 'pg:{t:__rand_int__}:j:__rand_int__' \
+  'pg:{t:__rand_int__}:sup' pg:q:sms 1795000000 3024000 3110400 job-__rand_int__ t d 0 0 A 0 '' '' \
+  '1795000000,1,0,1,1;' payload sms +525511112222 1 '' |
+  python3 -c 'import csv,sys; rows=list(csv.reader(sys.stdin)); print(rows[-1][1])')
+redis-cli -s "$dir/redis.sock" flushall >/dev/null
+
+"$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sb.port" \
+  --max-records 2000000 2>"$dir/sb.log" & pids+=($!)
+wait_for 10 test -s "$dir/sb.port"
+sb="http://127.0.0.1:$(cat "$dir/sb.port")"
+cat >"$dir/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock"}
+sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: ""}
+policies: $src/tests/bench/policies
+templates: $src/deploy/templates.yaml
+limits: {max_queue: 10000000}
+YAML
+"$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" & pids+=($!)
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
+  "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
+  --concurrency "${CONCURRENCY:-256}" 2>"$dir/sms.log" & pids+=($!)
+wait_for 10 grep -q "ready on sms" "$dir/pregond.log"
+
+python3 - "$dir/jobs.jsonl" "$jobs" <<'PY'
+import json, sys
+v = {"acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta", "monto": "$100", "telefono": "800", "enlace": "x.co"}
+with open(sys.argv[1], "w") as f:
+    for i in range(int(sys.argv[2])):
+        f.write(json.dumps({"job_id": f"b{i}", "tenant": "bench", "debtor_id": f"d{i}", "channel": "sms",
+            "contact": f"+5255{10000000 + i}", "template_id": "aviso_mora_sms", "jurisdiction": "BENCH",
+            "time_zone": "America/Mexico_City", "variables": v}) + "\n")
+PY
+t0=$(now_ms)
+"$build/broker/pregonctl" submit --endpoint "ipc://$dir/front" --batch 1000 --window 8 "$dir/jobs.jsonl" >"$dir/submit.out"
+t1=$(now_ms)
+# polled cheaply (curl + grep, every 100 ms): the poller must not compete for the CPU it measures
+count() { curl -s "$sb/_sandbox/stats" | grep -o '"twilio-sms":{"total":[0-9]*' | grep -o '[0-9]*$' || echo 0; }
+end=$((SECONDS + 600))
+while [ "$(count)" -lt "$jobs" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done
+t2=$(now_ms)
+sent=$(count)
+echo "== pregon end to end, $jobs SMS jobs, one pregond, one pregon-sms (concurrency ${CONCURRENCY:-256}), sandbox"
+grep -E "ACCEPTED|jobs answered" "$dir/submit.out"
+awk -v b="$base" -v j="$jobs" -v a="$((t1 - t0))" -v e="$((t2 - t0))" -v s="$sent" 'BEGIN {
+  printf "baseline redis-benchmark, admit.lua 1 job/call: %.0f jobs/s\n", b
+  printf "admission through pregond:                    %.0f jobs/s  (%.2fx baseline)\n", j/(a/1000), (j/(a/1000))/b
+  printf "end to end to the sandbox:                     %.0f messages/s (%d received in %.1f s)\n", s/(e/1000), s, e/1000 }'
