@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pc_explain.h"
 #include "pc_policy_check.h"
 #include "pc_submit.h"
 
@@ -15,6 +16,7 @@ typedef struct {
 static const s_command_t s_commands[] = {
     {"policy-check", pc_policy_check_main, "evaluate scenarios against a policy, offline"},
     {"submit", pc_submit_main, "send a file of jobs to pregond and summarize the verdicts"},
+    {"explain", pc_explain_main, "may this debtor be contacted now? which rule, until when"},
 };
 
 static void s_usage(FILE *to) {

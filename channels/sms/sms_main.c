@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "chw_recheck.h"
 #include "chw_worker.h"
 #include "sms_twilio.h"
 
@@ -310,12 +311,26 @@ int main(int argc, char **argv) {
         curl_global_cleanup();
         return S_EX_CONFIG;
     }
+    rl_policyset_t *policies = NULL;
+    if (cfg.policy_dir) { /* the quiet-hours re-check just before sending */
+        char perr[1024];
+        policies = rl_policyset_load(cfg.policy_dir, perr, sizeof perr);
+        if (!policies) {
+            fprintf(stderr, "pregon-sms: %s\n", perr);
+            sms_twilio_destroy(&twilio);
+            curl_global_cleanup();
+            return S_EX_CONFIG;
+        }
+        cfg.recheck = chw_recheck_policy;
+        cfg.recheck_ctx = policies;
+    }
     chw_driver_t driver = sms_twilio_driver(twilio);
     int err = CHW_OK;
     chw_worker_t *worker = chw_worker_new(&cfg, &driver, &err);
     if (!worker) {
         fprintf(stderr, "pregon-sms: cannot start the worker (broker %s): %s\n", cfg.endpoint,
                 chw_strerror(err));
+        rl_policyset_destroy(&policies);
         sms_twilio_destroy(&twilio);
         curl_global_cleanup();
         return err == CHW_ERR_CONFIG || err == CHW_ERR_ZMQ ? S_EX_CONFIG : 1;
@@ -343,6 +358,7 @@ int main(int argc, char **argv) {
             (unsigned long long)c.skipped, (unsigned long long)c.handed_back,
             (unsigned long long)c.reconnects);
     chw_worker_destroy(&worker);
+    rl_policyset_destroy(&policies);
     sms_twilio_destroy(&twilio);
     curl_global_cleanup();
     return rc == CHW_OK ? 0 : 1;

@@ -51,7 +51,7 @@ YAML
 pids+=($!); pregond_pid=$!
 TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
   "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
-  --concurrency 16 --heartbeat-ms 200 2>"$dir/sms.log" &
+  --concurrency 16 --heartbeat-ms 200 --policy-dir "$here/worker-policies" 2>"$dir/sms.log" &
 pids+=($!); sms_pid=$!
 wait_for 10 grep -q "ready on sms" "$dir/pregond.log" || { ko "worker never became ready"; cat "$dir/pregond.log" "$dir/sms.log"; exit 1; }
 
@@ -106,6 +106,16 @@ acc=$(cat "$dir/a.out" "$dir/b.out" | grep -c '"verdict":"ACCEPTED"')
 wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:q:sms)\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:leases)\" = 0 ]" || ko "queue did not drain"
 [ "$(received +52155502)" = 20 ] && ok || ko "sandbox received $(received +52155502) capped messages, want 20"
 
+# explain reads the live counters: capA-d0 used its 2 contacts of the (broker's) day
+at=$(date -u -d "@$(( $(date +%s) + offset ))" +%Y-%m-%dT%H:%M:%SZ)
+"$ctl" explain --redis-socket "$dir/redis.sock" --policies "$here/policies" --tenant acme \
+  --debtor capA-d0 --channel sms --jurisdiction E2E --tz UTC --at "$at" --json >"$dir/explain.out" 2>&1
+python3 - "$dir/explain.out" "$(date -u -d "@$((opens + 86400))" +%Y-%m-%dT%H:%M:%S+00:00)" <<'PY' && ok || ko "explain: $(cat "$dir/explain.out")"
+import json, sys
+e = json.load(open(sys.argv[1]))
+sys.exit(0 if (e["verdict"], e["rule"], e["until"], e["contacts"]) == ("DEFERRED", "e2e.daily", sys.argv[2], 2) else 1)
+PY
+
 # 4. duplicates are never sent twice
 submit "$dir/a.jsonl" >"$dir/a2.out"
 n=$(grep -c '"verdict":"DUPLICATE"' "$dir/a2.out")
@@ -135,7 +145,16 @@ wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f21211
   && ok || ko "21211: state $(job_field d-f21211 f21211 s)"
 [ "$(job_field d-f21211 f21211 att)" = 1 ] && ok || ko "21211 was retried"
 
-# 6. the channel halts on 401 with a clear line; the job waits, never lost
+# 6. the worker's last check: admitted by pregond (RC open there) but closed for the worker
+jobs "$dir/rc.jsonl" rc 1 1 5215550500
+sed -i 's/"jurisdiction": "E2E"/"jurisdiction": "RC"/' "$dir/rc.jsonl"
+submit "$dir/rc.jsonl" >"$dir/rc.out"
+grep -q '"verdict":"ACCEPTED"' "$dir/rc.out" && ok || ko "RC job not admitted: $(cat "$dir/rc.out")"
+wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' xrange pg:audit - + | grep -q rc.closed" \
+  && ok || ko "no 'skipped rc.closed' audit record: the worker did not re-check the window"
+[ "$(received +5215550500)" = 0 ] && ok || ko "a job outside the worker's window was sent"
+
+# 7. the channel halts on 401 with a clear line; the job waits, never lost
 curl -s -X POST "$sb/_sandbox/script" -d '{"count":1,"status":401}' >/dev/null
 jobs "$dir/halt.jsonl" halt 1 1 5215550400
 submit "$dir/halt.jsonl" >"$dir/halt.out"
@@ -143,7 +162,7 @@ wait_for 20 grep -q "channel sms halted" "$dir/pregond.log" && ok || ko "no halt
 wait_for 5 grep -qi "halted" "$dir/sms.log" && ok || ko "no halt line in pregon-sms's log"
 [ "$(job_field halt-d0 halt-0 s)" = queued ] && ok || ko "halted job state $(job_field halt-d0 halt-0 s), want queued"
 
-# 7. clean shutdown, no sanitizer findings
+# 8. clean shutdown, no sanitizer findings
 kill -TERM "$pregond_pid" "$sms_pid"
 wait "$pregond_pid"; rc1=$?
 wait "$sms_pid"; rc2=$?

@@ -1,0 +1,222 @@
+/* pc_explain.c — `pregonctl explain`: may this debtor be contacted on this channel now, and if
+ * not, which rule forbids it and until when? Reads the live contact history and suppressions
+ * from Redis and runs the same decision admission runs (rl_decide); changes nothing. */
+#include "pc_explain.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "pc_time.h"
+#include "rl_admit.h"
+#include "rl_history.h"
+#include "rl_policyset.h"
+
+static void s_usage(FILE *to) {
+    fprintf(
+        to,
+        "usage: pregonctl explain --tenant T --debtor D --channel CH --jurisdiction J --tz ZONE\n"
+        "                         [--debt ID] [--role R] [--at RFC3339] [--json]\n"
+        "                         [--redis HOST:PORT | --redis-socket PATH] [--prefix pg]\n"
+        "                         [--policies DIR]\n"
+        "  Says whether the debtor may be contacted on CH now (or --at), from the live\n"
+        "  contact history in Redis; if not, the rule that forbids it and until when.\n");
+}
+
+static const char *s_flags(unsigned f) {
+    if (f & RL_REC_CONVERSATION)
+        return "conversation";
+    if (f & RL_REC_FAILED)
+        return "failed";
+    if (f & RL_REC_DELIVERED)
+        return "delivered";
+    return "outcome unknown";
+}
+
+int pc_explain_main(int argc, char **argv) {
+    static const struct option opts[] = {{"tenant", required_argument, NULL, 't'},
+                                         {"debtor", required_argument, NULL, 'd'},
+                                         {"channel", required_argument, NULL, 'c'},
+                                         {"jurisdiction", required_argument, NULL, 'j'},
+                                         {"tz", required_argument, NULL, 'z'},
+                                         {"debt", required_argument, NULL, 'D'},
+                                         {"role", required_argument, NULL, 'r'},
+                                         {"at", required_argument, NULL, 'a'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"redis", required_argument, NULL, 'R'},
+                                         {"redis-socket", required_argument, NULL, 'S'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"policies", required_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *tenant = NULL, *debtor = NULL, *channel = NULL, *jur = NULL, *tz = NULL;
+    const char *debt = NULL, *role = "debtor", *at = NULL, *redis = "127.0.0.1:6379";
+    const char *sock = NULL, *prefix = "pg", *policies = "deploy/policies";
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+            case 't':
+                tenant = optarg;
+                break;
+            case 'd':
+                debtor = optarg;
+                break;
+            case 'c':
+                channel = optarg;
+                break;
+            case 'j':
+                jur = optarg;
+                break;
+            case 'z':
+                tz = optarg;
+                break;
+            case 'D':
+                debt = optarg;
+                break;
+            case 'r':
+                role = optarg;
+                break;
+            case 'a':
+                at = optarg;
+                break;
+            case 'J':
+                json = 1;
+                break;
+            case 'R':
+                redis = optarg;
+                break;
+            case 'S':
+                sock = optarg;
+                break;
+            case 'p':
+                prefix = optarg;
+                break;
+            case 'P':
+                policies = optarg;
+                break;
+            case 'h':
+                s_usage(stdout);
+                return 0;
+            default:
+                s_usage(stderr);
+                return 2;
+        }
+    }
+    if (!tenant || !debtor || !channel || !jur || !tz || optind != argc) {
+        s_usage(stderr);
+        return 2;
+    }
+    int64_t now = time(NULL);
+    if (at && pc_time_parse(at, &now) < 0) {
+        fprintf(stderr, "pregonctl: --at must be RFC 3339 with an offset\n");
+        return 2;
+    }
+    char err[2048];
+    rl_policyset_t *set = rl_policyset_load(policies, err, sizeof err);
+    if (!set) {
+        fprintf(stderr, "pregonctl: %s\n", err);
+        return 2;
+    }
+    rl_job_fields_t f = {
+        .jurisdiction = jur, .time_zone = tz, .channel = channel, .role = role, .debt_id = debt};
+    rl_job_t job;
+    const char *reason, *detail;
+    if (rl_job_resolve(set, &f, &job, &reason, &detail) < 0) {
+        fprintf(stderr, "pregonctl: %s: \"%s\"\n", reason, detail ? detail : "");
+        rl_policyset_destroy(&set);
+        return 2;
+    }
+    redisContext *rc = NULL;
+    if (sock) {
+        rc = redisConnectUnix(sock);
+    } else {
+        char host[256];
+        snprintf(host, sizeof host, "%s", redis);
+        char *colon = strrchr(host, ':');
+        int port = colon ? atoi(colon + 1) : 6379;
+        if (colon)
+            *colon = '\0';
+        rc = redisConnect(host, port);
+    }
+    if (!rc || rc->err) {
+        fprintf(stderr, "pregonctl: cannot connect to redis: %s\n", rc ? rc->errstr : "no memory");
+        if (rc)
+            redisFree(rc);
+        rl_policyset_destroy(&set);
+        return 3;
+    }
+    rl_admit_t *keys = rl_admit_new(rc, prefix);
+    char hk[512], sk[512];
+    rl_admit_key_history(keys, tenant, debtor, hk, sizeof hk);
+    rl_admit_key_suppress(keys, tenant, debtor, sk, sizeof sk);
+    rl_admit_destroy(&keys);
+    static rl_contact_t hist[RL_MAX_HISTORY];
+    int n = 0;
+    redisReply *r = redisCommand(rc, "HGET %s c", hk);
+    if (r && r->type == REDIS_REPLY_STRING)
+        n = rl_history_decode(r->str, r->len, hist, NULL, RL_MAX_HISTORY);
+    if (r)
+        freeReplyObject(r);
+    redisReply *sup = redisCommand(rc, "SMEMBERS %s", sk);
+    if (n < 0)
+        n = 0;
+
+    rl_verdict_t v;
+    rl_decide(&job, hist, (size_t)n, now, &v);
+    const char *sup_rule = NULL;
+    for (size_t i = 0; sup && sup->type == REDIS_REPLY_ARRAY && i < sup->elements; i++) {
+        const char *m = sup->element[i]->str;
+        char want[64];
+        snprintf(want, sizeof want, "ch:%s", channel);
+        if (strcmp(m, "all") == 0 || strcmp(m, want) == 0)
+            sup_rule = strcmp(m, "all") == 0 ? "debtor.cease" : "debtor.opt-out";
+    }
+    char local[40], until[40] = "";
+    pc_time_format(now, job.zones[0], local, sizeof local);
+    if (v.outcome == RL_DEFER || v.outcome == RL_EXPIRE)
+        pc_time_format(v.until, job.zones[0], until, sizeof until);
+    const char *verdict = sup_rule                ? "REJECTED"
+                          : v.outcome == RL_ALLOW ? "ALLOWED"
+                          : v.outcome == RL_DEFER ? "DEFERRED"
+                                                  : "REJECTED";
+    const char *rule = sup_rule ? sup_rule : v.rule;
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:i}", "verdict", verdict, "local",
+                              local, "rule", rule, "reason", sup_rule ? "suppressed" : v.reason,
+                              "until", *until && !sup_rule ? until : NULL, "contacts", n);
+        char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+        puts(text);
+        free(text);
+        json_decref(o);
+    } else {
+        printf("debtor %s/%s on %s under %s, at %s (debtor local time)\n", tenant, debtor, channel,
+               jur, local);
+        if (sup_rule)
+            printf("  NOT ALLOWED: suppressed (%s) — never contacted on this channel\n", sup_rule);
+        else if (v.outcome == RL_ALLOW)
+            printf("  ALLOWED now\n");
+        else if (v.outcome == RL_DEFER)
+            printf("  NOT YET: rule %s (%s) — allowed from %s\n", v.rule, v.reason, until);
+        else
+            printf("  NOT ALLOWED: rule %s (%s)\n", v.rule, v.reason);
+        printf("  contact history in Redis (%d record%s, oldest first):\n", n, n == 1 ? "" : "s");
+        for (int i = 0; i < n; i++) {
+            char when[40];
+            pc_time_format(hist[i].at, job.zones[0], when, sizeof when);
+            printf("    %s  %-9s %s\n", when, rl_channel_name((rl_channel_t)hist[i].channel),
+                   s_flags(hist[i].flags));
+        }
+    }
+    if (sup)
+        freeReplyObject(sup);
+    redisFree(rc);
+    rl_policyset_destroy(&set);
+    return 0;
+}
