@@ -301,7 +301,20 @@ int main(int argc, char **argv) {
     printf("endpoint %s\n", endpoint);
 
     char line[1024];
-    while (fgets(line, sizeof line, stdin)) {
+    long ready_acked = 0; /* readies already reported by a wait-ready */
+    /* Between commands keep the worker's view of a live broker (heartbeats, credit, reports):
+     * under a loaded machine the gaps between shell commands exceed three heartbeats. */
+    for (;;) {
+        zmq_pollitem_t items[2] = {{.socket = s_sock, .events = ZMQ_POLLIN},
+                                   {.fd = 0, .events = ZMQ_POLLIN}};
+        s_recv_all();
+        s_heartbeat();
+        if (zmq_poll(items, 2, s_hb_ms) < 0 && errno != EINTR)
+            break;
+        if (!(items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) /* POLLERR: EOF (POLLHUP) */
+            continue;
+        if (!fgets(line, sizeof line, stdin))
+            break;
         char *argv2[16];
         int n = 0;
         for (char *tok = strtok(line, " \t\r\n"); tok && n < 16; tok = strtok(NULL, " \t\r\n"))
@@ -310,8 +323,8 @@ int main(int argc, char **argv) {
             continue;
         const char *cmd = argv2[0];
         if (strcmp(cmd, "wait-ready") == 0) {
-            long before = s_readies;
-            bool ok = s_pump(n > 1 ? atol(argv2[1]) : 5000, s_ready_after, &before);
+            bool ok = s_pump(n > 1 ? atol(argv2[1]) : 5000, s_ready_after, &ready_acked);
+            ready_acked = s_readies;
             printf(ok ? "ready credit=%ld count=%ld\n" : "timeout credit=%ld count=%ld\n", s_credit,
                    s_readies);
         } else if ((strcmp(cmd, "dispatch") == 0 || strcmp(cmd, "send") == 0) && n >= 3) {
