@@ -162,7 +162,34 @@ wait_for 20 grep -q "channel sms halted" "$dir/pregond.log" && ok || ko "no halt
 wait_for 5 grep -qi "halted" "$dir/sms.log" && ok || ko "no halt line in pregon-sms's log"
 [ "$(job_field halt-d0 halt-0 s)" = queued ] && ok || ko "halted job state $(job_field halt-d0 halt-0 s), want queued"
 
-# 8. clean shutdown, no sanitizer findings
+# 8. G1, clean restart: stop pregond, start it again; what it acknowledged is all still there
+deferred_before=$(rcli zcard pg:deferred)
+kill -TERM "$pregond_pid"; wait "$pregond_pid"; rc1=$?
+[ $rc1 = 0 ] && ok || ko "pregond exit code $rc1 on SIGTERM"
+sed -i 's/max_batch: 1000,/max_queue: 1, max_batch: 1000,/' "$dir/pregon.yaml"
+"$build/broker/pregond" --config "$dir/pregon.yaml" 2>>"$dir/pregond.log" &
+pids+=($!); pregond_pid=$!
+wait_for 10 sh -c "[ \"\$(grep -c 'pregond: serving' '$dir/pregond.log')\" = 2 ]" || ko "pregond did not restart"
+[ "$(rcli zcard pg:deferred)" = "$deferred_before" ] && [ "$deferred_before" -ge 100 ] && ok \
+  || ko "deferred jobs across the restart: $deferred_before before, $(rcli zcard pg:deferred) after"
+[ "$(job_field halt-d0 halt-0 s)" = queued ] && ok || ko "the queued job did not survive the restart"
+
+# 9. G6: past limits.max_queue (now 1; the halted channel holds one job) submitters get BUSY
+jobs "$dir/busy.jsonl" busy 3 3 5215550600
+submit "$dir/busy.jsonl" >"$dir/busy.out"
+n=$(grep -c '"verdict":"BUSY","rule":null,"reason":"queue-full"' "$dir/busy.out")
+[ "$n" = 3 ] && ok || ko "queue limit: $n of 3 BUSY queue-full: $(cat "$dir/busy.out")"
+[ -z "$(job_field busy-d0 busy-0 s)" ] && ok || ko "a BUSY job was stored"
+
+# 10. G6: Redis gone -> every job BUSY redis-unavailable, pregond still answering
+rcli shutdown nosave >/dev/null 2>&1
+jobs "$dir/down.jsonl" down 2 2 5215550700
+submit "$dir/down.jsonl" >"$dir/down.out"
+n=$(grep -c '"verdict":"BUSY","rule":null,"reason":"redis-unavailable"' "$dir/down.out")
+[ "$n" = 2 ] && ok || ko "redis down: $n of 2 BUSY redis-unavailable: $(cat "$dir/down.out")"
+grep -q "redis unavailable" "$dir/pregond.log" && ok || ko "no 'redis unavailable' line in pregond's log"
+
+# 11. clean shutdown, no sanitizer findings
 kill -TERM "$pregond_pid" "$sms_pid"
 wait "$pregond_pid"; rc1=$?
 wait "$sms_pid"; rc2=$?
