@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-format
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libhiredis-dev
-      libjansson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcmocka-dev
+      libjansson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcmocka-dev libcsv-dev
       redis-server redis-tools tzdata curl ca-certificates jq python3)
 missing=()
 for p in "${PKGS[@]}"; do

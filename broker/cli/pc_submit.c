@@ -1,6 +1,6 @@
 /* pc_submit.c — `pregonctl submit FILE`: send jobs to pregond and summarize the verdicts.
  *
- * Reads JSON Lines (one SendRequest per line, field names as in pregon.proto), packs them into
+ * Reads JSON Lines or CSV (pc_jobs_reader.h; field names as in pregon.proto), packs them into
  * SubmitBatch messages and keeps up to --window batches in flight on one DEALER socket. Prints a
  * progress bar on a terminal, one JSON verdict per job with --json, and a summary table of
  * verdicts by reason at the end. Lines that are not valid jobs are reported and not sent. */
@@ -16,6 +16,7 @@
 
 #include <zmq.h>
 
+#include "pc_jobs_reader.h"
 #include "pc_time.h"
 #include "pregon.pb-c.h"
 
@@ -273,24 +274,23 @@ static int s_send_batch(void *sock, Pregon__SendRequest **jobs, size_t n, long s
 
 static void s_usage(FILE *to) {
     fprintf(to, "usage: pregonctl submit [--endpoint URL] [--batch N] [--window N] [--json]\n"
-                "                        [--timeout S] FILE.jsonl|-\n"
-                "  Sends each line (a job, pregon.proto field names) to pregond; prints a summary\n"
-                "  of verdicts by rule, or one JSON verdict per job with --json.\n");
+                "                        [--timeout S] [--csv] FILE.jsonl|FILE.csv|-\n"
+                "  Sends each job (a JSON line, or a CSV row under a header of pregon.proto field\n"
+                "  names with var.NAME columns for variables) to pregond; prints a summary of\n"
+                "  verdicts by rule, or one JSON verdict per job with --json.\n");
 }
 
 int pc_submit_main(int argc, char **argv) {
-    static const struct option opts[] = {{"endpoint", required_argument, NULL, 'e'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"window", required_argument, NULL, 'w'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"endpoint", required_argument, NULL, 'e'}, {"batch", required_argument, NULL, 'b'},
+        {"window", required_argument, NULL, 'w'},   {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},           {"csv", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *endpoint =
         getenv("PREGON_FRONTEND") ? getenv("PREGON_FRONTEND") : "tcp://127.0.0.1:5555";
     long batch_size = 500, window = 4, timeout_s = 30;
     s_state_t st = {0};
-    int c;
+    int c, format_csv = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "e:b:w:t:jh", opts, NULL)) != -1) {
         switch (c) {
@@ -308,6 +308,9 @@ int pc_submit_main(int argc, char **argv) {
                 break;
             case 'j':
                 st.json = 1;
+                break;
+            case 'C':
+                format_csv = 1;
                 break;
             case 'h':
                 s_usage(stdout);
@@ -351,27 +354,21 @@ int pc_submit_main(int argc, char **argv) {
     double *started = calloc((size_t)window, sizeof *started), t0 = s_mono_ms();
     long answered_batches = 0;
     int failed = 0;
-    char *line = NULL;
-    size_t cap = 0;
+    size_t plen = strlen(path);
+    int csv = format_csv || (plen > 4 && strcmp(path + plen - 4, ".csv") == 0);
+    pc_jobs_reader_t *reader = pc_jobs_reader_new(in, csv);
     ssize_t len;
     for (;;) {
-        len = getline(&line, &cap, in);
-        if (len > 0) {
-            lineno++;
-            json_error_t jerr;
-            json_t *o = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
-            const char *why = NULL;
-            Pregon__SendRequest *r = NULL;
-            if (!json_is_object(o))
-                why = o ? "a job must be a JSON object" : jerr.text;
-            else
-                r = s_job(o, &why);
+        json_t *o = NULL;
+        const char *why = NULL;
+        int got = pc_jobs_reader_next(reader, &o, &lineno, &why);
+        len = got == 0 ? -1 : 1; /* -1: the end of the input */
+        if (got != 0) {
+            Pregon__SendRequest *r = got > 0 ? s_job(o, &why) : NULL;
             json_decref(o);
             if (!r) {
-                if (line[strspn(line, " \t\r\n")] != '\0') {
-                    fprintf(stderr, "%s:%ld: error: %s\n", path, lineno, why);
-                    st.bad_lines++;
-                }
+                fprintf(stderr, "%s:%ld: error: %s\n", path, lineno, why);
+                st.bad_lines++;
                 continue;
             }
             jobs[n++] = r;
@@ -418,7 +415,7 @@ int pc_submit_main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++)
         pregon__send_request__free_unpacked(jobs[i], NULL);
     free(jobs);
-    free(line);
+    pc_jobs_reader_destroy(&reader);
     if (in != stdin)
         fclose(in);
     zmq_close(sock);

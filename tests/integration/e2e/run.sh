@@ -145,6 +145,22 @@ wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f21211
   && ok || ko "21211: state $(job_field d-f21211 f21211 s)"
 [ "$(job_field d-f21211 f21211 att)" = 1 ] && ok || ko "21211 was retried"
 
+# 5b. CSV input: a header of field names, var.NAME columns, RFC 4180 quoting; a bad row is
+# reported by record number and the others still go out
+cat >"$dir/jobs.csv" <<'CSV'
+job_id,tenant,debtor_id,channel,contact,template_id,jurisdiction,time_zone,priority,var.acreedor,var.nombre,var.producto,var.monto,var.telefono,var.enlace
+csv-1,acme,d-csv1,sms,+5215550801,aviso_mora_sms,E2E,UTC,1,"Acme, S.A.",Ana,tarjeta,$1,800,x.co
+csv-2,acme,d-csv2,sms,+5215550802,aviso_mora_sms,E2E,UTC,,Acme,"Luis
+Alberto",tarjeta,$2,800,x.co
+csv-3,acme,d-csv3,sms,+5215550803,aviso_mora_sms,E2E,UTC,high,Acme,Rosa,tarjeta,$3,800,x.co
+CSV
+"$ctl" submit --endpoint "ipc://$dir/front" --json --timeout 20 "$dir/jobs.csv" >"$dir/csv.out" 2>"$dir/csv.err"
+rc=$?
+[ $rc = 1 ] && ok || ko "CSV with a bad row: exit $rc, want 1"
+[ "$(grep -c '"verdict":"ACCEPTED"' "$dir/csv.out")" = 2 ] && ok || ko "CSV: $(cat "$dir/csv.out")"
+grep -q 'jobs.csv:4: error: priority must be a number' "$dir/csv.err" && ok || ko "CSV error line: $(cat "$dir/csv.err")"
+wait_for 10 sh -c "curl -s '$sb/_sandbox/requests?limit=100000' | grep -q 'Acme, S.A.: Ana'" && ok || ko "CSV quoted comma did not reach the provider intact"
+
 # 6. the worker's last check: admitted by pregond (RC open there) but closed for the worker
 jobs "$dir/rc.jsonl" rc 1 1 5215550500
 sed -i 's/"jurisdiction": "E2E"/"jurisdiction": "RC"/' "$dir/rc.jsonl"

@@ -29,10 +29,17 @@ IFS= read -r -u "${FB[0]}" line
 w=$!
 pids+=($w)
 say wait-ready
+# utime and stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat)
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 say bench 20000 "$senders"
 echo "warm-up: $line"
+read -r wu0 ws0 < <(ticks $w)
 say bench "$n" "$senders"
+read -r wu1 ws1 < <(ticks $w)
 echo "concurrency=$conc senders=$senders: $line"
+awk -v u=$((wu1 - wu0)) -v s=$((ws1 - ws0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN {
+  printf "worker cpu during the run: %.1f us/msg (user %.1f, sys %.1f)\n",
+    (u + s) / hz * 1e6 / n, u / hz * 1e6 / n, s / hz * 1e6 / n }'
 echo "cpu: worker $(ps -o times= -p $w)s sandbox $(ps -o times= -p $sb)s broker $(ps -o times= -p $fb)s"
 kill -TERM "$w"
 wait "$w"
