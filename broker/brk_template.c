@@ -23,9 +23,9 @@
  * Unknown keys, duplicate keys, explicit YAML tags, values of the wrong YAML type, more than one
  * document and files over 1 MiB are errors, reported as one line "FILE:LINE:COLUMN: message". */
 #include "brk_template.h"
+#include "rl_yaml.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,30 +116,6 @@ static int s_has_control(const char *s, size_t len, int allow_nl) {
     return 0;
 }
 
-/* Copies `in` (at most in_len bytes) for quoting in a one-line message: control bytes become
- * '?', long text is cut after whole UTF-8 characters and marked "...". */
-static const char *s_q(char *out, size_t out_len, const char *in, size_t in_len) {
-    size_t n = 0;
-    const size_t max = out_len - 4;
-    for (size_t i = 0; i < in_len && in[i] && n < out_len - 1; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (n >= max) {
-            while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80) {
-                n--;
-            }
-            if (n > 0 && ((unsigned char)out[n - 1] & 0x80)) {
-                n--;
-            }
-            memcpy(out + n, "...", 3);
-            n += 3;
-            break;
-        }
-        out[n++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
-    }
-    out[n] = '\0';
-    return out;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Placeholder parsing */
 
@@ -208,12 +184,13 @@ static int s_parse_text(brk_tpl_t *t, s_text_t *x, size_t *bad_off, char *msg, s
             *bad_off = i;
             if (!close || (next && next < close)) {
                 snprintf(msg, msg_len, "unterminated placeholder \"%s\" (expected \"}}\")",
-                         s_q(q, 24, s + i, len - i));
+                         rl_yaml_quote_n(q, 24, s + i, len - i));
             } else {
                 snprintf(msg, msg_len,
                          "malformed placeholder \"%s\": a variable name is 1 to %d letters, "
                          "digits or '_', without spaces",
-                         s_q(q, sizeof q, s + i, (size_t)(close - (s + i)) + 2), S_VAR_NAME_MAX);
+                         rl_yaml_quote_n(q, sizeof q, s + i, (size_t)(close - (s + i)) + 2),
+                         S_VAR_NAME_MAX);
             }
             return -1;
         }
@@ -244,53 +221,7 @@ static int s_parse_text(brk_tpl_t *t, s_text_t *x, size_t *bad_off, char *msg, s
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Loader state and errors */
-
-typedef struct {
-    const char *path;
-    const char *buf; /* the file as read, for positions inside scalars */
-    size_t len;
-    yaml_document_t *doc;
-    char *err;
-    size_t err_len;
-} s_loader_t;
-
-typedef struct {
-    yaml_node_t *key;
-    yaml_node_t *val;
-} s_slot_t;
-
-static void s_write_err(s_loader_t *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_write_err(s_loader_t *ld, const char *fmt, ...) {
-    if (!ld->err || ld->err_len == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ld->err, ld->err_len, fmt, ap);
-    va_end(ap);
-    for (char *p = ld->err; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            *p = ' ';
-        }
-    }
-}
-
-/* Reports an error at a 0-based line and column; always returns -1. */
-static int s_fail_at(s_loader_t *ld, size_t line, size_t col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int s_fail_at(s_loader_t *ld, size_t line, size_t col, const char *fmt, ...) {
-    char msg[S_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    s_write_err(ld, "%s:%zu:%zu: %s", ld->path, line + 1, col + 1, msg);
-    return -1;
-}
-
-#define s_fail(ld, node, ...)                                                                      \
-    s_fail_at((ld), (node)->start_mark.line, (node)->start_mark.column, __VA_ARGS__)
+ * Positions (the file's state, errors and generic checks are rl_yaml.h's) */
 
 /* Length of the line break at b[i..len) as libyaml counts them (CR LF, CR, LF, NEL, LS, PS), or
  * 0 if there is none. */
@@ -310,25 +241,25 @@ static size_t s_break_len(const unsigned char *b, size_t i, size_t len) {
     return 0;
 }
 
-/* Walks the file from its start. With want_off == SIZE_MAX: returns the byte offset of the
+/* Walks buf[0..len) from its start. With want_off == SIZE_MAX: returns the byte offset of the
  * 0-based (*line, *col) position (columns count characters, as libyaml's marks do), or SIZE_MAX.
  * Otherwise: stores the position of byte offset want_off in *line, *col and returns want_off. */
-static size_t s_walk(const s_loader_t *ld, size_t want_off, size_t *line, size_t *col) {
-    const unsigned char *b = (const unsigned char *)ld->buf;
+static size_t s_walk(const char *buf, size_t len, size_t want_off, size_t *line, size_t *col) {
+    const unsigned char *b = (const unsigned char *)buf;
     size_t i = 0, l = 0, c = 0;
-    if (ld->len >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) {
+    if (len >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) {
         i = 3; /* libyaml drops the BOM before counting */
     }
-    while (i <= ld->len) {
+    while (i <= len) {
         if (want_off == SIZE_MAX ? (l == *line && c == *col) : i == want_off) {
             *line = l;
             *col = c;
             return i;
         }
-        if (i == ld->len) {
+        if (i == len) {
             break;
         }
-        size_t br = s_break_len(b, i, ld->len);
+        size_t br = s_break_len(b, i, len);
         if (br) {
             i += br;
             l++;
@@ -336,7 +267,7 @@ static size_t s_walk(const s_loader_t *ld, size_t want_off, size_t *line, size_t
             continue;
         }
         i++;
-        while (i < ld->len && (b[i] & 0xC0) == 0x80) {
+        while (i < len && (b[i] & 0xC0) == 0x80) {
             i++;
         }
         c++;
@@ -344,10 +275,29 @@ static size_t s_walk(const s_loader_t *ld, size_t want_off, size_t *line, size_t
     return SIZE_MAX;
 }
 
+/* 1-based position of byte `offset` for libyaml reader errors, counted as libyaml's marks are
+ * (1:1 when the offset falls inside a character or line break). */
+static void s_offset_pos(const char *buf, size_t len, size_t offset, size_t *line, size_t *col) {
+    *line = 0;
+    *col = 0;
+    s_walk(buf, len, offset <= len ? offset : len, line, col);
+    (*line)++;
+    (*col)++;
+}
+
+/* How the catalog words and counts what rl_yaml reports: '' and "" are empty values too. */
+static const rl_yaml_dialect_t s_dialect = {
+    .quoted_empty_is_empty = 1,
+    .string_noun = "a non-empty string",
+    .offset_pos = s_offset_pos,
+    .empty_msg = "empty catalog (expected a mapping with \"templates\")",
+    .file_noun = "a catalog",
+};
+
 /* Reports an error about the '{' or '}' at offset `off` of scalar n's value. The value's braces
  * are matched one to one with those written between the node's marks; when escapes make that
  * impossible the error points at the scalar instead. */
-static int s_fail_in_text(s_loader_t *ld, yaml_node_t *n, size_t off, const char *what,
+static int s_fail_in_text(rl_yaml_t *ld, yaml_node_t *n, size_t off, const char *what,
                           const char *msg) {
     const char *v = (const char *)n->data.scalar.value;
     size_t k = 0, total = 0;
@@ -359,8 +309,8 @@ static int s_fail_in_text(s_loader_t *ld, yaml_node_t *n, size_t off, const char
     }
     size_t l0 = n->start_mark.line, c0 = n->start_mark.column;
     size_t l1 = n->end_mark.line, c1 = n->end_mark.column;
-    size_t from = s_walk(ld, SIZE_MAX, &l0, &c0);
-    size_t to = s_walk(ld, SIZE_MAX, &l1, &c1);
+    size_t from = s_walk(ld->buf, ld->len, SIZE_MAX, &l0, &c0);
+    size_t to = s_walk(ld->buf, ld->len, SIZE_MAX, &l1, &c1);
     if (from != SIZE_MAX && to != SIZE_MAX && from <= to) {
         size_t seen = 0, at = SIZE_MAX;
         for (size_t i = from; i < to; i++) {
@@ -372,110 +322,31 @@ static int s_fail_in_text(s_loader_t *ld, yaml_node_t *n, size_t off, const char
             }
         }
         size_t line, col;
-        if (seen == total && at != SIZE_MAX && s_walk(ld, at, &line, &col) == at) {
-            return s_fail_at(ld, line, col, "%s: %s", what, msg);
+        if (seen == total && at != SIZE_MAX && s_walk(ld->buf, ld->len, at, &line, &col) == at) {
+            return rl_yaml_fail_at(ld, line, col, "%s: %s", what, msg);
         }
     }
-    return s_fail(ld, n, "%s: %s", what, msg);
+    return rl_yaml_fail(ld, n, "%s: %s", what, msg);
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Node access */
-
-static yaml_node_t *s_node(s_loader_t *ld, int index) {
-    return yaml_document_get_node(ld->doc, index);
-}
-
-static const char *s_type_name(const yaml_node_t *n) {
-    switch (n->type) {
-        case YAML_SCALAR_NODE:
-            return n->data.scalar.length == 0 ? "an empty value" : "a scalar";
-        case YAML_SEQUENCE_NODE:
-            return "a list";
-        case YAML_MAPPING_NODE:
-            return "a mapping";
-        default:
-            return "nothing";
-    }
-}
-
-/* The text of a non-empty scalar node without NUL characters. */
-static int s_text(s_loader_t *ld, yaml_node_t *n, const char *what, const char **out) {
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0) {
-        return s_fail(ld, n, "%s must be a non-empty string, found %s", what, s_type_name(n));
-    }
-    const char *v = (const char *)n->data.scalar.value;
-    if (strlen(v) != n->data.scalar.length) {
-        return s_fail(ld, n, "%s contains a NUL character", what);
-    }
-    *out = v;
-    return 0;
-}
+ * Values */
 
 /* A scalar of min..max bytes, all in `alphabet`; *out gets a malloc'd copy. */
-static int s_word(s_loader_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
+static int s_word(rl_yaml_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
                   const char *alphabet_name, size_t min, size_t max, char **out) {
     const char *v = NULL;
-    if (s_text(ld, n, what, &v) != 0) {
+    if (rl_yaml_text(ld, n, what, &v) != 0) {
         return -1;
     }
     size_t len = strlen(v);
     if (len < min || len > max || strspn(v, alphabet) != len) {
         char q[48];
-        return s_fail(ld, n, "%s \"%s\" is not valid (%zu to %zu of %s)", what,
-                      s_q(q, sizeof q, v, len), min, max, alphabet_name);
+        return rl_yaml_fail(ld, n, "%s \"%s\" is not valid (%zu to %zu of %s)", what,
+                            rl_yaml_quote(q, sizeof q, v), min, max, alphabet_name);
     }
     *out = strdup(v);
-    return *out ? 0 : s_fail(ld, n, "out of memory");
-}
-
-/* Collects the keys of a mapping whose keys are all in `keys` (NULL-terminated) into slots
- * (parallel to keys), refusing unknown and duplicate keys. */
-static int s_fields(s_loader_t *ld, yaml_node_t *map, const char *what, const char *const *keys,
-                    s_slot_t *slots) {
-    if (map->type != YAML_MAPPING_NODE) {
-        return s_fail(ld, map, "%s must be a mapping, found %s", what, s_type_name(map));
-    }
-    size_t n_keys = 0;
-    while (keys[n_keys]) {
-        slots[n_keys].key = slots[n_keys].val = NULL;
-        n_keys++;
-    }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = s_node(ld, p->key);
-        yaml_node_t *v = s_node(ld, p->value);
-        const char *name = NULL;
-        if (!k || !v) {
-            return s_fail(ld, map, "malformed mapping");
-        }
-        if (s_text(ld, k, "a key", &name) != 0) {
-            return -1;
-        }
-        size_t i = 0;
-        while (i < n_keys && strcmp(keys[i], name) != 0) {
-            i++;
-        }
-        char q[48];
-        if (i == n_keys) {
-            char list[S_MSG_MAX / 2];
-            size_t used = 0;
-            list[0] = '\0';
-            for (size_t j = 0; j < n_keys && used < sizeof list; j++) {
-                int w = snprintf(list + used, sizeof list - used, "%s%s", j ? ", " : "", keys[j]);
-                used += w > 0 ? (size_t)w : 0;
-            }
-            return s_fail(ld, k, "unknown key \"%s\" in %s (expected %s)",
-                          s_q(q, sizeof q, name, strlen(name)), what, list);
-        }
-        if (slots[i].key) {
-            return s_fail(ld, k, "duplicate key \"%s\" in %s (first at line %zu)", name, what,
-                          slots[i].key->start_mark.line + 1);
-        }
-        slots[i].key = k;
-        slots[i].val = v;
-    }
-    return 0;
+    return *out ? 0 : rl_yaml_fail(ld, n, "out of memory");
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -505,63 +376,65 @@ static void s_tpl_free(brk_tpl_t *t) {
     memset(t, 0, sizeof *t);
 }
 
-static int s_channel(s_loader_t *ld, yaml_node_t *n, uint32_t *mask) {
+static int s_channel(rl_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
     const char *v = NULL;
-    if (s_text(ld, n, "a channel", &v) != 0) {
+    if (rl_yaml_text(ld, n, "a channel", &v) != 0) {
         return -1;
     }
     for (int c = S_SMS; c < S_CH_COUNT; c++) {
         if (strcmp(v, s_channel_names[c]) == 0) {
             if (*mask & S_BIT(c)) {
-                return s_fail(ld, n, "channel \"%s\" is listed twice", v);
+                return rl_yaml_fail(ld, n, "channel \"%s\" is listed twice", v);
             }
             *mask |= S_BIT(c);
             return 0;
         }
     }
     char q[48];
-    return s_fail(ld, n, "unknown channel \"%s\" (expected sms, whatsapp, voice, email, messenger)",
-                  s_q(q, sizeof q, v, strlen(v)));
+    return rl_yaml_fail(ld, n,
+                        "unknown channel \"%s\" (expected sms, whatsapp, voice, email, messenger)",
+                        rl_yaml_quote(q, sizeof q, v));
 }
 
-static int s_channels(s_loader_t *ld, yaml_node_t *n, uint32_t *mask) {
+static int s_channels(rl_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
     *mask = 0;
     if (n->type == YAML_SCALAR_NODE) {
         return s_channel(ld, n, mask);
     }
     if (n->type != YAML_SEQUENCE_NODE ||
         n->data.sequence.items.start == n->data.sequence.items.top) {
-        return s_fail(ld, n, "channels must be a channel or a non-empty list of channels, found %s",
-                      n->type == YAML_SEQUENCE_NODE ? "an empty list" : s_type_name(n));
+        return rl_yaml_fail(
+            ld, n, "channels must be a channel or a non-empty list of channels, found %s",
+            n->type == YAML_SEQUENCE_NODE ? "an empty list" : rl_yaml_type_name(ld, n));
     }
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        yaml_node_t *c = s_node(ld, *it);
+        yaml_node_t *c = rl_yaml_node(ld, *it);
         if (!c || s_channel(ld, c, mask) != 0) {
-            return c ? -1 : s_fail(ld, n, "malformed list");
+            return c ? -1 : rl_yaml_fail(ld, n, "malformed list");
         }
     }
     return 0;
 }
 
 /* Parses a body or subject scalar into x. */
-static int s_template_text(s_loader_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
+static int s_template_text(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
                            int allow_nl, size_t max_bytes, s_text_t *x) {
     const char *v = NULL;
-    if (s_text(ld, n, what, &v) != 0) {
+    if (rl_yaml_text(ld, n, what, &v) != 0) {
         return -1;
     }
     size_t len = strlen(v);
     if (len > max_bytes) {
-        return s_fail(ld, n, "%s is %zu bytes long (at most %zu)", what, len, max_bytes);
+        return rl_yaml_fail(ld, n, "%s is %zu bytes long (at most %zu)", what, len, max_bytes);
     }
     if (s_has_control(v, len, allow_nl)) {
-        return s_fail(ld, n, "%s contains a control character%s", what,
-                      allow_nl ? " other than a line break" : "");
+        return rl_yaml_fail(ld, n, "%s contains a control character%s", what,
+                            allow_nl ? " other than a line break" : "");
     }
     x->text = strdup(v);
     if (!x->text) {
-        return s_fail(ld, n, "out of memory");
+        return rl_yaml_fail(ld, n, "out of memory");
     }
     char msg[S_MSG_MAX / 2];
     size_t off = 0;
@@ -572,7 +445,7 @@ static int s_template_text(s_loader_t *ld, brk_tpl_t *t, yaml_node_t *n, const c
 }
 
 /* The fixed text of the body must already fit each channel's limit. */
-static int s_body_limits(s_loader_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
+static int s_body_limits(rl_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
     static const struct {
         int channel;
         const char *name;
@@ -586,26 +459,24 @@ static int s_body_limits(s_loader_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
         size_t have = limits[i].chars ? t->body.fixed_chars : t->body.fixed_bytes;
         if ((t->channels & S_BIT(limits[i].channel)) && have > limits[i].max) {
-            return s_fail(ld, n, "body has %zu %s without its variables, past the %s limit of %zu",
-                          have, limits[i].chars ? "characters" : "bytes", limits[i].name,
-                          limits[i].max);
+            return rl_yaml_fail(
+                ld, n, "body has %zu %s without its variables, past the %s limit of %zu", have,
+                limits[i].chars ? "characters" : "bytes", limits[i].name, limits[i].max);
         }
     }
     return 0;
 }
 
-static int s_template(s_loader_t *ld, yaml_node_t *n, brk_tpl_t *t) {
-    s_slot_t s[K_COUNT];
-    if (s_fields(ld, n, "a template", s_tpl_keys, s) != 0) {
+static int s_template(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
+    rl_yaml_slot_t s[K_COUNT];
+    if (rl_yaml_fields(ld, n, "a template", s_tpl_keys, s) != 0) {
         return -1;
     }
     t->line = n->start_mark.line + 1;
-    static const char *const required[] = {"id", "channels", "body"};
-    static const int required_keys[] = {K_ID, K_CHANNELS, K_BODY};
-    for (size_t i = 0; i < 3; i++) {
-        if (!s[required_keys[i]].val) {
-            return s_fail(ld, n, "a template is missing required key \"%s\"", required[i]);
-        }
+    if (rl_yaml_require(ld, n, &s[K_ID], "id", "a template") != 0 ||
+        rl_yaml_require(ld, n, &s[K_CHANNELS], "channels", "a template") != 0 ||
+        rl_yaml_require(ld, n, &s[K_BODY], "body", "a template") != 0) {
+        return -1;
     }
     if (s_word(ld, s[K_ID].val, "template id",
                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
@@ -626,26 +497,27 @@ static int s_template(s_loader_t *ld, yaml_node_t *n, brk_tpl_t *t) {
     t->n_body_vars = t->n_vars;
     int email = (t->channels & S_BIT(S_EMAIL)) != 0;
     if (email && !s[K_SUBJECT].val) {
-        return s_fail(ld, n, "template \"%s\" serves email but has no \"subject\"", t->id);
+        return rl_yaml_fail(ld, n, "template \"%s\" serves email but has no \"subject\"", t->id);
     }
     if (!email && s[K_SUBJECT].key) {
-        return s_fail(ld, s[K_SUBJECT].key, "\"subject\" is only for templates that serve email");
+        return rl_yaml_fail(ld, s[K_SUBJECT].key,
+                            "\"subject\" is only for templates that serve email");
     }
     if (email && s_template_text(ld, t, s[K_SUBJECT].val, "subject", 0, BRK_TPL_SUBJECT_MAX_BYTES,
                                  &t->subject) != 0) {
         return -1;
     }
     if (s[K_WA_NAME].key && !(t->channels & S_BIT(S_WHATSAPP))) {
-        return s_fail(ld, s[K_WA_NAME].key,
-                      "\"whatsapp_template\" is only for templates that serve whatsapp");
+        return rl_yaml_fail(ld, s[K_WA_NAME].key,
+                            "\"whatsapp_template\" is only for templates that serve whatsapp");
     }
     if (s[K_WA_NAME].val && !s[K_WA_LANG].val) {
-        return s_fail(ld, s[K_WA_NAME].key,
-                      "\"whatsapp_template\" needs \"whatsapp_language\" (e.g. es_MX)");
+        return rl_yaml_fail(ld, s[K_WA_NAME].key,
+                            "\"whatsapp_template\" needs \"whatsapp_language\" (e.g. es_MX)");
     }
     if (s[K_WA_LANG].key && !s[K_WA_NAME].val) {
-        return s_fail(ld, s[K_WA_LANG].key,
-                      "\"whatsapp_language\" is only for entries with \"whatsapp_template\"");
+        return rl_yaml_fail(ld, s[K_WA_LANG].key,
+                            "\"whatsapp_language\" is only for entries with \"whatsapp_template\"");
     }
     if (s[K_WA_NAME].val &&
         (s_word(ld, s[K_WA_NAME].val, "whatsapp_template", "abcdefghijklmnopqrstuvwxyz0123456789_",
@@ -665,14 +537,14 @@ static int s_cmp_tpl(const void *a, const void *b) {
     return strcmp(((const brk_tpl_t *)a)->id, ((const brk_tpl_t *)b)->id);
 }
 
-static int s_document(s_loader_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) {
+static int s_document(rl_yaml_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) {
     static const char *const keys[] = {"templates", NULL};
-    s_slot_t s[1];
-    if (s_fields(ld, root, "the catalog", keys, s) != 0) {
+    rl_yaml_slot_t s[1];
+    if (rl_yaml_fields(ld, root, "the catalog", keys, s) != 0) {
         return -1;
     }
-    if (!s[0].val) {
-        return s_fail(ld, root, "the catalog is missing required key \"templates\"");
+    if (rl_yaml_require(ld, root, &s[0], "templates", "the catalog") != 0) {
+        return -1;
     }
     yaml_node_t *list = s[0].val;
     size_t n = 0;
@@ -680,21 +552,22 @@ static int s_document(s_loader_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat)
         n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     }
     if (list->type != YAML_SEQUENCE_NODE || n == 0) {
-        return s_fail(ld, list, "templates must be a non-empty list, found %s",
-                      list->type == YAML_SEQUENCE_NODE ? "an empty list" : s_type_name(list));
+        return rl_yaml_fail(ld, list, "templates must be a non-empty list, found %s",
+                            list->type == YAML_SEQUENCE_NODE ? "an empty list"
+                                                             : rl_yaml_type_name(ld, list));
     }
     if (n > S_MAX_TEMPLATES) {
-        return s_fail(ld, list, "more than %d templates", S_MAX_TEMPLATES);
+        return rl_yaml_fail(ld, list, "more than %d templates", S_MAX_TEMPLATES);
     }
     cat->tpls = calloc(n, sizeof *cat->tpls);
     if (!cat->tpls) {
-        return s_fail(ld, list, "out of memory");
+        return rl_yaml_fail(ld, list, "out of memory");
     }
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
-        yaml_node_t *item = s_node(ld, *it);
+        yaml_node_t *item = rl_yaml_node(ld, *it);
         if (!item) {
-            return s_fail(ld, list, "malformed list");
+            return rl_yaml_fail(ld, list, "malformed list");
         }
         brk_tpl_t *t = &cat->tpls[cat->n++]; /* counted now so that destroy frees a partial one */
         if (s_template(ld, item, t) != 0) {
@@ -706,13 +579,14 @@ static int s_document(s_loader_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat)
                 yaml_node_t *id = NULL;
                 for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
                      p < item->data.mapping.pairs.top; p++) {
-                    if (strcmp((const char *)s_node(ld, p->key)->data.scalar.value, "id") == 0) {
-                        id = s_node(ld, p->value);
+                    if (strcmp((const char *)rl_yaml_node(ld, p->key)->data.scalar.value, "id") ==
+                        0) {
+                        id = rl_yaml_node(ld, p->value);
                     }
                 }
-                return s_fail(ld, id ? id : item,
-                              "duplicate template id \"%s\" (first at line %zu)",
-                              s_q(q, sizeof q, t->id, strlen(t->id)), cat->tpls[j].line);
+                return rl_yaml_fail(ld, id ? id : item,
+                                    "duplicate template id \"%s\" (first at line %zu)",
+                                    rl_yaml_quote(q, sizeof q, t->id), cat->tpls[j].line);
             }
         }
     }
@@ -720,120 +594,17 @@ static int s_document(s_loader_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat)
     return 0;
 }
 
-static int s_syntax_error(s_loader_t *ld, const yaml_parser_t *parser) {
-    const char *problem = parser->problem ? parser->problem : "invalid YAML";
-    if (parser->error == YAML_MEMORY_ERROR) {
-        s_write_err(ld, "%s: out of memory while parsing", ld->path);
-    } else if (parser->error == YAML_READER_ERROR) {
-        size_t line = 0, col = 0;
-        s_walk(ld, parser->problem_offset <= ld->len ? parser->problem_offset : ld->len, &line,
-               &col);
-        s_write_err(ld, "%s:%zu:%zu: YAML error: %s", ld->path, line + 1, col + 1, problem);
-    } else if (parser->context) {
-        s_write_err(ld, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", ld->path,
-                    parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem,
-                    parser->context, parser->context_mark.line + 1);
-    } else {
-        s_write_err(ld, "%s:%zu:%zu: YAML syntax error: %s", ld->path,
-                    parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem);
-    }
-    return -1;
-}
-
-/* Reads a whole file (at most S_MAX_FILE_BYTES) into a malloc'd buffer. Returns 0, or an errno
- * value (EFBIG when too large). */
-static int s_read_file(const char *path, char **out, size_t *out_len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        return errno ? errno : ENOENT;
-    }
-    size_t cap = 16384, n = 0;
-    char *buf = NULL;
-    int rc = 0;
-    for (;;) {
-        char *grown = realloc(buf, cap);
-        if (!grown) {
-            rc = ENOMEM;
-            break;
-        }
-        buf = grown;
-        n += fread(buf + n, 1, cap - n, fp);
-        if (ferror(fp)) {
-            rc = errno ? errno : EIO;
-            break;
-        }
-        if (n < cap) {
-            break;
-        }
-        if (cap > S_MAX_FILE_BYTES) {
-            rc = EFBIG;
-            break;
-        }
-        cap *= 2;
-    }
-    fclose(fp);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *out_len = n;
-    return 0;
-}
-
 /* Parses ld->buf as one YAML document into cat. */
-static int s_parse(s_loader_t *ld, brk_tpl_catalog_t *cat) {
+static int s_parse(rl_yaml_t *ld, brk_tpl_catalog_t *cat) {
     const unsigned char *b = (const unsigned char *)ld->buf;
     if (ld->len >= 2 && ((b[0] == 0xFE && b[1] == 0xFF) || (b[0] == 0xFF && b[1] == 0xFE))) {
-        s_write_err(ld, "%s:1:1: the catalog must be UTF-8, not UTF-16", ld->path);
+        rl_yaml_write_err(ld->err, ld->err_len, "%s:1:1: the catalog must be UTF-8, not UTF-16",
+                          ld->path);
         return -1;
     }
-    yaml_parser_t parser;
-    yaml_document_t doc, extra;
-    int rc = -1;
-    if (!yaml_parser_initialize(&parser)) {
-        s_write_err(ld, "%s: out of memory", ld->path);
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, b, ld->len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        s_syntax_error(ld, &parser);
-        goto done_parser;
-    }
-    ld->doc = &doc;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {
-        s_fail_at(ld, 0, 0, "empty catalog (expected a mapping with \"templates\")");
-        goto done_doc;
-    }
-    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++) {
-        const char *want = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
-                           : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
-                                                           : YAML_DEFAULT_MAPPING_TAG;
-        if (n->tag && strcmp((const char *)n->tag, want) != 0) {
-            char q[48];
-            s_fail(ld, n, "explicit YAML tags are not allowed (found %s)",
-                   s_q(q, sizeof q, (const char *)n->tag, strlen((const char *)n->tag)));
-            goto done_doc;
-        }
-    }
-    if (!yaml_parser_load(&parser, &extra)) {
-        s_syntax_error(ld, &parser);
-        goto done_doc;
-    }
-    if (yaml_document_get_root_node(&extra)) {
-        s_fail_at(ld, extra.start_mark.line, extra.start_mark.column,
-                  "more than one YAML document in a catalog");
-        yaml_document_delete(&extra);
-        goto done_doc;
-    }
-    yaml_document_delete(&extra);
-    rc = s_document(ld, root, cat);
-done_doc:
-    yaml_document_delete(&doc);
-    ld->doc = NULL;
-done_parser:
-    yaml_parser_delete(&parser);
+    yaml_node_t *root = rl_yaml_load(ld);
+    int rc = root ? s_document(ld, root, cat) : -1;
+    rl_yaml_release(ld);
     return rc;
 }
 
@@ -912,32 +683,30 @@ static int s_render(const brk_tpl_t *t, const s_text_t *x, int subject, const ch
  * Public */
 
 brk_tpl_catalog_t *brk_tpl_load(const char *path, char *err, size_t err_len) {
-    s_loader_t ld = {.path = path, .err = err, .err_len = err_len};
+    rl_yaml_t ld = {.dialect = &s_dialect, .path = path, .err = err, .err_len = err_len};
     if (err && err_len > 0) {
         err[0] = '\0';
     }
     if (!path || !*path) {
-        ld.path = "(no path)";
-        s_write_err(&ld, "(no path): cannot open: no file name given");
+        rl_yaml_write_err(err, err_len, "(no path): cannot open: no file name given");
         return NULL;
     }
     char *buf = NULL;
     size_t len = 0;
-    errno = 0;
-    int e = s_read_file(path, &buf, &len);
+    int e = rl_yaml_read_file(path, S_MAX_FILE_BYTES, &buf, &len);
     if (e != 0) {
-        s_write_err(&ld, "%s: cannot open: %s", path,
-                    e == EFBIG ? "file larger than 1 MiB" : strerror(e));
+        rl_yaml_write_err(err, err_len, "%s: cannot open: %s", path,
+                          e == EFBIG ? "file larger than 1 MiB" : strerror(e));
         return NULL;
     }
     ld.buf = buf;
     ld.len = len;
     brk_tpl_catalog_t *cat = calloc(1, sizeof *cat);
     if (!cat) {
-        s_write_err(&ld, "%s: out of memory", path);
+        rl_yaml_write_err(err, err_len, "%s: out of memory", path);
     } else if (s_parse(&ld, cat) != 0) {
         if (err && err_len > 0 && err[0] == '\0') {
-            s_write_err(&ld, "%s: invalid template catalog", path);
+            rl_yaml_write_err(err, err_len, "%s: invalid template catalog", path);
         }
         brk_tpl_destroy(&cat);
     }

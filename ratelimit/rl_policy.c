@@ -61,9 +61,9 @@
  *   and values of the wrong YAML type are errors. One YAML document per file, at most 1 MiB;
  *   explicit YAML tags (!!binary, !foo) are refused; at most 256 rules of each kind. */
 #include "rl_policy.h"
+#include "rl_yaml.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +78,6 @@
 #define S_MAX_HOL_RULES  512
 #define S_MAX_LIMIT      1000
 #define S_MAX_COOL_DAYS  60
-#define S_MSG_MAX        400
 
 /* ---------------------------------------------------------------------------------------------
  * Names */
@@ -141,125 +140,20 @@ typedef struct {
 /* One file being loaded. */
 typedef struct {
     s_loader_t *ld;
-    const char *path;
     int depth;
-    yaml_document_t *doc;
+    rl_yaml_t y; /* its path, text, document and ld's error buffer */
 } s_file_t;
 
-/* A key of a mapping with a fixed set of keys, once seen. */
-typedef struct {
-    yaml_node_t *key;
-    yaml_node_t *val;
-} s_slot_t;
-
 /* ---------------------------------------------------------------------------------------------
- * Errors */
+ * Errors and scalars (node access, types, strings and key sets are rl_yaml.h's) */
 
-/* Copies `in` for quoting in a one-line message: control bytes become '?', long text is cut. */
-static const char *s_q(char *out, size_t out_len, const char *in) {
-    size_t n = 0;
-    const size_t max = out_len - 4;
-    for (const unsigned char *p = (const unsigned char *)in; *p && n < out_len - 1; p++) {
-        if (n >= max) {
-            while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80) {
-                n--; /* do not leave half a UTF-8 sequence */
-            }
-            if (n > 0 && ((unsigned char)out[n - 1] & 0x80)) {
-                n--;
-            }
-            memcpy(out + n, "...", 3);
-            n += 3;
-            break;
-        }
-        out[n++] = (*p < 0x20 || *p == 0x7F) ? '?' : (char)*p;
-    }
-    out[n] = '\0';
-    return out;
-}
-
-static void s_write_err(s_loader_t *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_write_err(s_loader_t *ld, const char *fmt, ...) {
-    if (!ld->err || ld->err_len == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ld->err, ld->err_len, fmt, ap);
-    va_end(ap);
-    for (char *p = ld->err; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            *p = ' '; /* one line, whatever a path or libyaml says */
-        }
-    }
-}
-
-/* Reports an error at a libyaml mark; always returns -1. */
-static int s_fail_mark(s_file_t *f, yaml_mark_t mark, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int s_fail_mark(s_file_t *f, yaml_mark_t mark, const char *fmt, ...) {
-    char msg[S_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    s_write_err(f->ld, "%s:%zu:%zu: %s", f->path, mark.line + 1, mark.column + 1, msg);
-    return -1;
-}
-
-#define s_fail(f, node, ...) s_fail_mark((f), (node)->start_mark, __VA_ARGS__)
-
-/* ---------------------------------------------------------------------------------------------
- * Node access */
-
-static yaml_node_t *s_node(s_file_t *f, int index) {
-    return yaml_document_get_node(f->doc, index);
-}
-
-static int s_is_empty_scalar(const yaml_node_t *n) {
-    return n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
-           n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-static const char *s_type_name(const yaml_node_t *n) {
-    switch (n->type) {
-        case YAML_SCALAR_NODE:
-            return s_is_empty_scalar(n) ? "an empty value" : "a scalar";
-        case YAML_SEQUENCE_NODE:
-            return "a list";
-        case YAML_MAPPING_NODE:
-            return "a mapping";
-        default:
-            return "nothing";
-    }
-}
-
-static int s_expect(s_file_t *f, yaml_node_t *n, yaml_node_type_t type, const char *what) {
-    if (n->type == type) {
-        return 0;
-    }
-    const char *want = type == YAML_MAPPING_NODE    ? "a mapping"
-                       : type == YAML_SEQUENCE_NODE ? "a list"
-                                                    : "a scalar";
-    return s_fail(f, n, "%s must be %s, found %s", what, want, s_type_name(n));
-}
-
-/* The text of a scalar node, refusing other node types, empty values and embedded NULs. */
-static int s_text(s_file_t *f, yaml_node_t *n, const char *what, const char **out) {
-    if (n->type != YAML_SCALAR_NODE || s_is_empty_scalar(n)) {
-        return s_fail(f, n, "%s must be a string, found %s", what, s_type_name(n));
-    }
-    const char *v = (const char *)n->data.scalar.value;
-    if (strlen(v) != n->data.scalar.length) {
-        return s_fail(f, n, "%s contains a NUL character", what);
-    }
-    *out = v;
-    return 0;
-}
+/* Reports "FILE:LINE:COL: message" at the start of a node of file f; always returns -1. */
+#define s_fail(f, node, ...) rl_yaml_fail(&(f)->y, (node), __VA_ARGS__)
 
 /* A plain (unquoted) scalar: integers and booleans are written that way. */
 static int s_plain(s_file_t *f, yaml_node_t *n, const char *what, const char *type,
                    const char **out) {
-    if (s_text(f, n, what, out) != 0) {
+    if (rl_yaml_text(&f->y, n, what, out) != 0) {
         return -1;
     }
     if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
@@ -276,7 +170,8 @@ static int s_int(s_file_t *f, yaml_node_t *n, const char *what, long min, long m
     char q[48];
     size_t len = strlen(v);
     if (len == 0 || len > 9 || strspn(v, "0123456789") != len || (v[0] == '0' && len > 1)) {
-        return s_fail(f, n, "%s must be a whole number, found \"%s\"", what, s_q(q, sizeof q, v));
+        return s_fail(f, n, "%s must be a whole number, found \"%s\"", what,
+                      rl_yaml_quote(q, sizeof q, v));
     }
     long x = strtol(v, NULL, 10);
     if (x < min || x > max) {
@@ -296,14 +191,15 @@ static int s_bool(s_file_t *f, yaml_node_t *n, const char *what, int *out) {
         return 0;
     }
     char q[48];
-    return s_fail(f, n, "%s must be true or false, found \"%s\"", what, s_q(q, sizeof q, v));
+    return s_fail(f, n, "%s must be true or false, found \"%s\"", what,
+                  rl_yaml_quote(q, sizeof q, v));
 }
 
 /* One of a fixed set of words; *out gets its index in `words` (NULL-terminated). */
 static int s_enum(s_file_t *f, yaml_node_t *n, const char *what, const char *const *words,
                   const char *expected, int *out) {
     const char *v = NULL;
-    if (s_text(f, n, what, &v) != 0) {
+    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     for (int i = 0; words[i]; i++) {
@@ -313,7 +209,8 @@ static int s_enum(s_file_t *f, yaml_node_t *n, const char *what, const char *con
         }
     }
     char q[48];
-    return s_fail(f, n, "unknown %s \"%s\" (expected %s)", what, s_q(q, sizeof q, v), expected);
+    return s_fail(f, n, "unknown %s \"%s\" (expected %s)", what, rl_yaml_quote(q, sizeof q, v),
+                  expected);
 }
 
 static int s_is_id(const char *v) {
@@ -324,74 +221,17 @@ static int s_is_id(const char *v) {
 
 static int s_id(s_file_t *f, yaml_node_t *n, const char *what, char out[RL_ID_MAX]) {
     const char *v = NULL;
-    if (s_text(f, n, what, &v) != 0) {
+    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     if (!s_is_id(v)) {
         char q[48];
         return s_fail(f, n,
                       "%s \"%s\" is not a valid id (letters, digits, '.', '_', '-'; at most %d)",
-                      what, s_q(q, sizeof q, v), RL_ID_MAX - 1);
+                      what, rl_yaml_quote(q, sizeof q, v), RL_ID_MAX - 1);
     }
     memcpy(out, v, strlen(v) + 1);
     return 0;
-}
-
-/* Collects the keys of a mapping whose keys are all in `keys` (NULL-terminated) into slots
- * (parallel to keys), refusing unknown and duplicate keys. */
-static int s_fields(s_file_t *f, yaml_node_t *map, const char *what, const char *const *keys,
-                    s_slot_t *slots) {
-    if (s_expect(f, map, YAML_MAPPING_NODE, what) != 0) {
-        return -1;
-    }
-    size_t n_keys = 0;
-    while (keys[n_keys]) {
-        slots[n_keys].key = slots[n_keys].val = NULL;
-        n_keys++;
-    }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = s_node(f, p->key);
-        yaml_node_t *v = s_node(f, p->value);
-        const char *name;
-        if (!k || !v) {
-            return s_fail(f, map, "malformed mapping");
-        }
-        if (s_text(f, k, "a key", &name) != 0) {
-            return -1;
-        }
-        size_t i = 0;
-        while (i < n_keys && strcmp(keys[i], name) != 0) {
-            i++;
-        }
-        char q[48];
-        if (i == n_keys) {
-            char list[S_MSG_MAX / 2];
-            size_t used = 0;
-            list[0] = '\0';
-            for (size_t j = 0; j < n_keys && used < sizeof list; j++) {
-                int w = snprintf(list + used, sizeof list - used, "%s%s", j ? ", " : "", keys[j]);
-                used += w > 0 ? (size_t)w : 0;
-            }
-            return s_fail(f, k, "unknown key \"%s\" in %s (expected %s)", s_q(q, sizeof q, name),
-                          what, list);
-        }
-        if (slots[i].key) {
-            return s_fail(f, k, "duplicate key \"%s\" in %s (first at line %zu)", name, what,
-                          slots[i].key->start_mark.line + 1);
-        }
-        slots[i].key = k;
-        slots[i].val = v;
-    }
-    return 0;
-}
-
-static int s_require(s_file_t *f, yaml_node_t *map, const s_slot_t *slot, const char *key,
-                     const char *what) {
-    if (slot->val) {
-        return 0;
-    }
-    return s_fail(f, map, "%s is missing required key \"%s\"", what, key);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -415,11 +255,12 @@ static int32_t s_clock(const char *p, int end_ok) {
 static int s_span(s_file_t *f, yaml_node_t *n, const char *what, rl_span_t *out) {
     const char *v = NULL;
     char q[48];
-    if (s_text(f, n, what, &v) != 0) {
+    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     if (strlen(v) != 11 || v[5] != '-') {
-        return s_fail(f, n, "%s: \"%s\" is not HH:MM-HH:MM or closed", what, s_q(q, sizeof q, v));
+        return s_fail(f, n, "%s: \"%s\" is not HH:MM-HH:MM or closed", what,
+                      rl_yaml_quote(q, sizeof q, v));
     }
     int32_t a = s_clock(v, 0);
     int32_t b = s_clock(v + 6, 1);
@@ -427,13 +268,13 @@ static int s_span(s_file_t *f, yaml_node_t *n, const char *what, rl_span_t *out)
         return s_fail(f, n,
                       "%s: invalid time in \"%s\" (hours 00-23, minutes 00-59, an end may be "
                       "24:00)",
-                      what, s_q(q, sizeof q, v));
+                      what, rl_yaml_quote(q, sizeof q, v));
     }
     if (a >= b) {
         return s_fail(f, n,
                       "%s: start must be before end in \"%s\" (a span past midnight is two "
                       "spans on two days)",
-                      what, s_q(q, sizeof q, v));
+                      what, rl_yaml_quote(q, sizeof q, v));
     }
     out->start = a;
     out->end = b;
@@ -445,7 +286,7 @@ static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out)
     memset(out, 0, sizeof *out);
     if (n->type == YAML_SCALAR_NODE) {
         const char *v = NULL;
-        if (s_text(f, n, what, &v) != 0) {
+        if (rl_yaml_text(&f->y, n, what, &v) != 0) {
             return -1;
         }
         if (strcmp(v, "closed") == 0) {
@@ -456,7 +297,7 @@ static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out)
     }
     if (n->type != YAML_SEQUENCE_NODE) {
         return s_fail(f, n, "%s must be \"HH:MM-HH:MM\", a list of them or closed, found %s", what,
-                      s_type_name(n));
+                      rl_yaml_type_name(&f->y, n));
     }
     size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (count == 0) {
@@ -466,13 +307,13 @@ static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out)
         return s_fail(f, n, "%s: at most %d spans per day, found %zu", what, RL_MAX_SPANS, count);
     }
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = s_node(f, n->data.sequence.items.start[i]);
+        yaml_node_t *item = rl_yaml_node(&f->y, n->data.sequence.items.start[i]);
         if (!item) {
             return s_fail(f, n, "malformed list");
         }
         if (item->type != YAML_SCALAR_NODE) {
             return s_fail(f, item, "%s: each span must be \"HH:MM-HH:MM\", found %s", what,
-                          s_type_name(item));
+                          rl_yaml_type_name(&f->y, item));
         }
         if (s_span(f, item, what, &out->span[i]) != 0) {
             return -1;
@@ -506,7 +347,7 @@ static int s_duration(s_file_t *f, yaml_node_t *n, const char *what, int64_t *ou
     static const int64_t mult[] = {S_DAY, 3600, 60, 1};
     const char *v = NULL;
     char q[48];
-    if (s_text(f, n, what, &v) != 0) {
+    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     int64_t total = 0;
@@ -532,7 +373,7 @@ static int s_duration(s_file_t *f, yaml_node_t *n, const char *what, int64_t *ou
     }
     if (total <= 0 || total > S_MAX_DURATION) {
         return s_fail(f, n, "%s must be more than 0 and at most 400d, found \"%s\"", what,
-                      s_q(q, sizeof q, v));
+                      rl_yaml_quote(q, sizeof q, v));
     }
     *out = total;
     return 0;
@@ -540,7 +381,7 @@ bad:
     return s_fail(f, n,
                   "%s: \"%s\" is not a duration (digits with units d, h, m, s in that order, e.g. "
                   "7d, 48h, 1d12h)",
-                  what, s_q(q, sizeof q, v));
+                  what, rl_yaml_quote(q, sizeof q, v));
 }
 
 static const char *const s_day_keys[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
@@ -579,7 +420,7 @@ static int s_day_key(const char *k, int *from, int *to) {
 
 static int s_channel_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     const char *v = NULL;
-    if (s_text(f, n, "a channel", &v) != 0) {
+    if (rl_yaml_text(&f->y, n, "a channel", &v) != 0) {
         return -1;
     }
     rl_channel_t ch = rl_channel_parse(v);
@@ -601,7 +442,7 @@ static int s_channel_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     return s_fail(f, n,
                   "unknown channel \"%s\" (expected sms, whatsapp, voice, email, messenger or a "
                   "group)",
-                  s_q(q, sizeof q, v));
+                  rl_yaml_quote(q, sizeof q, v));
 }
 
 /* CHANNELS: a name, or a non-empty list of names (channels or groups). */
@@ -614,21 +455,22 @@ static int s_channels(s_file_t *f, yaml_node_t *n, const char *what, uint32_t *o
             return s_fail(f, n, "%s: empty channel set", what);
         }
         for (yaml_node_item_t *it = start; it < top; it++) {
-            yaml_node_t *item = s_node(f, *it);
+            yaml_node_t *item = rl_yaml_node(&f->y, *it);
             if (!item) {
                 return s_fail(f, n, "malformed list");
             }
             if (item->type != YAML_SCALAR_NODE) {
                 return s_fail(f, item, "%s: each entry must be a channel or group name, found %s",
-                              what, s_type_name(item));
+                              what, rl_yaml_type_name(&f->y, item));
             }
             for (yaml_node_item_t *prev = start; prev < it; prev++) {
-                yaml_node_t *pn = s_node(f, *prev);
+                yaml_node_t *pn = rl_yaml_node(&f->y, *prev);
                 if (pn && strcmp((const char *)pn->data.scalar.value,
                                  (const char *)item->data.scalar.value) == 0) {
                     char q[48];
-                    return s_fail(f, item, "%s: \"%s\" is listed twice", what,
-                                  s_q(q, sizeof q, (const char *)item->data.scalar.value));
+                    return s_fail(
+                        f, item, "%s: \"%s\" is listed twice", what,
+                        rl_yaml_quote(q, sizeof q, (const char *)item->data.scalar.value));
                 }
             }
             if (s_channel_word(f, item, &mask) != 0) {
@@ -641,7 +483,7 @@ static int s_channels(s_file_t *f, yaml_node_t *n, const char *what, uint32_t *o
         }
     } else {
         return s_fail(f, n, "%s must be a channel, a group or a list of them, found %s", what,
-                      s_type_name(n));
+                      rl_yaml_type_name(&f->y, n));
     }
     if (mask == 0) {
         return s_fail(f, n, "%s: empty channel set", what);
@@ -652,23 +494,24 @@ static int s_channels(s_file_t *f, yaml_node_t *n, const char *what, uint32_t *o
 
 static int s_groups(s_file_t *f, yaml_node_t *map) {
     s_loader_t *ld = f->ld;
-    if (s_expect(f, map, YAML_MAPPING_NODE, "groups") != 0) {
+    if (rl_yaml_expect(&f->y, map, YAML_MAPPING_NODE, "groups") != 0) {
         return -1;
     }
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *k = s_node(f, p->key);
-        yaml_node_t *v = s_node(f, p->value);
+        yaml_node_t *k = rl_yaml_node(&f->y, p->key);
+        yaml_node_t *v = rl_yaml_node(&f->y, p->value);
         const char *name;
         char q[48];
         if (!k || !v) {
             return s_fail(f, map, "malformed mapping");
         }
-        if (s_text(f, k, "a group name", &name) != 0) {
+        if (rl_yaml_text(&f->y, k, "a group name", &name) != 0) {
             return -1;
         }
         if (!s_is_id(name)) {
-            return s_fail(f, k, "group name \"%s\" is not a valid name", s_q(q, sizeof q, name));
+            return s_fail(f, k, "group name \"%s\" is not a valid name",
+                          rl_yaml_quote(q, sizeof q, name));
         }
         if (rl_channel_parse(name) != RL_CH_NONE || strcmp(name, "all") == 0) {
             return s_fail(f, k, "group name \"%s\" is reserved (a channel or \"all\")", name);
@@ -738,12 +581,13 @@ static int s_scope(s_file_t *f, yaml_node_t *n, rl_scope_t *out) {
 }
 
 /* per + span of caps (day | week | rolling) and one_channel (week | rolling). */
-static int s_period(s_file_t *f, yaml_node_t *map, const s_slot_t *per, const s_slot_t *span,
-                    int allow_day, const char *what, rl_period_t *out_per, int64_t *out_span) {
+static int s_period(s_file_t *f, yaml_node_t *map, const rl_yaml_slot_t *per,
+                    const rl_yaml_slot_t *span, int allow_day, const char *what,
+                    rl_period_t *out_per, int64_t *out_span) {
     static const char *const words[] = {"day", "week", "rolling", NULL};
     static const char *const words_no_day[] = {"week", "rolling", NULL};
     int i = 0;
-    if (s_require(f, map, per, "per", what) != 0 ||
+    if (rl_yaml_require(&f->y, map, per, "per", what) != 0 ||
         s_enum(f, per->val, "period", allow_day ? words : words_no_day,
                allow_day ? "day, week or rolling" : "week or rolling", &i) != 0) {
         return -1;
@@ -764,7 +608,7 @@ static int s_period(s_file_t *f, yaml_node_t *map, const s_slot_t *per, const s_
 
 static int s_window(s_file_t *f, yaml_node_t *map) {
     rl_policy_t *pol = f->ld->pol;
-    if (s_expect(f, map, YAML_MAPPING_NODE, "a window") != 0) {
+    if (rl_yaml_expect(&f->y, map, YAML_MAPPING_NODE, "a window") != 0) {
         return -1;
     }
     rl_window_rule_t *w = s_append(f, map, (void **)&pol->windows, pol->n_windows, sizeof *w);
@@ -778,14 +622,14 @@ static int s_window(s_file_t *f, yaml_node_t *map) {
     int any_day = 0;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *k = s_node(f, p->key);
-        yaml_node_t *v = s_node(f, p->value);
+        yaml_node_t *k = rl_yaml_node(&f->y, p->key);
+        yaml_node_t *v = rl_yaml_node(&f->y, p->value);
         const char *name;
         char q[48];
         if (!k || !v) {
             return s_fail(f, map, "malformed mapping");
         }
-        if (s_text(f, k, "a key", &name) != 0) {
+        if (rl_yaml_text(&f->y, k, "a key", &name) != 0) {
             return -1;
         }
         for (size_t i = 0; i < n_seen; i++) {
@@ -817,7 +661,7 @@ static int s_window(s_file_t *f, yaml_node_t *map) {
             return s_fail(f, k,
                           "unknown key \"%s\" in window (expected id, channels, holidays, daily, "
                           "a day mon..sun or a range such as mon-fri)",
-                          s_q(q, sizeof q, name));
+                          rl_yaml_quote(q, sizeof q, name));
         }
         if (n_seen == sizeof seen / sizeof seen[0]) {
             return s_fail(f, k, "too many keys in window");
@@ -861,8 +705,8 @@ static int s_cap(s_file_t *f, yaml_node_t *map) {
                                        "counts", "scope",    "per_channel", NULL};
     static const char *const counts_words[] = {"attempts", "direct", "conversations", NULL};
     rl_policy_t *pol = f->ld->pol;
-    s_slot_t s[8];
-    if (s_fields(f, map, "cap", keys, s) != 0) {
+    rl_yaml_slot_t s[8];
+    if (rl_yaml_fields(&f->y, map, "cap", keys, s) != 0) {
         return -1;
     }
     rl_cap_rule_t *c = s_append(f, map, (void **)&pol->caps, pol->n_caps, sizeof *c);
@@ -872,10 +716,11 @@ static int s_cap(s_file_t *f, yaml_node_t *map) {
     pol->n_caps++;
     long limit;
     int counts = 0;
-    if (s_require(f, map, &s[0], "id", "cap") != 0 || s_rule_id(f, s[0].val, c->id) != 0 ||
-        s_require(f, map, &s[1], "channels", "cap") != 0 ||
+    if (rl_yaml_require(&f->y, map, &s[0], "id", "cap") != 0 ||
+        s_rule_id(f, s[0].val, c->id) != 0 ||
+        rl_yaml_require(&f->y, map, &s[1], "channels", "cap") != 0 ||
         s_channels(f, s[1].val, "channels", &c->channels) != 0 ||
-        s_require(f, map, &s[2], "limit", "cap") != 0) {
+        rl_yaml_require(&f->y, map, &s[2], "limit", "cap") != 0) {
         return -1;
     }
     const char *lv;
@@ -903,8 +748,8 @@ static int s_cap(s_file_t *f, yaml_node_t *map) {
 static int s_gap(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "channels", "min", "scope", "per_channel", NULL};
     rl_policy_t *pol = f->ld->pol;
-    s_slot_t s[5];
-    if (s_fields(f, map, "gap", keys, s) != 0) {
+    rl_yaml_slot_t s[5];
+    if (rl_yaml_fields(&f->y, map, "gap", keys, s) != 0) {
         return -1;
     }
     rl_gap_rule_t *g = s_append(f, map, (void **)&pol->gaps, pol->n_gaps, sizeof *g);
@@ -912,10 +757,11 @@ static int s_gap(s_file_t *f, yaml_node_t *map) {
         return -1;
     }
     pol->n_gaps++;
-    if (s_require(f, map, &s[0], "id", "gap") != 0 || s_rule_id(f, s[0].val, g->id) != 0 ||
-        s_require(f, map, &s[1], "channels", "gap") != 0 ||
+    if (rl_yaml_require(&f->y, map, &s[0], "id", "gap") != 0 ||
+        s_rule_id(f, s[0].val, g->id) != 0 ||
+        rl_yaml_require(&f->y, map, &s[1], "channels", "gap") != 0 ||
         s_channels(f, s[1].val, "channels", &g->channels) != 0 ||
-        s_require(f, map, &s[2], "min", "gap") != 0 ||
+        rl_yaml_require(&f->y, map, &s[2], "min", "gap") != 0 ||
         s_duration(f, s[2].val, "min", &g->gap) != 0 || s_scope(f, s[3].val, &g->scope) != 0 ||
         (s[4].val && s_bool(f, s[4].val, "per_channel", &g->per_channel) != 0)) {
         return -1;
@@ -927,8 +773,8 @@ static int s_cooldown(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id",   "channels", "after_conversation_on",
                                        "days", "scope",    NULL};
     rl_policy_t *pol = f->ld->pol;
-    s_slot_t s[5];
-    if (s_fields(f, map, "cooldown", keys, s) != 0) {
+    rl_yaml_slot_t s[5];
+    if (rl_yaml_fields(&f->y, map, "cooldown", keys, s) != 0) {
         return -1;
     }
     rl_cooldown_rule_t *c = s_append(f, map, (void **)&pol->cooldowns, pol->n_cooldowns, sizeof *c);
@@ -937,12 +783,13 @@ static int s_cooldown(s_file_t *f, yaml_node_t *map) {
     }
     pol->n_cooldowns++;
     long days;
-    if (s_require(f, map, &s[0], "id", "cooldown") != 0 || s_rule_id(f, s[0].val, c->id) != 0 ||
-        s_require(f, map, &s[1], "channels", "cooldown") != 0 ||
+    if (rl_yaml_require(&f->y, map, &s[0], "id", "cooldown") != 0 ||
+        s_rule_id(f, s[0].val, c->id) != 0 ||
+        rl_yaml_require(&f->y, map, &s[1], "channels", "cooldown") != 0 ||
         s_channels(f, s[1].val, "channels", &c->channels) != 0 ||
-        s_require(f, map, &s[2], "after_conversation_on", "cooldown") != 0 ||
+        rl_yaml_require(&f->y, map, &s[2], "after_conversation_on", "cooldown") != 0 ||
         s_channels(f, s[2].val, "after_conversation_on", &c->trigger) != 0 ||
-        s_require(f, map, &s[3], "days", "cooldown") != 0 ||
+        rl_yaml_require(&f->y, map, &s[3], "days", "cooldown") != 0 ||
         s_int(f, s[3].val, "days", 1, S_MAX_COOL_DAYS, &days) != 0 ||
         s_scope(f, s[4].val, &c->scope) != 0) {
         return -1;
@@ -954,8 +801,8 @@ static int s_cooldown(s_file_t *f, yaml_node_t *map) {
 static int s_one_channel(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "per", "span", "scope", NULL};
     rl_policy_t *pol = f->ld->pol;
-    s_slot_t s[4];
-    if (s_fields(f, map, "one_channel rule", keys, s) != 0) {
+    rl_yaml_slot_t s[4];
+    if (rl_yaml_fields(&f->y, map, "one_channel rule", keys, s) != 0) {
         return -1;
     }
     rl_one_channel_rule_t *o =
@@ -964,7 +811,7 @@ static int s_one_channel(s_file_t *f, yaml_node_t *map) {
         return -1;
     }
     pol->n_one_channel++;
-    if (s_require(f, map, &s[0], "id", "one_channel rule") != 0 ||
+    if (rl_yaml_require(&f->y, map, &s[0], "id", "one_channel rule") != 0 ||
         s_rule_id(f, s[0].val, o->id) != 0 ||
         s_period(f, map, &s[1], &s[2], 0, "one_channel rule", &o->per, &o->span) != 0 ||
         s_scope(f, s[3].val, &o->scope) != 0) {
@@ -976,7 +823,7 @@ static int s_one_channel(s_file_t *f, yaml_node_t *map) {
 static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     const char *v = NULL;
     char q[48];
-    if (s_text(f, n, "a role", &v) != 0) {
+    if (rl_yaml_text(&f->y, n, "a role", &v) != 0) {
         return -1;
     }
     int r = rl_role_parse(v);
@@ -985,7 +832,7 @@ static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     }
     if (r == 0) {
         return s_fail(f, n, "unknown role \"%s\" (expected codebtor or reference)",
-                      s_q(q, sizeof q, v));
+                      rl_yaml_quote(q, sizeof q, v));
     }
     *mask |= RL_ROLE_BIT(r);
     return 0;
@@ -994,8 +841,8 @@ static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
 static int s_roles_rule(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "forbid", NULL};
     rl_policy_t *pol = f->ld->pol;
-    s_slot_t s[2];
-    if (s_fields(f, map, "roles rule", keys, s) != 0) {
+    rl_yaml_slot_t s[2];
+    if (rl_yaml_fields(&f->y, map, "roles rule", keys, s) != 0) {
         return -1;
     }
     rl_role_rule_t *r = s_append(f, map, (void **)&pol->roles, pol->n_roles, sizeof *r);
@@ -1003,8 +850,9 @@ static int s_roles_rule(s_file_t *f, yaml_node_t *map) {
         return -1;
     }
     pol->n_roles++;
-    if (s_require(f, map, &s[0], "id", "roles rule") != 0 || s_rule_id(f, s[0].val, r->id) != 0 ||
-        s_require(f, map, &s[1], "forbid", "roles rule") != 0) {
+    if (rl_yaml_require(&f->y, map, &s[0], "id", "roles rule") != 0 ||
+        s_rule_id(f, s[0].val, r->id) != 0 ||
+        rl_yaml_require(&f->y, map, &s[1], "forbid", "roles rule") != 0) {
         return -1;
     }
     yaml_node_t *v = s[1].val;
@@ -1012,14 +860,15 @@ static int s_roles_rule(s_file_t *f, yaml_node_t *map) {
         return s_role_word(f, v, &r->roles);
     }
     if (v->type != YAML_SEQUENCE_NODE) {
-        return s_fail(f, v, "forbid must be a role or a list of roles, found %s", s_type_name(v));
+        return s_fail(f, v, "forbid must be a role or a list of roles, found %s",
+                      rl_yaml_type_name(&f->y, v));
     }
     if (v->data.sequence.items.start == v->data.sequence.items.top) {
         return s_fail(f, v, "forbid: empty list of roles");
     }
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
-        yaml_node_t *item = s_node(f, *it);
+        yaml_node_t *item = rl_yaml_node(&f->y, *it);
         if (!item) {
             return s_fail(f, v, "malformed list");
         }
@@ -1035,11 +884,11 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
     rl_holiday_rule_t rule;
     const char *spec, *why = NULL;
     char q[48];
-    s_slot_t s[4];
+    rl_yaml_slot_t s[4];
     yaml_node_t *spec_node = n;
     if (n->type == YAML_MAPPING_NODE) {
-        if (s_fields(f, n, "holiday rule", keys, s) != 0 ||
-            s_require(f, n, &s[0], "rule", "holiday rule") != 0) {
+        if (rl_yaml_fields(&f->y, n, "holiday rule", keys, s) != 0 ||
+            rl_yaml_require(&f->y, n, &s[0], "rule", "holiday rule") != 0) {
             return -1;
         }
         spec_node = s[0].val;
@@ -1047,13 +896,13 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
         return s_fail(f, n,
                       "a holiday rule must be a string or a mapping {rule, from, to, name}, "
                       "found %s",
-                      s_type_name(n));
+                      rl_yaml_type_name(&f->y, n));
     }
-    if (s_text(f, spec_node, "holiday rule", &spec) != 0) {
+    if (rl_yaml_text(&f->y, spec_node, "holiday rule", &spec) != 0) {
         return -1;
     }
     if (rl_holiday_rule_parse(spec, &rule, &why) != 0) {
-        return s_fail(f, spec_node, "holiday rule \"%s\": %s", s_q(q, sizeof q, spec),
+        return s_fail(f, spec_node, "holiday rule \"%s\": %s", rl_yaml_quote(q, sizeof q, spec),
                       why ? why : "invalid");
     }
     if (n->type == YAML_MAPPING_NODE) {
@@ -1078,7 +927,7 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
             rule.to_year = (int)year;
         }
         if (s[3].val) {
-            if (s_text(f, s[3].val, "name", &name) != 0) {
+            if (rl_yaml_text(&f->y, s[3].val, "name", &name) != 0) {
                 return -1;
             }
             if (rule.name[0]) {
@@ -1097,7 +946,7 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
         }
     }
     if (rl_calendar_add(f->ld->pol->holidays, &rule, &why) != 0) {
-        return s_fail(f, n, "holiday rule \"%s\": %s", s_q(q, sizeof q, spec),
+        return s_fail(f, n, "holiday rule \"%s\": %s", rl_yaml_quote(q, sizeof q, spec),
                       why ? why : "invalid");
     }
     return 0;
@@ -1106,21 +955,21 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
 static int s_holidays(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "rules", NULL};
     rl_policy_t *pol = f->ld->pol;
-    s_slot_t s[2];
+    rl_yaml_slot_t s[2];
     if (pol->holidays) {
         return s_fail(f, map,
                       "holidays are already defined by the base policy (\"%s\"); a file that "
                       "extends may not redefine them",
                       pol->holidays_id);
     }
-    if (s_fields(f, map, "holidays", keys, s) != 0 ||
-        s_require(f, map, &s[0], "id", "holidays") != 0 ||
-        s_require(f, map, &s[1], "rules", "holidays") != 0) {
+    if (rl_yaml_fields(&f->y, map, "holidays", keys, s) != 0 ||
+        rl_yaml_require(&f->y, map, &s[0], "id", "holidays") != 0 ||
+        rl_yaml_require(&f->y, map, &s[1], "rules", "holidays") != 0) {
         return -1;
     }
     char id[RL_ID_MAX];
     if (s_rule_id(f, s[0].val, id) != 0 ||
-        s_expect(f, s[1].val, YAML_SEQUENCE_NODE, "holidays rules") != 0) {
+        rl_yaml_expect(&f->y, s[1].val, YAML_SEQUENCE_NODE, "holidays rules") != 0) {
         return -1;
     }
     yaml_node_t *list = s[1].val;
@@ -1137,7 +986,7 @@ static int s_holidays(s_file_t *f, yaml_node_t *map) {
     }
     memcpy(pol->holidays_id, id, sizeof id);
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = s_node(f, list->data.sequence.items.start[i]);
+        yaml_node_t *item = rl_yaml_node(&f->y, list->data.sequence.items.start[i]);
         if (!item) {
             return s_fail(f, list, "malformed list");
         }
@@ -1151,12 +1000,12 @@ static int s_holidays(s_file_t *f, yaml_node_t *map) {
 /* Runs `one` on every entry of a top-level rule list. */
 static int s_rule_list(s_file_t *f, yaml_node_t *list, const char *what,
                        int (*one)(s_file_t *, yaml_node_t *)) {
-    if (s_expect(f, list, YAML_SEQUENCE_NODE, what) != 0) {
+    if (rl_yaml_expect(&f->y, list, YAML_SEQUENCE_NODE, what) != 0) {
         return -1;
     }
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
-        yaml_node_t *item = s_node(f, *it);
+        yaml_node_t *item = rl_yaml_node(&f->y, *it);
         if (!item) {
             return s_fail(f, list, "malformed list");
         }
@@ -1176,24 +1025,24 @@ static int s_load_file(s_loader_t *ld, const char *path, int depth, s_file_t *pa
 static int s_extends(s_file_t *f, yaml_node_t *n) {
     const char *name;
     char q[48];
-    if (s_text(f, n, "extends", &name) != 0) {
+    if (rl_yaml_text(&f->y, n, "extends", &name) != 0) {
         return -1;
     }
     if (!s_is_id(name)) {
         return s_fail(f, n, "extends: \"%s\" is not a policy name in this folder",
-                      s_q(q, sizeof q, name));
+                      rl_yaml_quote(q, sizeof q, name));
     }
     if (f->depth >= S_MAX_EXTENDS) {
         return s_fail(f, n, "extends: more than %d levels of extends", S_MAX_EXTENDS);
     }
-    const char *slash = strrchr(f->path, '/');
-    size_t dir_len = slash ? (size_t)(slash - f->path) + 1 : 0;
+    const char *slash = strrchr(f->y.path, '/');
+    size_t dir_len = slash ? (size_t)(slash - f->y.path) + 1 : 0;
     size_t len = dir_len + strlen(name) + sizeof ".yaml";
     char *path = malloc(len);
     if (!path) {
         return s_fail(f, n, "out of memory");
     }
-    snprintf(path, len, "%.*s%s.yaml", (int)dir_len, f->path, name);
+    snprintf(path, len, "%.*s%s.yaml", (int)dir_len, f->y.path, name);
     for (int i = 0; i <= f->depth; i++) {
         if (strcmp(f->ld->chain[i], path) == 0) {
             s_fail(f, n, "extends cycle: \"%s\" leads back to %s", name, path);
@@ -1229,24 +1078,24 @@ static int s_document(s_file_t *f, yaml_node_t *root) {
     static const char *const week_words[] = {"monday", "sunday", NULL};
     static const char *const direct_words[] = {"any-attempt", "delivered", "conversation", NULL};
     rl_policy_t *pol = f->ld->pol;
-    s_slot_t s[K_COUNT];
+    rl_yaml_slot_t s[K_COUNT];
     if (root->type != YAML_MAPPING_NODE) {
         return s_fail(f, root, "a policy file must be a mapping (id: ..., windows: ...), found %s",
-                      s_type_name(root));
+                      rl_yaml_type_name(&f->y, root));
     }
-    if (s_fields(f, root, "policy", keys, s) != 0) {
+    if (rl_yaml_fields(&f->y, root, "policy", keys, s) != 0) {
         return -1;
     }
     if (s[K_EXTENDS].val && s_extends(f, s[K_EXTENDS].val) != 0) {
         return -1;
     }
-    if (s_require(f, root, &s[K_ID], "id", "policy") != 0 ||
+    if (rl_yaml_require(&f->y, root, &s[K_ID], "id", "policy") != 0 ||
         s_id(f, s[K_ID].val, "policy id", pol->id) != 0) {
         return -1;
     }
     if (s[K_NAME].val) {
         const char *name;
-        if (s_text(f, s[K_NAME].val, "name", &name) != 0) {
+        if (rl_yaml_text(&f->y, s[K_NAME].val, "name", &name) != 0) {
             return -1;
         }
         if (strlen(name) >= sizeof pol->name) {
@@ -1292,7 +1141,7 @@ static int s_document(s_file_t *f, yaml_node_t *root) {
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         for (size_t j = 0; j < sizeof lists / sizeof lists[0]; j++) {
-            if (s[lists[j].key].key == s_node(f, p->key) &&
+            if (s[lists[j].key].key == rl_yaml_node(&f->y, p->key) &&
                 s_rule_list(f, s[lists[j].key].val, lists[j].what, lists[j].one) != 0) {
                 return -1;
             }
@@ -1315,132 +1164,41 @@ static void s_offset_pos(const char *buf, size_t len, size_t offset, size_t *lin
     }
 }
 
-static int s_syntax_error(s_file_t *f, const yaml_parser_t *parser, const char *buf, size_t len) {
-    const char *problem = parser->problem ? parser->problem : "invalid YAML";
-    if (parser->error == YAML_MEMORY_ERROR) {
-        s_write_err(f->ld, "%s: out of memory while parsing", f->path);
-    } else if (parser->error == YAML_READER_ERROR) {
-        size_t line, col;
-        s_offset_pos(buf, len, parser->problem_offset, &line, &col);
-        s_write_err(f->ld, "%s:%zu:%zu: YAML error: %s", f->path, line, col, problem);
-    } else if (parser->context) {
-        s_write_err(f->ld, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", f->path,
-                    parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem,
-                    parser->context, parser->context_mark.line + 1);
-    } else {
-        s_write_err(f->ld, "%s:%zu:%zu: YAML syntax error: %s", f->path,
-                    parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem);
-    }
-    return -1;
-}
-
-/* Reads a whole file (at most S_MAX_FILE_BYTES) into a malloc'd buffer. Returns 0, or an errno
- * value (EFBIG when too large). */
-static int s_read_file(const char *path, char **out, size_t *out_len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        return errno ? errno : ENOENT;
-    }
-    size_t cap = 16384, n = 0;
-    char *buf = NULL;
-    int rc = 0;
-    for (;;) {
-        char *grown = realloc(buf, cap);
-        if (!grown) {
-            rc = ENOMEM;
-            break;
-        }
-        buf = grown;
-        n += fread(buf + n, 1, cap - n, fp);
-        if (ferror(fp)) {
-            rc = errno ? errno : EIO;
-            break;
-        }
-        if (n < cap) {
-            break; /* end of file */
-        }
-        if (cap > S_MAX_FILE_BYTES) {
-            rc = EFBIG;
-            break;
-        }
-        cap *= 2;
-    }
-    fclose(fp);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *out_len = n;
-    return 0;
-}
+/* How policy files word and count what rl_yaml reports: a quoted '' is a string. */
+static const rl_yaml_dialect_t s_dialect = {
+    .quoted_empty_is_empty = 0,
+    .string_noun = "a string",
+    .offset_pos = s_offset_pos,
+    .empty_msg = "empty policy file (expected a mapping with id, windows, caps...)",
+    .file_noun = "a policy file",
+};
 
 /* Loads one file into ld->pol (its base first). `parent`/`from` name the extends key that asked
  * for it, or are NULL for the file the caller named. */
 static int s_load_file(s_loader_t *ld, const char *path, int depth, s_file_t *parent,
                        yaml_node_t *from) {
-    s_file_t f = {.ld = ld, .path = path, .depth = depth, .doc = NULL};
+    s_file_t f = {
+        .ld = ld,
+        .depth = depth,
+        .y = {.dialect = &s_dialect, .path = path, .err = ld->err, .err_len = ld->err_len},
+    };
     char *buf = NULL;
     size_t len = 0;
-    errno = 0;
-    int e = s_read_file(path, &buf, &len);
+    int e = rl_yaml_read_file(path, S_MAX_FILE_BYTES, &buf, &len);
     if (e != 0) {
         const char *why = e == EFBIG ? "file larger than 1 MiB" : strerror(e);
         if (parent) {
             return s_fail(parent, from, "extends: %s: cannot open: %s", path, why);
         }
-        s_write_err(ld, "%s: cannot open: %s", path, why);
+        rl_yaml_write_err(ld->err, ld->err_len, "%s: cannot open: %s", path, why);
         return -1;
     }
     ld->chain[depth] = path;
-
-    yaml_parser_t parser;
-    yaml_document_t doc, extra;
-    int rc = -1;
-    if (!yaml_parser_initialize(&parser)) {
-        free(buf);
-        s_write_err(ld, "%s: out of memory", path);
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        s_syntax_error(&f, &parser, buf, len);
-        goto done_parser;
-    }
-    f.doc = &doc;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {
-        yaml_mark_t start = {0, 0, 0};
-        s_fail_mark(&f, start, "empty policy file (expected a mapping with id, windows, caps...)");
-        goto done_doc;
-    }
-    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++) {
-        const char *want = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
-                           : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
-                                                           : YAML_DEFAULT_MAPPING_TAG;
-        if (n->tag && strcmp((const char *)n->tag, want) != 0) {
-            char q[48];
-            s_fail(&f, n, "explicit YAML tags are not allowed (found %s)",
-                   s_q(q, sizeof q, (const char *)n->tag));
-            goto done_doc;
-        }
-    }
-    if (!yaml_parser_load(&parser, &extra)) {
-        s_syntax_error(&f, &parser, buf, len);
-        goto done_doc;
-    }
-    yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
-    if (extra_root) {
-        s_fail_mark(&f, extra.start_mark, "more than one YAML document in a policy file");
-        yaml_document_delete(&extra);
-        goto done_doc;
-    }
-    yaml_document_delete(&extra);
-    rc = s_document(&f, root);
-done_doc:
-    yaml_document_delete(&doc);
-done_parser:
-    yaml_parser_delete(&parser);
+    f.y.buf = buf;
+    f.y.len = len;
+    yaml_node_t *root = rl_yaml_load(&f.y);
+    int rc = root ? s_document(&f, root) : -1;
+    rl_yaml_release(&f.y);
     free(buf);
     return rc;
 }
@@ -1457,25 +1215,25 @@ rl_policy_t *rl_policy_load(const char *path, char *err, size_t err_len) {
         err[0] = '\0';
     }
     if (!path || !*path) {
-        s_write_err(&ld, "(no path): cannot open: no file name given");
+        rl_yaml_write_err(err, err_len, "(no path): cannot open: no file name given");
         return NULL;
     }
     ld.pol = calloc(1, sizeof *ld.pol);
     if (!ld.pol) {
-        s_write_err(&ld, "%s: out of memory", path);
+        rl_yaml_write_err(err, err_len, "%s: out of memory", path);
         return NULL;
     }
     ld.pol->week_start = 0;
     ld.pol->direct_contact = RL_DIRECT_DELIVERED;
     if (strlen(path) >= sizeof ld.pol->source) {
-        s_write_err(&ld, "%s: cannot open: path longer than %zu bytes", path,
-                    sizeof ld.pol->source - 1);
+        rl_yaml_write_err(err, err_len, "%s: cannot open: path longer than %zu bytes", path,
+                          sizeof ld.pol->source - 1);
         rl_policy_destroy(&ld.pol);
         return NULL;
     }
     if (s_load_file(&ld, path, 0, NULL, NULL) != 0) {
         if (err && err_len > 0 && err[0] == '\0') {
-            s_write_err(&ld, "%s: invalid policy", path);
+            rl_yaml_write_err(err, err_len, "%s: invalid policy", path);
         }
         rl_policy_destroy(&ld.pol);
         return NULL;
