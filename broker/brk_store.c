@@ -128,20 +128,21 @@ static int s_push(brk_leased_t **arr, size_t *n, const redisReply *key, const re
 
 int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms, int64_t now,
                     brk_leased_t **out, size_t *n_out) {
-    char q[64], leases[64], count[16], until[32], now_s[32];
+    char q[64], leases[64], audit[64], count[16], until[32], now_s[32];
     snprintf(q, sizeof q, "%s:q:%s", self->prefix, rl_channel_name(ch));
     snprintf(leases, sizeof leases, "%s:leases", self->prefix);
+    snprintf(audit, sizeof audit, "%s:audit", self->prefix);
     snprintf(count, sizeof count, "%d", n);
     snprintf(until, sizeof until, "%lld", (long long)lease_until_ms);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
-    const char *argv[] = {NULL, NULL, "2", q, leases, count, until, now_s};
-    size_t argl[8];
-    for (int i = 0; i < 8; i++)
+    const char *argv[] = {NULL, NULL, "3", q, leases, audit, count, until, now_s};
+    size_t argl[9];
+    for (int i = 0; i < 9; i++)
         argl[i] = (size_t)-1;
-    s_lens(8, argv, argl);
+    s_lens(9, argv, argl);
     *out = NULL;
     *n_out = 0;
-    redisReply *r = s_eval(self, S_DISPATCH, 8, argv, argl);
+    redisReply *r = s_eval(self, S_DISPATCH, 9, argv, argl);
     if (!r)
         return -1;
     int rc = 0;

@@ -1,5 +1,6 @@
 -- dispatch.lua — lease up to N ready jobs of one channel to a worker, atomically.
--- KEYS[1] ready queue (zset of job keys), KEYS[2] leases (zset: job key by lease expiry, ms)
+-- KEYS[1] ready queue (zset of job keys), KEYS[2] leases (zset: job key by lease expiry, ms),
+-- KEYS[3] audit stream
 -- ARGV[1] how many, ARGV[2] lease expiry (ms), ARGV[3] now (s)
 -- Returns a flat array: job key, payload, attempt, job key, payload, attempt, ...
 -- A queue entry whose job hash is gone (expired, deleted by an operator) is dropped.
@@ -12,6 +13,8 @@ for i = 1, #popped, 2 do
     local att = redis.call('HINCRBY', jk, 'att', 1)
     redis.call('HSET', jk, 's', 'dispatched', 'dat', ARGV[3])
     redis.call('ZADD', KEYS[2], ARGV[2], jk)
+    redis.call('XADD', KEYS[3], '*', 'at', ARGV[3], 'key', jk, 'state', 'dispatched',
+      'attempt', tostring(att))
     out[#out + 1] = jk
     out[#out + 1] = p
     out[#out + 1] = tostring(att)

@@ -144,6 +144,9 @@ wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f429}:
 wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f21211}:j:f21211' s)\" = failed ]" \
   && ok || ko "21211: state $(job_field d-f21211 f21211 s)"
 [ "$(job_field d-f21211 f21211 att)" = 1 ] && ok || ko "21211 was retried"
+# G4: every transition of the 503 job is in the audit stream: accepted, 3 dispatches, 2 retries, sent
+n=$(rcli xrange pg:audit - + | grep -c -e 'f503')
+[ "$n" -ge 7 ] && ok || ko "audit records of f503: $n, want at least 7 (accepted, 3 dispatched, 2 retry, sent)"
 
 # 5b. CSV input: a header of field names, var.NAME columns, RFC 4180 quoting; a bad row is
 # reported by record number and the others still go out
