@@ -1,8 +1,11 @@
 /* chw_worker.c — the channel-worker event loop (see chw_worker.h for the contract).
  *
- * One zmq_poll per turn over the broker socket (ZMQ_POLLIN on the socket item) and the sockets
- * libcurl asks for (CURLMOPT_SOCKETFUNCTION), with a timeout that is the nearest of curl's timer
- * (CURLMOPT_TIMERFUNCTION), the heartbeat and the rate shaper's next token. A job lives in a slot
+ * One epoll_wait per turn over the broker socket's ZMQ_FD and the sockets libcurl asks for
+ * (CURLMOPT_SOCKETFUNCTION adds, changes and removes them), with a timeout that is the nearest of
+ * curl's timer (CURLMOPT_TIMERFUNCTION), the heartbeat and the rate shaper's next token; only the
+ * sockets that are ready cost anything. ZMQ_FD is edge-like: it only says "look at ZMQ_EVENTS",
+ * and any zmq call may swallow that signal, so ZMQ_EVENTS is read again before the loop sleeps
+ * whenever zmq was used (s_zmq_pending). A job lives in a slot
  * from its Dispatch to its DeliveryReport: queued under its sender, then running in curl. Every
  * report goes through s_finish(), the one place that counts, reports and frees credit.
  * Reports sent while the broker may have been gone are kept briefly and re-sent after a
@@ -10,10 +13,12 @@
 #include "chw_worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,11 +54,6 @@ typedef struct {
     size_t head, count, cap;
 } s_fifo_t;
 
-typedef struct {
-    int fd;
-    short events;
-} s_fd_t;
-
 struct chw_worker {
     chw_config_t cfg;
     char *endpoint, *worker_id, *policy_dir;
@@ -68,14 +68,17 @@ struct chw_worker {
     uint32_t free_count;
     chw_shaper_t *shaper;
 
-    s_fd_t *fds; /* sockets curl wants polled */
-    size_t nfds, fds_cap;
-    int *fd_pos; /* fd -> index in fds + 1; 0 = not tracked */
-    size_t fd_pos_cap;
-    zmq_pollitem_t *items;
-    size_t items_cap;
+    int epfd;          /* epoll over curl's sockets and zmq_fd */
+    int zmq_fd;        /* the broker socket's ZMQ_FD while registered in epfd; -1 = none */
+    bool zmq_used;     /* zmq was called since ZMQ_EVENTS last showed nothing to read */
+    bool zmq_readable; /* ZMQ_EVENTS showed messages to read before the last sleep */
+    uint8_t *fd_state; /* fd -> S_FD_* bits of curl's sockets */
+    size_t fd_state_cap;
+    struct epoll_event *events;
+    int events_cap;
     int64_t curl_timer_at; /* monotonic ms; -1 = none */
     bool nomem;            /* an allocation failed inside a curl callback */
+    bool epoll_failed;     /* epoll_ctl failed inside a curl callback */
 
     int64_t last_send_ms, last_recv_ms;
     uint32_t pending_credit;
@@ -83,7 +86,7 @@ struct chw_worker {
     int64_t drain_deadline;
     char halt_reason[CHW_DETAIL_MAX + 32];
 
-    s_fifo_t unsent; /* frames zmq refused (HWM), in order */
+    s_fifo_t unsent; /* reports of this turn and frames zmq refused (HWM), in order */
     s_fifo_t recent; /* reports handed to zmq since shortly before the last broker message */
     uint64_t rng;
     chw_counters_t counters;
@@ -101,6 +104,8 @@ const char *chw_strerror(int err) {
             return "ZeroMQ error";
         case CHW_ERR_CURL:
             return "libcurl error";
+        case CHW_ERR_SYS:
+            return "epoll error";
         default:
             return "unknown error";
     }
@@ -185,6 +190,7 @@ static void s_fifo_clear(s_fifo_t *fifo) {
  * ownership of frame.data. Returns CHW_OK, or CHW_ERR_ZMQ / CHW_ERR_NOMEM. */
 static int s_send_frame(chw_worker_t *self, s_frame_t frame, int64_t now) {
     if (self->unsent.count == 0) {
+        self->zmq_used = true;
         int rc = zmq_send(self->sock, frame.data, frame.len, ZMQ_DONTWAIT);
         if (rc >= 0) {
             self->last_send_ms = now;
@@ -211,6 +217,8 @@ static int s_send_frame(chw_worker_t *self, s_frame_t frame, int64_t now) {
     return CHW_OK;
 }
 
+/* Packs and sends `msg`. A report only joins `unsent`: the turn's reports go to zmq together at
+ * its end (s_flush_unsent), so zmq's I/O thread wakes once for them, not once per report. */
 static int s_send_msg(chw_worker_t *self, const Pregon__WorkerToBroker *msg, int64_t now) {
     size_t len = pregon__worker_to_broker__get_packed_size(msg);
     uint8_t *data = malloc(len ? len : 1);
@@ -220,12 +228,20 @@ static int s_send_msg(chw_worker_t *self, const Pregon__WorkerToBroker *msg, int
     s_frame_t frame = {.data = data,
                        .len = len,
                        .is_report = msg->msg_case == PREGON__WORKER_TO_BROKER__MSG_REPORT};
+    if (frame.is_report) {
+        if (s_fifo_push(&self->unsent, frame) != 0) {
+            free(data);
+            return CHW_ERR_NOMEM;
+        }
+        return CHW_OK;
+    }
     return s_send_frame(self, frame, now);
 }
 
-/* Retries frames zmq refused earlier, in order. */
+/* Hands zmq the frames waiting in `unsent`, in order, until it would block. */
 static int s_flush_unsent(chw_worker_t *self, int64_t now) {
     while (self->unsent.count) {
+        self->zmq_used = true;
         s_frame_t *frame = s_fifo_front(&self->unsent);
         if (zmq_send(self->sock, frame->data, frame->len, ZMQ_DONTWAIT) < 0) {
             if (errno == EAGAIN || errno == EINTR)
@@ -261,6 +277,10 @@ static uint32_t s_free_credit(const chw_worker_t *self) {
 /* --- broker socket --- */
 
 static int s_open_socket(chw_worker_t *self) {
+    if (self->zmq_fd >= 0) {
+        epoll_ctl(self->epfd, EPOLL_CTL_DEL, self->zmq_fd, NULL);
+        self->zmq_fd = -1;
+    }
     if (self->sock) {
         zmq_close(self->sock);
         self->sock = NULL;
@@ -279,8 +299,38 @@ static int s_open_socket(chw_worker_t *self) {
         zmq_close(sock);
         return CHW_ERR_ZMQ;
     }
+    int fd = -1;
+    size_t fd_len = sizeof fd;
+    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &fd_len) != 0) {
+        zmq_close(sock);
+        return CHW_ERR_ZMQ;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (epoll_ctl(self->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        zmq_close(sock);
+        return CHW_ERR_SYS;
+    }
+    if ((size_t)fd < self->fd_state_cap)
+        self->fd_state[fd] = 0; /* not curl's, whatever it was */
     self->sock = sock;
+    self->zmq_fd = fd;
+    self->zmq_used = true;
     return CHW_OK;
+}
+
+/* True when the broker socket has messages to read. Call before sleeping: ZMQ_FD only becomes
+ * readable on new activity, and a zmq call (a send processes zmq's commands too) may have
+ * consumed that signal while messages still wait. Cheap when zmq was not used since the last
+ * look. Returns -1 on a ZeroMQ failure. */
+static int s_zmq_pending(chw_worker_t *self) {
+    if (!self->zmq_used)
+        return 0;
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt(self->sock, ZMQ_EVENTS, &events, &len) != 0)
+        return -1;
+    self->zmq_used = false;
+    return (events & ZMQ_POLLIN) ? 1 : 0;
 }
 
 /* Sends ready on the current socket, then the reports that may have been lost with the old
@@ -431,64 +481,110 @@ static size_t s_write_cb(char *data, size_t size, size_t nmemb, void *userp) {
     return len;
 }
 
-static void s_fd_remove(chw_worker_t *self, int fd) {
-    if (fd < 0 || (size_t)fd >= self->fd_pos_cap || !self->fd_pos[fd])
-        return;
-    size_t pos = (size_t)self->fd_pos[fd] - 1;
-    self->fd_pos[fd] = 0;
-    self->nfds--;
-    if (pos != self->nfds) {
-        self->fds[pos] = self->fds[self->nfds];
-        self->fd_pos[self->fds[pos].fd] = (int)pos + 1;
-    }
-}
+/* Where curl's sockets stand in epfd (chw_worker.fd_state). curl drops a connection's socket
+ * (CURL_POLL_REMOVE) after every transfer and asks for it again with the next one; deleting and
+ * re-adding it would cost two epoll_ctl per message. So a socket the runtime opened and will see
+ * closed (s_open_cb, s_close_cb) stays in epfd, "parked", with its last events: asking for them
+ * again costs nothing, and an event on a parked socket (the server closed an idle connection)
+ * takes it out. Other sockets (a resolver's socketpair, closed behind our back) are deleted on
+ * CURL_POLL_REMOVE. */
+#define S_FD_IN     0x01u /* registered for EPOLLIN */
+#define S_FD_OUT    0x02u /* registered for EPOLLOUT */
+#define S_FD_ADDED  0x04u /* in epfd */
+#define S_FD_PARKED 0x08u /* in epfd, but curl does not watch it */
+#define S_FD_OWNED  0x10u /* opened by s_open_cb: s_close_cb will see it closed */
 
-static int s_fd_set(chw_worker_t *self, int fd, short events) {
+/* The state byte of `fd`, growing the table; NULL (and nomem) if it cannot grow. */
+static uint8_t *s_fd_state(chw_worker_t *self, int fd) {
     if (fd < 0)
-        return -1;
-    if ((size_t)fd >= self->fd_pos_cap) {
-        size_t cap = self->fd_pos_cap ? self->fd_pos_cap : 256;
+        return NULL;
+    if ((size_t)fd >= self->fd_state_cap) {
+        size_t cap = self->fd_state_cap ? self->fd_state_cap : 256;
         while (cap <= (size_t)fd)
             cap *= 2;
-        int *pos = realloc(self->fd_pos, cap * sizeof *pos);
-        if (!pos)
-            return -1;
-        memset(pos + self->fd_pos_cap, 0, (cap - self->fd_pos_cap) * sizeof *pos);
-        self->fd_pos = pos;
-        self->fd_pos_cap = cap;
+        uint8_t *state = realloc(self->fd_state, cap);
+        if (!state) {
+            self->nomem = true;
+            return NULL;
+        }
+        memset(state + self->fd_state_cap, 0, cap - self->fd_state_cap);
+        self->fd_state = state;
+        self->fd_state_cap = cap;
     }
-    if (self->fd_pos[fd]) {
-        self->fds[self->fd_pos[fd] - 1].events = events;
-        return 0;
-    }
-    if (self->nfds == self->fds_cap) {
-        size_t cap = self->fds_cap ? self->fds_cap * 2 : 64;
-        s_fd_t *fds = realloc(self->fds, cap * sizeof *fds);
-        if (!fds)
-            return -1;
-        self->fds = fds;
-        self->fds_cap = cap;
-    }
-    self->fds[self->nfds] = (s_fd_t){.fd = fd, .events = events};
-    self->fd_pos[fd] = (int)++self->nfds;
-    return 0;
+    return &self->fd_state[fd];
+}
+
+/* Takes `fd` out of epfd (it may be closed already: then it left by itself). */
+static void s_fd_forget(chw_worker_t *self, uint8_t *state, int fd) {
+    if (*state & S_FD_ADDED)
+        epoll_ctl(self->epfd, EPOLL_CTL_DEL, fd, NULL);
+    *state &= S_FD_OWNED;
 }
 
 static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
     (void)easy, (void)socketp;
     chw_worker_t *self = userp;
+    uint8_t *state = s_fd_state(self, fd);
+    if (!state)
+        return 0;
     if (what == CURL_POLL_REMOVE) {
-        s_fd_remove(self, fd);
+        if ((*state & (S_FD_OWNED | S_FD_ADDED)) == (S_FD_OWNED | S_FD_ADDED))
+            *state |= S_FD_PARKED;
+        else
+            s_fd_forget(self, state, fd);
         return 0;
     }
-    short events = 0;
-    if (what & CURL_POLL_IN)
-        events |= ZMQ_POLLIN;
-    if (what & CURL_POLL_OUT)
-        events |= ZMQ_POLLOUT;
-    if (s_fd_set(self, fd, events) != 0)
-        self->nomem = true;
+    uint8_t want = (uint8_t)(((what & CURL_POLL_IN) ? S_FD_IN : 0u) |
+                             ((what & CURL_POLL_OUT) ? S_FD_OUT : 0u));
+    if ((*state & S_FD_OWNED) && (*state & S_FD_ADDED) && (*state & (S_FD_IN | S_FD_OUT)) == want) {
+        *state &= (uint8_t)~S_FD_PARKED;
+        return 0;
+    }
+    struct epoll_event ev = {.events = ((want & S_FD_IN) ? (uint32_t)EPOLLIN : 0u) |
+                                       ((want & S_FD_OUT) ? (uint32_t)EPOLLOUT : 0u),
+                             .data.fd = fd};
+    int op = (*state & S_FD_ADDED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int rc = epoll_ctl(self->epfd, op, fd, &ev);
+    /* Not knowing of a close (a socket that is not ours) shows here: retry the other way. */
+    if (rc != 0 && op == EPOLL_CTL_MOD && errno == ENOENT)
+        rc = epoll_ctl(self->epfd, EPOLL_CTL_ADD, fd, &ev);
+    else if (rc != 0 && op == EPOLL_CTL_ADD && errno == EEXIST)
+        rc = epoll_ctl(self->epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (rc != 0) {
+        if (errno == ENOMEM)
+            self->nomem = true;
+        else
+            self->epoll_failed = true;
+        *state &= S_FD_OWNED;
+        return 0;
+    }
+    *state = (uint8_t)((*state & S_FD_OWNED) | S_FD_ADDED | want);
     return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: what curl does by default, noting the socket as ours. A new
+ * descriptor is in no epoll set, whatever its number was used for before. */
+static curl_socket_t s_open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr) {
+    (void)purpose;
+    chw_worker_t *self = clientp;
+    int fd = socket(addr->family, addr->socktype, addr->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    uint8_t *state = s_fd_state(self, fd);
+    if (!state) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    *state = S_FD_OWNED;
+    return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: closing the descriptor also takes it out of epfd. */
+static int s_close_cb(void *clientp, curl_socket_t fd) {
+    chw_worker_t *self = clientp;
+    if (fd >= 0 && (size_t)fd < self->fd_state_cap)
+        self->fd_state[fd] = 0;
+    return close(fd);
 }
 
 static int s_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
@@ -590,6 +686,10 @@ static int s_start(chw_worker_t *self, s_slot_t *slot, int64_t now) {
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, self->cfg.connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, s_open_cb);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, self);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, s_close_cb);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, self);
     memset(&r, 0, sizeof r);
     if (self->driver.prepare(self->driver.ctx, easy, d, &r) != 0) {
         if (r.outcome == CHW_OUTCOME_NONE)
@@ -677,6 +777,7 @@ static int s_on_message(chw_worker_t *self, const void *data, size_t len, int64_
 /* Reads every message waiting on the broker socket. */
 static int s_recv_all(chw_worker_t *self, int64_t now) {
     int rc = CHW_OK;
+    self->zmq_used = true;
     for (;;) {
         zmq_msg_t part;
         zmq_msg_init(&part);
@@ -768,13 +869,18 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
     c->policy_dir = self->policy_dir;
     self->rng = (uint64_t)s_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)self;
     self->curl_timer_at = -1;
+    self->zmq_fd = -1;
+    self->epfd = -1;
 
     self->slots = calloc(c->concurrency, sizeof *self->slots);
     self->free_stack = calloc(c->concurrency, sizeof *self->free_stack);
     self->shaper = chw_shaper_new(c->rate_per_sender, c->burst, c->sender_queue_max);
     self->multi = curl_multi_init();
+    /* Ready events per turn: every transfer's socket and the broker's; more wait a turn. */
+    self->events_cap = c->concurrency < 1024 ? (int)c->concurrency + 1 : 1024;
+    self->events = calloc((size_t)self->events_cap, sizeof *self->events);
     if (!self->endpoint || !self->worker_id || (config->policy_dir && !self->policy_dir) ||
-        !self->slots || !self->free_stack || !self->shaper || !self->multi)
+        !self->slots || !self->free_stack || !self->shaper || !self->multi || !self->events)
         goto fail;
     for (uint32_t i = 0; i < c->concurrency; i++) {
         self->slots[i].easy = curl_easy_init();
@@ -797,11 +903,17 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
                               : (long)c->concurrency) != CURLM_OK)
         goto fail;
 
+    *err = CHW_ERR_SYS;
+    self->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (self->epfd < 0)
+        goto fail;
     *err = CHW_ERR_ZMQ;
     self->zctx = zmq_ctx_new();
-    if (!self->zctx || s_open_socket(self) != CHW_OK)
+    if (!self->zctx)
         goto fail;
-    *err = CHW_OK;
+    *err = s_open_socket(self);
+    if (*err != CHW_OK)
+        goto fail;
     return self;
 fail:
     chw_worker_destroy(&self);
@@ -823,19 +935,20 @@ void chw_worker_destroy(chw_worker_t **self_p) {
         free(slot->body);
     }
     if (self->multi)
-        curl_multi_cleanup(self->multi);
+        curl_multi_cleanup(self->multi); /* after the handles: it may call s_socket_cb */
     if (self->sock)
         zmq_close(self->sock);
     if (self->zctx)
         zmq_ctx_term(self->zctx);
+    if (self->epfd >= 0)
+        close(self->epfd);
     chw_shaper_destroy(&self->shaper);
     s_fifo_clear(&self->unsent);
     s_fifo_clear(&self->recent);
     free(self->slots);
     free(self->free_stack);
-    free(self->fds);
-    free(self->fd_pos);
-    free(self->items);
+    free(self->fd_state);
+    free(self->events);
     free(self->endpoint);
     free(self->worker_id);
     free(self->policy_dir);
@@ -882,8 +995,8 @@ static int64_t s_min_wait(int64_t a, int64_t b) {
     return (a < 0 || (b >= 0 && b < a)) ? b : a;
 }
 
-/* Milliseconds zmq_poll may sleep. */
-static long s_poll_timeout(chw_worker_t *self, int64_t now) {
+/* Milliseconds epoll_wait may sleep. */
+static int s_poll_timeout(chw_worker_t *self, int64_t now) {
     int64_t hb = self->cfg.heartbeat_ms;
     int64_t wait = self->last_send_ms + hb - now;
     wait = s_min_wait(wait, self->last_recv_ms + 3 * hb - now);
@@ -895,7 +1008,7 @@ static long s_poll_timeout(chw_worker_t *self, int64_t now) {
         wait = s_min_wait(wait, self->drain_deadline - now);
     if (self->unsent.count)
         wait = s_min_wait(wait, 10);
-    return wait < 0 ? 0 : (long)wait;
+    return wait < 0 ? 0 : (wait > INT_MAX ? INT_MAX : (int)wait);
 }
 
 static int s_curl_timeout(chw_worker_t *self) {
@@ -906,9 +1019,9 @@ static int s_curl_timeout(chw_worker_t *self) {
                : CHW_ERR_CURL;
 }
 
-/* One turn after zmq_poll: broker messages, curl sockets and timer, new transfers, credit,
- * heartbeat, reconnect. */
-static int s_turn(chw_worker_t *self, size_t nitems) {
+/* One turn after epoll_wait reported `nready` events: broker messages, curl sockets and timer,
+ * new transfers, credit, heartbeat, reconnect. */
+static int s_turn(chw_worker_t *self, int nready) {
     int64_t now = s_mono_ms();
     int rc = CHW_OK;
 #define S_KEEP(expr)                                                                               \
@@ -918,21 +1031,33 @@ static int s_turn(chw_worker_t *self, size_t nitems) {
             rc = s_rc_;                                                                            \
     } while (0)
 
-    if (self->items[0].revents & ZMQ_POLLIN)
+    bool broker = self->zmq_readable;
+    self->zmq_readable = false;
+    for (int i = 0; i < nready; i++)
+        if (self->events[i].data.fd == self->zmq_fd)
+            broker = true;
+    if (broker)
         S_KEEP(s_recv_all(self, now));
-    for (size_t i = 1; i < nitems; i++) {
-        short rev = self->items[i].revents;
-        if (!rev)
+    for (int i = 0; i < nready; i++) {
+        int fd = self->events[i].data.fd;
+        uint32_t rev = self->events[i].events;
+        if (fd == self->zmq_fd)
             continue;
+        if (fd >= 0 && (size_t)fd < self->fd_state_cap && (self->fd_state[fd] & S_FD_PARKED)) {
+            /* An idle pooled connection woke (closed by the server, or writable): stop watching
+             * it. curl checks a connection before reusing it and drops a dead one. */
+            s_fd_forget(self, &self->fd_state[fd], fd);
+            continue;
+        }
         int mask = 0, running;
-        if (rev & ZMQ_POLLIN)
+        if (rev & EPOLLIN)
             mask |= CURL_CSELECT_IN;
-        if (rev & ZMQ_POLLOUT)
+        if (rev & EPOLLOUT)
             mask |= CURL_CSELECT_OUT;
-        if (rev & ZMQ_POLLERR)
+        if (rev & (EPOLLERR | EPOLLHUP))
             mask |= CURL_CSELECT_ERR;
         /* A socket curl dropped earlier in this turn answers CURLM_BAD_SOCKET: harmless. */
-        CURLMcode mc = curl_multi_socket_action(self->multi, self->items[i].fd, mask, &running);
+        CURLMcode mc = curl_multi_socket_action(self->multi, fd, mask, &running);
         if (mc != CURLM_OK && mc != CURLM_BAD_SOCKET)
             S_KEEP(CHW_ERR_CURL);
     }
@@ -984,6 +1109,8 @@ static int s_turn(chw_worker_t *self, size_t nitems) {
     s_prune_recent(self);
     if (self->nomem)
         S_KEEP(CHW_ERR_NOMEM);
+    if (self->epoll_failed)
+        S_KEEP(CHW_ERR_SYS);
 #undef S_KEEP
     return rc;
 }
@@ -1004,6 +1131,8 @@ int chw_worker_run(chw_worker_t *self) {
             s_event(self, CHW_EV_DRAINING, NULL, NULL, "%u job(s) in flight",
                     self->cfg.concurrency - self->free_count);
             rc = s_hand_back_queued(self, "worker-stopping", now);
+            if (rc == CHW_OK)
+                rc = s_flush_unsent(self, now);
             if (rc != CHW_OK)
                 break;
         }
@@ -1018,28 +1147,24 @@ int chw_worker_run(chw_worker_t *self) {
             }
         }
 
-        size_t nitems = 1 + self->nfds;
-        if (nitems > self->items_cap) {
-            size_t cap = nitems * 2;
-            zmq_pollitem_t *items = realloc(self->items, cap * sizeof *items);
-            if (!items) {
-                rc = CHW_ERR_NOMEM;
-                break;
-            }
-            self->items = items;
-            self->items_cap = cap;
-        }
-        self->items[0] = (zmq_pollitem_t){.socket = self->sock, .events = ZMQ_POLLIN};
-        for (size_t i = 0; i < self->nfds; i++)
-            self->items[i + 1] =
-                (zmq_pollitem_t){.fd = self->fds[i].fd, .events = self->fds[i].events};
-        if (zmq_poll(self->items, (int)nitems, s_poll_timeout(self, now)) < 0) {
-            if (errno == EINTR)
-                continue;
+        int timeout = s_poll_timeout(self, now);
+        int pending = s_zmq_pending(self);
+        if (pending < 0) {
             rc = CHW_ERR_ZMQ;
             break;
         }
-        rc = s_turn(self, nitems);
+        if (pending) {
+            self->zmq_readable = true;
+            timeout = 0;
+        }
+        int nready = epoll_wait(self->epfd, self->events, self->events_cap, timeout);
+        if (nready < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = CHW_ERR_SYS;
+            break;
+        }
+        rc = s_turn(self, nready);
         if (rc != CHW_OK)
             break;
     }

@@ -2,7 +2,7 @@
  *
  * A worker holds a ZMQ_DEALER on the broker's backend ROUTER (protocol: WorkerReady, Credit,
  * Heartbeat, DeliveryReport up; Dispatch, Heartbeat, Halt down; one protobuf frame per message)
- * and a libcurl multi handle whose sockets it polls with the ZeroMQ socket in one zmq_poll.
+ * and a libcurl multi handle whose sockets it polls with the ZeroMQ socket in one epoll set.
  * A channel (sms, whatsapp, ...) plugs in a driver that builds the HTTP request for a Dispatch
  * and classifies the answer; the runtime does credit, heartbeats, reconnection, per-sender rate
  * shaping, the re-check before sending, backoff, timeouts, draining and counters.
@@ -29,6 +29,7 @@ typedef enum {
     CHW_ERR_NOMEM = -2,
     CHW_ERR_ZMQ = -3,  /* ZeroMQ call failed (bad endpoint, ...) */
     CHW_ERR_CURL = -4, /* libcurl multi failed */
+    CHW_ERR_SYS = -5,  /* epoll failed */
 } chw_err_t;
 
 /* Static text for a chw_err_t. */
@@ -47,8 +48,9 @@ typedef struct {
 /* A channel's driver. `ctx` is the driver's own state, passed back to every call. */
 typedef struct {
     /* Configures `easy` for `dispatch` (URL, method, body, auth). `easy` has been reset and
-     * given the runtime's options (private pointer, write callback, timeouts, error buffer);
-     * use CURLOPT_COPYPOSTFIELDS or memory the driver owns beyond the transfer. Returns 0, or -1
+     * given the runtime's options (private pointer, write callback, timeouts, error buffer,
+     * open/close socket callbacks: leave those alone); use CURLOPT_COPYPOSTFIELDS or memory
+     * the driver owns beyond the transfer. Returns 0, or -1
      * after filling `err` (FAILED or CONFIG_ERROR) when the job cannot be sent at all. */
     int (*prepare)(void *ctx, CURL *easy, const Pregon__Dispatch *dispatch, chw_result_t *err);
     /* Classifies an HTTP answer into `out`. Called only when the transfer completed; transport
