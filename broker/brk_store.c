@@ -1,6 +1,7 @@
 /* brk_store.c — the broker's Redis operations (see brk_store.h). */
 #include "brk_store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,63 +159,85 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
     return rc;
 }
 
-/* The EVALSHA arguments of one report, with their storage. */
+/* The per-report part of a batched report call, with its storage. */
 typedef struct {
-    char jk[480], hk[320], leases[64], retry[64], audit[64], q[64], deferred[64];
-    char att[16], now_s[32], retry_at[32], ref[16], ttl[32], maxatt[16];
-    const char *argv[25];
-    size_t argl[25];
-} s_report_args_t;
+    char jk[480], hk[320], q[64], att[16], retry_at[32], ref[16];
+} s_report_strs_t;
 
-#define S_REPORT_ARGC 25
+#define S_REPORT_HEAD  10  /* EVALSHA sha numkeys + 4 keys + now, ttl, max attempts */
+#define S_REPORT_KEYS  3   /* per report */
+#define S_REPORT_ARGS  12  /* per report */
+#define S_REPORT_CHUNK 256 /* reports per script call: bounds how long one call holds Redis */
 
-static void s_report_args(brk_store_t *self, const brk_report_t *rep, int64_t now,
-                          s_report_args_t *a) {
-    /* key layout as rl_admit.h documents it */
-    snprintf(a->jk, sizeof a->jk, "%s:{%s:%s}:j:%s", self->prefix, rep->tenant, rep->debtor,
-             rep->job_id);
-    snprintf(a->hk, sizeof a->hk, "%s:{%s:%s}:h", self->prefix, rep->tenant, rep->debtor);
-    snprintf(a->leases, sizeof a->leases, "%s:leases", self->prefix);
-    snprintf(a->retry, sizeof a->retry, "%s:retry", self->prefix);
-    snprintf(a->audit, sizeof a->audit, "%s:audit", self->prefix);
-    snprintf(a->q, sizeof a->q, "%s:q:%s", self->prefix, rl_channel_name(rep->channel));
-    snprintf(a->deferred, sizeof a->deferred, "%s:deferred", self->prefix);
-    snprintf(a->att, sizeof a->att, "%u", rep->attempt);
-    snprintf(a->now_s, sizeof a->now_s, "%lld", (long long)now);
-    snprintf(a->retry_at, sizeof a->retry_at, "%lld", (long long)rep->retry_at);
-    snprintf(a->ref, sizeof a->ref, "%x", rl_job_ref(rep->tenant, rep->job_id));
-    snprintf(a->ttl, sizeof a->ttl, "%lld", (long long)self->ttl);
-    snprintf(a->maxatt, sizeof a->maxatt, "%d", self->max_attempts);
-    const char *resend = (self->resend_unknown & RL_CH_BIT(rep->channel)) ? "1" : "0";
-    const char *v[S_REPORT_ARGC] = {"EVALSHA",
-                                    self->sha[S_REPORT],
-                                    "7",
-                                    a->jk,
-                                    a->hk,
-                                    a->leases,
-                                    a->retry,
-                                    a->audit,
-                                    a->q,
-                                    a->deferred,
-                                    rep->outcome,
-                                    a->att,
-                                    a->now_s,
-                                    rep->provider_id ? rep->provider_id : "",
-                                    rep->provider_code ? rep->provider_code : "",
-                                    rep->detail ? rep->detail : "",
-                                    a->retry_at,
-                                    a->ref,
-                                    a->ttl,
-                                    a->maxatt,
-                                    resend,
-                                    rep->job_id,
-                                    rep->tenant,
-                                    rep->debtor,
-                                    rl_channel_name(rep->channel)};
-    for (int i = 0; i < S_REPORT_ARGC; i++) {
-        a->argv[i] = v[i];
-        a->argl[i] = strlen(v[i]);
+/* Builds the argument vector of one call over reps[0..n); argv/argl/strs have room for n. */
+static int s_report_call(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now,
+                         const char **argv, size_t *argl, s_report_strs_t *strs, char *head) {
+    /* head: 7 strings of 64 bytes: numkeys, leases, retry, audit, deferred, now, ttl, maxatt */
+    char *numkeys = head, *leases = head + 64, *retry = head + 128, *audit = head + 192,
+         *deferred = head + 256, *now_s = head + 320, *ttl = head + 384, *maxatt = head + 448;
+    snprintf(numkeys, 64, "%zu", 4 + S_REPORT_KEYS * n);
+    snprintf(leases, 64, "%s:leases", self->prefix);
+    snprintf(retry, 64, "%s:retry", self->prefix);
+    snprintf(audit, 64, "%s:audit", self->prefix);
+    snprintf(deferred, 64, "%s:deferred", self->prefix);
+    snprintf(now_s, 64, "%lld", (long long)now);
+    snprintf(ttl, 64, "%lld", (long long)self->ttl);
+    snprintf(maxatt, 64, "%d", self->max_attempts);
+    int c = 0;
+    argv[c++] = "EVALSHA";
+    argv[c++] = self->sha[S_REPORT];
+    argv[c++] = numkeys;
+    argv[c++] = leases;
+    argv[c++] = retry;
+    argv[c++] = audit;
+    argv[c++] = deferred;
+    for (size_t i = 0; i < n; i++) {
+        const brk_report_t *rep = &reps[i];
+        s_report_strs_t *t = &strs[i];
+        /* key layout as rl_admit.h documents it */
+        snprintf(t->jk, sizeof t->jk, "%s:{%s:%s}:j:%s", self->prefix, rep->tenant, rep->debtor,
+                 rep->job_id);
+        snprintf(t->hk, sizeof t->hk, "%s:{%s:%s}:h", self->prefix, rep->tenant, rep->debtor);
+        snprintf(t->q, sizeof t->q, "%s:q:%s", self->prefix, rl_channel_name(rep->channel));
+        argv[c++] = t->jk;
+        argv[c++] = t->hk;
+        argv[c++] = t->q;
     }
+    argv[c++] = now_s;
+    argv[c++] = ttl;
+    argv[c++] = maxatt;
+    for (size_t i = 0; i < n; i++) {
+        const brk_report_t *rep = &reps[i];
+        s_report_strs_t *t = &strs[i];
+        snprintf(t->att, sizeof t->att, "%u", rep->attempt);
+        snprintf(t->retry_at, sizeof t->retry_at, "%lld", (long long)rep->retry_at);
+        snprintf(t->ref, sizeof t->ref, "%x", rl_job_ref(rep->tenant, rep->job_id));
+        argv[c++] = rep->outcome;
+        argv[c++] = t->att;
+        argv[c++] = rep->provider_id ? rep->provider_id : "";
+        argv[c++] = rep->provider_code ? rep->provider_code : "";
+        argv[c++] = rep->detail ? rep->detail : "";
+        argv[c++] = t->retry_at;
+        argv[c++] = t->ref;
+        argv[c++] = (self->resend_unknown & RL_CH_BIT(rep->channel)) ? "1" : "0";
+        argv[c++] = rep->job_id;
+        argv[c++] = rep->tenant;
+        argv[c++] = rep->debtor;
+        argv[c++] = rl_channel_name(rep->channel);
+    }
+    for (int i = 0; i < c; i++)
+        argl[i] = strlen(argv[i]);
+    return c;
+}
+
+/* Copies the states of one call's reply; false when the reply is not one state per report. */
+static bool s_report_states(const redisReply *r, size_t n, char (*states)[32]) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        snprintf(states[i], 32, "%s",
+                 r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "?");
+    return true;
 }
 
 int brk_store_report(brk_store_t *self, const brk_report_t *rep, int64_t now, char *state,
@@ -229,58 +252,83 @@ int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n,
                           char (*states)[32]) {
     if (n == 0)
         return 0;
-    if (!self->sha[S_REPORT][0]) { /* load the script once through the ordinary path */
-        s_report_args_t a;
-        s_report_args(self, &reps[0], now, &a);
-        redisReply *r = s_eval(self, S_REPORT, S_REPORT_ARGC, a.argv, a.argl);
-        if (!r)
-            return -1;
-        snprintf(states[0], 32, "%s", r->type == REDIS_REPLY_STRING ? r->str : "?");
-        freeReplyObject(r);
-        reps++, states++, n--;
-    }
-    s_report_args_t *a = malloc(n * sizeof *a);
-    if (!a) {
+    size_t calls = (n + S_REPORT_CHUNK - 1) / S_REPORT_CHUNK;
+    size_t max_argc = S_REPORT_HEAD + (S_REPORT_KEYS + S_REPORT_ARGS) * S_REPORT_CHUNK;
+    const char **argv = malloc(calls * max_argc * sizeof *argv);
+    size_t *argl = malloc(calls * max_argc * sizeof *argl);
+    int *argc = malloc(calls * sizeof *argc);
+    s_report_strs_t *strs = malloc(n * sizeof *strs);
+    char *heads = malloc(calls * 512);
+    int rc = 0;
+    if (!argv || !argl || !argc || !strs || !heads) {
         snprintf(self->err, sizeof self->err, "out of memory");
-        return -1;
+        rc = -1;
+        goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        s_report_args(self, &reps[i], now, &a[i]);
-        redisAppendCommandArgv(self->redis, S_REPORT_ARGC, a[i].argv, a[i].argl);
+    if (!self->sha[S_REPORT][0]) { /* load the script once through the ordinary path */
+        redisReply *l = redisCommand(self->redis, "SCRIPT LOAD %s", s_script(S_REPORT));
+        if (!l || l->type != REDIS_REPLY_STRING) {
+            s_seterr(self, "SCRIPT LOAD", l);
+            if (l)
+                freeReplyObject(l);
+            rc = -1;
+            goto done;
+        }
+        snprintf(self->sha[S_REPORT], sizeof self->sha[S_REPORT], "%s", l->str);
+        freeReplyObject(l);
     }
-    int rc = 0, reload = 0;
-    for (size_t i = 0; i < n; i++) {
+    /* every chunk in one pipelined round trip */
+    for (size_t k = 0; k < calls; k++) {
+        size_t first = k * S_REPORT_CHUNK,
+               m = n - first < S_REPORT_CHUNK ? n - first : S_REPORT_CHUNK;
+        argc[k] = s_report_call(self, reps + first, m, now, argv + k * max_argc,
+                                argl + k * max_argc, strs + first, heads + k * 512);
+        redisAppendCommandArgv(self->redis, argc[k], argv + k * max_argc, argl + k * max_argc);
+    }
+    bool reload = false;
+    for (size_t k = 0; k < calls; k++) {
+        size_t first = k * S_REPORT_CHUNK,
+               m = n - first < S_REPORT_CHUNK ? n - first : S_REPORT_CHUNK;
         redisReply *r = NULL;
         if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
             s_seterr(self, "EVALSHA report", NULL);
             rc = -1;
-            break;
+            goto done;
         }
-        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
-            reload = 1; /* Redis restarted between calls: applied again below */
-        else if (r->type == REDIS_REPLY_ERROR)
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            reload = true; /* Redis restarted between calls: this chunk is applied again below */
+            for (size_t i = 0; i < m; i++)
+                snprintf(states[first + i], 32, "noscript");
+        } else if (!s_report_states(r, m, states + first)) {
             s_seterr(self, "report", r);
-        snprintf(states[i], 32, "%s",
-                 r->type == REDIS_REPLY_STRING ? r->str
-                 : reload                      ? "noscript"
-                                               : "error");
+            for (size_t i = 0; i < m; i++)
+                snprintf(states[first + i], 32, "error");
+        }
         freeReplyObject(r);
     }
-    if (rc == 0 && reload) {
+    if (reload) {
         self->sha[S_REPORT][0] = '\0';
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            if (strcmp(states[i], "noscript") != 0)
+        for (size_t k = 0; k < calls && rc == 0; k++) {
+            size_t first = k * S_REPORT_CHUNK,
+                   m = n - first < S_REPORT_CHUNK ? n - first : S_REPORT_CHUNK;
+            if (strcmp(states[first], "noscript") != 0)
                 continue;
-            redisReply *r = s_eval(self, S_REPORT, S_REPORT_ARGC, a[i].argv, a[i].argl);
+            redisReply *r =
+                s_eval(self, S_REPORT, argc[k], argv + k * max_argc, argl + k * max_argc);
             if (!r)
                 rc = -1;
-            else {
-                snprintf(states[i], 32, "%s", r->type == REDIS_REPLY_STRING ? r->str : "?");
+            else if (!s_report_states(r, m, states + first))
+                s_seterr(self, "report", r);
+            if (r)
                 freeReplyObject(r);
-            }
         }
     }
-    free(a);
+done:
+    free(argv);
+    free(argl);
+    free(argc);
+    free(strs);
+    free(heads);
     return rc;
 }
 

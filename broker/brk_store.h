@@ -49,7 +49,7 @@ void brk_store_leased_free(brk_leased_t *arr, size_t n);
 int brk_store_report(brk_store_t *self, const brk_report_t *r, int64_t now, char *state,
                      size_t state_len);
 
-/* Applies n reports in one pipelined round trip (each still its own atomic script call);
+/* Applies n reports in one pipelined round trip (script calls of up to 256 reports each);
  * states[i] receives the resulting state of reps[i]. Returns 0, or -1 if Redis failed (then
  * some reports may not have been applied: their leases expire and say so). */
 int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now,

@@ -34,7 +34,8 @@
 #define DUE_CHUNK         500
 #define FINISHED_TTL_S    (35LL * 86400)
 #define MAX_FRONT_PER_RUN 64
-#define FRONT_BUDGET_MS   50 /* admission work per turn: heartbeats and dispatch never starve */
+#define FRONT_BUDGET_MS   5 /* admission work per turn (at least one batch): workers, heartbeats
+                             * and dispatch run between batches, so sending never starves */
 
 static volatile sig_atomic_t s_stop;
 static void s_on_signal(int sig) {
@@ -677,18 +678,25 @@ static size_t s_dispatch(s_broker_t *b) {
         s_worker_t *w = &b->workers[(b->rr + k) % b->n_workers];
         if (!w->credit || w->channel <= 0 || w->halted || b->channel_halted[w->channel])
             continue;
-        int want = w->credit < LEASE_CHUNK ? (int)w->credit : LEASE_CHUNK;
-        int64_t until = s_now_ms(b) + b->cfg.lease_ms;
-        brk_leased_t *jobs;
-        size_t n;
-        if (brk_store_lease(b->store, w->channel, want, until, s_now_ms(b) / 1000, &jobs, &n) < 0) {
-            s_redis_drop(b, brk_store_strerror(b->store));
-            return total;
+        /* lease until the worker's credit is spent or the queue is empty: a worker left
+         * idle while admission runs is throughput lost for good */
+        for (int round = 0; w->credit && round < 16; round++) {
+            int want = w->credit < LEASE_CHUNK ? (int)w->credit : LEASE_CHUNK;
+            int64_t until = s_now_ms(b) + b->cfg.lease_ms;
+            brk_leased_t *jobs;
+            size_t n;
+            if (brk_store_lease(b->store, w->channel, want, until, s_now_ms(b) / 1000, &jobs,
+                                &n) < 0) {
+                s_redis_drop(b, brk_store_strerror(b->store));
+                return total;
+            }
+            for (size_t i = 0; i < n; i++)
+                s_dispatch_one(b, w, &jobs[i], until);
+            total += n;
+            brk_store_leased_free(jobs, n);
+            if (n < (size_t)want)
+                break;
         }
-        for (size_t i = 0; i < n; i++)
-            s_dispatch_one(b, w, &jobs[i], until);
-        total += n;
-        brk_store_leased_free(jobs, n);
     }
     b->rr++;
     return total;

@@ -8,10 +8,11 @@ local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 local out = {}
 for i = 1, #popped, 2 do
   local jk = popped[i]
-  local p = redis.call('HGET', jk, 'p')
+  local cur = redis.call('HMGET', jk, 'p', 'att')
+  local p = cur[1]
   if p then
-    local att = redis.call('HINCRBY', jk, 'att', 1)
-    redis.call('HSET', jk, 's', 'dispatched', 'dat', ARGV[3])
+    local att = (tonumber(cur[2]) or 0) + 1
+    redis.call('HSET', jk, 'att', att, 's', 'dispatched', 'dat', ARGV[3])
     redis.call('ZADD', KEYS[2], ARGV[2], jk)
     redis.call('XADD', KEYS[3], '*', 'at', ARGV[3], 'key', jk, 'state', 'dispatched',
       'attempt', tostring(att))

@@ -1,29 +1,29 @@
--- report.lua — apply one worker report (or a lease expiry) to a dispatched job, atomically.
--- KEYS[1] job hash, KEYS[2] debtor history hash, KEYS[3] leases, KEYS[4] retry zset,
--- KEYS[5] audit stream, KEYS[6] the channel's ready queue, KEYS[7] deferred zset
--- ARGV[1] outcome: SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED HANDBACK
--- ARGV[2] attempt the report is about, ARGV[3] now (s), ARGV[4] provider id, ARGV[5] provider
--- code, ARGV[6] detail, ARGV[7] retry at (s), ARGV[8] history ref of the job (hex),
--- ARGV[9] TTL (s) of finished jobs, ARGV[10] max attempts, ARGV[11] resend unknown (0|1),
--- ARGV[12] job id, ARGV[13] tenant, ARGV[14] debtor, ARGV[15] channel
--- Returns the state the job is left in, or 'stale' for a report about another attempt.
-local jk, hk = KEYS[1], KEYS[2]
-local outcome, now = ARGV[1], ARGV[3]
-local st = redis.call('HGET', jk, 's')
-local att = redis.call('HGET', jk, 'att')
-if outcome == 'DELIVERED' then
-  if st ~= 'sent' and st ~= 'dispatched' then return 'stale' end
-elseif st ~= 'dispatched' or att ~= ARGV[2] then
-  return 'stale'
-end
+-- report.lua — apply a batch of worker reports (or lease expiries) to dispatched jobs. Each
+-- report is applied atomically, and so is the batch: one call instead of one per report keeps
+-- Redis's per-call cost (argument tables, script lookup) off the per-message path.
+-- KEYS[1] leases, KEYS[2] retry zset, KEYS[3] audit stream, KEYS[4] deferred zset,
+--   then 3 per report: job hash, debtor history hash, the channel's ready queue
+-- ARGV[1] now (s), ARGV[2] TTL (s) of finished jobs, ARGV[3] max attempts,
+--   then 12 per report: outcome (SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED
+--   HANDBACK), attempt the report is about, provider id, provider code, detail, retry at (s),
+--   history ref of the job (hex), resend unknown (0|1), job id, tenant, debtor, channel
+-- Returns one state per report: the state the job is left in, 'stale' for a report about
+-- another attempt, or 'error: ...' for an outcome this script does not know.
+local NK, NA = 3, 12
+local leases, retries, audit_key, deferred = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now, ttl, max_attempts = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {}
+
+-- the report being applied: set by apply(), read by the helpers below
+local jk, hk, qk, a, att
 
 -- rewrite the job's own record in the debtor's history; bump the version so deciders re-read
 local function edit_history(fn)
   local c = redis.call('HGET', hk, 'c')
   if not c then return end
-  local changed = false
+  local ref, changed = ARGV[a + 6], false
   c = string.gsub(c, '(%d+),(%d+),(%d+),(%x+),(%x+);', function(at, ch, fl, debt, r)
-    if r == ARGV[8] then
+    if r == ref then
       changed = true
       return fn(at, ch, tonumber(fl), debt, r)
     end
@@ -39,74 +39,95 @@ local function set_flag(bit_value)
   end)
 end
 local function audit(state, reason)
-  redis.call('XADD', KEYS[5], '*', 'at', now, 'job', ARGV[12], 'tenant', ARGV[13],
-    'debtor', ARGV[14], 'channel', ARGV[15], 'state', state, 'attempt', ARGV[2],
-    'provider_id', ARGV[4], 'provider_code', ARGV[5], 'detail', ARGV[6], 'reason', reason)
+  redis.call('XADD', audit_key, '*', 'at', now, 'job', ARGV[a + 8], 'tenant', ARGV[a + 9],
+    'debtor', ARGV[a + 10], 'channel', ARGV[a + 11], 'state', state, 'attempt', ARGV[a + 1],
+    'provider_id', ARGV[a + 2], 'provider_code', ARGV[a + 3], 'detail', ARGV[a + 4],
+    'reason', reason)
 end
 local function finish(state, reason)
-  redis.call('HSET', jk, 's', state, 'pid', ARGV[4], 'pcode', ARGV[5], 'fin', now)
+  redis.call('HSET', jk, 's', state, 'pid', ARGV[a + 2], 'pcode', ARGV[a + 3], 'fin', now)
   redis.call('HDEL', jk, 'p')
-  redis.call('ZREM', KEYS[3], jk)
-  redis.call('EXPIRE', jk, ARGV[9])
+  redis.call('ZREM', leases, jk)
+  redis.call('EXPIRE', jk, ttl)
   audit(state, reason)
   return state
 end
 local function retry(reason)
-  if tonumber(att) >= tonumber(ARGV[10]) then
+  if tonumber(att) >= max_attempts then
     set_flag(1)
     return finish('failed', 'max-attempts')
   end
-  redis.call('HSET', jk, 's', 'retry', 'pcode', ARGV[5])
-  redis.call('ZREM', KEYS[3], jk)
-  redis.call('ZADD', KEYS[4], ARGV[7], jk)
+  redis.call('HSET', jk, 's', 'retry', 'pcode', ARGV[a + 3])
+  redis.call('ZREM', leases, jk)
+  redis.call('ZADD', retries, ARGV[a + 5], jk)
   audit('retry', reason)
   return 'retry'
 end
 
-if outcome == 'SENT' then
-  redis.call('HSET', jk, 's', 'sent', 'pid', ARGV[4], 'sat', now)
-  redis.call('HDEL', jk, 'p')
-  redis.call('ZREM', KEYS[3], jk)
-  redis.call('EXPIRE', jk, ARGV[9])
-  audit('sent', '')
-  return 'sent'
-elseif outcome == 'DELIVERED' then
-  set_flag(2)
-  redis.call('HSET', jk, 's', 'delivered')
-  redis.call('ZREM', KEYS[3], jk)
-  audit('delivered', '')
-  return 'delivered'
-elseif outcome == 'FAILED' then
-  set_flag(1)
-  return finish('failed', ARGV[6])
-elseif outcome == 'RETRY' then
-  return retry(ARGV[6])
-elseif outcome == 'UNKNOWN' then
-  if ARGV[11] == '1' then return retry('unknown-outcome') end
-  return finish('unknown', ARGV[6])  -- never resent: the attempt keeps counting (strict)
-elseif outcome == 'HANDBACK' then
-  -- the worker gave it back untried (stopping, halted, sender queue full): not an attempt
-  redis.call('HINCRBY', jk, 'att', -1)
-  redis.call('HSET', jk, 's', 'retry')
-  redis.call('ZREM', KEYS[3], jk)
-  redis.call('ZADD', KEYS[4], ARGV[7], jk)
-  audit('handed-back', ARGV[6])
-  return 'retry'
-elseif outcome == 'CONFIG_ERROR' then
-  redis.call('HINCRBY', jk, 'att', -1)
-  redis.call('HSET', jk, 's', 'queued')
-  redis.call('ZREM', KEYS[3], jk)
-  redis.call('ZADD', KEYS[6], 0, jk)  -- back to the front: it was never attempted
-  audit('requeued', 'channel-halted: ' .. ARGV[6])
-  return 'queued'
-elseif outcome == 'SKIPPED' then
-  -- the worker's last check refused it: no contact happened; decide it again from scratch
-  edit_history(function() return '' end)
-  redis.call('HINCRBY', jk, 'att', -1)
-  redis.call('HSET', jk, 's', 'deferred')
-  redis.call('ZREM', KEYS[3], jk)
-  redis.call('ZADD', KEYS[7], now, jk)
-  audit('skipped', ARGV[6])
-  return 'deferred'
+local function apply()
+  local outcome, detail = ARGV[a], ARGV[a + 4]
+  local cur = redis.call('HMGET', jk, 's', 'att')
+  local st
+  st, att = cur[1], cur[2]
+  if outcome == 'DELIVERED' then
+    if st ~= 'sent' and st ~= 'dispatched' then return 'stale' end
+  elseif st ~= 'dispatched' or att ~= ARGV[a + 1] then
+    return 'stale'
+  end
+
+  if outcome == 'SENT' then
+    redis.call('HSET', jk, 's', 'sent', 'pid', ARGV[a + 2], 'sat', now)
+    redis.call('HDEL', jk, 'p')
+    redis.call('ZREM', leases, jk)
+    redis.call('EXPIRE', jk, ttl)
+    audit('sent', '')
+    return 'sent'
+  elseif outcome == 'DELIVERED' then
+    set_flag(2)
+    redis.call('HSET', jk, 's', 'delivered')
+    redis.call('ZREM', leases, jk)
+    audit('delivered', '')
+    return 'delivered'
+  elseif outcome == 'FAILED' then
+    set_flag(1)
+    return finish('failed', detail)
+  elseif outcome == 'RETRY' then
+    return retry(detail)
+  elseif outcome == 'UNKNOWN' then
+    if ARGV[a + 7] == '1' then return retry('unknown-outcome') end
+    return finish('unknown', detail)  -- never resent: the attempt keeps counting (strict)
+  elseif outcome == 'HANDBACK' then
+    -- the worker gave it back untried (stopping, halted, sender queue full): not an attempt
+    redis.call('HINCRBY', jk, 'att', -1)
+    redis.call('HSET', jk, 's', 'retry')
+    redis.call('ZREM', leases, jk)
+    redis.call('ZADD', retries, ARGV[a + 5], jk)
+    audit('handed-back', detail)
+    return 'retry'
+  elseif outcome == 'CONFIG_ERROR' then
+    redis.call('HINCRBY', jk, 'att', -1)
+    redis.call('HSET', jk, 's', 'queued')
+    redis.call('ZREM', leases, jk)
+    redis.call('ZADD', qk, 0, jk)  -- back to the front: it was never attempted
+    audit('requeued', 'channel-halted: ' .. detail)
+    return 'queued'
+  elseif outcome == 'SKIPPED' then
+    -- the worker's last check refused it: no contact happened; decide it again from scratch
+    edit_history(function() return '' end)
+    redis.call('HINCRBY', jk, 'att', -1)
+    redis.call('HSET', jk, 's', 'deferred')
+    redis.call('ZREM', leases, jk)
+    redis.call('ZADD', deferred, now, jk)
+    audit('skipped', detail)
+    return 'deferred'
+  end
+  return 'error: unknown outcome ' .. tostring(outcome)
 end
-return redis.error_reply('unknown outcome ' .. tostring(outcome))
+
+for i = 0, (#KEYS - 4) / NK - 1 do
+  local k = 5 + i * NK
+  jk, hk, qk = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  a = 4 + i * NA
+  out[#out + 1] = apply()
+end
+return out

@@ -50,32 +50,33 @@ typedef struct {
 } s_options_t;
 
 static void s_usage(FILE *out) {
-    fprintf(out,
-            "usage: pregon-sandbox [options]\n"
-            "Local simulator of provider APIs (Twilio Messages) with fault injection.\n\n"
-            "  --listen HOST:PORT        serve here (default 127.0.0.1:8090; port 0 = any)\n"
-            "  --port-file PATH          write the bound port here once listening\n"
-            "  --account SID:TOKEN       Twilio account, repeatable (default AC000...0:"
-            "sandbox-token)\n"
-            "  --threads N               MHD worker threads (default: number of CPUs)\n"
-            "  --max-connections N       concurrent connections (default 4096)\n"
-            "  --max-body BYTES          larger request bodies get 413 (default 65536)\n"
-            "  --max-records N           records kept, oldest dropped (default 1000000)\n"
-            "  --idle-timeout-s N        close idle keep-alive connections (120; 0 never)\n"
-            "  --callbacks               post signed StatusCallback webhooks\n"
-            "  --callback-delay-ms N     'sent' after N ms, final status after 2N (1000)\n"
-            "  --callback-queue N        callbacks waiting at most, extra dropped (100000)\n"
-            "  --to-error +PREFIX:CODE   400 with CODE for matching recipients (repeatable)\n"
-            "  --dlr +PREFIX:STATUS:CODE final callback undelivered|failed + ErrorCode\n"
-            "  --latency-ms N            delay every provider answer by N ms\n"
-            "  --jitter-ms N             plus uniform 0..N ms\n"
-            "  --p429 P                  probability of 429 (code 20429, Retry-After: 1)\n"
-            "  --p5xx P                  probability of 500/503 (code 20500)\n"
-            "  --ptimeout P              probability of holding a request unanswered\n"
-            "  --timeout-hold-ms N       hold that long, then close (default 30000)\n"
-            "  --seed N                  seed of the fault and jitter draws (default random)\n"
-            "  --help                    this text\n"
-            "Control API on the same port: /healthz, /_sandbox/{requests,stats,faults,script}\n");
+    fprintf(
+        out,
+        "usage: pregon-sandbox [options]\n"
+        "Local simulator of provider APIs (Twilio Messages) with fault injection.\n\n"
+        "  --listen HOST:PORT        serve here (default 127.0.0.1:8090; port 0 = any)\n"
+        "  --port-file PATH          write the bound port here once listening\n"
+        "  --account SID:TOKEN       Twilio account, repeatable (default AC000...0:"
+        "sandbox-token)\n"
+        "  --threads N               MHD worker threads (default: number of CPUs)\n"
+        "  --max-connections N       concurrent connections (default 4096)\n"
+        "  --max-body BYTES          larger request bodies get 413 (default 65536)\n"
+        "  --max-records N           records kept, oldest dropped (default 1000000)\n"
+        "  --idle-timeout-s N        close idle keep-alive connections (120; 0 never)\n"
+        "  --callbacks               post signed StatusCallback webhooks\n"
+        "  --callback-delay-ms N     'sent' after N ms, final status after 2N (1000)\n"
+        "  --callback-queue N        callbacks waiting at most, extra dropped (100000)\n"
+        "  --to-error +PREFIX:CODE   400 with CODE for matching recipients (repeatable)\n"
+        "  --dlr +PREFIX:STATUS:CODE final callback undelivered|failed + ErrorCode\n"
+        "  --latency-ms N            delay every provider answer by N ms\n"
+        "  --jitter-ms N             plus uniform 0..N ms\n"
+        "  --p429 P                  probability of 429 (code 20429, Retry-After: 1)\n"
+        "  --p5xx P                  probability of 500/503 (code 20500)\n"
+        "  --ptimeout P              probability of holding a request unanswered\n"
+        "  --timeout-hold-ms N       hold that long, then close (default 30000)\n"
+        "  --seed N                  seed of the fault and jitter draws (default random)\n"
+        "  --help                    this text\n"
+        "Control API on the same port: /healthz, /_sandbox/{requests,stats,wait,faults,script}\n");
 }
 
 static bool s_parse_ulong(const char *s, unsigned long max, unsigned long *out) {

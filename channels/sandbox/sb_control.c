@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define S_DEFAULT_LIMIT 10000
 #define S_MAX_LIMIT     1000000
@@ -93,6 +94,38 @@ static void s_stats(sb_request_t *req, void *ctx) {
     }
     json_object_set_new(o, "waiting", json_integer(sb_server_waiting(self->server)));
     sb_request_reply_json(req, 200, o);
+}
+
+/* GET /_sandbox/wait?total=N[&provider=P][&timeout_ms=T]: a long poll that answers once the
+ * sandbox has received N requests (of provider P), or when T ms (default 30000) have passed:
+ * {"total": n, "reached": bool}. Lets a test or a benchmark await a count without polling. */
+#define S_WAIT_STEP_MS 10
+static int64_t s_wall_ms(void) { /* the clock arrival_ms is on */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static void s_wait(sb_request_t *req, void *ctx) {
+    sb_control_t *self = ctx;
+    uint64_t want = 0, timeout_ms = 30000;
+    if (!sb_request_query(req, "total") || !s_query_u64(req, "total", &want)) {
+        s_bad(req, "total must be a count of requests");
+        return;
+    }
+    if (!s_query_u64(req, "timeout_ms", &timeout_ms) || timeout_ms > 3600000) {
+        s_bad(req, "timeout_ms must be between 0 and 3600000");
+        return;
+    }
+    const char *provider = sb_request_query(req, "provider");
+    uint64_t have = sb_store_count(self->store, provider && *provider ? provider : NULL);
+    bool reached = have >= want;
+    int64_t waited = s_wall_ms() - sb_request_arrival_ms(req);
+    if (!reached && waited < (int64_t)timeout_ms && !sb_request_stopping(req)) {
+        sb_request_call_again(req, S_WAIT_STEP_MS);
+        return;
+    }
+    sb_request_reply_json(req, 200,
+                          json_pack("{s:I, s:b}", "total", (json_int_t)have, "reached", reached));
 }
 
 static json_t *s_rule_json(const sb_fault_rule_t *r) {
@@ -338,6 +371,7 @@ int sb_control_register(sb_control_t *self, sb_server_t *server) {
         {"GET", "/_sandbox/requests", SB_BODY_NONE, s_requests_get},
         {"DELETE", "/_sandbox/requests", SB_BODY_NONE, s_requests_delete},
         {"GET", "/_sandbox/stats", SB_BODY_NONE, s_stats},
+        {"GET", "/_sandbox/wait", SB_BODY_NONE, s_wait},
         {"GET", "/_sandbox/faults", SB_BODY_NONE, s_faults_get},
         {"POST", "/_sandbox/faults", SB_BODY_RAW, s_faults_post},
         {"GET", "/_sandbox/script", SB_BODY_NONE, s_faults_get},

@@ -93,6 +93,8 @@ struct sb_request {
     char *auth_pass;
 
     /* reply */
+    unsigned again_ms; /* handler asked to be called again after this long (long poll) */
+    bool cancelled;    /* resumed because the server is stopping */
     bool replied;
     bool held; /* simulated timeout: never answer */
     bool recorded;
@@ -405,15 +407,39 @@ void sb_request_reply(sb_request_t *req, int status, const char *content_type, c
     req->reply_len = body ? len : 0;
 }
 
+/* Serializes into one right-sized allocation (json_dumps grows a buffer step by step). */
+static char *s_dump_json(const json_t *body, size_t *len) {
+    size_t cap = 1024;
+    char *text = malloc(cap);
+    size_t n = text ? json_dumpb(body, text, cap - 1, JSON_COMPACT) : 0;
+    if (text && n >= cap) {
+        char *grown = realloc(text, n + 1);
+        if (grown && json_dumpb(body, grown, n, JSON_COMPACT) == n) {
+            text = grown;
+        } else {
+            free(grown ? grown : text);
+            text = NULL;
+        }
+    }
+    if (!text || n == 0) {
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
+
 void sb_request_reply_json(sb_request_t *req, int status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
+    size_t len = 2;
+    char *text = body ? s_dump_json(body, &len) : strdup("{}");
     json_decref(body);
     if (!text) {
         /* Out of memory: a bodiless 500 is the best we can still say. */
         sb_request_reply(req, 500, "application/json", NULL, 0);
         return;
     }
-    sb_request_reply(req, status, "application/json", text, strlen(text));
+    sb_request_reply(req, status, "application/json", text, len);
 }
 
 void sb_request_reply_text(sb_request_t *req, int status, const char *text) {
@@ -432,6 +458,14 @@ void sb_request_add_header(sb_request_t *req, const char *name, const char *valu
         return;
     }
     req->headers[req->n_headers++] = (s_header_t){n, v};
+}
+
+void sb_request_call_again(sb_request_t *req, unsigned delay_ms) {
+    req->again_ms = delay_ms ? delay_ms : 1;
+}
+
+bool sb_request_stopping(const sb_request_t *req) {
+    return req->cancelled || req->server->stopped;
 }
 
 void sb_request_set_outcome(sb_request_t *req, int error_code, const char *sid) {
@@ -540,8 +574,8 @@ static void s_record(sb_request_t *req) {
 /* sb_delay callback, on the delay thread: hand the connection back to MHD. At shutdown
  * (cancelled) the reply still goes out; held requests are closed either way. */
 static void s_on_timer(void *arg, bool cancelled) {
-    (void)cancelled;
     sb_request_t *req = arg;
+    req->cancelled = cancelled;
     req->phase = S_PHASE_RESUMED;
     MHD_resume_connection(req->conn);
 }
@@ -555,6 +589,7 @@ static enum MHD_Result s_answer(sb_request_t *req, unsigned delay_ms) {
     if (sb_delay_schedule(req->server->delay, delay_ms, s_on_timer, req) != 0) {
         /* Stopping (or out of memory): answer at once. */
         req->phase = S_PHASE_RESUMED;
+        req->cancelled = true;
         MHD_resume_connection(req->conn);
     }
     return MHD_YES;
@@ -690,6 +725,8 @@ static enum MHD_Result s_on_complete(sb_request_t *req) {
     } else {
         route->fn(req, route->ctx);
     }
+    if (req->again_ms && !req->replied && !req->held)
+        return s_answer(req, req->again_ms);
     if (!req->replied && !req->held)
         s_reply_error(req, 500, 0, "handler produced no response");
     s_record(req);
@@ -713,6 +750,16 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
             return MHD_NO;
         *con_cls = req;
         return s_on_headers(req);
+    }
+    if (req->phase == S_PHASE_RESUMED && req->again_ms) {
+        /* a long poll's turn: the handler looks again, then replies or waits once more */
+        req->again_ms = 0;
+        req->route->fn(req, req->route->ctx);
+        if (req->again_ms && !req->replied && !req->cancelled)
+            return s_answer(req, req->again_ms);
+        if (!req->replied)
+            s_reply_error(req, 503, 0, "server stopping");
+        return s_queue(req);
     }
     if (req->phase == S_PHASE_RESUMED)
         return req->held ? s_close_silently() : s_queue(req);

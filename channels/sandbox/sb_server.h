@@ -144,6 +144,14 @@ void sb_request_reply_text(sb_request_t *req, int status, const char *text);
 /* Adds a response header (both copied); at most 8 per request, extra ones are ignored. */
 void sb_request_add_header(sb_request_t *req, const char *name, const char *value);
 
+/* Instead of replying, asks to have the handler called again in about delay_ms (long polls:
+ * the connection is suspended meanwhile and costs no thread). At stop the handler is called
+ * once more at once and must reply then; the stopping server ignores further call-agains. */
+void sb_request_call_again(sb_request_t *req, unsigned delay_ms);
+
+/* True once the server is stopping: a long-polling handler should answer now. */
+bool sb_request_stopping(const sb_request_t *req);
+
 /* Tells the store what the request came to: the provider error code answered (0 = none) and
  * the id assigned (NULL = none). */
 void sb_request_set_outcome(sb_request_t *req, int error_code, const char *sid);

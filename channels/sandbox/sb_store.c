@@ -321,6 +321,16 @@ json_t *sb_store_stats(sb_store_t *self) {
     return o;
 }
 
+uint64_t sb_store_count(sb_store_t *self, const char *provider) {
+    pthread_mutex_lock(&self->lock);
+    uint64_t n = provider ? 0 : self->received;
+    for (size_t i = 0; provider && i < self->n_providers; i++)
+        if (strcmp(self->providers[i].name, provider) == 0)
+            n = self->providers[i].total;
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
 void sb_store_reset(sb_store_t *self) {
     pthread_mutex_lock(&self->lock);
     s_clear_records(self);

@@ -51,6 +51,9 @@ json_t *sb_store_query(sb_store_t *self, const char *provider, uint64_t since, s
  * providers: {name: {total, status: {"201": n, ...}}}}; status 0 appears as "timeout". */
 json_t *sb_store_stats(sb_store_t *self);
 
+/* Requests received of provider since the last reset (all providers when NULL); cheap. */
+uint64_t sb_store_count(sb_store_t *self, const char *provider);
+
 /* Forgets every record and every counter; sequence numbers keep growing. */
 void sb_store_reset(sb_store_t *self);
 

@@ -7,6 +7,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,17 +321,35 @@ void sb_twilio_reply_error(sb_request_t *req, int status, int code, const char *
     sb_request_set_outcome(req, code, NULL);
 }
 
+/* splitmix64's finalizer: a bijection on 64 bits, so distinct counters give distinct halves */
+static uint64_t s_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t s_sid_key[2];
+static atomic_uint_fast64_t s_sid_counter;
+static pthread_once_t s_sid_once = PTHREAD_ONCE_INIT;
+static bool s_sid_keyed;
+
+static void s_sid_init(void) {
+    s_sid_keyed = RAND_bytes((unsigned char *)s_sid_key, sizeof s_sid_key) == 1;
+}
+
 int sb_twilio_new_sid(const char *prefix, char out[SB_TWILIO_SID_SIZE]) {
-    unsigned char raw[16];
-    if (RAND_bytes(raw, sizeof raw) != 1)
+    /* One RAND_bytes per request cost ~3 us of a ~35 us request; a keyed counter is as unique
+     * and as unguessable as a test double needs. */
+    pthread_once(&s_sid_once, s_sid_init);
+    if (!s_sid_keyed)
         return -1;
+    uint64_t n = atomic_fetch_add(&s_sid_counter, 1);
+    uint64_t half[2] = {s_mix64(n ^ s_sid_key[0]), s_mix64(n + s_sid_key[1])};
     static const char hex[] = "0123456789abcdef";
     out[0] = prefix[0];
     out[1] = prefix[1];
-    for (size_t i = 0; i < sizeof raw; i++) {
-        out[2 + 2 * i] = hex[raw[i] >> 4];
-        out[3 + 2 * i] = hex[raw[i] & 15];
-    }
+    for (size_t i = 0; i < 32; i++)
+        out[2 + i] = hex[(half[i / 16] >> (60 - 4 * (i % 16))) & 15];
     out[34] = '\0';
     return 0;
 }

@@ -64,8 +64,9 @@ void sb_twilio_reply_error(sb_request_t *req, int status, int code, const char *
 /* Usual message for a Twilio error code (static; generic text for unknown codes). */
 const char *sb_twilio_error_message(int code);
 
-/* Writes prefix (two letters) + 32 random lowercase hex digits into out. Returns 0, or -1 when
- * the random generator fails. */
+/* Writes prefix (two letters) + 32 lowercase hex digits into out: unique within the process
+ * (a counter through a bijective mixer), unpredictable across runs (keyed from RAND_bytes once).
+ * Thread-safe. Returns 0, or -1 when the random generator fails to give the key. */
 int sb_twilio_new_sid(const char *prefix, char out[SB_TWILIO_SID_SIZE]);
 
 /* Formats t as Twilio's RFC 2822 dates: "Wed, 22 Nov 2023 15:25:00 +0000". */

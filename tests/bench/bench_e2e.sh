@@ -30,7 +30,7 @@ base=$(redis-benchmark -s "$dir/redis.sock" -n 100000 -c 50 -r 100000000 --csv E
 redis-cli -s "$dir/redis.sock" flushall >/dev/null
 
 "$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sb.port" \
-  --max-records 2000000 2>"$dir/sb.log" & pids+=($!)
+  --max-records 20000 ${SANDBOX_THREADS:+--threads $SANDBOX_THREADS} 2>"$dir/sb.log" & pids+=($!)
 wait_for 10 test -s "$dir/sb.port"
 sb="http://127.0.0.1:$(cat "$dir/sb.port")"
 cat >"$dir/pregon.yaml" <<YAML
@@ -43,7 +43,7 @@ YAML
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" & pids+=($!)
 TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
   "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
-  --concurrency "${CONCURRENCY:-256}" 2>"$dir/sms.log" & pids+=($!)
+  --concurrency "${CONCURRENCY:-256}" ${CONNECTIONS:+--max-host-connections $CONNECTIONS} 2>"$dir/sms.log" & pids+=($!)
 wait_for 10 grep -q "ready on sms" "$dir/pregond.log"
 
 python3 - "$dir/jobs.jsonl" "$jobs" <<'PY'
@@ -55,14 +55,19 @@ with open(sys.argv[1], "w") as f:
             "contact": f"+5255{10000000 + i}", "template_id": "aviso_mora_sms", "jurisdiction": "BENCH",
             "time_zone": "America/Mexico_City", "variables": v}) + "\n")
 PY
+idle() { awk '/^cpu / { print $5 + $6 }' /proc/stat; }  # idle + iowait ticks, all cores
+idle0=$(idle)
+redis_cpu0=$(awk '{ print $14 + $15 }' "/proc/$(cat "$dir/redis.pid")/stat")  # minus the baseline's share
 t0=$(now_ms)
 "$build/broker/pregonctl" submit --endpoint "ipc://$dir/front" --batch 1000 --window 8 "$dir/jobs.jsonl" >"$dir/submit.out"
 t1=$(now_ms)
-# polled cheaply (curl + grep, every 100 ms): the poller must not compete for the CPU it measures
+# one long poll: the sandbox answers when it has received every job (no poller competing for
+# the CPU being measured)
 count() { curl -s "$sb/_sandbox/stats" | grep -o '"twilio-sms":{"total":[0-9]*' | grep -o '[0-9]*$' || echo 0; }
-end=$((SECONDS + 600))
-while [ "$(count)" -lt "$jobs" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done
+waited=$(curl -sS --max-time 700 "$sb/_sandbox/wait?provider=twilio-sms&total=$jobs&timeout_ms=600000" 2>&1) || true
+grep -q "\"reached\": *true" <<<"$waited" || echo "sandbox wait: ${waited:-no answer}" >&2
 t2=$(now_ms)
+idle1=$(idle)
 sent=$(count)
 echo "== pregon end to end, $jobs SMS jobs, one pregond, one pregon-sms (concurrency ${CONCURRENCY:-256}), sandbox"
 grep -E "ACCEPTED|jobs answered" "$dir/submit.out"
@@ -70,3 +75,10 @@ awk -v b="$base" -v j="$jobs" -v a="$((t1 - t0))" -v e="$((t2 - t0))" -v s="$sen
   printf "baseline redis-benchmark, admit.lua 1 job/call: %.0f jobs/s\n", b
   printf "admission through pregond:                    %.0f jobs/s  (%.2fx baseline)\n", j/(a/1000), (j/(a/1000))/b
   printf "end to end to the sandbox:                     %.0f messages/s (%d received in %.1f s)\n", s/(e/1000), s, e/1000 }'
+# CPU each process spent per message (user+system, from /proc), to show where the time goes
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" -v n="$sent" -v z="${2:-0}" \
+  '{ printf "%.1f (%.0f%% kernel)", ($14 + $15 - z) * 1e6 / hz / n, 100 * $15 / ($14 + $15) }' "/proc/$1/stat"; }
+awk -v i="$((idle1 - idle0))" -v hz="$(getconf CLK_TCK)" -v e="$((t2 - t0))" -v c="$(nproc)" \
+  'BEGIN { printf "cores busy during the run: %.0f%%\n", 100 * (1 - i / hz / (e / 1000) / c) }'
+printf 'CPU per message (us): redis %s  pregond %s  pregon-sms %s  sandbox %s\n' \
+  "$(cpu_us "$(cat "$dir/redis.pid")" "$redis_cpu0")" "$(cpu_us "${pids[1]}")" "$(cpu_us "${pids[2]}")" "$(cpu_us "${pids[0]}")"
