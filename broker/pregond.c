@@ -6,6 +6,7 @@
  * expire leases and exchange heartbeats. Redis state is the truth: this process keeps only the
  * worker table and counters, so it can be killed and restarted at any moment.
  * Signal handlers only set a flag; all logging happens here, at the top level. */
+#include <malloc.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -34,8 +35,9 @@
 #define DUE_CHUNK         500
 #define FINISHED_TTL_S    (35LL * 86400)
 #define MAX_FRONT_PER_RUN 64
-#define FRONT_BUDGET_MS   5 /* admission work per turn (at least one batch): workers, heartbeats
-                             * and dispatch run between batches, so sending never starves */
+#define FRONT_BUDGET_MS                                                                            \
+    5 /* admission work per turn (at least one batch): workers, heartbeats                         \
+       * and dispatch run between batches, so sending never starves */
 
 static volatile sig_atomic_t s_stop;
 static void s_on_signal(int sig) {
@@ -685,8 +687,8 @@ static size_t s_dispatch(s_broker_t *b) {
             int64_t until = s_now_ms(b) + b->cfg.lease_ms;
             brk_leased_t *jobs;
             size_t n;
-            if (brk_store_lease(b->store, w->channel, want, until, s_now_ms(b) / 1000, &jobs,
-                                &n) < 0) {
+            if (brk_store_lease(b->store, w->channel, want, until, s_now_ms(b) / 1000, &jobs, &n) <
+                0) {
                 s_redis_drop(b, brk_store_strerror(b->store));
                 return total;
             }
@@ -829,6 +831,10 @@ static void s_usage(FILE *to) {
 }
 
 int main(int argc, char **argv) {
+    /* Keep freed memory in the heap instead of returning it to the kernel and faulting it in
+     * again: a batch's command buffer is hundreds of KiB, rebuilt for every batch. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};

@@ -460,7 +460,12 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
         }
         snprintf(wk->queue_key, sizeof wk->queue_key, "%s:q:%s", self->prefix,
                  rl_channel_name(job->decide.channel));
-        snprintf(wk->score_s, sizeof wk->score_s, "%.17g", job->queue_score);
+        /* scores are whole milliseconds in practice: skip the costly float formatting then */
+        double score = job->queue_score;
+        if (score >= -9e15 && score <= 9e15 && score == (double)(long long)score)
+            snprintf(wk->score_s, sizeof wk->score_s, "%lld", (long long)score);
+        else
+            snprintf(wk->score_s, sizeof wk->score_s, "%.17g", score);
         if (!job->reject_reason)
             s_local_string(&job->decide, now, wk->local, sizeof wk->local);
     }

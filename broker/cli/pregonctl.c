@@ -1,5 +1,6 @@
 /* pregonctl.c — the operator's command line: subcommand dispatch only.
  * Each subcommand lives in its own pc_*.c file with a *_main(argc, argv) entry point. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,10 @@ static void s_usage(FILE *to) {
 }
 
 int main(int argc, char **argv) {
+    /* Keep freed memory in the heap instead of returning it to the kernel and faulting it in
+     * again: a batch's command buffer is hundreds of KiB, rebuilt for every batch. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -13,6 +13,7 @@
 #include "sb_twilio_sms.h"
 #include "sb_webhook.h"
 
+#include <malloc.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -306,6 +307,10 @@ static int s_write_port_file(const char *path, unsigned port, char *err, size_t 
 }
 
 int main(int argc, char **argv) {
+    /* Keep freed memory in the heap instead of returning it to the kernel and faulting it in
+     * again: a batch's command buffer is hundreds of KiB, rebuilt for every batch. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     s_options_t opt = {
         .listen = "127.0.0.1:8090",
         .max_connections = 4096,

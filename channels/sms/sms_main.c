@@ -4,6 +4,7 @@
  * signal handlers that only set a flag, and runs the loop. This is the only file of the worker
  * that logs (stderr, one line per event). The auth token comes only from TWILIO_AUTH_TOKEN or
  * --auth-token-file, never from a flag (it would show in ps), and is never printed. */
+#include <malloc.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -127,6 +128,10 @@ static int s_parse_long(const char *s, long min, long max, long *out) {
 }
 
 int main(int argc, char **argv) {
+    /* Keep freed memory in the heap instead of returning it to the kernel and faulting it in
+     * again: a batch's command buffer is hundreds of KiB, rebuilt for every batch. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     enum {
         O_BROKER = 256,
         O_BASE_URL,

@@ -43,12 +43,16 @@ for i = 0, n - 1 do
       res = {'U', first}
     elseif readmit == '1' and state ~= 'deferred' then
       res = {'S', state or 'none'}
-    elseif redis.call('SISMEMBER', sk, 'all') == 1 then
-      rule, reason, action = 'debtor.cease', 'suppressed', 'R'
-    elseif redis.call('SISMEMBER', sk, 'ch:' .. channel) == 1 then
-      rule, reason, action = 'debtor.opt-out.' .. channel, 'suppressed', 'R'
-    elseif contact ~= '' and redis.call('SISMEMBER', sk, 'cp:' .. contact) == 1 then
-      rule, reason, action = 'contact.opt-out', 'suppressed', 'R'
+    else
+      -- one call for the three suppressions (an absent set answers 0s): cease, channel, contact
+      local sup = redis.call('SMISMEMBER', sk, 'all', 'ch:' .. channel, 'cp:' .. contact)
+      if sup[1] == 1 then
+        rule, reason, action = 'debtor.cease', 'suppressed', 'R'
+      elseif sup[2] == 1 then
+        rule, reason, action = 'debtor.opt-out.' .. channel, 'suppressed', 'R'
+      elseif contact ~= '' and sup[3] == 1 then
+        rule, reason, action = 'contact.opt-out', 'suppressed', 'R'
+      end
     end
     if not res then
       local first = (readmit == '1') and redis.call('HGET', jk, 'v') or nil
@@ -61,7 +65,7 @@ for i = 0, n - 1 do
           redis.call('EXPIRE', hk, hist_ttl)
           redis.call('HSET', jk, 'v', first or 'ACCEPTED', 's', 'queued', 'p', ARGV[a + 10],
             'ch', channel, 'at', now)
-          redis.call('ZREM', KEYS[2], jk)
+          if readmit == '1' then redis.call('ZREM', KEYS[2], jk) end  -- leaving the deferred set
           redis.call('ZADD', qk, ARGV[a + 13], jk)
           audit(a, 'ACCEPTED', '', '', '0')
           res = {'A'}
