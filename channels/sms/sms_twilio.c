@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 struct sms_twilio {
     char *url; /* full Messages.json URL */
@@ -17,8 +18,34 @@ struct sms_twilio {
     char *from;
     char *messaging_service_sid;
     char *status_callback;
-    struct curl_slist *headers;
+    struct curl_slist *headers; /* Accept, Expect, Authorization (holds the secret) */
 };
+
+/* Appends "Authorization: Basic base64(sid:token)" to h, built once here: handing curl the
+ * username and password makes it encode and format the header again for every request.
+ * Returns the new list head, NULL when out of memory (h is then freed). */
+static struct curl_slist *s_add_basic_auth(struct curl_slist *h, const char *sid,
+                                           const char *token) {
+    size_t plain_len = strlen(sid) + 1 + strlen(token);
+    size_t header_len = 21 + 4 * ((plain_len + 2) / 3) + 1; /* "Authorization: Basic " */
+    char *plain = malloc(plain_len + 1), *header = malloc(header_len);
+    struct curl_slist *out = NULL;
+    if (plain && header) {
+        snprintf(plain, plain_len + 1, "%s:%s", sid, token);
+        memcpy(header, "Authorization: Basic ", 21);
+        EVP_EncodeBlock((unsigned char *)header + 21, (const unsigned char *)plain, (int)plain_len);
+        out = curl_slist_append(h, header);
+    }
+    if (plain)
+        OPENSSL_cleanse(plain, plain_len);
+    if (header)
+        OPENSSL_cleanse(header, header_len);
+    free(plain);
+    free(header);
+    if (!out)
+        curl_slist_free_all(h);
+    return out;
+}
 
 static char *s_strdup_opt(const char *s) {
     if (!s || !*s)
@@ -51,9 +78,13 @@ sms_twilio_t *sms_twilio_new(const sms_twilio_config_t *config) {
     self->messaging_service_sid = s_strdup_opt(config->messaging_service_sid);
     self->status_callback = s_strdup_opt(config->status_callback);
     struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    self->headers = h ? curl_slist_append(h, "Expect:") : NULL;
-    if (!self->headers)
+    struct curl_slist *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
+    if (!h2)
         curl_slist_free_all(h);
+    else if (self->account_sid && self->auth_token)
+        self->headers = s_add_basic_auth(h2, self->account_sid, self->auth_token);
+    else
+        curl_slist_free_all(h2);
     if (!self->url || !self->account_sid || !self->auth_token || !self->headers ||
         (config->from && *config->from && !self->from) ||
         (config->messaging_service_sid && *config->messaging_service_sid &&
@@ -80,6 +111,8 @@ void sms_twilio_destroy(sms_twilio_t **self_p) {
     free(self->from);
     free(self->messaging_service_sid);
     free(self->status_callback);
+    for (struct curl_slist *h = self->headers; h; h = h->next)
+        OPENSSL_cleanse(h->data, strlen(h->data)); /* the Authorization line is a secret */
     curl_slist_free_all(self->headers);
     free(self);
     *self_p = NULL;
@@ -156,9 +189,6 @@ static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, chw_resul
         return -1;
     }
     curl_easy_setopt(easy, CURLOPT_URL, self->url);
-    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(easy, CURLOPT_USERNAME, self->account_sid);
-    curl_easy_setopt(easy, CURLOPT_PASSWORD, self->auth_token);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, self->headers);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "pregon-sms/0.1");
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(form));

@@ -5,7 +5,7 @@
 #     batch latency p50/p99 (from pregonctl), as a ratio to the baseline;
 #  3. end to end: Redis flushed, one pregon-sms connected, JOBS more jobs submitted; messages/s
 #     from the first submit until the sandbox has received every one (admission included).
-# Env: CONCURRENCY (pregon-sms --concurrency, default 1024), SANDBOX_THREADS.
+# Env: CONCURRENCY (pregon-sms --concurrency, default 512), SANDBOX_THREADS.
 # Loopback only; bounded by JOBS (default 100000). Use a release build (-O2).
 set -euo pipefail
 build=${1:-build-bench}
@@ -71,7 +71,7 @@ redis-cli -s "$dir/redis.sock" flushall >/dev/null
 # 3. end to end
 TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
   "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
-  --concurrency "${CONCURRENCY:-1024}" 2>"$dir/sms.log" & pids+=($!)
+  --concurrency "${CONCURRENCY:-512}" 2>"$dir/sms.log" & pids+=($!)
 wait_for 10 grep -q "ready on sms" "$dir/pregond.log"
 idle() { awk '/^cpu / { print $5 + $6 }' /proc/stat; }  # idle + iowait ticks, all cores
 idle0=$(idle)
@@ -88,7 +88,7 @@ grep -q "\"reached\": *true" <<<"$waited" || echo "sandbox wait: ${waited:-no an
 t2=$(now_ms)
 idle1=$(idle)
 sent=$(count)
-echo "== pregon, $jobs SMS jobs per phase, one pregond, one pregon-sms (concurrency ${CONCURRENCY:-1024}), sandbox"
+echo "== pregon, $jobs SMS jobs per phase, one pregond, one pregon-sms (concurrency ${CONCURRENCY:-512}), sandbox"
 echo "admission alone (no worker):"
 grep -E "ACCEPTED|jobs answered" "$dir/admit.out"
 echo "end to end (worker sending while the campaign is admitted):"
