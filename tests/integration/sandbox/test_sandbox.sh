@@ -265,6 +265,30 @@ expect "stats: 201 count" \
     true
 expect "stats: received = last_seq" "$(jq -r '.received == .last_seq' "$WORK/stats.json")" true
 
+# /_sandbox/wait: a long poll that answers when the count is reached, or at its timeout
+HAVE=$(jq -r '.providers["twilio-sms"].total' "$WORK/stats.json")
+expect "wait: reached at once" \
+    "$(curl -s "$BASE/_sandbox/wait?provider=twilio-sms&total=$HAVE" | jq -c .)" \
+    "{\"total\":$HAVE,\"reached\":true}"
+expect "wait: times out unreached" \
+    "$(curl -s "$BASE/_sandbox/wait?provider=twilio-sms&total=$((HAVE + 1))&timeout_ms=150" | \
+    jq -r .reached)" false
+curl -s "$BASE/_sandbox/wait?provider=twilio-sms&total=$((HAVE + 1))&timeout_ms=20000" \
+    >"$WORK/wait.json" &
+WAITER=$!
+for _ in $(seq 200); do # the waiter is parked before the request it waits for arrives
+    [[ "$(curl -s "$BASE/_sandbox/stats" | jq -r .waiting)" -ge 1 ]] && break
+    sleep 0.05
+done
+sms "${VALID[@]}" >/dev/null
+wait "$WAITER"
+expect "wait: answered when the request arrived" "$(jq -r .reached "$WORK/wait.json")" true
+expect "wait: other provider not counted" \
+    "$(curl -s "$BASE/_sandbox/wait?provider=whatsapp&total=1&timeout_ms=0" | jq -r .reached)" \
+    false
+expect "wait: total required" "$(ctl "$BASE/_sandbox/wait")" 400
+expect "wait: bad timeout" "$(ctl "$BASE/_sandbox/wait?total=1&timeout_ms=-1")" 400
+
 # hostile input: never a crash
 head -c 70000 /dev/zero | tr '\0' 'a' >"$WORK/big"
 expect "huge body: 413" "$(sms --data-urlencode To=+573001112233 \
