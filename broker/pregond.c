@@ -825,6 +825,13 @@ static void *s_bind(s_broker_t *b, int type, const char *endpoint, const char *w
     return s;
 }
 
+/* The endpoint a socket is bound to, with a wildcard port ("tcp://127.0.0.1:*") resolved. */
+static const char *s_bound(void *s, char *buf, size_t len) {
+    if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, buf, &len) != 0)
+        snprintf(buf, len, "?");
+    return buf;
+}
+
 static void s_usage(FILE *to) {
     fprintf(to, "usage: pregond [--config FILE]\n"
                 "  The broker. Configuration: deploy/pregon.yaml documents every setting.\n");
@@ -883,8 +890,10 @@ int main(int argc, char **argv) {
         goto done;
     }
     s_redis_connect(b);
+    char bound[3][256];
     s_log("serving: frontend %s, backend %s, events %s, %zu policies, %zu templates%s",
-          b->cfg.frontend, b->cfg.backend, b->cfg.events[0] ? b->cfg.events : "(none)",
+          s_bound(b->front, bound[0], sizeof bound[0]), s_bound(b->back, bound[1], sizeof bound[1]),
+          b->pub ? s_bound(b->pub, bound[2], sizeof bound[2]) : "(none)",
           rl_policyset_count(b->policies), brk_tpl_count(b->templates),
           b->redis_down ? ", redis DOWN (failing closed)" : "");
 

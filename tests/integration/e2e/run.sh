@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh BUILD_DIR — the path of a job through real processes: redis-server, pregond,
-# pregon-sms and pregon-sandbox, driven by pregonctl submit. ZeroMQ endpoints are ipc:// and
-# Redis a Unix socket in a private temp dir, the sandbox binds port 0: runs never collide.
+# pregon-sms and pregon-sandbox, driven by pregonctl submit. pregond binds tcp://127.0.0.1:*
+# (free ports, read back from its "serving:" line), the sandbox port 0, Redis a Unix socket in
+# a private temp dir: runs never collide.
 # pregond's clock is offset (test.clock_offset_s) so that it starts at 06:59:50 UTC: jobs for a
 # policy open from 07:00 are deferred and must be released 10 seconds later.
 set -uo pipefail
@@ -40,7 +41,7 @@ offset=$((start - now))
 opens=$(( start + 10 ))                                  # 07:00:00
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
-sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "ipc://$dir/events"}
+sockets: {frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"}
 policies: $here/policies
 templates: $src/deploy/templates.yaml
 limits: {max_batch: 1000, max_frame_bytes: 65536}
@@ -49,14 +50,21 @@ test: {clock_offset_s: $offset}
 YAML
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
 pids+=($!); pregond_pid=$!
+wait_for 10 grep -q "pregond: serving" "$dir/pregond.log" || { echo "pregond did not start"; cat "$dir/pregond.log"; exit 1; }
+# the ports it bound: "serving: frontend tcp://127.0.0.1:P1, backend tcp://127.0.0.1:P2, events …"
+bound() { grep -m1 "pregond: serving" "$dir/pregond.log" | grep -o "$1 tcp://[0-9.]*:[0-9]*" | cut -d' ' -f2; }
+front=$(bound frontend) back=$(bound backend) events=$(bound events)
+[ -n "$front" ] && [ -n "$back" ] && [ -n "$events" ] || { echo "no bound ports in: $(grep serving "$dir/pregond.log")"; exit 1; }
+# a restart binds the same ports again
+sed -i "s|sockets: {.*}|sockets: {frontend: \"$front\", backend: \"$back\", events: \"$events\"}|" "$dir/pregon.yaml"
 TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
-  "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
+  "$build/channels/sms/pregon-sms" --broker "$back" --base-url "$sb" --from +15005550006 \
   --concurrency 16 --heartbeat-ms 200 --policy-dir "$here/worker-policies" 2>"$dir/sms.log" &
 pids+=($!); sms_pid=$!
 wait_for 10 grep -q "ready on sms" "$dir/pregond.log" || { ko "worker never became ready"; cat "$dir/pregond.log" "$dir/sms.log"; exit 1; }
 
 ctl="$build/broker/pregonctl"
-submit() { "$ctl" submit --endpoint "ipc://$dir/front" --json --timeout 20 "$@" 2>>"$dir/submit.log"; }
+submit() { "$ctl" submit --endpoint "$front" --json --timeout 20 "$@" 2>>"$dir/submit.log"; }
 # jobs FILE PREFIX N DEBTORS CONTACT_BASE: N jobs over DEBTORS debtors, contact = base + debtor
 jobs() {
   python3 - "$@" <<'PY'
@@ -78,7 +86,7 @@ print(sum(1 for r in rs if r.get('to','').startswith(p)))" "$1"; }
 job_field() { rcli hget "pg:{acme:$1}:j:$2" "$3"; }
 
 # 1. malformed and oversized frames are answered; the broker keeps serving
-if "$build/tests/integration/e2e/frames" "ipc://$dir/front" 65536 >"$dir/frames.out" 2>&1; then ok; else ko "frames: $(cat "$dir/frames.out")"; fi
+if "$build/tests/integration/e2e/frames" "$front" 65536 >"$dir/frames.out" 2>&1; then ok; else ko "frames: $(cat "$dir/frames.out")"; fi
 
 # 2. quiet hours: submitted at 06:59:50, deferred until 07:00:00, then released and sent
 jobs "$dir/quiet.jsonl" quiet 5 5 5215550100
@@ -157,7 +165,7 @@ csv-2,acme,d-csv2,sms,+5215550802,aviso_mora_sms,E2E,UTC,,Acme,"Luis
 Alberto",tarjeta,$2,800,x.co
 csv-3,acme,d-csv3,sms,+5215550803,aviso_mora_sms,E2E,UTC,high,Acme,Rosa,tarjeta,$3,800,x.co
 CSV
-"$ctl" submit --endpoint "ipc://$dir/front" --json --timeout 20 "$dir/jobs.csv" >"$dir/csv.out" 2>"$dir/csv.err"
+"$ctl" submit --endpoint "$front" --json --timeout 20 "$dir/jobs.csv" >"$dir/csv.out" 2>"$dir/csv.err"
 rc=$?
 [ $rc = 1 ] && ok || ko "CSV with a bad row: exit $rc, want 1"
 [ "$(grep -c '"verdict":"ACCEPTED"' "$dir/csv.out")" = 2 ] && ok || ko "CSV: $(cat "$dir/csv.out")"
