@@ -464,9 +464,10 @@ static int s_parse_lease(const char *lease, unsigned *attempt, const char **job_
 }
 
 static const char *s_outcome_name(int o) {
-    static const char *const names[] = {"?",     "SENT",    "DELIVERED",    "FAILED",
-                                        "RETRY", "UNKNOWN", "CONFIG_ERROR", "SKIPPED"};
-    return (o >= 1 && o <= 7) ? names[o] : NULL;
+    /* report.lua's names; HANDBACK: returned untried, not an attempt */
+    static const char *const names[] = {"?",       "SENT",         "DELIVERED", "FAILED",  "RETRY",
+                                        "UNKNOWN", "CONFIG_ERROR", "SKIPPED",   "HANDBACK"};
+    return (o >= 1 && o <= 8) ? names[o] : NULL;
 }
 
 static void s_apply_report(s_broker_t *b, const char *job_key, unsigned attempt,
@@ -531,16 +532,6 @@ static void s_flush_reports(s_broker_t *b) {
     }
 }
 
-/* Details with which a worker returns a job it never tried to send (see channels/common). */
-static int s_is_handback(const char *detail) {
-    static const char *const handbacks[] = {
-        "halted", "worker-stopping", "lease-expired", "sender-queue-full", "over-credit", NULL};
-    for (int i = 0; handbacks[i]; i++)
-        if (detail && strcmp(detail, handbacks[i]) == 0)
-            return 1;
-    return 0;
-}
-
 static void s_handle_worker(s_broker_t *b) {
     s_multipart_t m;
     if (s_recv_multipart(b->back, &m) < 0)
@@ -592,8 +583,6 @@ static void s_handle_worker(s_broker_t *b) {
         case PREGON__WORKER_TO_BROKER__MSG_REPORT: {
             Pregon__DeliveryReport *r = msg->report;
             const char *outcome = s_outcome_name(r->outcome);
-            if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__RETRY && s_is_handback(r->detail))
-                outcome = "HANDBACK"; /* never sent: not an attempt */
             unsigned attempt;
             const char *job_key;
             b->n.reports++;

@@ -383,7 +383,8 @@ static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const 
     rep.tenant = job ? job->tenant : (char *)"";
     rep.lease_id = dispatch->lease_id;
     rep.channel = (Pregon__Channel)self->cfg.channel;
-    rep.outcome = (Pregon__DeliveryReport__Outcome)r->outcome;
+    rep.outcome = handed_back ? PREGON__DELIVERY_REPORT__OUTCOME__HANDED_BACK
+                              : (Pregon__DeliveryReport__Outcome)r->outcome;
     rep.provider_id = (char *)r->provider_id;
     rep.provider_code = (char *)r->provider_code;
     rep.detail = (char *)r->detail;

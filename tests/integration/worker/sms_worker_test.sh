@@ -104,7 +104,7 @@ say credit;                           expect "credit 8" "its credit returned to 
 
 # --- 4. broker halt: no more credit, dispatches handed back
 say halt maintenance;                 expect "halted" "broker halt sent"
-say send j9 +573001234567;             expect "report j9 RETRY * detail=halted" "dispatch while halted -> RETRY halted"
+say send j9 +573001234567;             expect "report j9 HANDED_BACK * detail=halted" "dispatch while halted -> HANDED_BACK halted"
 say credit;                           expect "credit 7" "no credit while halted"
 kill -TERM "$wpid"; wait "$wpid" || fail "pregon-sms exit status $? after SIGTERM"; ok "SIGTERM -> exit 0"
 
