@@ -28,11 +28,14 @@
 #include "rl_admit.h"
 #include "rl_policyset.h"
 
-#define MAX_WORKERS       256
-#define MAX_ID            256
-#define LEASE_CHUNK       256 /* jobs leased per Redis call */
-#define TIMER_MS          200
-#define DUE_CHUNK         500
+#define MAX_WORKERS 256
+#define MAX_ID      256
+#define LEASE_CHUNK 256 /* jobs leased per Redis call */
+#define TIMER_MS    200
+#define DUE_CHUNK   500
+#define RELEASE_LOW_WATER                                                                          \
+    10000 /* a due backlog is released faster while ready queues are lower                         \
+           */
 #define FINISHED_TTL_S    (35LL * 86400)
 #define MAX_FRONT_PER_RUN 64
 #define FRONT_BUDGET_MS                                                                            \
@@ -92,6 +95,7 @@ typedef struct {
     int channel_halted[RL_CH_COUNT];
     int redis_down;
     int64_t next_timer_ms, next_redis_try_ms;
+    int deferred_backlog, retry_backlog; /* the last release found a full chunk due */
     s_counters_t n;
 } s_broker_t;
 
@@ -702,6 +706,7 @@ static void s_release_deferred(s_broker_t *b, int64_t now_s) {
         s_redis_drop(b, brk_store_strerror(b->store));
         return;
     }
+    b->deferred_backlog = n == DUE_CHUNK;
     if (n == 0) {
         brk_store_leased_free(due, n);
         return;
@@ -783,13 +788,50 @@ static void s_timers(s_broker_t *b) {
     s_heartbeats(b, now);
     if (!s_redis_ok(b))
         return;
-    if (brk_store_release_retries(b->store, now / 1000, DUE_CHUNK) < 0) {
+    int released = brk_store_release_retries(b->store, now / 1000, DUE_CHUNK);
+    if (released < 0) {
         s_redis_drop(b, brk_store_strerror(b->store));
         return;
     }
+    b->retry_backlog = released == DUE_CHUNK;
     s_release_deferred(b, now / 1000);
     if (b->redis)
         s_expire_leases(b, now);
+}
+
+/* Ready jobs waiting in the queues of channels that have a worker taking jobs. */
+static long long s_ready_for_workers(s_broker_t *b) {
+    int seen[RL_CH_COUNT] = {0};
+    long long total = 0;
+    for (size_t k = 0; k < b->n_workers; k++) {
+        s_worker_t *w = &b->workers[k];
+        if (w->channel <= 0 || w->halted || b->channel_halted[w->channel] || seen[w->channel]++)
+            continue;
+        long long n = brk_store_queue_len(b->store, w->channel);
+        total += n > 0 ? n : 0;
+    }
+    return total;
+}
+
+/* The timer releases one chunk of due retries and deferrals per tick (2,500/s). When a
+ * campaign's deferrals all fall due at once (everything submitted at 03:00 for 07:00), the rest
+ * is released a chunk per loop turn, between dispatches, as long as the workers' queues stay
+ * short: the backlog goes out at the rate the workers take it. */
+static void s_release_backlog(s_broker_t *b) {
+    if ((!b->deferred_backlog && !b->retry_backlog) || b->n_workers == 0 || !s_redis_ok(b) ||
+        s_ready_for_workers(b) >= RELEASE_LOW_WATER)
+        return;
+    int64_t now = s_now_ms(b);
+    if (b->retry_backlog) {
+        int released = brk_store_release_retries(b->store, now / 1000, DUE_CHUNK);
+        if (released < 0) {
+            s_redis_drop(b, brk_store_strerror(b->store));
+            return;
+        }
+        b->retry_backlog = released == DUE_CHUNK;
+    }
+    if (b->deferred_backlog)
+        s_release_deferred(b, now / 1000);
 }
 
 /* --- setup ------------------------------------------------------------------------------- */
@@ -889,6 +931,8 @@ int main(int argc, char **argv) {
     while (!s_stop) {
         zmq_pollitem_t items[] = {{b->front, 0, ZMQ_POLLIN, 0}, {b->back, 0, ZMQ_POLLIN, 0}};
         int64_t wait = b->next_timer_ms - s_now_ms(b);
+        if ((b->deferred_backlog || b->retry_backlog) && wait > 5)
+            wait = 5; /* a backlog is due: look again soon, but never spin */
         if (wait < 0)
             wait = 0;
         if (zmq_poll(items, 2, (long)wait) < 0) {
@@ -921,6 +965,7 @@ int main(int argc, char **argv) {
         }
         s_dispatch(b);
         s_timers(b);
+        s_release_backlog(b);
     }
     s_log("stopping: %" PRIu64 " accepted, %" PRIu64 " deferred, %" PRIu64 " rejected, %" PRIu64
           " dispatched, %" PRIu64 " reports",
