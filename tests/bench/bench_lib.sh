@@ -1,0 +1,83 @@
+# bench_lib.sh — sourced by the end-to-end benchmarks (bench_e2e.sh, bench_release.sh): a
+# private temp dir removed on exit with every process started, polling helpers, Redis on a Unix
+# socket, the sandbox on a free port, the job generator. Expects `build` and `src` to be set.
+dir=$(mktemp -d /tmp/pregon-bench.XXXXXX)
+pids=()
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  redis-cli -s "$dir/redis.sock" shutdown nosave >/dev/null 2>&1 || true
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
+}
+trap bench_cleanup EXIT
+# wait_for SECONDS CMD...: polls CMD until it succeeds
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done; }
+now_ms() { date +%s%3N; }
+
+start_redis() {
+  redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+  wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PONG"
+}
+
+# start_sandbox [ARGS...]: keeps few records (the benchmarks only count); sets sb (base URL)
+start_sandbox() {
+  "$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sb.port" \
+    --max-records 20000 "$@" 2>"$dir/sb.log" &
+  pids+=($!)
+  wait_for 10 test -s "$dir/sb.port"
+  sb="http://127.0.0.1:$(cat "$dir/sb.port")"
+}
+
+# sandbox_wait N: one long poll until the sandbox has received N SMS requests (no poller
+# competing for the CPU being measured)
+sandbox_wait() {
+  local got
+  got=$(curl -sS --max-time 700 "$sb/_sandbox/wait?provider=twilio-sms&total=$1&timeout_ms=600000" 2>&1) || true
+  grep -q '"reached": *true' <<<"$got" || echo "sandbox wait: ${got:-no answer}" >&2
+}
+sandbox_total() { curl -s "$sb/_sandbox/stats" | grep -o '"twilio-sms":{"total":[0-9]*' | grep -o '[0-9]*$' || echo 0; }
+
+# make_jobs FILE N PREFIX JURISDICTION ZONE: N SMS jobs, one per debtor, ids PREFIX0..
+make_jobs() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, n, prefix, jurisdiction, zone = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+v = {"acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta", "monto": "$100", "telefono": "800", "enlace": "x.co"}
+with open(path, "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"job_id": f"{prefix}{i}", "tenant": "bench", "debtor_id": f"{prefix}-d{i}",
+            "channel": "sms", "contact": f"+5255{10000000 + i}", "template_id": "aviso_mora_sms",
+            "jurisdiction": jurisdiction, "time_zone": zone, "variables": v}) + "\n")
+PY
+}
+
+# start_worker [ARGS...]: one pregon-sms on ipc://$dir/back against the sandbox
+start_worker() {
+  TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
+    "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" \
+    --from +15005550006 --concurrency "${CONCURRENCY:-512}" "$@" 2>>"$dir/sms.log" &
+  pids+=($!)
+}
+
+# submit FILE: pregonctl submit, batches of 1000, 8 in flight; its summary in FILE.out
+submit() { "$build/broker/pregonctl" submit --endpoint "ipc://$dir/front" --batch 1000 --window 8 "$1" >"$1.out"; }
+
+# start_pregond [CLOCK_OFFSET_S]: pregond on ipc:// endpoints with the benchmark policies;
+# sets pregond_pid and waits until it serves
+start_pregond() {
+  cat >"$dir/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock"}
+sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: ""}
+policies: $src/tests/bench/policies
+templates: $src/deploy/templates.yaml
+limits: {max_queue: 10000000}
+test: {clock_offset_s: ${1:-0}}
+YAML
+  local serving
+  serving=$(grep -c "pregond: serving" "$dir/pregond.log" 2>/dev/null || true)
+  "$build/broker/pregond" --config "$dir/pregon.yaml" 2>>"$dir/pregond.log" &
+  pregond_pid=$!
+  pids+=($pregond_pid)
+  wait_for 10 sh -c "[ \"\$(grep -c 'pregond: serving' '$dir/pregond.log')\" -gt ${serving:-0} ]"
+}
