@@ -28,19 +28,19 @@
 #include "rl_admit.h"
 #include "rl_policyset.h"
 
-#define MAX_WORKERS 256
-#define MAX_ID      256
-#define LEASE_CHUNK 256 /* jobs leased per Redis call */
-#define TIMER_MS    200
-#define DUE_CHUNK   500
-#define RELEASE_LOW_WATER                                                                          \
-    10000 /* a due backlog is released faster while ready queues are lower                         \
-           */
+/* FRONT_BUDGET_MS: admission work per turn (at least one batch), so that workers, heartbeats
+ * and dispatch run between batches and sending never starves. RELEASE_LOW_WATER: a backlog of
+ * due jobs is released faster than the timer's DUE_CHUNK per tick while the workers' ready
+ * queues hold fewer jobs than this. */
+#define MAX_WORKERS       256
+#define MAX_ID            256
+#define LEASE_CHUNK       256 /* jobs leased per Redis call */
+#define TIMER_MS          200
+#define DUE_CHUNK         500
+#define RELEASE_LOW_WATER 10000
 #define FINISHED_TTL_S    (35LL * 86400)
 #define MAX_FRONT_PER_RUN 64
-#define FRONT_BUDGET_MS                                                                            \
-    5 /* admission work per turn (at least one batch): workers, heartbeats                         \
-       * and dispatch run between batches, so sending never starves */
+#define FRONT_BUDGET_MS   5
 
 static volatile sig_atomic_t s_stop;
 static void s_on_signal(int sig) {
