@@ -88,16 +88,20 @@ job_field() { rcli hget "pg:{acme:$1}:j:$2" "$3"; }
 # 1. malformed and oversized frames are answered; the broker keeps serving
 if "$build/tests/integration/e2e/frames" "$front" 65536 >"$dir/frames.out" 2>&1; then ok; else ko "frames: $(cat "$dir/frames.out")"; fi
 
-# 2. quiet hours: submitted at 06:59:50, deferred until 07:00:00, then released and sent
-jobs "$dir/quiet.jsonl" quiet 5 5 5215550100
-submit "$dir/quiet.jsonl" >"$dir/quiet.out"
+# 2. quiet hours: submitted at 06:59:50, deferred until 07:00:00, then released and sent. 1,200
+#    jobs: more than one release chunk (500), so the backlog path releases the rest, each once.
+jobs "$dir/quiet.jsonl" quiet 1200 1200 5216000000
+submit --batch 100 "$dir/quiet.jsonl" >"$dir/quiet.out"  # 64 KiB frames in this config
 n=$(grep -c "\"verdict\":\"DEFERRED\",\"rule\":\"e2e.hours\"" "$dir/quiet.out")
-[ "$n" = 5 ] && ok || ko "quiet hours: $n of 5 deferred: $(cat "$dir/quiet.out")"
+[ "$n" = 1200 ] && ok || ko "quiet hours: $n of 1200 deferred: $(head -c 2000 "$dir/quiet.out")"
 until_utc=$(date -u -d "@$opens" +%Y-%m-%dT%H:%M:%SZ)
 grep -q "\"until\":\"$until_utc\"" "$dir/quiet.out" && ok || ko "deferred until $until_utc expected"
-[ "$(received +5215550100)" = 0 ] && ok || ko "a deferred job was sent before its window"
-wait_for 30 sh -c "[ \"\$(curl -s '$sb/_sandbox/requests?limit=100000' | grep -o '+52155501' | wc -l)\" -ge 5 ]" \
-  && ok || ko "deferred jobs were not released and sent at 07:00"
+[ "$(received +521600)" = 0 ] && ok || ko "a deferred job was sent before its window"
+wait_for 60 sh -c "[ \"\$(curl -s '$sb/_sandbox/requests?limit=100000' | grep -o '\"to\":\"+521600' | wc -l)\" -ge 1200 ]" \
+  && ok || ko "deferred jobs were not released and sent at 07:00: $(received +521600) of 1200"
+quiet_sent=$(curl -s "$sb/_sandbox/requests?limit=100000" | grep -o '"to":"+521600[0-9]*"' | sort)
+[ "$(wc -l <<<"$quiet_sent")" = 1200 ] && [ "$(uniq <<<"$quiet_sent" | wc -l)" = 1200 ] && ok \
+  || ko "released jobs: $(wc -l <<<"$quiet_sent") sent, $(uniq <<<"$quiet_sent" | wc -l) distinct, want 1200 each"
 
 # 3. two concurrent submitters never exceed a cap (2 a day, 10 debtors, 120 jobs)
 jobs "$dir/a.jsonl" capA 60 10 5215550200
