@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -320,14 +321,15 @@ static void s_admit(s_broker_t *b, Pregon__SendRequest **reqs, const void *const
     free(jobs);
 }
 
-static void s_handle_submit(s_broker_t *b) {
+/* Handles one submit message; returns false when none was waiting. */
+static bool s_handle_submit(s_broker_t *b) {
     s_multipart_t m;
     if (s_recv_multipart(b->front, &m) < 0)
-        return;
+        return false;
     if (m.n < 2) { /* a ROUTER always prefixes the identity; nothing to answer without a body */
         b->n.bad_frames++;
         s_close_multipart(&m);
-        return;
+        return true;
     }
     zmq_msg_t *body = &m.frames[m.n - 1];
     if (zmq_msg_size(body) > (size_t)b->cfg.max_frame_bytes) {
@@ -337,7 +339,7 @@ static void s_handle_submit(s_broker_t *b) {
                  b->cfg.max_frame_bytes);
         s_reply_error(b, &m, NULL, "too-large", detail);
         s_close_multipart(&m);
-        return;
+        return true;
     }
     Pregon__SubmitBatch *batch =
         pregon__submit_batch__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
@@ -345,7 +347,7 @@ static void s_handle_submit(s_broker_t *b) {
         b->n.bad_frames++;
         s_reply_error(b, &m, NULL, "bad-frame", "not a serialized pregon.SubmitBatch");
         s_close_multipart(&m);
-        return;
+        return true;
     }
     if (batch->n_jobs > (size_t)b->cfg.max_batch) {
         b->n.too_large++;
@@ -355,7 +357,7 @@ static void s_handle_submit(s_broker_t *b) {
         s_reply_error(b, &m, batch->batch_id, "too-large", detail);
         pregon__submit_batch__free_unpacked(batch, NULL);
         s_close_multipart(&m);
-        return;
+        return true;
     }
     size_t n = batch->n_jobs;
     rl_admit_verdict_t *verdicts = calloc(n ? n : 1, sizeof *verdicts);
@@ -410,6 +412,7 @@ static void s_handle_submit(s_broker_t *b) {
     free(verdicts), free(payloads), free(lens), free(pv), free(pvp);
     pregon__submit_batch__free_unpacked(batch, NULL);
     s_close_multipart(&m);
+    return true;
 }
 
 /* --- backend: workers -------------------------------------------------------------------- */
@@ -536,14 +539,15 @@ static void s_flush_reports(s_broker_t *b) {
     }
 }
 
-static void s_handle_worker(s_broker_t *b) {
+/* Handles one worker message; returns false when none was waiting. */
+static bool s_handle_worker(s_broker_t *b) {
     s_multipart_t m;
     if (s_recv_multipart(b->back, &m) < 0)
-        return;
+        return false;
     if (m.n != 2) {
         b->n.bad_frames++;
         s_close_multipart(&m);
-        return;
+        return true;
     }
     Pregon__WorkerToBroker *msg = pregon__worker_to_broker__unpack(NULL, zmq_msg_size(&m.frames[1]),
                                                                    zmq_msg_data(&m.frames[1]));
@@ -552,7 +556,7 @@ static void s_handle_worker(s_broker_t *b) {
     if (!msg) {
         b->n.bad_frames++;
         s_close_multipart(&m);
-        return;
+        return true;
     }
     int64_t now = s_now_ms(b);
     s_worker_t *w = s_worker(b, id, id_len, msg->msg_case == PREGON__WORKER_TO_BROKER__MSG_READY);
@@ -620,6 +624,7 @@ static void s_handle_worker(s_broker_t *b) {
     }
     pregon__worker_to_broker__free_unpacked(msg, NULL);
     s_close_multipart(&m);
+    return true;
 }
 
 /* Renders and sends one leased job to worker w. */
@@ -943,26 +948,16 @@ int main(int argc, char **argv) {
             break;
         }
         /* workers first: their reports and credit free capacity for what comes next */
-        for (int k = 0; k < 4096 && (items[1].revents & ZMQ_POLLIN); k++) {
-            uint32_t events = 0;
-            size_t len = sizeof events;
-            zmq_getsockopt(b->back, ZMQ_EVENTS, &events, &len);
-            if (!(events & ZMQ_POLLIN))
+        for (int k = 0; k < 4096 && (items[1].revents & ZMQ_POLLIN); k++)
+            if (!s_handle_worker(b)) /* received until none waits: no ZMQ_EVENTS round */
                 break;
-            s_handle_worker(b);
-        }
         s_flush_reports(b);
         int64_t front_until = s_now_ms(b) + FRONT_BUDGET_MS;
         for (int k = 0;
              k < MAX_FRONT_PER_RUN && (items[0].revents & ZMQ_POLLIN) && s_now_ms(b) < front_until;
-             k++) {
-            uint32_t events = 0;
-            size_t len = sizeof events;
-            zmq_getsockopt(b->front, ZMQ_EVENTS, &events, &len);
-            if (!(events & ZMQ_POLLIN))
+             k++)
+            if (!s_handle_submit(b))
                 break;
-            s_handle_submit(b);
-        }
         s_dispatch(b);
         s_timers(b);
         s_release_backlog(b);
