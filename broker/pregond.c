@@ -96,7 +96,7 @@ typedef struct {
     int channel_halted[RL_CH_COUNT];
     int redis_down;
     int64_t next_timer_ms, next_redis_try_ms;
-    int deferred_backlog, retry_backlog; /* the last release found a full chunk due */
+    int deferred_backlog, retry_backlog, lease_backlog; /* the last pass found a full chunk */
     s_counters_t n;
 } s_broker_t;
 
@@ -539,6 +539,23 @@ static void s_flush_reports(s_broker_t *b) {
     }
 }
 
+/* Queues a report for the end of the loop turn (flushing first when the queue is full). */
+static void s_queue_report(s_broker_t *b, const char *job_key, unsigned attempt,
+                           const char *outcome, int channel, const char *provider_id,
+                           const char *provider_code, const char *detail, int64_t retry_at) {
+    if (b->n_pending == MAX_PENDING)
+        s_flush_reports(b);
+    s_pending_report_t *p = &b->pending[b->n_pending++];
+    snprintf(p->job_key, sizeof p->job_key, "%s", job_key);
+    snprintf(p->outcome, sizeof p->outcome, "%s", outcome);
+    p->attempt = attempt;
+    p->channel = channel;
+    snprintf(p->provider_id, sizeof p->provider_id, "%s", provider_id);
+    snprintf(p->provider_code, sizeof p->provider_code, "%s", provider_code);
+    snprintf(p->detail, sizeof p->detail, "%s", detail);
+    p->retry_at = retry_at;
+}
+
 /* Handles one worker message; returns false when none was waiting. */
 static bool s_handle_worker(s_broker_t *b) {
     s_multipart_t m;
@@ -598,17 +615,9 @@ static bool s_handle_worker(s_broker_t *b) {
                 b->n.bad_frames++;
                 break;
             }
-            if (b->n_pending == MAX_PENDING)
-                s_flush_reports(b);
-            s_pending_report_t *p = &b->pending[b->n_pending++];
-            snprintf(p->job_key, sizeof p->job_key, "%s", job_key);
-            snprintf(p->outcome, sizeof p->outcome, "%s", outcome);
-            p->attempt = attempt;
-            p->channel = r->channel;
-            snprintf(p->provider_id, sizeof p->provider_id, "%s", r->provider_id);
-            snprintf(p->provider_code, sizeof p->provider_code, "%s", r->provider_code);
-            snprintf(p->detail, sizeof p->detail, "%s", r->detail);
-            p->retry_at = r->retry_at_ms ? r->retry_at_ms / 1000 : now / 1000 + 1;
+            s_queue_report(b, job_key, attempt, outcome, r->channel, r->provider_id,
+                           r->provider_code, r->detail,
+                           r->retry_at_ms ? r->retry_at_ms / 1000 : now / 1000 + 1);
             if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__CONFIG_ERROR && w &&
                 w->channel > 0 && !b->channel_halted[w->channel]) {
                 b->channel_halted[w->channel] = 1;
@@ -742,6 +751,8 @@ static void s_release_deferred(s_broker_t *b, int64_t now_s) {
     brk_store_leased_free(due, n);
 }
 
+/* Leases past their expiry become UNKNOWN reports, applied together (one log line per batch:
+ * each job's own record is in the audit stream). */
 static void s_expire_leases(s_broker_t *b, int64_t now_ms) {
     brk_leased_t *exp;
     size_t n;
@@ -749,18 +760,21 @@ static void s_expire_leases(s_broker_t *b, int64_t now_ms) {
         s_redis_drop(b, brk_store_strerror(b->store));
         return;
     }
+    b->lease_backlog = n == DUE_CHUNK;
     for (size_t i = 0; i < n; i++) {
         Pregon__SendRequest *r =
             pregon__send_request__unpack(NULL, exp[i].payload_len, exp[i].payload);
         int ch = r ? (int)r->channel : 0;
         if (r)
             pregon__send_request__free_unpacked(r, NULL);
-        s_log("lease of %s (attempt %u) expired without a report: outcome unknown", exp[i].job_key,
-              exp[i].attempt);
         b->n.expired_leases++;
-        s_apply_report(b, exp[i].job_key, exp[i].attempt, "UNKNOWN", ch, "", "",
+        s_queue_report(b, exp[i].job_key, exp[i].attempt, "UNKNOWN", ch, "", "",
                        "lease expired without a report", now_ms / 1000 + 1);
     }
+    if (n)
+        s_log("%zu lease(s) expired without a report, outcome unknown (first: %s, attempt %u)", n,
+              exp[0].job_key, exp[0].attempt);
+    s_flush_reports(b);
     brk_store_leased_free(exp, n);
 }
 
@@ -823,6 +837,8 @@ static long long s_ready_for_workers(s_broker_t *b) {
  * is released a chunk per loop turn, between dispatches, as long as the workers' queues stay
  * short: the backlog goes out at the rate the workers take it. */
 static void s_release_backlog(s_broker_t *b) {
+    if (b->lease_backlog && s_redis_ok(b)) /* after a crash: thousands of leases at once */
+        s_expire_leases(b, s_now_ms(b));
     if ((!b->deferred_backlog && !b->retry_backlog) || b->n_workers == 0 || !s_redis_ok(b) ||
         s_ready_for_workers(b) >= RELEASE_LOW_WATER)
         return;
@@ -936,7 +952,7 @@ int main(int argc, char **argv) {
     while (!s_stop) {
         zmq_pollitem_t items[] = {{b->front, 0, ZMQ_POLLIN, 0}, {b->back, 0, ZMQ_POLLIN, 0}};
         int64_t wait = b->next_timer_ms - s_now_ms(b);
-        if ((b->deferred_backlog || b->retry_backlog) && wait > 5)
+        if ((b->deferred_backlog || b->retry_backlog || b->lease_backlog) && wait > 5)
             wait = 5; /* a backlog is due: look again soon, but never spin */
         if (wait < 0)
             wait = 0;

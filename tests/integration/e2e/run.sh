@@ -213,6 +213,24 @@ n=$(grep -c '"verdict":"BUSY","rule":null,"reason":"queue-full"' "$dir/busy.out"
 [ "$n" = 3 ] && ok || ko "queue limit: $n of 3 BUSY queue-full: $(cat "$dir/busy.out")"
 [ -z "$(job_field busy-d0 busy-0 s)" ] && ok || ko "a BUSY job was stored"
 
+# 9b. leases that expire without a report become UNKNOWN and are never resent (G2); 1,200 at
+#     once (as after a crash) go through the backlog path, each exactly once
+for i in $(seq 1200); do
+  echo "HSET pg:{acme:lx-d$i}:j:lx-$i s dispatched att 1 ch sms p x"
+  echo "ZADD pg:leases 1 pg:{acme:lx-d$i}:j:lx-$i"
+done | rcli >/dev/null
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcount pg:leases 0 1)\" = 0 ]" && ok \
+  || ko "expired leases left: $(rcli zcount pg:leases 0 1) of 1200"
+n=$(rcli eval "local n = 0
+  for i = 1, 1200 do
+    if redis.call('HGET', 'pg:{acme:lx-d' .. i .. '}:j:lx-' .. i, 's') == 'unknown' then n = n + 1 end
+  end
+  return n" 0)
+[ "$n" = 1200 ] && ok || ko "expired leases: $n of 1200 recorded unknown"
+n=$(rcli xrange pg:audit - + | grep -c '^lx-[0-9]*$')  # the job field of each record
+[ "$n" = 1200 ] && ok || ko "expired leases: $n audit records, want 1200"
+grep -q "lease(s) expired without a report" "$dir/pregond.log" && ok || ko "no expiry line in pregond's log"
+
 # 10. G6: Redis gone -> every job BUSY redis-unavailable, pregond still answering
 rcli shutdown nosave >/dev/null 2>&1
 jobs "$dir/down.jsonl" down 2 2 5215550700
