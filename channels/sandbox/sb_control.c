@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define S_DEFAULT_LIMIT 10000
 #define S_MAX_LIMIT     1000000
@@ -100,11 +99,6 @@ static void s_stats(sb_request_t *req, void *ctx) {
  * sandbox has received N requests (of provider P), or when T ms (default 30000) have passed:
  * {"total": n, "reached": bool}. Lets a test or a benchmark await a count without polling. */
 #define S_WAIT_STEP_MS 10
-static int64_t s_wall_ms(void) { /* the clock arrival_ms is on */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 static void s_wait(sb_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     uint64_t want = 0, timeout_ms = 30000;
@@ -119,8 +113,7 @@ static void s_wait(sb_request_t *req, void *ctx) {
     const char *provider = sb_request_query(req, "provider");
     uint64_t have = sb_store_count(self->store, provider && *provider ? provider : NULL);
     bool reached = have >= want;
-    int64_t waited = s_wall_ms() - sb_request_arrival_ms(req);
-    if (!reached && waited < (int64_t)timeout_ms && !sb_request_stopping(req)) {
+    if (!reached && sb_request_age_ms(req) < (int64_t)timeout_ms && !sb_request_stopping(req)) {
         sb_request_call_again(req, S_WAIT_STEP_MS);
         return;
     }

@@ -397,6 +397,10 @@ int64_t sb_request_arrival_ms(const sb_request_t *req) {
     return req->arrival_ms;
 }
 
+int64_t sb_request_age_ms(const sb_request_t *req) {
+    return s_wall_ms() - req->arrival_ms;
+}
+
 void sb_request_reply(sb_request_t *req, int status, const char *content_type, char *body,
                       size_t len) {
     free(req->reply_body);

@@ -126,8 +126,9 @@ const char *sb_request_body(const sb_request_t *req, size_t *len);
 /* HTTP Basic credentials; false when the header is absent or malformed. */
 bool sb_request_basic_auth(sb_request_t *req, const char **user, const char **pass);
 
-/* Arrival time (wall clock, ms since the Unix epoch). */
+/* Arrival time (wall clock, ms since the Unix epoch), and milliseconds since then. */
 int64_t sb_request_arrival_ms(const sb_request_t *req);
+int64_t sb_request_age_ms(const sb_request_t *req);
 
 /* --- replying (the last reply wins) --- */
 

@@ -218,8 +218,9 @@ static void test_suppression_and_hours(void) {
     rl_admit_t *adm = rl_admit_new(c, "pg");
     freeReplyObject(redisCommand(c, "SADD pg:{acme:opted}:sup ch:sms"));
     freeReplyObject(redisCommand(c, "SADD pg:{acme:ceased}:sup all"));
-    rl_admit_job_t jobs[5];
-    rl_admit_verdict_t out[5];
+    freeReplyObject(redisCommand(c, "SADD pg:{acme:number}:sup cp:+573001112233"));
+    rl_admit_job_t jobs[7];
+    rl_admit_verdict_t out[7];
     s_job(&jobs[0], "opted", "s1");
     s_job(&jobs[1], "opted", "s2");
     jobs[1].decide.channel = RL_CH_EMAIL;
@@ -228,9 +229,12 @@ static void test_suppression_and_hours(void) {
     s_job(&jobs[4], "bad", "s5");
     jobs[4].reject_rule = "job.fields";
     jobs[4].reject_reason = "bad-timezone";
+    s_job(&jobs[5], "number", "s6"); /* this number opted out, for this debtor */
+    s_job(&jobs[6], "number", "s7");
+    jobs[6].contact = "+573009998877"; /* another number of the same debtor */
     /* 2026-03-11 03:00 UTC = 22:00 in Bogota the evening before: window closed until 06:00 */
     const int64_t night = NOON - 12 * 3600;
-    CHECK(rl_admit_batch(adm, jobs, 5, night, out) == 0, "batch: %s", rl_admit_strerror(adm));
+    CHECK(rl_admit_batch(adm, jobs, 7, night, out) == 0, "batch: %s", rl_admit_strerror(adm));
     CHECK(out[0].code == RL_V_REJECTED && strcmp(out[0].rule, "debtor.opt-out.sms") == 0,
           "opted-out sms: %d %s", out[0].code, out[0].rule);
     CHECK(out[1].code == RL_V_DEFERRED, "email to opted-out-of-sms debtor, at night: %d",
@@ -242,6 +246,10 @@ static void test_suppression_and_hours(void) {
           "night: %d %s %lld", out[3].code, out[3].rule, (long long)out[3].until);
     CHECK(out[4].code == RL_V_REJECTED && strcmp(out[4].reason, "bad-timezone") == 0,
           "invalid: %d %s", out[4].code, out[4].reason);
+    CHECK(out[5].code == RL_V_REJECTED && strcmp(out[5].rule, "contact.opt-out") == 0,
+          "opted-out number: %d %s", out[5].code, out[5].rule);
+    CHECK(out[6].code == RL_V_DEFERRED, "the debtor's other number: %d %s", out[6].code,
+          out[6].rule);
     /* an invalid job leaves no state: the corrected job can be submitted under the same id */
     redisReply *r = redisCommand(c, "EXISTS pg:{acme:bad}:j:s5");
     CHECK(r && r->integer == 0, "invalid job stored");
