@@ -25,6 +25,10 @@ static const s_field_t s_fields[] = {
     F("redis.port", T_INT, redis_port),
     F("redis.socket", T_STR, redis_socket),
     F("redis.prefix", T_STR, redis_prefix),
+    F("redis.shards", T_INT, shards),
+    F("broker.instance", T_STR, instance),
+    F("channels", T_CHANNELS, channels),
+    F("limits.no_worker_warn_s", T_INT, no_worker_warn_s),
     F("sockets.frontend", T_STR, frontend),
     F("sockets.backend", T_STR, backend),
     F("sockets.events", T_STR, events),
@@ -46,6 +50,10 @@ static void s_defaults(brk_config_t *c) {
     snprintf(c->redis_host, sizeof c->redis_host, "127.0.0.1");
     c->redis_port = 6379;
     snprintf(c->redis_prefix, sizeof c->redis_prefix, "pg");
+    c->shards = 16;
+    snprintf(c->instance, sizeof c->instance, "pregond");
+    c->channels = RL_CH_BIT(RL_CH_SMS);
+    c->no_worker_warn_s = 60;
     snprintf(c->frontend, sizeof c->frontend, "tcp://127.0.0.1:5555");
     snprintf(c->backend, sizeof c->backend, "tcp://127.0.0.1:5556");
     snprintf(c->events, sizeof c->events, "tcp://127.0.0.1:5557");
@@ -191,10 +199,12 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
     yaml_parser_delete(&parser);
     fclose(fp);
     if (rc == 0 && (cfg->max_batch < 1 || cfg->heartbeat_ms < 10 || cfg->lease_ms < 100 ||
-                    cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024)) {
+                    cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024 || cfg->shards < 1 ||
+                    cfg->shards > 16384 || !cfg->instance[0])) {
         snprintf(err, err_len,
                  "%s: limits.max_batch >= 1, dispatch.heartbeat_ms >= 10, dispatch.lease_ms >= "
-                 "100, dispatch.max_attempts >= 1 and limits.max_frame_bytes >= 1024 are required",
+                 "100, dispatch.max_attempts >= 1, limits.max_frame_bytes >= 1024, redis.shards in "
+                 "1..16384 and a broker.instance are required",
                  path);
         rc = -1;
     }

@@ -14,15 +14,19 @@ typedef struct {
     int redis_port;
     char redis_socket[512]; /* a Unix socket path; wins over host/port when set */
     char redis_prefix[32];
-    char frontend[256];  /* ZeroMQ endpoint of the submit ROUTER */
-    char backend[256];   /* ZeroMQ endpoint of the worker ROUTER */
-    char events[256];    /* ZeroMQ endpoint of the event PUB; "" = none */
-    char policies[512];  /* folder of policy files */
-    char templates[512]; /* template catalog file */
-    int max_batch;       /* jobs per SubmitBatch */
-    int max_frame_bytes; /* larger frames are refused with "too-large" */
-    int64_t max_queue;   /* ready jobs per channel beyond which submitters get BUSY */
-    int lease_ms;        /* a dispatched job without a report after this is UNKNOWN */
+    int shards;           /* S: shared structures exist once per shard (store/st_keys.h) */
+    char instance[64];    /* this broker's stable name (leases record it); default "pregond" */
+    uint32_t channels;    /* channel bits served; a job for another channel: channel-disabled */
+    int no_worker_warn_s; /* an enabled channel without a worker this long is logged once */
+    char frontend[256];   /* ZeroMQ endpoint of the submit ROUTER */
+    char backend[256];    /* ZeroMQ endpoint of the worker ROUTER */
+    char events[256];     /* ZeroMQ endpoint of the event PUB; "" = none */
+    char policies[512];   /* folder of policy files */
+    char templates[512];  /* template catalog file */
+    int max_batch;        /* jobs per SubmitBatch */
+    int max_frame_bytes;  /* larger frames are refused with "too-large" */
+    int64_t max_queue;    /* ready jobs per channel beyond which submitters get BUSY */
+    int lease_ms;         /* a dispatched job without a report after this is UNKNOWN */
     int heartbeat_ms;
     int max_attempts;        /* retryable failures before a job is FAILED */
     uint32_t resend_unknown; /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */
