@@ -1,4 +1,9 @@
-/* brk_store.c — the broker's Redis operations (see brk_store.h). */
+/* brk_store.c — the broker's calls of the state machine (see brk_store.h).
+ *
+ * Every write is an FCALL of store/pregon.lua on one shard; a batch becomes one call per shard
+ * present in it, all appended before any reply is read (one round trip). Reads that feed a
+ * transition (due deferrals, expired leases) are single-key commands; their replies are always
+ * read in full before anything else is sent, so a pipeline never falls out of step. */
 #include "brk_store.h"
 
 #include <stdbool.h>
@@ -8,34 +13,42 @@
 
 #include "rl_history.h"
 
-extern const char brk_dispatch_lua[], brk_report_lua[], brk_release_lua[];
-
-enum { S_DISPATCH, S_REPORT, S_RELEASE, S_NSCRIPTS };
+#define REPORT_CHUNK 256 /* reports per call: bounds how long one call holds Redis */
 
 struct brk_store {
-    redisContext *redis; /* borrowed */
-    char prefix[32];
-    char sha[S_NSCRIPTS][48];
+    redisContext *redis;   /* borrowed */
+    const st_keys_t *keys; /* borrowed */
+    st_fn_t *fn;           /* borrowed */
     int64_t ttl;
     int max_attempts;
-    uint32_t resend_unknown;
+    char resend[64]; /* ",email," */
+    char broker_tag[128];
+    char instance[128]; /* broker_tag up to and including '#' */
+    int lease_rr[RL_CH_COUNT], due_rr, lease_exp_rr;
     char err[256];
 };
 
-static const char *s_script(int i) {
-    return i == S_DISPATCH ? brk_dispatch_lua : i == S_REPORT ? brk_report_lua : brk_release_lua;
-}
-
-brk_store_t *brk_store_new(redisContext *redis, const char *prefix, int64_t finished_ttl_s,
-                           int max_attempts, uint32_t resend_unknown) {
+brk_store_t *brk_store_new(redisContext *redis, const st_keys_t *keys, st_fn_t *fn,
+                           const brk_store_opts_t *o) {
     brk_store_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->redis = redis;
-    snprintf(self->prefix, sizeof self->prefix, "%s", prefix);
-    self->ttl = finished_ttl_s;
-    self->max_attempts = max_attempts;
-    self->resend_unknown = resend_unknown;
+    self->keys = keys;
+    self->fn = fn;
+    self->ttl = o->finished_ttl_s;
+    self->max_attempts = o->max_attempts;
+    snprintf(self->resend, sizeof self->resend, ",");
+    for (int c = 1; c < RL_CH_COUNT; c++)
+        if (o->resend_unknown & RL_CH_BIT(c))
+            snprintf(self->resend + strlen(self->resend),
+                     sizeof self->resend - strlen(self->resend), "%s,",
+                     rl_channel_name((rl_channel_t)c));
+    snprintf(self->broker_tag, sizeof self->broker_tag, "%s", o->broker_tag ? o->broker_tag : "");
+    snprintf(self->instance, sizeof self->instance, "%s", self->broker_tag);
+    char *hash = strchr(self->instance, '#');
+    if (hash)
+        hash[1] = '\0';
     return self;
 }
 
@@ -57,359 +70,498 @@ static void s_seterr(brk_store_t *self, const char *what, const redisReply *r) {
                                                : "unexpected reply");
 }
 
-/* EVALSHA of script i, loading it on first use or after NOSCRIPT. argv[0..1] are filled here. */
-static redisReply *s_eval(brk_store_t *self, int i, int argc, const char **argv, size_t *argl) {
-    for (int tries = 0; tries < 2; tries++) {
-        if (!self->sha[i][0]) {
-            redisReply *l = redisCommand(self->redis, "SCRIPT LOAD %s", s_script(i));
-            if (!l || l->type != REDIS_REPLY_STRING) {
-                s_seterr(self, "SCRIPT LOAD", l);
-                if (l)
-                    freeReplyObject(l);
-                return NULL;
-            }
-            snprintf(self->sha[i], sizeof self->sha[i], "%s", l->str);
-            freeReplyObject(l);
-        }
-        argv[0] = "EVALSHA";
-        argl[0] = 7;
-        argv[1] = self->sha[i];
-        argl[1] = strlen(self->sha[i]);
-        redisReply *r = redisCommandArgv(self->redis, argc, argv, argl);
-        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(r);
-            self->sha[i][0] = '\0';
-            continue;
-        }
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            s_seterr(self, "EVALSHA", r);
-            if (r)
-                freeReplyObject(r);
-            return NULL;
-        }
-        return r;
-    }
-    return NULL;
-}
-
-static void s_lens(int argc, const char **argv, size_t *argl) {
-    for (int i = 2; i < argc; i++)
-        if (argl[i] == (size_t)-1)
-            argl[i] = strlen(argv[i]);
+static void s_fnerr(brk_store_t *self) {
+    snprintf(self->err, sizeof self->err, "%s", st_fn_strerror(self->fn));
 }
 
 void brk_store_leased_free(brk_leased_t *arr, size_t n) {
     for (size_t i = 0; arr && i < n; i++) {
-        free(arr[i].job_key);
+        free(arr[i].lease_id);
         free(arr[i].payload);
     }
     free(arr);
 }
 
-static int s_push(brk_leased_t **arr, size_t *n, const redisReply *key, const redisReply *payload,
-                  unsigned attempt) {
-    brk_leased_t *grown = realloc(*arr, (*n + 1) * sizeof *grown);
-    if (!grown)
-        return -1;
-    *arr = grown;
-    brk_leased_t *e = &grown[*n];
-    e->job_key = strndup(key->str, key->len);
-    e->payload = malloc(payload->len ? payload->len : 1);
-    if (!e->job_key || !e->payload) {
-        free(e->job_key);
-        free(e->payload);
-        return -1;
+/* Appends one entry; lease_key (a job key) becomes a lease id when given. */
+static int s_push(brk_store_t *self, brk_leased_t **arr, size_t *n, size_t *cap,
+                  const redisReply *lease_key, unsigned attempt, const redisReply *payload) {
+    if (*n == *cap) {
+        size_t grown = *cap ? *cap * 2 : 64;
+        brk_leased_t *a = realloc(*arr, grown * sizeof *a);
+        if (!a)
+            return -1;
+        *arr = a;
+        *cap = grown;
     }
-    memcpy(e->payload, payload->str, payload->len);
-    e->payload_len = payload->len;
+    brk_leased_t *e = &(*arr)[*n];
+    memset(e, 0, sizeof *e);
     e->attempt = attempt;
+    if (lease_key) {
+        char id[ST_LEASE_MAX];
+        if (st_lease_id(self->keys, lease_key->str, attempt, id, sizeof id) < 0)
+            return 0; /* cannot be: keys are built to fit */
+        e->lease_id = strdup(id);
+        if (!e->lease_id)
+            return -1;
+    }
+    if (payload) {
+        e->payload = malloc(payload->len ? payload->len : 1);
+        if (!e->payload) {
+            free(e->lease_id);
+            return -1;
+        }
+        memcpy(e->payload, payload->str, payload->len);
+        e->payload_len = payload->len;
+    }
     (*n)++;
     return 0;
 }
 
-int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms, int64_t now,
-                    brk_leased_t **out, size_t *n_out) {
-    char q[64], leases[64], audit[64], count[16], until[32], now_s[32];
-    snprintf(q, sizeof q, "%s:q:%s", self->prefix, rl_channel_name(ch));
-    snprintf(leases, sizeof leases, "%s:leases", self->prefix);
-    snprintf(audit, sizeof audit, "%s:audit", self->prefix);
-    snprintf(count, sizeof count, "%d", n);
-    snprintf(until, sizeof until, "%lld", (long long)lease_until_ms);
-    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
-    const char *argv[] = {NULL, NULL, "3", q, leases, audit, count, until, now_s};
-    size_t argl[9];
-    for (int i = 0; i < 9; i++)
-        argl[i] = (size_t)-1;
-    s_lens(9, argv, argl);
+/* --- leasing ------------------------------------------------------------------------------ */
+
+int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms,
+                    int64_t now_ms, const char *worker_tag, brk_leased_t **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
-    redisReply *r = s_eval(self, S_DISPATCH, 9, argv, argl);
-    if (!r)
+    if (n <= 0 || ch <= RL_CH_NONE || ch >= RL_CH_COUNT)
+        return 0;
+    const int shards = st_keys_shards(self->keys);
+    /* ask every shard for a fair share, in one round trip; a second round goes back to the
+     * shards that gave all they were asked for while credit is left */
+    char until[32], now[32], what[32];
+    snprintf(until, sizeof until, "%lld", (long long)lease_until_ms);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(what, sizeof what, "q:%s", rl_channel_name(ch));
+    int left = n, rc = 0;
+    size_t cap = 0;
+    bool *full = calloc((size_t)shards, sizeof *full);
+    if (!full)
         return -1;
-    int rc = 0;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3) {
-        s_seterr(self, "dispatch", r);
-        rc = -1;
-    }
-    for (size_t i = 0; rc == 0 && i + 2 < r->elements; i += 3)
-        if (s_push(out, n_out, r->element[i], r->element[i + 1],
-                   (unsigned)atoi(r->element[i + 2]->str)) < 0)
+    for (int s = 0; s < shards; s++)
+        full[s] = true;
+    for (int round = 0; round < 4 && left > 0 && rc == 0; round++) {
+        int asking = 0;
+        for (int s = 0; s < shards; s++)
+            asking += full[s];
+        if (asking == 0)
+            break;
+        int share = (left + asking - 1) / asking;
+        int calls = 0, start = self->lease_rr[ch];
+        int *which = malloc((size_t)shards * sizeof *which),
+            *asked = malloc((size_t)shards * sizeof *asked);
+        if (!which || !asked) {
+            free(which), free(asked);
             rc = -1;
-    freeReplyObject(r);
+            break;
+        }
+        for (int k = 0, budget = left; k < shards && budget > 0; k++) {
+            int s = (start + k) % shards;
+            if (!full[s])
+                continue;
+            char q[ST_KEY_MAX], l[ST_KEY_MAX], a[ST_KEY_MAX], cnt[16];
+            st_key_shared(self->keys, s, what, q, sizeof q);
+            st_key_shared(self->keys, s, "leases", l, sizeof l);
+            st_key_shared(self->keys, s, "audit", a, sizeof a);
+            int want = share < budget ? share : budget;
+            snprintf(cnt, sizeof cnt, "%d", want);
+            const char *argv[] = {
+                NULL, NULL, "3", q, l, a, cnt, until, now, worker_tag, self->broker_tag};
+            size_t argl[11];
+            for (int i = 0; i < 11; i++)
+                argl[i] = (size_t)-1;
+            if (st_fn_append(self->fn, "pg_lease", 11, argv, argl) < 0) {
+                s_fnerr(self);
+                rc = -1;
+                break;
+            }
+            which[calls] = s;
+            asked[calls++] = want;
+            budget -= want;
+        }
+        self->lease_rr[ch] = (start + 1) % shards;
+        for (int c = 0; c < calls; c++) {
+            redisReply *r = NULL;
+            if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
+                s_seterr(self, "FCALL pg_lease", NULL);
+                rc = -1;
+                break;
+            }
+            if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements % 3)) {
+                s_seterr(self, "FCALL pg_lease", r);
+                rc = -1; /* keep reading: the connection stays in step */
+            }
+            for (size_t i = 0; rc == 0 && i + 2 < r->elements; i += 3)
+                if (s_push(self, out, n_out, &cap, r->element[i],
+                           (unsigned)atoi(r->element[i + 2]->str), r->element[i + 1]) < 0)
+                    rc = -1;
+            if (rc == 0) {
+                int got = (int)r->elements / 3;
+                full[which[c]] = got == asked[c];
+                left -= got;
+            }
+            freeReplyObject(r);
+        }
+        free(which), free(asked);
+    }
+    free(full);
+    if (rc < 0 && !self->err[0])
+        snprintf(self->err, sizeof self->err, "out of memory");
     return rc;
 }
 
-/* The per-report part of a batched report call, with its storage. */
+/* --- reports ------------------------------------------------------------------------------- */
+
+/* A parsed report, with the storage its call's arguments point into. */
 typedef struct {
-    char jk[480], hk[320], q[64], att[16], retry_at[32], ref[16];
-} s_report_strs_t;
+    size_t rep; /* index into reps */
+    int shard;
+    char jk[ST_KEY_MAX], hk[ST_KEY_MAX], att[16], retry_at[32], ref[16];
+} s_parsed_t;
 
-#define S_REPORT_HEAD  10  /* EVALSHA sha numkeys + 4 keys + now, ttl, max attempts */
-#define S_REPORT_KEYS  3   /* per report */
-#define S_REPORT_ARGS  12  /* per report */
-#define S_REPORT_CHUNK 256 /* reports per script call: bounds how long one call holds Redis */
+static int s_cmp_shard(const void *a, const void *b) {
+    const s_parsed_t *x = a, *y = b;
+    if (x->shard != y->shard)
+        return x->shard < y->shard ? -1 : 1;
+    return (x->rep > y->rep) - (x->rep < y->rep);
+}
 
-/* Builds the argument vector of one call over reps[0..n); argv/argl/strs have room for n. */
-static int s_report_call(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now,
-                         const char **argv, size_t *argl, s_report_strs_t *strs, char *head) {
-    /* head: 7 strings of 64 bytes: numkeys, leases, retry, audit, deferred, now, ttl, maxatt */
-    char *numkeys = head, *leases = head + 64, *retry = head + 128, *audit = head + 192,
-         *deferred = head + 256, *now_s = head + 320, *ttl = head + 384, *maxatt = head + 448;
-    snprintf(numkeys, 64, "%zu", 4 + S_REPORT_KEYS * n);
-    snprintf(leases, 64, "%s:leases", self->prefix);
-    snprintf(retry, 64, "%s:retry", self->prefix);
-    snprintf(audit, 64, "%s:audit", self->prefix);
-    snprintf(deferred, 64, "%s:deferred", self->prefix);
-    snprintf(now_s, 64, "%lld", (long long)now);
-    snprintf(ttl, 64, "%lld", (long long)self->ttl);
-    snprintf(maxatt, 64, "%d", self->max_attempts);
+#define S_REPORT_HEAD 11 /* FCALL name numkeys, 4 keys, now ttl maxatt resend */
+#define S_REPORT_NK   2
+#define S_REPORT_NA   7
+
+/* Builds the call over p[0..m) (one shard) into argv/argl; head[] holds its own strings. */
+static int s_report_call(brk_store_t *self, const brk_report_t *reps, s_parsed_t *p, size_t m,
+                         const char *now_s, const char **argv, size_t *argl,
+                         char (*head)[ST_KEY_MAX]) {
     int c = 0;
-    argv[c++] = "EVALSHA";
-    argv[c++] = self->sha[S_REPORT];
-    argv[c++] = numkeys;
-    argv[c++] = leases;
-    argv[c++] = retry;
-    argv[c++] = audit;
-    argv[c++] = deferred;
-    for (size_t i = 0; i < n; i++) {
-        const brk_report_t *rep = &reps[i];
-        s_report_strs_t *t = &strs[i];
-        /* key layout as rl_admit.h documents it */
-        snprintf(t->jk, sizeof t->jk, "%s:{%s:%s}:j:%s", self->prefix, rep->tenant, rep->debtor,
-                 rep->job_id);
-        snprintf(t->hk, sizeof t->hk, "%s:{%s:%s}:h", self->prefix, rep->tenant, rep->debtor);
-        snprintf(t->q, sizeof t->q, "%s:q:%s", self->prefix, rl_channel_name(rep->channel));
-        argv[c++] = t->jk;
-        argv[c++] = t->hk;
-        argv[c++] = t->q;
+    static const char *const shared[4] = {"leases", "retry", "audit", "deferred"};
+    argv[c++] = "FCALL";
+    argv[c++] = "pg_report";
+    snprintf(head[0], sizeof head[0], "%zu", 4 + S_REPORT_NK * m);
+    argv[c++] = head[0];
+    for (int k = 0; k < 4; k++) {
+        st_key_shared(self->keys, p[0].shard, shared[k], head[1 + k], sizeof head[1 + k]);
+        argv[c++] = head[1 + k];
     }
+    for (size_t i = 0; i < m; i++) {
+        argv[c++] = p[i].jk;
+        argv[c++] = p[i].hk;
+    }
+    snprintf(head[5], sizeof head[5], "%lld", (long long)self->ttl);
+    snprintf(head[6], sizeof head[6], "%d", self->max_attempts);
     argv[c++] = now_s;
-    argv[c++] = ttl;
-    argv[c++] = maxatt;
-    for (size_t i = 0; i < n; i++) {
-        const brk_report_t *rep = &reps[i];
-        s_report_strs_t *t = &strs[i];
-        snprintf(t->att, sizeof t->att, "%u", rep->attempt);
-        snprintf(t->retry_at, sizeof t->retry_at, "%lld", (long long)rep->retry_at);
-        snprintf(t->ref, sizeof t->ref, "%x", rl_job_ref(rep->tenant, rep->job_id));
-        argv[c++] = rep->outcome;
-        argv[c++] = t->att;
-        argv[c++] = rep->provider_id ? rep->provider_id : "";
-        argv[c++] = rep->provider_code ? rep->provider_code : "";
-        argv[c++] = rep->detail ? rep->detail : "";
-        argv[c++] = t->retry_at;
-        argv[c++] = t->ref;
-        argv[c++] = (self->resend_unknown & RL_CH_BIT(rep->channel)) ? "1" : "0";
-        argv[c++] = rep->job_id;
-        argv[c++] = rep->tenant;
-        argv[c++] = rep->debtor;
-        argv[c++] = rl_channel_name(rep->channel);
+    argv[c++] = head[5];
+    argv[c++] = head[6];
+    argv[c++] = self->resend;
+    for (size_t i = 0; i < m; i++) {
+        const brk_report_t *r = &reps[p[i].rep];
+        argv[c++] = r->outcome;
+        argv[c++] = p[i].att;
+        argv[c++] = r->provider_id ? r->provider_id : "";
+        argv[c++] = r->provider_code ? r->provider_code : "";
+        argv[c++] = r->detail ? r->detail : "";
+        argv[c++] = p[i].retry_at;
+        argv[c++] = p[i].ref;
     }
     for (int i = 0; i < c; i++)
         argl[i] = strlen(argv[i]);
     return c;
 }
 
-/* Copies the states of one call's reply; false when the reply is not one state per report. */
-static bool s_report_states(const redisReply *r, size_t n, char (*states)[32]) {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+static bool s_take_states(const redisReply *r, const s_parsed_t *p, size_t m,
+                          char (*states)[BRK_STATE_LEN]) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != m)
         return false;
-    for (size_t i = 0; i < n; i++)
-        snprintf(states[i], 32, "%s",
+    for (size_t i = 0; i < m; i++)
+        snprintf(states[p[i].rep], BRK_STATE_LEN, "%s",
                  r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "?");
     return true;
 }
 
-int brk_store_report(brk_store_t *self, const brk_report_t *rep, int64_t now, char *state,
-                     size_t state_len) {
-    char states[1][32];
-    int rc = brk_store_report_many(self, rep, 1, now, states);
-    snprintf(state, state_len, "%s", rc == 0 ? states[0] : "?");
-    return rc;
-}
-
-int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now,
-                          char (*states)[32]) {
+int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now_ms,
+                          char (*states)[BRK_STATE_LEN]) {
     if (n == 0)
         return 0;
-    size_t calls = (n + S_REPORT_CHUNK - 1) / S_REPORT_CHUNK;
-    size_t max_argc = S_REPORT_HEAD + (S_REPORT_KEYS + S_REPORT_ARGS) * S_REPORT_CHUNK;
-    const char **argv = malloc(calls * max_argc * sizeof *argv);
-    size_t *argl = malloc(calls * max_argc * sizeof *argl);
-    int *argc = malloc(calls * sizeof *argc);
-    s_report_strs_t *strs = malloc(n * sizeof *strs);
-    char *heads = malloc(calls * 512);
+    s_parsed_t *p = malloc(n * sizeof *p);
+    size_t m = 0;
+    if (!p) {
+        snprintf(self->err, sizeof self->err, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_parsed_t *e = &p[m];
+        unsigned attempt;
+        st_job_ref_t ref;
+        snprintf(states[i], BRK_STATE_LEN, "bad-lease");
+        if (!reps[i].outcome ||
+            st_lease_parse(self->keys, reps[i].lease_id, e->jk, sizeof e->jk, &attempt) < 0 ||
+            st_job_key_parse(self->keys, e->jk, strlen(e->jk), &ref) < 0 ||
+            st_key_history(self->keys, ref.tenant, ref.debtor, e->hk, sizeof e->hk) < 0)
+            continue;
+        e->rep = i;
+        e->shard = ref.shard;
+        snprintf(e->att, sizeof e->att, "%u", attempt);
+        snprintf(e->retry_at, sizeof e->retry_at, "%lld", (long long)reps[i].retry_at);
+        snprintf(e->ref, sizeof e->ref, "%x", rl_job_ref(ref.tenant, ref.job_id));
+        m++;
+    }
+    qsort(p, m, sizeof *p, s_cmp_shard);
+    /* calls: runs of one shard, cut at REPORT_CHUNK */
+    size_t calls = 0;
+    size_t *start = malloc((m + 1) * sizeof *start);
+    const char **argv =
+        malloc((m * (S_REPORT_NK + S_REPORT_NA) + (m + 1) * S_REPORT_HEAD) * sizeof *argv);
+    size_t *argl =
+        malloc((m * (S_REPORT_NK + S_REPORT_NA) + (m + 1) * S_REPORT_HEAD) * sizeof *argl);
     int rc = 0;
-    if (!argv || !argl || !argc || !strs || !heads) {
+    if (!start || !argv || !argl) {
         snprintf(self->err, sizeof self->err, "out of memory");
         rc = -1;
         goto done;
     }
-    if (!self->sha[S_REPORT][0]) { /* load the script once through the ordinary path */
-        redisReply *l = redisCommand(self->redis, "SCRIPT LOAD %s", s_script(S_REPORT));
-        if (!l || l->type != REDIS_REPLY_STRING) {
-            s_seterr(self, "SCRIPT LOAD", l);
-            if (l)
-                freeReplyObject(l);
+    for (size_t i = 0; i < m; i++)
+        if (i == 0 || p[i].shard != p[i - 1].shard || i - start[calls - 1] == REPORT_CHUNK)
+            start[calls++] = i;
+    start[calls] = m;
+    char(*heads)[7][ST_KEY_MAX] = malloc((calls ? calls : 1) * sizeof *heads);
+    int *argc = malloc((calls ? calls : 1) * sizeof *argc);
+    size_t *at = malloc((calls ? calls : 1) * sizeof *at);
+    if (!heads || !argc || !at) {
+        free(heads), free(argc), free(at);
+        snprintf(self->err, sizeof self->err, "out of memory");
+        rc = -1;
+        goto done;
+    }
+    char now_s[32];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now_ms);
+    size_t used = 0;
+    for (size_t c = 0; c < calls && rc == 0; c++) {
+        at[c] = used;
+        argc[c] = s_report_call(self, reps, p + start[c], start[c + 1] - start[c], now_s,
+                                argv + used, argl + used, heads[c]);
+        if (st_fn_append(self->fn, "pg_report", argc[c], argv + used, argl + used) < 0) {
+            s_fnerr(self);
             rc = -1;
-            goto done;
         }
-        snprintf(self->sha[S_REPORT], sizeof self->sha[S_REPORT], "%s", l->str);
-        freeReplyObject(l);
+        used += (size_t)argc[c];
     }
-    /* every chunk in one pipelined round trip */
-    for (size_t k = 0; k < calls; k++) {
-        size_t first = k * S_REPORT_CHUNK,
-               m = n - first < S_REPORT_CHUNK ? n - first : S_REPORT_CHUNK;
-        argc[k] = s_report_call(self, reps + first, m, now, argv + k * max_argc,
-                                argl + k * max_argc, strs + first, heads + k * 512);
-        redisAppendCommandArgv(self->redis, argc[k], argv + k * max_argc, argl + k * max_argc);
-    }
-    bool reload = false;
-    for (size_t k = 0; k < calls; k++) {
-        size_t first = k * S_REPORT_CHUNK,
-               m = n - first < S_REPORT_CHUNK ? n - first : S_REPORT_CHUNK;
+    size_t appended = rc == 0 ? calls : 0;
+    for (size_t c = 0; c < appended; c++) {
         redisReply *r = NULL;
         if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
-            s_seterr(self, "EVALSHA report", NULL);
-            rc = -1;
-            goto done;
-        }
-        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            reload = true; /* Redis restarted between calls: this chunk is applied again below */
-            for (size_t i = 0; i < m; i++)
-                snprintf(states[first + i], 32, "noscript");
-        } else if (!s_report_states(r, m, states + first)) {
-            s_seterr(self, "report", r);
-            for (size_t i = 0; i < m; i++)
-                snprintf(states[first + i], 32, "error");
-        }
-        freeReplyObject(r);
-    }
-    if (reload) {
-        self->sha[S_REPORT][0] = '\0';
-        for (size_t k = 0; k < calls && rc == 0; k++) {
-            size_t first = k * S_REPORT_CHUNK,
-                   m = n - first < S_REPORT_CHUNK ? n - first : S_REPORT_CHUNK;
-            if (strcmp(states[first], "noscript") != 0)
-                continue;
-            redisReply *r =
-                s_eval(self, S_REPORT, argc[k], argv + k * max_argc, argl + k * max_argc);
-            if (!r)
-                rc = -1;
-            else if (!s_report_states(r, m, states + first))
-                s_seterr(self, "report", r);
-            if (r)
-                freeReplyObject(r);
-        }
-    }
-done:
-    free(argv);
-    free(argl);
-    free(argc);
-    free(strs);
-    free(heads);
-    return rc;
-}
-
-int brk_store_release_retries(brk_store_t *self, int64_t now, int limit) {
-    char retry[64], now_s[32], lim[16], prefix[64], score[32];
-    snprintf(retry, sizeof retry, "%s:retry", self->prefix);
-    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
-    snprintf(lim, sizeof lim, "%d", limit);
-    snprintf(prefix, sizeof prefix, "%s:q:", self->prefix);
-    snprintf(score, sizeof score, "%lld", (long long)now * 1000);
-    const char *argv[] = {NULL, NULL, "1", retry, now_s, lim, prefix, score};
-    size_t argl[8];
-    for (int i = 0; i < 8; i++)
-        argl[i] = (size_t)-1;
-    s_lens(8, argv, argl);
-    redisReply *r = s_eval(self, S_RELEASE, 8, argv, argl);
-    if (!r)
-        return -1;
-    int n = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
-    freeReplyObject(r);
-    return n;
-}
-
-/* Keys from zset `set` with score <= max, then their payload and attempt, pipelined. */
-static int s_due(brk_store_t *self, const char *set, long long max, int limit, brk_leased_t **out,
-                 size_t *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    redisReply *keys =
-        redisCommand(self->redis, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %d", set, max, limit);
-    if (!keys || keys->type != REDIS_REPLY_ARRAY) {
-        s_seterr(self, "ZRANGEBYSCORE", keys);
-        if (keys)
-            freeReplyObject(keys);
-        return -1;
-    }
-    for (size_t i = 0; i < keys->elements; i++)
-        redisAppendCommand(self->redis, "HMGET %b p att", keys->element[i]->str,
-                           keys->element[i]->len);
-    int rc = 0;
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *h = NULL;
-        if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
-            s_seterr(self, "HMGET", NULL);
+            s_seterr(self, "FCALL pg_report", NULL);
             rc = -1;
             break;
         }
-        if (rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 2 &&
-            h->element[0]->type == REDIS_REPLY_STRING) {
-            unsigned att =
-                h->element[1]->type == REDIS_REPLY_STRING ? (unsigned)atoi(h->element[1]->str) : 0;
-            if (s_push(out, n_out, keys->element[i], h->element[0], att) < 0)
-                rc = -1;
-        } else if (rc == 0) { /* the job is gone: drop its entry */
-            freeReplyObject(redisCommand(self->redis, "ZREM %s %b", set, keys->element[i]->str,
-                                         keys->element[i]->len));
+        if (st_fn_is_missing(r)) { /* Redis lost the library: load it, apply this chunk again */
+            freeReplyObject(r);
+            r = st_fn_call(self->fn, "pg_report", argc[c], argv + at[c], argl + at[c]);
+            if (!r) {
+                s_fnerr(self);
+                continue;
+            }
         }
-        freeReplyObject(h);
+        if (!s_take_states(r, p + start[c], start[c + 1] - start[c], states))
+            s_seterr(self, "FCALL pg_report", r);
+        freeReplyObject(r);
     }
-    freeReplyObject(keys);
+    free(heads), free(argc), free(at);
+done:
+    free(p), free(start), free(argv), free(argl);
     return rc;
 }
 
-int brk_store_due_deferred(brk_store_t *self, int64_t now, int limit, brk_leased_t **out,
+/* --- retries and deferrals ------------------------------------------------------------------- */
+
+int brk_store_release_retries(brk_store_t *self, int64_t now_ms, int limit, int *full) {
+    const int shards = st_keys_shards(self->keys);
+    char now_s[32], now_ms_s[32], lim[16];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)(now_ms / 1000));
+    snprintf(now_ms_s, sizeof now_ms_s, "%lld", (long long)now_ms);
+    snprintf(lim, sizeof lim, "%d", limit);
+    *full = 0;
+    int appended = 0, rc = 0, total = 0;
+    static const char *const queues[5] = {"q:sms", "q:whatsapp", "q:voice", "q:email",
+                                          "q:messenger"};
+    for (int s = 0; s < shards && rc == 0; s++) {
+        char k[7][ST_KEY_MAX];
+        st_key_shared(self->keys, s, "retry", k[0], sizeof k[0]);
+        st_key_shared(self->keys, s, "audit", k[1], sizeof k[1]);
+        for (int q = 0; q < 5; q++)
+            st_key_shared(self->keys, s, queues[q], k[2 + q], sizeof k[2 + q]);
+        const char *argv[] = {NULL, NULL, "7",  k[0],  k[1], k[2],    k[3],
+                              k[4], k[5], k[6], now_s, lim,  now_ms_s};
+        size_t argl[13];
+        for (int i = 0; i < 13; i++)
+            argl[i] = (size_t)-1;
+        if (st_fn_append(self->fn, "pg_release", 13, argv, argl) < 0) {
+            s_fnerr(self);
+            rc = -1;
+        } else {
+            appended++;
+        }
+    }
+    for (int c = 0; c < appended; c++) {
+        redisReply *r = NULL;
+        if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
+            s_seterr(self, "FCALL pg_release", NULL);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_INTEGER) {
+            total += (int)r->integer;
+            *full |= r->integer >= limit;
+        } else if (!st_fn_is_missing(r)) { /* missing: the next tick loads it */
+            s_seterr(self, "FCALL pg_release", r);
+        }
+        freeReplyObject(r);
+    }
+    return rc < 0 ? -1 : total;
+}
+
+/* Entries of zset `what` with score <= max, round-robin over shards from *rr, at most limit:
+ * then each job's payload and attempt (HMGET p att), pipelined; entries whose job is gone are
+ * removed afterwards, once every reply has been read. */
+static int s_due(brk_store_t *self, const char *what, long long max, int limit, int *rr,
+                 bool as_lease, brk_leased_t **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    const int shards = st_keys_shards(self->keys);
+    size_t cap = 0;
+    int rc = 0;
+    for (int k = 0; k < shards && (int)*n_out < limit && rc == 0; k++) {
+        int s = (*rr + k) % shards;
+        char set[ST_KEY_MAX];
+        st_key_shared(self->keys, s, what, set, sizeof set);
+        redisReply *keys = redisCommand(self->redis, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %d", set,
+                                        max, limit - (int)*n_out);
+        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+            s_seterr(self, "ZRANGEBYSCORE", keys);
+            freeReplyObject(keys);
+            return -1;
+        }
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAppendCommand(self->redis, "HMGET %b p att s", keys->element[i]->str,
+                               keys->element[i]->len);
+        bool *gone = calloc(keys->elements ? keys->elements : 1, sizeof *gone);
+        size_t n_gone = 0;
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *h = NULL;
+            if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
+                s_seterr(self, "HMGET", NULL);
+                rc = -1;
+                break;
+            }
+            bool ok = h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
+                      h->element[2]->type == REDIS_REPLY_STRING &&
+                      (as_lease || h->element[0]->type == REDIS_REPLY_STRING);
+            if (rc == 0 && ok) {
+                unsigned att = h->element[1]->type == REDIS_REPLY_STRING
+                                   ? (unsigned)atoi(h->element[1]->str)
+                                   : 0;
+                if (s_push(self, out, n_out, &cap, as_lease ? keys->element[i] : NULL, att,
+                           as_lease ? NULL : h->element[0]) < 0)
+                    rc = -1;
+            } else if (rc == 0 && gone) {
+                gone[i] = true;
+                n_gone++;
+            }
+            freeReplyObject(h);
+        }
+        for (size_t i = 0; rc == 0 && gone && i < keys->elements; i++)
+            if (gone[i]) /* the job expired or was deleted: its index entry goes too */
+                freeReplyObject(redisCommand(self->redis, "ZREM %s %b", set, keys->element[i]->str,
+                                             keys->element[i]->len));
+        free(gone);
+        freeReplyObject(keys);
+        if (!self->redis->err && rc == 0)
+            continue;
+        if (self->redis->err) {
+            s_seterr(self, "redis", NULL);
+            rc = -1;
+        }
+    }
+    *rr = (*rr + 1) % shards;
+    return rc;
+}
+
+int brk_store_due_deferred(brk_store_t *self, int64_t now_s, int limit, brk_leased_t **out,
                            size_t *n_out) {
-    char set[64];
-    snprintf(set, sizeof set, "%s:deferred", self->prefix);
-    return s_due(self, set, (long long)now, limit, out, n_out);
+    return s_due(self, "deferred", (long long)now_s, limit, &self->due_rr, false, out, n_out);
 }
 
 int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_leased_t **out,
                              size_t *n_out) {
-    char set[64];
-    snprintf(set, sizeof set, "%s:leases", self->prefix);
-    return s_due(self, set, (long long)now_ms, limit, out, n_out);
+    return s_due(self, "leases", (long long)now_ms, limit, &self->lease_exp_rr, true, out, n_out);
+}
+
+int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                        brk_leased_t **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    size_t cap = 0;
+    for (int s = 0; s < st_keys_shards(self->keys); s++) {
+        char set[ST_KEY_MAX];
+        st_key_shared(self->keys, s, "leases", set, sizeof set);
+        redisReply *keys =
+            redisCommand(self->redis, "ZRANGEBYSCORE %s (%lld +inf", set, (long long)now_ms);
+        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+            s_seterr(self, "ZRANGEBYSCORE", keys);
+            freeReplyObject(keys);
+            return -1;
+        }
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAppendCommand(self->redis, "HMGET %b lw lb att s", keys->element[i]->str,
+                               keys->element[i]->len);
+        int rc = 0;
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *h = NULL;
+            if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
+                s_seterr(self, "HMGET", NULL);
+                freeReplyObject(keys);
+                return -1;
+            }
+            bool mine = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 4;
+            for (size_t e = 0; mine && e < 4; e++)
+                mine = h->element[e]->type == REDIS_REPLY_STRING;
+            mine = mine && strcmp(h->element[0]->str, worker_tag) == 0 &&
+                   strcmp(h->element[3]->str, "dispatched") == 0 &&
+                   strncmp(h->element[1]->str, self->instance, strlen(self->instance)) == 0 &&
+                   strcmp(h->element[1]->str, self->broker_tag) != 0;
+            if (mine && s_push(self, out, n_out, &cap, keys->element[i],
+                               (unsigned)atoi(h->element[2]->str), NULL) < 0)
+                rc = -1;
+            freeReplyObject(h);
+        }
+        freeReplyObject(keys);
+        if (rc < 0) {
+            snprintf(self->err, sizeof self->err, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 long long brk_store_queue_len(brk_store_t *self, rl_channel_t ch) {
-    redisReply *r = redisCommand(self->redis, "ZCARD %s:q:%s", self->prefix, rl_channel_name(ch));
-    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    if (r)
+    const int shards = st_keys_shards(self->keys);
+    char what[32];
+    snprintf(what, sizeof what, "q:%s", rl_channel_name(ch));
+    for (int s = 0; s < shards; s++) {
+        char q[ST_KEY_MAX];
+        st_key_shared(self->keys, s, what, q, sizeof q);
+        redisAppendCommand(self->redis, "ZCARD %s", q);
+    }
+    long long total = 0;
+    for (int s = 0; s < shards; s++) {
+        redisReply *r = NULL;
+        if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
+            s_seterr(self, "ZCARD", NULL);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_INTEGER && total >= 0)
+            total += r->integer;
+        else
+            total = -1;
         freeReplyObject(r);
-    return n;
+    }
+    return total;
 }

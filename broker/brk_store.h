@@ -1,9 +1,12 @@
-/* brk_store.h — the broker's Redis operations after admission: leasing ready jobs to workers,
- * applying reports, releasing retries and finding due deferrals and expired leases.
+/* brk_store.h — the broker's side of the job state machine after admission: leasing ready jobs
+ * to workers, applying reports, releasing retries, finding due deferrals and expired leases.
  *
- * Each state change of a dispatched job is one embedded Lua script (in broker/scripts/), so a
- * job's state, its debtor's history flags, the lease set and the audit stream change together.
- * Uses a borrowed synchronous hiredis context; errors are returned, with brk_store_strerror. */
+ * Every state change is one call of the Function library (store/pregon.lua) on one shard;
+ * batches are split by shard and the calls pipelined, and shards are visited round-robin so
+ * that no shard's jobs wait behind another's. Lease ids are built and read by store/st_keys:
+ * here and in workers they are opaque strings. Reads (due deferrals, expired leases, queue
+ * lengths) are plain single-key commands. Uses a borrowed synchronous hiredis context, key
+ * layout and function caller; errors are returned, with brk_store_strerror. */
 #ifndef BRK_STORE_H
 #define BRK_STORE_H
 
@@ -13,61 +16,78 @@
 #include <hiredis/hiredis.h>
 
 #include "rl_policy.h"
+#include "st_fn.h"
+#include "st_keys.h"
 
 typedef struct brk_store brk_store_t;
 
-/* A leased job: its key, serialized SendRequest and attempt number. Owned by the array. */
+/* A leased job, a due deferral or an expired lease. Owned by the array. */
 typedef struct {
-    char *job_key;
-    void *payload;
+    char *lease_id; /* leases and expired leases: the lease id; deferrals: NULL */
+    void *payload;  /* the serialized SendRequest */
     size_t payload_len;
     unsigned attempt;
 } brk_leased_t;
 
-/* A report to apply (strings borrowed). */
+/* A report to apply; strings borrowed. */
 typedef struct {
+    const char *lease_id;
     const char *outcome; /* SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED HANDBACK */
-    unsigned attempt;
-    const char *job_id, *tenant, *debtor;
-    rl_channel_t channel;
-    const char *provider_id, *provider_code, *detail;
-    int64_t retry_at; /* seconds */
+    const char *provider_id, *provider_code, *detail; /* may be NULL */
+    int64_t retry_at;                                 /* seconds */
 } brk_report_t;
 
-brk_store_t *brk_store_new(redisContext *redis, const char *prefix, int64_t finished_ttl_s,
-                           int max_attempts, uint32_t resend_unknown);
+/* What the store needs to know; strings copied. */
+typedef struct {
+    int64_t finished_ttl_s;  /* how long finished jobs answer DUPLICATE */
+    int max_attempts;        /* retryable failures before FAILED */
+    uint32_t resend_unknown; /* RL_CH_BIT mask of channels whose UNKNOWN outcomes are resent */
+    const char *broker_tag;  /* "instance#incarnation": recorded with every lease */
+} brk_store_opts_t;
+
+brk_store_t *brk_store_new(redisContext *redis, const st_keys_t *keys, st_fn_t *fn,
+                           const brk_store_opts_t *opts);
 void brk_store_destroy(brk_store_t **self_p);
 const char *brk_store_strerror(const brk_store_t *self);
 
-/* Leases up to n ready jobs of channel ch until lease_until_ms. On success returns 0 and an
- * array (*out, *n_out) the caller frees with brk_store_leased_free. */
-int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms, int64_t now,
-                    brk_leased_t **out, size_t *n_out);
+/* Leases up to n ready jobs of channel ch to the worker `worker_tag` ("name#incarnation") until
+ * lease_until_ms, visiting shards round-robin. Returns 0 with an array (*out, *n_out) the caller
+ * frees with brk_store_leased_free, or -1. */
+int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms,
+                    int64_t now_ms, const char *worker_tag, brk_leased_t **out, size_t *n_out);
 void brk_store_leased_free(brk_leased_t *arr, size_t n);
 
-/* Applies a report; writes the resulting state ("sent", "retry", ..., "stale") into state. */
-int brk_store_report(brk_store_t *self, const brk_report_t *r, int64_t now, char *state,
-                     size_t state_len);
+/* Result of a report: the state the job is left in ("sent", "retry"...), or "stale" (about
+ * another attempt), "gone" (no such job), "bad-lease" (not a lease id), "refused: ..." (a
+ * transition the state machine does not allow). */
+#define BRK_STATE_LEN 48
 
-/* Applies n reports in one pipelined round trip (script calls of up to 256 reports each);
- * states[i] receives the resulting state of reps[i]. Returns 0, or -1 if Redis failed (then
- * some reports may not have been applied: their leases expire and say so). */
-int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now,
-                          char (*states)[32]);
+/* Applies n reports: one pg_report call per shard (and per 256 reports), pipelined.
+ * states[i] receives the result for reps[i]. Returns 0, or -1 if Redis failed (then some reports
+ * may not have been applied: their leases expire and say so). */
+int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n, int64_t now_ms,
+                          char (*states)[BRK_STATE_LEN]);
 
-/* Moves due retries back to their ready queues; returns how many, or -1. */
-int brk_store_release_retries(brk_store_t *self, int64_t now, int limit);
+/* Moves due retries back to their ready queues, up to `limit` per shard. Returns how many, or
+ * -1; *full is set when some shard had more due than the limit. */
+int brk_store_release_retries(brk_store_t *self, int64_t now_ms, int limit, int *full);
 
-/* Keys of deferred jobs due at `now` (at most limit) with their payloads, in *out as in lease
- * (attempt is 0). */
-int brk_store_due_deferred(brk_store_t *self, int64_t now, int limit, brk_leased_t **out,
+/* Deferred jobs due at now_s, at most `limit` in all, taken from the shards round-robin: their
+ * payloads in *out (lease_id NULL, attempt 0). Entries whose job is gone are dropped. */
+int brk_store_due_deferred(brk_store_t *self, int64_t now_s, int limit, brk_leased_t **out,
                            size_t *n_out);
 
-/* Jobs whose lease expired before now_ms (at most limit), with payloads and attempts. */
+/* Leases that expired before now_ms, at most `limit`, round-robin over shards: lease ids and
+ * attempts in *out (payload NULL). Entries whose job is gone are dropped. */
 int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_leased_t **out,
                              size_t *n_out);
 
-/* Ready jobs of a channel, or -1. */
+/* Leases held by `worker_tag` that a broker other than this one (same instance name, another
+ * incarnation) handed out and that have not expired: lease ids in *out. */
+int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                        brk_leased_t **out, size_t *n_out);
+
+/* Ready jobs of a channel over all shards, or -1. */
 long long brk_store_queue_len(brk_store_t *self, rl_channel_t ch);
 
 #endif

@@ -1,6 +1,7 @@
 /* rl_admit.c — batch admission against Redis (contract and key layout in rl_admit.h).
  *
- * Round trips per attempt: one pipelined HMGET per distinct debtor, one EVALSHA for the batch.
+ * Round trips per attempt: one pipelined HMGET per distinct debtor, then one pipelined FCALL
+ * pg_admit per shard present in the batch.
  * Everything a job needs across the two is kept in s_work_t; nothing here logs. */
 #include "rl_admit.h"
 
@@ -17,9 +18,9 @@
 #define NUM_LEN 32
 
 struct rl_admit {
-    redisContext *redis; /* borrowed */
-    char prefix[32];
-    char sha[48];
+    redisContext *redis;   /* borrowed */
+    const st_keys_t *keys; /* borrowed */
+    st_fn_t *fn;           /* borrowed */
     int64_t idem_ttl;
     char err[256];
     uint64_t retries;
@@ -27,10 +28,13 @@ struct rl_admit {
 
 /* Per-job working state of one batch. */
 typedef struct {
-    char hist_key[320];
-    char job_key[480];
-    char sup_key[320];
+    char hist_key[ST_KEY_MAX];
+    char job_key[ST_KEY_MAX];
+    char sup_key[ST_KEY_MAX];
     char queue_key[64];
+    int shard;
+    char off[16]; /* UTC offset of the zone now, for the audit record's local time */
+    char counters[48];
     char action; /* 'A', 'D', 'R', 'E', 'X' */
     int pending; /* still to be committed */
     int64_t until;
@@ -39,7 +43,6 @@ typedef struct {
     char ver[NUM_LEN];
     char until_s[NUM_LEN];
     char score_s[NUM_LEN];
-    char local[40];
     char *new_hist; /* owned; accepted jobs only */
     int new_hist_len;
 } s_work_t;
@@ -58,12 +61,13 @@ int rl_vcode_parse(const char *name) {
     return 0;
 }
 
-rl_admit_t *rl_admit_new(redisContext *redis, const char *prefix) {
+rl_admit_t *rl_admit_new(redisContext *redis, const st_keys_t *keys, st_fn_t *fn) {
     rl_admit_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->redis = redis;
-    snprintf(self->prefix, sizeof self->prefix, "%s", prefix && *prefix ? prefix : "pg");
+    self->keys = keys;
+    self->fn = fn;
     self->idem_ttl = 35LL * 86400;
     return self;
 }
@@ -88,25 +92,6 @@ uint64_t rl_admit_retries(const rl_admit_t *self) {
     return self->retries;
 }
 
-static int s_fit(int n, size_t len) {
-    return (n < 0 || (size_t)n >= len) ? -1 : n;
-}
-
-int rl_admit_key_history(const rl_admit_t *self, const char *tenant, const char *debtor, char *buf,
-                         size_t len) {
-    return s_fit(snprintf(buf, len, "%s:{%s:%s}:h", self->prefix, tenant, debtor), len);
-}
-
-int rl_admit_key_job(const rl_admit_t *self, const char *tenant, const char *debtor,
-                     const char *job_id, char *buf, size_t len) {
-    return s_fit(snprintf(buf, len, "%s:{%s:%s}:j:%s", self->prefix, tenant, debtor, job_id), len);
-}
-
-int rl_admit_key_suppress(const rl_admit_t *self, const char *tenant, const char *debtor, char *buf,
-                          size_t len) {
-    return s_fit(snprintf(buf, len, "%s:{%s:%s}:sup", self->prefix, tenant, debtor), len);
-}
-
 static void s_seterr(rl_admit_t *self, const char *what, const redisReply *r) {
     if (r && r->type == REDIS_REPLY_ERROR)
         snprintf(self->err, sizeof self->err, "%s: %s", what, r->str);
@@ -116,30 +101,16 @@ static void s_seterr(rl_admit_t *self, const char *what, const redisReply *r) {
         snprintf(self->err, sizeof self->err, "%s: unexpected reply", what);
 }
 
-static int s_load_script(rl_admit_t *self) {
-    redisReply *r = redisCommand(self->redis, "SCRIPT LOAD %s", rl_admit_lua);
-    if (!r || r->type != REDIS_REPLY_STRING) {
-        s_seterr(self, "SCRIPT LOAD", r);
-        if (r)
-            freeReplyObject(r);
-        return -1;
-    }
-    snprintf(self->sha, sizeof self->sha, "%s", r->str);
-    freeReplyObject(r);
-    return 0;
+/* The zone's UTC offset now: the library writes the debtor's local time from it. */
+static void s_offset_string(const rl_job_t *job, int64_t now, char *buf, size_t len) {
+    if (job->n_zones < 1 || !job->zones[0])
+        buf[0] = '\0';
+    else
+        snprintf(buf, len, "%d", (int)rl_zone_offset(job->zones[0], now));
 }
 
-static void s_local_string(const rl_job_t *job, int64_t now, char *buf, size_t len) {
-    if (job->n_zones < 1 || !job->zones[0]) {
-        buf[0] = '\0';
-        return;
-    }
-    rl_local_t lt;
-    rl_zone_local(job->zones[0], now, &lt);
-    int off = lt.utc_offset, sign = off < 0 ? '-' : '+';
-    off = off < 0 ? -off : off;
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", lt.year, lt.month, lt.day,
-             lt.hour, lt.min, lt.sec, sign, off / 3600, (off / 60) % 60);
+static const char *s_zone_name(const rl_job_t *job) {
+    return job->n_zones >= 1 && job->zones[0] ? rl_zone_name(job->zones[0]) : "";
 }
 
 /* Orders job indexes by debtor, then by position in the batch (qsort_r comparator). */
@@ -317,56 +288,36 @@ static int s_take_result(const redisReply *e, s_work_t *wk, rl_admit_verdict_t *
     return 0;
 }
 
-/* Runs admit.lua over the pending jobs; returns 0 or -1 on a Redis failure. */
-static int s_commit(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *w, size_t n,
-                    int64_t now, rl_admit_verdict_t *out, size_t *retry) {
-    size_t np = 0;
-    for (size_t i = 0; i < n; i++)
-        np += w[i].pending;
-    *retry = 0;
-    if (np == 0)
-        return 0;
-    const size_t argc = 3 + 2 + 4 * np + 3 + 15 * np;
-    const char **argv = malloc(argc * sizeof *argv);
-    size_t *argl = malloc(argc * sizeof *argl);
-    size_t *idx = malloc(np * sizeof *idx);
-    if (!argv || !argl || !idx) {
-        free(argv), free(argl), free(idx);
-        snprintf(self->err, sizeof self->err, "out of memory");
-        return -1;
-    }
-    char numkeys[NUM_LEN], now_s[NUM_LEN], ttl_s[NUM_LEN], hist_ttl_s[NUM_LEN];
-    char audit_key[64], deferred_key[64];
-    snprintf(numkeys, sizeof numkeys, "%zu", 2 + 4 * np);
-    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
-    snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)self->idem_ttl);
-    snprintf(hist_ttl_s, sizeof hist_ttl_s, "%lld", (long long)HISTORY_FLOOR_SECS + 86400);
-    snprintf(audit_key, sizeof audit_key, "%s:audit", self->prefix);
-    snprintf(deferred_key, sizeof deferred_key, "%s:deferred", self->prefix);
+#define S_HEAD 5  /* FCALL name numkeys audit deferred */
+#define S_NK   4  /* keys per job */
+#define S_NA   19 /* arguments per job */
 
-    size_t a = 0;
-#define S_ARG(s)       (argv[a] = (s), argl[a] = strlen(argv[a]), a++)
-#define S_ARGN(s, len) (argv[a] = (s), argl[a] = (len), a++)
-    S_ARG("EVALSHA");
-    S_ARG(self->sha);
-    S_ARG(numkeys);
-    S_ARG(audit_key);
-    S_ARG(deferred_key);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!w[i].pending)
-            continue;
-        idx[k++] = i;
-        S_ARG(w[i].hist_key);
-        S_ARG(w[i].job_key);
-        S_ARG(w[i].sup_key);
-        S_ARG(w[i].queue_key);
-    }
-    S_ARG(now_s);
-    S_ARG(ttl_s);
-    S_ARG(hist_ttl_s);
+/* Builds one pg_admit call over the pending jobs idx[0..m) (all of one shard) into argv/argl;
+ * returns its argc. `num` holds the call's own number strings (numkeys, audit, deferred keys). */
+static int s_admit_call(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *w,
+                        const size_t *idx, size_t m, const char *const *head, const char **argv,
+                        size_t *argl, char (*num)[ST_KEY_MAX]) {
     static const char readmit_s[2][2] = {"0", "1"};
-    for (size_t j = 0; j < np; j++) {
+    size_t a = 0;
+#define S_ARG(s)       (argv[a] = (s), argl[a] = (size_t)-1, a++)
+#define S_ARGN(s, len) (argv[a] = (s), argl[a] = (len), a++)
+    S_ARG("FCALL");
+    S_ARG("pg_admit");
+    snprintf(num[0], sizeof num[0], "%zu", 2 + S_NK * m);
+    st_key_shared(self->keys, w[idx[0]].shard, "audit", num[1], sizeof num[1]);
+    st_key_shared(self->keys, w[idx[0]].shard, "deferred", num[2], sizeof num[2]);
+    S_ARG(num[0]);
+    S_ARG(num[1]);
+    S_ARG(num[2]);
+    for (size_t j = 0; j < m; j++) {
+        S_ARG(w[idx[j]].hist_key);
+        S_ARG(w[idx[j]].job_key);
+        S_ARG(w[idx[j]].sup_key);
+        S_ARG(w[idx[j]].queue_key);
+    }
+    for (int h = 0; h < 3; h++)
+        S_ARG(head[h]);
+    for (size_t j = 0; j < m; j++) {
         const rl_admit_job_t *job = &jobs[idx[j]];
         s_work_t *wk = &w[idx[j]];
         S_ARG(job->job_id);
@@ -386,38 +337,117 @@ static int s_commit(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *w, s
         S_ARG(rl_channel_name(job->decide.channel));
         S_ARG(job->contact ? job->contact : "");
         S_ARG(wk->score_s);
-        S_ARG(wk->local);
+        S_ARG(job->debt_id ? job->debt_id : "");
+        S_ARG(job->campaign ? job->campaign : "");
+        S_ARG(job->reject_reason ? "" : s_zone_name(&job->decide));
+        S_ARG(wk->off);
+        S_ARG(wk->counters);
     }
 #undef S_ARG
 #undef S_ARGN
+    for (size_t i = 0; i < a; i++)
+        if (argl[i] == (size_t)-1)
+            argl[i] = strlen(argv[i]);
+    return (int)a;
+}
 
-    redisReply *r = NULL;
-    for (int tries = 0; tries < 2; tries++) {
-        if (!self->sha[0] && s_load_script(self) < 0)
-            break;
-        argv[1] = self->sha;
-        argl[1] = strlen(self->sha);
-        r = redisCommandArgv(self->redis, (int)a, argv, argl);
-        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(r);
-            r = NULL;
-            self->sha[0] = '\0';
-            continue;
-        }
-        break;
-    }
+/* Commits the pending jobs: one pg_admit call per shard, all pipelined, in `order` (which
+ * keeps each shard's jobs together). Returns 0, or -1 on a Redis failure. */
+static int s_commit(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *w, const size_t *order,
+                    size_t n, int64_t now, rl_admit_verdict_t *out, size_t *retry) {
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+        np += w[i].pending;
+    *retry = 0;
+    if (np == 0)
+        return 0;
+    size_t *idx = malloc(np * sizeof *idx);
+    size_t *start = malloc((np + 1) * sizeof *start); /* calls: idx[start[c]..start[c+1]) */
+    const char **argv = malloc((S_HEAD * np + 3 * np + (S_NK + S_NA) * np) * sizeof *argv);
+    size_t *argl = malloc((S_HEAD * np + 3 * np + (S_NK + S_NA) * np) * sizeof *argl);
+    char(*num)[ST_KEY_MAX] = NULL;
     int rc = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != np) {
-        if (!self->err[0] || r)
-            s_seterr(self, "EVALSHA admit", r);
+    if (!idx || !start || !argv || !argl) {
+        snprintf(self->err, sizeof self->err, "out of memory");
         rc = -1;
-    } else {
-        for (size_t j = 0; j < np; j++)
-            *retry += (size_t)s_take_result(r->element[j], &w[idx[j]], &out[idx[j]]);
+        goto done;
     }
-    if (r)
+    size_t m = 0, calls = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k];
+        if (!w[i].pending)
+            continue;
+        if (m == 0 || w[idx[m - 1]].shard != w[i].shard)
+            start[calls++] = m;
+        idx[m++] = i;
+    }
+    start[calls] = m;
+    num = malloc(3 * calls * sizeof *num);
+    if (!num) {
+        snprintf(self->err, sizeof self->err, "out of memory");
+        rc = -1;
+        goto done;
+    }
+    char now_s[NUM_LEN], ttl_s[NUM_LEN], hist_ttl_s[NUM_LEN];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now * 1000);
+    snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)self->idem_ttl);
+    snprintf(hist_ttl_s, sizeof hist_ttl_s, "%lld", (long long)HISTORY_FLOOR_SECS + 86400);
+    const char *head[3] = {now_s, ttl_s, hist_ttl_s};
+    size_t used = 0;
+    int *argc = malloc(calls * sizeof *argc);
+    size_t *at = malloc(calls * sizeof *at);
+    if (!argc || !at) {
+        free(argc), free(at);
+        snprintf(self->err, sizeof self->err, "out of memory");
+        rc = -1;
+        goto done;
+    }
+    for (size_t c = 0; c < calls && rc == 0; c++) {
+        at[c] = used;
+        argc[c] = s_admit_call(self, jobs, w, idx + start[c], start[c + 1] - start[c], head,
+                               argv + used, argl + used, num + 3 * c);
+        if (st_fn_append(self->fn, "pg_admit", argc[c], argv + used, argl + used) < 0) {
+            snprintf(self->err, sizeof self->err, "%s", st_fn_strerror(self->fn));
+            rc = -1;
+        }
+        used += (size_t)argc[c];
+    }
+    for (size_t c = 0; c < calls && rc == 0; c++) {
+        redisReply *r = NULL;
+        size_t first = start[c], cnt = start[c + 1] - start[c];
+        if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
+            s_seterr(self, "FCALL pg_admit", NULL);
+            rc = -1;
+            break;
+        }
+        if (st_fn_is_missing(r)) { /* Redis lost the library between calls: load, call again */
+            freeReplyObject(r);
+            r = st_fn_call(self->fn, "pg_admit", argc[c], argv + at[c], argl + at[c]);
+            if (!r)
+                snprintf(self->err, sizeof self->err, "%s", st_fn_strerror(self->fn));
+        }
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != cnt) {
+            if (r)
+                s_seterr(self, "FCALL pg_admit", r);
+            rc = -1; /* the remaining replies are read below so the connection stays in step */
+        } else {
+            for (size_t j = 0; j < cnt; j++)
+                *retry +=
+                    (size_t)s_take_result(r->element[j], &w[idx[first + j]], &out[idx[first + j]]);
+        }
         freeReplyObject(r);
-    free(argv), free(argl), free(idx);
+        if (rc < 0) {
+            for (size_t rest = c + 1; rest < calls; rest++) {
+                redisReply *skip = NULL;
+                if (redisGetReply(self->redis, (void **)&skip) != REDIS_OK)
+                    break;
+                freeReplyObject(skip);
+            }
+        }
+    }
+    free(argc), free(at);
+done:
+    free(idx), free(start), free(argv), free(argl), free(num);
     return rc;
 }
 
@@ -446,11 +476,12 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
         memset(&out[i], 0, sizeof out[i]);
         order[i] = i;
         wk->pending = 1;
-        if (rl_admit_key_history(self, job->tenant, job->debtor, wk->hist_key,
-                                 sizeof wk->hist_key) < 0 ||
-            rl_admit_key_job(self, job->tenant, job->debtor, job->job_id, wk->job_key,
-                             sizeof wk->job_key) < 0 ||
-            rl_admit_key_suppress(self, job->tenant, job->debtor, wk->sup_key, sizeof wk->sup_key) <
+        wk->shard = st_keys_shard(self->keys, job->tenant, job->debtor);
+        if (st_key_history(self->keys, job->tenant, job->debtor, wk->hist_key,
+                           sizeof wk->hist_key) < 0 ||
+            st_key_job(self->keys, job->tenant, job->debtor, job->job_id, wk->job_key,
+                       sizeof wk->job_key) < 0 ||
+            st_key_suppress(self->keys, job->tenant, job->debtor, wk->sup_key, sizeof wk->sup_key) <
                 0) {
             out[i].code = RL_V_REJECTED;
             snprintf(out[i].rule, sizeof out[i].rule, "job.fields");
@@ -458,8 +489,9 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
             wk->pending = 0;
             continue;
         }
-        snprintf(wk->queue_key, sizeof wk->queue_key, "%s:q:%s", self->prefix,
-                 rl_channel_name(job->decide.channel));
+        char what[32];
+        snprintf(what, sizeof what, "q:%s", rl_channel_name(job->decide.channel));
+        st_key_shared(self->keys, wk->shard, what, wk->queue_key, sizeof wk->queue_key);
         /* scores are whole milliseconds in practice: skip the costly float formatting then */
         double score = job->queue_score;
         if (score >= -9e15 && score <= 9e15 && score == (double)(long long)score)
@@ -467,7 +499,7 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
         else
             snprintf(wk->score_s, sizeof wk->score_s, "%.17g", score);
         if (!job->reject_reason)
-            s_local_string(&job->decide, now, wk->local, sizeof wk->local);
+            s_offset_string(&job->decide, now, wk->off, sizeof wk->off);
     }
     qsort_r(order, n, sizeof *order, s_cmp_by_debtor, w);
 
@@ -520,7 +552,7 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
         }
         /* 3. commit atomically */
         size_t retry = 0;
-        if (s_commit(self, jobs, w, n, now, out, &retry) < 0) {
+        if (s_commit(self, jobs, w, order, n, now, out, &retry) < 0) {
             rc = -1;
             break;
         }

@@ -6,14 +6,9 @@
  * idempotency and suppression and commits accepted jobs only if the history version is unchanged.
  * Jobs whose debtor changed meanwhile are decided again, a bounded number of times.
  *
- * Key layout (every key of a debtor carries the hash tag {tenant:debtor}, so a debtor's admission
- * touches one Redis Cluster slot; the shared queue and stream keys are the exception):
- *   PREFIX:{T:D}:h        hash  v = version, c = contact history (rl_history.h)
- *   PREFIX:{T:D}:j:JOB    hash  v = first verdict, s = state, p = payload, ch, u, r, at
- *   PREFIX:{T:D}:sup      set   "all" | "ch:CHANNEL" | "cp:CONTACT"
- *   PREFIX:q:CHANNEL      zset  ready queue of job keys, by score
- *   PREFIX:deferred       zset  job keys by the instant they may be admitted again
- *   PREFIX:audit          stream of every decision
+ * Every key comes from store/st_keys.h and every write is one call of the job state machine
+ * (store/pregon.lua's pg_admit), made once per shard present in the batch, pipelined: a call
+ * touches one shard's keys, so admission runs unchanged on Redis Cluster.
  * Uses a borrowed synchronous hiredis context; not thread-safe (one per thread). */
 #ifndef RL_ADMIT_H
 #define RL_ADMIT_H
@@ -24,6 +19,8 @@
 #include <hiredis/hiredis.h>
 
 #include "rl_decide.h"
+#include "st_fn.h"
+#include "st_keys.h"
 
 /* Verdict codes, numbered as pregon.proto's Verdict.Code. */
 typedef enum {
@@ -46,8 +43,10 @@ typedef struct {
     const char *debtor;
     const char *job_id;
     const char *contact;
-    rl_job_t decide;     /* policy, channel, zones...; ignored when reject_reason is set */
-    const void *payload; /* the job as it will be dispatched (serialized SendRequest) */
+    const char *debt_id;  /* for the audit record; may be NULL */
+    const char *campaign; /* for the audit record; may be NULL */
+    rl_job_t decide;      /* policy, channel, zones...; ignored when reject_reason is set */
+    const void *payload;  /* the job as it will be dispatched (serialized SendRequest) */
     size_t payload_len;
     double queue_score;      /* ready-queue order: lower first */
     int readmit;             /* 1: a deferred job coming due (not a duplicate of itself) */
@@ -66,9 +65,9 @@ typedef struct {
 
 typedef struct rl_admit rl_admit_t;
 
-/* Creates an admitter on a borrowed connection; keys start with `prefix` (e.g. "pg").
- * Returns NULL on allocation failure. */
-rl_admit_t *rl_admit_new(redisContext *redis, const char *prefix);
+/* Creates an admitter on a borrowed connection, key layout and function caller (all three must
+ * outlive it). Returns NULL on allocation failure. */
+rl_admit_t *rl_admit_new(redisContext *redis, const st_keys_t *keys, st_fn_t *fn);
 void rl_admit_destroy(rl_admit_t **self_p);
 
 /* Sets the idempotency TTL of finished jobs (default 35 days). */
@@ -85,16 +84,5 @@ const char *rl_admit_strerror(const rl_admit_t *self);
 
 /* Statistics since creation: decision retries caused by concurrent writers. */
 uint64_t rl_admit_retries(const rl_admit_t *self);
-
-/* Key helpers, for the broker and tests: write the key into buf; return its length or -1. */
-int rl_admit_key_history(const rl_admit_t *self, const char *tenant, const char *debtor, char *buf,
-                         size_t len);
-int rl_admit_key_job(const rl_admit_t *self, const char *tenant, const char *debtor,
-                     const char *job_id, char *buf, size_t len);
-int rl_admit_key_suppress(const rl_admit_t *self, const char *tenant, const char *debtor, char *buf,
-                          size_t len);
-
-/* The embedded admit.lua source, NUL-terminated. */
-extern const char rl_admit_lua[];
 
 #endif

@@ -16,6 +16,7 @@
 #include "pc_time.h"
 #include "rl_admit.h"
 #include "rl_history.h"
+#include "st_keys.h"
 #include "rl_policyset.h"
 
 static void s_usage(FILE *to) {
@@ -23,7 +24,8 @@ static void s_usage(FILE *to) {
         to,
         "usage: pregonctl explain --tenant T --debtor D --channel CH --jurisdiction J --tz ZONE\n"
         "                         [--debt ID] [--role R] [--at RFC3339] [--json]\n"
-        "                         [--redis HOST:PORT | --redis-socket PATH] [--prefix pg]\n"
+        "                         [--redis HOST:PORT | --redis-socket PATH] [--prefix pg] "
+        "[--shards 16]\n"
         "                         [--policies DIR]\n"
         "  Says whether the debtor may be contacted on CH now (or --at), from the live\n"
         "  contact history in Redis; if not, the rule that forbids it and until when.\n");
@@ -52,13 +54,14 @@ int pc_explain_main(int argc, char **argv) {
                                          {"redis", required_argument, NULL, 'R'},
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
+                                         {"shards", required_argument, NULL, 'N'},
                                          {"policies", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *tenant = NULL, *debtor = NULL, *channel = NULL, *jur = NULL, *tz = NULL;
     const char *debt = NULL, *role = "debtor", *at = NULL, *redis = "127.0.0.1:6379";
     const char *sock = NULL, *prefix = "pg", *policies = "deploy/policies";
-    int json = 0, c;
+    int json = 0, c, shards = 16;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -97,6 +100,9 @@ int pc_explain_main(int argc, char **argv) {
                 break;
             case 'p':
                 prefix = optarg;
+                break;
+            case 'N':
+                shards = atoi(optarg);
                 break;
             case 'P':
                 policies = optarg;
@@ -152,11 +158,17 @@ int pc_explain_main(int argc, char **argv) {
         rl_policyset_destroy(&set);
         return 3;
     }
-    rl_admit_t *keys = rl_admit_new(rc, prefix);
-    char hk[512], sk[512];
-    rl_admit_key_history(keys, tenant, debtor, hk, sizeof hk);
-    rl_admit_key_suppress(keys, tenant, debtor, sk, sizeof sk);
-    rl_admit_destroy(&keys);
+    st_keys_t *keys = st_keys_new(prefix, shards);
+    char hk[ST_KEY_MAX] = "", sk[ST_KEY_MAX] = "";
+    if (!keys) {
+        fprintf(stderr, "pregonctl: --prefix must be 1..31 bytes and --shards 1..16384\n");
+        redisFree(rc);
+        rl_policyset_destroy(&set);
+        return 2;
+    }
+    st_key_history(keys, tenant, debtor, hk, sizeof hk);
+    st_key_suppress(keys, tenant, debtor, sk, sizeof sk);
+    st_keys_destroy(&keys);
     static rl_contact_t hist[RL_MAX_HISTORY];
     int n = 0;
     redisReply *r = redisCommand(rc, "HGET %s c", hk);

@@ -6,6 +6,7 @@
 
 #include "pc_explain.h"
 #include "pc_policy_check.h"
+#include "pc_redis.h"
 #include "pc_submit.h"
 
 typedef struct {
@@ -18,6 +19,7 @@ static const s_command_t s_commands[] = {
     {"policy-check", pc_policy_check_main, "evaluate scenarios against a policy, offline"},
     {"submit", pc_submit_main, "send a file of jobs to pregond and summarize the verdicts"},
     {"explain", pc_explain_main, "may this debtor be contacted now? which rule, until when"},
+    {"redis", pc_redis_main, "the dataset: adopt after a loss, stats, keys, audit records"},
 };
 
 static void s_usage(FILE *to) {

@@ -16,6 +16,8 @@
 #include <hiredis/hiredis.h>
 
 #include "rl_admit.h"
+#include "st_fn.h"
+#include "st_keys.h"
 #include "rl_date.h"
 #include "rl_policyset.h"
 
@@ -85,7 +87,9 @@ static long long s_integer(redisContext *c, const char *cmd) {
 static void *s_worker(void *arg) {
     s_worker_t *w = arg;
     redisContext *c = s_connect();
-    rl_admit_t *adm = rl_admit_new(c, "pg");
+    st_keys_t *keys = st_keys_new("pg", 16);
+    st_fn_t *fn = st_fn_new(c);
+    rl_admit_t *adm = rl_admit_new(c, keys, fn);
     rl_admit_job_t *jobs = calloc(w->batch, sizeof *jobs);
     rl_admit_verdict_t *out = calloc(w->batch, sizeof *out);
     if (!adm || !jobs || !out) {
@@ -126,6 +130,8 @@ static void *s_worker(void *arg) {
     free(jobs);
     free(out);
     rl_admit_destroy(&adm);
+    st_fn_destroy(&fn);
+    st_keys_destroy(&keys);
     redisFree(c);
     return NULL;
 }
@@ -181,8 +187,13 @@ static int s_run(s_spec_t *specs, size_t n, size_t batch, int threads) {
     qsort(lat, n_lat, sizeof *lat, s_cmp_double);
     double p50 = n_lat ? lat[(n_lat - 1) / 2] : 0, p99 = n_lat ? lat[(n_lat - 1) * 99 / 100] : 0;
     free(lat);
-    long long queued = s_integer(c, "ZCARD pg:q:sms") + s_integer(c, "ZCARD pg:q:voice") +
-                       s_integer(c, "ZCARD pg:q:email") + s_integer(c, "ZCARD pg:q:whatsapp");
+    long long queued = 0;
+    for (int sh = 0; sh < 16; sh++)
+        for (int ch = RL_CH_SMS; ch <= RL_CH_MESSENGER; ch++) {
+            char cmd[96];
+            snprintf(cmd, sizeof cmd, "ZCARD pg:{s%d}:q:%s", sh, rl_channel_name((rl_channel_t)ch));
+            queued += s_integer(c, cmd);
+        }
     redisFree(c);
     printf("RESULT threads=%d batch=%zu jobs=%zu seconds=%.3f jobs_per_s=%.0f p50_ms=%.2f "
            "p99_ms=%.2f accepted=%zu deferred=%zu busy=%zu other=%zu retries=%llu queued=%lld\n",

@@ -13,6 +13,8 @@
 
 #include "rl_admit.h"
 #include "rl_policyset.h"
+#include "st_fn.h"
+#include "st_keys.h"
 
 static int s_passed, s_failed;
 #define CHECK(cond, ...)                                                                           \
@@ -31,6 +33,48 @@ static const rl_policy_t *s_policy;
 static const char *s_sock;
 /* 2026-03-11 15:00 UTC = 10:00 in Bogota (a Wednesday, not a holiday). */
 static const int64_t NOON = 1773241200;
+
+static st_keys_t *s_keys; /* the layout every test uses: prefix pg, 16 shards */
+
+/* An admitter with its own function caller on connection c (freed by s_admit_free). */
+static rl_admit_t *s_admit_new(redisContext *c, st_fn_t **fn) {
+    *fn = st_fn_new(c);
+    return rl_admit_new(c, s_keys, *fn);
+}
+static void s_admit_free(rl_admit_t **adm, st_fn_t **fn) {
+    rl_admit_destroy(adm);
+    st_fn_destroy(fn);
+}
+
+/* Sum of integer replies of `cmd KEY` over every shard's structure `what`. */
+static long long s_shared_sum(redisContext *c, const char *cmd, const char *what) {
+    long long sum = 0;
+    for (int s = 0; s < st_keys_shards(s_keys); s++) {
+        char key[ST_KEY_MAX];
+        st_key_shared(s_keys, s, what, key, sizeof key);
+        redisReply *r = redisCommand(c, "%s %s", cmd, key);
+        sum += r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        freeReplyObject(r);
+    }
+    return sum;
+}
+
+static const char *s_hkey(const char *debtor, char *buf) {
+    st_key_history(s_keys, "acme", debtor, buf, ST_KEY_MAX);
+    return buf;
+}
+static const char *s_jkey(const char *debtor, const char *job, char *buf) {
+    st_key_job(s_keys, "acme", debtor, job, buf, ST_KEY_MAX);
+    return buf;
+}
+static const char *s_skey(const char *debtor, char *buf) {
+    st_key_suppress(s_keys, "acme", debtor, buf, ST_KEY_MAX);
+    return buf;
+}
+static const char *s_dkey(const char *debtor, char *buf) {
+    st_key_shared(s_keys, st_keys_shard(s_keys, "acme", debtor), "deferred", buf, ST_KEY_MAX);
+    return buf;
+}
 
 static redisContext *s_connect(void) {
     redisContext *c = redisConnectUnix(s_sock);
@@ -74,7 +118,8 @@ static int s_counts[THREADS][7];
 static void *s_submitter(void *arg) {
     int t = (int)(long)arg;
     redisContext *c = s_connect();
-    rl_admit_t *adm = rl_admit_new(c, "pg");
+    st_fn_t *fn;
+    rl_admit_t *adm = s_admit_new(c, &fn);
     static __thread char ids[PER_BATCH][64], debtors[PER_BATCH][32];
     rl_admit_job_t jobs[PER_BATCH];
     rl_admit_verdict_t out[PER_BATCH];
@@ -88,7 +133,7 @@ static void *s_submitter(void *arg) {
         for (int i = 0; i < PER_BATCH; i++)
             s_counts[t][out[i].code]++;
     }
-    rl_admit_destroy(&adm);
+    s_admit_free(&adm, &fn);
     redisFree(c);
     return NULL;
 }
@@ -112,16 +157,17 @@ static void test_concurrent_caps(void) {
           deferred, busy);
     redisContext *c = s_connect();
     for (int d = 0; d < DEBTORS; d++) {
-        redisReply *r = redisCommand(c, "HGET pg:{acme:d%d}:h c", d);
+        char name[16], key[ST_KEY_MAX];
+        snprintf(name, sizeof name, "d%d", d);
+        redisReply *r = redisCommand(c, "HGET %s c", s_hkey(name, key));
         int records = 0;
         for (const char *p = r && r->str ? r->str : ""; *p; p++)
             records += *p == ';';
         CHECK(records == 3, "debtor d%d has %d contact records, want 3", d, records);
         freeReplyObject(r);
     }
-    redisReply *r = redisCommand(c, "ZCARD pg:q:sms");
-    CHECK(r && r->integer == DEBTORS * 3, "ready queue holds %lld", r ? r->integer : -1);
-    freeReplyObject(r);
+    long long queued = s_shared_sum(c, "ZCARD", "q:sms");
+    CHECK(queued == DEBTORS * 3, "ready queues hold %lld", queued);
     redisFree(c);
 }
 
@@ -132,7 +178,8 @@ static int s_dup_counts[THREADS][7];
 static void *s_duplicator(void *arg) {
     int t = (int)(long)arg;
     redisContext *c = s_connect();
-    rl_admit_t *adm = rl_admit_new(c, "pg");
+    st_fn_t *fn;
+    rl_admit_t *adm = s_admit_new(c, &fn);
     static __thread char ids[50][32], debtors[50][32];
     rl_admit_job_t jobs[50];
     rl_admit_verdict_t out[50];
@@ -144,7 +191,7 @@ static void *s_duplicator(void *arg) {
     rl_admit_batch(adm, jobs, 50, NOON, out);
     for (int i = 0; i < 50; i++)
         s_dup_counts[t][out[i].code]++;
-    rl_admit_destroy(&adm);
+    s_admit_free(&adm, &fn);
     redisFree(c);
     return NULL;
 }
@@ -170,7 +217,8 @@ static void test_admitted_once(void) {
 static void test_single_batch(void) {
     s_flush();
     redisContext *c = s_connect();
-    rl_admit_t *adm = rl_admit_new(c, "pg");
+    st_fn_t *fn;
+    rl_admit_t *adm = s_admit_new(c, &fn);
     rl_admit_job_t jobs[6];
     rl_admit_verdict_t out[6];
     const char *ids[6] = {"a", "b", "a", "c", "d", "e"};
@@ -191,7 +239,8 @@ static void test_single_batch(void) {
     CHECK(out[0].code == RL_V_DUPLICATE && out[0].first == RL_V_DEFERRED, "d again: %d/%d",
           out[0].code, out[0].first);
     /* the deferred job comes due: re-admitted once */
-    redisReply *r = redisCommand(c, "ZSCORE pg:deferred pg:{acme:solo}:j:d");
+    char k1[ST_KEY_MAX], k2[ST_KEY_MAX];
+    redisReply *r = redisCommand(c, "ZSCORE %s %s", s_dkey("solo", k1), s_jkey("solo", "d", k2));
     CHECK(r && r->type == REDIS_REPLY_STRING && atoll(r->str) == NOON + 86400, "deferred score");
     freeReplyObject(r);
     jobs[4].readmit = 1;
@@ -199,14 +248,13 @@ static void test_single_batch(void) {
     CHECK(out[0].code == RL_V_ACCEPTED, "readmitted d: %d %s", out[0].code, out[0].reason);
     CHECK(rl_admit_batch(adm, &jobs[4], 1, NOON + 86401, out) == 0, "readmit twice");
     CHECK(out[0].code == RL_V_DUPLICATE && out[0].stale, "second readmit: %d", out[0].code);
-    r = redisCommand(c, "ZSCORE pg:deferred pg:{acme:solo}:j:d");
+    r = redisCommand(c, "ZSCORE %s %s", s_dkey("solo", k1), s_jkey("solo", "d", k2));
     CHECK(r && r->type == REDIS_REPLY_NIL, "readmitted job left the deferred set");
     freeReplyObject(r);
     /* every decision is in the audit stream */
-    r = redisCommand(c, "XLEN pg:audit");
-    CHECK(r && r->integer == 8, "audit records %lld, want 8", r ? r->integer : -1);
-    freeReplyObject(r);
-    rl_admit_destroy(&adm);
+    long long records = s_shared_sum(c, "XLEN", "audit");
+    CHECK(records == 8, "audit records %lld, want 8", records);
+    s_admit_free(&adm, &fn);
     redisFree(c);
 }
 
@@ -215,10 +263,12 @@ static void test_single_batch(void) {
 static void test_suppression_and_hours(void) {
     s_flush();
     redisContext *c = s_connect();
-    rl_admit_t *adm = rl_admit_new(c, "pg");
-    freeReplyObject(redisCommand(c, "SADD pg:{acme:opted}:sup ch:sms"));
-    freeReplyObject(redisCommand(c, "SADD pg:{acme:ceased}:sup all"));
-    freeReplyObject(redisCommand(c, "SADD pg:{acme:number}:sup cp:+573001112233"));
+    st_fn_t *fn;
+    rl_admit_t *adm = s_admit_new(c, &fn);
+    char sk[ST_KEY_MAX];
+    freeReplyObject(redisCommand(c, "SADD %s ch:sms", s_skey("opted", sk)));
+    freeReplyObject(redisCommand(c, "SADD %s all", s_skey("ceased", sk)));
+    freeReplyObject(redisCommand(c, "SADD %s cp:+573001112233", s_skey("number", sk)));
     rl_admit_job_t jobs[7];
     rl_admit_verdict_t out[7];
     s_job(&jobs[0], "opted", "s1");
@@ -251,10 +301,11 @@ static void test_suppression_and_hours(void) {
     CHECK(out[6].code == RL_V_DEFERRED, "the debtor's other number: %d %s", out[6].code,
           out[6].rule);
     /* an invalid job leaves no state: the corrected job can be submitted under the same id */
-    redisReply *r = redisCommand(c, "EXISTS pg:{acme:bad}:j:s5");
+    char jk[ST_KEY_MAX];
+    redisReply *r = redisCommand(c, "EXISTS %s", s_jkey("bad", "s5", jk));
     CHECK(r && r->integer == 0, "invalid job stored");
     freeReplyObject(r);
-    rl_admit_destroy(&adm);
+    s_admit_free(&adm, &fn);
     redisFree(c);
 }
 
@@ -265,7 +316,8 @@ static void test_fail_closed(void) {
     redisReply *id = redisCommand(victim, "CLIENT ID");
     freeReplyObject(redisCommand(killer, "CLIENT KILL ID %lld", id->integer));
     freeReplyObject(id);
-    rl_admit_t *adm = rl_admit_new(victim, "pg");
+    st_fn_t *fn;
+    rl_admit_t *adm = s_admit_new(victim, &fn);
     rl_admit_job_t job;
     rl_admit_verdict_t out;
     s_job(&job, "gone", "g1");
@@ -273,7 +325,7 @@ static void test_fail_closed(void) {
     CHECK(rc == -1 && out.code == RL_V_BUSY && strcmp(out.reason, "redis-unavailable") == 0,
           "rc %d code %d reason %s", rc, out.code, out.reason);
     CHECK(rl_admit_strerror(adm)[0] != '\0', "an error message");
-    rl_admit_destroy(&adm);
+    s_admit_free(&adm, &fn);
     redisFree(victim);
     redisFree(killer);
 }
@@ -294,12 +346,14 @@ int main(void) {
         return 2;
     }
     s_policy = p;
+    s_keys = st_keys_new("pg", 16);
     test_concurrent_caps();
     test_admitted_once();
     test_single_batch();
     test_suppression_and_hours();
     test_fail_closed();
     rl_policy_destroy(&p);
+    st_keys_destroy(&s_keys);
     printf("%d passed, %d failed\n", s_passed, s_failed);
     return s_failed ? 1 : 0;
 }

@@ -1,6 +1,8 @@
 /* frames.c — sends what a broken or hostile submitter might to pregond's frontend and checks
- * each gets an answer while the broker keeps serving: garbage bytes, an oversized frame, an
- * empty batch, then a valid one. Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
+ * each gets an answer while the broker keeps serving: garbage bytes, an oversized frame (just
+ * over the limit, and three times the limit), an empty batch, a job id that is not UTF-8 (never
+ * echoed: a strict protobuf parser must read every reply), a job for a channel the broker does
+ * not serve, then an invalid one. Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
  * failed". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,15 @@ int main(int argc, char **argv) {
         pregon__submit_reply__free_unpacked(r, NULL);
     free(buf);
 
+    /* far over the limit: still an answer, not a dropped connection */
+    big = (size_t)atol(argv[2]) * 3;
+    buf = calloc(1, big);
+    r = s_roundtrip(sock, buf, big);
+    CHECK(r && strcmp(r->error, "too-large") == 0, "frame of 3x the limit answered too-large");
+    if (r)
+        pregon__submit_reply__free_unpacked(r, NULL);
+    free(buf);
+
     Pregon__SubmitBatch batch = PREGON__SUBMIT_BATCH__INIT;
     batch.batch_id = "empty";
     uint8_t small[64];
@@ -90,6 +101,31 @@ int main(int argc, char **argv) {
     CHECK(r && r->n_verdicts == 1 && r->verdicts[0]->code == PREGON__VERDICT__CODE__REJECTED &&
               strcmp(r->verdicts[0]->reason, "bad-timezone") == 0,
           "unknown zone REJECTED bad-timezone, and the broker still serves");
+    if (r)
+        pregon__submit_reply__free_unpacked(r, NULL);
+
+    /* a job id that is not UTF-8: REJECTED, and the verdict does not echo it */
+    job.job_id = "bad-\xc3\x28-id";
+    job.time_zone = "UTC";
+    batch.batch_id = "not-utf8";
+    len = pregon__submit_batch__pack(&batch, jb);
+    r = s_roundtrip(sock, jb, len);
+    CHECK(r && r->n_verdicts == 1 && r->verdicts[0]->code == PREGON__VERDICT__CODE__REJECTED &&
+              strcmp(r->verdicts[0]->job_id, "") == 0,
+          "a job id that is not UTF-8 is REJECTED and not echoed");
+    if (r)
+        pregon__submit_reply__free_unpacked(r, NULL);
+
+    /* a channel this broker does not serve (channels: sms): REJECTED channel-disabled */
+    job.job_id = "frames-wa";
+    job.channel = PREGON__CHANNEL__WHATSAPP;
+    batch.batch_id = "disabled";
+    len = pregon__submit_batch__pack(&batch, jb);
+    r = s_roundtrip(sock, jb, len);
+    CHECK(r && r->n_verdicts == 1 && r->verdicts[0]->code == PREGON__VERDICT__CODE__REJECTED &&
+              strcmp(r->verdicts[0]->reason, "channel-disabled") == 0 &&
+              strcmp(r->verdicts[0]->rule, "broker.channels") == 0,
+          "a job for a channel that is not enabled is REJECTED channel-disabled");
     if (r)
         pregon__submit_reply__free_unpacked(r, NULL);
 

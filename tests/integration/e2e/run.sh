@@ -24,6 +24,12 @@ trap cleanup EXIT
 # wait_for SECONDS CMD...: poll CMD until it succeeds (no blind sleeps)
 wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
 rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
+ctl="$build/broker/pregonctl"
+# the layout is sharded (store/st_keys.h): keys come from pregonctl, totals from its stats
+rkey() { "$ctl" redis key "$@" --redis-socket "$dir/redis.sock"; }
+stat() { "$ctl" redis stats --json --redis-socket "$dir/redis.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+audit() { "$ctl" redis audit --redis-socket "$dir/redis.sock"; }
+export -f stat; export ctl dir
 
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no --daemonize yes \
   --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
@@ -61,9 +67,8 @@ TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-
   "$build/channels/sms/pregon-sms" --broker "$back" --base-url "$sb" --from +15005550006 \
   --concurrency 16 --heartbeat-ms 200 --policy-dir "$here/worker-policies" 2>"$dir/sms.log" &
 pids+=($!); sms_pid=$!
-wait_for 10 grep -q "ready on sms" "$dir/pregond.log" || { ko "worker never became ready"; cat "$dir/pregond.log" "$dir/sms.log"; exit 1; }
+wait_for 10 grep -q "joined on sms" "$dir/pregond.log" || { ko "worker never became ready"; cat "$dir/pregond.log" "$dir/sms.log"; exit 1; }
 
-ctl="$build/broker/pregonctl"
 submit() { "$ctl" submit --endpoint "$front" --json --timeout 20 "$@" 2>>"$dir/submit.log"; }
 # jobs FILE PREFIX N DEBTORS CONTACT_BASE: N jobs over DEBTORS debtors, contact = base + debtor
 jobs() {
@@ -83,7 +88,7 @@ PY
 received() { curl -s "$sb/_sandbox/requests?limit=100000" | python3 -c "
 import json,sys; rs=json.load(sys.stdin); p=sys.argv[1]
 print(sum(1 for r in rs if r.get('to','').startswith(p)))" "$1"; }
-job_field() { rcli hget "pg:{acme:$1}:j:$2" "$3"; }
+job_field() { rcli hget "$(rkey job acme "$1" "$2")" "$3"; }
 
 # 1. malformed and oversized frames are answered; the broker keeps serving
 if "$build/tests/integration/e2e/frames" "$front" 65536 >"$dir/frames.out" 2>&1; then ok; else ko "frames: $(cat "$dir/frames.out")"; fi
@@ -115,7 +120,7 @@ submit "$dir/b.jsonl" >"$dir/b.out" & sb_=$!
 wait $sa; wait $sb_
 acc=$(cat "$dir/a.out" "$dir/b.out" | grep -c '"verdict":"ACCEPTED"')
 [ "$acc" = 20 ] && ok || ko "concurrent submitters: $acc accepted, cap allows exactly 20"
-wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:q:sms)\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:leases)\" = 0 ]" || ko "queue did not drain"
+wait_for 30 bash -c '[ "$(stat ready.sms)" = 0 ] && [ "$(stat leased)" = 0 ]' || ko "queue did not drain"
 [ "$(received +52155502)" = 20 ] && ok || ko "sandbox received $(received +52155502) capped messages, want 20"
 
 # explain reads the live counters: capA-d0 used its 2 contacts of the (broker's) day
@@ -132,7 +137,7 @@ PY
 submit "$dir/a.jsonl" >"$dir/a2.out"
 n=$(grep -c '"verdict":"DUPLICATE"' "$dir/a2.out")
 [ "$n" = 60 ] && ok || ko "resubmission: $n of 60 DUPLICATE"
-wait_for 5 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:q:sms)\" = 0 ]"
+wait_for 5 bash -c '[ "$(stat ready.sms)" = 0 ]'
 [ "$(received +52155502)" = 20 ] && ok || ko "a duplicate was sent"
 
 # 5. provider faults: 503 twice then success; 429 with Retry-After; 21211 permanent
@@ -148,16 +153,16 @@ with open(sys.argv[1], "w") as f:
             "variables": v}) + "\n")
 PY
 submit "$dir/faults.jsonl" >"$dir/faults.out"
-wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f503}:j:f503' s)\" = sent ]" \
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme d-f503 f503)' s)\" = sent ]" \
   && ok || ko "503 twice: state $(job_field d-f503 f503 s)"
 [ "$(job_field d-f503 f503 att)" = 3 ] && ok || ko "503 twice: sent on attempt $(job_field d-f503 f503 att), want 3"
-wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f429}:j:f429' s)\" = sent ]" \
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme d-f429 f429)' s)\" = sent ]" \
   && ok || ko "429: state $(job_field d-f429 f429 s)"
-wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget 'pg:{acme:d-f21211}:j:f21211' s)\" = failed ]" \
+wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme d-f21211 f21211)' s)\" = failed ]" \
   && ok || ko "21211: state $(job_field d-f21211 f21211 s)"
 [ "$(job_field d-f21211 f21211 att)" = 1 ] && ok || ko "21211 was retried"
 # G4: every transition of the 503 job is in the audit stream: accepted, 3 dispatches, 2 retries, sent
-n=$(rcli xrange pg:audit - + | grep -c -e 'f503')
+n=$(audit | grep -c '"job":"f503"')
 [ "$n" -ge 7 ] && ok || ko "audit records of f503: $n, want at least 7 (accepted, 3 dispatched, 2 retry, sent)"
 
 # 5b. CSV input: a header of field names, var.NAME columns, RFC 4180 quoting; a bad row is
@@ -181,7 +186,7 @@ jobs "$dir/rc.jsonl" rc 1 1 5215550500
 sed -i 's/"jurisdiction": "E2E"/"jurisdiction": "RC"/' "$dir/rc.jsonl"
 submit "$dir/rc.jsonl" >"$dir/rc.out"
 grep -q '"verdict":"ACCEPTED"' "$dir/rc.out" && ok || ko "RC job not admitted: $(cat "$dir/rc.out")"
-wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' xrange pg:audit - + | grep -q rc.closed" \
+wait_for 10 sh -c "'$ctl' redis audit --redis-socket '$dir/redis.sock' | grep -q rc.closed" \
   && ok || ko "no 'skipped rc.closed' audit record: the worker did not re-check the window"
 [ "$(received +5215550500)" = 0 ] && ok || ko "a job outside the worker's window was sent"
 
@@ -191,10 +196,11 @@ jobs "$dir/halt.jsonl" halt 1 1 5215550400
 submit "$dir/halt.jsonl" >"$dir/halt.out"
 wait_for 20 grep -q "channel sms halted" "$dir/pregond.log" && ok || ko "no halt line in pregond's log"
 wait_for 5 grep -qi "halted" "$dir/sms.log" && ok || ko "no halt line in pregon-sms's log"
-[ "$(job_field halt-d0 halt-0 s)" = queued ] && ok || ko "halted job state $(job_field halt-d0 halt-0 s), want queued"
+wait_for 5 bash -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme halt-d0 halt-0)' s)\" = queued ]" \
+  && ok || ko "halted job state $(job_field halt-d0 halt-0 s), want queued (handed back, not an attempt)"
 
 # 8. G1, clean restart: stop pregond, start it again; what it acknowledged is all still there
-cap_deferred() { rcli zrange pg:deferred 0 -1 | grep -c "{acme:capA-"; }  # the RC job loops in and out
+cap_deferred() { for s in $(seq 0 15); do rcli zrange "pg:{s$s}:deferred" 0 -1; done | grep -c ":acme:capA-"; }  # the RC job loops in and out
 deferred_before=$(cap_deferred)
 kill -TERM "$pregond_pid"; wait "$pregond_pid"; rc1=$?
 [ $rc1 = 0 ] && ok || ko "pregond exit code $rc1 on SIGTERM"
@@ -215,19 +221,32 @@ n=$(grep -c '"verdict":"BUSY","rule":null,"reason":"queue-full"' "$dir/busy.out"
 
 # 9b. leases that expire without a report become UNKNOWN and are never resent (G2); 1,200 at
 #     once (as after a crash) go through the backlog path, each exactly once
-for i in $(seq 1200); do
-  echo "HSET pg:{acme:lx-d$i}:j:lx-$i s dispatched att 1 ch sms p x"
-  echo "ZADD pg:leases 1 pg:{acme:lx-d$i}:j:lx-$i"
-done | rcli >/dev/null
-wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcount pg:leases 0 1)\" = 0 ]" && ok \
-  || ko "expired leases left: $(rcli zcount pg:leases 0 1) of 1200"
-n=$(rcli eval "local n = 0
-  for i = 1, 1200 do
-    if redis.call('HGET', 'pg:{acme:lx-d' .. i .. '}:j:lx-' .. i, 's') == 'unknown' then n = n + 1 end
-  end
-  return n" 0)
+python3 - "$dir/leases.redis" "$dir/leases.keys" <<'PY'
+import sys
+def crc16(b):  # XMODEM, as Redis Cluster computes it: an independent check of the layout
+    crc = 0
+    for c in b:
+        crc ^= c << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xffff if crc & 0x8000 else (crc << 1) & 0xffff
+    return crc
+with open(sys.argv[1], "w") as cmds, open(sys.argv[2], "w") as keys:
+    for i in range(1, 1201):
+        d, j = f"lx-d{i}", f"lx-{i}"
+        s = crc16(f"acme:{d}".encode()) % 16
+        k = f"pg:{{s{s}}}:j:acme:{d}:{j}"
+        cmds.write(f"HSET {k} s dispatched att 1 ch sms p x id {j} tn acme db {d}\n")
+        cmds.write(f"ZADD pg:{{s{s}}}:leases 1 {k}\n")
+        keys.write(k + "\n")
+PY
+[ "$(head -1 "$dir/leases.keys")" = "$(rkey job acme lx-d1 lx-1)" ] && ok || ko "python and st_keys disagree on a key"
+rcli <"$dir/leases.redis" >/dev/null
+expired_left() { for s in $(seq 0 15); do redis-cli -s "$dir/redis.sock" zcount "pg:{s$s}:leases" 0 1; done | awk '{s += $1} END {print s + 0}'; }
+export -f expired_left
+wait_for 30 bash -c '[ "$(expired_left)" = 0 ]' && ok || ko "expired leases left: $(expired_left) of 1200"
+n=$(sed 's/^/HGET /; s/$/ s/' "$dir/leases.keys" | rcli | grep -c '^unknown$')
 [ "$n" = 1200 ] && ok || ko "expired leases: $n of 1200 recorded unknown"
-n=$(rcli xrange pg:audit - + | grep -c '^lx-[0-9]*$')  # the job field of each record
+n=$(audit | grep -c '"job":"lx-[0-9]*".*"to":"UNKNOWN"')
 [ "$n" = 1200 ] && ok || ko "expired leases: $n audit records, want 1200"
 grep -q "lease(s) expired without a report" "$dir/pregond.log" && ok || ko "no expiry line in pregond's log"
 

@@ -1,0 +1,69 @@
+/* brk_admission.c — preparing and admitting a set of jobs (see brk_admission.h). */
+#include "brk_admission.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk_submit.h"
+
+static void s_busy(rl_admit_verdict_t *v, size_t n, const char *reason) {
+    for (size_t i = 0; i < n; i++) {
+        memset(&v[i], 0, sizeof v[i]);
+        v[i].code = RL_V_BUSY;
+        snprintf(v[i].reason, sizeof v[i].reason, "%s", reason);
+    }
+}
+
+void brk_admission_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t *rules,
+                       Pregon__SendRequest *const *reqs, const void *const *payloads,
+                       const size_t *payload_lens, size_t n, int readmit, int64_t now_ms,
+                       rl_admit_verdict_t *verdicts) {
+    rl_admit_t *admit = brk_redis_ok(redis, now_ms) ? brk_redis_admit(redis) : NULL;
+    brk_store_t *store = brk_redis_store(redis);
+    if (!admit || !store) {
+        s_busy(verdicts, n, brk_redis_busy_reason(redis));
+        return;
+    }
+    rl_admit_job_t *jobs = calloc(n, sizeof *jobs);
+    size_t *where = calloc(n, sizeof *where);
+    rl_admit_verdict_t *sub = calloc(n, sizeof *sub);
+    if (!jobs || !where || !sub) {
+        free(jobs), free(where), free(sub);
+        s_busy(verdicts, n, "no-memory");
+        return;
+    }
+    long long qlen[RL_CH_COUNT];
+    for (int c = 0; c < RL_CH_COUNT; c++)
+        qlen[c] = -2; /* not asked yet */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* lower score first: higher priority, then arrival */
+        double score = (double)now_ms - (double)reqs[i]->priority * 1e11;
+        rl_admit_job_t *job = &jobs[m];
+        brk_submit_prepare(rules->policies, rules->templates, reqs[i], payloads[i], payload_lens[i],
+                           score, readmit, job);
+        job->debt_id = reqs[i]->debt_id;
+        job->campaign = reqs[i]->campaign;
+        int ch = (int)reqs[i]->channel;
+        if (ch <= 0 || ch >= RL_CH_COUNT || !(cfg->channels & RL_CH_BIT(ch))) {
+            /* first of all reasons: nothing about this job can be served here */
+            job->reject_rule = "broker.channels";
+            job->reject_reason = "channel-disabled";
+        }
+        if (!readmit && !job->reject_reason) {
+            if (qlen[ch] == -2)
+                qlen[ch] = brk_store_queue_len(store, (rl_channel_t)ch);
+            if (qlen[ch] >= cfg->max_queue) { /* G6: refuse what would go past the limit */
+                s_busy(&verdicts[i], 1, "queue-full");
+                continue;
+            }
+        }
+        where[m++] = i;
+    }
+    if (m && rl_admit_batch(admit, jobs, m, now_ms / 1000, sub) < 0)
+        brk_redis_drop(redis, rl_admit_strerror(admit));
+    for (size_t k = 0; k < m; k++)
+        verdicts[where[k]] = sub[k];
+    free(jobs), free(where), free(sub);
+}

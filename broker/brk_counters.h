@@ -1,0 +1,16 @@
+/* brk_counters.h — pregond's counters since start: plain data owned by main, incremented by the
+ * modules, read for the stop line now and for /metrics later. */
+#ifndef BRK_COUNTERS_H
+#define BRK_COUNTERS_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t verdicts[7]; /* by rl_vcode_t */
+    uint64_t bad_frames, too_large, dispatched, reports, stale_reports, refused_reports;
+    uint64_t bad_leases, expired_leases, released_deferred, released_retries, redis_errors;
+    uint64_t handed_back_lost; /* leases a worker did not hold on reconnect: handed back */
+    uint64_t failed, retries;  /* reports that left a job FAILED / in RETRY */
+} brk_counters_t;
+
+#endif

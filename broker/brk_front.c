@@ -1,0 +1,188 @@
+/* brk_front.c — the submit path (see brk_front.h). */
+#include "brk_front.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "brk_admission.h"
+#include "brk_validate.h"
+#include "pregon.pb-c.h"
+
+#define MAX_FRAMES 16
+
+struct brk_front {
+    void *sock; /* borrowed */
+    const brk_config_t *cfg;
+    brk_redis_t *redis;
+    const brk_rules_t *rules;
+    brk_events_t *events;
+    brk_counters_t *n;
+};
+
+typedef struct {
+    zmq_msg_t frames[MAX_FRAMES];
+    int n;
+} s_multipart_t;
+
+brk_front_t *brk_front_new(void *sock, const brk_config_t *cfg, brk_redis_t *redis,
+                           const brk_rules_t *rules, brk_events_t *events, brk_counters_t *n) {
+    brk_front_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    *self = (brk_front_t){sock, cfg, redis, rules, events, n};
+    return self;
+}
+
+void brk_front_destroy(brk_front_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* Receives one multipart message without waiting; -1 when none is there. Past MAX_FRAMES the
+ * envelope is cut, keeping the identity and the last frame. */
+static int s_recv(void *sock, s_multipart_t *m) {
+    m->n = 0;
+    for (int more = 1; more;) {
+        zmq_msg_t tmp;
+        zmq_msg_init(&tmp);
+        if (zmq_msg_recv(&tmp, sock, m->n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(&tmp);
+            return m->n == 0 ? -1 : m->n;
+        }
+        more = zmq_msg_more(&tmp);
+        if (m->n < MAX_FRAMES) {
+            m->frames[m->n++] = tmp;
+        } else {
+            zmq_msg_close(&m->frames[MAX_FRAMES - 1]);
+            m->frames[MAX_FRAMES - 1] = tmp;
+        }
+    }
+    return m->n;
+}
+
+static void s_close(s_multipart_t *m) {
+    for (int i = 0; i < m->n; i++)
+        zmq_msg_close(&m->frames[i]);
+    m->n = 0;
+}
+
+/* An id for a verdict or a reply: itself when valid, else "" (never echo what a strict
+ * protobuf parser would refuse). */
+static char *s_echo(const char *id) {
+    return (char *)(id && !brk_val_job_id(id) ? id : "");
+}
+
+/* Sends the envelope of m (every frame but the last) then `reply`. */
+static void s_reply(brk_front_t *self, s_multipart_t *m, const Pregon__SubmitReply *reply) {
+    size_t len = pregon__submit_reply__get_packed_size(reply);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return;
+    pregon__submit_reply__pack(reply, buf);
+    for (int i = 0; i < m->n - 1; i++)
+        zmq_send(self->sock, zmq_msg_data(&m->frames[i]), zmq_msg_size(&m->frames[i]),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->sock, buf, len, ZMQ_DONTWAIT);
+    free(buf);
+}
+
+static void s_reply_error(brk_front_t *self, s_multipart_t *m, const char *batch_id,
+                          const char *error, const char *detail) {
+    Pregon__SubmitReply reply = PREGON__SUBMIT_REPLY__INIT;
+    reply.batch_id = s_echo(batch_id);
+    reply.error = (char *)error;
+    reply.error_detail = (char *)detail;
+    s_reply(self, m, &reply);
+}
+
+/* Admits the batch's jobs and answers one verdict per job. */
+static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBatch *batch,
+                          int64_t now_ms) {
+    size_t n = batch->n_jobs, k = n ? n : 1;
+    rl_admit_verdict_t *verdicts = calloc(k, sizeof *verdicts);
+    void **payloads = calloc(k, sizeof *payloads);
+    size_t *lens = calloc(k, sizeof *lens);
+    Pregon__Verdict *pv = calloc(k, sizeof *pv);
+    Pregon__Verdict **pvp = calloc(k, sizeof *pvp);
+    int ok = verdicts && payloads && lens && pv && pvp;
+    for (size_t i = 0; ok && i < n; i++) {
+        lens[i] = pregon__send_request__get_packed_size(batch->jobs[i]);
+        payloads[i] = malloc(lens[i] ? lens[i] : 1);
+        if (!payloads[i])
+            ok = 0;
+        else
+            pregon__send_request__pack(batch->jobs[i], payloads[i]);
+    }
+    if (ok && n)
+        brk_admission_run(self->cfg, self->redis, self->rules, batch->jobs,
+                          (const void *const *)payloads, lens, n, 0, now_ms, verdicts);
+    if (ok) {
+        Pregon__SubmitReply reply = PREGON__SUBMIT_REPLY__INIT;
+        reply.batch_id = s_echo(batch->batch_id);
+        for (size_t i = 0; i < n; i++) {
+            pregon__verdict__init(&pv[i]);
+            pv[i].job_id = s_echo(batch->jobs[i]->job_id);
+            pv[i].code = (Pregon__Verdict__Code)verdicts[i].code;
+            pv[i].until = verdicts[i].until;
+            pv[i].reason = verdicts[i].reason;
+            pv[i].rule = verdicts[i].rule;
+            pv[i].first = (Pregon__Verdict__Code)verdicts[i].first;
+            pvp[i] = &pv[i];
+            if (verdicts[i].code >= 1 && verdicts[i].code <= 6)
+                self->n->verdicts[verdicts[i].code]++;
+            brk_events_publish(self->events, "verdict", s_echo(batch->jobs[i]->tenant),
+                               pv[i].job_id, batch->jobs[i]->channel, &pv[i], NULL);
+        }
+        reply.verdicts = pvp;
+        reply.n_verdicts = n;
+        s_reply(self, m, &reply);
+    } else {
+        s_reply_error(self, m, batch->batch_id, "busy", "out of memory");
+    }
+    for (size_t i = 0; payloads && i < n; i++)
+        free(payloads[i]);
+    free(verdicts), free(payloads), free(lens), free(pv), free(pvp);
+}
+
+bool brk_front_handle(brk_front_t *self, int64_t now_ms) {
+    s_multipart_t m;
+    if (s_recv(self->sock, &m) < 0)
+        return false;
+    if (m.n < 2) { /* a ROUTER always prefixes the identity; nothing to answer without a body */
+        self->n->bad_frames++;
+        s_close(&m);
+        return true;
+    }
+    zmq_msg_t *body = &m.frames[m.n - 1];
+    char detail[96];
+    if (zmq_msg_size(body) > (size_t)self->cfg->max_frame_bytes) {
+        self->n->too_large++;
+        snprintf(detail, sizeof detail, "frame of %zu bytes; the limit is %d", zmq_msg_size(body),
+                 self->cfg->max_frame_bytes);
+        s_reply_error(self, &m, NULL, "too-large", detail);
+        s_close(&m);
+        return true;
+    }
+    Pregon__SubmitBatch *batch =
+        pregon__submit_batch__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+    if (!batch) {
+        self->n->bad_frames++;
+        s_reply_error(self, &m, NULL, "bad-frame", "not a serialized pregon.SubmitBatch");
+    } else if (batch->n_jobs > (size_t)self->cfg->max_batch) {
+        self->n->too_large++;
+        snprintf(detail, sizeof detail, "%zu jobs; the limit is %d", batch->n_jobs,
+                 self->cfg->max_batch);
+        s_reply_error(self, &m, batch->batch_id, "too-large", detail);
+    } else {
+        s_admit_batch(self, &m, batch, now_ms);
+    }
+    if (batch)
+        pregon__submit_batch__free_unpacked(batch, NULL);
+    s_close(&m);
+    return true;
+}

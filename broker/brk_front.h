@@ -1,0 +1,30 @@
+/* brk_front.h — the frontend: SubmitBatch in, SubmitReply out, one verdict per job.
+ *
+ * A reply is sent only once every job of the batch has its verdict in Redis. Whole-batch errors
+ * (a frame that is not a SubmitBatch, a frame over limits.max_frame_bytes, more than
+ * limits.max_batch jobs) are answered with SubmitReply.error and counted; nothing is silently
+ * dropped. Ids are echoed in verdicts only when they are valid (strict protobuf clients must be
+ * able to parse every reply). */
+#ifndef BRK_FRONT_H
+#define BRK_FRONT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "brk_config.h"
+#include "brk_counters.h"
+#include "brk_events.h"
+#include "brk_redis.h"
+#include "brk_rules.h"
+
+typedef struct brk_front brk_front_t;
+
+/* Serves the borrowed ROUTER socket `sock`; everything else is borrowed too. */
+brk_front_t *brk_front_new(void *sock, const brk_config_t *cfg, brk_redis_t *redis,
+                           const brk_rules_t *rules, brk_events_t *events, brk_counters_t *n);
+void brk_front_destroy(brk_front_t **self_p);
+
+/* Handles one waiting message; false when none was waiting. */
+bool brk_front_handle(brk_front_t *self, int64_t now_ms);
+
+#endif

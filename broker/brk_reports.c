@@ -1,0 +1,151 @@
+/* brk_reports.c — batching reports into the store (see brk_reports.h). */
+#include "brk_reports.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_log.h"
+#include "rl_policy.h"
+
+#define MAX_PENDING  4096
+#define SUMMARY_MS   10000 /* FAILED jobs and retries: a summary line per interval */
+#define LOG_EACH_MAX 5     /* ... after this many individual lines in one interval */
+
+typedef struct {
+    char lease_id[ST_LEASE_MAX];
+    char outcome[16];
+    int channel;
+    char provider_id[96];
+    char provider_code[16];
+    char detail[256];
+    int64_t retry_at;
+} s_pending_t;
+
+struct brk_reports {
+    brk_redis_t *redis;
+    brk_events_t *events;
+    brk_counters_t *n;
+    s_pending_t *pending; /* MAX_PENDING */
+    size_t n_pending;
+    brk_report_t *reps;            /* MAX_PENDING, pointing into pending */
+    char (*states)[BRK_STATE_LEN]; /* MAX_PENDING */
+    int64_t interval_start;
+    unsigned failed_logged, retry_logged;
+    uint64_t failed_folded, retry_folded;
+    char last_failed[160], last_retry[160];
+};
+
+brk_reports_t *brk_reports_new(brk_redis_t *redis, brk_events_t *events, brk_counters_t *n) {
+    brk_reports_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->redis = redis;
+    self->events = events;
+    self->n = n;
+    self->pending = calloc(MAX_PENDING, sizeof *self->pending);
+    self->reps = calloc(MAX_PENDING, sizeof *self->reps);
+    self->states = calloc(MAX_PENDING, sizeof *self->states);
+    if (!self->pending || !self->reps || !self->states)
+        brk_reports_destroy(&self);
+    return self;
+}
+
+void brk_reports_destroy(brk_reports_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    brk_reports_t *self = *self_p;
+    free(self->pending);
+    free(self->reps);
+    free(self->states);
+    free(self);
+    *self_p = NULL;
+}
+
+void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
+                     int channel, const char *provider_id, const char *provider_code,
+                     const char *detail, int64_t retry_at_s) {
+    if (self->n_pending == MAX_PENDING)
+        brk_reports_flush(self, now_ms);
+    s_pending_t *p = &self->pending[self->n_pending++];
+    snprintf(p->lease_id, sizeof p->lease_id, "%s", lease_id ? lease_id : "");
+    snprintf(p->outcome, sizeof p->outcome, "%s", outcome);
+    p->channel = channel;
+    snprintf(p->provider_id, sizeof p->provider_id, "%s", provider_id ? provider_id : "");
+    snprintf(p->provider_code, sizeof p->provider_code, "%s", provider_code ? provider_code : "");
+    snprintf(p->detail, sizeof p->detail, "%s", detail ? detail : "");
+    p->retry_at = retry_at_s;
+}
+
+/* One line per FAILED job or retry, LOG_EACH_MAX per interval; the rest go into the summary. */
+static void s_note(brk_reports_t *self, const s_pending_t *p, const char *state) {
+    bool failed = strcmp(state, "failed") == 0, retry = strcmp(state, "retry") == 0;
+    if (!failed && !retry)
+        return;
+    if (failed)
+        self->n->failed++;
+    else
+        self->n->retries++;
+    unsigned *logged = failed ? &self->failed_logged : &self->retry_logged;
+    uint64_t *folded = failed ? &self->failed_folded : &self->retry_folded;
+    char *last = failed ? self->last_failed : self->last_retry;
+    char detail[120];
+    pg_log_quote(detail, sizeof detail, p->detail, 80);
+    snprintf(last, 160, "%s %s", p->provider_code[0] ? p->provider_code : "-", detail);
+    if (strcmp(p->outcome, "HANDBACK") == 0 || strcmp(p->outcome, "CONFIG_ERROR") == 0)
+        return; /* hand-backs are not attempts: counted, not logged one by one */
+    if (*logged < LOG_EACH_MAX) {
+        (*logged)++;
+        pg_log("%s job %s on %s: %s (%s)", failed ? "FAILED" : "retry", p->lease_id,
+               rl_channel_name((rl_channel_t)p->channel), last, p->outcome);
+    } else {
+        (*folded)++;
+    }
+}
+
+void brk_reports_tick(brk_reports_t *self, int64_t now_ms) {
+    if (now_ms - self->interval_start < SUMMARY_MS)
+        return;
+    if (self->failed_folded)
+        pg_log("%llu more jobs FAILED in the last %d s; last: %s",
+               (unsigned long long)self->failed_folded, SUMMARY_MS / 1000, self->last_failed);
+    if (self->retry_folded)
+        pg_log("retry storm: %llu more retries in the last %d s; last: %s",
+               (unsigned long long)self->retry_folded, SUMMARY_MS / 1000, self->last_retry);
+    self->interval_start = now_ms;
+    self->failed_logged = self->retry_logged = 0;
+    self->failed_folded = self->retry_folded = 0;
+}
+
+void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
+    size_t n = self->n_pending;
+    if (n == 0)
+        return;
+    self->n_pending = 0;
+    brk_store_t *store = brk_redis_ok(self->redis, now_ms) ? brk_redis_store(self->redis) : NULL;
+    if (!store)
+        return; /* their leases expire and the jobs are recorded then: never lost */
+    for (size_t i = 0; i < n; i++) {
+        const s_pending_t *p = &self->pending[i];
+        self->reps[i] = (brk_report_t){p->lease_id,      p->outcome, p->provider_id,
+                                       p->provider_code, p->detail,  p->retry_at};
+    }
+    if (brk_store_report_many(store, self->reps, n, now_ms, self->states) < 0) {
+        pg_log("reports not applied: %s", brk_store_strerror(store));
+        brk_redis_drop(self->redis, brk_store_strerror(store));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *st = self->states[i];
+        if (strcmp(st, "stale") == 0 || strcmp(st, "gone") == 0)
+            self->n->stale_reports++;
+        else if (strcmp(st, "bad-lease") == 0)
+            self->n->bad_leases++;
+        else if (strncmp(st, "refused", 7) == 0)
+            self->n->refused_reports++;
+        else
+            s_note(self, &self->pending[i], st);
+        brk_events_publish(self->events, "report", NULL, NULL, self->pending[i].channel, NULL,
+                           self->pending[i].outcome);
+    }
+}

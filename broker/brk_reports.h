@@ -1,0 +1,34 @@
+/* brk_reports.h — reports waiting for the end of the loop turn, applied all at once.
+ *
+ * Worker reports, expired leases and hand-backs are collected during a turn and applied in one
+ * brk_store_report_many (one pipelined round trip), so Redis's per-call cost stays off the
+ * per-message path. If Redis is down, waiting reports are dropped: their leases expire and the
+ * jobs are recorded UNKNOWN then, never lost. FAILED jobs and retries are logged, folded into a
+ * summary line per interval when there are many. */
+#ifndef BRK_REPORTS_H
+#define BRK_REPORTS_H
+
+#include <stdint.h>
+
+#include "brk_counters.h"
+#include "brk_events.h"
+#include "brk_redis.h"
+
+typedef struct brk_reports brk_reports_t;
+
+brk_reports_t *brk_reports_new(brk_redis_t *redis, brk_events_t *events, brk_counters_t *n);
+void brk_reports_destroy(brk_reports_t **self_p);
+
+/* Queues one report (strings copied, bounded); flushes first when the buffer is full. `channel`
+ * (pregon.proto numbering) is for events and log lines only. */
+void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
+                     int channel, const char *provider_id, const char *provider_code,
+                     const char *detail, int64_t retry_at_s);
+
+/* Applies every queued report. */
+void brk_reports_flush(brk_reports_t *self, int64_t now_ms);
+
+/* Logs the summary of FAILED jobs and retries when its interval is over. */
+void brk_reports_tick(brk_reports_t *self, int64_t now_ms);
+
+#endif

@@ -1,0 +1,48 @@
+/* brk_workers.h — the backend: channel workers, their credit, and dispatch to them.
+ *
+ * A worker announces itself (WorkerReady: channel, credit, the leases it still holds, its
+ * process incarnation) and the broker never sends it more jobs than its credit. Reports go to
+ * brk_reports. A worker that reports a configuration error is halted (sent Halt, given nothing)
+ * until it is ready again; a worker that is stopping says Leaving, is answered LeaveAck and is
+ * given nothing more; a worker silent for three heartbeats is gone. On a worker's (re)connection,
+ * leases a previous incarnation of this broker gave that same worker process and that it no
+ * longer holds were lost in transit: they are handed back, not left to expire UNKNOWN.
+ * A channel enabled in the configuration that has had no worker for limits.no_worker_warn_s is
+ * logged once. */
+#ifndef BRK_WORKERS_H
+#define BRK_WORKERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "brk_config.h"
+#include "brk_counters.h"
+#include "brk_events.h"
+#include "brk_redis.h"
+#include "brk_reports.h"
+#include "brk_rules.h"
+
+typedef struct brk_workers brk_workers_t;
+
+/* Serves the borrowed ROUTER socket `sock`; everything else borrowed. */
+brk_workers_t *brk_workers_new(void *sock, const brk_config_t *cfg, brk_redis_t *redis,
+                               const brk_rules_t *rules, brk_reports_t *reports,
+                               brk_events_t *events, brk_counters_t *n, int64_t now_ms);
+void brk_workers_destroy(brk_workers_t **self_p);
+
+/* Handles one waiting message; false when none was waiting. */
+bool brk_workers_handle(brk_workers_t *self, int64_t now_ms);
+
+/* Leases ready jobs to every worker with credit; returns how many were dispatched. */
+size_t brk_workers_dispatch(brk_workers_t *self, int64_t now_ms);
+
+/* Heartbeats both ways, workers gone silent, channels without workers. */
+void brk_workers_tick(brk_workers_t *self, int64_t now_ms);
+
+/* True when some worker takes jobs now. */
+bool brk_workers_any(const brk_workers_t *self);
+
+/* Ready jobs waiting in the queues of channels that have a worker taking jobs; -1 on error. */
+long long brk_workers_ready_jobs(brk_workers_t *self, int64_t now_ms);
+
+#endif

@@ -1,0 +1,400 @@
+#!lua name=pregon
+-- pregon.lua — the job's state machine: every transition of a job, as one Redis Function library.
+--
+-- Nothing else writes a job's state. Each function checks every transition against the table T
+-- below, refuses any other (the job is left as it was and the answer says why), and writes
+-- exactly one audit record per transition, in one versioned schema, in the same atomic step.
+-- Every function touches the keys of one shard only, all of them declared (store/st_keys.h), so
+-- the library runs unchanged on one Redis or a Redis Cluster. The C side mirrors the table in
+-- store/st_state.h; tests compare the two through pg_table. Embedded into pregon at build time
+-- and loaded with FUNCTION LOAD; `%VERSION%` is replaced by a hash of this text when loading.
+--
+-- Job hash (P:{sN}:j:T:D:J) fields:
+--   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent),
+--   id tn db dt cm ch cp tz off: job, tenant, debtor, debt, campaign, channel, contact, zone and
+--   its UTC offset (s) at admission: the audit context; qs queue score, att attempts made,
+--   u until (deferred), r rule, at admitted at (ms), dat dispatched at (ms), lw lb the worker and
+--   broker holding the lease, pid pcode the provider's id and code, fin finished at (ms).
+-- Audit record (XADD P:{sN}:audit), schema v1, always these fields in this order ("" when not
+-- applicable): v at job tenant debtor debt campaign channel contact from to attempt rule reason
+--   until pid pcode local zone counters detail
+--   at: ms; from: the state left ("new" for a job not stored yet); to: the transition (T's key);
+--   local: the debtor's local time; counters: what decided it (e.g. "3 of 7 in 7d").
+-- History (P:{sN}:h:T:D, field c): records "AT,CH,FLAGS,DEBT,JOB;" as ratelimit/rl_history.h
+-- documents; this file reads and writes them only through hist_edit below.
+
+local LIB_VERSION = '%VERSION%'
+local AUDIT_SCHEMA = '1'
+
+-- The allowed transitions: label = {from = set of states, to = the state entered}.
+-- 'new' is a job not stored yet. DUPLICATE is an answer, not a transition.
+local T = {
+  ACCEPTED    = {from = {new = 1, deferred = 1}, to = 'queued'},
+  DEFERRED    = {from = {new = 1, deferred = 1}, to = 'deferred'},
+  REJECTED    = {from = {new = 1, deferred = 1}, to = 'rejected'},
+  EXPIRED     = {from = {new = 1, deferred = 1}, to = 'expired'},
+  DISPATCHED  = {from = {queued = 1}, to = 'dispatched'},
+  SENT        = {from = {dispatched = 1}, to = 'sent'},
+  DELIVERED   = {from = {dispatched = 1, sent = 1}, to = 'delivered'},
+  FAILED      = {from = {dispatched = 1, sent = 1}, to = 'failed'},
+  RETRY       = {from = {dispatched = 1}, to = 'retry'},
+  HANDED_BACK = {from = {dispatched = 1}, to = 'retry'},
+  SKIPPED     = {from = {dispatched = 1}, to = 'deferred'},
+  UNKNOWN     = {from = {dispatched = 1}, to = 'unknown'},
+  QUEUED      = {from = {retry = 1}, to = 'queued'},
+  CANCELLED   = {from = {queued = 1, deferred = 1, retry = 1}, to = 'cancelled'},
+}
+
+local function allowed(label, from)
+  local t = T[label]
+  return t ~= nil and t.from[from] == 1
+end
+
+-- The debtor's local time "YYYY-MM-DDTHH:MM:SS+HH:MM" at now_ms, with the zone's offset `off`
+-- (seconds east of UTC, as it was at admission); "" when the job has no zone.
+local function floor(x) return math.floor(x) end  -- globals are not reachable at load time
+local function local_time(now_ms, off)
+  off = tonumber(off)
+  if not off then return '' end
+  local t = floor(tonumber(now_ms) / 1000) + off
+  local days = floor(t / 86400)
+  local sod = t - days * 86400
+  local z = days + 719468                       -- civil_from_days (H. Hinnant)
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local d = doy - floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  local sign, a = '+', off
+  if off < 0 then sign, a = '-', -off end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d%s%02d:%02d', y, m, d, floor(sod / 3600),
+    floor(sod / 60) % 60, sod % 60, sign, floor(a / 3600), floor(a / 60) % 60)
+end
+
+-- The job context the audit record carries, as HMGET of CTX returns it.
+local CTX = {'s', 'att', 'id', 'tn', 'db', 'dt', 'cm', 'ch', 'cp', 'tz', 'off', 'qs', 'p'}
+local function load_job(jk)
+  local v = redis.call('HMGET', jk, unpack(CTX))
+  return {s = v[1], att = v[2], id = v[3], tn = v[4], db = v[5], dt = v[6], cm = v[7],
+    ch = v[8], cp = v[9], tz = v[10], off = v[11], qs = v[12], p = v[13]}
+end
+
+-- One audit record. j: the job context; e: {attempt, rule, reason, until, pid, pcode,
+-- counters, detail}, any of them absent.
+local function audit(ak, now_ms, j, from, to, e)
+  redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now_ms, 'job', j.id or '',
+    'tenant', j.tn or '', 'debtor', j.db or '', 'debt', j.dt or '', 'campaign', j.cm or '',
+    'channel', j.ch or '', 'contact', j.cp or '', 'from', from, 'to', to,
+    'attempt', e.attempt or j.att or '0', 'rule', e.rule or '', 'reason', e.reason or '',
+    'until', e['until'] or '', 'pid', e.pid or '', 'pcode', e.pcode or '',
+    'local', local_time(now_ms, j.off), 'zone', j.tz or '', 'counters', e.counters or '',
+    'detail', e.detail or '')
+end
+
+-- History: edits the record of job `ref` (hex) in hash hk. fn(at, ch, flags, debt) returns the
+-- new record text ("" drops it). Bumps the version so deciders read the history again.
+local function hist_edit(hk, ref, fn)
+  local c = redis.call('HGET', hk, 'c')
+  if not c then return end
+  local needle = ',' .. ref .. ';'
+  local e = string.find(c, needle, 1, true)
+  if not e then return end
+  local stop = e + #needle - 1
+  local start = e
+  while start > 1 and string.sub(c, start - 1, start - 1) ~= ';' do start = start - 1 end
+  local at, ch, fl, debt = string.match(string.sub(c, start, e - 1), '^(%d+),(%d+),(%d+),(%x+)$')
+  if not at then return end
+  local rec = fn(at, ch, tonumber(fl), debt)
+  redis.call('HSET', hk, 'c', string.sub(c, 1, start - 1) .. rec .. string.sub(c, stop + 1))
+  redis.call('HINCRBY', hk, 'v', 1)
+end
+local function hist_flag(hk, ref, bit_value)
+  hist_edit(hk, ref, function(at, ch, fl, debt)
+    return at .. ',' .. ch .. ',' .. bit.bor(fl, bit_value) .. ',' .. debt .. ',' .. ref .. ';'
+  end)
+end
+local HIST_FAILED, HIST_DELIVERED = 1, 2
+
+-- pg_admit: a batch of one shard's jobs through admission (decided in C by rl_decide).
+-- KEYS[1] audit, KEYS[2] deferred, then per job: history, job, suppressions, ready queue.
+-- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] history TTL (s), then per job:
+--   job_id tenant debtor readmit(0|1) expected_version action until rule reason new_history
+--   payload channel contact queue_score debt campaign zone utc_offset counters
+--   action: A accept, D defer, R reject, E expire, X reject invalid input (audited, not stored).
+-- Returns per job: {A} | {D until} | {R rule reason} | {E until} | {U first_verdict} (duplicate)
+--   | {T} (history changed since the decision: decide again) | {S state} (readmission of a job
+--   that is no longer deferred: nothing done).
+local function admit(keys, args)
+  local NK, NA = 4, 19
+  local ak, dk = keys[1], keys[2]
+  local now, idem_ttl, hist_ttl = args[1], tonumber(args[2]), tonumber(args[3])
+  local out = {}
+  for i = 0, (#keys - 2) / NK - 1 do
+    local k, a = 3 + i * NK, 4 + i * NA
+    local hk, jk, sk, qk = keys[k], keys[k + 1], keys[k + 2], keys[k + 3]
+    local readmit, ver, action = args[a + 3], args[a + 4], args[a + 5]
+    local untl, rule, reason = args[a + 6], args[a + 7], args[a + 8]
+    local ch, cp = args[a + 11], args[a + 12]
+    local j = {id = args[a], tn = args[a + 1], db = args[a + 2], dt = args[a + 14],
+      cm = args[a + 15], ch = ch, cp = cp, tz = args[a + 16], off = args[a + 17]}
+    local e = {attempt = '0', counters = args[a + 18]}
+    local res
+    local from = 'new'
+    if action == 'X' then
+      e.rule, e.reason = rule, reason
+      audit(ak, now, j, 'new', 'REJECTED', e)
+      res = {'R', rule, reason}
+    else
+      local st = redis.call('HGET', jk, 's')
+      if readmit == '0' and st then
+        local first = redis.call('HGET', jk, 'v') or 'UNKNOWN'
+        e.reason = 'duplicate'
+        audit(ak, now, j, st, 'DUPLICATE', e)
+        res = {'U', first}
+      elseif readmit == '1' and st ~= 'deferred' then
+        res = {'S', st or 'none'}
+      else
+        from = st or 'new'
+        -- one call for the three suppressions (an absent set answers 0s): cease, channel, contact
+        local sup = redis.call('SMISMEMBER', sk, 'all', 'ch:' .. ch, 'cp:' .. cp)
+        if sup[1] == 1 then
+          rule, reason, action = 'debtor.cease', 'suppressed', 'R'
+        elseif sup[2] == 1 then
+          rule, reason, action = 'debtor.opt-out.' .. ch, 'suppressed', 'R'
+        elseif cp ~= '' and sup[3] == 1 then
+          rule, reason, action = 'contact.opt-out', 'suppressed', 'R'
+        end
+      end
+    end
+    if not res then
+      local first = (readmit == '1') and redis.call('HGET', jk, 'v') or nil
+      e.rule, e.reason = rule, reason
+      if action == 'A' then
+        local cur = redis.call('HGET', hk, 'v') or '0'
+        if cur ~= ver then
+          res = {'T'}
+        else
+          redis.call('HSET', hk, 'v', tostring(tonumber(cur) + 1), 'c', args[a + 9])
+          redis.call('EXPIRE', hk, hist_ttl)
+          redis.call('HSET', jk, 'v', first or 'ACCEPTED', 's', 'queued', 'p', args[a + 10],
+            'id', j.id, 'tn', j.tn, 'db', j.db, 'dt', j.dt, 'cm', j.cm, 'ch', ch, 'cp', cp,
+            'tz', j.tz, 'off', j.off, 'qs', args[a + 13], 'at', now)
+          if from == 'deferred' then redis.call('ZREM', dk, jk) end
+          redis.call('ZADD', qk, args[a + 13], jk)
+          audit(ak, now, j, from, 'ACCEPTED', e)
+          res = {'A'}
+        end
+      elseif action == 'D' then
+        redis.call('HSET', jk, 'v', first or 'DEFERRED', 's', 'deferred', 'p', args[a + 10],
+          'id', j.id, 'tn', j.tn, 'db', j.db, 'dt', j.dt, 'cm', j.cm, 'ch', ch, 'cp', cp,
+          'tz', j.tz, 'off', j.off, 'qs', args[a + 13], 'u', untl, 'r', rule, 'at', now)
+        redis.call('ZADD', dk, untl, jk)
+        e['until'] = untl
+        audit(ak, now, j, from, 'DEFERRED', e)
+        res = {'D', untl}
+      else
+        local label = (action == 'E') and 'EXPIRED' or 'REJECTED'
+        redis.call('HSET', jk, 'v', first or label, 's', T[label].to, 'r', rule, 'at', now,
+          'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch)
+        redis.call('HDEL', jk, 'p')
+        if from == 'deferred' then redis.call('ZREM', dk, jk) end
+        redis.call('EXPIRE', jk, idem_ttl)
+        e['until'] = (action == 'E') and untl or ''
+        audit(ak, now, j, from, label, e)
+        if action == 'E' then res = {'E', untl} else res = {'R', rule, reason} end
+      end
+    end
+    out[i + 1] = res
+  end
+  return out
+end
+
+-- pg_lease: leases up to N ready jobs of one shard's channel queue to a worker.
+-- KEYS[1] ready queue, KEYS[2] leases, KEYS[3] audit.
+-- ARGV[1] how many, ARGV[2] lease expiry (ms), ARGV[3] now (ms), ARGV[4] the worker
+-- ("name#incarnation"), ARGV[5] this broker ("instance#incarnation").
+-- Returns a flat array: job key, payload, attempt, ... A queue entry whose job is gone or no
+-- longer queued is dropped from the queue (an index entry, not a transition).
+local function lease(keys, args)
+  local qk, lk, ak = keys[1], keys[2], keys[3]
+  local until_ms, now = args[2], args[3]
+  local popped = redis.call('ZPOPMIN', qk, args[1])
+  local out = {}
+  for i = 1, #popped, 2 do
+    local jk = popped[i]
+    local j = load_job(jk)
+    if j.p and allowed('DISPATCHED', j.s) then
+      local att = tostring((tonumber(j.att) or 0) + 1)
+      redis.call('HSET', jk, 's', 'dispatched', 'att', att, 'dat', now, 'lw', args[4],
+        'lb', args[5])
+      redis.call('ZADD', lk, until_ms, jk)
+      audit(ak, now, j, j.s, 'DISPATCHED', {attempt = att})
+      out[#out + 1] = jk
+      out[#out + 1] = j.p
+      out[#out + 1] = att
+    end
+  end
+  return out
+end
+
+-- pg_report: applies a batch of one shard's reports about dispatched jobs (from workers, lease
+-- expiry, webhooks).
+-- KEYS[1] leases, KEYS[2] retry, KEYS[3] audit, KEYS[4] deferred, then per report: job,
+--   the debtor's history.
+-- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] max attempts, ARGV[4] the
+--   channels whose UNKNOWN outcomes are resent (",email," or ","), then per report:
+--   outcome (SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED HANDBACK), the attempt it
+--   is about, provider id, provider code, detail, retry at (s), history ref of the job (hex).
+-- Returns per report the state the job is left in, or 'stale' (about another attempt),
+-- 'gone' (no such job), 'refused: FROM -> LABEL' (not a transition the table allows).
+local OUTCOME = {SENT = 'SENT', DELIVERED = 'DELIVERED', FAILED = 'FAILED', RETRY = 'RETRY',
+  UNKNOWN = 'UNKNOWN', CONFIG_ERROR = 'HANDED_BACK', SKIPPED = 'SKIPPED',
+  HANDBACK = 'HANDED_BACK'}
+local function report(keys, args)
+  local NK, NA = 2, 7
+  local lk, rk, ak, dk = keys[1], keys[2], keys[3], keys[4]
+  local now, ttl, max_attempts, resend = args[1], args[2], tonumber(args[3]), args[4]
+  local out = {}
+  for i = 0, (#keys - 4) / NK - 1 do
+    local k, a = 5 + i * NK, 5 + i * NA
+    local jk, hk = keys[k], keys[k + 1]
+    local outcome, attempt = args[a], args[a + 1]
+    local e = {attempt = attempt, pid = args[a + 2], pcode = args[a + 3], detail = args[a + 4],
+      reason = ''}
+    local ref = args[a + 6]
+    local j = load_job(jk)
+    local label = OUTCOME[outcome]
+    local res
+    if not j.s then
+      res = 'gone'
+    elseif not label then
+      res = 'refused: unknown outcome ' .. tostring(outcome)
+    elseif j.att ~= attempt then
+      res = 'stale'
+    else
+      if label == 'RETRY' and tonumber(attempt) >= max_attempts then
+        label, e.reason = 'FAILED', 'max-attempts'
+      elseif label == 'UNKNOWN' and string.find(resend, ',' .. j.ch .. ',', 1, true) then
+        label, e.reason = 'RETRY', 'unknown-outcome'
+        if tonumber(attempt) >= max_attempts then label, e.reason = 'FAILED', 'max-attempts' end
+      elseif outcome == 'CONFIG_ERROR' then
+        e.reason = 'channel-halted'
+      elseif label == 'HANDED_BACK' then
+        e.reason = 'handed-back'
+      end
+      if not allowed(label, j.s) then
+        res = 'refused: ' .. j.s .. ' -> ' .. label
+      else
+        local to = T[label].to
+        if label == 'SENT' then
+          redis.call('HSET', jk, 's', to, 'pid', e.pid, 'fin', now)
+          redis.call('HDEL', jk, 'p')
+          redis.call('EXPIRE', jk, ttl)
+        elseif label == 'DELIVERED' then
+          hist_flag(hk, ref, HIST_DELIVERED)
+          redis.call('HSET', jk, 's', to, 'fin', now)
+          redis.call('HDEL', jk, 'p')
+          redis.call('EXPIRE', jk, ttl)
+        elseif label == 'FAILED' or label == 'UNKNOWN' then
+          if label == 'FAILED' then hist_flag(hk, ref, HIST_FAILED) end
+          redis.call('HSET', jk, 's', to, 'pid', e.pid, 'pcode', e.pcode, 'fin', now)
+          redis.call('HDEL', jk, 'p')
+          redis.call('EXPIRE', jk, ttl)
+        elseif label == 'RETRY' or label == 'HANDED_BACK' then
+          local att = attempt
+          if label == 'HANDED_BACK' then att = tostring(tonumber(attempt) - 1) end
+          redis.call('HSET', jk, 's', to, 'att', att, 'pcode', e.pcode)
+          redis.call('ZADD', rk, args[a + 5], jk)
+          e['until'] = args[a + 5]
+        elseif label == 'SKIPPED' then
+          -- the worker's last check refused it: no contact happened; decide it again from scratch
+          hist_edit(hk, ref, function() return '' end)
+          local due = floor(tonumber(now) / 1000)
+          redis.call('HSET', jk, 's', to, 'att', tostring(tonumber(attempt) - 1), 'u', due)
+          redis.call('ZADD', dk, due, jk)
+          e.reason = 'skipped'
+        end
+        if j.s == 'dispatched' then redis.call('ZREM', lk, jk) end
+        audit(ak, now, j, j.s, label, e)
+        res = to
+      end
+    end
+    out[i + 1] = res
+  end
+  return out
+end
+
+-- pg_release: due retries of one shard back to their ready queues, in their first order.
+-- KEYS[1] retry, KEYS[2] audit, KEYS[3..7] the shard's ready queues of sms whatsapp voice email
+-- messenger. ARGV[1] now (s), ARGV[2] at most this many, ARGV[3] now (ms).
+-- Returns how many were released.
+local QUEUE_OF = {sms = 3, whatsapp = 4, voice = 5, email = 6, messenger = 7}
+local function release(keys, args)
+  local rk, ak, now = keys[1], keys[2], args[3]
+  local due = redis.call('ZRANGEBYSCORE', rk, '-inf', args[1], 'LIMIT', 0, args[2])
+  local n = 0
+  for _, jk in ipairs(due) do
+    redis.call('ZREM', rk, jk)
+    local j = load_job(jk)
+    local qi = j.ch and QUEUE_OF[j.ch]
+    if qi and allowed('QUEUED', j.s) then
+      redis.call('HSET', jk, 's', T.QUEUED.to)
+      redis.call('ZADD', keys[qi], j.qs or now, jk)
+      audit(ak, now, j, j.s, 'QUEUED', {})
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- pg_cancel: an operator cancels jobs of one shard that have not been dispatched.
+-- KEYS[1] audit, KEYS[2] deferred, KEYS[3] retry, then per job: job, its ready queue.
+-- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] who, ARGV[4] reason.
+-- Returns per job 'cancelled', 'gone' or 'refused: FROM -> CANCELLED'.
+local function cancel(keys, args)
+  local ak, dk, rk = keys[1], keys[2], keys[3]
+  local now = args[1]
+  local out = {}
+  for i = 0, (#keys - 3) / 2 - 1 do
+    local jk, qk = keys[4 + 2 * i], keys[5 + 2 * i]
+    local j = load_job(jk)
+    if not j.s then
+      out[i + 1] = 'gone'
+    elseif not allowed('CANCELLED', j.s) then
+      out[i + 1] = 'refused: ' .. j.s .. ' -> CANCELLED'
+    else
+      if j.s == 'queued' then redis.call('ZREM', qk, jk)
+      elseif j.s == 'deferred' then redis.call('ZREM', dk, jk)
+      else redis.call('ZREM', rk, jk) end
+      redis.call('HSET', jk, 's', T.CANCELLED.to, 'fin', now)
+      redis.call('HDEL', jk, 'p')
+      redis.call('EXPIRE', jk, tonumber(args[2]))
+      audit(ak, now, j, j.s, 'CANCELLED', {reason = args[4], detail = args[3]})
+      out[i + 1] = 'cancelled'
+    end
+  end
+  return out
+end
+
+-- pg_table: the transition table, for the C mirror's test: per label {label, to, from...}.
+local function table_fn()
+  local out = {}
+  for label, t in pairs(T) do
+    local row = {label, t.to}
+    for f, _ in pairs(t.from) do row[#row + 1] = f end
+    out[#out + 1] = row
+  end
+  return out
+end
+
+redis.register_function('pg_admit', admit)
+redis.register_function('pg_lease', lease)
+redis.register_function('pg_report', report)
+redis.register_function('pg_release', release)
+redis.register_function('pg_cancel', cancel)
+redis.register_function{function_name = 'pg_table', callback = table_fn, flags = {'no-writes'}}
+redis.register_function{function_name = 'pg_version', flags = {'no-writes'},
+  callback = function() return LIB_VERSION end}

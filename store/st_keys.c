@@ -1,0 +1,210 @@
+/* st_keys.c — the key layout (see st_keys.h): shard tags, escaping, lease ids. No I/O. */
+#include "st_keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct st_keys {
+    char prefix[32];
+    int shards;
+};
+
+st_keys_t *st_keys_new(const char *prefix, int shards) {
+    if (!prefix || !*prefix || strlen(prefix) >= 32 || strchr(prefix, '{') || shards < 1 ||
+        shards > 16384)
+        return NULL;
+    st_keys_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf(self->prefix, sizeof self->prefix, "%s", prefix);
+    self->shards = shards;
+    return self;
+}
+
+void st_keys_destroy(st_keys_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int st_keys_shards(const st_keys_t *self) {
+    return self->shards;
+}
+
+const char *st_keys_prefix(const st_keys_t *self) {
+    return self->prefix;
+}
+
+unsigned st_crc16(const char *buf, size_t len) {
+    unsigned crc = 0;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (unsigned)(unsigned char)buf[i] << 8;
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x8000) ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+    return crc;
+}
+
+int st_keys_shard(const st_keys_t *self, const char *tenant, const char *debtor) {
+    /* CRC16 over "tenant:debtor" without building the string */
+    unsigned crc = 0;
+    const char *parts[3] = {tenant ? tenant : "", ":", debtor ? debtor : ""};
+    for (int p = 0; p < 3; p++)
+        for (const char *s = parts[p]; *s; s++) {
+            crc ^= (unsigned)(unsigned char)*s << 8;
+            for (int b = 0; b < 8; b++)
+                crc = (crc & 0x8000) ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+        }
+    return (int)(crc % (unsigned)self->shards);
+}
+
+int st_keys_slot(const st_keys_t *self, int shard) {
+    (void)self;
+    char tag[16];
+    int n = snprintf(tag, sizeof tag, "s%d", shard);
+    return (int)(st_crc16(tag, (size_t)n) & 16383);
+}
+
+/* Appends s escaped at buf[*at]; false when it does not fit. */
+static int s_esc(char *buf, size_t len, size_t *at, const char *s) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int plain = c > 0x20 && c < 0x7f && c != ':' && c != '%' && c != '{' && c != '}';
+        size_t need = plain ? 1 : 3;
+        if (*at + need >= len)
+            return 0;
+        if (plain) {
+            buf[(*at)++] = (char)c;
+        } else {
+            buf[(*at)++] = '%';
+            buf[(*at)++] = hex[c >> 4];
+            buf[(*at)++] = hex[c & 15];
+        }
+    }
+    buf[*at] = '\0';
+    return 1;
+}
+
+/* "P:{sN}:kind:" then the escaped parts separated by ':'. */
+static int s_debtor_key(const st_keys_t *self, const char *kind, const char *tenant,
+                        const char *debtor, const char *job_id, char *buf, size_t len) {
+    int shard = st_keys_shard(self, tenant, debtor);
+    int n = snprintf(buf, len, "%s:{s%d}:%s:", self->prefix, shard, kind);
+    if (n < 0 || (size_t)n >= len)
+        return -1;
+    size_t at = (size_t)n;
+    if (!s_esc(buf, len, &at, tenant ? tenant : "") || at + 1 >= len)
+        return -1;
+    buf[at++] = ':';
+    if (!s_esc(buf, len, &at, debtor ? debtor : ""))
+        return -1;
+    if (job_id) {
+        if (at + 1 >= len)
+            return -1;
+        buf[at++] = ':';
+        if (!s_esc(buf, len, &at, job_id))
+            return -1;
+    }
+    buf[at] = '\0';
+    return (int)at;
+}
+
+int st_key_history(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
+                   size_t len) {
+    return s_debtor_key(self, "h", tenant, debtor, NULL, buf, len);
+}
+
+int st_key_job(const st_keys_t *self, const char *tenant, const char *debtor, const char *job_id,
+               char *buf, size_t len) {
+    return s_debtor_key(self, "j", tenant, debtor, job_id ? job_id : "", buf, len);
+}
+
+int st_key_suppress(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
+                    size_t len) {
+    return s_debtor_key(self, "sup", tenant, debtor, NULL, buf, len);
+}
+
+int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len) {
+    if (shard < 0 || shard >= self->shards)
+        return -1;
+    int n = snprintf(buf, len, "%s:{s%d}:%s", self->prefix, shard, what);
+    return (n < 0 || (size_t)n >= len) ? -1 : n;
+}
+
+static int s_unhex(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Unescapes [s, end) into out (cap bytes); -1 if malformed or too long. */
+static int s_unesc(const char *s, const char *end, char *out, size_t cap) {
+    size_t o = 0;
+    while (s < end) {
+        char c = *s++;
+        if (c == '%') {
+            if (end - s < 2 || s_unhex(s[0]) < 0 || s_unhex(s[1]) < 0)
+                return -1;
+            c = (char)(s_unhex(s[0]) * 16 + s_unhex(s[1]));
+            s += 2;
+        }
+        if (o + 1 >= cap)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int st_job_key_parse(const st_keys_t *self, const char *key, size_t key_len, st_job_ref_t *out) {
+    size_t pl = strlen(self->prefix);
+    const char *end = key + key_len;
+    if (key_len < pl + 5 || memcmp(key, self->prefix, pl) != 0 || memcmp(key + pl, ":{s", 3) != 0)
+        return -1;
+    const char *p = key + pl + 3;
+    char *num_end;
+    long shard = strtol(p, &num_end, 10);
+    if (num_end == p || shard < 0 || shard >= self->shards || end - num_end < 4 ||
+        memcmp(num_end, "}:j:", 4) != 0)
+        return -1;
+    p = num_end + 4;
+    const char *c1 = memchr(p, ':', (size_t)(end - p));
+    const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+    if (!c1 || !c2 || memchr(c2 + 1, ':', (size_t)(end - c2 - 1)))
+        return -1;
+    out->shard = (int)shard;
+    if (s_unesc(p, c1, out->tenant, sizeof out->tenant) < 0 ||
+        s_unesc(c1 + 1, c2, out->debtor, sizeof out->debtor) < 0 ||
+        s_unesc(c2 + 1, end, out->job_id, sizeof out->job_id) < 0)
+        return -1;
+    /* the shard in the key must be the debtor's: a forged key never reaches another slot */
+    return st_keys_shard(self, out->tenant, out->debtor) == out->shard ? 0 : -1;
+}
+
+int st_lease_id(const st_keys_t *self, const char *job_key, unsigned attempt, char *buf,
+                size_t len) {
+    (void)self;
+    int n = snprintf(buf, len, "%u/%s", attempt, job_key);
+    return (n < 0 || (size_t)n >= len) ? -1 : n;
+}
+
+int st_lease_parse(const st_keys_t *self, const char *lease, char *key_buf, size_t key_len,
+                   unsigned *attempt) {
+    const char *slash = lease ? strchr(lease, '/') : NULL;
+    if (!slash || slash == lease || slash - lease > 9)
+        return -1;
+    unsigned a = 0;
+    for (const char *p = lease; p < slash; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        a = a * 10 + (unsigned)(*p - '0');
+    }
+    size_t kl = strlen(slash + 1);
+    st_job_ref_t ref;
+    if (a == 0 || kl >= key_len || st_job_key_parse(self, slash + 1, kl, &ref) < 0)
+        return -1;
+    memcpy(key_buf, slash + 1, kl + 1);
+    *attempt = a;
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* st_keys.h — the Redis key layout: every key pregon uses is built here, and only here.
+ *
+ * A debtor's keys carry the hash tag of the debtor's shard, shard = CRC16(tenant ":" debtor)
+ * mod S (CRC16 as Redis Cluster computes it), and every shared structure exists once per shard
+ * with the same tag, so that each Redis call touches one slot and the layout runs unchanged on
+ * one Redis or on a Redis Cluster:
+ *   P:{sN}:h:T:D        hash    debtor history: v = version, c = records (rl_history.h)
+ *   P:{sN}:j:T:D:J      hash    one job (fields in store/pregon.lua's header)
+ *   P:{sN}:sup:T:D      set     debtor suppressions: "all" | "ch:CHANNEL" | "cp:CONTACT"
+ *   P:{sN}:q:CHANNEL    zset    ready queue of job keys by score (priority, then arrival)
+ *   P:{sN}:deferred     zset    job keys by the instant they may be admitted again (s)
+ *   P:{sN}:retry        zset    job keys by the instant they may be queued again (s)
+ *   P:{sN}:leases       zset    job keys by lease expiry (ms)
+ *   P:{sN}:audit        stream  one record per transition (schema in pregon.lua)
+ *   P:{sN}:dataset      string  the dataset id pregond stamped (st_dataset)
+ * T, D and J are escaped (':' '%' '{' '}' and bytes outside 0x21..0x7e become %XX), so a key
+ * names exactly one (tenant, debtor, job) and never changes its own hash tag.
+ * Lease ids handed to workers are built and read here too; to everyone else they are opaque.
+ * The key set is plain data after st_keys_new: any number of threads may read it. */
+#ifndef ST_KEYS_H
+#define ST_KEYS_H
+
+#include <stddef.h>
+
+typedef struct st_keys st_keys_t;
+
+/* Longest key this module builds (ids are bounded at admission: brk_limits.h). */
+#define ST_KEY_MAX 640
+/* Longest lease id. */
+#define ST_LEASE_MAX 700
+
+/* A layout with key prefix `prefix` (1..31 bytes, no '{') and `shards` shards (1..16384).
+ * Returns NULL on invalid arguments or allocation failure. */
+st_keys_t *st_keys_new(const char *prefix, int shards);
+/* Destroys; accepts NULL; nulls the caller's pointer. */
+void st_keys_destroy(st_keys_t **self_p);
+
+int st_keys_shards(const st_keys_t *self);
+const char *st_keys_prefix(const st_keys_t *self);
+
+/* CRC16 (XMODEM, Redis Cluster's) of len bytes. */
+unsigned st_crc16(const char *buf, size_t len);
+/* The shard of a debtor. */
+int st_keys_shard(const st_keys_t *self, const char *tenant, const char *debtor);
+/* The Redis Cluster slot of a shard's keys (for tests and operators). */
+int st_keys_slot(const st_keys_t *self, int shard);
+
+/* Each writes a NUL-terminated key into buf and returns its length, or -1 if it does not fit. */
+int st_key_history(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
+                   size_t len);
+int st_key_job(const st_keys_t *self, const char *tenant, const char *debtor, const char *job_id,
+               char *buf, size_t len);
+int st_key_suppress(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
+                    size_t len);
+/* Per-shard structures; `what` is one of "deferred", "retry", "leases", "audit", "dataset",
+ * or "q:CHANNEL" for a ready queue. */
+int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len);
+
+/* What a job key names; strings unescaped into the caller's storage. */
+typedef struct {
+    int shard;
+    char tenant[160];
+    char debtor[160];
+    char job_id[160];
+} st_job_ref_t;
+
+/* Reads a job key built by st_key_job. Returns 0, or -1 if it is not one. */
+int st_job_key_parse(const st_keys_t *self, const char *key, size_t key_len, st_job_ref_t *out);
+
+/* The lease id of attempt `attempt` of the job with key `job_key`. Returns its length or -1. */
+int st_lease_id(const st_keys_t *self, const char *job_key, unsigned attempt, char *buf,
+                size_t len);
+/* Reads a lease id: the job key into key_buf and the attempt. Returns 0, or -1 if malformed. */
+int st_lease_parse(const st_keys_t *self, const char *lease, char *key_buf, size_t key_len,
+                   unsigned *attempt);
+
+#endif
