@@ -206,6 +206,12 @@ const char *pg_log_quote(char *buf, size_t len, const char *text, size_t max) {
     return buf;
 }
 
+pg_log_quoted_t pg_log_quoted(const char *text, size_t max) {
+    pg_log_quoted_t q;
+    pg_log_quote(q.s, sizeof q.s, text, max < PG_LOG_QUOTED_MAX ? max : PG_LOG_QUOTED_MAX);
+    return q;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* masking */
 

@@ -75,6 +75,21 @@ void pg_logv(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
  * Returns buf. */
 const char *pg_log_quote(char *buf, size_t len, const char *text, size_t max);
 
+/* Most bytes of text pg_log_quoted shows. */
+#define PG_LOG_QUOTED_MAX 256
+
+/* pg_log_quote's result held by value, room for PG_LOG_QUOTED_MAX bytes escaped. */
+typedef struct {
+    char s[4 * PG_LOG_QUOTED_MAX + 4];
+} pg_log_quoted_t;
+
+/* pg_log_quote by value, for quoting inline in a call without a buffer of one's own:
+ *     pg_log("worker %s joined", pg_log_quoted(id, 64).s);
+ * The .s of the returned temporary lives until the end of the full expression (the call), not
+ * beyond: keep the struct in a variable to use it later. Shows at most
+ * min(max, PG_LOG_QUOTED_MAX) bytes of text. */
+pg_log_quoted_t pg_log_quoted(const char *text, size_t max);
+
 /* Masks a contact point for a log line, escaped as above:
  *   "+573001234567"          -> "+57******4567": '+' followed by 7..15 digits keeps '+', the
  *                               first 2 and the last 4 digits, one '*' per hidden digit (at

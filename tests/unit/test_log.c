@@ -317,6 +317,17 @@ static void test_quote(void **state) {
     assert_string_equal(pg_log_quote(buf, sizeof buf, big, 4), "qqqq...");
     assert_int_equal(strlen(pg_log_quote(buf, sizeof buf, big, 1000)), sizeof buf - 1);
 
+    /* by value: bounded at PG_LOG_QUOTED_MAX bytes, and even all escapes fit */
+    char hostile[PG_LOG_QUOTED_MAX * 2];
+    memset(hostile, '\x1b', sizeof hostile - 1);
+    hostile[sizeof hostile - 1] = '\0';
+    pg_log_quoted_t held = pg_log_quoted(hostile, SIZE_MAX);
+    assert_int_equal(strlen(held.s), 4 * PG_LOG_QUOTED_MAX + 3);
+    assert_string_equal(held.s + 4 * PG_LOG_QUOTED_MAX - 4, "\\x1b...");
+    assert_string_equal(pg_log_quoted(big, 10).s, "qqqqqqqqqq...");
+    assert_int_equal(strlen(pg_log_quoted(big, SIZE_MAX).s), PG_LOG_QUOTED_MAX + 3);
+    assert_string_equal(pg_log_quoted("short", 10).s, "short");
+
     /* quoted inside a message, the escapes are escaped once more: still one clean line */
     char q[64];
     pg_log("worker \"%s\" joined", pg_log_quote(q, sizeof q, "evil\n\x1b[2J", 32));
