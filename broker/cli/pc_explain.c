@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "pc_time.h"
+#include "pg_log.h"
 #include "rl_admit.h"
 #include "rl_history.h"
 #include "st_keys.h"
@@ -127,7 +128,7 @@ int pc_explain_main(int argc, char **argv) {
     char err[2048];
     rl_policyset_t *set = rl_policyset_load(policies, err, sizeof err);
     if (!set) {
-        fprintf(stderr, "pregonctl: %s\n", err);
+        fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
         return 2;
     }
     rl_job_fields_t f = {
@@ -135,7 +136,8 @@ int pc_explain_main(int argc, char **argv) {
     rl_job_t job;
     const char *reason, *detail;
     if (rl_job_resolve(set, &f, &job, &reason, &detail) < 0) {
-        fprintf(stderr, "pregonctl: %s: \"%s\"\n", reason, detail ? detail : "");
+        fprintf(stderr, "pregonctl: %s: \"%s\"\n", reason,
+                pg_log_quoted(detail, PG_LOG_QUOTED_MAX).s);
         rl_policyset_destroy(&set);
         return 2;
     }
@@ -152,7 +154,8 @@ int pc_explain_main(int argc, char **argv) {
         rc = redisConnect(host, port);
     }
     if (!rc || rc->err) {
-        fprintf(stderr, "pregonctl: cannot connect to redis: %s\n", rc ? rc->errstr : "no memory");
+        fprintf(stderr, "pregonctl: cannot connect to redis: %s\n",
+                pg_log_quoted(rc ? rc->errstr : "no memory", PG_LOG_QUOTED_MAX).s);
         if (rc)
             redisFree(rc);
         rl_policyset_destroy(&set);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "pc_time.h"
+#include "pg_log.h"
 #include "rl_decide.h"
 #include "rl_policyset.h"
 
@@ -260,13 +261,15 @@ int pc_policy_check_main(int argc, char **argv) {
                               ? rl_policyset_load(policy, err, sizeof err)
                               : rl_policyset_load_file(policy, err, sizeof err);
     if (!set) {
-        fprintf(stderr, "pregonctl: %s\n", err);
+        fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
         return 2;
     }
     FILE *in = scenarios ? fopen(scenarios, "r") : stdin;
-    const char *name = scenarios ? scenarios : "<stdin>";
+    const pg_log_quoted_t name =
+        pg_log_quoted(scenarios ? scenarios : "<stdin>", PG_LOG_QUOTED_MAX);
     if (!in) {
-        fprintf(stderr, "pregonctl: %s: cannot open\n", scenarios);
+        fprintf(stderr, "pregonctl: %s: cannot open\n",
+                pg_log_quoted(scenarios, PG_LOG_QUOTED_MAX).s);
         rl_policyset_destroy(&set);
         return 2;
     }
@@ -284,21 +287,23 @@ int pc_policy_check_main(int argc, char **argv) {
         if (*p == '\0' || *p == '#')
             continue; /* blank lines and comments */
         if (len > MAX_LINE) {
-            fprintf(stderr, "%s:%ld: error: line longer than %d bytes\n", name, lineno, MAX_LINE);
+            fprintf(stderr, "%s:%ld: error: line longer than %d bytes\n", name.s, lineno, MAX_LINE);
             bad++;
             continue;
         }
         json_error_t jerr;
         json_t *sc = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
         if (!sc || !json_is_object(sc)) {
-            fprintf(stderr, "%s:%ld: error: %s\n", name, lineno,
-                    sc ? "a scenario must be a JSON object" : jerr.text);
+            fprintf(stderr, "%s:%ld: error: %s\n", name.s, lineno,
+                    sc ? "a scenario must be a JSON object"
+                       : pg_log_quoted(jerr.text, PG_LOG_QUOTED_MAX).s);
             json_decref(sc);
             bad++;
             continue;
         }
         if (s_scenario(set, sc, err, sizeof err) < 0) {
-            fprintf(stderr, "%s:%ld: error: %s\n", name, lineno, err);
+            fprintf(stderr, "%s:%ld: error: %s\n", name.s, lineno,
+                    pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
             bad++;
         }
         json_decref(sc);

@@ -18,6 +18,7 @@
 
 #include "pc_jobs_reader.h"
 #include "pc_time.h"
+#include "pg_log.h"
 #include "pregon.pb-c.h"
 
 #define MAX_REASONS 128
@@ -225,8 +226,10 @@ static int s_take_reply(void *sock, s_state_t *st) {
         return -1;
     }
     if (rep->error && *rep->error) {
-        fprintf(stderr, "pregonctl: batch %s refused: %s (%s)\n", rep->batch_id, rep->error,
-                rep->error_detail);
+        fprintf(stderr, "pregonctl: batch %s refused: %s (%s)\n",
+                pg_log_quoted(rep->batch_id, PG_LOG_QUOTED_MAX).s,
+                pg_log_quoted(rep->error, PG_LOG_QUOTED_MAX).s,
+                pg_log_quoted(rep->error_detail, PG_LOG_QUOTED_MAX).s);
         pregon__submit_reply__free_unpacked(rep, NULL);
         return -1;
     }
@@ -326,9 +329,10 @@ int pc_submit_main(int argc, char **argv) {
         return 2;
     }
     const char *path = argv[optind];
+    const pg_log_quoted_t shown_path = pg_log_quoted(path, PG_LOG_QUOTED_MAX);
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!in) {
-        fprintf(stderr, "pregonctl: %s: cannot open\n", path);
+        fprintf(stderr, "pregonctl: %s: cannot open\n", shown_path.s);
         return 2;
     }
     st.tty = isatty(STDERR_FILENO);
@@ -342,8 +346,8 @@ int pc_submit_main(int argc, char **argv) {
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_connect(sock, endpoint) != 0) {
-        fprintf(stderr, "pregonctl: cannot connect to %s: %s\n", endpoint,
-                zmq_strerror(zmq_errno()));
+        fprintf(stderr, "pregonctl: cannot connect to %s: %s\n",
+                pg_log_quoted(endpoint, PG_LOG_QUOTED_MAX).s, zmq_strerror(zmq_errno()));
         zmq_close(sock);
         zmq_ctx_term(ctx);
         return 2;
@@ -367,7 +371,8 @@ int pc_submit_main(int argc, char **argv) {
             Pregon__SendRequest *r = got > 0 ? s_job(o, &why) : NULL;
             json_decref(o);
             if (!r) {
-                fprintf(stderr, "%s:%ld: error: %s\n", path, lineno, why);
+                fprintf(stderr, "%s:%ld: error: %s\n", shown_path.s, lineno,
+                        pg_log_quoted(why, PG_LOG_QUOTED_MAX).s);
                 st.bad_lines++;
                 continue;
             }
@@ -389,8 +394,8 @@ int pc_submit_main(int argc, char **argv) {
         while (in_flight >= window || (len < 0 && in_flight > 0)) {
             zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
             if (zmq_poll(&item, 1, timeout_s * 1000) <= 0) {
-                fprintf(stderr, "\npregonctl: no answer from pregond at %s within %lds\n", endpoint,
-                        timeout_s);
+                fprintf(stderr, "\npregonctl: no answer from pregond at %s within %lds\n",
+                        pg_log_quoted(endpoint, PG_LOG_QUOTED_MAX).s, timeout_s);
                 failed = 1;
                 break;
             }
@@ -424,7 +429,8 @@ int pc_submit_main(int argc, char **argv) {
     FILE *out = st.json ? stderr : stdout;
     fprintf(out, "\n%-44s %8s\n", "verdict / rule", "jobs");
     for (int i = 0; i < st.n_reasons; i++)
-        fprintf(out, "%-44s %8ld\n", st.reasons[i].key, st.reasons[i].count);
+        fprintf(out, "%-44s %8ld\n", pg_log_quoted(st.reasons[i].key, PG_LOG_QUOTED_MAX).s,
+                st.reasons[i].count); /* rule and reason as pregond sent them */
     fprintf(out, "%-44s %8ld\n", "total answered", st.answered);
     if (st.bad_lines)
         fprintf(out, "%-44s %8ld\n", "lines not sent (invalid)", st.bad_lines);

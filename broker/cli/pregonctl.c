@@ -1,5 +1,8 @@
 /* pregonctl.c — the operator's command line: subcommand dispatch only.
- * Each subcommand lives in its own pc_*.c file with a *_main(argc, argv) entry point. */
+ * Each subcommand lives in its own pc_*.c file with a *_main(argc, argv) entry point. What
+ * pregonctl prints on stderr from its input, Redis or pregond goes through pg_log_quoted
+ * (escaped, bounded to PG_LOG_QUOTED_MAX bytes): a line of a jobs file cannot write to the
+ * terminal. */
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include "pc_policy_check.h"
 #include "pc_redis.h"
 #include "pc_submit.h"
+#include "pg_log.h"
 
 typedef struct {
     const char *name;
@@ -40,7 +44,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
         if (strcmp(argv[1], s_commands[i].name) == 0)
             return s_commands[i].main(argc - 1, argv + 1);
-    fprintf(stderr, "pregonctl: unknown command \"%s\"\n", argv[1]);
+    fprintf(stderr, "pregonctl: unknown command \"%s\"\n", pg_log_quoted(argv[1], 64).s);
     s_usage(stderr);
     return 2;
 }

@@ -1,5 +1,7 @@
 /* main.c — pregon-sandbox: flags, wiring, signals. The process's top level and the only place
- * that prints.
+ * that prints: pg_log lines on stderr; libmicrohttpd's messages arrive through sb_server's log
+ * callback from its threads and are folded by pg_logsum under a lock, ticked from the main
+ * thread's signal wait, so a flood of one complaint costs a few lines per 10 s.
  *
  * Builds the store, fault plan, webhook sender and Twilio tables from the flags, registers the
  * provider modules and the control API on the server, starts it, writes --port-file, prints one
@@ -13,7 +15,11 @@
 #include "sb_twilio_sms.h"
 #include "sb_webhook.h"
 
+#include "pg_log.h"
+#include "pg_logsum.h"
+
 #include <malloc.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +33,8 @@
 
 #define S_MAX_REPEAT      64
 #define S_DEFAULT_ACCOUNT "AC00000000000000000000000000000000:sandbox-token"
+/* Bytes of a flag or a library message shown in a line. */
+#define S_SHOWN 256
 
 typedef struct {
     const char *listen;
@@ -248,32 +256,50 @@ static int s_parse_args(int argc, char **argv, s_options_t *o) {
             case O_HELP:
                 return 1;
             default:
-                fprintf(stderr, "pregon-sandbox: unknown or incomplete option '%s' (see --help)\n",
-                        argv[optind - 1]);
+                pg_log("unknown or incomplete option '%s' (see --help)",
+                       pg_log_quoted(argv[optind - 1], S_SHOWN).s);
                 return -1;
         }
         if (bad) {
-            fprintf(stderr, "pregon-sandbox: %s %s\n",
-                    argv[optind - 1 - (optarg != NULL && argv[optind - 1] == optarg)], bad);
+            const char *flag = argv[optind - 1 - (optarg != NULL && argv[optind - 1] == optarg)];
+            pg_log("%s %s", pg_log_quoted(flag, S_SHOWN).s, bad);
             return -1;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "pregon-sandbox: unexpected argument '%s' (see --help)\n", argv[optind]);
+        pg_log("unexpected argument '%s' (see --help)", pg_log_quoted(argv[optind], S_SHOWN).s);
         return -1;
     }
     const char *why = sb_fault_rates_check(&o->rates);
     if (why) {
-        fprintf(stderr, "pregon-sandbox: %s\n", why);
+        pg_log("%s", why);
         return -1;
     }
     return 0;
 }
 
+typedef struct {
+    pthread_mutex_t lock;
+    pg_logsum_t *folded; /* NULL (no memory): every message logged */
+} s_log_t;
+
+/* sb_server's logger: libmicrohttpd's messages, from its threads. One line each, folded per
+ * message format past a few per window; the message's own trailing newline is dropped. */
 static void s_log(void *ctx, const char *fmt, va_list ap) {
-    (void)ctx;
-    fputs("pregon-sandbox: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    s_log_t *log = ctx;
+    char msg[1024], key[PG_LOGSUM_KEY_MAX + 1];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    n = strcspn(fmt, "\r\n");
+    snprintf(key, sizeof key, "\"%.*s\"", (int)(n < sizeof key - 3 ? n : sizeof key - 3), fmt);
+    pthread_mutex_lock(&log->lock);
+    if (log->folded)
+        pg_logsum_event(log->folded, key, "%s", msg);
+    else
+        pg_log("%s", msg);
+    pthread_mutex_unlock(&log->lock);
 }
 
 /* Raises the open-file limit towards max_connections; returns the connection count that fits. */
@@ -311,6 +337,7 @@ int main(int argc, char **argv) {
      * again: a batch's command buffer is hundreds of KiB, rebuilt for every batch. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    pg_log_init("pregon-sandbox");
     s_options_t opt = {
         .listen = "127.0.0.1:8090",
         .max_connections = 4096,
@@ -340,13 +367,14 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "pregon-sandbox: libcurl initialisation failed\n");
+        pg_log("libcurl initialisation failed");
         return 1;
     }
     unsigned long max_conn = s_fit_fd_limit(opt.max_connections);
 
     char err[512] = "out of memory";
     int status = 1;
+    s_log_t log = {.lock = PTHREAD_MUTEX_INITIALIZER, .folded = pg_logsum_new(NULL)};
     sb_twilio_t *twilio = sb_twilio_new();
     sb_store_t *store = sb_store_new(opt.max_records);
     sb_faults_t *faults = sb_faults_new(&opt.rates, opt.seed);
@@ -386,6 +414,7 @@ int main(int argc, char **argv) {
         .store = store,
         .faults = faults,
         .log = s_log,
+        .log_ctx = &log,
     };
     if (!(server = sb_server_new(&sc, err, sizeof err)))
         goto bad_flag;
@@ -403,17 +432,20 @@ int main(int argc, char **argv) {
     if (opt.port_file && s_write_port_file(opt.port_file, port, err, sizeof err) != 0)
         goto done;
     const char *colon = strrchr(opt.listen, ':');
-    fprintf(stderr,
-            "pregon-sandbox: listening on %.*s:%u threads=%lu max-connections=%lu accounts=%zu "
-            "callbacks=%s latency=%u+%ums p429=%g p5xx=%g ptimeout=%g seed=%llu\n",
-            (int)(colon - opt.listen), opt.listen, port, opt.threads, max_conn,
-            sb_twilio_account_count(twilio), opt.callbacks ? "on" : "off", opt.rates.latency_ms,
-            opt.rates.jitter_ms, opt.rates.p429, opt.rates.p5xx, opt.rates.ptimeout, opt.seed);
+    pg_log("listening on %.*s:%u threads=%lu max-connections=%lu accounts=%zu callbacks=%s "
+           "latency=%u+%ums p429=%g p5xx=%g ptimeout=%g seed=%llu",
+           (int)(colon - opt.listen), opt.listen, port, opt.threads, max_conn,
+           sb_twilio_account_count(twilio), opt.callbacks ? "on" : "off", opt.rates.latency_ms,
+           opt.rates.jitter_ms, opt.rates.p429, opt.rates.p5xx, opt.rates.ptimeout, opt.seed);
 
-    int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0) {
+    int sig;
+    const struct timespec second = {1, 0}; /* how often folded messages are summarised */
+    while ((sig = sigtimedwait(&stop_signals, NULL, &second)) != SIGINT && sig != SIGTERM) {
+        pthread_mutex_lock(&log.lock);
+        pg_logsum_tick(log.folded);
+        pthread_mutex_unlock(&log.lock);
     }
-    fprintf(stderr, "pregon-sandbox: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    pg_log("%s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     sb_server_stop(server);
     if (opt.port_file)
         (void)unlink(opt.port_file);
@@ -421,14 +453,15 @@ int main(int argc, char **argv) {
     goto done;
 
 bad_flag:
-    fprintf(stderr, "pregon-sandbox: %s\n", err);
+    pg_log("%s", err);
     status = 2;
     goto cleanup;
 done:
     if (status != 0)
-        fprintf(stderr, "pregon-sandbox: %s\n", err);
+        pg_log("%s", err);
 cleanup:
-    sb_server_destroy(&server); /* stops first: no handler runs after this */
+    sb_server_destroy(&server);     /* stops first: no handler runs after this */
+    pg_logsum_destroy(&log.folded); /* the summaries still pending */
     sb_control_destroy(&control);
     sb_twilio_sms_destroy(&sms);
     sb_webhook_destroy(&hooks);

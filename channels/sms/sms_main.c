@@ -2,8 +2,11 @@
  *
  * Reads flags and environment, builds the Twilio driver and the chw_ worker runtime, installs
  * signal handlers that only set a flag, and runs the loop. This is the only file of the worker
- * that logs (stderr, one line per event). The auth token comes only from TWILIO_AUTH_TOKEN or
- * --auth-token-file, never from a flag (it would show in ps), and is never printed. */
+ * that logs: one pg_log line per event (stderr, timestamped, escaped, masked); what the broker
+ * or the provider said is quoted with pg_log_quoted, a contact with pg_log_mask, and bad frames,
+ * which a broken peer can send by the thousand, are folded by pg_logsum. The auth token comes
+ * only from TWILIO_AUTH_TOKEN or --auth-token-file, never from a flag (it would show in ps), and
+ * is never printed. */
 #include <malloc.h>
 #include <errno.h>
 #include <getopt.h>
@@ -17,10 +20,16 @@
 
 #include "chw_recheck.h"
 #include "chw_worker.h"
+#include "pg_log.h"
+#include "pg_logsum.h"
 #include "sms_twilio.h"
 
 #define S_EX_USAGE  64
 #define S_EX_CONFIG 78
+/* Bytes of a peer's or a provider's text shown in a line (a detail, an endpoint, a flag). */
+#define S_SHOWN 256
+/* Worker ids, job ids, provider codes shown. */
+#define S_ID_SHOWN 64
 
 static volatile sig_atomic_t s_stop = 0;
 
@@ -31,6 +40,7 @@ static void s_on_signal(int sig) {
 
 typedef struct {
     char masked_sid[64];
+    pg_logsum_t *folded; /* events that can come by the thousand */
 } s_log_ctx_t;
 
 static void s_usage(FILE *out) {
@@ -57,14 +67,16 @@ static void s_usage(FILE *out) {
 }
 
 static void s_on_event(void *ctx, const chw_event_t *ev) {
-    const s_log_ctx_t *log = ctx;
+    s_log_ctx_t *log = ctx;
+    pg_logsum_tick(log->folded); /* the runtime has no tick hook: events drive the summaries */
+    pg_log_quoted_t quoted = pg_log_quoted(ev->detail, S_SHOWN);
+    const char *detail = quoted.s;
     switch (ev->kind) {
         case CHW_EV_CONNECTED:
-            fprintf(stderr, "pregon-sms: ready sent to %s\n", ev->detail);
+            pg_log("ready sent to %s", detail);
             break;
         case CHW_EV_RECONNECTED:
-            fprintf(stderr, "pregon-sms: broker silent for 3 heartbeats: reconnected to %s\n",
-                    ev->detail);
+            pg_log("broker silent for 3 heartbeats: reconnected to %s", detail);
             break;
         case CHW_EV_HALTED: {
             const char *code = ev->result ? ev->result->provider_code : "";
@@ -79,21 +91,31 @@ static void s_on_event(void *ctx, const chw_event_t *ev) {
                 hint = "SMS to that region is not enabled (Geo Permissions): enable it and restart";
             else if (strstr(ev->detail, "provider URL"))
                 hint = "fix --base-url and restart";
-            fprintf(stderr, "pregon-sms: channel halted: %s for account %s; %s\n", ev->detail,
-                    log->masked_sid, hint);
+            const Pregon__SendRequest *job = ev->job ? ev->job->job : NULL;
+            char to[PG_LOG_MASK_LEN];
+            if (job)
+                pg_log("channel halted: %s for account %s; %s (job %s to %s)", detail,
+                       log->masked_sid, hint, pg_log_quoted(job->job_id, S_ID_SHOWN).s,
+                       pg_log_mask(to, sizeof to, job->contact));
+            else
+                pg_log("channel halted: %s for account %s; %s", detail, log->masked_sid, hint);
             break;
         }
         case CHW_EV_BROKER_HALT:
-            fprintf(stderr, "pregon-sms: broker halted the channel: %s\n", ev->detail);
+            pg_log("broker halted the channel: %s", detail);
             break;
         case CHW_EV_DRAINING:
-            fprintf(stderr, "pregon-sms: stopping: %s\n", ev->detail);
+            pg_log("stopping: %s", detail);
             break;
         case CHW_EV_DRAIN_TIMEOUT:
-            fprintf(stderr, "pregon-sms: drain timeout: %s\n", ev->detail);
+            pg_log("drain timeout: %s", detail);
             break;
         case CHW_EV_BAD_FRAME:
-            fprintf(stderr, "pregon-sms: bad frame from the broker: %s\n", ev->detail);
+            if (log->folded)
+                pg_logsum_event(log->folded, "bad frames from the broker",
+                                "bad frame from the broker: %s", detail);
+            else
+                pg_log("bad frame from the broker: %s", detail);
             break;
     }
 }
@@ -132,6 +154,7 @@ int main(int argc, char **argv) {
      * again: a batch's command buffer is hundreds of KiB, rebuilt for every batch. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    pg_log_init("pregon-sms");
     enum {
         O_BROKER = 256,
         O_BASE_URL,
@@ -189,6 +212,7 @@ int main(int argc, char **argv) {
 
     int opt;
     long v;
+    opterr = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int bad = 0;
         switch (opt) {
@@ -259,18 +283,19 @@ int main(int argc, char **argv) {
             case O_HELP:
                 s_usage(stdout);
                 return 0;
-            default:
-                s_usage(stderr);
+            default: /* opterr = 0: getopt would echo the argument unescaped */
+                pg_log("unknown or incomplete option %s (see --help)",
+                       pg_log_quoted(argv[optind - 1], S_SHOWN).s);
                 return S_EX_USAGE;
         }
         if (bad) {
-            fprintf(stderr, "pregon-sms: invalid value for --%s: %s\n", options[opt - 256].name,
-                    optarg);
+            pg_log("invalid value for --%s: %s", options[opt - 256].name,
+                   pg_log_quoted(optarg, S_SHOWN).s);
             return S_EX_USAGE;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "pregon-sms: unexpected argument: %s\n", argv[optind]);
+        pg_log("unexpected argument: %s", pg_log_quoted(argv[optind], S_SHOWN).s);
         return S_EX_USAGE;
     }
 
@@ -278,16 +303,16 @@ int main(int argc, char **argv) {
     if (token_file) {
         token = s_read_secret(token_file);
         if (!token) {
-            fprintf(stderr, "pregon-sms: cannot read an auth token from --auth-token-file %s\n",
-                    token_file);
+            pg_log("cannot read an auth token from --auth-token-file %s",
+                   pg_log_quoted(token_file, S_SHOWN).s);
             return S_EX_CONFIG;
         }
     } else if (getenv("TWILIO_AUTH_TOKEN") && *getenv("TWILIO_AUTH_TOKEN")) {
         token = strdup(getenv("TWILIO_AUTH_TOKEN"));
     }
     if (!tw.account_sid || !*tw.account_sid || !token) {
-        fprintf(stderr, "pregon-sms: missing Twilio credentials: set TWILIO_ACCOUNT_SID (or "
-                        "--account-sid) and TWILIO_AUTH_TOKEN (or --auth-token-file)\n");
+        pg_log("missing Twilio credentials: set TWILIO_ACCOUNT_SID (or --account-sid) and "
+               "TWILIO_AUTH_TOKEN (or --auth-token-file)");
         free(token);
         return S_EX_CONFIG;
     }
@@ -300,10 +325,10 @@ int main(int argc, char **argv) {
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "pregon-sms: curl_global_init failed\n");
+        pg_log("curl_global_init failed");
         return 1;
     }
-    s_log_ctx_t log;
+    s_log_ctx_t log = {.folded = pg_logsum_new(NULL)}; /* NULL (no memory): nothing folded */
     sms_twilio_mask_sid(tw.account_sid, log.masked_sid, sizeof log.masked_sid);
     cfg.on_event = s_on_event;
     cfg.event_ctx = &log;
@@ -312,7 +337,9 @@ int main(int argc, char **argv) {
     memset(token, 0, strlen(token));
     free(token);
     if (!twilio) {
-        fprintf(stderr, "pregon-sms: cannot set up the Twilio driver (base URL %s)\n", tw.base_url);
+        pg_log("cannot set up the Twilio driver (base URL %s)",
+               pg_log_quoted(tw.base_url, S_SHOWN).s);
+        pg_logsum_destroy(&log.folded);
         curl_global_cleanup();
         return S_EX_CONFIG;
     }
@@ -321,7 +348,8 @@ int main(int argc, char **argv) {
         char perr[1024];
         policies = rl_policyset_load(cfg.policy_dir, perr, sizeof perr);
         if (!policies) {
-            fprintf(stderr, "pregon-sms: %s\n", perr);
+            pg_log("%s", perr);
+            pg_logsum_destroy(&log.folded);
             sms_twilio_destroy(&twilio);
             curl_global_cleanup();
             return S_EX_CONFIG;
@@ -333,8 +361,9 @@ int main(int argc, char **argv) {
     int err = CHW_OK;
     chw_worker_t *worker = chw_worker_new(&cfg, &driver, &err);
     if (!worker) {
-        fprintf(stderr, "pregon-sms: cannot start the worker (broker %s): %s\n", cfg.endpoint,
-                chw_strerror(err));
+        pg_log("cannot start the worker (broker %s): %s", pg_log_quoted(cfg.endpoint, S_SHOWN).s,
+               chw_strerror(err));
+        pg_logsum_destroy(&log.folded);
         rl_policyset_destroy(&policies);
         sms_twilio_destroy(&twilio);
         curl_global_cleanup();
@@ -349,19 +378,20 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    fprintf(stderr, "pregon-sms: worker %s, account %s, concurrency %u, broker %s\n", cfg.worker_id,
-            log.masked_sid, cfg.concurrency, cfg.endpoint);
+    pg_log("worker %s, account %s, concurrency %u, broker %s",
+           pg_log_quoted(cfg.worker_id, S_ID_SHOWN).s, log.masked_sid, cfg.concurrency,
+           pg_log_quoted(cfg.endpoint, S_SHOWN).s);
     int rc = chw_worker_run(worker);
     chw_counters_t c;
     chw_worker_counters(worker, &c);
-    fprintf(stderr,
-            "pregon-sms: %s: received %llu, sent %llu, failed %llu, retry %llu, unknown %llu, "
-            "config %llu, skipped %llu, handed back %llu, reconnects %llu\n",
-            rc == CHW_OK ? "stopped" : chw_strerror(rc), (unsigned long long)c.received,
-            (unsigned long long)c.sent, (unsigned long long)c.failed, (unsigned long long)c.retried,
-            (unsigned long long)c.unknown, (unsigned long long)c.config_errors,
-            (unsigned long long)c.skipped, (unsigned long long)c.handed_back,
-            (unsigned long long)c.reconnects);
+    pg_logsum_destroy(&log.folded); /* pending summaries first */
+    pg_log("%s: received %llu, sent %llu, failed %llu, retry %llu, unknown %llu, config %llu, "
+           "skipped %llu, handed back %llu, reconnects %llu",
+           rc == CHW_OK ? "stopped" : chw_strerror(rc), (unsigned long long)c.received,
+           (unsigned long long)c.sent, (unsigned long long)c.failed, (unsigned long long)c.retried,
+           (unsigned long long)c.unknown, (unsigned long long)c.config_errors,
+           (unsigned long long)c.skipped, (unsigned long long)c.handed_back,
+           (unsigned long long)c.reconnects);
     chw_worker_destroy(&worker);
     rl_policyset_destroy(&policies);
     sms_twilio_destroy(&twilio);

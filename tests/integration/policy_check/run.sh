@@ -30,6 +30,12 @@ done
 grep -q '"id":"fine","verdict":"ACCEPTED"' "$tmp/out" && ok || ko "the good line after bad ones was not evaluated"
 grep -q '"id":"unknown-zone","verdict":"REJECTED","rule":"job.fields","reason":"bad-timezone"' "$tmp/out" && ok || ko "unknown zone is not REJECTED bad-timezone"
 
+# 2b. what a line holds is quoted on stderr: escapes, no raw control byte, still one line
+printf '{"\\u001b[2J\\u2028chanel":"sms"}\n' >"$tmp/esc.jsonl"
+"$ctl" policy-check --policy "$src/deploy/policies" --scenarios "$tmp/esc.jsonl" >"$tmp/out" 2>"$tmp/err"
+grep -qF 'esc.jsonl:1: error: unknown field "\x1b[2J\xe2\x80\xa8chanel"' "$tmp/err" && ok || ko "hostile field name not escaped: $(cat -v "$tmp/err")"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] && ! grep -q $'\e' "$tmp/err" && ok || ko "raw control bytes on stderr: $(cat -v "$tmp/err")"
+
 # 3. bad policies: one line FILE:LINE:COL, exit 2
 printf 'id: BAD\nwindows:\n  - id: bad.hours\n    channels: [smss]\n    daily: "07:00-19:00"\n' >"$tmp/BAD.yaml"
 echo '{"tz":"America/Bogota","channel":"sms","at":"2026-03-11T10:00:00-05:00"}' >"$tmp/one.jsonl"

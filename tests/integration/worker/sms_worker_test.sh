@@ -103,10 +103,13 @@ say wait-report j20;                  expect "report j20 UNKNOWN *" "in-flight j
 say credit;                           expect "credit 8" "its credit returned to the new broker"
 
 # --- 4. broker halt: no more credit, dispatches handed back
-say halt maintenance;                 expect "halted" "broker halt sent"
+say halt $'maint\e[2J\xe2\x80\xae';   expect "halted" "broker halt sent (its reason holds ESC and RLO)"
 say send j9 +573001234567;             expect "report j9 HANDED_BACK * detail=halted" "dispatch while halted -> HANDED_BACK halted"
 say credit;                           expect "credit 7" "no credit while halted"
 kill -TERM "$wpid"; wait "$wpid" || fail "pregon-sms exit status $? after SIGTERM"; ok "SIGTERM -> exit 0"
+# the reason is quoted (pg_log_quoted) inside an escaped line: each escape shows escaped once more
+grep -qF 'broker halted the channel: maint\\x1b[2J\\xe2\\x80\\xae' "$dir/sms-a.log" ||
+  fail "the broker's halt reason was not logged escaped"; ok "a hostile halt reason is logged escaped"
 
 # --- 5. drain on SIGTERM: the in-flight job finishes
 start_worker sms-b "$base" --from +15005550006
@@ -159,6 +162,11 @@ ok "sender A: 3 jobs in ${ms3} ms at 5/s; sender B not blocked (${ms4} ms)"
 kill -TERM "$wpid"; wait "$wpid" || fail "exit status $?"; ok "exit 0"
 
 grep -q -- "tok-" "$dir"/sms-*.log && fail "auth token found in a log"; ok "auth token never logged"
+LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$dir"/sms-*.log && fail "a control byte in a log"
+LC_ALL=C grep -vqE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z pregon-sms: ' \
+  "$dir"/sms-*.log && fail "a log line without its timestamp and program"
+grep -q "573001234567" "$dir"/sms-*.log && fail "a contact logged unmasked"
+ok "every line timestamped, no control byte, no contact unmasked"
 
 # --- 8. missing credentials -> exit 78
 set +e
