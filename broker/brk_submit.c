@@ -1,16 +1,125 @@
-/* brk_submit.c — SendRequest to admission job: validation, resolution, template check. */
+/* brk_submit.c — SendRequest to admission job: validation, resolution, template check.
+ *
+ * The order of the checks and every reason code are listed in brk_submit.h. Field limits come
+ * from brk_limits.h; the assertions below tie them to the modules that consume the fields, so a
+ * job that passes here is one they can take. */
 #include "brk_submit.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "brk_validate.h"
+#include "rl_policy.h"
 
-#define MAX_VARS 64
+/* Every policy id and every template id a loader accepts can be named by a job. */
+_Static_assert(BRK_LIM_JURISDICTION == RL_ID_MAX - 1, "jurisdiction limit != policy id limit");
+/* The primary zone and the alternatives are all the decision can take. */
+_Static_assert(BRK_LIM_ALT_ZONES + 1 == RL_MAX_ZONES, "alt_time_zones limit != RL_MAX_ZONES - 1");
+/* A job may give a value for every variable a template can use. */
+_Static_assert(BRK_LIM_VARS == BRK_TPL_MAX_VARS, "variables limit != BRK_TPL_MAX_VARS");
+/* Every reason code fits the verdict. */
+_Static_assert(sizeof(((rl_admit_verdict_t *)0)->reason) > BRK_LIM_REASON,
+               "a reason code of BRK_LIM_REASON bytes does not fit rl_admit_verdict_t");
+
+/* Channel numbers of pregon.proto's Channel enum. */
+enum { S_CH_FIRST = 1, S_CH_LAST = 5 };
 
 static void s_reject(rl_admit_job_t *out, const char *rule, const char *reason) {
     out->reject_rule = rule;
     out->reject_reason = reason;
+}
+
+/* A free-text field, its limit and its two reason codes. */
+typedef struct {
+    const char *value;
+    size_t max;
+    const char *too_long, *not_utf8;
+} s_text_t;
+
+/* The reason of the first text field over its limit or not UTF-8, or NULL. */
+static const char *s_texts(const s_text_t *t, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        switch (brk_val_text(t[i].value, t[i].max)) {
+            case BRK_VAL_TEXT_OK:
+                break;
+            case BRK_VAL_TEXT_LONG:
+                return t[i].too_long;
+            case BRK_VAL_TEXT_UTF8:
+                return t[i].not_utf8;
+        }
+    }
+    return NULL;
+}
+
+/* The limits of brk_limits.h other than identity and contact point, in field-number order; the
+ * variables' form too (brk_val_variables). Fills keys[] and values[] (BRK_LIM_VARS each) with
+ * the variables when it gets that far. */
+static const char *s_limits(const Pregon__SendRequest *req, const char **keys,
+                            const char **values) {
+    const char *why;
+    const s_text_t head[] = {
+        {req->campaign, BRK_LIM_CAMPAIGN, "campaign-too-long", "campaign-not-utf8"},
+        {req->template_id, BRK_LIM_TEMPLATE_ID, "template-id-too-long", "template-id-not-utf8"},
+    };
+    if ((why = s_texts(head, sizeof head / sizeof head[0]))) {
+        return why;
+    }
+    if (req->n_variables > BRK_LIM_VARS) {
+        return "variables-too-many";
+    }
+    for (size_t i = 0; i < req->n_variables; i++) {
+        keys[i] = req->variables[i] ? req->variables[i]->key : NULL;
+        values[i] = req->variables[i] ? req->variables[i]->value : NULL;
+    }
+    if ((why = brk_val_variables(req->n_variables, keys, values))) {
+        return why;
+    }
+    const s_text_t zone[] = {
+        {req->jurisdiction, BRK_LIM_JURISDICTION, "jurisdiction-too-long", "jurisdiction-not-utf8"},
+        {req->time_zone, BRK_LIM_TIME_ZONE, "time-zone-too-long", "time-zone-not-utf8"},
+    };
+    if ((why = s_texts(zone, sizeof zone / sizeof zone[0]))) {
+        return why;
+    }
+    if (req->n_alt_time_zones > BRK_LIM_ALT_ZONES) {
+        return "alt-zones-too-many";
+    }
+    for (size_t i = 0; i < req->n_alt_time_zones; i++) {
+        const s_text_t alt = {req->alt_time_zones[i], BRK_LIM_TIME_ZONE, "alt-zones-too-long",
+                              "alt-zones-not-utf8"};
+        if ((why = s_texts(&alt, 1))) {
+            return why;
+        }
+    }
+    if (req->n_fallback_channels > BRK_LIM_FALLBACK) {
+        return "fallback-too-many";
+    }
+    for (size_t i = 0; i < req->n_fallback_channels; i++) {
+        if ((int)req->fallback_channels[i] < S_CH_FIRST ||
+            (int)req->fallback_channels[i] > S_CH_LAST) {
+            return "bad-fallback";
+        }
+    }
+    if (req->segment) {
+        const Pregon__Segment *g = req->segment;
+        const s_text_t seg[] = {
+            {g->currency, BRK_LIM_SEGMENT_TEXT, "segment-currency-too-long",
+             "segment-currency-not-utf8"},
+            {g->debtor_type, BRK_LIM_SEGMENT_TEXT, "segment-debtor-type-too-long",
+             "segment-debtor-type-not-utf8"},
+            {g->product, BRK_LIM_SEGMENT_TEXT, "segment-product-too-long",
+             "segment-product-not-utf8"},
+        };
+        if ((why = s_texts(seg, sizeof seg / sizeof seg[0]))) {
+            return why;
+        }
+    }
+    const s_text_t tail[] = {
+        {req->preferred_window, BRK_LIM_WINDOW, "preferred-window-too-long",
+         "preferred-window-not-utf8"},
+        {req->sender, BRK_LIM_SENDER, "sender-too-long", "sender-not-utf8"},
+    };
+    return s_texts(tail, sizeof tail / sizeof tail[0]);
 }
 
 void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t *templates,
@@ -42,30 +151,24 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
         s_reject(out, "job.fields", "bad-tenant");
         return;
     }
+    /* then sizes, before anything reads a field whole: a job that passes is dispatchable */
+    const char *keys[BRK_LIM_VARS], *values[BRK_LIM_VARS];
+    if ((why = s_limits(req, keys, values))) {
+        s_reject(out, "job.fields", why);
+        return;
+    }
     if ((why = brk_val_debt(req->debt_id)) ||
         (why = brk_val_contact((int)req->channel, req->contact))) {
         s_reject(out, "job.fields", why);
         return;
     }
-    if (req->n_variables > MAX_VARS) {
-        s_reject(out, "job.fields", "bad-variables");
+    /* every field fits: only unknown fields can take the whole past its bound now */
+    if (payload_len > BRK_LIM_JOB_BYTES) {
+        s_reject(out, "job.fields", "job-too-large");
         return;
     }
-    const char *keys[MAX_VARS], *values[MAX_VARS];
-    for (size_t i = 0; i < req->n_variables; i++) {
-        keys[i] = req->variables[i]->key;
-        values[i] = req->variables[i]->value;
-    }
-    if ((why = brk_val_variables(req->n_variables, keys, values))) {
-        s_reject(out, "job.fields", why);
-        return;
-    }
-    const char *alt[RL_MAX_ZONES];
-    if (req->n_alt_time_zones >= RL_MAX_ZONES) {
-        s_reject(out, "job.fields", "bad-timezone");
-        return;
-    }
-    for (size_t i = 0; i < req->n_alt_time_zones; i++)
+    const char *alt[BRK_LIM_ALT_ZONES];
+    for (size_t i = 0; i < req->n_alt_time_zones; i++) /* <= BRK_LIM_ALT_ZONES: s_limits */
         alt[i] = req->alt_time_zones[i];
     rl_job_fields_t f = {
         .jurisdiction = req->jurisdiction,
@@ -90,6 +193,8 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
         s_reject(out, "job.template", brk_tpl_reason(rc));
         return;
     }
+    /* the body must render within BRK_LIM_BODY_BYTES and its channels' limits now, or the job
+     * could only fail at dispatch */
     char *body = NULL;
     if (brk_tpl_render(tpl, keys, values, req->n_variables, &body, &why) < 0) {
         s_reject(out, "job.template", why);

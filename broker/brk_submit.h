@@ -6,15 +6,55 @@
 
 #include <stddef.h>
 
+#include "brk_limits.h"
 #include "brk_template.h"
 #include "pregon.pb-c.h"
 #include "rl_admit.h"
 #include "rl_policyset.h"
 
 /* Fills *out from req (whose strings it borrows: req must outlive the admission). `payload` /
- * `payload_len` are the serialized request stored with the job (borrowed too). Always succeeds;
- * an invalid job comes back with out->reject_rule = "job.fields" or "job.template" and
- * out->reject_reason set to a stable reason code. */
+ * `payload_len` are the serialized request stored with the job (borrowed too); payload_len must
+ * be its packed size, unknown fields included, as pregon__send_request__get_packed_size says.
+ * Always succeeds; an invalid job comes back with out->reject_rule = "job.fields" or
+ * "job.template" and out->reject_reason set to a stable reason code (at most BRK_LIM_REASON
+ * bytes). The first failing check decides, in this order:
+ *
+ *   identity, keys are built from it (brk_validate.h)     bad-job-id, bad-tenant, bad-debtor
+ *   every limit of brk_limits.h, in field-number order:
+ *     campaign                                           campaign-too-long, campaign-not-utf8
+ *     template_id                                        template-id-too-long,
+ *                                                        template-id-not-utf8
+ *     variables (entries, then each key and value:      variables-too-many,
+ *       brk_val_variables, which also checks their      variables-key-too-long,
+ *       form)                                            variables-value-too-long,
+ *                                                        variables-not-utf8, bad-variables
+ *     jurisdiction                                       jurisdiction-too-long,
+ *                                                        jurisdiction-not-utf8
+ *     time_zone                                          time-zone-too-long, time-zone-not-utf8
+ *     alt_time_zones (entries, then each one)            alt-zones-too-many, alt-zones-too-long,
+ *                                                        alt-zones-not-utf8
+ *     fallback_channels (entries, then each one is a     fallback-too-many, bad-fallback
+ *       channel of pregon.proto)
+ *     segment.currency, .debtor_type, .product           segment-currency-too-long,
+ *                                                        segment-currency-not-utf8,
+ *                                                        segment-debtor-type-too-long,
+ *                                                        segment-debtor-type-not-utf8,
+ *                                                        segment-product-too-long,
+ *                                                        segment-product-not-utf8
+ *     preferred_window                                   preferred-window-too-long,
+ *                                                        preferred-window-not-utf8
+ *     sender                                             sender-too-long, sender-not-utf8
+ *   debt id and contact point (brk_validate.h)           bad-debt, bad-phone, bad-email,
+ *                                                        bad-psid, bad-channel
+ *   the whole job past BRK_LIM_JOB_BYTES (only unknown
+ *     fields can take it there once every field fits)    job-too-large
+ *   policy, zones, channel, role, window (rl_policyset)  unknown-policy, bad-timezone,
+ *                                                        bad-channel, bad-role, bad-window
+ *   template (rule "job.template", brk_template.h)       template-unknown, template-channel,
+ *                                                        template-variables, template-too-long
+ * All of these have rule "job.fields" except the last group. Every string a job carries is then
+ * within its limit and well-formed UTF-8 (identifiers and contact points are ASCII), and its
+ * Dispatch fits the worker's frame limit (brk_limits.h). */
 void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t *templates,
                         const Pregon__SendRequest *req, const void *payload, size_t payload_len,
                         double queue_score, int readmit, rl_admit_job_t *out);

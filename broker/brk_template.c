@@ -23,6 +23,7 @@
  * Unknown keys, duplicate keys, explicit YAML tags, values of the wrong YAML type, more than one
  * document and files over 1 MiB are errors, reported as one line "FILE:LINE:COLUMN: message". */
 #include "brk_template.h"
+#include "brk_limits.h"
 #include "rl_yaml.h"
 
 #include <errno.h>
@@ -34,15 +35,23 @@
 
 #define S_MAX_FILE_BYTES   (1024 * 1024)
 #define S_MAX_TEMPLATES    1024
-#define S_ID_MAX           63
+#define S_ID_MAX           BRK_LIM_TEMPLATE_ID /* a job can name every template */
 #define S_LANG_MIN         2
 #define S_LANG_MAX         35
 #define S_WA_NAME_MAX      512
 #define S_WA_LANG_MAX      15
-#define S_VAR_NAME_MAX     64
+#define S_VAR_NAME_MAX     BRK_LIM_VAR_KEY /* a job can give every variable */
 #define S_BODY_SOURCE_MAX  8192
-#define S_RENDER_MAX_BYTES (4 * 4096) /* no channel takes more: 4096 code points of 4 bytes */
+#define S_RENDER_MAX_BYTES BRK_LIM_BODY_BYTES /* what a Dispatch has room for */
 #define S_MSG_MAX          400
+
+/* The render cap holds every channel's limit: a body a channel accepts is never cut by it. */
+_Static_assert(4 * BRK_TPL_SMS_MAX_CHARS <= S_RENDER_MAX_BYTES &&
+                   4 * BRK_TPL_WHATSAPP_MAX_CHARS <= S_RENDER_MAX_BYTES &&
+                   4 * BRK_TPL_MESSENGER_MAX_CHARS <= S_RENDER_MAX_BYTES &&
+                   BRK_TPL_VOICE_MAX_BYTES <= S_RENDER_MAX_BYTES &&
+                   BRK_TPL_EMAIL_MAX_BYTES <= S_RENDER_MAX_BYTES,
+               "a channel's body limit is past the render cap (brk_limits.h)");
 
 /* Channel numbers of pregon.proto. */
 enum { S_SMS = 1, S_WHATSAPP = 2, S_VOICE = 3, S_EMAIL = 4, S_MESSENGER = 5, S_CH_COUNT = 6 };

@@ -73,7 +73,9 @@ const char *brk_tpl_reason(int rc);
  * failure returns -1, *out is NULL and *err (if err is not NULL) a stable reason code:
  *   "template-unknown"   tpl is NULL
  *   "template-variables" a variable the body uses has no value (brk_tpl_check would have said)
- *   "template-too-long"  the result is past the limit of one of the template's channels
+ *   "template-too-long"  the result is past the limit of one of the template's channels, or
+ *                        past BRK_LIM_BODY_BYTES (brk_limits.h: what a Dispatch has room
+ *                        for; checked before anything is allocated)
  *   "out-of-memory" */
 int brk_tpl_render(const brk_tpl_t *tpl, const char *const *keys, const char *const *values,
                    size_t n, char **out, const char **err);

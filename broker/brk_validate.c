@@ -15,6 +15,11 @@
 #define S_EMAIL_LOCAL_MAX 64
 #define S_LABEL_MAX       63
 
+/* Every contact point fits the job table's limit. */
+_Static_assert(S_EMAIL_MAX <= BRK_LIM_CONTACT && S_PSID_MAX <= BRK_LIM_CONTACT &&
+                   1 + S_E164_MAX_DIGITS <= BRK_LIM_CONTACT,
+               "a contact point longer than brk_limits.h allows");
+
 /* Channel numbers of pregon.proto (kept literal so this file depends on nothing). */
 enum { S_SMS = 1, S_WHATSAPP = 2, S_VOICE = 3, S_EMAIL = 4, S_MESSENGER = 5 };
 
@@ -76,6 +81,17 @@ int brk_val_utf8(const char *s, size_t len) {
     return 1;
 }
 
+brk_val_text_t brk_val_text(const char *s, size_t max) {
+    if (!s) {
+        return BRK_VAL_TEXT_OK;
+    }
+    size_t len = strnlen(s, max + 1);
+    if (len > max) {
+        return BRK_VAL_TEXT_LONG;
+    }
+    return brk_val_utf8(s, len) ? BRK_VAL_TEXT_OK : BRK_VAL_TEXT_UTF8;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Identifiers */
 
@@ -94,19 +110,19 @@ static int s_ident(const char *s, size_t min, size_t max) {
 }
 
 const char *brk_val_job_id(const char *job_id) {
-    return s_ident(job_id, 1, BRK_VAL_ID_MAX) ? NULL : "bad-job-id";
+    return s_ident(job_id, 1, BRK_LIM_JOB_ID) ? NULL : "bad-job-id";
 }
 
 const char *brk_val_tenant(const char *tenant) {
-    return s_ident(tenant, 1, BRK_VAL_TENANT_MAX) ? NULL : "bad-tenant";
+    return s_ident(tenant, 1, BRK_LIM_TENANT) ? NULL : "bad-tenant";
 }
 
 const char *brk_val_debtor(const char *debtor_id) {
-    return s_ident(debtor_id, 1, BRK_VAL_ID_MAX) ? NULL : "bad-debtor";
+    return s_ident(debtor_id, 1, BRK_LIM_DEBTOR_ID) ? NULL : "bad-debtor";
 }
 
 const char *brk_val_debt(const char *debt_id) {
-    return s_ident(debt_id, 0, BRK_VAL_ID_MAX) ? NULL : "bad-debt";
+    return s_ident(debt_id, 0, BRK_LIM_DEBT_ID) ? NULL : "bad-debt";
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -219,46 +235,67 @@ const char *brk_val_contact(int channel, const char *contact) {
 /* ---------------------------------------------------------------------------------------------
  * Variables */
 
-static int s_var_name(const char *k) {
+/* Reason for key k, or NULL: at most BRK_LIM_VAR_KEY of [A-Za-z0-9_], not empty. */
+static const char *s_var_key(const char *k) {
     size_t n = 0;
+    const char *why = NULL;
     for (const unsigned char *p = (const unsigned char *)k; *p; p++, n++) {
-        if (n >= BRK_VAL_VAR_NAME_MAX || !(s_alnum(*p) || *p == '_')) {
-            return 0;
+        if (n >= BRK_LIM_VAR_KEY) {
+            return "variables-key-too-long";
+        }
+        if (!(s_alnum(*p) || *p == '_')) {
+            why = "bad-variables"; /* unless it is also too long: that is said first */
         }
     }
-    return n >= 1;
+    return n == 0 ? "bad-variables" : why;
 }
 
-static int s_var_value(const char *v) {
-    size_t len = strlen(v);
-    if (len > BRK_VAL_VAR_VALUE_MAX) {
-        return 0;
+/* Reason for value v, or NULL: at most BRK_LIM_VAR_VALUE bytes of UTF-8 without control
+ * characters other than '\n'. */
+static const char *s_var_value(const char *v) {
+    size_t len = strnlen(v, BRK_LIM_VAR_VALUE + 1);
+    if (len > BRK_LIM_VAR_VALUE) {
+        return "variables-value-too-long";
     }
     const unsigned char *p = (const unsigned char *)v;
+    const char *why = NULL;
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
         size_t n = s_utf8_next(p + i, len - i, &cp);
-        if (n == 0 || (cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F)) {
-            return 0;
+        if (n == 0) {
+            return "variables-not-utf8";
+        }
+        if ((cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F)) {
+            why = "bad-variables"; /* unless it is also not UTF-8: that is said first */
         }
         i += n;
     }
-    return 1;
+    return why;
 }
 
 const char *brk_val_variables(size_t n, const char *const *keys, const char *const *values) {
-    if (n > BRK_VAL_MAX_VARS || (n > 0 && (!keys || !values))) {
+    if (n > BRK_LIM_VARS) {
+        return "variables-too-many";
+    }
+    if (n > 0 && (!keys || !values)) {
         return "bad-variables";
     }
     for (size_t i = 0; i < n; i++) {
-        if (!keys[i] || !values[i] || !s_var_name(keys[i]) || !s_var_value(values[i])) {
+        const char *why;
+        if (!keys[i] || !values[i]) {
             return "bad-variables";
+        }
+        if ((why = s_var_key(keys[i]))) {
+            return why;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(keys[i], keys[j]) == 0) {
                 return "bad-variables";
             }
+        }
+        if ((why = s_var_value(values[i]))) {
+            return why;
         }
     }
     return NULL;

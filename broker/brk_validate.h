@@ -4,17 +4,13 @@
  * or a static, stable reason code ("bad-phone", "bad-email"...) that pregond puts in a REJECTED
  * verdict and counts (G5). They check form only: whether a number is in service, an address has
  * a mailbox or a PSID belongs to the page is the provider's to say. Channels are numbered as in
- * pregon.proto's Channel enum (rl_policy.h's RL_CH_*). */
+ * pregon.proto's Channel enum (rl_policy.h's RL_CH_*). The limits are brk_limits.h's. */
 #ifndef BRK_VALIDATE_H
 #define BRK_VALIDATE_H
 
 #include <stddef.h>
 
-#define BRK_VAL_ID_MAX        128  /* job id, debtor id, debt id: bytes */
-#define BRK_VAL_TENANT_MAX    64   /* tenant: bytes */
-#define BRK_VAL_MAX_VARS      64   /* variables per job */
-#define BRK_VAL_VAR_NAME_MAX  64   /* bytes of a variable name */
-#define BRK_VAL_VAR_VALUE_MAX 1024 /* bytes of a variable value */
+#include "brk_limits.h" /* every length and count limit used here */
 
 /* Job id: 1..128 bytes of printable ASCII (0x21..0x7E) other than '{' and '}', which would
  * change the Redis Cluster hash tag of keys built from it. NULL is refused. -> "bad-job-id" */
@@ -30,27 +26,57 @@ const char *brk_val_debtor(const char *debtor_id);
  * -> "bad-debt" */
 const char *brk_val_debt(const char *debt_id);
 
-/* The contact point of a job on `channel`:
+/* The contact point of a job on `channel` (at most BRK_LIM_CONTACT bytes whatever the channel):
  *   sms, whatsapp, voice: E.164, '+' then 8..15 digits, the first not 0 (no spaces, dashes or
- *                         national prefixes; country-specific lengths are not checked) ->
- * "bad-phone" email:     a dot-atom local part (ASCII letters, digits and !#$%&'*+/=?^_`{|}~-
- * separated by single dots, at most 64 bytes) '@' a domain of at least two labels, each 1..63
- *              letters, digits or '-' not starting or ending with '-', the last not all digits;
- *              at most 254 bytes in all. Quoted local parts, address literals and non-ASCII
- *              (SMTPUTF8, IDN other than punycode "xn--") are refused -> "bad-email"
+ *     national prefixes; country-specific lengths are not checked) -> "bad-phone"
+ *   email: a dot-atom local part (ASCII letters, digits and !#$%&'*+/=?^_`{|}~- separated by
+ *     single dots, at most 64 bytes) '@' a domain of at least two labels, each 1..63 letters,
+ *     digits or '-' not starting or ending with '-', the last not all digits; at most 254 bytes
+ *     in all. Quoted local parts, address literals and non-ASCII (SMTPUTF8, IDN other than
+ *     punycode "xn--") are refused -> "bad-email"
  *   messenger: a page-scoped id, 1..32 digits -> "bad-psid"
  *   anything else (CHANNEL_UNSPECIFIED included) -> "bad-channel" */
 const char *brk_val_contact(int channel, const char *contact);
 
 /* A job's template variables (parallel arrays of n keys and values; either may be NULL when n is
- * 0): at most 64; each key 1..64 of [A-Za-z0-9_], no key twice (protobuf maps travel as repeated
- * entries, so a frame can repeat one); each value at most 1024 bytes of valid UTF-8 without
- * control characters (C0, DEL, C1) other than '\n'. -> "bad-variables" */
+ * 0). The first failing check answers, in this order:
+ *   more than BRK_LIM_VARS (64) entries                              -> "variables-too-many"
+ *   and for each entry in order:
+ *   a NULL key or value                                              -> "bad-variables"
+ *   a key past BRK_LIM_VAR_KEY (64) bytes                            -> "variables-key-too-long"
+ *   a key empty or not all [A-Za-z0-9_]                              -> "bad-variables"
+ *   a key given twice (protobuf maps travel as repeated entries, so
+ *   a frame can repeat one)                                          -> "bad-variables"
+ *   a value past BRK_LIM_VAR_VALUE (1024) bytes                      -> "variables-value-too-long"
+ *   a value that is not well-formed UTF-8                            -> "variables-not-utf8"
+ *   a value with a control character (C0, DEL, C1) other than '\n'  -> "bad-variables"
+ * Reads at most BRK_LIM_VAR_KEY + 1 bytes of a key and BRK_LIM_VAR_VALUE + 1 of a value. */
 const char *brk_val_variables(size_t n, const char *const *keys, const char *const *values);
+
+/* Results of brk_val_text. */
+typedef enum {
+    BRK_VAL_TEXT_OK = 0,   /* NULL, or at most max bytes of well-formed UTF-8 */
+    BRK_VAL_TEXT_LONG = 1, /* longer than max bytes */
+    BRK_VAL_TEXT_UTF8 = 2, /* within max bytes, but not well-formed UTF-8 */
+} brk_val_text_t;
+
+/* A free-text field of a job (campaign, sender, time zone...): is the NUL-terminated s at most
+ * `max` bytes of well-formed UTF-8? NULL counts as "" (protobuf-c gives unset strings as "").
+ * Reads at most max + 1 bytes of s, so an oversized field costs no more than a valid one. The
+ * caller turns the result into the field's reason code ("<field>-too-long", "<field>-not-utf8",
+ * brk_submit.h). */
+brk_val_text_t brk_val_text(const char *s, size_t max);
 
 /* 1 if s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
  * U+10FFFF, no truncated sequence), else 0. NUL bytes are valid UTF-8 here; callers that refuse
- * them check separately. s may be NULL when len is 0. */
+ * them check separately. s may be NULL when len is 0.
+ *
+ * For the frontend: proto3 `string` fields must be UTF-8 and strict protobuf clients (Go, Java,
+ * C++ with UTF-8 checks) refuse to parse a message that breaks this. A verdict echoes its job's
+ * job_id; a job rejected "bad-job-id" may carry any bytes there, so call
+ * brk_val_utf8(job_id, strlen(job_id)) before echoing it, and echo "" when it answers 0 (the
+ * verdict's position in SubmitReply still identifies the job). Every job_id that passes
+ * brk_val_job_id is printable ASCII, hence UTF-8. The same holds for SubmitBatch.batch_id. */
 int brk_val_utf8(const char *s, size_t len);
 
 #endif

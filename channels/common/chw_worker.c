@@ -24,9 +24,9 @@
 
 #include <zmq.h>
 
+#include "chw_limits.h"
 #include "chw_shaper.h"
 
-#define S_MAX_FRAME       (1024 * 1024) /* largest frame accepted from the broker */
 #define S_HWM             100000
 #define S_FINAL_LINGER_MS 1000
 
@@ -289,7 +289,7 @@ static int s_open_socket(chw_worker_t *self) {
     if (!sock)
         return CHW_ERR_ZMQ;
     int linger = 0, hwm = S_HWM;
-    int64_t maxmsg = S_MAX_FRAME;
+    int64_t maxmsg = CHW_MAX_FRAME_BYTES; /* larger: libzmq drops the broker */
     if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, self->worker_id, strlen(self->worker_id)) != 0 ||
         zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||

@@ -1,7 +1,12 @@
-/* test_validate.c — cmocka tests of brk_validate: tables of good and bad identifiers, contact
- * points, variables and UTF-8 sequences, with every length limit tried at the limit and one past.
+/* test_validate.c — cmocka tests of brk_validate and of the job limits (brk_limits.h) as
+ * brk_submit_prepare applies them: tables of good and bad identifiers, contact points, variables
+ * and UTF-8 sequences; every limit tried exactly at the limit (accepted) and one past (refused
+ * with the field's reason); and the proof that the largest job admission can accept, with the
+ * largest body the renderer can produce, packs into a BrokerToWorker frame the worker takes.
  *
- * The module's .c is included directly (unit tests link pg_ratelimit and cmocka only). */
+ * Linked with pg_broker (and so the generated protobuf code). A temporary folder holds what
+ * admission resolves against: two policies (CO, and one with a 63-byte id), a template catalog,
+ * and a TZDIR whose zones are links to the system's, some under 64-byte names. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +17,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "../../broker/brk_validate.c"
+#include "brk_limits.h"
+#include "brk_submit.h"
+#include "brk_template.h"
+#include "brk_validate.h"
+#include "pregon.pb-c.h"
+#include "rl_policyset.h"
+
+#ifndef PG_SOURCE_DIR
+#define PG_SOURCE_DIR "."
+#endif
 
 /* A malloc'd string of n copies of c, after `prefix` and before `suffix`. */
 static char *s_str(const char *prefix, char c, size_t n, const char *suffix) {
@@ -230,20 +246,34 @@ static void test_variables(void **state) {
     assert_null(brk_val_variables(1, k, empty_v));
 
     struct {
-        const char *key, *val;
+        const char *key, *val, *reason;
     } bad[] = {
-        {"", "x"},      {"a-b", "x"},      {"a b", "x"},      {"ñ", "x"},
-        {"a.b", "x"},   {"x", "a\tb"},     {"x", "a\rb"},     {"x", "a\x01"},
-        {"x", "a\x7f"}, {"x", "\xc2\x85"}, {"x", "\xc0\xaf"}, {"x", "\xed\xa0\x80"},
-        {"x", "\xff"},  {"x", "\xc3"},     {"x", "\x80"},     {"x", "\xf4\x90\x80\x80"},
-        {NULL, "x"},    {"x", NULL},
+        {"", "x", "bad-variables"},
+        {"a-b", "x", "bad-variables"},
+        {"a b", "x", "bad-variables"},
+        {"ñ", "x", "bad-variables"},
+        {"a.b", "x", "bad-variables"},
+        {"x", "a\tb", "bad-variables"},
+        {"x", "a\rb", "bad-variables"},
+        {"x", "a\x01", "bad-variables"},
+        {"x", "a\x7f", "bad-variables"},
+        {"x", "\xc2\x85", "bad-variables"}, /* NEL: UTF-8, but a C1 control */
+        {"x", "\xc0\xaf", "variables-not-utf8"},
+        {"x", "\xed\xa0\x80", "variables-not-utf8"},
+        {"x", "\xff", "variables-not-utf8"},
+        {"x", "\xc3", "variables-not-utf8"},
+        {"x", "\x80", "variables-not-utf8"},
+        {"x", "\xf4\x90\x80\x80", "variables-not-utf8"},
+        {"x", "\x01\xff", "variables-not-utf8"}, /* not UTF-8 is said before the control */
+        {NULL, "x", "bad-variables"},
+        {"x", NULL, "bad-variables"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *keys[] = {"ok", bad[i].key};
         const char *vals[] = {"fine", bad[i].val};
         const char *r = brk_val_variables(2, keys, vals);
-        if (!r || strcmp(r, "bad-variables") != 0) {
-            fail_msg("case %zu accepted", i);
+        if (!r || strcmp(r, bad[i].reason) != 0) {
+            fail_msg("case %zu: %s, expected %s", i, r ? r : "accepted", bad[i].reason);
         }
     }
     assert_string_equal(brk_val_variables(1, NULL, v), "bad-variables");
@@ -252,26 +282,38 @@ static void test_variables(void **state) {
     const char *const dk[] = {"a", "b", "a"};
     assert_string_equal(brk_val_variables(3, dk, v), "bad-variables");
 
-    /* name length 64 / 65 */
-    char *name = s_str("", 'n', 64, "");
+    /* key length 64 / 65, also when the key has a bad character: too long is said first */
+    char *name = s_str("", 'n', BRK_LIM_VAR_KEY, "");
     const char *keys[1] = {name};
     const char *vals[1] = {"x"};
     assert_null(brk_val_variables(1, keys, vals));
     free(name);
-    name = s_str("", 'n', 65, "");
+    name = s_str("", 'n', BRK_LIM_VAR_KEY + 1, "");
     keys[0] = name;
-    assert_string_equal(brk_val_variables(1, keys, vals), "bad-variables");
+    assert_string_equal(brk_val_variables(1, keys, vals), "variables-key-too-long");
+    free(name);
+    name = s_str("-", 'n', BRK_LIM_VAR_KEY, "");
+    keys[0] = name;
+    assert_string_equal(brk_val_variables(1, keys, vals), "variables-key-too-long");
     free(name);
 
-    /* value length 1024 / 1025 bytes */
+    /* value length 1024 / 1025 bytes (bytes, not characters) */
     keys[0] = "x";
-    char *val = s_str("", 'v', 1024, "");
+    char *val = s_str("", 'v', BRK_LIM_VAR_VALUE, "");
     vals[0] = val;
     assert_null(brk_val_variables(1, keys, vals));
     free(val);
-    val = s_str("", 'v', 1025, "");
+    val = s_str("", 'v', BRK_LIM_VAR_VALUE + 1, "");
     vals[0] = val;
-    assert_string_equal(brk_val_variables(1, keys, vals), "bad-variables");
+    assert_string_equal(brk_val_variables(1, keys, vals), "variables-value-too-long");
+    free(val);
+    val = s_str("", 'v', BRK_LIM_VAR_VALUE - 2, "\xc3\xb1"); /* 1024 bytes, ends in ñ */
+    vals[0] = val;
+    assert_null(brk_val_variables(1, keys, vals));
+    free(val);
+    val = s_str("", 'v', BRK_LIM_VAR_VALUE - 1, "\xc3\xb1"); /* 1025 */
+    vals[0] = val;
+    assert_string_equal(brk_val_variables(1, keys, vals), "variables-value-too-long");
     free(val);
 
     /* 64 variables / 65 */
@@ -282,56 +324,58 @@ static void test_variables(void **state) {
         mk[i] = names[i];
         mv[i] = "x";
     }
-    assert_null(brk_val_variables(64, mk, mv));
-    assert_string_equal(brk_val_variables(65, mk, mv), "bad-variables");
+    assert_null(brk_val_variables(BRK_LIM_VARS, mk, mv));
+    assert_string_equal(brk_val_variables(BRK_LIM_VARS + 1, mk, mv), "variables-too-many");
 }
 
 /* ---------------------------------------------------------------------------------------------
  * UTF-8 */
 
+/* Well-formed and ill-formed sequences; also fed to admission as a campaign name. */
+static const struct {
+    const char *s;
+    size_t len;
+    int ok;
+} s_utf8_cases[] = {
+    {"", 0, 1},
+    {"plain", 5, 1},
+    {"a\0b", 3, 1},             /* NUL is well-formed */
+    {"\xc3\xb1", 2, 1},         /* ñ */
+    {"\xc2\x80", 2, 1},         /* U+0080, the smallest 2-byte form */
+    {"\xdf\xbf", 2, 1},         /* U+07FF */
+    {"\xe0\xa0\x80", 3, 1},     /* U+0800 */
+    {"\xed\x9f\xbf", 3, 1},     /* U+D7FF, just below the surrogates */
+    {"\xee\x80\x80", 3, 1},     /* U+E000, just above */
+    {"\xef\xbf\xbf", 3, 1},     /* U+FFFF */
+    {"\xf0\x90\x80\x80", 4, 1}, /* U+10000 */
+    {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
+    {"\xf0\x9f\x98\x80", 4, 1}, /* 😀 */
+    {"\xc0\xaf", 2, 0},         /* overlong '/' */
+    {"\xc1\xbf", 2, 0},         /* overlong */
+    {"\xe0\x80\xaf", 3, 0},     /* overlong, 3 bytes */
+    {"\xe0\x9f\xbf", 3, 0},     /* overlong U+07FF */
+    {"\xf0\x80\x80\xaf", 4, 0}, /* overlong, 4 bytes */
+    {"\xf0\x8f\xbf\xbf", 4, 0}, /* overlong U+FFFF */
+    {"\xed\xa0\x80", 3, 0},     /* U+D800 surrogate */
+    {"\xed\xbf\xbf", 3, 0},     /* U+DFFF surrogate */
+    {"\xf4\x90\x80\x80", 4, 0}, /* U+110000 */
+    {"\xf5\x80\x80\x80", 4, 0},
+    {"\xff", 1, 0},
+    {"\xfe", 1, 0},
+    {"\x80", 1, 0},         /* lone continuation */
+    {"\xc3", 1, 0},         /* truncated */
+    {"\xe2\x82", 2, 0},     /* truncated */
+    {"\xf0\x9f\x98", 3, 0}, /* truncated */
+    {"\xc3\x28", 2, 0},     /* bad continuation */
+    {"\xe2\x28\xa1", 3, 0},
+    {"a\xc3\xb1\xc3", 4, 0},
+};
+
 static void test_utf8(void **state) {
     (void)state;
-    const struct {
-        const char *s;
-        size_t len;
-        int ok;
-    } cases[] = {
-        {"", 0, 1},
-        {"plain", 5, 1},
-        {"a\0b", 3, 1},             /* NUL is well-formed */
-        {"\xc3\xb1", 2, 1},         /* ñ */
-        {"\xc2\x80", 2, 1},         /* U+0080, the smallest 2-byte form */
-        {"\xdf\xbf", 2, 1},         /* U+07FF */
-        {"\xe0\xa0\x80", 3, 1},     /* U+0800 */
-        {"\xed\x9f\xbf", 3, 1},     /* U+D7FF, just below the surrogates */
-        {"\xee\x80\x80", 3, 1},     /* U+E000, just above */
-        {"\xef\xbf\xbf", 3, 1},     /* U+FFFF */
-        {"\xf0\x90\x80\x80", 4, 1}, /* U+10000 */
-        {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
-        {"\xf0\x9f\x98\x80", 4, 1}, /* 😀 */
-        {"\xc0\xaf", 2, 0},         /* overlong '/' */
-        {"\xc1\xbf", 2, 0},         /* overlong */
-        {"\xe0\x80\xaf", 3, 0},     /* overlong, 3 bytes */
-        {"\xe0\x9f\xbf", 3, 0},     /* overlong U+07FF */
-        {"\xf0\x80\x80\xaf", 4, 0}, /* overlong, 4 bytes */
-        {"\xf0\x8f\xbf\xbf", 4, 0}, /* overlong U+FFFF */
-        {"\xed\xa0\x80", 3, 0},     /* U+D800 surrogate */
-        {"\xed\xbf\xbf", 3, 0},     /* U+DFFF surrogate */
-        {"\xf4\x90\x80\x80", 4, 0}, /* U+110000 */
-        {"\xf5\x80\x80\x80", 4, 0},
-        {"\xff", 1, 0},
-        {"\xfe", 1, 0},
-        {"\x80", 1, 0},         /* lone continuation */
-        {"\xc3", 1, 0},         /* truncated */
-        {"\xe2\x82", 2, 0},     /* truncated */
-        {"\xf0\x9f\x98", 3, 0}, /* truncated */
-        {"\xc3\x28", 2, 0},     /* bad continuation */
-        {"\xe2\x28\xa1", 3, 0},
-        {"a\xc3\xb1\xc3", 4, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (brk_val_utf8(cases[i].s, cases[i].len) != cases[i].ok) {
-            fail_msg("case %zu: expected %d", i, cases[i].ok);
+    for (size_t i = 0; i < sizeof s_utf8_cases / sizeof s_utf8_cases[0]; i++) {
+        if (brk_val_utf8(s_utf8_cases[i].s, s_utf8_cases[i].len) != s_utf8_cases[i].ok) {
+            fail_msg("case %zu: expected %d", i, s_utf8_cases[i].ok);
         }
     }
     assert_int_equal(brk_val_utf8(NULL, 0), 1);
@@ -340,11 +384,728 @@ static void test_utf8(void **state) {
     assert_int_equal(brk_val_utf8("ab\xc3\xb1", 3), 0);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * brk_val_text */
+
+static void test_text(void **state) {
+    (void)state;
+    assert_int_equal(brk_val_text(NULL, 0), BRK_VAL_TEXT_OK);
+    assert_int_equal(brk_val_text("", 0), BRK_VAL_TEXT_OK);
+    assert_int_equal(brk_val_text("a", 0), BRK_VAL_TEXT_LONG);
+    assert_int_equal(brk_val_text("abc", 3), BRK_VAL_TEXT_OK);
+    assert_int_equal(brk_val_text("abcd", 3), BRK_VAL_TEXT_LONG);
+    assert_int_equal(brk_val_text("a\xff", 3), BRK_VAL_TEXT_UTF8);
+    assert_int_equal(brk_val_text("a\xff"
+                                  "cd",
+                                  3),
+                     BRK_VAL_TEXT_LONG); /* too long is said before not UTF-8 */
+    assert_int_equal(brk_val_text("\xc3\xb1\xc3\xb1", 4), BRK_VAL_TEXT_OK); /* bytes, not chars */
+    assert_int_equal(brk_val_text("\xc3\xb1\xc3", 4), BRK_VAL_TEXT_UTF8);
+    /* an oversized field is read no further than max + 1 bytes: this one has no terminator at
+     * all, and ASan would see a read past it */
+    char *raw = malloc(65);
+    assert_non_null(raw);
+    memset(raw, 'x', 65);
+    assert_int_equal(brk_val_text(raw, 64), BRK_VAL_TEXT_LONG);
+    free(raw);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Admission: the fixture */
+
+#define S_MAX_TPL_USES 16 /* variables the maximal template renders: 16 x 1024 bytes */
+_Static_assert(S_MAX_TPL_USES *BRK_LIM_VAR_VALUE == BRK_LIM_BODY_BYTES,
+               "the maximal template must render exactly the body cap");
+#define S_EMOJI "\xf0\x9f\x98\x80" /* U+1F600: 4 bytes, one code point */
+
+static char s_dir[64];
+static char s_made[16][256]; /* files and folders the fixture created, removed in reverse */
+static size_t s_n_made;
+static rl_policyset_t *s_policies;
+static brk_tpl_catalog_t *s_templates;
+static char s_juris63[BRK_LIM_JURISDICTION + 1]; /* id of a policy with the longest id */
+static char s_tpl63[BRK_LIM_TEMPLATE_ID + 1];    /* an SMS template with the longest id */
+static char s_max_tpl[BRK_LIM_TEMPLATE_ID + 1];  /* the WhatsApp template rendering the cap */
+static char s_zone64[BRK_LIM_ALT_ZONES][BRK_LIM_TIME_ZONE + 1]; /* zones with the longest names */
+static char s_max_keys[BRK_LIM_VARS][BRK_LIM_VAR_KEY + 1];      /* the longest variable names */
+
+/* strings a test allocated for a job, freed by s_free_kept */
+static char *s_kept[512];
+static size_t s_n_kept;
+
+static char *s_keep(char *p) {
+    assert_non_null(p);
+    assert_true(s_n_kept < sizeof s_kept / sizeof s_kept[0]);
+    s_kept[s_n_kept++] = p;
+    return p;
+}
+
+static void s_free_kept(void) {
+    while (s_n_kept > 0) {
+        free(s_kept[--s_n_kept]);
+    }
+}
+
+/* n copies of the NUL-terminated unit, kept. */
+static char *s_rep(const char *unit, size_t n) {
+    size_t u = strlen(unit);
+    char *out = malloc(u * n + 1);
+    assert_non_null(out);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out + i * u, unit, u);
+    }
+    out[u * n] = '\0';
+    return s_keep(out);
+}
+
+/* name padded with `pad` to exactly len bytes, into out[len + 1]. */
+static void s_padded(char *out, size_t len, const char *name, char pad) {
+    size_t n = strlen(name);
+    memcpy(out, name, n);
+    memset(out + n, pad, len - n);
+    out[len] = '\0';
+}
+
+static int s_made_path(const char *path) {
+    if (s_n_made == sizeof s_made / sizeof s_made[0] || strlen(path) >= sizeof s_made[0]) {
+        return -1;
+    }
+    snprintf(s_made[s_n_made++], sizeof s_made[0], "%s", path);
+    return 0;
+}
+
+static int s_mkdir(const char *path) {
+    return mkdir(path, 0700) == 0 ? s_made_path(path) : -1;
+}
+
+static int s_write(const char *path, const char *text, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        return -1;
+    }
+    int ok = fwrite(text, 1, len, f) == len;
+    ok &= fclose(f) == 0;
+    return ok ? s_made_path(path) : -1;
+}
+
+static char *s_read(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    char *buf = malloc(1 << 16);
+    *len = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    if (buf) {
+        buf[*len] = '\0';
+    }
+    return buf;
+}
+
+/* Policies CO and CO under a 63-byte id; zones America/Bogota and three 64-byte names, all links
+ * to the system's America/Bogota; a catalog with an SMS template "saludo", the same under a
+ * 63-byte id, and a WhatsApp template whose body is 16 variables with 64-byte names. */
+static int s_setup(void **state) {
+    (void)state;
+    char path[256], target[256], err[512];
+    snprintf(s_dir, sizeof s_dir, "/tmp/pg_val_XXXXXX");
+    if (!mkdtemp(s_dir)) {
+        return -1;
+    }
+    s_padded(s_juris63, BRK_LIM_JURISDICTION, "J", 'j');
+    s_padded(s_tpl63, BRK_LIM_TEMPLATE_ID, "T", 't');
+    s_padded(s_max_tpl, BRK_LIM_TEMPLATE_ID, "M", 'm');
+    for (int z = 0; z < BRK_LIM_ALT_ZONES; z++) {
+        char head[16];
+        snprintf(head, sizeof head, "Zona/%d", z);
+        s_padded(s_zone64[z], BRK_LIM_TIME_ZONE, head, 'z');
+    }
+    for (int i = 0; i < BRK_LIM_VARS; i++) {
+        char head[16];
+        snprintf(head, sizeof head, "v%02d_", i);
+        s_padded(s_max_keys[i], BRK_LIM_VAR_KEY, head, 'k');
+    }
+
+    /* zones, before anything looks one up (rl_tz reads TZDIR once per zone and caches it) */
+    const char *src = getenv("TZDIR");
+    src = src && *src ? src : "/usr/share/zoneinfo";
+    snprintf(target, sizeof target, "%s/America/Bogota", src);
+    const char *dirs[] = {"zoneinfo", "zoneinfo/America", "zoneinfo/Zona"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", s_dir, dirs[i]);
+        if (s_mkdir(path) != 0) {
+            return -1;
+        }
+    }
+    snprintf(path, sizeof path, "%s/zoneinfo/America/Bogota", s_dir);
+    if (symlink(target, path) != 0 || s_made_path(path) != 0) {
+        return -1;
+    }
+    for (int z = 0; z < BRK_LIM_ALT_ZONES; z++) {
+        snprintf(path, sizeof path, "%s/zoneinfo/%s", s_dir, s_zone64[z]);
+        if (symlink(target, path) != 0 || s_made_path(path) != 0) {
+            return -1;
+        }
+    }
+    snprintf(path, sizeof path, "%s/zoneinfo", s_dir);
+    setenv("TZDIR", path, 1);
+
+    /* policies */
+    size_t len;
+    char *co = s_read(PG_SOURCE_DIR "/deploy/policies/CO.yaml", &len);
+    char *id = co ? strstr(co, "\nid: CO\n") : NULL;
+    if (!id) {
+        free(co);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/policies", s_dir);
+    int rc = s_mkdir(path);
+    snprintf(path, sizeof path, "%s/policies/CO.yaml", s_dir);
+    rc |= s_write(path, co, len);
+    snprintf(path, sizeof path, "%s/policies/long.yaml", s_dir);
+    FILE *f = fopen(path, "wb");
+    rc |= f ? 0 : -1;
+    if (f) {
+        fwrite(co, 1, (size_t)(id - co), f);
+        fprintf(f, "\nid: %s\n", s_juris63);
+        fputs(id + strlen("\nid: CO\n"), f);
+        rc |= fclose(f) == 0 ? s_made_path(path) : -1;
+    }
+    free(co);
+    snprintf(path, sizeof path, "%s/policies", s_dir);
+    if (rc != 0 || !(s_policies = rl_policyset_load(path, err, sizeof err))) {
+        print_error("policies: %s\n", err);
+        return -1;
+    }
+
+    /* templates */
+    char yaml[4096];
+    int n = snprintf(yaml, sizeof yaml,
+                     "templates:\n"
+                     "  - id: saludo\n    channels: [sms]\n    body: \"Hola {{nombre}}\"\n"
+                     "  - id: %s\n    channels: [sms]\n    body: \"Hola {{nombre}}\"\n"
+                     "  - id: %s\n    channels: [whatsapp]\n    body: \"",
+                     s_tpl63, s_max_tpl);
+    for (int i = 0; i < S_MAX_TPL_USES; i++) {
+        n += snprintf(yaml + n, sizeof yaml - (size_t)n, "{{%s}}", s_max_keys[i]);
+    }
+    n += snprintf(yaml + n, sizeof yaml - (size_t)n, "\"\n");
+    snprintf(path, sizeof path, "%s/templates.yaml", s_dir);
+    if (n >= (int)sizeof yaml || s_write(path, yaml, (size_t)n) != 0 ||
+        !(s_templates = brk_tpl_load(path, err, sizeof err))) {
+        print_error("templates: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_teardown(void **state) {
+    (void)state;
+    rl_policyset_destroy(&s_policies);
+    brk_tpl_destroy(&s_templates);
+    while (s_n_made > 0) {
+        const char *p = s_made[--s_n_made];
+        if (unlink(p) != 0) {
+            rmdir(p);
+        }
+    }
+    return rmdir(s_dir);
+}
+
+/* A job and the storage of its repeated fields. Strings are literals or kept (s_keep). */
+typedef struct {
+    Pregon__SendRequest req;
+    Pregon__Segment seg;
+    Pregon__SendRequest__VariablesEntry ent[BRK_LIM_VARS + 1];
+    Pregon__SendRequest__VariablesEntry *entp[BRK_LIM_VARS + 1];
+    char *alt[BRK_LIM_ALT_ZONES + 1];
+    Pregon__Channel fb[BRK_LIM_FALLBACK + 1];
+} s_job_t;
+
+/* A valid SMS job, accepted by brk_submit_prepare. */
+static void s_job(s_job_t *j) {
+    memset(j, 0, sizeof *j);
+    pregon__send_request__init(&j->req);
+    pregon__segment__init(&j->seg);
+    for (size_t i = 0; i < sizeof j->ent / sizeof j->ent[0]; i++) {
+        pregon__send_request__variables_entry__init(&j->ent[i]);
+        j->entp[i] = &j->ent[i];
+    }
+    Pregon__SendRequest *r = &j->req;
+    r->job_id = "job-1";
+    r->tenant = "acme";
+    r->campaign = "mora-30";
+    r->debtor_id = "d-1";
+    r->channel = PREGON__CHANNEL__SMS;
+    r->contact = "+573001112233";
+    r->template_id = "saludo";
+    j->ent[0].key = "nombre";
+    j->ent[0].value = "Ana";
+    r->variables = j->entp;
+    r->n_variables = 1;
+    r->jurisdiction = "CO";
+    r->time_zone = "America/Bogota";
+    r->alt_time_zones = j->alt;
+    r->fallback_channels = j->fb;
+    j->seg.currency = "COP";
+    j->seg.debtor_type = "person";
+    j->seg.product = "credit-card";
+    r->segment = &j->seg;
+}
+
+static rl_admit_job_t s_out;
+
+/* brk_submit_prepare's reason for the job (NULL: admissible), as pregond calls it. */
+static const char *s_reason(const s_job_t *j) {
+    size_t len = pregon__send_request__get_packed_size(&j->req);
+    brk_submit_prepare(s_policies, s_templates, &j->req, NULL, len, 0, 0, &s_out);
+    const char *r = s_out.reject_reason;
+    if (r) {
+        assert_true(strlen(r) <= BRK_LIM_REASON);
+        int tpl = strcmp(r, "template-unknown") == 0 || strcmp(r, "template-channel") == 0 ||
+                  strcmp(r, "template-variables") == 0 || strcmp(r, "template-too-long") == 0;
+        assert_string_equal(s_out.reject_rule, tpl ? "job.template" : "job.fields");
+    }
+    return r;
+}
+
+/* Fails unless the job gets `reason` (NULL: accepted). */
+static void s_expect(const s_job_t *j, const char *reason, const char *what) {
+    const char *r = s_reason(j);
+    if (reason ? (!r || strcmp(r, reason) != 0) : r != NULL) {
+        fail_msg("%s: %s, expected %s", what, r ? r : "accepted", reason ? reason : "accepted");
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Admission: every limit at the boundary */
+
+static void test_prepare_default(void **state) {
+    (void)state;
+    s_job_t j;
+    s_job(&j);
+    s_expect(&j, NULL, "the default job");
+    /* the fixture's long names are real: a job can use each of them */
+    j.req.jurisdiction = s_juris63;
+    j.req.template_id = s_tpl63;
+    j.req.time_zone = s_zone64[0];
+    s_expect(&j, NULL, "longest policy id, template id and zone name");
+}
+
+typedef struct {
+    const char *field;
+    size_t off;     /* of the char * in Pregon__SendRequest, or in Pregon__Segment */
+    int in_segment; /* 1: off is in Pregon__Segment */
+    size_t limit;
+    const char *at_value;  /* exactly `limit` bytes; NULL: that many 'x' */
+    const char *at_reason; /* the verdict at the limit: NULL accepted, or a later check's */
+    const char *too_long;  /* one byte more, and 1.2 MB */
+    const char *not_utf8;  /* `limit` bytes ending in a byte that is never UTF-8 */
+} s_field_t;
+
+#define S_REQ(f) offsetof(Pregon__SendRequest, f), 0
+#define S_SEG(f) offsetof(Pregon__Segment, f), 1
+
+static void test_prepare_text_limits(void **state) {
+    (void)state;
+    const s_field_t fields[] = {
+        {"job_id", S_REQ(job_id), BRK_LIM_JOB_ID, NULL, NULL, "bad-job-id", "bad-job-id"},
+        {"tenant", S_REQ(tenant), BRK_LIM_TENANT, NULL, NULL, "bad-tenant", "bad-tenant"},
+        {"campaign", S_REQ(campaign), BRK_LIM_CAMPAIGN, NULL, NULL, "campaign-too-long",
+         "campaign-not-utf8"},
+        {"debtor_id", S_REQ(debtor_id), BRK_LIM_DEBTOR_ID, NULL, NULL, "bad-debtor", "bad-debtor"},
+        {"debt_id", S_REQ(debt_id), BRK_LIM_DEBT_ID, NULL, NULL, "bad-debt", "bad-debt"},
+        {"template_id", S_REQ(template_id), BRK_LIM_TEMPLATE_ID, s_tpl63, NULL,
+         "template-id-too-long", "template-id-not-utf8"},
+        {"jurisdiction", S_REQ(jurisdiction), BRK_LIM_JURISDICTION, s_juris63, NULL,
+         "jurisdiction-too-long", "jurisdiction-not-utf8"},
+        {"time_zone", S_REQ(time_zone), BRK_LIM_TIME_ZONE, s_zone64[0], NULL, "time-zone-too-long",
+         "time-zone-not-utf8"},
+        /* only "HH:MM-HH:MM" parses: at the limit the window parser answers */
+        {"preferred_window", S_REQ(preferred_window), BRK_LIM_WINDOW, NULL, "bad-window",
+         "preferred-window-too-long", "preferred-window-not-utf8"},
+        {"sender", S_REQ(sender), BRK_LIM_SENDER, NULL, NULL, "sender-too-long", "sender-not-utf8"},
+        {"segment.currency", S_SEG(currency), BRK_LIM_SEGMENT_TEXT, NULL, NULL,
+         "segment-currency-too-long", "segment-currency-not-utf8"},
+        {"segment.debtor_type", S_SEG(debtor_type), BRK_LIM_SEGMENT_TEXT, NULL, NULL,
+         "segment-debtor-type-too-long", "segment-debtor-type-not-utf8"},
+        {"segment.product", S_SEG(product), BRK_LIM_SEGMENT_TEXT, NULL, NULL,
+         "segment-product-too-long", "segment-product-not-utf8"},
+    };
+    char what[96];
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const s_field_t *t = &fields[i];
+        s_job_t j;
+        s_job(&j);
+        char **slot = (char **)((t->in_segment ? (char *)&j.seg : (char *)&j.req) + t->off);
+        char *at = s_keep(t->at_value ? strdup(t->at_value) : s_str("", 'x', t->limit, ""));
+        assert_int_equal(strlen(at), t->limit);
+
+        *slot = at;
+        snprintf(what, sizeof what, "%s of %zu bytes", t->field, t->limit);
+        s_expect(&j, t->at_reason, what);
+
+        *slot = s_keep(s_str(at, 'x', 1, ""));
+        snprintf(what, sizeof what, "%s of %zu bytes", t->field, t->limit + 1);
+        s_expect(&j, t->too_long, what);
+
+        *slot = s_keep(s_str("", 'x', 1200 * 1000, "")); /* the hostile test's 1.2 MB */
+        snprintf(what, sizeof what, "%s of 1.2 MB", t->field);
+        s_expect(&j, t->too_long, what);
+
+        char *bad = s_keep(strdup(at));
+        bad[t->limit - 1] = '\xff';
+        *slot = bad;
+        snprintf(what, sizeof what, "%s ending in 0xFF", t->field);
+        s_expect(&j, t->not_utf8, what);
+        s_free_kept();
+    }
+}
+
+static void test_prepare_campaign_utf8(void **state) {
+    (void)state;
+    s_job_t j;
+    s_job(&j);
+    char buf[16];
+    for (size_t i = 0; i < sizeof s_utf8_cases / sizeof s_utf8_cases[0]; i++) {
+        if (s_utf8_cases[i].len == 0 || memchr(s_utf8_cases[i].s, '\0', s_utf8_cases[i].len)) {
+            continue; /* a C string ends at the first NUL: protobuf-c gives no more */
+        }
+        memcpy(buf, s_utf8_cases[i].s, s_utf8_cases[i].len);
+        buf[s_utf8_cases[i].len] = '\0';
+        j.req.campaign = buf;
+        char what[32];
+        snprintf(what, sizeof what, "UTF-8 case %zu", i);
+        s_expect(&j, s_utf8_cases[i].ok ? NULL : "campaign-not-utf8", what);
+    }
+    /* the limit is bytes: 32 four-byte code points fit 128 bytes, one more byte does not */
+    j.req.campaign = s_rep(S_EMOJI, BRK_LIM_CAMPAIGN / 4);
+    s_expect(&j, NULL, "128 bytes of emoji");
+    j.req.campaign = s_keep(s_str(j.req.campaign, 'x', 1, ""));
+    s_expect(&j, "campaign-too-long", "129 bytes of emoji and x");
+    j.req.campaign = s_rep("\xc3\xb1", BRK_LIM_CAMPAIGN / 2);
+    s_expect(&j, NULL, "128 bytes of ñ");
+    /* a sequence cut by the limit: 127 bytes and the first byte of ñ */
+    j.req.campaign = s_keep(s_str("", 'x', BRK_LIM_CAMPAIGN - 1, "\xc3"));
+    s_expect(&j, "campaign-not-utf8", "truncated at the limit");
+    /* the contact point keeps its ASCII rules, whatever its length */
+    j.req.campaign = "ok";
+    j.req.contact = s_keep(s_str("+57", '3', 1200 * 1000, ""));
+    s_expect(&j, "bad-phone", "contact of 1.2 MB");
+    j.req.contact = "+57300\xff";
+    s_expect(&j, "bad-phone", "contact not UTF-8");
+    s_free_kept();
+}
+
+static void test_prepare_variables(void **state) {
+    (void)state;
+    s_job_t j;
+    s_job(&j);
+    /* 64 entries (nombre and 63 more) / 65 */
+    for (size_t i = 1; i <= BRK_LIM_VARS; i++) {
+        j.ent[i].key = s_max_keys[i - 1];
+        j.ent[i].value = "x";
+    }
+    j.req.n_variables = BRK_LIM_VARS;
+    s_expect(&j, NULL, "64 variables");
+    j.req.n_variables = BRK_LIM_VARS + 1;
+    s_expect(&j, "variables-too-many", "65 variables");
+
+    /* key 64 / 65 bytes, value 1024 / 1025 bytes, a value not UTF-8 */
+    j.req.n_variables = 2;
+    j.ent[1].key = s_max_keys[0];
+    s_expect(&j, NULL, "key of 64 bytes");
+    j.ent[1].key = s_keep(s_str(s_max_keys[0], 'k', 1, ""));
+    s_expect(&j, "variables-key-too-long", "key of 65 bytes");
+    j.ent[1].key = "monto";
+    j.ent[1].value = s_rep(S_EMOJI, BRK_LIM_VAR_VALUE / 4);
+    s_expect(&j, NULL, "value of 1024 bytes");
+    j.ent[1].value = s_keep(s_str(j.ent[1].value, 'x', 1, ""));
+    s_expect(&j, "variables-value-too-long", "value of 1025 bytes");
+    j.ent[1].value = "\xed\xa0\x80"; /* a surrogate */
+    s_expect(&j, "variables-not-utf8", "value not UTF-8");
+    j.ent[1].value = "a\x1b[2J";
+    s_expect(&j, "bad-variables", "value with ESC");
+    s_free_kept();
+}
+
+static void test_prepare_alt_zones(void **state) {
+    (void)state;
+    s_job_t j;
+    s_job(&j);
+    for (int z = 0; z < BRK_LIM_ALT_ZONES; z++) {
+        j.alt[z] = s_zone64[z];
+    }
+    j.alt[BRK_LIM_ALT_ZONES] = "America/Bogota";
+    j.req.n_alt_time_zones = BRK_LIM_ALT_ZONES;
+    s_expect(&j, NULL, "3 alternative zones of 64 bytes");
+    j.req.n_alt_time_zones = BRK_LIM_ALT_ZONES + 1;
+    s_expect(&j, "alt-zones-too-many", "4 alternative zones");
+
+    j.req.n_alt_time_zones = 1;
+    j.alt[0] = s_keep(s_str(s_zone64[0], 'z', 1, ""));
+    s_expect(&j, "alt-zones-too-long", "an alternative zone of 65 bytes");
+    j.alt[0] = "America/Bogot\xc3";
+    s_expect(&j, "alt-zones-not-utf8", "an alternative zone not UTF-8");
+    j.alt[0] = s_keep(s_str("", 'x', BRK_LIM_TIME_ZONE, ""));
+    s_expect(&j, "bad-timezone", "an unknown alternative zone of 64 bytes");
+    s_free_kept();
+}
+
+static void test_prepare_fallback(void **state) {
+    (void)state;
+    s_job_t j;
+    s_job(&j);
+    const Pregon__Channel all[] = {PREGON__CHANNEL__WHATSAPP, PREGON__CHANNEL__VOICE,
+                                   PREGON__CHANNEL__EMAIL, PREGON__CHANNEL__MESSENGER,
+                                   PREGON__CHANNEL__SMS};
+    memcpy(j.fb, all, sizeof all);
+    j.req.n_fallback_channels = BRK_LIM_FALLBACK;
+    s_expect(&j, NULL, "4 fallback channels");
+    j.req.n_fallback_channels = BRK_LIM_FALLBACK + 1;
+    s_expect(&j, "fallback-too-many", "5 fallback channels");
+    j.req.n_fallback_channels = 1;
+    const int bad[] = {0, 6, -1, 1000};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        j.fb[0] = (Pregon__Channel)bad[i];
+        s_expect(&j, "bad-fallback", "a fallback that is no channel");
+    }
+}
+
+/* A job's whole serialized size is capped too: unknown fields (a newer client's, or a hostile
+ * one's) are kept by protobuf-c, stored and dispatched, so they count. */
+static void test_prepare_job_too_large(void **state) {
+    (void)state;
+    s_job_t j;
+    s_job(&j);
+    const size_t base = pregon__send_request__get_packed_size(&j.req);
+    for (size_t extra = 0; extra <= 1; extra++) {
+        /* field 99, length-delimited: a 2-byte key, a 3-byte length, L bytes */
+        const size_t L = BRK_LIM_JOB_BYTES - base - 5 + extra;
+        assert_true(L >= (1u << 14) && L < (1u << 21));
+        const size_t total = base + 5 + L;
+        uint8_t *buf = malloc(total);
+        assert_non_null(buf);
+        assert_int_equal(pregon__send_request__pack(&j.req, buf), base);
+        uint8_t *p = buf + base;
+        const unsigned key = 99u << 3 | 2u;
+        *p++ = (uint8_t)((key & 0x7f) | 0x80);
+        *p++ = (uint8_t)(key >> 7);
+        *p++ = (uint8_t)((L & 0x7f) | 0x80);
+        *p++ = (uint8_t)(((L >> 7) & 0x7f) | 0x80);
+        *p++ = (uint8_t)(L >> 14);
+        memset(p, 'u', L);
+        Pregon__SendRequest *r = pregon__send_request__unpack(NULL, total, buf);
+        assert_non_null(r);
+        assert_int_equal(r->base.n_unknown_fields, 1);
+        const size_t len = pregon__send_request__get_packed_size(r);
+        assert_int_equal(len, total);
+        brk_submit_prepare(s_policies, s_templates, r, buf, len, 0, 0, &s_out);
+        if (extra) {
+            assert_non_null(s_out.reject_reason);
+            assert_string_equal(s_out.reject_reason, "job-too-large");
+            assert_string_equal(s_out.reject_rule, "job.fields");
+        } else if (s_out.reject_reason) {
+            fail_msg("a job of exactly BRK_LIM_JOB_BYTES: %s", s_out.reject_reason);
+        }
+        pregon__send_request__free_unpacked(r, NULL);
+        free(buf);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The largest Dispatch fits the worker's frame limit */
+
+/* Packs job and body into a Dispatch (lease id of BRK_LIM_LEASE_ID bytes, widest numbers) and a
+ * BrokerToWorker, checks both against brk_limits.h and the worker's limit, unpacks the frame
+ * again as the worker does, and returns the frame's size. */
+static size_t s_frame(const Pregon__SendRequest *job, const char *body, const char *what) {
+    char *lease = s_keep(s_str("", 'l', BRK_LIM_LEASE_ID, ""));
+    Pregon__Dispatch d = PREGON__DISPATCH__INIT;
+    d.job = (Pregon__SendRequest *)job;
+    d.lease_id = lease;
+    d.lease_expires_ms = INT64_MIN; /* 10 bytes: the widest int64 */
+    d.attempt = UINT32_MAX;
+    d.rendered_body = (char *)body;
+    Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
+    msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
+    msg.dispatch = &d;
+    const size_t job_size = pregon__send_request__get_packed_size(job);
+    const size_t dispatch_size = pregon__dispatch__get_packed_size(&d);
+    const size_t frame_size = pregon__broker_to_worker__get_packed_size(&msg);
+    print_message("%s: SendRequest %zu bytes (bound %d), body %zu (cap %d), Dispatch %zu "
+                  "(bound %d), frame %zu (bound %d); the worker takes %d\n",
+                  what, job_size, BRK_LIM_JOB_BYTES, strlen(body), BRK_LIM_BODY_BYTES,
+                  dispatch_size, BRK_LIM_DISPATCH_BYTES, frame_size, BRK_LIM_FRAME_BYTES,
+                  CHW_MAX_FRAME_BYTES);
+    assert_true(job_size <= BRK_LIM_JOB_BYTES);
+    assert_true(strlen(body) <= BRK_LIM_BODY_BYTES);
+    assert_true(dispatch_size <= BRK_LIM_DISPATCH_BYTES);
+    assert_true(frame_size <= BRK_LIM_FRAME_BYTES);
+    assert_true(frame_size <= CHW_MAX_FRAME_BYTES); /* what libzmq enforces at the worker */
+
+    uint8_t *buf = malloc(frame_size);
+    assert_non_null(buf);
+    assert_int_equal(pregon__broker_to_worker__pack(&msg, buf), frame_size);
+    Pregon__BrokerToWorker *back = pregon__broker_to_worker__unpack(NULL, frame_size, buf);
+    assert_non_null(back);
+    assert_int_equal(back->msg_case, PREGON__BROKER_TO_WORKER__MSG_DISPATCH);
+    assert_string_equal(back->dispatch->rendered_body, body);
+    assert_int_equal(back->dispatch->job->n_variables, job->n_variables);
+    pregon__broker_to_worker__free_unpacked(back, NULL);
+    free(buf);
+    return frame_size;
+}
+
+/* Every field of SendRequest at its limit with the widest encoding of every number (negative
+ * enums and ints take 10 bytes), whether or not admission would like the values: admission
+ * accepts nothing larger, field by field and as a whole (job-too-large). */
+static void test_worst_case_frame(void **state) {
+    (void)state;
+    /* a field added to pregon.proto without a limit in brk_limits.h fails here */
+    assert_int_equal(pregon__send_request__descriptor.n_fields, BRK_LIM_SENDREQUEST_FIELDS);
+    assert_int_equal(pregon__segment__descriptor.n_fields, BRK_LIM_SEGMENT_FIELDS);
+    assert_int_equal(pregon__dispatch__descriptor.n_fields, BRK_LIM_DISPATCH_FIELDS);
+
+    s_job_t j;
+    s_job(&j);
+    Pregon__SendRequest *r = &j.req;
+    r->job_id = s_rep("j", BRK_LIM_JOB_ID);
+    r->tenant = s_rep("t", BRK_LIM_TENANT);
+    r->campaign = s_rep("c", BRK_LIM_CAMPAIGN);
+    r->debtor_id = s_rep("d", BRK_LIM_DEBTOR_ID);
+    r->debt_id = s_rep("e", BRK_LIM_DEBT_ID);
+    r->role = (Pregon__Role)-1;
+    r->channel = (Pregon__Channel)-1;
+    r->contact = s_rep("@", BRK_LIM_CONTACT);
+    r->template_id = s_rep("m", BRK_LIM_TEMPLATE_ID);
+    for (int i = 0; i < BRK_LIM_VARS; i++) {
+        j.ent[i].key = s_max_keys[i];
+        j.ent[i].value = s_rep("v", BRK_LIM_VAR_VALUE);
+    }
+    r->n_variables = BRK_LIM_VARS;
+    r->jurisdiction = s_rep("J", BRK_LIM_JURISDICTION);
+    r->time_zone = s_rep("z", BRK_LIM_TIME_ZONE);
+    for (int z = 0; z < BRK_LIM_ALT_ZONES; z++) {
+        j.alt[z] = s_rep("a", BRK_LIM_TIME_ZONE);
+    }
+    r->n_alt_time_zones = BRK_LIM_ALT_ZONES;
+    r->not_before = INT64_MIN;
+    r->expires_at = INT64_MIN;
+    r->priority = INT32_MIN;
+    for (int f = 0; f < BRK_LIM_FALLBACK; f++) {
+        j.fb[f] = (Pregon__Channel)-1;
+    }
+    r->n_fallback_channels = BRK_LIM_FALLBACK;
+    j.seg.amount_cents = INT64_MIN;
+    j.seg.currency = s_rep("C", BRK_LIM_SEGMENT_TEXT);
+    j.seg.days_past_due = INT32_MIN;
+    j.seg.debtor_type = s_rep("T", BRK_LIM_SEGMENT_TEXT);
+    j.seg.product = s_rep("P", BRK_LIM_SEGMENT_TEXT);
+    r->preferred_window = s_rep("w", BRK_LIM_WINDOW);
+    r->sender = s_rep("s", BRK_LIM_SENDER);
+
+    /* the bound is tight: only the choice between packed and unpacked fallback_channels (the
+     * header takes the larger) separates it from what protobuf-c writes */
+    const size_t job = pregon__send_request__get_packed_size(r);
+    assert_true(job <= BRK_LIM_JOB_BYTES);
+    assert_true(BRK_LIM_JOB_BYTES - job <= BRK_LIM_FALLBACK_BYTES - BRK_LIM_FALLBACK_PACKED);
+
+    const char *body = s_rep("b", BRK_LIM_BODY_BYTES);
+    size_t frame = s_frame(r, body, "worst case");
+    assert_true(BRK_LIM_FRAME_BYTES - frame <= BRK_LIM_FALLBACK_BYTES - BRK_LIM_FALLBACK_PACKED);
+    s_free_kept();
+}
+
+/* The largest job admission really accepts (every field at its limit where its meaning allows:
+ * a WhatsApp number is 16 bytes, a window 11), rendered to the body cap by a real template and
+ * dispatched the way pregond does it: unpacked from the stored payload. */
+static void test_maximal_accepted_job_dispatches(void **state) {
+    (void)state;
+    s_job_t j;
+    s_job(&j);
+    Pregon__SendRequest *r = &j.req;
+    r->job_id = s_rep("j", BRK_LIM_JOB_ID);
+    r->tenant = s_rep("t", BRK_LIM_TENANT);
+    r->campaign = s_rep(S_EMOJI, BRK_LIM_CAMPAIGN / 4);
+    r->debtor_id = s_rep("d", BRK_LIM_DEBTOR_ID);
+    r->debt_id = s_rep("e", BRK_LIM_DEBT_ID);
+    r->role = PREGON__ROLE__CODEBTOR;
+    r->channel = PREGON__CHANNEL__WHATSAPP;
+    r->contact = "+123456789012345"; /* 15 digits: the longest E.164 */
+    r->template_id = s_max_tpl;
+    const char *keys[BRK_LIM_VARS], *values[BRK_LIM_VARS];
+    for (int i = 0; i < BRK_LIM_VARS; i++) {
+        j.ent[i].key = s_max_keys[i];
+        j.ent[i].value = s_rep(S_EMOJI, BRK_LIM_VAR_VALUE / 4);
+        keys[i] = j.ent[i].key;
+        values[i] = j.ent[i].value;
+    }
+    r->n_variables = BRK_LIM_VARS;
+    r->jurisdiction = s_juris63;
+    r->time_zone = s_zone64[0];
+    for (int z = 0; z < BRK_LIM_ALT_ZONES; z++) {
+        j.alt[z] = s_zone64[z];
+    }
+    r->n_alt_time_zones = BRK_LIM_ALT_ZONES;
+    r->not_before = INT64_MAX;
+    r->expires_at = INT64_MAX;
+    r->priority = INT32_MIN;
+    const Pregon__Channel fb[] = {PREGON__CHANNEL__SMS, PREGON__CHANNEL__VOICE,
+                                  PREGON__CHANNEL__EMAIL, PREGON__CHANNEL__MESSENGER};
+    memcpy(j.fb, fb, sizeof fb);
+    r->n_fallback_channels = BRK_LIM_FALLBACK;
+    j.seg.amount_cents = INT64_MIN;
+    j.seg.currency = s_rep("C", BRK_LIM_SEGMENT_TEXT);
+    j.seg.days_past_due = INT32_MIN;
+    j.seg.debtor_type = s_rep(S_EMOJI, BRK_LIM_SEGMENT_TEXT / 4);
+    j.seg.product = s_rep("P", BRK_LIM_SEGMENT_TEXT);
+    r->preferred_window = "08:00-20:00";
+    r->sender = s_rep("s", BRK_LIM_SENDER);
+    s_expect(&j, NULL, "the maximal job");
+
+    /* stored as pregond stores it, dispatched as pregond dispatches it */
+    const size_t len = pregon__send_request__get_packed_size(r);
+    uint8_t *payload = malloc(len);
+    assert_non_null(payload);
+    assert_int_equal(pregon__send_request__pack(r, payload), len);
+    Pregon__SendRequest *stored = pregon__send_request__unpack(NULL, len, payload);
+    assert_non_null(stored);
+    char *body = NULL;
+    const char *why = NULL;
+    assert_int_equal(brk_tpl_render(brk_tpl_get(s_templates, stored->template_id), keys, values,
+                                    BRK_LIM_VARS, &body, &why),
+                     0);
+    assert_int_equal(strlen(body), BRK_LIM_BODY_BYTES); /* the renderer's cap, reached */
+    s_frame(stored, body, "maximal accepted job");
+
+    /* one more character and the render is refused, at admission already */
+    j.ent[0].value = s_keep(s_str(j.ent[0].value, 'x', 1, ""));
+    s_expect(&j, "variables-value-too-long", "a value past its limit");
+    free(body);
+    pregon__send_request__free_unpacked(stored, NULL);
+    free(payload);
+    s_free_kept();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_identifiers), cmocka_unit_test(test_phones),
-        cmocka_unit_test(test_emails),      cmocka_unit_test(test_psid_and_channel),
-        cmocka_unit_test(test_variables),   cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_identifiers),
+        cmocka_unit_test(test_phones),
+        cmocka_unit_test(test_emails),
+        cmocka_unit_test(test_psid_and_channel),
+        cmocka_unit_test(test_variables),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_text),
+        cmocka_unit_test(test_prepare_default),
+        cmocka_unit_test(test_prepare_text_limits),
+        cmocka_unit_test(test_prepare_campaign_utf8),
+        cmocka_unit_test(test_prepare_variables),
+        cmocka_unit_test(test_prepare_alt_zones),
+        cmocka_unit_test(test_prepare_fallback),
+        cmocka_unit_test(test_prepare_job_too_large),
+        cmocka_unit_test(test_worst_case_frame),
+        cmocka_unit_test(test_maximal_accepted_job_dispatches),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

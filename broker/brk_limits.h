@@ -1,0 +1,144 @@
+/* brk_limits.h — the size limit of every field of a send job, and the proof that whatever
+ * admission accepts can be dispatched to its worker.
+ *
+ * One table for every string (bytes), repeated field and map (entries) of pregon.SendRequest
+ * (proto/pregon.proto), checked at admission by brk_submit_prepare: a job over any limit is
+ * REJECTED with rule "job.fields" and a reason naming the field (brk_submit.h lists them). From
+ * the table this header derives the largest serialized SendRequest, adds the largest rendered
+ * body (the renderer's cap) and the lease id, and checks at compile time that the resulting
+ * BrokerToWorker{dispatch} frame fits the worker's ZMQ_MAXMSGSIZE (channels/common/chw_limits.h).
+ * So a job whose Dispatch could not reach its worker cannot be accepted. tests/unit/test_validate.c
+ * packs a maximal Dispatch with protobuf-c and checks the same at run time.
+ *
+ * Why these numbers (a demanding campaign system should never meet them with honest data):
+ *   job_id, debtor_id, debt_id  128  room for a UUID with a prefix, or a composite CRM key
+ *   tenant                       64  an agency or creditor code
+ *   campaign                    128  a descriptive name with a date and a segment in it
+ *   contact                     254  the longest e-mail address (RFC 5321 path minus "<>");
+ *                                    E.164 is at most 16 bytes and a PSID 32 (brk_validate.h)
+ *   template_id                  63  the longest id a template catalog may declare
+ *   variables                    64  entries, as many as a template may use (BRK_TPL_MAX_VARS)
+ *     key                        64  bytes, as long as a placeholder name may be
+ *     value                    1024  bytes: an address, a product list or a payment link fits
+ *   jurisdiction                 63  the longest policy id a policy file may declare
+ *   time_zone                    64  twice the longest IANA name (32 bytes)
+ *   alt_time_zones                3  entries of 64 bytes: the decision takes 4 zones in all
+ *   fallback_channels             4  entries: every other channel
+ *   segment.currency,            64  bytes each: reporting labels, free-form
+ *     .debtor_type, .product
+ *   preferred_window             32  "HH:MM-HH:MM" is 11 bytes; room for a future list of two
+ *   sender                       64  a phone number, an alphanumeric sender id, a page id, or
+ *                                    an e-mail From address of ordinary length
+ * Every string must also be well-formed UTF-8; identifiers keep their stricter alphabets
+ * (brk_validate.h). Numbers and enums are bounded by their wire types.
+ *
+ * Worst cases derived below, in bytes (recomputed by the compiler from the table):
+ *   BRK_LIM_JOB_BYTES       largest serialized SendRequest that admission accepts (also the cap
+ *                           on a job's whole serialized size, so unknown fields of a newer
+ *                           client cannot carry a job past it: "job-too-large")
+ *   BRK_LIM_BODY_BYTES      largest rendered body (brk_tpl_render fails "template-too-long" past)
+ *   BRK_LIM_DISPATCH_BYTES  largest serialized Dispatch
+ *   BRK_LIM_FRAME_BYTES     largest BrokerToWorker frame, <= CHW_MAX_FRAME_BYTES
+ * With the table above: 71815, 16384, 88827 and 88831 bytes, 8.5 % of the worker's 1 MiB
+ * (test_validate prints what protobuf-c actually packs). */
+#ifndef BRK_LIMITS_H
+#define BRK_LIMITS_H
+
+#include "../channels/common/chw_limits.h"
+
+/* --- the table: bytes of each string, entries of each repeated field or map --------------- */
+
+#define BRK_LIM_JOB_ID       128  /* job_id = 1 */
+#define BRK_LIM_TENANT       64   /* tenant = 2 */
+#define BRK_LIM_CAMPAIGN     128  /* campaign = 3 */
+#define BRK_LIM_DEBTOR_ID    128  /* debtor_id = 4 */
+#define BRK_LIM_DEBT_ID      128  /* debt_id = 5 */
+#define BRK_LIM_CONTACT      254  /* contact = 8 */
+#define BRK_LIM_TEMPLATE_ID  63   /* template_id = 9 */
+#define BRK_LIM_VARS         64   /* variables = 10: entries */
+#define BRK_LIM_VAR_KEY      64   /*   bytes of a key */
+#define BRK_LIM_VAR_VALUE    1024 /*   bytes of a value */
+#define BRK_LIM_JURISDICTION 63   /* jurisdiction = 11 */
+#define BRK_LIM_TIME_ZONE    64   /* time_zone = 12, and each of alt_time_zones */
+#define BRK_LIM_ALT_ZONES    3    /* alt_time_zones = 13: entries */
+#define BRK_LIM_FALLBACK     4    /* fallback_channels = 17: entries */
+#define BRK_LIM_SEGMENT_TEXT 64   /* segment = 18: currency, debtor_type, product */
+#define BRK_LIM_WINDOW       32   /* preferred_window = 19 */
+#define BRK_LIM_SENDER       64   /* sender = 20 */
+
+/* Fields the table covers: a test compares them with the generated descriptors, so a field
+ * added to pregon.proto without a limit here fails the build's tests. */
+#define BRK_LIM_SENDREQUEST_FIELDS 20
+#define BRK_LIM_SEGMENT_FIELDS     5
+#define BRK_LIM_DISPATCH_FIELDS    5
+
+/* --- what the broker adds at dispatch ------------------------------------------------------ */
+
+#define BRK_LIM_LEASE_ID 600 /* Dispatch.lease_id: "attempt/job key", formatted by pregond */
+#define BRK_LIM_BODY_BYTES                                                                         \
+    16384                 /* Dispatch.rendered_body: the renderer's cap, 4096 code points          \
+                           * of 4 bytes (WhatsApp's limit; every channel's is smaller) */
+#define BRK_LIM_REASON 31 /* bytes of a verdict reason code */
+
+/* --- protobuf encoding sizes (upper bounds; arguments are constants) ----------------------- */
+
+/* Bytes of a varint holding v >= 0 (10: any value, negative int32/int64/enum included). */
+#define BRK_PB_VARINT(v)                                                                           \
+    ((v) < (1ULL << 7)    ? 1                                                                      \
+     : (v) < (1ULL << 14) ? 2                                                                      \
+     : (v) < (1ULL << 21) ? 3                                                                      \
+     : (v) < (1ULL << 28) ? 4                                                                      \
+     : (v) < (1ULL << 35) ? 5                                                                      \
+                          : 10)
+/* Bytes of the key of field number f (1..2047). */
+#define BRK_PB_KEY(f) ((f) < 16 ? 1 : 2)
+/* A length-delimited field (string, bytes, sub-message, packed list) of n bytes. */
+#define BRK_PB_LEN(f, n) (BRK_PB_KEY(f) + BRK_PB_VARINT(n) + (n))
+/* A varint field of any value: int32, int64, enum (negative values take 10 bytes). */
+#define BRK_PB_INT(f) (BRK_PB_KEY(f) + 10)
+/* A uint32 field. */
+#define BRK_PB_U32(f) (BRK_PB_KEY(f) + 5)
+
+/* --- derived worst cases ------------------------------------------------------------------- */
+
+/* One map entry of `variables`: a VariablesEntry message {key = 1, value = 2}. */
+#define BRK_LIM_VAR_ENTRY_BYTES (BRK_PB_LEN(1, BRK_LIM_VAR_KEY) + BRK_PB_LEN(2, BRK_LIM_VAR_VALUE))
+
+/* Segment: amount_cents, currency, days_past_due, debtor_type, product. */
+#define BRK_LIM_SEGMENT_BYTES                                                                      \
+    (BRK_PB_INT(1) + BRK_PB_LEN(2, BRK_LIM_SEGMENT_TEXT) + BRK_PB_INT(3) +                         \
+     BRK_PB_LEN(4, BRK_LIM_SEGMENT_TEXT) + BRK_PB_LEN(5, BRK_LIM_SEGMENT_TEXT))
+
+/* fallback_channels, packed (one key, one length, a varint each) or not (a key and a varint
+ * each): whichever is larger. */
+#define BRK_LIM_FALLBACK_PACKED   BRK_PB_LEN(17, BRK_LIM_FALLBACK * 10)
+#define BRK_LIM_FALLBACK_UNPACKED (BRK_LIM_FALLBACK * BRK_PB_INT(17))
+#define BRK_LIM_FALLBACK_BYTES                                                                     \
+    (BRK_LIM_FALLBACK_PACKED > BRK_LIM_FALLBACK_UNPACKED ? BRK_LIM_FALLBACK_PACKED                 \
+                                                         : BRK_LIM_FALLBACK_UNPACKED)
+
+/* The largest serialized SendRequest whose fields are all within the table. */
+#define BRK_LIM_JOB_BYTES                                                                          \
+    (BRK_PB_LEN(1, BRK_LIM_JOB_ID) + BRK_PB_LEN(2, BRK_LIM_TENANT) +                               \
+     BRK_PB_LEN(3, BRK_LIM_CAMPAIGN) + BRK_PB_LEN(4, BRK_LIM_DEBTOR_ID) +                          \
+     BRK_PB_LEN(5, BRK_LIM_DEBT_ID) + BRK_PB_INT(6) + BRK_PB_INT(7) +                              \
+     BRK_PB_LEN(8, BRK_LIM_CONTACT) + BRK_PB_LEN(9, BRK_LIM_TEMPLATE_ID) +                         \
+     BRK_LIM_VARS * BRK_PB_LEN(10, BRK_LIM_VAR_ENTRY_BYTES) +                                      \
+     BRK_PB_LEN(11, BRK_LIM_JURISDICTION) + BRK_PB_LEN(12, BRK_LIM_TIME_ZONE) +                    \
+     BRK_LIM_ALT_ZONES * BRK_PB_LEN(13, BRK_LIM_TIME_ZONE) + BRK_PB_INT(14) + BRK_PB_INT(15) +     \
+     BRK_PB_INT(16) + BRK_LIM_FALLBACK_BYTES + BRK_PB_LEN(18, BRK_LIM_SEGMENT_BYTES) +             \
+     BRK_PB_LEN(19, BRK_LIM_WINDOW) + BRK_PB_LEN(20, BRK_LIM_SENDER))
+
+/* Dispatch: job, lease_id, lease_expires_ms, attempt, rendered_body. */
+#define BRK_LIM_DISPATCH_BYTES                                                                     \
+    (BRK_PB_LEN(1, BRK_LIM_JOB_BYTES) + BRK_PB_LEN(2, BRK_LIM_LEASE_ID) + BRK_PB_INT(3) +          \
+     BRK_PB_U32(4) + BRK_PB_LEN(5, BRK_LIM_BODY_BYTES))
+
+/* BrokerToWorker{dispatch = 1}: the largest frame the broker sends a worker (heartbeat, halt and
+ * leave_ack are a few bytes). */
+#define BRK_LIM_FRAME_BYTES BRK_PB_LEN(1, BRK_LIM_DISPATCH_BYTES)
+
+_Static_assert(BRK_LIM_FRAME_BYTES <= CHW_MAX_FRAME_BYTES,
+               "a maximal Dispatch would not fit the worker's ZMQ_MAXMSGSIZE: lower a limit");
+
+#endif
