@@ -58,6 +58,34 @@ typedef enum {
     RL_EXPIRE = 4, /* the next legal instant is past expires_at */
 } rl_outcome_t;
 
+/* Which figures an rl_counters_t holds. */
+typedef enum {
+    RL_COUNTERS_NONE = 0,     /* no counter decided: a window, a role, the job's own times, or
+                                 an accepted job under a policy with no cap on its channel */
+    RL_COUNTERS_CAP = 1,      /* `count` of `limit` in the window (`per`, `span`) */
+    RL_COUNTERS_GAP = 2,      /* the last contact `ago` seconds before, a gap of `span` seconds */
+    RL_COUNTERS_COOLDOWN = 3, /* day `count` of `limit` after a conversation `ago` seconds
+                                 before (the day of the conversation is day 1) */
+    RL_COUNTERS_ONE_CHANNEL = 4, /* a direct contact on `channel` `ago` seconds before, inside the
+                                    window (`per`, `span`) */
+} rl_counters_kind_t;
+
+/* The counters behind a verdict, as plain data (the audit record's "3 of 7 in 7d"). Figures are
+ * those at the instant the rules were first checked, max(now, not_before). Unused fields are 0.
+ * Fields are ordered to keep rl_verdict_t at 80 bytes: at 88, GCC -O3 clears it with `rep stos`,
+ * which costs rl_decide (hot path) a measurable few nanoseconds. */
+typedef struct {
+    rl_counters_kind_t kind;
+    int count;            /* CAP: contacts in the window; COOLDOWN: the day number */
+    int limit;            /* CAP: the cap's limit; COOLDOWN: its days */
+    rl_period_t per;      /* CAP, ONE_CHANNEL: the window; 0 otherwise */
+    const char *rule;     /* the rule the figures are of: points into the policy; NULL if NONE */
+    int64_t span;         /* CAP, ONE_CHANNEL with RL_PER_ROLLING: seconds; GAP: the gap */
+    int64_t ago;          /* GAP, COOLDOWN, ONE_CHANNEL: seconds from that contact to the check;
+                             negative for a contact recorded after it */
+    rl_channel_t channel; /* ONE_CHANNEL: the channel of that contact */
+} rl_counters_t;
+
 typedef struct {
     rl_outcome_t outcome;
     int64_t until;      /* RL_DEFER: earliest instant at which every rule allows the contact */
@@ -65,14 +93,42 @@ typedef struct {
     const char *reason; /* stable reason code: "quiet-hours", "holiday", "cap", "min-gap",
                            "cooldown", "one-channel", "role", "not-before", "preferred-window",
                            "expired", "no-window" */
+    /* When `rule` is a cap, gap, cooldown or one-channel rule: its figures (counters.rule ==
+     * rule). RL_ALLOW: the cap on the job's channel nearest its limit once this contact is
+     * counted (highest count/limit; ties: the first in the policy), count including this contact
+     * when the cap would count it as admission records it (an attempt of unknown outcome).
+     * Otherwise kind RL_COUNTERS_NONE. */
+    rl_counters_t counters;
 } rl_verdict_t;
+
+/* Size of a buffer that always holds rl_verdict_counters()'s text and its terminating NUL. */
+#define RL_COUNTERS_TEXT_MAX 48
 
 /* Decides. `hist` may be in any order and may hold contacts on every channel; entries after `now`
  * are counted as if already made. On RL_DEFER the verdict names the first rule that forbids the
  * contact at max(now, not_before) and `until` is the earliest instant, within RL_HORIZON_SECONDS,
- * at which windows, holidays, caps, gaps, cooldowns and the one-channel rule all allow it. */
+ * at which windows, holidays, caps, gaps, cooldowns and the one-channel rule all allow it.
+ * `counters` holds the figures of that rule, or on RL_ALLOW those of the cap nearest its limit
+ * (see rl_verdict_t); the verdict borrows the policy's rule ids. */
 void rl_decide(const rl_job_t *job, const rl_contact_t *hist, size_t n_hist, int64_t now,
                rl_verdict_t *out);
+
+/* The short text of a verdict's counters, for the audit record and the CLI:
+ *   CAP          "3 of 7 in 7d", "1 of 1 in day", "2 of 2 in week"
+ *   GAP          "last contact 3h ago, gap 48h"
+ *   COOLDOWN     "day 3 of 7 after conversation"
+ *   ONE_CHANNEL  "sms contact 2d4h ago this week", "... within 7d"
+ *   NONE         ""
+ * Windows: "day", "week", or a rolling span as a duration. Durations use d, h, m, s, with days
+ * only from 72 hours on ("24h", "48h", "3d", "7d", "1h30m"); spans are exact, `ago` keeps its two
+ * leading units, rounded down ("2h59m", "5d3h"). Writes at most min(len, RL_COUNTERS_TEXT_MAX) - 1
+ * characters and a NUL (nothing if len is 0), cutting the text if it is longer; returns the number
+ * of characters written. */
+size_t rl_verdict_counters(const rl_verdict_t *v, char *buf, size_t len);
+
+/* The window of CAP or ONE_CHANNEL counters as text ("day", "week", "7d", "24h"); "" for other
+ * kinds. Same bounds and return value as rl_verdict_counters. */
+size_t rl_counters_window(const rl_counters_t *c, char *buf, size_t len);
 
 /* The time-of-day part alone (law's windows, holidays, the debtor's preferred window) at instant
  * t, for a worker's re-check just before sending. Returns 1 if allowed; else 0 and *rule. */

@@ -1,6 +1,7 @@
 /* pc_explain.c — `pregonctl explain`: may this debtor be contacted on this channel now, and if
  * not, which rule forbids it and until when? Reads the live contact history and suppressions
- * from Redis and runs the same decision admission runs (rl_decide); changes nothing. */
+ * from Redis and runs the same decision admission runs (rl_decide), with the counters behind it;
+ * changes nothing. */
 #include "pc_explain.h"
 
 #include <getopt.h>
@@ -202,10 +203,16 @@ int pc_explain_main(int argc, char **argv) {
                           : v.outcome == RL_DEFER ? "DEFERRED"
                                                   : "REJECTED";
     const char *rule = sup_rule ? sup_rule : v.rule;
+    char counters[RL_COUNTERS_TEXT_MAX] = ""; /* a suppression is decided by no counter */
+    if (!sup_rule)
+        rl_verdict_counters(&v, counters, sizeof counters);
+    const char *counters_rule = *counters ? v.counters.rule : NULL;
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:i}", "verdict", verdict, "local",
-                              local, "rule", rule, "reason", sup_rule ? "suppressed" : v.reason,
-                              "until", *until && !sup_rule ? until : NULL, "contacts", n);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:i, s:s?, s:s?}", "verdict", verdict, "local",
+                      local, "rule", rule, "reason", sup_rule ? "suppressed" : v.reason, "until",
+                      *until && !sup_rule ? until : NULL, "contacts", n, "counters",
+                      *counters ? counters : NULL, "counters_rule", counters_rule);
         char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
         puts(text);
         free(text);
@@ -221,6 +228,8 @@ int pc_explain_main(int argc, char **argv) {
             printf("  NOT YET: rule %s (%s) — allowed from %s\n", v.rule, v.reason, until);
         else
             printf("  NOT ALLOWED: rule %s (%s)\n", v.rule, v.reason);
+        if (*counters)
+            printf("  counters: %s (%s)\n", counters, counters_rule);
         printf("  contact history in Redis (%d record%s, oldest first):\n", n, n == 1 ? "" : "s");
         for (int i = 0; i < n; i++) {
             char when[40];

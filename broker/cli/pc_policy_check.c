@@ -1,7 +1,8 @@
 /* pc_policy_check.c — `pregonctl policy-check`: evaluate scenario lines against a policy.
  *
  * Reads JSON Lines (one scenario per line), resolves each into an rl_job_t plus a contact
- * history, runs rl_decide, and prints one JSON verdict line per scenario. Invalid lines get one
+ * history, runs rl_decide, and prints one JSON verdict line per scenario (with the counters that
+ * decided it, or for an accepted job the cap nearest its limit). Invalid lines get one
  * "FILE:LINE: error: ..." line on stderr and the run goes on; the exit status tells. */
 #include "pc_policy_check.h"
 
@@ -217,6 +218,11 @@ static int s_scenario(const rl_policyset_t *set, json_t *sc, char *err, size_t e
         json_object_set_new(out, "until", json_null());
     }
     json_object_set_new(out, "local", json_string(local));
+    char counters[RL_COUNTERS_TEXT_MAX];
+    rl_verdict_counters(&v, counters, sizeof counters);
+    json_object_set_new(out, "counters", *counters ? json_string(counters) : json_null());
+    json_object_set_new(out, "counters_rule",
+                        v.counters.rule ? json_string(v.counters.rule) : json_null());
     s_print(out);
     return 0;
 }

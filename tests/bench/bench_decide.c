@@ -4,8 +4,9 @@
  * presets in deploy/policies, a zone of that jurisdiction (US jobs sometimes name a second,
  * ambiguous zone), a random channel, an instant anywhere in 2026 and a history of 0-12 random
  * contacts within the 10 days before it. Times rl_decide over all of them (CLOCK_MONOTONIC, one
- * warm-up pass, best of 3), then over each jurisdiction's jobs alone. Single thread. Not a test:
- * it prints figures and checks nothing but that every verdict is well-formed. */
+ * warm-up pass, best of 3), then over each jurisdiction's jobs alone, then the text of the
+ * verdicts' counters (rl_verdict_counters) apart. Single thread. Not a test: it prints figures and
+ * checks nothing but that every verdict is well-formed. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #define DEFAULT_JOBS 1000000
 #define MAX_HIST     12
 #define ROUNDS       3
+#define FMT_JOBS     200000
 
 typedef struct {
     const char *id;
@@ -224,6 +226,38 @@ int main(int argc, char **argv) {
     }
     printf("target: >= 100000 decisions/s overall: %s\n",
            (double)n / el >= 100000 ? "met" : "MISSED");
+
+    /* The audit text of the counters, off the decision's clock: what formatting it per verdict
+     * would add. Over the first FMT_JOBS verdicts of the mix, best of ROUNDS. */
+    size_t nf = n < FMT_JOBS ? n : FMT_JOBS;
+    rl_verdict_t *verdicts = malloc(nf * sizeof *verdicts);
+    if (!verdicts) {
+        fprintf(stderr, "bench_decide: out of memory\n");
+        return 1;
+    }
+    size_t with = 0, chars = 0;
+    for (size_t k = 0; k < nf; k++) {
+        rl_decide(&cases[k].job, hist + cases[k].hist_off, cases[k].n_hist, cases[k].now,
+                  &verdicts[k]);
+        with += verdicts[k].counters.kind != RL_COUNTERS_NONE;
+    }
+    double fbest = 1e30;
+    for (int r = 0; r < ROUNDS + 1; r++) { /* the first round warms up */
+        double t0 = s_now_s();
+        chars = 0;
+        for (size_t k = 0; k < nf; k++) {
+            char text[RL_COUNTERS_TEXT_MAX];
+            chars += rl_verdict_counters(&verdicts[k], text, sizeof text);
+        }
+        double e = s_now_s() - t0;
+        if (r > 0 && e < fbest)
+            fbest = e;
+    }
+    printf("rl_verdict_counters: %zu verdicts (%.1f%% with counters, avg %.1f chars), %.0f ns "
+           "each\n",
+           nf, 100.0 * (double)with / (double)nf, (double)chars / (double)nf,
+           fbest * 1e9 / (double)nf);
+    free(verdicts);
 
     for (int j = 0; j < N_JURIS; j++)
         free(by_juris[j]);

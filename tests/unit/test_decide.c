@@ -4,8 +4,9 @@
  * always -05:00; New York -05:00 EST / -04:00 EDT; Santiago -04:00 / -03:00) and converted by
  * s_at() with rl_days_from_civil alone, so no expectation goes through rl_tz or rl_decide. Covers
  * windows (spans, weekends, holidays), DST edges, every cap kind, gaps, cooldowns, one-channel,
- * roles, preferred windows, several zones, not_before/expires_at, the fixpoint, rl_window_parse,
- * rl_window_allows and rl_debt_hash. */
+ * roles, preferred windows, several zones, not_before/expires_at, the fixpoint, the verdict's
+ * counters and their text (rl_verdict_counters), rl_window_parse, rl_window_allows and
+ * rl_debt_hash. */
 #include "rl_calendar.h"
 #include "rl_date.h"
 #include "rl_decide.h"
@@ -265,11 +266,52 @@ static void s_check(int line, const rl_job_t *job, const rl_contact_t *hist, siz
                  line, now, s_outcome_name(v.outcome), s_utc_text(v.until, a, sizeof a),
                  v.rule ? v.rule : "NULL", v.reason ? v.reason : "NULL", s_outcome_name(outcome),
                  s_utc_text(want, b, sizeof b), rule ? rule : "NULL", reason ? reason : "NULL");
+    /* the counters of a refused contact are those of its rule, of the kind its reason says */
+    static const struct {
+        const char *reason;
+        rl_counters_kind_t kind;
+    } kinds[] = {{"cap", RL_COUNTERS_CAP},
+                 {"min-gap", RL_COUNTERS_GAP},
+                 {"cooldown", RL_COUNTERS_COOLDOWN},
+                 {"one-channel", RL_COUNTERS_ONE_CHANNEL}};
+    if (v.outcome != RL_ALLOW && v.reason) {
+        rl_counters_kind_t want_kind = RL_COUNTERS_NONE;
+        for (size_t i = 0; i < S_COUNT(kinds); i++)
+            if (strcmp(v.reason, kinds[i].reason) == 0)
+                want_kind = kinds[i].kind;
+        if (v.counters.kind != want_kind && strcmp(v.reason, "no-window") != 0)
+            fail_msg("line %d: reason %s with counters of kind %d", line, v.reason,
+                     (int)v.counters.kind);
+        if (v.counters.kind != RL_COUNTERS_NONE &&
+            (!v.counters.rule || !v.rule || strcmp(v.counters.rule, v.rule) != 0))
+            fail_msg("line %d: counters of %s, verdict rule %s", line,
+                     v.counters.rule ? v.counters.rule : "NULL", v.rule ? v.rule : "NULL");
+    }
+    if (v.counters.kind == RL_COUNTERS_NONE && v.counters.rule)
+        fail_msg("line %d: counters of kind NONE name rule %s", line, v.counters.rule);
 }
 
 #define ALLOW(job, hist, n, now) s_check(__LINE__, job, hist, n, now, RL_ALLOW, NULL, NULL, NULL)
 #define DEFER(job, hist, n, now, until, rule, reason)                                              \
     s_check(__LINE__, job, hist, n, now, RL_DEFER, until, rule, reason)
+
+/* Decides at `now` and compares the counters: their text, and their rule (NULL: must be NULL).
+ * Returns the verdict for further checks. */
+static rl_verdict_t s_counters(int line, const rl_job_t *job, const rl_contact_t *hist, size_t n,
+                               const char *now, const char *text, const char *rule) {
+    rl_verdict_t v;
+    memset(&v, 0x5a, sizeof v);
+    rl_decide(job, hist, n, s_at(now), &v);
+    char got[RL_COUNTERS_TEXT_MAX];
+    size_t len = rl_verdict_counters(&v, got, sizeof got);
+    if (len != strlen(got) || strcmp(got, text) != 0 ||
+        (rule ? !v.counters.rule || strcmp(v.counters.rule, rule) != 0 : v.counters.rule != NULL))
+        fail_msg("line %d, now %s (%s %s):\n  got  \"%s\" (%zu) of %s\n  want \"%s\" of %s", line,
+                 now, s_outcome_name(v.outcome), v.rule ? v.rule : "-", got, len,
+                 v.counters.rule ? v.counters.rule : "NULL", text, rule ? rule : "NULL");
+    return v;
+}
+#define COUNTERS(job, hist, n, now, text, rule) s_counters(__LINE__, job, hist, n, now, text, rule)
 
 /* rl_window_allows at an instant: expected 1, or 0 naming `rule`. */
 static void s_allows(int line, const rl_job_t *job, const char *at, const char *rule) {
@@ -1076,6 +1118,309 @@ static void test_fixpoint_cap_holiday(void **state) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * the verdict's counters (Bogota; 2026-03-09 is a Monday) */
+
+/* Regulation F's 7 calls in 7 days, per debt: an accepted call shows the count with itself. */
+static void test_counters_accepted_one_cap(void **state) {
+    s_pol_t *f = *state;
+    rl_cap_rule_t *c = s_cap(f, "us.calls.7d", RL_CH_BIT(RL_CH_VOICE), 7, RL_PER_ROLLING, 7 * DAY);
+    c->scope = RL_SCOPE_DEBT;
+    rl_job_t j = s_job(f, "America/Bogota", RL_CH_VOICE);
+    rl_contact_t h[] = {
+        s_c("2026-03-03T10:00:00-05:00", RL_CH_VOICE, 0, DEBT_A), /* 7 days old: left */
+        s_c("2026-03-05T10:00:00-05:00", RL_CH_VOICE, RL_REC_FAILED, DEBT_A),
+        s_c("2026-03-09T10:00:00-05:00", RL_CH_VOICE, RL_REC_DELIVERED, DEBT_A),
+    };
+    COUNTERS(&j, NULL, 0, "2026-03-10T10:00:00-05:00", "1 of 7 in 7d", "us.calls.7d");
+    rl_verdict_t v =
+        COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "3 of 7 in 7d", "us.calls.7d");
+    assert_int_equal(v.outcome, RL_ALLOW);
+    assert_null(v.rule);
+    assert_int_equal(v.counters.kind, RL_COUNTERS_CAP);
+    assert_int_equal(v.counters.count, 3);
+    assert_int_equal(v.counters.limit, 7);
+    assert_int_equal(v.counters.per, RL_PER_ROLLING);
+    assert_true(v.counters.span == 7 * DAY);
+    char w[RL_COUNTERS_TEXT_MAX];
+    assert_int_equal(rl_counters_window(&v.counters, w, sizeof w), 2);
+    assert_string_equal(w, "7d");
+
+    /* this contact is counted as admission records it, an attempt of unknown outcome: a cap on
+     * conversations does not count it, nor one on direct contacts read as conversations */
+    c->counts = RL_COUNT_CONVERSATIONS;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "0 of 7 in 7d", "us.calls.7d");
+    c->counts = RL_COUNT_DIRECT;
+    f->p.direct_contact = RL_DIRECT_DELIVERED;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "2 of 7 in 7d", "us.calls.7d");
+    f->p.direct_contact = RL_DIRECT_CONVERSATION;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "0 of 7 in 7d", "us.calls.7d");
+
+    /* calendar windows */
+    c->counts = RL_COUNT_ATTEMPTS;
+    c->per = RL_PER_DAY;
+    c->span = 0;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-09T12:00:00-05:00", "2 of 7 in day", "us.calls.7d");
+    c->per = RL_PER_WEEK;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "2 of 7 in week", "us.calls.7d");
+}
+
+/* Among several caps, the one with the highest count/limit once this contact is counted. */
+static void test_counters_nearest_cap(void **state) {
+    s_pol_t *f = *state;
+    rl_cap_rule_t *day = s_cap(f, "c.day", RL_CH_ALL_MASK, 4, RL_PER_DAY, 0);
+    rl_cap_rule_t *week = s_cap(f, "c.week", RL_CH_ALL_MASK, 5, RL_PER_WEEK, 0);
+    s_cap(f, "c.roll", RL_CH_ALL_MASK, 9, RL_PER_ROLLING, 24 * 3600);
+    s_cap(f, "c.voice", RL_CH_BIT(RL_CH_VOICE), 1, RL_PER_WEEK, 0); /* not on SMS */
+    rl_job_t j = s_job(f, "America/Bogota", RL_CH_SMS);
+    rl_contact_t h[] = {
+        s_c("2026-03-09T10:00:00-05:00", RL_CH_SMS, 0, DEBT_A),
+        s_c("2026-03-09T11:00:00-05:00", RL_CH_VOICE, 0, DEBT_A),
+        s_c("2026-03-10T09:00:00-05:00", RL_CH_EMAIL, 0, DEBT_A),
+    };
+    /* Tuesday 10:00: day 2/4 = 0.5, week 4/5 = 0.8, 24 h 3/9 (the voice cap, 2/1, is not the
+     * SMS job's) */
+    rl_verdict_t v =
+        COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "4 of 5 in week", "c.week");
+    assert_int_equal(v.outcome, RL_ALLOW);
+    assert_int_equal(v.counters.count, 4);
+    assert_int_equal(v.counters.limit, 5);
+    assert_int_equal(v.counters.per, RL_PER_WEEK);
+    /* the day cap tightened to 2: 2/2 = 1.0 beats 0.8, though the week cap counts more */
+    day->limit = 2;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "2 of 2 in day", "c.day");
+    /* ties: the first rule. day 2/4 = week 4/8 = 0.5; then the week cap first */
+    day->limit = 4;
+    week->limit = 8;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "2 of 4 in day", "c.day");
+    rl_cap_rule_t tmp = f->caps[0];
+    f->caps[0] = f->caps[1];
+    f->caps[1] = tmp;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "4 of 8 in week", "c.week");
+    /* the rolling cap counted from Monday 10:00 on */
+    f->caps[2].limit = 5;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "3 of 5 in 24h", "c.roll");
+}
+
+/* A deferral by a cap shows the count already in the window, however far past the limit. */
+static void test_counters_deferred_cap(void **state) {
+    s_pol_t *f = *state;
+    rl_cap_rule_t *week = s_cap(f, "c.week", RL_CH_ALL_MASK, 5, RL_PER_WEEK, 0);
+    rl_cap_rule_t *c = s_cap(f, "us.calls.7d", RL_CH_BIT(RL_CH_VOICE), 7, RL_PER_ROLLING, 7 * DAY);
+    rl_job_t j = s_job(f, "America/Bogota", RL_CH_VOICE);
+    rl_contact_t h[9];
+    for (int i = 0; i < 9; i++) {
+        char at[40];
+        snprintf(at, sizeof at, "2026-03-%02dT%02d:00:00-05:00", 4 + i % 7, 8 + i);
+        h[i] = s_c(at, RL_CH_VOICE, 0, DEBT_A);
+    }
+    /* 7 calls from Wednesday 4th to Tuesday 10th, two of them this week (under the week cap) */
+    week->limit = 3;
+    rl_verdict_t v = COUNTERS(&j, h, 7, "2026-03-10T20:00:00-05:00", "7 of 7 in 7d", "us.calls.7d");
+    assert_int_equal(v.outcome, RL_DEFER);
+    assert_string_equal(v.rule, "us.calls.7d");
+    assert_int_equal(v.counters.kind, RL_COUNTERS_CAP);
+    assert_int_equal(v.counters.count, 7);
+    assert_int_equal(v.counters.limit, 7);
+    /* 9 in the window: 9 shown, not the limit */
+    COUNTERS(&j, h, 9, "2026-03-10T20:00:00-05:00", "9 of 7 in 7d", "us.calls.7d");
+    /* the week cap full first: it decides and its figures are shown, not those of the nearest */
+    week->limit = 2;
+    COUNTERS(&j, h, 7, "2026-03-10T20:00:00-05:00", "2 of 2 in week", "c.week");
+    week->limit = 5;
+    c->per = RL_PER_DAY;
+    c->limit = 1;
+    COUNTERS(&j, h, 6, "2026-03-09T14:00:00-05:00", "1 of 1 in day", "us.calls.7d");
+}
+
+static void test_counters_scope(void **state) {
+    s_pol_t *f = *state;
+    rl_cap_rule_t *c = s_cap(f, "c.roll", RL_CH_ALL_MASK, 7, RL_PER_ROLLING, 7 * DAY);
+    rl_job_t j = s_job(f, "America/Bogota", RL_CH_SMS);
+    rl_contact_t h[] = {
+        s_c("2026-03-06T10:00:00-05:00", RL_CH_SMS, 0, DEBT_A),
+        s_c("2026-03-07T10:00:00-05:00", RL_CH_SMS, 0, DEBT_B),
+        s_c("2026-03-08T10:00:00-05:00", RL_CH_SMS, 0, DEBT_B),
+        s_c("2026-03-09T10:00:00-05:00", RL_CH_SMS, 0, DEBT_A),
+        s_c("2026-03-09T11:00:00-05:00", RL_CH_SMS, 0, DEBT_B),
+    };
+    c->scope = RL_SCOPE_DEBT;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "3 of 7 in 7d", "c.roll");
+    j.debt = DEBT_B;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "4 of 7 in 7d", "c.roll");
+    c->scope = RL_SCOPE_DEBTOR;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "6 of 7 in 7d", "c.roll");
+    /* deferred: the debt's count, not the debtor's */
+    c->limit = 3;
+    c->scope = RL_SCOPE_DEBT;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "3 of 3 in 7d", "c.roll");
+    c->scope = RL_SCOPE_DEBTOR;
+    COUNTERS(&j, h, S_COUNT(h), "2026-03-10T10:00:00-05:00", "5 of 3 in 7d", "c.roll");
+}
+
+/* No counters: no cap on the job's channel, or a rule that counts nothing decided. */
+static void test_counters_none(void **state) {
+    s_pol_t *f = *state;
+    s_co_hours(f);
+    rl_job_t j = s_job(f, "America/Bogota", RL_CH_SMS);
+    rl_contact_t h = s_c("2026-03-10T09:00:00-05:00", RL_CH_SMS, 0, DEBT_A);
+    rl_verdict_t v = COUNTERS(&j, &h, 1, "2026-03-10T10:00:00-05:00", "", NULL);
+    assert_int_equal(v.outcome, RL_ALLOW);
+    assert_int_equal(v.counters.kind, RL_COUNTERS_NONE);
+    assert_int_equal(v.counters.count, 0);
+    assert_int_equal(v.counters.limit, 0);
+    char w[8] = "x";
+    assert_int_equal(rl_counters_window(&v.counters, w, sizeof w), 0);
+    assert_string_equal(w, "");
+    s_cap(f, "c.voice", RL_CH_BIT(RL_CH_VOICE), 1, RL_PER_DAY, 0);
+    COUNTERS(&j, &h, 1, "2026-03-10T10:00:00-05:00", "", NULL); /* a cap, not on SMS */
+    rl_job_t voice = s_job(f, "America/Bogota", RL_CH_VOICE);
+    COUNTERS(&voice, &h, 1, "2026-03-10T10:00:00-05:00", "1 of 1 in day", "c.voice");
+    /* decided by a window, before the cap is read; by not_before; by a role */
+    COUNTERS(&voice, &h, 1, "2026-03-10T06:00:00-05:00", "", NULL);
+    voice.not_before = s_at("2026-03-10T11:00:00-05:00");
+    v = COUNTERS(&voice, &h, 1, "2026-03-10T10:00:00-05:00", "", NULL);
+    assert_string_equal(v.reason, "not-before");
+    voice.not_before = 0;
+    s_role(f, "r.noref", RL_ROLE_BIT(RL_ROLE_REFERENCE));
+    voice.role = RL_ROLE_REFERENCE;
+    COUNTERS(&voice, &h, 1, "2026-03-10T10:00:00-05:00", "", NULL);
+}
+
+static void test_counters_gap_cooldown_one_channel(void **state) {
+    s_pol_t *f = *state;
+    s_gap(f, "g.msg", MESSAGING, 2 * DAY);
+    s_cooldown(f, "cd.conv", RL_CH_BIT(RL_CH_VOICE), RL_CH_BIT(RL_CH_VOICE), 7);
+    rl_one_channel_rule_t *oc = s_one_channel(f, "oc.week", RL_PER_WEEK, 0);
+    rl_job_t sms = s_job(f, "America/Bogota", RL_CH_SMS);
+    rl_job_t voice = s_job(f, "America/Bogota", RL_CH_VOICE);
+    rl_contact_t h[] = {
+        s_c("2026-03-09T18:00:00-05:00", RL_CH_VOICE, RL_REC_CONVERSATION | RL_REC_DELIVERED,
+            DEBT_A),
+        s_c("2026-03-10T07:00:00-05:00", RL_CH_SMS, RL_REC_DELIVERED, DEBT_A),
+    };
+    /* an SMS Tuesday 07:00, the next Tuesday 10:25 */
+    rl_verdict_t v = COUNTERS(&sms, h + 1, 1, "2026-03-10T10:25:30-05:00",
+                              "last contact 3h25m ago, gap 48h", "g.msg");
+    assert_int_equal(v.counters.kind, RL_COUNTERS_GAP);
+    assert_true(v.counters.ago == 3 * 3600 + 25 * 60 + 30);
+    assert_true(v.counters.span == 2 * DAY);
+    COUNTERS(&sms, h + 1, 1, "2026-03-11T07:00:00-05:00", "last contact 24h ago, gap 48h", "g.msg");
+    /* from not_before, the instant the rules are checked at */
+    sms.not_before = s_at("2026-03-10T12:00:00-05:00");
+    COUNTERS(&sms, h + 1, 1, "2026-03-10T10:00:00-05:00", "last contact 5h ago, gap 48h", "g.msg");
+    sms.not_before = 0;
+    /* a contact recorded after the check */
+    COUNTERS(&sms, h + 1, 1, "2026-03-10T06:30:00-05:00", "last contact in 30m, gap 48h", "g.msg");
+
+    /* a call conversation Monday 18:00 (day 1): Thursday is day 4 of 7 */
+    v = COUNTERS(&voice, h, 1, "2026-03-12T09:00:00-05:00", "day 4 of 7 after conversation",
+                 "cd.conv");
+    assert_int_equal(v.counters.kind, RL_COUNTERS_COOLDOWN);
+    assert_int_equal(v.counters.count, 4);
+    assert_int_equal(v.counters.limit, 7);
+    assert_true(v.counters.ago == 2 * DAY + 15 * 3600);
+    COUNTERS(&voice, h, 1, "2026-03-09T23:00:00-05:00", "day 1 of 7 after conversation", "cd.conv");
+
+    /* one channel: the SMS of Tuesday 07:00 bars a call on Friday; rolling: within 7d */
+    f->p.n_cooldowns = 0;
+    v = COUNTERS(&voice, h + 1, 1, "2026-03-13T11:30:00-05:00", "sms contact 3d4h ago this week",
+                 "oc.week");
+    assert_int_equal(v.counters.kind, RL_COUNTERS_ONE_CHANNEL);
+    assert_int_equal(v.counters.channel, RL_CH_SMS);
+    assert_int_equal(v.counters.per, RL_PER_WEEK);
+    oc->per = RL_PER_ROLLING;
+    oc->span = 7 * DAY;
+    COUNTERS(&voice, h + 1, 1, "2026-03-10T09:00:00-05:00", "sms contact 2h ago within 7d",
+             "oc.week");
+}
+
+/* The text never passes RL_COUNTERS_TEXT_MAX - 1 characters nor the buffer given. */
+static void test_counters_text_bound(void **state) {
+    (void)state;
+    static const rl_counters_t extreme[] = {
+        {.kind = RL_COUNTERS_CAP,
+         .rule = "c",
+         .count = INT32_MIN,
+         .limit = INT32_MIN,
+         .per = RL_PER_ROLLING,
+         .span = INT64_MAX - 1},
+        {.kind = RL_COUNTERS_CAP,
+         .rule = "c",
+         .count = INT32_MAX,
+         .limit = INT32_MAX,
+         .per = RL_PER_ROLLING,
+         .span = 90061},
+        {.kind = RL_COUNTERS_GAP, .rule = "g", .span = INT64_MAX, .ago = INT64_MIN},
+        {.kind = RL_COUNTERS_GAP, .rule = "g", .span = -1, .ago = INT64_MAX},
+        {.kind = RL_COUNTERS_COOLDOWN,
+         .rule = "cd",
+         .count = INT32_MIN,
+         .limit = INT32_MIN,
+         .ago = INT64_MIN},
+        {.kind = RL_COUNTERS_ONE_CHANNEL,
+         .rule = "oc",
+         .per = RL_PER_ROLLING,
+         .span = INT64_MAX,
+         .ago = INT64_MIN,
+         .channel = RL_CH_MESSENGER},
+        {.kind = RL_COUNTERS_ONE_CHANNEL,
+         .rule = "oc",
+         .per = RL_PER_WEEK,
+         .ago = 5 * DAY + 3 * 3600 + 59,
+         .channel = 99},
+    };
+    for (size_t i = 0; i < S_COUNT(extreme); i++) {
+        rl_verdict_t v = {.outcome = RL_DEFER, .counters = extreme[i]};
+        char big[256];
+        memset(big, 'x', sizeof big);
+        size_t n = rl_verdict_counters(&v, big, sizeof big);
+        if (n != strlen(big) || n > RL_COUNTERS_TEXT_MAX - 1 || n == 0)
+            fail_msg("case %zu: %zu characters: \"%s\"", i, n, big);
+        /* every shorter buffer holds a NUL-terminated prefix of it, and nothing past its end */
+        for (size_t len = 0; len <= RL_COUNTERS_TEXT_MAX + 1; len++) {
+            char small[RL_COUNTERS_TEXT_MAX + 8];
+            memset(small, '#', sizeof small);
+            size_t m = rl_verdict_counters(&v, small, len);
+            size_t want = len == 0 ? 0 : (len - 1 < n ? len - 1 : n);
+            if (m != want || (len > 0 && (small[m] != '\0' || memcmp(small, big, m) != 0)) ||
+                small[len == 0 ? 0 : len] != '#')
+                fail_msg("case %zu, len %zu: wrote %zu, want %zu", i, len, m, want);
+        }
+    }
+    /* a realistic text of exactly the limit is kept whole */
+    rl_verdict_t v = {.counters = {.kind = RL_COUNTERS_CAP,
+                                   .rule = "c",
+                                   .count = 999,
+                                   .limit = 1000,
+                                   .per = RL_PER_ROLLING,
+                                   .span = 90061}};
+    char t[RL_COUNTERS_TEXT_MAX];
+    rl_verdict_counters(&v, t, sizeof t);
+    assert_string_equal(t, "999 of 1000 in 25h1m1s");
+    /* durations: days only from 72 hours on; `ago` keeps two units, rounded down */
+    static const struct {
+        int64_t span;
+        const char *window;
+    } spans[] = {{24 * 3600, "24h"}, {2 * DAY, "48h"}, {3 * DAY, "3d"},
+                 {7 * DAY, "7d"},    {5400, "1h30m"},  {36 * 3600, "36h"},
+                 {45, "45s"},        {0, "0s"},        {3 * DAY + 61, "3d1m1s"}};
+    for (size_t i = 0; i < S_COUNT(spans); i++) {
+        rl_counters_t c = {.kind = RL_COUNTERS_CAP, .per = RL_PER_ROLLING, .span = spans[i].span};
+        char w[RL_COUNTERS_TEXT_MAX];
+        rl_counters_window(&c, w, sizeof w);
+        if (strcmp(w, spans[i].window) != 0)
+            fail_msg("span %lld: \"%s\", want \"%s\"", (long long)spans[i].span, w,
+                     spans[i].window);
+    }
+    v.counters = (rl_counters_t){.kind = RL_COUNTERS_GAP, .span = DAY, .ago = 2 * DAY + 7199};
+    rl_verdict_counters(&v, t, sizeof t);
+    assert_string_equal(t, "last contact 49h59m ago, gap 24h");
+    v.counters.ago = 4 * DAY + 59;
+    rl_verdict_counters(&v, t, sizeof t);
+    assert_string_equal(t, "last contact 4d ago, gap 24h");
+}
+
+/* ---------------------------------------------------------------------------------------------
  * rl_window_parse, rl_debt_hash */
 
 static void test_window_parse_good(void **state) {
@@ -1199,6 +1544,13 @@ int main(void) {
         T(test_expires_at),
         T(test_fixpoint_window_cap_window),
         T(test_fixpoint_cap_holiday),
+        T(test_counters_accepted_one_cap),
+        T(test_counters_nearest_cap),
+        T(test_counters_deferred_cap),
+        T(test_counters_scope),
+        T(test_counters_none),
+        T(test_counters_gap_cooldown_one_channel),
+        T(test_counters_text_bound),
         T(test_window_parse_good),
         T(test_window_parse_bad),
         T(test_debt_hash),
