@@ -52,7 +52,8 @@ static void s_usage(FILE *out) {
             "  --worker-id ID               ZeroMQ routing id (default sms-<host>-<pid>)\n"
             "  --request-timeout-ms MS      whole provider request (default 30000)\n"
             "  --connect-timeout-ms MS      (default 5000)\n"
-            "  --drain-timeout-ms MS        on SIGTERM (default 10000)\n"
+            "  --drain-timeout-ms MS        on SIGTERM: how long requests in progress may\n"
+            "                               finish (default 10000)\n"
             "  --policy-dir DIR             policies for the re-check before sending\n");
 }
 
@@ -89,8 +90,20 @@ static void s_on_event(void *ctx, const chw_event_t *ev) {
         case CHW_EV_DRAINING:
             fprintf(stderr, "pregon-sms: stopping: %s\n", ev->detail);
             break;
+        case CHW_EV_LEAVE_ACKED:
+            fprintf(stderr, "pregon-sms: the broker acknowledged Leaving %s\n", ev->detail);
+            break;
+        case CHW_EV_LEAVE_UNACKED:
+            fprintf(stderr, "pregon-sms: %s\n", ev->detail);
+            break;
         case CHW_EV_DRAIN_TIMEOUT:
             fprintf(stderr, "pregon-sms: drain timeout: %s\n", ev->detail);
+            break;
+        case CHW_EV_LEFT:
+            fprintf(stderr, "pregon-sms: left the broker: %s\n", ev->detail);
+            break;
+        case CHW_EV_HELD_PARTIAL:
+            fprintf(stderr, "pregon-sms: %s\n", ev->detail);
             break;
         case CHW_EV_BAD_FRAME:
             fprintf(stderr, "pregon-sms: bad frame from the broker: %s\n", ev->detail);
@@ -349,8 +362,10 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    fprintf(stderr, "pregon-sms: worker %s, account %s, concurrency %u, broker %s\n", cfg.worker_id,
-            log.masked_sid, cfg.concurrency, cfg.endpoint);
+    fprintf(stderr,
+            "pregon-sms: worker %s (incarnation %s), account %s, concurrency %u, broker %s\n",
+            cfg.worker_id, chw_worker_incarnation(worker), log.masked_sid, cfg.concurrency,
+            cfg.endpoint);
     int rc = chw_worker_run(worker);
     chw_counters_t c;
     chw_worker_counters(worker, &c);
