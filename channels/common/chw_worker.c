@@ -436,15 +436,18 @@ static int s_announce(chw_worker_t *self, int64_t now) {
     msg.ready = &ready;
     int rc = s_send_msg(self, &msg, now);
     free(held);
-    if (!complete)
+    if (!complete) {
+        char over[64] = "";
+        if (listed < total)
+            snprintf(over, sizeof over, "; %zu more did not fit", total - listed);
         s_event(self, CHW_EV_HELD_PARTIAL, NULL, NULL,
-                "ready lists %zu of %zu held lease(s)%s (budget %d bytes): sent without the "
-                "incarnation, so the broker lets unlisted leases expire",
-                listed, total,
+                "ready lists %zu held lease(s) in its %d-byte budget%s%s: sent without the "
+                "incarnation, so the broker cannot take an unlisted lease for lost",
+                listed, CHW_READY_HELD_MAX, over,
                 chw_leaseset_incomplete(self->reported, s_wall_ms())
-                    ? " and reported leases were forgotten before their expiry"
-                    : "",
-                CHW_READY_HELD_MAX);
+                    ? "; older reported leases were forgotten before their expiry"
+                    : "");
+    }
     if (self->stopping && !self->left) {
         int frc = s_send_leaving(self, false, now);
         if (rc == CHW_OK)
