@@ -122,7 +122,7 @@ typedef struct {
 } chw_config_t;
 
 /* Room for WorkerReady.held_leases, in protobuf bytes (the rest of the message is < 300 bytes):
- * half of pregond's default limits.max_frame_bytes (4 MiB). That is 3,478 leases of 600 bytes,
+ * half of pregond's default limits.max_frame_bytes (4 MiB). That is 3,477 leases of 600 bytes,
  * or about 20,000 of a typical 100. */
 #define CHW_READY_HELD_MAX (2 * 1024 * 1024)
 

@@ -4,14 +4,16 @@
 #   A. SIGTERM with requests in progress and jobs queued behind a rate-shaped sender: Leaving
 #      first, the queued jobs HANDED_BACK, the running ones SENT, each job reported exactly once,
 #      Leaving{done=true} after every report, exit 0;
-#   B. a Dispatch sent after Leaving (before LeaveAck) is HANDED_BACK; the worker waits for the
-#      LeaveAck while it holds nothing, and without one leaves after 3 heartbeats;
+#   B. a Dispatch sent after Leaving (before LeaveAck) is HANDED_BACK; a reconnection while
+#      stopping sends ready (credit 0) and Leaving again; the worker waits for the LeaveAck while
+#      it holds nothing, and without one leaves after 3 heartbeats;
 #   C. after broker silence and after a broker restart, WorkerReady lists the leases in flight and
 #      the recently reported ones (not those past their expiry), with one incarnation;
 #   D. 3,000 held leases of 600 bytes fit in one WorkerReady under pregond's frame limit; past the
 #      worker's budget the ready goes out without the incarnation.
 # Synchronisation is by awaiting (fake broker waits, the sandbox's /_sandbox/wait long poll),
-# never by sleeping; latencies only keep requests in progress long enough.
+# never by sleeping; latencies only keep requests in progress long enough. KEEP=1 keeps the
+# temporary folder (worker logs) for a look afterwards.
 set -euo pipefail
 [ $# = 3 ] || { echo "usage: $0 PREGON_SMS FAKE_BROKER SANDBOX"; exit 2; }
 for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
@@ -109,22 +111,29 @@ grep -q "acknowledged Leaving" "$dir/stop-a.log" || fail "LeaveAck not seen"; ok
 
 # --- B. a Dispatch after Leaving is handed back; LeaveAck awaited, bounded
 say leave-ack manual;                     expect "leave-ack manual" "fake broker holds its LeaveAck back"
-latency 3000
+latency 4000
 start_worker stop-b
 say wait-ready;                           expect "ready credit=8 *" "worker ready"
 say reset-reports;                        expect "reset" "reports forgotten"
 forget_requests
-say dispatch b10 +573001234567;           expect "dispatched b10" "b10 in progress (3 s at the provider)"
+say dispatch b10 +573001234567;           expect "dispatched b10" "b10 in progress (4 s at the provider)"
+say lease b10;                            l10=${line##* }
 await_requests 1
 kill -TERM "$wpid"
 say wait-leaving 0;                       expect "leaving done=0 *" "Leaving received, not acknowledged yet"
 say dispatch b11 +573001234567;           expect "dispatched b11" "dispatch sent after Leaving"
 say wait-report b11;                      expect "report b11 HANDED_BACK * detail=worker-stopping" "dispatch after Leaving handed back"
-seq11=$(field seq)
+seq11=$(field seq) l11=$(field lease)
+say silence 1000;                         expect "silence readies=*" "broker silent"
+say wait-ready 5000;                      expect "ready credit=0 *" "reconnected while stopping: ready offers no credit"
+say wait-leaving 0;                       expect "leaving done=0 *" "Leaving sent again on the new connection"
+say ready-info;                           expect "ready-info * held=1 *" "that ready holds b10"
+say held "$l10" "$l11";                   expect "held $l10=yes $l11=no" "b10 listed, the handed-back b11 not"
 say leave-ack now;                        expect "leave-ack sent" "LeaveAck sent"
 say wait-report b10;                      expect "report b10 SENT *" "in-progress b10 finished"
 [ "$(field seq)" -gt "$seq11" ] || fail "b11 was not handed back at once"; ok "b11 handed back at once, while b10 was in progress"
-say wait-leaving 1;                       expect "leaving done=1 * reports_before=2 *" "Leaving{done=true} after both reports"
+say wait-leaving 1;                       expect "leaving done=1 *" "Leaving{done=true}"
+say summary;                              expect "summary jobs=2 * SENT=1 HANDED_BACK=1 UNKNOWN=0 other=0" "both jobs reported (b11's report may be re-sent after the reconnection)"
 wait "$wpid" || fail "exit status $?"; ok "exit 0"
 [ "$(requests)" = 1 ] || fail "the handed-back job reached the provider ($(requests) requests)"
 ok "the handed-back job never reached the provider"
