@@ -9,7 +9,10 @@
  * from its Dispatch to its DeliveryReport: queued under its sender, then running in curl. Every
  * report goes through s_finish(), the one place that counts, reports and frees credit.
  * Reports sent while the broker may have been gone are kept briefly and re-sent after a
- * reconnect; the broker matches them by lease_id, so a duplicate is harmless. */
+ * reconnect; the broker matches them by lease_id, so a duplicate is harmless. Every report but
+ * a hand-back also leaves its lease in `reported` (chw_leaseset) until the lease expires, for the
+ * held_leases of the next WorkerReady. Stopping is a small state machine in chw_worker_run and
+ * s_stop_step: Leaving sent -> (LeaveAck or 3 heartbeats) and nothing held -> Leaving{done}. */
 #include "chw_worker.h"
 
 #include <errno.h>
@@ -19,16 +22,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
+#include "chw_leaseset.h"
 #include "chw_limits.h"
 #include "chw_shaper.h"
 
 #define S_HWM             100000
 #define S_FINAL_LINGER_MS 1000
+#define S_STOP_REASON     "worker-stopping" /* Leaving.reason and the hand-backs' detail */
 
 /* One job from Dispatch to report. */
 typedef struct {
@@ -85,6 +91,16 @@ struct chw_worker {
     bool halted, stopping;
     int64_t drain_deadline;
     char halt_reason[CHW_DETAIL_MAX + 32];
+
+    /* Stopping (all monotonic ms): Leaving{done=false} went out at leave_sent_ms; LeaveAck is
+     * awaited until ack_deadline; `left` once Leaving{done=true} is handed to the socket. */
+    int64_t leave_sent_ms, ack_deadline;
+    bool leave_acked, left;
+    uint64_t stop_handed_back; /* hand-backs since stopping, for CHW_EV_LEFT */
+
+    char incarnation[17];     /* 16 hex digits, drawn once in chw_worker_new */
+    chw_leaseset_t *reported; /* reported leases (not hand-backs) until their expiry */
+    int64_t next_prune_ms;    /* monotonic: when `reported` is pruned next */
 
     s_fifo_t unsent; /* reports of this turn and frames zmq refused (HWM), in order */
     s_fifo_t recent; /* reports handed to zmq since shortly before the last broker message */
@@ -333,9 +349,72 @@ static int s_zmq_pending(chw_worker_t *self) {
     return (events & ZMQ_POLLIN) ? 1 : 0;
 }
 
-/* Sends ready on the current socket, then the reports that may have been lost with the old
- * one (those handed to zmq since one heartbeat before the broker last spoke) and the reports
- * zmq had refused. Queued credit and heartbeats are dropped: ready carries the credit. */
+/* Sends Leaving{reason, done}: done = false when the stop begins (and again on a new socket),
+ * done = true once nothing is held and every report went before it. */
+static int s_send_leaving(chw_worker_t *self, bool done, int64_t now) {
+    Pregon__Leaving leaving = PREGON__LEAVING__INIT;
+    leaving.reason = (char *)S_STOP_REASON;
+    leaving.done = done;
+    Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
+    msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_LEAVING;
+    msg.leaving = &leaving;
+    return s_send_msg(self, &msg, now);
+}
+
+/* Points ready->held_leases at a new array (the caller frees *list_p; the strings stay the
+ * slots' and the lease set's) of the leases held now: every job in a slot, queued or running,
+ * then the reported leases not yet expired, as many as CHW_READY_HELD_MAX bytes allow. Sets
+ * *listed / *total and returns true when the list names every lease the worker holds. */
+static bool s_list_held(chw_worker_t *self, Pregon__WorkerReady *ready, char ***list_p,
+                        size_t *listed, size_t *total) {
+    int64_t wall = s_wall_ms();
+    chw_leaseset_prune(self->reported, wall);
+    size_t n_reported = chw_leaseset_count(self->reported);
+    size_t cap = (self->cfg.concurrency - self->free_count) + n_reported;
+    bool complete = !chw_leaseset_incomplete(self->reported, wall);
+    *list_p = NULL;
+    *listed = 0;
+    *total = cap;
+    if (cap == 0)
+        return complete;
+    char **list = malloc(cap * sizeof *list);
+    if (!list)
+        return false; /* a ready without leases and without the incarnation is still safe */
+    size_t n = 0, bytes = 0;
+    for (uint32_t i = 0; i < self->cfg.concurrency; i++) {
+        if (!self->slots[i].msg)
+            continue;
+        char *lease = self->slots[i].dispatch->lease_id;
+        size_t b = chw_leaseset_entry_bytes(lease);
+        if (bytes + b > CHW_READY_HELD_MAX) {
+            complete = false;
+            continue;
+        }
+        list[n++] = lease;
+        bytes += b;
+    }
+    for (size_t i = 0; i < n_reported; i++) {
+        char *lease = (char *)chw_leaseset_get(self->reported, i, NULL);
+        size_t b = chw_leaseset_entry_bytes(lease);
+        if (bytes + b > CHW_READY_HELD_MAX) {
+            complete = false;
+            break;
+        }
+        list[n++] = lease;
+        bytes += b;
+    }
+    ready->held_leases = list;
+    ready->n_held_leases = n;
+    *list_p = list;
+    *listed = n;
+    return complete;
+}
+
+/* Sends ready on the current socket (credit, incarnation, held leases), Leaving if stopping,
+ * then the reports that may have been lost with the old socket (those handed to zmq since one
+ * heartbeat before the broker last spoke) and the reports zmq had refused, then Leaving{done}
+ * if it had been sent already. Queued credit and heartbeats are dropped: ready carries the
+ * credit. */
 static int s_announce(chw_worker_t *self, int64_t now) {
     s_fifo_t resend = self->recent, unsent = self->unsent;
     memset(&self->recent, 0, sizeof self->recent);
@@ -348,10 +427,32 @@ static int s_announce(chw_worker_t *self, int64_t now) {
     ready.worker_id = self->worker_id;
     ready.credit = s_free_credit(self);
     ready.heartbeat_ms = self->cfg.heartbeat_ms;
+    char **held = NULL;
+    size_t listed = 0, total = 0;
+    bool complete = s_list_held(self, &ready, &held, &listed, &total);
+    ready.incarnation = complete ? self->incarnation : (char *)"";
     Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
     msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_READY;
     msg.ready = &ready;
     int rc = s_send_msg(self, &msg, now);
+    free(held);
+    if (!complete) {
+        char over[64] = "";
+        if (listed < total)
+            snprintf(over, sizeof over, "; %zu more did not fit", total - listed);
+        s_event(self, CHW_EV_HELD_PARTIAL, NULL, NULL,
+                "ready lists %zu held lease(s) in its %d-byte budget%s%s: sent without the "
+                "incarnation, so the broker cannot take an unlisted lease for lost",
+                listed, CHW_READY_HELD_MAX, over,
+                chw_leaseset_incomplete(self->reported, s_wall_ms())
+                    ? "; older reported leases were forgotten before their expiry"
+                    : "");
+    }
+    if (self->stopping && !self->left) {
+        int frc = s_send_leaving(self, false, now);
+        if (rc == CHW_OK)
+            rc = frc;
+    }
 
     s_fifo_t *queues[2] = {&resend, &unsent};
     for (int q = 0; q < 2; q++) {
@@ -367,6 +468,11 @@ static int s_announce(chw_worker_t *self, int64_t now) {
         }
         s_fifo_clear(queues[q]);
     }
+    if (self->left) {
+        int frc = s_send_leaving(self, true, now);
+        if (rc == CHW_OK)
+            rc = frc;
+    }
     self->last_recv_ms = now;
     return rc;
 }
@@ -374,7 +480,11 @@ static int s_announce(chw_worker_t *self, int64_t now) {
 /* --- reports and slots --- */
 
 /* Sends one DeliveryReport for `dispatch` and counts it by outcome. Jobs holding a slot go
- * through s_finish(); dispatches that never got one (handed back at once) call this directly. */
+ * through s_finish(); dispatches that never got one (handed back at once) call this directly.
+ * A report other than a hand-back keeps its lease in `reported` until the lease expires (plus a
+ * heartbeat for the clocks' skew): should this report die with the broker, the next WorkerReady
+ * still vouches for the lease. A hand-back is not kept: unlisted, a lost hand-back is handed
+ * back by the broker, which is what it said; listed, it would wait for its expiry as UNKNOWN. */
 static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const chw_result_t *r,
                     int64_t retry_at_ms, bool handed_back, int64_t now) {
     const Pregon__SendRequest *job = dispatch->job;
@@ -420,6 +530,11 @@ static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const 
         default:
             break;
     }
+    if (handed_back && self->stopping)
+        self->stop_handed_back++;
+    if (!handed_back && dispatch->lease_expires_ms > 0 && dispatch->lease_id[0])
+        chw_leaseset_add(self->reported, dispatch->lease_id,
+                         dispatch->lease_expires_ms + (int64_t)self->cfg.heartbeat_ms);
     return s_send_msg(self, &msg, now);
 }
 
@@ -724,7 +839,7 @@ static int s_on_dispatch(chw_worker_t *self, Pregon__BrokerToWorker *msg, int64_
                 d->lease_id);
         self->pending_credit++; /* it used one credit at the broker */
     } else if (self->halted || self->stopping) {
-        chw_result_set(&r, CHW_RETRY, self->halted ? "halted" : "worker-stopping");
+        chw_result_set(&r, CHW_RETRY, "%s", self->stopping ? S_STOP_REASON : "halted");
         rc = s_report(self, d, &r, s_wall_ms(), true, now);
     } else if (self->free_count == 0) {
         chw_result_set(&r, CHW_RETRY, "over-credit");
@@ -756,6 +871,14 @@ static int s_on_message(chw_worker_t *self, const void *data, size_t len, int64_
         case PREGON__BROKER_TO_WORKER__MSG_DISPATCH:
             return s_on_dispatch(self, msg, now);
         case PREGON__BROKER_TO_WORKER__MSG_HEARTBEAT:
+            break;
+        case PREGON__BROKER_TO_WORKER__MSG_LEAVE_ACK:
+            /* Outside a stop (a late answer to an earlier process's Leaving?) it means nothing. */
+            if (self->stopping && !self->leave_acked) {
+                self->leave_acked = true;
+                s_event(self, CHW_EV_LEAVE_ACKED, NULL, NULL, "after %lld ms",
+                        (long long)(now - self->leave_sent_ms));
+            }
             break;
         case PREGON__BROKER_TO_WORKER__MSG_HALT:
             if (!self->halted) {
@@ -872,16 +995,25 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
     self->curl_timer_at = -1;
     self->zmq_fd = -1;
     self->epfd = -1;
+    uint8_t random[8]; /* the incarnation: the kernel's CSPRNG, as /dev/urandom */
+    if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) {
+        *err = CHW_ERR_SYS;
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf(self->incarnation + 2 * i, 3, "%02x", random[i]);
 
     self->slots = calloc(c->concurrency, sizeof *self->slots);
     self->free_stack = calloc(c->concurrency, sizeof *self->free_stack);
     self->shaper = chw_shaper_new(c->rate_per_sender, c->burst, c->sender_queue_max);
+    self->reported = chw_leaseset_new(CHW_READY_HELD_MAX);
     self->multi = curl_multi_init();
     /* Ready events per turn: every transfer's socket and the broker's; more wait a turn. */
     self->events_cap = c->concurrency < 1024 ? (int)c->concurrency + 1 : 1024;
     self->events = calloc((size_t)self->events_cap, sizeof *self->events);
     if (!self->endpoint || !self->worker_id || (config->policy_dir && !self->policy_dir) ||
-        !self->slots || !self->free_stack || !self->shaper || !self->multi || !self->events)
+        !self->slots || !self->free_stack || !self->shaper || !self->reported || !self->multi ||
+        !self->events)
         goto fail;
     for (uint32_t i = 0; i < c->concurrency; i++) {
         self->slots[i].easy = curl_easy_init();
@@ -944,6 +1076,7 @@ void chw_worker_destroy(chw_worker_t **self_p) {
     if (self->epfd >= 0)
         close(self->epfd);
     chw_shaper_destroy(&self->shaper);
+    chw_leaseset_destroy(&self->reported);
     s_fifo_clear(&self->unsent);
     s_fifo_clear(&self->recent);
     free(self->slots);
@@ -961,6 +1094,10 @@ void chw_worker_counters(const chw_worker_t *self, chw_counters_t *out) {
     *out = self->counters;
     out->in_flight = self->cfg.concurrency - self->free_count;
     out->queued = chw_shaper_queued(self->shaper);
+}
+
+const char *chw_worker_incarnation(const chw_worker_t *self) {
+    return self->incarnation;
 }
 
 const char *chw_worker_halt_reason(const chw_worker_t *self) {
@@ -992,6 +1129,70 @@ static int s_abort_running(chw_worker_t *self, int64_t now) {
     return rc;
 }
 
+/* Begins a stop: Leaving{done=false} goes out first, then every job still waiting for its
+ * sender's token is handed back; running requests go on, and no credit is offered again. */
+static int s_begin_stop(chw_worker_t *self, int64_t now) {
+    self->stopping = true;
+    self->drain_deadline = now + self->cfg.drain_timeout_ms;
+    self->leave_sent_ms = now;
+    self->ack_deadline = now + 3 * (int64_t)self->cfg.heartbeat_ms;
+    uint32_t held = self->cfg.concurrency - self->free_count;
+    size_t queued = chw_shaper_queued(self->shaper);
+    int rc = s_send_leaving(self, false, now);
+    int frc = s_hand_back_queued(self, S_STOP_REASON, now);
+    if (rc == CHW_OK)
+        rc = frc;
+    frc = s_flush_unsent(self, now);
+    if (rc == CHW_OK)
+        rc = frc;
+    s_event(self, CHW_EV_DRAINING, NULL, NULL,
+            "Leaving sent; %zu queued job(s) handed back, %zu request(s) in progress "
+            "(drain timeout %u ms)",
+            queued, (size_t)held - queued, self->cfg.drain_timeout_ms);
+    return rc;
+}
+
+/* The latest a stop lasts when the broker does not take the last frames. */
+static int64_t s_stop_deadline(const chw_worker_t *self) {
+    return self->drain_deadline > self->ack_deadline ? self->drain_deadline : self->ack_deadline;
+}
+
+/* One step of a stop, once per loop turn: cuts the requests still running at the drain
+ * timeout; once nothing is held and LeaveAck came (or 3 heartbeats passed), sends
+ * Leaving{done=true} behind every report. Sets *done when chw_worker_run may return. */
+static int s_stop_step(chw_worker_t *self, int64_t now, bool *done) {
+    int rc = CHW_OK;
+#define S_KEEP(expr)                                                                               \
+    do {                                                                                           \
+        int s_rc_ = (expr);                                                                        \
+        if (s_rc_ != CHW_OK && rc == CHW_OK)                                                       \
+            rc = s_rc_;                                                                            \
+    } while (0)
+    *done = false;
+    if (self->free_count != self->cfg.concurrency && now >= self->drain_deadline) {
+        S_KEEP(s_abort_running(self, now));
+        S_KEEP(s_hand_back_queued(self, S_STOP_REASON, now)); /* none expected: belt and braces */
+        S_KEEP(s_flush_unsent(self, now));
+    }
+    bool held = self->free_count != self->cfg.concurrency;
+    if (!held && !self->left && (self->leave_acked || now >= self->ack_deadline)) {
+        if (!self->leave_acked)
+            s_event(self, CHW_EV_LEAVE_UNACKED, NULL, NULL,
+                    "no LeaveAck %lld ms after Leaving: leaving without it",
+                    (long long)(now - self->leave_sent_ms));
+        S_KEEP(s_send_leaving(self, true, now)); /* queued behind any report still unsent */
+        self->left = true;
+        S_KEEP(s_flush_unsent(self, now));
+        s_event(self, CHW_EV_LEFT, NULL, NULL,
+                "Leaving{done} sent %lld ms after Leaving; %llu job(s) handed back while stopping",
+                (long long)(now - self->leave_sent_ms), (unsigned long long)self->stop_handed_back);
+    }
+    if (self->left && (self->unsent.count == 0 || now >= s_stop_deadline(self)))
+        *done = true;
+#undef S_KEEP
+    return rc;
+}
+
 static int64_t s_min_wait(int64_t a, int64_t b) {
     return (a < 0 || (b >= 0 && b < a)) ? b : a;
 }
@@ -1005,8 +1206,15 @@ static int s_poll_timeout(chw_worker_t *self, int64_t now) {
         wait = s_min_wait(wait, self->curl_timer_at - now);
     if (!self->halted && !self->stopping)
         wait = s_min_wait(wait, chw_shaper_wake_ms(self->shaper, now));
-    if (self->stopping)
-        wait = s_min_wait(wait, self->drain_deadline - now);
+    if (self->stopping) {
+        /* Each deadline counts only while it can still change something (no busy loop). */
+        if (self->free_count != self->cfg.concurrency)
+            wait = s_min_wait(wait, self->drain_deadline - now);
+        if (!self->left && !self->leave_acked && self->ack_deadline > now)
+            wait = s_min_wait(wait, self->ack_deadline - now);
+        if (self->left)
+            wait = s_min_wait(wait, s_stop_deadline(self) - now);
+    }
     if (self->unsent.count)
         wait = s_min_wait(wait, 10);
     return wait < 0 ? 0 : (wait > INT_MAX ? INT_MAX : (int)wait);
@@ -1108,6 +1316,10 @@ static int s_turn(chw_worker_t *self, int nready) {
         S_KEEP(s_send_msg(self, &msg, now));
     }
     s_prune_recent(self);
+    if (now >= self->next_prune_ms) {
+        chw_leaseset_prune(self->reported, s_wall_ms());
+        self->next_prune_ms = now + hb;
+    }
     if (self->nomem)
         S_KEEP(CHW_ERR_NOMEM);
     if (self->epoll_failed)
@@ -1127,25 +1339,15 @@ int chw_worker_run(chw_worker_t *self) {
     for (;;) {
         now = s_mono_ms();
         if (self->cfg.stop_flag && *self->cfg.stop_flag && !self->stopping) {
-            self->stopping = true;
-            self->drain_deadline = now + self->cfg.drain_timeout_ms;
-            s_event(self, CHW_EV_DRAINING, NULL, NULL, "%u job(s) in flight",
-                    self->cfg.concurrency - self->free_count);
-            rc = s_hand_back_queued(self, "worker-stopping", now);
-            if (rc == CHW_OK)
-                rc = s_flush_unsent(self, now);
+            rc = s_begin_stop(self, now);
             if (rc != CHW_OK)
                 break;
         }
         if (self->stopping) {
-            if (self->free_count == self->cfg.concurrency && self->unsent.count == 0)
+            bool done;
+            rc = s_stop_step(self, now, &done);
+            if (rc != CHW_OK || done)
                 break;
-            if (now >= self->drain_deadline) {
-                rc = s_abort_running(self, now);
-                if (rc == CHW_OK)
-                    rc = s_flush_unsent(self, now);
-                break;
-            }
         }
 
         int timeout = s_poll_timeout(self, now);

@@ -1,11 +1,13 @@
 /* chw_worker.h — the channel-worker runtime: one event loop between pregond and a provider API.
  *
  * A worker holds a ZMQ_DEALER on the broker's backend ROUTER (protocol: WorkerReady, Credit,
- * Heartbeat, DeliveryReport up; Dispatch, Heartbeat, Halt down; one protobuf frame per message)
- * and a libcurl multi handle whose sockets it polls with the ZeroMQ socket in one epoll set.
- * A channel (sms, whatsapp, ...) plugs in a driver that builds the HTTP request for a Dispatch
- * and classifies the answer; the runtime does credit, heartbeats, reconnection, per-sender rate
- * shaping, the re-check before sending, backoff, timeouts, draining and counters.
+ * Heartbeat, DeliveryReport, Leaving up; Dispatch, Heartbeat, Halt, LeaveAck down; one protobuf
+ * frame per message) and a libcurl multi handle whose sockets it polls with the ZeroMQ socket in
+ * one epoll set. A channel (sms, whatsapp, ...) plugs in a driver that builds the HTTP request
+ * for a Dispatch and classifies the answer; the runtime does credit, heartbeats, reconnection
+ * (every WorkerReady lists the leases the process still holds, with its incarnation), per-sender
+ * rate shaping, the re-check before sending, backoff, timeouts, the stop handshake (Leaving,
+ * LeaveAck, hand-backs, drain, Leaving done) and counters.
  * The runtime never logs: it reports notable events through a callback the process's main owns. */
 #ifndef CHW_WORKER_H
 #define CHW_WORKER_H
@@ -75,8 +77,14 @@ typedef enum {
     CHW_EV_RECONNECTED,   /* broker silent for 3 heartbeats: socket reopened; detail = endpoint */
     CHW_EV_HALTED,        /* a CONFIG_ERROR halted the channel; result says why */
     CHW_EV_BROKER_HALT,   /* the broker sent Halt; detail = its reason */
-    CHW_EV_DRAINING,      /* stop requested: no more credit, waiting for in-flight jobs */
+    CHW_EV_DRAINING,      /* stop requested: Leaving sent, no more credit, queued jobs handed
+                             back, waiting for in-flight jobs; detail says how many */
+    CHW_EV_LEAVE_ACKED,   /* the broker answered Leaving with LeaveAck; detail = after how long */
+    CHW_EV_LEAVE_UNACKED, /* no LeaveAck within 3 heartbeats: leaving without it */
     CHW_EV_DRAIN_TIMEOUT, /* drain timeout hit; detail says how many jobs were cut */
+    CHW_EV_LEFT,          /* nothing held any more: Leaving{done} sent; detail sums up the stop */
+    CHW_EV_HELD_PARTIAL,  /* a WorkerReady could not list every held lease (over its byte budget
+                             or a reported lease dropped early): sent without the incarnation */
     CHW_EV_BAD_FRAME,     /* undecodable frame from the broker; detail says what */
 } chw_event_kind_t;
 
@@ -102,7 +110,7 @@ typedef struct {
     long max_host_connections; /* CURLMOPT_MAX_HOST_CONNECTIONS; 0 = concurrency */
     long request_timeout_ms;   /* whole request; 0 = 30000 */
     long connect_timeout_ms;   /* 0 = 5000 */
-    uint32_t drain_timeout_ms; /* on stop; 0 = 10000 */
+    uint32_t drain_timeout_ms; /* on stop: in-flight requests may finish this long; 0 = 10000 */
     int64_t backoff_base_ms;   /* 0 = 1000 */
     int64_t backoff_cap_ms;    /* 0 = 300000 */
     const char *policy_dir;    /* for the re-check hook; may be NULL */
@@ -110,14 +118,19 @@ typedef struct {
     void *recheck_ctx;
     chw_event_fn on_event; /* may be NULL */
     void *event_ctx;
-    volatile sig_atomic_t *stop_flag; /* set by a signal handler: drain and return; may be NULL */
+    volatile sig_atomic_t *stop_flag; /* set by a signal handler: leave and return; may be NULL */
 } chw_config_t;
+
+/* Room for WorkerReady.held_leases, in protobuf bytes (the rest of the message is < 300 bytes):
+ * half of pregond's default limits.max_frame_bytes (4 MiB). That is 3,477 leases of 600 bytes,
+ * or about 20,000 of a typical 100. */
+#define CHW_READY_HELD_MAX (2 * 1024 * 1024)
 
 /* Counters since start, for /metrics. */
 typedef struct {
     uint64_t received;                                               /* dispatches received */
     uint64_t sent, failed, retried, unknown, config_errors, skipped; /* reports by outcome */
-    uint64_t handed_back; /* RETRY without an attempt: halted, stopping, sender FIFO full */
+    uint64_t handed_back; /* HANDED_BACK (untried): halted, stopping, sender FIFO full, ... */
     uint64_t bad_frames;
     uint64_t reconnects;
     uint64_t in_flight;        /* gauge: jobs held (queued + running) */
@@ -134,13 +147,34 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
 /* Destroys the worker; accepts NULL; nulls the caller's pointer. */
 void chw_worker_destroy(chw_worker_t **self_p);
 
-/* Runs the event loop until *config.stop_flag is set and in-flight jobs have drained (or the
- * drain timeout cut them: UNKNOWN if their request went out, RETRY otherwise). Returns CHW_OK,
- * or a chw_err_t on a fatal ZeroMQ or libcurl error. */
+/* Runs the event loop until *config.stop_flag is set and the worker has left. Returns CHW_OK,
+ * or a chw_err_t on a fatal ZeroMQ or libcurl error.
+ *
+ * Connecting (and reconnecting after 3 silent heartbeats) sends WorkerReady with the free
+ * credit, the incarnation and held_leases: the lease of every job the worker holds (queued or
+ * running) and of every job it reported, other than HANDED_BACK, whose Dispatch's
+ * lease_expires_ms (plus one heartbeat for clock skew) has not passed. If that list would not
+ * fit in CHW_READY_HELD_MAX bytes, or a reported lease had to be forgotten early, the ready
+ * lists what fits and leaves the incarnation empty ("unknown": the broker then cannot take an
+ * unlisted lease for lost) and CHW_EV_HELD_PARTIAL says so.
+ *
+ * Stopping, once *stop_flag is seen: Leaving{reason "worker-stopping", done=false} goes out first;
+ * no credit is offered any more; every job still waiting for its sender's token is reported
+ * HANDED_BACK ("worker-stopping", retry_at_ms = now), and so is every Dispatch that arrives from
+ * then on. Requests in progress finish and are reported as usual; when drain_timeout_ms passes
+ * first they are cut: UNKNOWN if the request went out, HANDED_BACK if not. The worker waits for
+ * LeaveAck at most 3 heartbeats after Leaving (re-sending Leaving after a reconnection); once it
+ * holds nothing and has the LeaveAck (or waited 3 heartbeats), it sends Leaving{done=true} after
+ * every report and returns. If the broker cannot take the frames, it returns at the later of the
+ * drain timeout and the LeaveAck wait. */
 int chw_worker_run(chw_worker_t *self);
 
 /* Copies the counters into *out. */
 void chw_worker_counters(const chw_worker_t *self, chw_counters_t *out);
+
+/* This worker's incarnation: 16 hex digits drawn at chw_worker_new, sent in every WorkerReady
+ * of this object's life (a new worker object, like a new process, is a new incarnation). */
+const char *chw_worker_incarnation(const chw_worker_t *self);
 
 /* Why the worker stopped taking work ("" if it did not). */
 const char *chw_worker_halt_reason(const chw_worker_t *self);

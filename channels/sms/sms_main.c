@@ -62,7 +62,8 @@ static void s_usage(FILE *out) {
             "  --worker-id ID               ZeroMQ routing id (default sms-<host>-<pid>)\n"
             "  --request-timeout-ms MS      whole provider request (default 30000)\n"
             "  --connect-timeout-ms MS      (default 5000)\n"
-            "  --drain-timeout-ms MS        on SIGTERM (default 10000)\n"
+            "  --drain-timeout-ms MS        on SIGTERM: how long requests in progress may\n"
+            "                               finish (default 10000)\n"
             "  --policy-dir DIR             policies for the re-check before sending\n");
 }
 
@@ -107,8 +108,20 @@ static void s_on_event(void *ctx, const chw_event_t *ev) {
         case CHW_EV_DRAINING:
             pg_log("stopping: %s", detail);
             break;
+        case CHW_EV_LEAVE_ACKED:
+            pg_log("the broker acknowledged Leaving %s", detail);
+            break;
+        case CHW_EV_LEAVE_UNACKED:
+            pg_log("%s", detail);
+            break;
         case CHW_EV_DRAIN_TIMEOUT:
             pg_log("drain timeout: %s", detail);
+            break;
+        case CHW_EV_LEFT:
+            pg_log("left the broker: %s", detail);
+            break;
+        case CHW_EV_HELD_PARTIAL:
+            pg_log("%s", detail);
             break;
         case CHW_EV_BAD_FRAME:
             if (log->folded)
@@ -378,9 +391,9 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    pg_log("worker %s, account %s, concurrency %u, broker %s",
-           pg_log_quoted(cfg.worker_id, S_ID_SHOWN).s, log.masked_sid, cfg.concurrency,
-           pg_log_quoted(cfg.endpoint, S_SHOWN).s);
+    pg_log("worker %s (incarnation %s), account %s, concurrency %u, broker %s",
+           pg_log_quoted(cfg.worker_id, S_ID_SHOWN).s, chw_worker_incarnation(worker),
+           log.masked_sid, cfg.concurrency, pg_log_quoted(cfg.endpoint, S_SHOWN).s);
     int rc = chw_worker_run(worker);
     chw_counters_t c;
     chw_worker_counters(worker, &c);

@@ -1,15 +1,35 @@
 /* fake_broker.c — a tiny stand-in for pregond's backend, to test channel workers for real.
  *
  * Binds a ZMQ_ROUTER (real ZeroMQ, one protobuf frame per message after the routing id), speaks
- * the worker protocol (credit, heartbeats, Dispatch, Halt) and is driven by line commands on
- * stdin, answering one line each on stdout, so a shell script can interleave it with other
- * tools (e.g. scripting the provider sandbox between dispatches). Test tool, not product code:
- * it trusts its input and exits on any error. Commands:
+ * the worker protocol (credit, heartbeats, Dispatch, Halt; Leaving answered with LeaveAck;
+ * WorkerReady's held_leases and incarnation recorded) and is driven by line commands on stdin,
+ * answering one line each on stdout, so a shell script can interleave it with other tools
+ * (e.g. scripting the provider sandbox between dispatches). Frames above pregond's default
+ * limits.max_frame_bytes (4 MiB) are refused as pregond would. Test tool, not product code: it
+ * trusts its input and exits on any error. Commands:
  *   wait-ready [MS]                      wait for a new WorkerReady -> "ready credit=N count=K"
+ *   ready-info                           the last WorkerReady -> "ready-info count=K credit=N
+ *                                        incarnation=I held=H bytes=B" (B: its frame's size)
+ *   held LEASE...                        listed in the last ready? -> "held L1=yes L2=no ..."
  *   dispatch JOB CONTACT [SENDER|-] [k=v...]  send one Dispatch (attempt=, expires_at=, body=,
  *                                        lease_ms=, tenant=) -> "dispatched JOB"
- *   wait-report JOB [MS]                 -> "report JOB OUTCOME code=C id=I retry_in_ms=R detail=D"
+ *   lease JOB                            lease id of JOB's last dispatch -> "lease JOB L"
+ *   lease-size N                         pad the next lease ids to N bytes -> "lease-size N"
+ *   wait-report JOB [MS]                 -> "report JOB OUTCOME code=C id=I retry_in_ms=R
+ *                                        lease=L seq=S detail=D" (S: the report's rank since
+ *                                        start, to check the order of arrival)
  *   send JOB CONTACT [...]               dispatch + wait-report
+ *   reset-reports                        forget the reports so far (for summary) -> "reset"
+ *   summary                              reports since reset -> "summary jobs=J reports=N
+ *                                        multi=M SENT=.. HANDED_BACK=.. UNKNOWN=.. other=.."
+ *                                        (multi: jobs reported more than once)
+ *   leave-ack auto|manual|now            answer Leaving{done=false} at once (auto, default), not
+ *                                        at all (manual), or send one LeaveAck now ->
+ *                                        "leave-ack MODE" | "leave-ack sent"
+ *   wait-leaving 0|1 [MS]                wait for a new Leaving with done=0|1 -> "leaving done=D
+ *                                        count=K reason=R reports_before=N handed_back_before=H"
+ *                                        (reports, and HANDED_BACK ones, since reset received
+ *                                        before it) | "timeout leaving done=D"
  *   credit [MS]                          pump MS (default 300) -> "credit N"
  *   halt REASON                          send Halt -> "halted"
  *   silence MS                           no heartbeats for MS -> "silence readies=K"
@@ -29,12 +49,28 @@
 
 #include "pregon.pb-c.h"
 
-#define S_MAX_KEPT 4096
+#define S_MAX_KEPT  4096
+#define S_MAX_FRAME (4 << 20) /* pregond's default limits.max_frame_bytes */
+#define S_LEASE_MAX 640
 
 typedef struct {
     char job_id[64];
-    char line[600];
+    char line[800];
+    char outcome[24];
+    int count; /* reports received for this job since its dispatch */
 } s_kept_t;
+
+typedef struct {
+    char job_id[64];
+    char lease[S_LEASE_MAX];
+} s_lease_t;
+
+/* Leaving messages received, by done (0, 1). */
+typedef struct {
+    long count, seen;
+    long reports_before, handed_back_before;
+    char reason[64];
+} s_leave_t;
 
 static void *s_sock;
 static char s_worker[256];
@@ -47,6 +83,16 @@ static s_kept_t s_kept[S_MAX_KEPT];
 static size_t s_nkept;
 static uint64_t s_bench_sent, s_bench_other;
 static bool s_bench;
+static s_lease_t s_leases[S_MAX_KEPT];
+static size_t s_nleases;
+static size_t s_lease_size; /* pad lease ids to this many bytes; 0 = "L<seq>" */
+static long s_reports_base; /* s_reports at the last reset-reports */
+static long s_handed_back;  /* HANDED_BACK reports since the last reset-reports */
+static char s_incarnation[64];
+static char **s_held;
+static size_t s_nheld, s_ready_bytes;
+static s_leave_t s_leave[2];
+static bool s_ack_manual;
 
 static int64_t s_now_ms(void) {
     struct timespec ts;
@@ -92,14 +138,52 @@ static void s_on_report(const Pregon__DeliveryReport *r) {
         if (s_nkept == S_MAX_KEPT)
             return;
         k = &s_kept[s_nkept++];
+        k->count = 0;
     }
+    k->count++;
+    if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__HANDED_BACK)
+        s_handed_back++;
+    snprintf(k->outcome, sizeof k->outcome, "%s", ev ? ev->name : "?");
     snprintf(k->job_id, sizeof k->job_id, "%s", r->job_id);
     snprintf(k->line, sizeof k->line,
-             "report %s %s code=%s id=%s retry_in_ms=%lld lease=%s "
+             "report %s %s code=%s id=%s retry_in_ms=%lld lease=%s seq=%ld "
              "detail=%s",
              r->job_id, ev ? ev->name : "?", r->provider_code, r->provider_id,
              r->retry_at_ms ? (long long)(r->retry_at_ms - s_now_ms()) : -1LL, r->lease_id,
-             r->detail);
+             s_reports, r->detail);
+}
+
+static void s_on_ready(const Pregon__WorkerReady *r, size_t frame_bytes) {
+    for (size_t i = 0; i < s_nheld; i++)
+        free(s_held[i]);
+    free(s_held);
+    s_held = calloc(r->n_held_leases ? r->n_held_leases : 1, sizeof *s_held);
+    if (!s_held)
+        exit(2);
+    for (size_t i = 0; i < r->n_held_leases; i++)
+        if (!(s_held[i] = strdup(r->held_leases[i])))
+            exit(2);
+    s_nheld = r->n_held_leases;
+    s_ready_bytes = frame_bytes;
+    snprintf(s_incarnation, sizeof s_incarnation, "%s", r->incarnation);
+}
+
+static void s_send_leave_ack(void) {
+    Pregon__LeaveAck ack = PREGON__LEAVE_ACK__INIT;
+    Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
+    msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_LEAVE_ACK;
+    msg.leave_ack = &ack;
+    s_send(&msg);
+}
+
+static void s_on_leaving(const Pregon__Leaving *l) {
+    s_leave_t *leave = &s_leave[l->done ? 1 : 0];
+    leave->count++;
+    leave->reports_before = s_reports - s_reports_base;
+    leave->handed_back_before = s_handed_back;
+    snprintf(leave->reason, sizeof leave->reason, "%s", l->reason[0] ? l->reason : "-");
+    if (!l->done && !s_ack_manual)
+        s_send_leave_ack();
 }
 
 /* Handles every waiting message; returns how many. */
@@ -118,8 +202,9 @@ static int s_recv_all(void) {
         if (zmq_msg_recv(&m, s_sock, 0) < 0)
             s_die("zmq_msg_recv");
         n++;
+        size_t frame_bytes = zmq_msg_size(&m);
         Pregon__WorkerToBroker *msg =
-            pregon__worker_to_broker__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+            pregon__worker_to_broker__unpack(NULL, frame_bytes, zmq_msg_data(&m));
         zmq_msg_close(&m);
         if (!msg) {
             fprintf(stderr, "fake_broker: undecodable frame\n");
@@ -133,6 +218,7 @@ static int s_recv_all(void) {
                 s_readies++;
                 if (msg->ready->heartbeat_ms)
                     s_hb_ms = (int)msg->ready->heartbeat_ms;
+                s_on_ready(msg->ready, frame_bytes);
                 break;
             case PREGON__WORKER_TO_BROKER__MSG_CREDIT:
                 s_credit += msg->credit->credit;
@@ -142,6 +228,11 @@ static int s_recv_all(void) {
                 break;
             case PREGON__WORKER_TO_BROKER__MSG_REPORT:
                 s_on_report(msg->report);
+                break;
+            case PREGON__WORKER_TO_BROKER__MSG_LEAVING:
+                memcpy(s_worker, id, (size_t)idlen);
+                s_worker_len = (size_t)idlen;
+                s_on_leaving(msg->leaving);
                 break;
             default:
                 break;
@@ -196,12 +287,37 @@ static bool s_has_report(const void *arg) {
 
 static uint64_t s_lease_seq;
 
+static bool s_leaving_after(const void *arg) {
+    int done = *(const int *)arg;
+    return s_leave[done].count > s_leave[done].seen;
+}
+
+static s_lease_t *s_lease_of(const char *job_id) {
+    for (size_t i = 0; i < s_nleases; i++)
+        if (strcmp(s_leases[i].job_id, job_id) == 0)
+            return &s_leases[i];
+    return NULL;
+}
+
 static void s_dispatch(const char *job_id, const char *contact, const char *sender, char **kv,
                        int nkv) {
     Pregon__SendRequest job = PREGON__SEND_REQUEST__INIT;
     Pregon__Dispatch d = PREGON__DISPATCH__INIT;
-    char lease[64];
-    snprintf(lease, sizeof lease, "L%llu", (unsigned long long)++s_lease_seq);
+    char lease[S_LEASE_MAX];
+    int len = snprintf(lease, sizeof lease, "L%llu", (unsigned long long)++s_lease_seq);
+    if (s_lease_size > (size_t)len && s_lease_size < sizeof lease) { /* like "1/j:{07}:acme:..." */
+        memset(lease + len, 'x', s_lease_size - (size_t)len);
+        lease[s_lease_size] = '\0';
+    }
+    if (!s_bench) {
+        s_lease_t *l = s_lease_of(job_id);
+        if (!l && s_nleases < S_MAX_KEPT)
+            l = &s_leases[s_nleases++];
+        if (l) {
+            snprintf(l->job_id, sizeof l->job_id, "%s", job_id);
+            snprintf(l->lease, sizeof l->lease, "%s", lease);
+        }
+    }
     job.job_id = (char *)job_id;
     job.tenant = "acme";
     job.channel = PREGON__CHANNEL__SMS;
@@ -285,6 +401,8 @@ int main(int argc, char **argv) {
     int one = 1, zero = 0;
     zmq_setsockopt(s_sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     zmq_setsockopt(s_sock, ZMQ_LINGER, &zero, sizeof zero);
+    int64_t maxmsg = S_MAX_FRAME;
+    zmq_setsockopt(s_sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (zmq_bind(s_sock, bind) != 0)
         s_die("zmq_bind");
     char endpoint[256];
@@ -372,6 +490,66 @@ int main(int argc, char **argv) {
             printf("pumped heartbeats=%ld\n", s_heartbeats);
         } else if (strcmp(cmd, "bench") == 0 && n >= 3) {
             s_bench_run(atol(argv2[1]), atoi(argv2[2]), n > 3 ? argv2[3] : "+573001234567");
+        } else if (strcmp(cmd, "ready-info") == 0) {
+            printf("ready-info count=%ld credit=%ld incarnation=%s held=%zu bytes=%zu\n", s_readies,
+                   s_credit, s_incarnation[0] ? s_incarnation : "-", s_nheld, s_ready_bytes);
+        } else if (strcmp(cmd, "held") == 0) {
+            printf("held");
+            for (int a = 1; a < n; a++) {
+                bool found = false;
+                for (size_t i = 0; i < s_nheld && !found; i++)
+                    found = strcmp(s_held[i], argv2[a]) == 0;
+                printf(" %s=%s", argv2[a], found ? "yes" : "no");
+            }
+            printf("\n");
+        } else if (strcmp(cmd, "lease") == 0 && n >= 2) {
+            const s_lease_t *l = s_lease_of(argv2[1]);
+            printf("lease %s %s\n", argv2[1], l ? l->lease : "-");
+        } else if (strcmp(cmd, "lease-size") == 0 && n >= 2) {
+            s_lease_size = (size_t)atol(argv2[1]);
+            printf("lease-size %zu\n", s_lease_size);
+        } else if (strcmp(cmd, "reset-reports") == 0) {
+            s_nkept = 0;
+            s_reports_base = s_reports;
+            s_handed_back = 0;
+            printf("reset\n");
+        } else if (strcmp(cmd, "summary") == 0) {
+            long sent = 0, handed = 0, unknown = 0, other = 0, multi = 0;
+            for (size_t i = 0; i < s_nkept; i++) {
+                const char *o = s_kept[i].outcome;
+                if (strcmp(o, "SENT") == 0)
+                    sent++;
+                else if (strcmp(o, "HANDED_BACK") == 0)
+                    handed++;
+                else if (strcmp(o, "UNKNOWN") == 0)
+                    unknown++;
+                else
+                    other++;
+                multi += s_kept[i].count > 1;
+            }
+            printf("summary jobs=%zu reports=%ld multi=%ld SENT=%ld HANDED_BACK=%ld UNKNOWN=%ld "
+                   "other=%ld\n",
+                   s_nkept, s_reports - s_reports_base, multi, sent, handed, unknown, other);
+        } else if (strcmp(cmd, "leave-ack") == 0 && n >= 2) {
+            if (strcmp(argv2[1], "now") == 0) {
+                s_send_leave_ack();
+                printf("leave-ack sent\n");
+            } else {
+                s_ack_manual = strcmp(argv2[1], "manual") == 0;
+                printf("leave-ack %s\n", s_ack_manual ? "manual" : "auto");
+            }
+        } else if (strcmp(cmd, "wait-leaving") == 0 && n >= 2) {
+            int done = atoi(argv2[1]) ? 1 : 0;
+            bool ok = s_pump(n > 2 ? atol(argv2[2]) : 15000, s_leaving_after, &done);
+            s_leave_t *l = &s_leave[done];
+            if (ok) {
+                l->seen = l->count;
+                printf("leaving done=%d count=%ld reason=%s reports_before=%ld "
+                       "handed_back_before=%ld\n",
+                       done, l->count, l->reason, l->reports_before, l->handed_back_before);
+            } else {
+                printf("timeout leaving done=%d\n", done);
+            }
         } else if (strcmp(cmd, "quit") == 0) {
             break;
         } else {

@@ -1,6 +1,7 @@
 /* test_chw.c — cmocka unit tests of the channel-worker runtime's pure logic: backoff with full
- * jitter and Retry-After, transport-failure classes, token buckets and the per-sender shaper.
- * No sockets, no clock: every time is passed in. */
+ * jitter and Retry-After, transport-failure classes, token buckets, the per-sender shaper and
+ * the set of reported leases a WorkerReady vouches for. No sockets, no clock: every time is
+ * passed in. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "chw_leaseset.h"
 #include "chw_retry.h"
 #include "chw_shaper.h"
 
@@ -188,6 +190,86 @@ static void test_shaper_many_senders(void **state) {
     chw_shaper_destroy(&s); /* NULL-safe */
 }
 
+static void test_leaseset_entry_bytes(void **state) {
+    (void)state;
+    char lease[601];
+    memset(lease, 'x', 600);
+    lease[600] = '\0';
+    assert_int_equal(chw_leaseset_entry_bytes(lease), 603); /* tag, 2-byte length, bytes */
+    lease[128] = '\0'; /* 128 bytes: the length needs a second varint byte */
+    assert_int_equal(chw_leaseset_entry_bytes(lease), 131);
+    lease[127] = '\0';
+    assert_int_equal(chw_leaseset_entry_bytes(lease), 129);
+    assert_int_equal(chw_leaseset_entry_bytes(""), 2);
+}
+
+static void test_leaseset_expiry(void **state) {
+    (void)state;
+    chw_leaseset_t *set = chw_leaseset_new(1 << 20);
+    assert_non_null(set);
+    /* Reported out of lease order: a slow request's report comes after a later lease's. */
+    assert_int_equal(chw_leaseset_add(set, "1/a", 5000), 0);
+    assert_int_equal(chw_leaseset_add(set, "1/b", 3000), 0);
+    assert_int_equal(chw_leaseset_add(set, "1/c", 8000), 0);
+    assert_int_equal(chw_leaseset_count(set), 3);
+    assert_int_equal(chw_leaseset_bytes(set), 15);
+    chw_leaseset_prune(set, 2999);
+    assert_int_equal(chw_leaseset_count(set), 3);
+    chw_leaseset_prune(set, 3000); /* expiry reached: gone, even behind an older entry */
+    assert_int_equal(chw_leaseset_count(set), 2);
+    int64_t exp = 0;
+    assert_string_equal(chw_leaseset_get(set, 0, &exp), "1/a");
+    assert_int_equal(exp, 5000);
+    assert_string_equal(chw_leaseset_get(set, 1, NULL), "1/c");
+    assert_int_equal(chw_leaseset_bytes(set), 10);
+    assert_false(chw_leaseset_incomplete(set, 0)); /* nothing left early */
+    /* The ring wraps and grows without losing order. */
+    char name[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "2/j%d", i);
+        assert_int_equal(chw_leaseset_add(set, name, 10000 + i), 0);
+        if (i % 3 == 0)
+            chw_leaseset_prune(set, 9000 + i);
+    }
+    chw_leaseset_prune(set, 10499);
+    assert_int_equal(chw_leaseset_count(set), 500);
+    assert_string_equal(chw_leaseset_get(set, 0, NULL), "2/j500");
+    assert_string_equal(chw_leaseset_get(set, 499, NULL), "2/j999");
+    chw_leaseset_prune(set, 20000);
+    assert_int_equal(chw_leaseset_count(set), 0);
+    assert_int_equal(chw_leaseset_bytes(set), 0);
+    chw_leaseset_destroy(&set);
+    assert_null(set);
+    chw_leaseset_destroy(&set); /* NULL-safe */
+}
+
+static void test_leaseset_bound(void **state) {
+    (void)state;
+    /* Room for three entries of 5 bytes ("1/a" + 2). */
+    chw_leaseset_t *set = chw_leaseset_new(15);
+    assert_int_equal(chw_leaseset_add(set, "1/a", 1000), 0);
+    assert_int_equal(chw_leaseset_add(set, "1/b", 4000), 0);
+    assert_int_equal(chw_leaseset_add(set, "1/c", 2000), 0);
+    assert_false(chw_leaseset_incomplete(set, 0));
+    /* A fourth pushes the oldest out: incomplete until that lease would have expired. */
+    assert_int_equal(chw_leaseset_add(set, "1/d", 3000), 0);
+    assert_int_equal(chw_leaseset_count(set), 3);
+    assert_string_equal(chw_leaseset_get(set, 0, NULL), "1/b");
+    assert_true(chw_leaseset_incomplete(set, 999));
+    assert_false(chw_leaseset_incomplete(set, 1000));
+    /* Two more push 1/b (4000) and 1/c (2000) out: the latest expiry wins. */
+    assert_int_equal(chw_leaseset_add(set, "1/e", 5000), 0);
+    assert_int_equal(chw_leaseset_add(set, "1/f", 5000), 0);
+    assert_true(chw_leaseset_incomplete(set, 3999));
+    assert_false(chw_leaseset_incomplete(set, 4000));
+    assert_true(chw_leaseset_bytes(set) <= 15);
+    /* An entry larger than the whole bound is not kept, and said so. */
+    assert_int_equal(chw_leaseset_add(set, "1/far-too-long", 9000), 0);
+    assert_int_equal(chw_leaseset_count(set), 3);
+    assert_true(chw_leaseset_incomplete(set, 8999));
+    chw_leaseset_destroy(&set);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_bounds),
@@ -198,6 +280,9 @@ int main(void) {
         cmocka_unit_test(test_shaper_senders_independent),
         cmocka_unit_test(test_shaper_round_robin_unlimited),
         cmocka_unit_test(test_shaper_many_senders),
+        cmocka_unit_test(test_leaseset_entry_bytes),
+        cmocka_unit_test(test_leaseset_expiry),
+        cmocka_unit_test(test_leaseset_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
