@@ -9,7 +9,9 @@
 
 #include "rl_policy.h"
 
-typedef enum { T_STR, T_INT, T_I64, T_CHANNELS } s_type_t;
+/* T_PATH: a string naming a file or folder; relative, it is resolved against the folder of the
+ * configuration file (s_set), so one config works from any working directory. */
+typedef enum { T_STR, T_PATH, T_INT, T_I64, T_CHANNELS } s_type_t;
 
 typedef struct {
     const char *key; /* dotted path */
@@ -32,8 +34,8 @@ static const s_field_t s_fields[] = {
     F("sockets.frontend", T_STR, frontend),
     F("sockets.backend", T_STR, backend),
     F("sockets.events", T_STR, events),
-    F("policies", T_STR, policies),
-    F("templates", T_STR, templates),
+    F("policies", T_PATH, policies),
+    F("templates", T_PATH, templates),
     F("limits.max_batch", T_INT, max_batch),
     F("limits.max_frame_bytes", T_INT, max_frame_bytes),
     F("limits.max_queue", T_I64, max_queue),
@@ -68,10 +70,24 @@ static void s_defaults(brk_config_t *c) {
     c->resend_unknown = 0; /* strict: an unknown outcome is never resent (G2) */
 }
 
-static int s_set(brk_config_t *c, const s_field_t *f, const char *v, char *why, size_t wl) {
+/* Sets field f from the file's value v. dir: the configuration file's folder, with its trailing
+ * '/' ("" when the file was named without one: the working directory), prefixed to a relative
+ * T_PATH. */
+static int s_set(brk_config_t *c, const s_field_t *f, const char *v, const char *dir, char *why,
+                 size_t wl) {
     char *base = (char *)c + f->off, *end;
+    if (f->type == T_PATH && v[0] && v[0] != '/' && dir[0]) {
+        int n = snprintf(base, f->size, "%s%s", dir, v);
+        if (n < 0 || (size_t)n >= f->size) {
+            snprintf(why, wl, "%s is longer than %zu bytes once resolved against %s", f->key,
+                     f->size - 1, dir);
+            return -1;
+        }
+        return 0;
+    }
     switch (f->type) {
         case T_STR:
+        case T_PATH: /* absolute, empty, or named without a folder: kept as given */
             if (strlen(v) >= f->size) {
                 snprintf(why, wl, "value of %s is longer than %zu bytes", f->key, f->size - 1);
                 return -1;
@@ -120,6 +136,18 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
     if (!fp) {
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         return -1;
+    }
+    /* relative paths in the file are relative to the file's folder: "etc/pregon.yaml" -> "etc/" */
+    char dir[512] = "";
+    const char *slash = strrchr(path, '/');
+    if (slash) {
+        if ((size_t)(slash - path) + 1 >= sizeof dir) {
+            snprintf(err, err_len, "%s: the folder name is too long", path);
+            fclose(fp);
+            return -1;
+        }
+        memcpy(dir, path, (size_t)(slash - path) + 1);
+        dir[slash - path + 1] = '\0';
     }
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);
@@ -182,7 +210,7 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
                         snprintf(err, err_len, "%s:%zu:%zu: unknown setting \"%s\"", path,
                                  m->line + 1, m->column + 1, key);
                         rc = -1;
-                    } else if (s_set(cfg, f, v, why, sizeof why) < 0) {
+                    } else if (s_set(cfg, f, v, dir, why, sizeof why) < 0) {
                         snprintf(err, err_len, "%s:%zu:%zu: %s", path, m->line + 1, m->column + 1,
                                  why);
                         rc = -1;

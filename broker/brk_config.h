@@ -21,8 +21,8 @@ typedef struct {
     char frontend[256];   /* ZeroMQ endpoint of the submit ROUTER */
     char backend[256];    /* ZeroMQ endpoint of the worker ROUTER */
     char events[256];     /* ZeroMQ endpoint of the event PUB; "" = none */
-    char policies[512];   /* folder of policy files */
-    char templates[512];  /* template catalog file */
+    char policies[512];   /* folder of policy files (resolved: see brk_config_load) */
+    char templates[512];  /* template catalog file (resolved: see brk_config_load) */
     int max_batch;        /* jobs per SubmitBatch */
     int max_frame_bytes;  /* larger frames are refused with "too-large" */
     int64_t max_queue;    /* ready jobs per channel beyond which submitters get BUSY */
@@ -34,7 +34,11 @@ typedef struct {
 } brk_config_t;
 
 /* Fills *cfg with defaults, then reads `path` (NULL: defaults only). Returns 0, or -1 with one
- * line "FILE:LINE:COL: message" in err. */
+ * line "FILE:LINE:COL: message" in err.
+ * `policies` and `templates` given as relative paths in the file are resolved against the folder
+ * of `path` ("/etc/pregon/pregon.yaml" with "policies: policies" gives "/etc/pregon/policies");
+ * absolute paths are kept; the defaults (no file, or a file that leaves them out) stay relative
+ * to the working directory. */
 int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_len);
 
 #endif

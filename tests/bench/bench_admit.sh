@@ -4,7 +4,7 @@
 #       arguments rl_admit.c's s_commit builds for one accepted job;
 #   (b) pregon: bench_admit (rl_admit_batch: read history, decide in C, one EVALSHA per batch) in
 #       batches of 100/500/1000, over 1 connection and then 2 threads/connections.
-# Starts a private redis-server on a Unix socket in a temp dir (as tests/integration/with_redis.sh)
+# Starts a private redis-server on a Unix socket in a temp dir (tests/integration/redis_lib.sh)
 # and stops it on exit; FLUSHALL between phases. BUILD_DIR defaults to build-bench, built with
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG"
 #   cmake --build build-bench -j2 --target bench_admit bench_decide
@@ -16,21 +16,15 @@ jobs=${JOBS:-200000}
 bin=$build/tests/bench/bench_admit
 [ -x "$bin" ] || { echo "bench_admit.sh: $bin missing; build it first (see the header)" >&2; exit 1; }
 
+. "$root/tests/integration/redis_lib.sh"    # PG_REDIS_CLUSTER=1: a cluster node, all slots
 dir=$(mktemp -d /tmp/pregon-bench.XXXXXX)
 sock="$dir/redis.sock"
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" \
-  --save '' --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 cleanup() {
-  redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
-  if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; fi
+  pg_redis_stop
   rm -rf "$dir"
 }
 trap cleanup EXIT
-for _ in $(seq 1 200); do
-  redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG && break
-  sleep 0.05
-done
-redis-cli -s "$sock" ping | grep -q PONG || { echo "redis-server did not start"; cat "$dir/redis.log"; exit 1; }
+pg_redis_start "$dir" || exit 1
 echo "redis: $(redis-server --version | cut -d' ' -f3) on $sock; $(nproc) CPUs"
 
 # --- (a) baseline -----------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 # bench_lib.sh — sourced by the end-to-end benchmarks (bench_e2e.sh, bench_release.sh): a
 # private temp dir removed on exit with every process started, polling helpers, Redis on a Unix
 # socket, the sandbox on a free port, the job generator. Expects `build` and `src` to be set.
+# PG_REDIS_CLUSTER=1: Redis is a cluster node owning all slots (tests/integration/redis_lib.sh).
+. "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-bench.XXXXXX)
 pids=()
 bench_cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  redis-cli -s "$dir/redis.sock" shutdown nosave >/dev/null 2>&1 || true
+  pg_redis_stop
   [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
 }
 trap bench_cleanup EXIT
@@ -14,11 +16,8 @@ trap bench_cleanup EXIT
 wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done; }
 now_ms() { date +%s%3N; }
 
-start_redis() {
-  redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no --daemonize yes \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
-  wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PONG"
-}
+# start_redis: on $dir/redis.sock ($dir/redis.pid its process id)
+start_redis() { pg_redis_start "$dir"; }
 
 # start_sandbox [ARGS...]: keeps few records (the benchmarks only count); sets sb (base URL)
 start_sandbox() {

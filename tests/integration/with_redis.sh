@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # with_redis.sh CMD [ARGS] — runs CMD with a private redis-server on a Unix socket in a temp dir
 # (no TCP port, so parallel runs never collide), exported as PG_REDIS_SOCK; stops it afterwards.
+# PG_REDIS_CLUSTER=1: the server is a Redis Cluster node owning all 16384 slots, on a free
+# loopback port (PG_REDIS_PORT) as well as the socket, so every cross-slot call of CMD fails as
+# on a real cluster (see redis_lib.sh). The ctest entries cluster.* run tests this way.
 set -euo pipefail
+. "$(dirname "$0")/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-redis.XXXXXX)
-sock="$dir/redis.sock"
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" \
-  --save '' --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 cleanup() {
-  redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
-  [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+  pg_redis_stop
   rm -rf "$dir"
 }
 trap cleanup EXIT
-for _ in $(seq 1 200); do   # wait until it answers: poll, don't sleep blindly
-  redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG && break
-  sleep 0.05
-done
-redis-cli -s "$sock" ping | grep -q PONG || { echo "redis-server did not start"; cat "$dir/redis.log"; exit 1; }
-PG_REDIS_SOCK="$sock" "$@"
+pg_redis_start "$dir" || exit 1
+"$@"

@@ -5,10 +5,13 @@
 # a private temp dir: runs never collide.
 # pregond's clock is offset (test.clock_offset_s) so that it starts at 06:59:50 UTC: jobs for a
 # policy open from 07:00 are deferred and must be released 10 seconds later.
+# PG_REDIS_CLUSTER=1: Redis is a cluster node owning all slots (tests/integration/redis_lib.sh),
+# so every cross-slot call fails; ctest's cluster.e2e runs it so.
 set -uo pipefail
 build=$1
 src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 here="$src/tests/integration/e2e"
+. "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-e2e.XXXXXX)
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -16,7 +19,7 @@ ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  redis-cli -s "$dir/redis.sock" shutdown nosave >/dev/null 2>&1
+  pg_redis_stop
   wait 2>/dev/null
   [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
 }
@@ -31,9 +34,7 @@ stat() { "$ctl" redis stats --json --redis-socket "$dir/redis.sock" | python3 -c
 audit() { "$ctl" redis audit --redis-socket "$dir/redis.sock"; }
 export -f stat; export ctl dir
 
-redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no --daemonize yes \
-  --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
-wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PONG" || { echo "redis did not start"; exit 1; }
+pg_redis_start "$dir" || exit 1
 
 "$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" 2>"$dir/sandbox.log" &
 pids+=($!)
