@@ -99,7 +99,7 @@ sed -e "s|^  socket: \"\"|  socket: \"$PG_REDIS_SOCK\"|" \
 pids+=($!)
 npol=$(ls "$etc/policies" | wc -l)
 if wait_for 10 grep -q "pregond: serving" "$dir/pregond.log"; then
-  grep -q "serving: .*, $npol policies, [1-9][0-9]* templates\$" "$dir/pregond.log" && ok \
+  grep -q "serving as .*, $npol policies, [1-9][0-9]* templates$" "$dir/pregond.log" && ok \
     || ko "pregond did not load the installed policies and templates: $(cat "$dir/pregond.log")"
   cat >"$dir/job.jsonl" <<'JSON'
 {"job_id": "inst-1", "tenant": "acme", "debtor_id": "d-1", "channel": "sms", "contact": "+573001234567", "template_id": "aviso_mora_sms", "jurisdiction": "CO", "time_zone": "America/Bogota", "variables": {"nombre": "Ana", "monto": "$1", "producto": "p", "fecha": "1/1", "enlace": "x.co", "acreedor": "Acme", "telefono": "800"}}
