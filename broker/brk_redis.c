@@ -10,6 +10,7 @@
 
 #define FINISHED_TTL_S (35LL * 86400)
 #define RETRY_MS       1000
+#define VERIFY_MS      1000
 #define ADOPTED        "adopted-" /* prefix of a stamp written by pregonctl redis adopt */
 
 typedef enum { S_DOWN, S_UP, S_WRONG_DATASET } s_state_t;
@@ -26,7 +27,7 @@ struct brk_redis {
     s_state_t state;
     bool logged_down;
     char dataset[64]; /* the stamp this broker counts on; "" until the first connection */
-    int64_t next_try_ms;
+    int64_t next_try_ms, next_verify_ms;
 };
 
 static void s_close(brk_redis_t *self) {
@@ -227,6 +228,16 @@ bool brk_redis_ok(brk_redis_t *self, int64_t now_ms) {
     s_close(self);
     s_connect(self);
     return self->state == S_UP;
+}
+
+void brk_redis_verify(brk_redis_t *self, int64_t now_ms) {
+    if (self->state != S_UP || !self->redis || now_ms < self->next_verify_ms)
+        return;
+    self->next_verify_ms = now_ms + VERIFY_MS;
+    self->state = s_check_dataset(self);
+    if (self->state == S_DOWN)
+        brk_redis_drop(self, self->redis && self->redis->err ? self->redis->errstr
+                                                             : "dataset stamp not readable");
 }
 
 const char *brk_redis_busy_reason(const brk_redis_t *self) {

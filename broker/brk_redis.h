@@ -31,6 +31,10 @@ void brk_redis_destroy(brk_redis_t **self_p);
  * second) and checks the stamp again. */
 bool brk_redis_ok(brk_redis_t *self, int64_t now_ms);
 
+/* Reads the stamps again (pipelined, one GET per shard): a FLUSHALL or a failover to an empty
+ * replica does not drop the connection, so the timers call this every second. */
+void brk_redis_verify(brk_redis_t *self, int64_t now_ms);
+
 /* Drops the connection after an error (`why` is logged once). */
 void brk_redis_drop(brk_redis_t *self, const char *why);
 

@@ -24,6 +24,7 @@ typedef struct {
 
 struct brk_reports {
     brk_redis_t *redis;
+    const st_keys_t *keys;
     brk_events_t *events;
     brk_counters_t *n;
     s_pending_t *pending; /* MAX_PENDING */
@@ -36,11 +37,13 @@ struct brk_reports {
     char last_failed[160], last_retry[160];
 };
 
-brk_reports_t *brk_reports_new(brk_redis_t *redis, brk_events_t *events, brk_counters_t *n) {
+brk_reports_t *brk_reports_new(brk_redis_t *redis, const st_keys_t *keys, brk_events_t *events,
+                               brk_counters_t *n) {
     brk_reports_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->redis = redis;
+    self->keys = keys;
     self->events = events;
     self->n = n;
     self->pending = calloc(MAX_PENDING, sizeof *self->pending);
@@ -96,7 +99,9 @@ static void s_note(brk_reports_t *self, const s_pending_t *p, const char *state)
         return; /* hand-backs are not attempts: counted, not logged one by one */
     if (*logged < LOG_EACH_MAX) {
         (*logged)++;
-        pg_log("%s job %s on %s: %s (%s)", failed ? "FAILED" : "retry", p->lease_id,
+        char job[200];
+        st_lease_describe(self->keys, p->lease_id, job, sizeof job);
+        pg_log("%s job %s on %s: %s (%s)", failed ? "FAILED" : "retry", pg_log_quoted(job, 160).s,
                rl_channel_name((rl_channel_t)p->channel), last, p->outcome);
     } else {
         (*folded)++;

@@ -13,10 +13,13 @@
 #include "brk_counters.h"
 #include "brk_events.h"
 #include "brk_redis.h"
+#include "st_keys.h"
 
 typedef struct brk_reports brk_reports_t;
 
-brk_reports_t *brk_reports_new(brk_redis_t *redis, brk_events_t *events, brk_counters_t *n);
+/* Borrows everything. */
+brk_reports_t *brk_reports_new(brk_redis_t *redis, const st_keys_t *keys, brk_events_t *events,
+                               brk_counters_t *n);
 void brk_reports_destroy(brk_reports_t **self_p);
 
 /* Queues one report (strings copied, bounded); flushes first when the buffer is full. `channel`

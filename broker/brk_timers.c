@@ -107,7 +107,7 @@ static void s_expire_leases(brk_timers_t *self, brk_store_t *store, int64_t now_
     self->n->expired_leases += n;
     if (n)
         pg_log("%zu lease(s) expired without a report, outcome unknown (first: %s)", n,
-               exp[0].lease_id);
+               pg_log_quoted(exp[0].lease_id, 200).s);
     brk_reports_flush(self->reports, now_ms);
     brk_store_leased_free(exp, n);
 }
@@ -117,6 +117,7 @@ void brk_timers_run(brk_timers_t *self, int64_t now_ms) {
         self->next_tick_ms = now_ms + TIMER_MS;
         brk_workers_tick(self->workers, now_ms);
         brk_reports_tick(self->reports, now_ms);
+        brk_redis_verify(self->redis, now_ms);
         if (!brk_redis_ok(self->redis, now_ms))
             return;
         s_release_retries(self, brk_redis_store(self->redis), now_ms);

@@ -190,7 +190,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->keys = st_keys_new(cfg->redis_prefix, cfg->shards);
     p->events = brk_events_new(p->pub_sock);
     p->redis = p->keys ? brk_redis_new(cfg, p->keys, tag, n) : NULL;
-    p->reports = brk_reports_new(p->redis, p->events, n);
+    p->reports = brk_reports_new(p->redis, p->keys, p->events, n);
     p->front = brk_front_new(p->front_sock, cfg, p->redis, rules, p->events, n);
     p->workers = brk_workers_new(p->back_sock, cfg, p->redis, rules, p->reports, p->events, n, now);
     p->timers = brk_timers_new(cfg, p->redis, rules, p->workers, p->reports, n);

@@ -208,3 +208,15 @@ int st_lease_parse(const st_keys_t *self, const char *lease, char *key_buf, size
     *attempt = a;
     return 0;
 }
+
+const char *st_lease_describe(const st_keys_t *self, const char *lease, char *buf, size_t len) {
+    char key[ST_KEY_MAX];
+    unsigned attempt;
+    st_job_ref_t ref;
+    if (st_lease_parse(self, lease, key, sizeof key, &attempt) == 0 &&
+        st_job_key_parse(self, key, strlen(key), &ref) == 0)
+        snprintf(buf, len, "%s/%s (attempt %u)", ref.tenant, ref.job_id, attempt);
+    else
+        snprintf(buf, len, "%.64s", lease ? lease : "");
+    return buf;
+}

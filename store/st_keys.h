@@ -74,4 +74,8 @@ int st_lease_id(const st_keys_t *self, const char *job_key, unsigned attempt, ch
 int st_lease_parse(const st_keys_t *self, const char *lease, char *key_buf, size_t key_len,
                    unsigned *attempt);
 
+/* "TENANT/JOB (attempt N)" for a log line, from a lease id; the lease id itself, bounded, when
+ * it is not one. Returns buf. */
+const char *st_lease_describe(const st_keys_t *self, const char *lease, char *buf, size_t len);
+
 #endif

@@ -46,10 +46,11 @@ start=$(( now - now % 86400 + 7 * 3600 - 10 ))          # today 06:59:50 UTC
 [ "$start" -gt "$now" ] || start=$((start + 86400))
 offset=$((start - now))
 opens=$(( start + 10 ))                                  # 07:00:00
+cp -r "$here/policies" "$dir/policies"   # a copy: the SIGHUP test adds a bad file to it
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
 sockets: {frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"}
-policies: $here/policies
+policies: $dir/policies
 templates: $src/deploy/templates.yaml
 limits: {max_batch: 1000, max_frame_bytes: 65536}
 dispatch: {lease_ms: 10000, heartbeat_ms: 200, max_attempts: 5}
@@ -64,10 +65,13 @@ front=$(bound frontend) back=$(bound backend) events=$(bound events)
 [ -n "$front" ] && [ -n "$back" ] && [ -n "$events" ] || { echo "no bound ports in: $(grep serving "$dir/pregond.log")"; exit 1; }
 # a restart binds the same ports again
 sed -i "s|sockets: {.*}|sockets: {frontend: \"$front\", backend: \"$back\", events: \"$events\"}|" "$dir/pregon.yaml"
-TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
-  "$build/channels/sms/pregon-sms" --broker "$back" --base-url "$sb" --from +15005550006 \
-  --concurrency 16 --heartbeat-ms 200 --policy-dir "$here/worker-policies" 2>"$dir/sms.log" &
-pids+=($!); sms_pid=$!
+start_sms() {
+  TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
+    "$build/channels/sms/pregon-sms" --broker "$back" --base-url "$sb" --from +15005550006 \
+    --concurrency 16 --heartbeat-ms 200 --policy-dir "$here/worker-policies" 2>>"$dir/sms.log" &
+  pids+=($!); sms_pid=$!
+}
+start_sms
 wait_for 10 grep -q "joined on sms" "$dir/pregond.log" || { ko "worker never became ready"; cat "$dir/pregond.log" "$dir/sms.log"; exit 1; }
 
 submit() { "$ctl" submit --endpoint "$front" --json --timeout 20 "$@" 2>>"$dir/submit.log"; }
@@ -166,6 +170,21 @@ wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme d
 n=$(audit | grep -c '"job":"f503"')
 [ "$n" -ge 7 ] && ok || ko "audit records of f503: $n, want at least 7 (accepted, 3 dispatched, 2 retry, sent)"
 
+# a channel whose sends fail says so in pregond's log: each retry and FAILED job (a summary
+# line per interval when there are many)
+grep -q "retry job acme/f503 (attempt 1) on sms: 20500 provider error (HTTP 503)" "$dir/pregond.log" && ok || ko "no retry line in pregond's log"
+grep -q "FAILED job acme/f21211 (attempt 1) on sms: 21211" "$dir/pregond.log" && ok || ko "no FAILED line in pregond's log"
+
+# 5a. SIGHUP reloads policies and templates; a bad file keeps the old ones and says why
+kill -HUP "$pregond_pid"
+wait_for 5 grep -q "reload: 2 policies (were 2)" "$dir/pregond.log" && ok || ko "no reload line after SIGHUP"
+echo "id: [unclosed" >"$dir/policies/bad.yaml"
+kill -HUP "$pregond_pid"
+wait_for 5 grep -q "reload: policies kept as they were: .*bad.yaml" "$dir/pregond.log" && ok \
+  || ko "a bad policy file on SIGHUP: $(grep reload "$dir/pregond.log" | tail -1)"
+rm -f "$dir/policies/bad.yaml"
+kill -0 "$pregond_pid" 2>/dev/null && ok || ko "pregond died of SIGHUP"
+
 # 5b. CSV input: a header of field names, var.NAME columns, RFC 4180 quoting; a bad row is
 # reported by record number and the others still go out
 cat >"$dir/jobs.csv" <<'CSV'
@@ -191,6 +210,26 @@ wait_for 10 sh -c "'$ctl' redis audit --redis-socket '$dir/redis.sock' | grep -q
   && ok || ko "no 'skipped rc.closed' audit record: the worker did not re-check the window"
 [ "$(received +5215550500)" = 0 ] && ok || ko "a job outside the worker's window was sent"
 
+# 6b. SIGTERM to the worker while it holds jobs: it says Leaving, pregond stops dispatching to it
+#     at once, what it holds is finished or handed back; no job expires UNKNOWN, and the next
+#     worker sends the handed-back ones, each once
+curl -s -X POST "$sb/_sandbox/faults" -d '{"latency_ms":300}' >/dev/null
+jobs "$dir/stop.jsonl" stop 80 80 5215551000
+submit "$dir/stop.jsonl" >"$dir/stop.out"
+wait_for 10 sh -c "curl -s '$sb/_sandbox/requests?limit=100000' | grep -q '+52155510'"
+kill -TERM "$sms_pid"; wait "$sms_pid"; rc=$?
+[ $rc = 0 ] && ok || ko "pregon-sms exit code $rc on SIGTERM"
+grep -q "worker .* on sms leaving (worker-stopping)" "$dir/pregond.log" && ok || ko "no 'leaving' line in pregond's log"
+grep -q "worker .* on sms left" "$dir/pregond.log" && ok || ko "no 'left' line in pregond's log"
+curl -s -X POST "$sb/_sandbox/faults" -d '{"latency_ms":0}' >/dev/null
+start_sms
+wait_for 30 sh -c "[ \"\$(curl -s '$sb/_sandbox/requests?limit=100000' | grep -o '\"to\":\"+52155510[0-9]*' | sort -u | wc -l)\" -ge 80 ]" \
+  && ok || ko "jobs of the stopped worker: $(received +52155510) of 80 sent"
+n=$(curl -s "$sb/_sandbox/requests?limit=100000" | grep -o '"to":"+52155510[0-9]*' | wc -l)
+[ "$n" = 80 ] && ok || ko "jobs of the stopped worker: $n requests for 80 jobs (a job sent twice)"
+n=$(audit | grep '"job":"stop-' | grep -c '"to":"UNKNOWN"')
+[ "$n" = 0 ] && ok || ko "$n jobs of the stopped worker expired UNKNOWN"
+
 # 7. the channel halts on 401 with a clear line; the job waits, never lost
 curl -s -X POST "$sb/_sandbox/script" -d '{"count":1,"status":401}' >/dev/null
 jobs "$dir/halt.jsonl" halt 1 1 5215550400
@@ -200,11 +239,25 @@ wait_for 5 grep -qi "halted" "$dir/sms.log" && ok || ko "no halt line in pregon-
 wait_for 5 bash -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme halt-d0 halt-0)' s)\" = queued ]" \
   && ok || ko "halted job state $(job_field halt-d0 halt-0 s), want queued (handed back, not an attempt)"
 
-# 8. G1, clean restart: stop pregond, start it again; what it acknowledged is all still there
+# 8. G1, clean restart: stop pregond, start it again; what it acknowledged is all still there.
+#    A lease the previous pregond gave this same worker process that the worker does not hold
+#    was lost in transit: on the worker's reconnection it is handed back and sent, not left to
+#    expire UNKNOWN.
+jobs "$dir/lost.jsonl" lost 1 1 5215551100
+submit "$dir/lost.jsonl" >"$dir/lost.out"           # queued: the channel is halted
+inc=$(grep -o "incarnation [0-9a-f]*" "$dir/sms.log" | tail -1 | cut -d' ' -f2)
+wid=$(grep -o "pregon-sms: worker [^ ]*" "$dir/sms.log" | tail -1 | cut -d' ' -f3)
+oldb=$(grep -o "serving as [^:]*" "$dir/pregond.log" | tail -1 | cut -d' ' -f3)
+lost_key=$(rkey job acme lost-d0 lost-0)
+lost_shard=$(sed 's/^pg:{s\([0-9]*\)}.*/\1/' <<<"$lost_key")
 cap_deferred() { for s in $(seq 0 15); do rcli zrange "pg:{s$s}:deferred" 0 -1; done | grep -c ":acme:capA-"; }  # the RC job loops in and out
 deferred_before=$(cap_deferred)
 kill -TERM "$pregond_pid"; wait "$pregond_pid"; rc1=$?
 [ $rc1 = 0 ] && ok || ko "pregond exit code $rc1 on SIGTERM"
+# what the stopped pregond would have done had it leased lost-0 to the worker just before dying
+rcli zrem "pg:{s$lost_shard}:q:sms" "$lost_key" >/dev/null
+rcli hset "$lost_key" s dispatched att 1 lw "$wid#$inc" lb "$oldb" >/dev/null
+rcli zadd "pg:{s$lost_shard}:leases" "$(( ($(date +%s) + offset + 600) * 1000 ))" "$lost_key" >/dev/null
 sed -i 's/max_batch: 1000,/max_queue: 1, max_batch: 1000,/' "$dir/pregon.yaml"
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>>"$dir/pregond.log" &
 pids+=($!); pregond_pid=$!
@@ -212,6 +265,11 @@ wait_for 10 sh -c "[ \"\$(grep -c 'pregond: serving' '$dir/pregond.log')\" = 2 ]
 [ "$(cap_deferred)" = "$deferred_before" ] && [ "$deferred_before" = 100 ] && ok \
   || ko "deferred jobs across the restart: $deferred_before before, $(cap_deferred) after"
 [ "$(job_field halt-d0 halt-0 s)" = queued ] && ok || ko "the queued job did not survive the restart"
+wait_for 10 grep -q "did not hold 1 lease(s) a previous broker gave it: handed back" "$dir/pregond.log" \
+  && ok || ko "the lease lost in transit was not handed back: $(grep -c lost-0 "$dir/pregond.log")"
+wait_for 5 sh -c "'$ctl' redis audit --redis-socket '$dir/redis.sock' | grep '\"job\":\"lost-0\"' | grep -q '\"to\":\"HANDED_BACK\"'" \
+  && ok || ko "no HANDED_BACK audit record for the lost lease"
+[ "$(job_field lost-d0 lost-0 att)" = 0 ] && ok || ko "the lost lease counted as an attempt: att $(job_field lost-d0 lost-0 att)"
 
 # 9. G6: past limits.max_queue (now 1; the halted channel holds one job) submitters get BUSY
 jobs "$dir/busy.jsonl" busy 3 3 5215550600
@@ -221,7 +279,8 @@ n=$(grep -c '"verdict":"BUSY","rule":null,"reason":"queue-full"' "$dir/busy.out"
 [ -z "$(job_field busy-d0 busy-0 s)" ] && ok || ko "a BUSY job was stored"
 
 # 9b. leases that expire without a report become UNKNOWN and are never resent (G2); 1,200 at
-#     once (as after a crash) go through the backlog path, each exactly once
+#     once (as after a crash) go through the backlog path, each exactly once; leases whose job
+#     is gone, read among them, are dropped without shifting anyone else's reply
 python3 - "$dir/leases.redis" "$dir/leases.keys" <<'PY'
 import sys
 def crc16(b):  # XMODEM, as Redis Cluster computes it: an independent check of the layout
@@ -239,6 +298,8 @@ with open(sys.argv[1], "w") as cmds, open(sys.argv[2], "w") as keys:
         cmds.write(f"HSET {k} s dispatched att 1 ch sms p x id {j} tn acme db {d}\n")
         cmds.write(f"ZADD pg:{{s{s}}}:leases 1 {k}\n")
         keys.write(k + "\n")
+        if i % 100 == 0:  # a lease whose job is gone, among the others: dropped, nothing shifts
+            cmds.write(f"ZADD pg:{{s{s}}}:leases 1 pg:{{s{s}}}:j:acme:{d}:gone-{j}\n")
 PY
 [ "$(head -1 "$dir/leases.keys")" = "$(rkey job acme lx-d1 lx-1)" ] && ok || ko "python and st_keys disagree on a key"
 rcli <"$dir/leases.redis" >/dev/null
@@ -250,6 +311,21 @@ n=$(sed 's/^/HGET /; s/$/ s/' "$dir/leases.keys" | rcli | grep -c '^unknown$')
 n=$(audit | grep -c '"job":"lx-[0-9]*".*"to":"UNKNOWN"')
 [ "$n" = 1200 ] && ok || ko "expired leases: $n audit records, want 1200"
 grep -q "lease(s) expired without a report" "$dir/pregond.log" && ok || ko "no expiry line in pregond's log"
+
+# 9c. Redis restarted from an empty directory: pregond refuses to admit against empty histories
+#     (BUSY redis-dataset-changed, one loud line) until an operator adopts the dataset
+rcli shutdown nosave >/dev/null 2>&1
+pg_redis_start "$dir" || ko "redis did not restart"
+jobs "$dir/ds.jsonl" ds 2 2 5215550900
+wait_for 10 grep -q "REDIS DATASET CHANGED" "$dir/pregond.log" && ok || ko "no dataset-changed line"
+submit "$dir/ds.jsonl" >"$dir/ds.out"
+n=$(grep -c '"verdict":"BUSY","rule":null,"reason":"redis-dataset-changed"' "$dir/ds.out")
+[ "$n" = 2 ] && ok || ko "empty Redis: $n of 2 BUSY redis-dataset-changed: $(cat "$dir/ds.out")"
+"$ctl" redis adopt --redis-socket "$dir/redis.sock" >"$dir/adopt.out" && ok || ko "adopt: $(cat "$dir/adopt.out")"
+wait_for 10 grep -q "adopted by an operator" "$dir/pregond.log" && ok || ko "pregond did not take the adopted dataset"
+submit "$dir/ds.jsonl" >"$dir/ds2.out"
+n=$(grep -c '"verdict":"ACCEPTED"' "$dir/ds2.out")
+[ "$n" = 2 ] && ok || ko "after adopt: $n of 2 ACCEPTED: $(cat "$dir/ds2.out")"
 
 # 10. G6: Redis gone -> every job BUSY redis-unavailable, pregond still answering
 rcli shutdown nosave >/dev/null 2>&1

@@ -1,0 +1,318 @@
+/* test_store.c — the job state machine (store/pregon.lua) against a real redis-server.
+ *
+ * For every state a job can be in and every transition label, sets a job in that state and asks
+ * the library for that transition through the function that makes it: an allowed one must leave
+ * the job in the table's target state with exactly one new audit record (from, to, schema v1);
+ * a refused one must leave the job as it was and write nothing. Also checks that the library's
+ * table (FCALL_RO pg_table) is the C mirror's (store/st_state.h), field for field, and that an
+ * audit record has the schema's fields in order. PG_REDIS_SOCK: see with_redis.sh.
+ * Prints "N passed, M failed". */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "st_fn.h"
+#include "st_keys.h"
+#include "st_state.h"
+
+static int s_passed, s_failed;
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            s_passed++;                                                                            \
+        } else {                                                                                   \
+            s_failed++;                                                                            \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
+static redisContext *s_c;
+static st_keys_t *s_keys;
+static st_fn_t *s_fn;
+static const char *const NOW = "1773241200000";
+
+/* The keys of one test job: tenant "t", a debtor of its own. */
+typedef struct {
+    char debtor[32], job[32];
+    int shard;
+    char jk[ST_KEY_MAX], hk[ST_KEY_MAX], sk[ST_KEY_MAX];
+    char q[ST_KEY_MAX], leases[ST_KEY_MAX], audit[ST_KEY_MAX], deferred[ST_KEY_MAX],
+        retry[ST_KEY_MAX];
+    char qs[5][ST_KEY_MAX]; /* every channel's queue, as pg_release takes them */
+} s_job_t;
+
+static void s_job(s_job_t *j, int n) {
+    memset(j, 0, sizeof *j);
+    snprintf(j->debtor, sizeof j->debtor, "d%d", n);
+    snprintf(j->job, sizeof j->job, "j%d", n);
+    j->shard = st_keys_shard(s_keys, "t", j->debtor);
+    st_key_job(s_keys, "t", j->debtor, j->job, j->jk, sizeof j->jk);
+    st_key_history(s_keys, "t", j->debtor, j->hk, sizeof j->hk);
+    st_key_suppress(s_keys, "t", j->debtor, j->sk, sizeof j->sk);
+    st_key_shared(s_keys, j->shard, "q:sms", j->q, sizeof j->q);
+    st_key_shared(s_keys, j->shard, "leases", j->leases, sizeof j->leases);
+    st_key_shared(s_keys, j->shard, "audit", j->audit, sizeof j->audit);
+    st_key_shared(s_keys, j->shard, "deferred", j->deferred, sizeof j->deferred);
+    st_key_shared(s_keys, j->shard, "retry", j->retry, sizeof j->retry);
+    static const char *const ch[5] = {"q:sms", "q:whatsapp", "q:voice", "q:email", "q:messenger"};
+    for (int i = 0; i < 5; i++)
+        st_key_shared(s_keys, j->shard, ch[i], j->qs[i], sizeof j->qs[i]);
+}
+
+static void s_cmd(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(s_c, fmt, ap);
+    va_end(ap);
+    freeReplyObject(r);
+}
+
+/* Puts j in `state` (ST_NEW: nothing stored) with attempt 1, indexed where that state is. */
+static void s_set_state(const s_job_t *j, st_state_t state) {
+    if (state == ST_NEW)
+        return;
+    s_cmd("HSET %s s %s att 1 p payload id %s tn t db %s ch sms cp +573001112233 tz UTC off 0 "
+          "qs 5",
+          j->jk, st_state_names[state], j->job, j->debtor);
+    if (state == ST_QUEUED)
+        s_cmd("ZADD %s 5 %s", j->q, j->jk);
+    else if (state == ST_DEFERRED)
+        s_cmd("ZADD %s 1 %s", j->deferred, j->jk);
+    else if (state == ST_DISPATCHED)
+        s_cmd("ZADD %s 99999999999999 %s", j->leases, j->jk);
+    else if (state == ST_RETRY)
+        s_cmd("ZADD %s 1 %s", j->retry, j->jk);
+}
+
+/* The job's stored state ("new" when absent). */
+static void s_state_of(const s_job_t *j, char *buf, size_t len) {
+    redisReply *r = redisCommand(s_c, "HGET %s s", j->jk);
+    snprintf(buf, len, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "new");
+    freeReplyObject(r);
+}
+
+/* Field `f` of an audit record (the flat field/value array kv), or "". */
+static const char *s_field(const redisReply *kv, const char *f) {
+    for (size_t i = 0; i + 1 < kv->elements; i += 2)
+        if (strcmp(kv->element[i]->str, f) == 0)
+            return kv->element[i + 1]->str;
+    return "";
+}
+
+/* How many audit records of the shard are about job j; the last one's field `f` into buf. */
+static long long s_audit_of(const s_job_t *j, const char *f, char *buf, size_t len) {
+    long long n = 0;
+    if (buf)
+        buf[0] = '\0';
+    redisReply *r = redisCommand(s_c, "XRANGE %s - +", j->audit);
+    for (size_t e = 0; r && r->type == REDIS_REPLY_ARRAY && e < r->elements; e++) {
+        const redisReply *kv = r->element[e]->element[1];
+        if (strcmp(s_field(kv, "job"), j->job) != 0)
+            continue;
+        n++;
+        if (buf)
+            snprintf(buf, len, "%s", s_field(kv, f));
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+static void s_last_audit(const s_job_t *j, const char *f, char *buf, size_t len) {
+    s_audit_of(j, f, buf, len);
+}
+
+static redisReply *s_fcall(const char *name, int argc, const char **argv) {
+    size_t argl[64];
+    for (int i = 0; i < argc; i++)
+        argl[i] = (size_t)-1;
+    return st_fn_call(s_fn, name, argc, argv, argl);
+}
+
+/* Asks for transition t of job j through the function that makes it. */
+static void s_attempt(const s_job_t *j, st_state_t from, st_transition_t t) {
+    redisReply *r = NULL;
+    if (t <= ST_T_EXPIRED) { /* admission: a new job, or a deferred one coming due */
+        const char action[2] = {"ADRE"[t - ST_T_ACCEPTED], 0};
+        const char *readmit = from == ST_NEW ? "0" : "1";
+        const char *argv[] = {NULL,
+                              NULL,
+                              "6",
+                              j->audit,
+                              j->deferred,
+                              j->hk,
+                              j->jk,
+                              j->sk,
+                              j->q,
+                              NOW,
+                              "100",
+                              "100",
+                              j->job,
+                              "t",
+                              j->debtor,
+                              readmit,
+                              "0",
+                              action,
+                              "1773244800",
+                              "r.rule",
+                              "reason",
+                              "1773241200,1,0,1,1;",
+                              "payload",
+                              "sms",
+                              "+573001112233",
+                              "5",
+                              "",
+                              "",
+                              "UTC",
+                              "0",
+                              ""};
+        r = s_fcall("pg_admit", 31, argv);
+    } else if (t == ST_T_DISPATCHED) {
+        s_cmd("ZADD %s 5 %s", j->q, j->jk); /* whatever its state, the queue names it */
+        const char *argv[] = {NULL, NULL,  "3",  j->q, j->leases, j->audit, "10", "99999999999999",
+                              NOW,  "w#1", "b#1"};
+        r = s_fcall("pg_lease", 11, argv);
+    } else if (t == ST_T_QUEUED) {
+        s_cmd("ZADD %s 1 %s", j->retry, j->jk);
+        const char *argv[] = {NULL,         NULL,     "7",      j->retry, j->audit,
+                              j->qs[0],     j->qs[1], j->qs[2], j->qs[3], j->qs[4],
+                              "1773241200", "100",    NOW};
+        r = s_fcall("pg_release", 13, argv);
+    } else if (t == ST_T_CANCELLED) {
+        const char *argv[] = {NULL,  NULL, "5", j->audit, j->deferred, j->retry,
+                              j->jk, j->q, NOW, "100",    "ops@test",  "test"};
+        r = s_fcall("pg_cancel", 12, argv);
+    } else { /* a report */
+        static const char *const outcome[] = {
+            [ST_T_SENT] = "SENT",      [ST_T_DELIVERED] = "DELIVERED",  [ST_T_FAILED] = "FAILED",
+            [ST_T_RETRY] = "RETRY",    [ST_T_HANDED_BACK] = "HANDBACK", [ST_T_SKIPPED] = "SKIPPED",
+            [ST_T_UNKNOWN] = "UNKNOWN"};
+        const char *argv[] = {NULL,  NULL,  "6", j->leases, j->retry,     j->audit, j->deferred,
+                              j->jk, j->hk, NOW, "100",     "5",          ",",      outcome[t],
+                              "1",   "SMx", "",  "detail",  "1773241300", "1"};
+        r = s_fcall("pg_report", 20, argv);
+    }
+    if (!r)
+        fprintf(stderr, "call for %s from %s: %s\n", st_rules[t].label, st_state_names[from],
+                st_fn_strerror(s_fn));
+    freeReplyObject(r);
+}
+
+/* Every state x every transition. */
+static void test_every_transition(void) {
+    int n = 0;
+    for (int from = 0; from < ST_STATE_COUNT; from++) {
+        for (int t = 0; t < ST_TRANSITION_COUNT; t++) {
+            s_job_t j;
+            s_job(&j, n++);
+            /* the shard's shared structures hold this job alone */
+            s_cmd("DEL %s %s %s %s", j.q, j.leases, j.retry, j.deferred);
+            s_set_state(&j, (st_state_t)from);
+            long long before = s_audit_of(&j, "to", NULL, 0);
+            s_attempt(&j, (st_state_t)from, (st_transition_t)t);
+            long long after = s_audit_of(&j, "to", NULL, 0);
+            char now_state[32], a_from[32], a_to[32];
+            s_state_of(&j, now_state, sizeof now_state);
+            const st_rule_t *rule = &st_rules[t];
+            bool allowed = rule->from & ST_BIT(from);
+            if (allowed) {
+                s_last_audit(&j, "from", a_from, sizeof a_from);
+                s_last_audit(&j, "to", a_to, sizeof a_to);
+                CHECK(strcmp(now_state, st_state_names[rule->to]) == 0,
+                      "%s -> %s: state %s, want %s", st_state_names[from], rule->label, now_state,
+                      st_state_names[rule->to]);
+                CHECK(after == before + 1, "%s -> %s: %lld audit records, want 1",
+                      st_state_names[from], rule->label, after - before);
+                CHECK(strcmp(a_from, st_state_names[from]) == 0 && strcmp(a_to, rule->label) == 0,
+                      "%s -> %s: audit record says %s -> %s", st_state_names[from], rule->label,
+                      a_from, a_to);
+            } else {
+                CHECK(strcmp(now_state, st_state_names[from]) == 0,
+                      "refused %s -> %s: state changed to %s", st_state_names[from], rule->label,
+                      now_state);
+                CHECK(after == before, "refused %s -> %s: %lld audit records written",
+                      st_state_names[from], rule->label, after - before);
+            }
+        }
+    }
+}
+
+/* The library's table is the C mirror's. */
+static void test_table_mirrors_c(void) {
+    redisReply *r = redisCommand(s_c, "FCALL_RO pg_table 0");
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == ST_TRANSITION_COUNT,
+          "pg_table: %zu rows, want %d", r ? r->elements : 0, ST_TRANSITION_COUNT);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *row = r->element[i];
+        int t = -1;
+        for (int k = 0; k < ST_TRANSITION_COUNT; k++)
+            if (strcmp(st_rules[k].label, row->element[0]->str) == 0)
+                t = k;
+        CHECK(t >= 0, "label %s of the library is not in st_state.h", row->element[0]->str);
+        if (t < 0)
+            continue;
+        CHECK(st_state_parse(row->element[1]->str) == (int)st_rules[t].to, "%s enters %s in Lua",
+              st_rules[t].label, row->element[1]->str);
+        unsigned from = 0;
+        for (size_t f = 2; f < row->elements; f++)
+            from |= ST_BIT(st_state_parse(row->element[f]->str));
+        CHECK(from == st_rules[t].from, "%s: the states it may leave differ", st_rules[t].label);
+    }
+    freeReplyObject(r);
+}
+
+/* One audit record: the schema's fields, in order, version 1. */
+static void test_audit_schema(void) {
+    static const char *const fields[] = {
+        "v",       "at",      "job",   "tenant", "debtor",  "debt",     "campaign",
+        "channel", "contact", "from",  "to",     "attempt", "rule",     "reason",
+        "until",   "pid",     "pcode", "local",  "zone",    "counters", "detail"};
+    s_job_t j;
+    s_job(&j, 9999);
+    s_attempt(&j, ST_NEW, ST_T_ACCEPTED);
+    redisReply *r = redisCommand(s_c, "XREVRANGE %s + - COUNT 1", j.audit);
+    const redisReply *kv =
+        r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? r->element[0]->element[1] : NULL;
+    size_t nf = sizeof fields / sizeof fields[0];
+    CHECK(kv && kv->elements == 2 * nf, "audit record has %zu fields, want %zu",
+          kv ? kv->elements / 2 : 0, nf);
+    for (size_t i = 0; kv && i < nf && 2 * i < kv->elements; i++)
+        CHECK(strcmp(kv->element[2 * i]->str, fields[i]) == 0, "field %zu is %s, want %s", i,
+              kv->element[2 * i]->str, fields[i]);
+    char v[8], local[40];
+    s_last_audit(&j, "v", v, sizeof v);
+    s_last_audit(&j, "local", local, sizeof local);
+    CHECK(strcmp(v, "1") == 0, "schema version %s", v);
+    CHECK(strcmp(local, "2026-03-11T15:00:00+00:00") == 0, "local time %s", local);
+    freeReplyObject(r);
+}
+
+int main(void) {
+    const char *sock = getenv("PG_REDIS_SOCK");
+    if (!sock) {
+        fprintf(stderr, "PG_REDIS_SOCK must be set (run via with_redis.sh)\n");
+        return 2;
+    }
+    s_c = redisConnectUnix(sock);
+    if (!s_c || s_c->err) {
+        fprintf(stderr, "cannot connect to %s\n", sock);
+        return 1;
+    }
+    s_keys = st_keys_new("pg", 16);
+    s_fn = st_fn_new(s_c);
+    freeReplyObject(redisCommand(s_c, "FLUSHALL"));
+    CHECK(st_fn_ensure(s_fn) == 0, "FUNCTION LOAD: %s", st_fn_strerror(s_fn));
+    test_table_mirrors_c();
+    test_every_transition();
+    test_audit_schema();
+    st_fn_destroy(&s_fn);
+    st_keys_destroy(&s_keys);
+    redisFree(s_c);
+    printf("%d passed, %d failed\n", s_passed, s_failed);
+    return s_failed ? 1 : 0;
+}
