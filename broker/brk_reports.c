@@ -93,7 +93,7 @@ static void s_note(brk_reports_t *self, const s_pending_t *p, const char *state)
     uint64_t *folded = failed ? &self->failed_folded : &self->retry_folded;
     char *last = failed ? self->last_failed : self->last_retry;
     char detail[120];
-    pg_log_quote(detail, sizeof detail, p->detail, 80);
+    snprintf(detail, sizeof detail, "%.80s", p->detail);
     snprintf(last, 160, "%s %s", p->provider_code[0] ? p->provider_code : "-", detail);
     if (strcmp(p->outcome, "HANDBACK") == 0 || strcmp(p->outcome, "CONFIG_ERROR") == 0)
         return; /* hand-backs are not attempts: counted, not logged one by one */
@@ -101,7 +101,7 @@ static void s_note(brk_reports_t *self, const s_pending_t *p, const char *state)
         (*logged)++;
         char job[200];
         st_lease_describe(self->keys, p->lease_id, job, sizeof job);
-        pg_log("%s job %s on %s: %s (%s)", failed ? "FAILED" : "retry", pg_log_quoted(job, 160).s,
+        pg_log("%s job %s on %s: %s (%s)", failed ? "FAILED" : "retry", job,
                rl_channel_name((rl_channel_t)p->channel), last, p->outcome);
     } else {
         (*folded)++;

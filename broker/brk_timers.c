@@ -107,7 +107,7 @@ static void s_expire_leases(brk_timers_t *self, brk_store_t *store, int64_t now_
     self->n->expired_leases += n;
     if (n)
         pg_log("%zu lease(s) expired without a report, outcome unknown (first: %s)", n,
-               pg_log_quoted(exp[0].lease_id, 200).s);
+               exp[0].lease_id);
     brk_reports_flush(self->reports, now_ms);
     brk_store_leased_free(exp, n);
 }

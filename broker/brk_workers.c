@@ -156,8 +156,8 @@ static void s_reconcile(brk_workers_t *self, const s_worker_t *w, const Pregon__
 static void s_on_ready(brk_workers_t *self, const void *id, size_t id_len,
                        const Pregon__WorkerReady *r, int64_t now_ms) {
     rl_channel_t ch = (rl_channel_t)r->channel;
-    char name[80];
-    pg_log_quote(name, sizeof name, r->worker_id, 64);
+    char name[80]; /* bounded; pg_log escapes what it prints */
+    snprintf(name, sizeof name, "%.64s", r->worker_id ? r->worker_id : "");
     if (ch <= RL_CH_NONE || ch >= RL_CH_COUNT || id_len > MAX_ID) {
         self->n->bad_frames++;
         return;
@@ -209,7 +209,7 @@ static const char *s_outcome_name(int o) {
  * again; the channel is halted when no other worker takes its jobs. */
 static void s_halt(brk_workers_t *self, s_worker_t *w, const char *detail, int64_t now_ms) {
     char why[200];
-    pg_log_quote(why, sizeof why, detail, 160);
+    snprintf(why, sizeof why, "%.160s", detail ? detail : "");
     w->halted = true;
     Pregon__Halt h = PREGON__HALT__INIT;
     h.reason = why;
@@ -246,7 +246,7 @@ static void s_on_report(brk_workers_t *self, s_worker_t *w, const Pregon__Delive
 static void s_on_leaving(brk_workers_t *self, s_worker_t *w, const Pregon__Leaving *l,
                          int64_t now_ms) {
     char why[120];
-    pg_log_quote(why, sizeof why, l->reason, 100);
+    snprintf(why, sizeof why, "%.100s", l->reason ? l->reason : "");
     rl_channel_t ch = w->channel;
     if (l->done) {
         pg_log("worker %s on %s left (%s)", w->name, rl_channel_name(ch), why);

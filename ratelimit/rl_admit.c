@@ -34,9 +34,9 @@ typedef struct {
     char queue_key[64];
     int shard;
     char off[16]; /* UTC offset of the zone now, for the audit record's local time */
-    char counters[48];
-    char action; /* 'A', 'D', 'R', 'E', 'X' */
-    int pending; /* still to be committed */
+    char counters[RL_COUNTERS_TEXT_MAX + RL_ID_MAX + 4]; /* "3 of 7 in 7d (rule)" */
+    char action;                                         /* 'A', 'D', 'R', 'E', 'X' */
+    int pending;                                         /* still to be committed */
     int64_t until;
     const char *rule;
     const char *reason;
@@ -113,6 +113,15 @@ static const char *s_zone_name(const rl_job_t *job) {
     return job->n_zones >= 1 && job->zones[0] ? rl_zone_name(job->zones[0]) : "";
 }
 
+/* The counters that decided, with their rule when it is not the verdict's own (an accepted
+ * job has no deciding rule: the text names the cap closest to its limit). */
+static void s_counters_text(const rl_verdict_t *v, char *buf, size_t len) {
+    size_t n = rl_verdict_counters(v, buf, len);
+    const char *rule = v->counters.rule;
+    if (n && rule && (!v->rule || strcmp(rule, v->rule) != 0))
+        snprintf(buf + n, len - n, " (%s)", rule);
+}
+
 /* Orders job indexes by debtor, then by position in the batch (qsort_r comparator). */
 static int s_cmp_by_debtor(const void *a, const void *b, void *ctx) {
     const s_work_t *w = ctx;
@@ -165,12 +174,14 @@ static void s_decide_group(const rl_admit_job_t *jobs, s_work_t *w, const size_t
             wk->rule = orig->rule;
             wk->reason = orig->reason;
             wk->until = orig->until;
+            snprintf(wk->counters, sizeof wk->counters, "%s", orig->counters);
             snprintf(wk->ver, sizeof wk->ver, "-1");
             snprintf(wk->until_s, sizeof wk->until_s, "%lld", (long long)wk->until);
             continue;
         }
         rl_verdict_t v;
         rl_decide(&job->decide, hist, (size_t)n, now, &v);
+        s_counters_text(&v, wk->counters, sizeof wk->counters);
         wk->rule = v.rule ? v.rule : "";
         wk->reason = v.reason ? v.reason : "";
         wk->until = v.until;

@@ -76,6 +76,35 @@ static const char *s_dkey(const char *debtor, char *buf) {
     return buf;
 }
 
+static redisContext *s_connect(void);
+
+/* Field f of the audit record of (debtor, job) whose "to" is `to`; "" if none. */
+static void s_audit_field(const char *debtor, const char *job, const char *to, const char *f,
+                          char *buf, size_t len) {
+    char key[ST_KEY_MAX];
+    st_key_shared(s_keys, st_keys_shard(s_keys, "acme", debtor), "audit", key, sizeof key);
+    redisContext *c = s_connect();
+    redisReply *r = redisCommand(c, "XRANGE %s - +", key);
+    buf[0] = '\0';
+    for (size_t e = 0; r && r->type == REDIS_REPLY_ARRAY && e < r->elements; e++) {
+        const redisReply *kv = r->element[e]->element[1];
+        const char *vjob = "", *vto = "", *vf = "";
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+            const char *k = kv->element[i]->str, *v = kv->element[i + 1]->str;
+            if (strcmp(k, "job") == 0)
+                vjob = v;
+            else if (strcmp(k, "to") == 0)
+                vto = v;
+            if (strcmp(k, f) == 0)
+                vf = v;
+        }
+        if (strcmp(vjob, job) == 0 && strcmp(vto, to) == 0)
+            snprintf(buf, len, "%s", vf);
+    }
+    freeReplyObject(r);
+    redisFree(c);
+}
+
 static redisContext *s_connect(void) {
     redisContext *c = redisConnectUnix(s_sock);
     if (!c || c->err) {
@@ -254,6 +283,14 @@ static void test_single_batch(void) {
     /* every decision is in the audit stream */
     long long records = s_shared_sum(c, "XLEN", "audit");
     CHECK(records == 8, "audit records %lld, want 8", records);
+    /* the counters that decided are in the record: "c" was the 3rd of 3, "d" found 3 of 3 */
+    char counters_c[96], counters_d[96];
+    s_audit_field("solo", "c", "ACCEPTED", "counters", counters_c, sizeof counters_c);
+    s_audit_field("solo", "d", "DEFERRED", "counters", counters_d, sizeof counters_d);
+    CHECK(strncmp(counters_c, "3 of 3 in ", 10) == 0 && strstr(counters_c, "(test.cap)"),
+          "counters of an accepted job: \"%s\"", counters_c);
+    CHECK(strncmp(counters_d, "3 of 3 in ", 10) == 0, "counters of a deferred job: \"%s\"",
+          counters_d);
     s_admit_free(&adm, &fn);
     redisFree(c);
 }

@@ -2,8 +2,11 @@
  * each gets an answer while the broker keeps serving: garbage bytes, an oversized frame (just
  * over the limit, and three times the limit), an empty batch, a job id that is not UTF-8 (never
  * echoed: a strict protobuf parser must read every reply), a job for a channel the broker does
- * not serve, then an invalid one. Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
+ * not serve, then an invalid one. With a third argument (the backend endpoint) it also
+ * announces a worker whose id holds a newline and a forged log line: pregond's log must show it
+ * escaped on one line (run.sh checks). Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
  * failed". */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +42,8 @@ static Pregon__SubmitReply *s_roundtrip(void *sock, const void *buf, size_t len)
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: frames ENDPOINT MAX_FRAME_BYTES\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: frames ENDPOINT MAX_FRAME_BYTES [BACKEND]\n");
         return 2;
     }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -128,6 +131,48 @@ int main(int argc, char **argv) {
           "a job for a channel that is not enabled is REJECTED channel-disabled");
     if (r)
         pregon__submit_reply__free_unpacked(r, NULL);
+
+    if (argc == 4) { /* a hostile worker id: newline, a forged line, an escape sequence */
+        void *w = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(w, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_connect(w, argv[3]);
+        Pregon__WorkerReady ready = PREGON__WORKER_READY__INIT;
+        ready.channel = PREGON__CHANNEL__SMS;
+        ready.worker_id = "evil\n2026-01-01T00:00:00.000Z pregond: FORGED\x1b[2J";
+        ready.credit = 0;
+        Pregon__WorkerToBroker up = PREGON__WORKER_TO_BROKER__INIT;
+        up.msg_case = PREGON__WORKER_TO_BROKER__MSG_READY;
+        up.ready = &ready;
+        uint8_t wb[256];
+        size_t wl = pregon__worker_to_broker__pack(&up, wb);
+        CHECK(zmq_send(w, wb, wl, 0) == (int)wl, "hostile worker ready sent");
+        zmq_pollitem_t item = {w, 0, ZMQ_POLLIN, 0}; /* its first heartbeat: it was read */
+        CHECK(zmq_poll(&item, 1, 10000) == 1, "pregond answered the hostile worker");
+        /* a configuration error from it: pregond halts that worker and tells it so */
+        Pregon__DeliveryReport rep = PREGON__DELIVERY_REPORT__INIT;
+        rep.lease_id = "1/not-a-lease";
+        rep.outcome = PREGON__DELIVERY_REPORT__OUTCOME__CONFIG_ERROR;
+        rep.detail = "credentials rejected";
+        up.msg_case = PREGON__WORKER_TO_BROKER__MSG_REPORT;
+        up.report = &rep;
+        wl = pregon__worker_to_broker__pack(&up, wb);
+        zmq_send(w, wb, wl, 0);
+        bool halted = false;
+        for (int k = 0; k < 50 && !halted && zmq_poll(&item, 1, 5000) == 1; k++) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, w, 0);
+            Pregon__BrokerToWorker *down =
+                pregon__broker_to_worker__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+            halted = down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_HALT &&
+                     strstr(down->halt->reason, "credentials rejected");
+            if (down)
+                pregon__broker_to_worker__free_unpacked(down, NULL);
+            zmq_msg_close(&m);
+        }
+        CHECK(halted, "a worker reporting a configuration error is sent Halt");
+        zmq_close(w);
+    }
 
     zmq_close(sock);
     zmq_ctx_term(ctx);

@@ -52,7 +52,8 @@ redis: {socket: "$dir/redis.sock", prefix: pg}
 sockets: {frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"}
 policies: $dir/policies
 templates: $src/deploy/templates.yaml
-limits: {max_batch: 1000, max_frame_bytes: 65536}
+channels: sms,voice
+limits: {max_batch: 1000, max_frame_bytes: 65536, no_worker_warn_s: 1}
 dispatch: {lease_ms: 10000, heartbeat_ms: 200, max_attempts: 5}
 test: {clock_offset_s: $offset}
 YAML
@@ -96,7 +97,14 @@ print(sum(1 for r in rs if r.get('to','').startswith(p)))" "$1"; }
 job_field() { rcli hget "$(rkey job acme "$1" "$2")" "$3"; }
 
 # 1. malformed and oversized frames are answered; the broker keeps serving
-if "$build/tests/integration/e2e/frames" "$front" 65536 >"$dir/frames.out" 2>&1; then ok; else ko "frames: $(cat "$dir/frames.out")"; fi
+if "$build/tests/integration/e2e/frames" "$front" 65536 "$back" >"$dir/frames.out" 2>&1; then ok; else ko "frames: $(cat "$dir/frames.out")"; fi
+# a worker id with a newline and a forged line: one escaped line, no forged one
+wait_for 5 grep -qF 'worker evil\n2026-01-01T00:00:00.000Z pregond: FORGED\x1b[2J joined on sms' "$dir/pregond.log" \
+  && ok || ko "hostile worker id not escaped: $(grep -a evil "$dir/pregond.log")"
+grep -q '^2026-01-01T00:00:00.000Z pregond: FORGED' "$dir/pregond.log" && ko "a forged log line" || ok
+# an enabled channel without a worker is logged once (voice: enabled here, no worker)
+wait_for 5 grep -q "channel voice is enabled but has had no worker for 1 s" "$dir/pregond.log" \
+  && ok || ko "no line for an enabled channel without a worker"
 
 # 2. quiet hours: submitted at 06:59:50, deferred until 07:00:00, then released and sent. 1,200
 #    jobs: more than one release chunk (500), so the backlog path releases the rest, each once.
