@@ -14,6 +14,7 @@
 #include "rl_history.h"
 
 #define REPORT_CHUNK 256 /* reports per call: bounds how long one call holds Redis */
+#define LEASE_SHARE  64  /* jobs asked of one shard at least, when the credit allows */
 
 struct brk_store {
     redisContext *redis;   /* borrowed */
@@ -126,7 +127,8 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
     if (n <= 0 || ch <= RL_CH_NONE || ch >= RL_CH_COUNT)
         return 0;
     const int shards = st_keys_shards(self->keys);
-    /* ask every shard for a fair share, in one round trip; a second round goes back to the
+    /* ask as few shards as the credit needs (from the round-robin cursor) in one round trip, so
+     * a small credit costs one call; a later round goes on to the
      * shards that gave all they were asked for while credit is left */
     char until[32], now[32], what[32];
     snprintf(until, sizeof until, "%lld", (long long)lease_until_ms);
@@ -145,7 +147,14 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
             asking += full[s];
         if (asking == 0)
             break;
-        int share = (left + asking - 1) / asking;
+        /* fewer, larger calls (each has a fixed cost): LEASE_SHARE jobs a shard, but twice as
+         * many shards each round, so empty shards are passed over quickly */
+        int n_calls = (left + LEASE_SHARE - 1) / LEASE_SHARE;
+        if (n_calls < (1 << round))
+            n_calls = 1 << round;
+        if (n_calls > asking)
+            n_calls = asking;
+        int share = (left + n_calls - 1) / n_calls;
         int calls = 0, start = self->lease_rr[ch];
         int *which = malloc((size_t)shards * sizeof *which),
             *asked = malloc((size_t)shards * sizeof *asked);
@@ -510,7 +519,7 @@ int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_m
             return -1;
         }
         for (size_t i = 0; i < keys->elements; i++)
-            redisAppendCommand(self->redis, "HMGET %b lw lb att s", keys->element[i]->str,
+            redisAppendCommand(self->redis, "HMGET %b l att s", keys->element[i]->str,
                                keys->element[i]->len);
         int rc = 0;
         for (size_t i = 0; i < keys->elements; i++) {
@@ -520,15 +529,19 @@ int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_m
                 freeReplyObject(keys);
                 return -1;
             }
-            bool mine = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 4;
-            for (size_t e = 0; mine && e < 4; e++)
+            bool mine = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 3;
+            for (size_t e = 0; mine && e < 3; e++)
                 mine = h->element[e]->type == REDIS_REPLY_STRING;
-            mine = mine && strcmp(h->element[0]->str, worker_tag) == 0 &&
-                   strcmp(h->element[3]->str, "dispatched") == 0 &&
-                   strncmp(h->element[1]->str, self->instance, strlen(self->instance)) == 0 &&
-                   strcmp(h->element[1]->str, self->broker_tag) != 0;
+            /* l: "worker NUL broker" (pregon.lua) */
+            const char *lw = mine ? h->element[0]->str : "";
+            size_t lw_len = strlen(lw);
+            const char *lb = lw_len < h->element[0]->len ? lw + lw_len + 1 : "";
+            mine = mine && strcmp(lw, worker_tag) == 0 &&
+                   strcmp(h->element[2]->str, "dispatched") == 0 &&
+                   strncmp(lb, self->instance, strlen(self->instance)) == 0 &&
+                   strcmp(lb, self->broker_tag) != 0;
             if (mine && s_push(self, out, n_out, &cap, keys->element[i],
-                               (unsigned)atoi(h->element[2]->str), NULL) < 0)
+                               (unsigned)atoi(h->element[1]->str), NULL) < 0)
                 rc = -1;
             freeReplyObject(h);
         }

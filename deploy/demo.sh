@@ -25,6 +25,9 @@ stop_all() {
 trap stop_all EXIT
 wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.2; done; }
 rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
+stat() { $B/broker/pregonctl redis stats --json --redis-socket "$dir/redis.sock" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+export -f stat; export B dir
 
 echo "== starting redis-server, pregon-sandbox, pregond, pregon-sms (logs in $dir)"
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly yes --dir "$dir" \
@@ -44,11 +47,11 @@ $B/broker/pregond --config "$dir/pregon.yaml" 2>"$dir/pregond.log" & pids+=($!)
 TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
   $B/channels/sms/pregon-sms --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
   --concurrency 64 --policy-dir "$root/deploy/policies" 2>"$dir/sms.log" & pids+=($!)
-wait_for 10 grep -q "ready on sms" "$dir/pregond.log"
+wait_for 10 grep -q "joined on sms" "$dir/pregond.log"
 
 echo "== submitting deploy/examples/campaign.jsonl ($(wc -l <deploy/examples/campaign.jsonl) jobs)"
 $B/broker/pregonctl submit --endpoint "ipc://$dir/front" deploy/examples/campaign.jsonl || true
-wait_for 60 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:q:sms)\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' zcard pg:leases)\" = 0 ]" || true
+wait_for 60 bash -c '[ "$(stat ready.sms)" = 0 ] && [ "$(stat leased)" = 0 ]' || true
 
 echo
 echo "== what the provider (sandbox) received"
@@ -67,17 +70,17 @@ python3 - "$dir/redis.sock" <<'PY'
 import collections, subprocess, sys
 sock = sys.argv[1]
 def r(*a): return subprocess.run(["redis-cli", "-s", sock, *a], capture_output=True, text=True).stdout.split()
-keys = r("--scan", "--pattern", "pg:{*}:j:*")
+keys = r("--scan", "--pattern", "pg:{s*}:j:*")
 states = collections.Counter()
 p = subprocess.run(["redis-cli", "-s", sock], input="".join(f"HGET {k} s\n" for k in keys),
                    capture_output=True, text=True).stdout.split()
 states.update(p)
 for s, n in sorted(states.items()): print(f"  {s:10} {n}")
-dl = r("zrange", "pg:deferred", "0", "0", "withscores")
-if dl:
+firsts = [float(x[1]) for x in (r("zrange", f"pg:{{s{s}}}:deferred", "0", "0", "withscores") for s in range(16)) if x]
+if firsts:
     import datetime
-    print(f"  next deferred job is released at {datetime.datetime.utcfromtimestamp(float(dl[1])):%Y-%m-%d %H:%M} UTC")
-print(f"  audit records: {r('xlen', 'pg:audit')[0]}")
+    print(f"  next deferred job is released at {datetime.datetime.utcfromtimestamp(min(firsts)):%Y-%m-%d %H:%M} UTC")
+print(f"  audit records: {sum(int(r('xlen', f'pg:{{s{s}}}:audit')[0]) for s in range(16))} (one per transition; pregonctl redis audit prints them)")
 PY
 echo
 echo "== stopping what the demo started"

@@ -34,6 +34,8 @@ typedef struct {
     char queue_key[64];
     int shard;
     char off[16]; /* UTC offset of the zone now, for the audit record's local time */
+    char *ctx;    /* owned: debt NUL campaign NUL contact NUL zone NUL offset (pregon.lua's x) */
+    int ctx_len;
     char counters[RL_COUNTERS_TEXT_MAX + RL_ID_MAX + 4]; /* "3 of 7 in 7d (rule)" */
     char action;                                         /* 'A', 'D', 'R', 'E', 'X' */
     int pending;                                         /* still to be committed */
@@ -111,6 +113,31 @@ static void s_offset_string(const rl_job_t *job, int64_t now, char *buf, size_t 
 
 static const char *s_zone_name(const rl_job_t *job) {
     return job->n_zones >= 1 && job->zones[0] ? rl_zone_name(job->zones[0]) : "";
+}
+
+/* Packs the job's audit context as pregon.lua's x field: debt NUL campaign NUL contact NUL zone
+ * NUL offset (no field can hold a NUL: they are C strings). */
+static int s_pack_ctx(const rl_admit_job_t *job, s_work_t *wk) {
+    const char *parts[5] = {job->debt_id ? job->debt_id : "", job->campaign ? job->campaign : "",
+                            job->contact ? job->contact : "",
+                            job->reject_reason ? "" : s_zone_name(&job->decide), wk->off};
+    size_t len = 4;
+    for (int i = 0; i < 5; i++)
+        len += strlen(parts[i]);
+    wk->ctx = malloc(len + 1);
+    if (!wk->ctx)
+        return -1;
+    size_t at = 0;
+    for (int i = 0; i < 5; i++) {
+        size_t l = strlen(parts[i]);
+        memcpy(wk->ctx + at, parts[i], l);
+        at += l;
+        if (i < 4)
+            wk->ctx[at++] = '\0';
+    }
+    wk->ctx[at] = '\0';
+    wk->ctx_len = (int)at;
+    return 0;
 }
 
 /* The counters that decided, with their rule when it is not the verdict's own (an accepted
@@ -301,7 +328,7 @@ static int s_take_result(const redisReply *e, s_work_t *wk, rl_admit_verdict_t *
 
 #define S_HEAD 5  /* FCALL name numkeys audit deferred */
 #define S_NK   4  /* keys per job */
-#define S_NA   19 /* arguments per job */
+#define S_NA   16 /* arguments per job */
 
 /* Builds one pg_admit call over the pending jobs idx[0..m) (all of one shard) into argv/argl;
  * returns its argc. `num` holds the call's own number strings (numkeys, audit, deferred keys). */
@@ -348,10 +375,7 @@ static int s_admit_call(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *
         S_ARG(rl_channel_name(job->decide.channel));
         S_ARG(job->contact ? job->contact : "");
         S_ARG(wk->score_s);
-        S_ARG(job->debt_id ? job->debt_id : "");
-        S_ARG(job->campaign ? job->campaign : "");
-        S_ARG(job->reject_reason ? "" : s_zone_name(&job->decide));
-        S_ARG(wk->off);
+        S_ARGN(wk->ctx, (size_t)wk->ctx_len);
         S_ARG(wk->counters);
     }
 #undef S_ARG
@@ -511,6 +535,11 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
             snprintf(wk->score_s, sizeof wk->score_s, "%.17g", score);
         if (!job->reject_reason)
             s_offset_string(&job->decide, now, wk->off, sizeof wk->off);
+        if (s_pack_ctx(job, wk) < 0) {
+            out[i].code = RL_V_BUSY;
+            snprintf(out[i].reason, sizeof out[i].reason, "no-memory");
+            wk->pending = 0;
+        }
     }
     qsort_r(order, n, sizeof *order, s_cmp_by_debtor, w);
 
@@ -573,7 +602,7 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
     }
     s_busy_all(w, n, out, rc < 0 ? "redis-unavailable" : "contention");
     for (size_t i = 0; i < n; i++)
-        free(w[i].new_hist);
+        free(w[i].new_hist), free(w[i].ctx);
     free(w), free(order), free(hist);
     return rc;
 }

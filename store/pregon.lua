@@ -11,13 +11,14 @@
 --
 -- Job hash (P:{sN}:j:T:D:J) fields:
 --   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent),
---   id tn db dt cm ch cp tz off: job, tenant, debtor, debt, campaign, channel, contact, zone and
---   its UTC offset (s) at admission: the audit context; qs queue score, att attempts made,
---   u until (deferred), r rule, at admitted at (ms), dat dispatched at (ms), lw lb the worker and
---   broker holding the lease, pid pcode the provider's id and code, fin finished at (ms).
--- Audit record (XADD P:{sN}:audit), schema v1, always these fields in this order ("" when not
--- applicable): v at job tenant debtor debt campaign channel contact from to attempt rule reason
---   until pid pcode local zone counters detail
+--   id tn db ch: job, tenant, debtor, channel; x the rest of the audit context, packed as
+--   debt NUL campaign NUL contact NUL zone NUL utc_offset (s, at admission) (few fields keep a
+--   hash cheap: every field is an allocation); qs queue score, att attempts made, u until
+--   (deferred), r rule, at admitted at (ms), l the lease's holders "worker NUL broker"
+--   ("name#incarnation" each), pid pcode the provider's id and code.
+-- Audit record (XADD P:{sN}:audit), schema v1: always v at job tenant debtor channel from to
+--   attempt, in this order, then those of debt campaign contact rule reason until pid pcode
+--   local zone counters detail that have a value, in this order (absent = "").
 --   at: ms; from: the state left ("new" for a job not stored yet); to: the transition (T's key);
 --   local: the debtor's local time; counters: what decided it (e.g. "3 of 7 in 7d").
 -- History (P:{sN}:h:T:D, field c): records "AT,CH,FLAGS,DEBT,JOB;" as ratelimit/rl_history.h
@@ -51,12 +52,18 @@ local function allowed(label, from)
 end
 
 -- The debtor's local time "YYYY-MM-DDTHH:MM:SS+HH:MM" at now_ms, with the zone's offset `off`
--- (seconds east of UTC, as it was at admission); "" when the job has no zone.
+-- (seconds east of UTC, as it was at admission); "" when the job has no zone. Every job of one
+-- call shares `now`, and most share a zone: the text is made once per offset and call.
 local function floor(x) return math.floor(x) end  -- globals are not reachable at load time
+local local_cache, local_cache_now = {}, nil
 local function local_time(now_ms, off)
-  off = tonumber(off)
-  if not off then return '' end
-  local t = floor(tonumber(now_ms) / 1000) + off
+  if not off or off == '' then return '' end
+  if local_cache_now ~= now_ms then local_cache, local_cache_now = {}, now_ms end
+  local hit = local_cache[off]
+  if hit then return hit end
+  local o = tonumber(off)
+  if not o then return '' end
+  local t = floor(tonumber(now_ms) / 1000) + o
   local days = floor(t / 86400)
   local sod = t - days * 86400
   local z = days + 719468                       -- civil_from_days (H. Hinnant)
@@ -68,30 +75,55 @@ local function local_time(now_ms, off)
   local d = doy - floor((153 * mp + 2) / 5) + 1
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  local sign, a = '+', off
-  if off < 0 then sign, a = '-', -off end
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d%s%02d:%02d', y, m, d, floor(sod / 3600),
+  local sign, a = '+', o
+  if o < 0 then sign, a = '-', -o end
+  hit = string.format('%04d-%02d-%02dT%02d:%02d:%02d%s%02d:%02d', y, m, d, floor(sod / 3600),
     floor(sod / 60) % 60, sod % 60, sign, floor(a / 3600), floor(a / 60) % 60)
+  local_cache[off] = hit
+  return hit
 end
 
 -- The job context the audit record carries, as HMGET of CTX returns it.
-local CTX = {'s', 'att', 'id', 'tn', 'db', 'dt', 'cm', 'ch', 'cp', 'tz', 'off', 'qs', 'p'}
-local function load_job(jk)
-  local v = redis.call('HMGET', jk, unpack(CTX))
-  return {s = v[1], att = v[2], id = v[3], tn = v[4], db = v[5], dt = v[6], cm = v[7],
-    ch = v[8], cp = v[9], tz = v[10], off = v[11], qs = v[12], p = v[13]}
+-- Unpacks the x field into j.
+local function unpack_ctx(j, x)
+  if not x then return j end
+  j.dt, j.cm, j.cp, j.tz, j.off =
+    string.match(x, '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+  return j
+end
+
+-- with_payload: also the payload (leasing needs it; nothing else does).
+local function load_job(jk, with_payload)
+  local v
+  if with_payload then
+    v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'qs', 'x', 'p')
+  else
+    v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'qs', 'x')
+  end
+  return unpack_ctx({s = v[1], att = v[2], id = v[3], tn = v[4], db = v[5], ch = v[6],
+    qs = v[7], p = v[9]}, v[8])
 end
 
 -- One audit record. j: the job context; e: {attempt, rule, reason, until, pid, pcode,
--- counters, detail}, any of them absent.
+-- counters, detail}, any of them absent. The fields always written come first, in the schema's
+-- order; an optional field without a value is left out (a reader takes it as "").
+local OPTIONAL = {'debt', 'campaign', 'contact', 'rule', 'reason', 'until', 'pid', 'pcode',
+  'local', 'zone', 'counters', 'detail'}
 local function audit(ak, now_ms, j, from, to, e)
-  redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now_ms, 'job', j.id or '',
-    'tenant', j.tn or '', 'debtor', j.db or '', 'debt', j.dt or '', 'campaign', j.cm or '',
-    'channel', j.ch or '', 'contact', j.cp or '', 'from', from, 'to', to,
-    'attempt', e.attempt or j.att or '0', 'rule', e.rule or '', 'reason', e.reason or '',
-    'until', e['until'] or '', 'pid', e.pid or '', 'pcode', e.pcode or '',
-    'local', local_time(now_ms, j.off), 'zone', j.tz or '', 'counters', e.counters or '',
-    'detail', e.detail or '')
+  local f = {'v', AUDIT_SCHEMA, 'at', now_ms, 'job', j.id or '', 'tenant', j.tn or '',
+    'debtor', j.db or '', 'channel', j.ch or '', 'from', from, 'to', to,
+    'attempt', e.attempt or j.att or '0'}
+  local v = {j.dt, j.cm, j.cp, e.rule, e.reason, e['until'], e.pid, e.pcode,
+    local_time(now_ms, j.off), j.tz, e.counters, e.detail}
+  local n = 18
+  for i = 1, 12 do
+    local x = v[i]
+    if x and x ~= '' then
+      f[n + 1], f[n + 2] = OPTIONAL[i], x
+      n = n + 2
+    end
+  end
+  redis.call('XADD', ak, '*', unpack(f, 1, n))
 end
 
 -- History: edits the record of job `ref` (hex) in hash hk. fn(at, ch, flags, debt) returns the
@@ -122,13 +154,13 @@ local HIST_FAILED, HIST_DELIVERED = 1, 2
 -- KEYS[1] audit, KEYS[2] deferred, then per job: history, job, suppressions, ready queue.
 -- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] history TTL (s), then per job:
 --   job_id tenant debtor readmit(0|1) expected_version action until rule reason new_history
---   payload channel contact queue_score debt campaign zone utc_offset counters
+--   payload channel contact queue_score x (the packed audit context) counters
 --   action: A accept, D defer, R reject, E expire, X reject invalid input (audited, not stored).
 -- Returns per job: {A} | {D until} | {R rule reason} | {E until} | {U first_verdict} (duplicate)
 --   | {T} (history changed since the decision: decide again) | {S state} (readmission of a job
 --   that is no longer deferred: nothing done).
 local function admit(keys, args)
-  local NK, NA = 4, 19
+  local NK, NA = 4, 16
   local ak, dk = keys[1], keys[2]
   local now, idem_ttl, hist_ttl = args[1], tonumber(args[2]), tonumber(args[3])
   local out = {}
@@ -138,9 +170,9 @@ local function admit(keys, args)
     local readmit, ver, action = args[a + 3], args[a + 4], args[a + 5]
     local untl, rule, reason = args[a + 6], args[a + 7], args[a + 8]
     local ch, cp = args[a + 11], args[a + 12]
-    local j = {id = args[a], tn = args[a + 1], db = args[a + 2], dt = args[a + 14],
-      cm = args[a + 15], ch = ch, cp = cp, tz = args[a + 16], off = args[a + 17]}
-    local e = {attempt = '0', counters = args[a + 18]}
+    local x = args[a + 14]
+    local j = unpack_ctx({id = args[a], tn = args[a + 1], db = args[a + 2], ch = ch}, x)
+    local e = {attempt = '0', counters = args[a + 15]}
     local res
     local from = 'new'
     if action == 'X' then
@@ -180,8 +212,7 @@ local function admit(keys, args)
           redis.call('HSET', hk, 'v', tostring(tonumber(cur) + 1), 'c', args[a + 9])
           redis.call('EXPIRE', hk, hist_ttl)
           redis.call('HSET', jk, 'v', first or 'ACCEPTED', 's', 'queued', 'p', args[a + 10],
-            'id', j.id, 'tn', j.tn, 'db', j.db, 'dt', j.dt, 'cm', j.cm, 'ch', ch, 'cp', cp,
-            'tz', j.tz, 'off', j.off, 'qs', args[a + 13], 'at', now)
+            'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch, 'x', x, 'qs', args[a + 13], 'at', now)
           if from == 'deferred' then redis.call('ZREM', dk, jk) end
           redis.call('ZADD', qk, args[a + 13], jk)
           audit(ak, now, j, from, 'ACCEPTED', e)
@@ -189,8 +220,8 @@ local function admit(keys, args)
         end
       elseif action == 'D' then
         redis.call('HSET', jk, 'v', first or 'DEFERRED', 's', 'deferred', 'p', args[a + 10],
-          'id', j.id, 'tn', j.tn, 'db', j.db, 'dt', j.dt, 'cm', j.cm, 'ch', ch, 'cp', cp,
-          'tz', j.tz, 'off', j.off, 'qs', args[a + 13], 'u', untl, 'r', rule, 'at', now)
+          'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch, 'x', x, 'qs', args[a + 13], 'u', untl,
+          'r', rule, 'at', now)
         redis.call('ZADD', dk, untl, jk)
         e['until'] = untl
         audit(ak, now, j, from, 'DEFERRED', e)
@@ -221,15 +252,15 @@ end
 local function lease(keys, args)
   local qk, lk, ak = keys[1], keys[2], keys[3]
   local until_ms, now = args[2], args[3]
+  local holders = args[4] .. '\0' .. args[5]
   local popped = redis.call('ZPOPMIN', qk, args[1])
   local out = {}
   for i = 1, #popped, 2 do
     local jk = popped[i]
-    local j = load_job(jk)
+    local j = load_job(jk, true)
     if j.p and allowed('DISPATCHED', j.s) then
       local att = tostring((tonumber(j.att) or 0) + 1)
-      redis.call('HSET', jk, 's', 'dispatched', 'att', att, 'dat', now, 'lw', args[4],
-        'lb', args[5])
+      redis.call('HSET', jk, 's', 'dispatched', 'att', att, 'l', holders)
       redis.call('ZADD', lk, until_ms, jk)
       audit(ak, now, j, j.s, 'DISPATCHED', {attempt = att})
       out[#out + 1] = jk
@@ -290,17 +321,17 @@ local function report(keys, args)
       else
         local to = T[label].to
         if label == 'SENT' then
-          redis.call('HSET', jk, 's', to, 'pid', e.pid, 'fin', now)
+          redis.call('HSET', jk, 's', to, 'pid', e.pid)
           redis.call('HDEL', jk, 'p')
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'DELIVERED' then
           hist_flag(hk, ref, HIST_DELIVERED)
-          redis.call('HSET', jk, 's', to, 'fin', now)
+          redis.call('HSET', jk, 's', to)
           redis.call('HDEL', jk, 'p')
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'FAILED' or label == 'UNKNOWN' then
           if label == 'FAILED' then hist_flag(hk, ref, HIST_FAILED) end
-          redis.call('HSET', jk, 's', to, 'pid', e.pid, 'pcode', e.pcode, 'fin', now)
+          redis.call('HSET', jk, 's', to, 'pid', e.pid, 'pcode', e.pcode)
           redis.call('HDEL', jk, 'p')
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'RETRY' or label == 'HANDED_BACK' then
@@ -369,7 +400,7 @@ local function cancel(keys, args)
       if j.s == 'queued' then redis.call('ZREM', qk, jk)
       elseif j.s == 'deferred' then redis.call('ZREM', dk, jk)
       else redis.call('ZREM', rk, jk) end
-      redis.call('HSET', jk, 's', T.CANCELLED.to, 'fin', now)
+      redis.call('HSET', jk, 's', T.CANCELLED.to)
       redis.call('HDEL', jk, 'p')
       redis.call('EXPIRE', jk, tonumber(args[2]))
       audit(ak, now, j, j.s, 'CANCELLED', {reason = args[4], detail = args[3]})

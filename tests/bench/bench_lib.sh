@@ -19,6 +19,9 @@ now_ms() { date +%s%3N; }
 # start_redis: on $dir/redis.sock ($dir/redis.pid its process id)
 start_redis() { pg_redis_start "$dir"; }
 
+# load_functions: the state machine library (store/pregon.lua), for baselines that call it
+load_functions() { redis-cli -s "$dir/redis.sock" FUNCTION LOAD REPLACE "$(cat "$src/store/pregon.lua")" >/dev/null; }
+
 # start_sandbox [ARGS...]: keeps few records (the benchmarks only count); sets sb (base URL)
 start_sandbox() {
   "$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sb.port" \

@@ -21,7 +21,7 @@ now=$(date -u +%s)
 noon=$(( now - now % 86400 + 12 * 3600 ))
 [ "$noon" -gt "$now" ] || noon=$((noon + 86400))   # the offset is never negative
 start_pregond $((noon - now))
-wait_for 10 grep -q "ready on sms" "$dir/pregond.log"
+wait_for 10 grep -q "joined on sms" "$dir/pregond.log"
 t0=$(now_ms)
 submit "$dir/open.jsonl"
 sandbox_wait "$jobs"
@@ -34,7 +34,7 @@ now=$(date -u +%s)
 start=$(( now - now % 86400 + 7 * 3600 - 20 ))
 [ "$start" -gt "$now" ] || start=$((start + 86400))
 start_pregond $((start - now))
-wait_for 10 sh -c "[ \"\$(grep -c 'ready on sms' '$dir/pregond.log')\" -ge 2 ]"
+wait_for 10 sh -c "[ \"\$(grep -c 'joined on sms' '$dir/pregond.log')\" -ge 2 ]"
 ts=$(now_ms)
 submit "$dir/night.jsonl"
 ts1=$(now_ms)

@@ -38,7 +38,7 @@ static const char *s_write(const char *text, char *out, size_t out_len) {
 static void s_load_ok(brk_config_t *cfg, const char *path) {
     char err[1024] = "";
     if (brk_config_load(cfg, path, err, sizeof err) != 0)
-        fail_msg("%s did not load: %s", path, err);
+        fail_msg("%s did not load: %s", path ? path : "(defaults)", err);
 }
 
 /* relative to the file's folder, whatever the working directory */

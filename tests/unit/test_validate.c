@@ -507,7 +507,7 @@ static char *s_read(const char *path, size_t *len) {
  * 63-byte id, and a WhatsApp template whose body is 16 variables with 64-byte names. */
 static int s_setup(void **state) {
     (void)state;
-    char path[256], target[256], err[512];
+    char path[512], target[256], err[512];
     snprintf(s_dir, sizeof s_dir, "/tmp/pg_val_XXXXXX");
     if (!mkdtemp(s_dir)) {
         return -1;
