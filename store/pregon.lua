@@ -16,9 +16,14 @@
 --   hash cheap: every field is an allocation); qs queue score, att attempts made, u until
 --   (deferred), r rule, at admitted at (ms), l the lease's holders "worker NUL broker"
 --   ("name#incarnation" each), pid pcode the provider's id and code.
--- Audit record (XADD P:{sN}:audit), schema v1: always v at job tenant debtor channel from to
---   attempt, in this order, then those of debt campaign contact rule reason until pid pcode
---   local zone counters detail that have a value, in this order (absent = "").
+-- Audit record (XADD P:{sN}:audit), schema v1; every record starts v at job tenant debtor
+--   channel from to attempt, in this order, then by kind:
+--   decisions (admission: ACCEPTED DEFERRED REJECTED EXPIRED, and DUPLICATE answers):
+--     debt campaign contact rule reason until pid pcode local zone counters detail;
+--   the contact attempt (DISPATCHED): debt campaign contact local zone;
+--   outcomes (SENT DELIVERED FAILED RETRY HANDED_BACK SKIPPED UNKNOWN QUEUED CANCELLED):
+--     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's).
+--   "" where a field does not apply.
 --   at: ms; from: the state left ("new" for a job not stored yet); to: the transition (T's key);
 --   local: the debtor's local time; counters: what decided it (e.g. "3 of 7 in 7d").
 -- History (P:{sN}:h:T:D, field c): records "AT,CH,FLAGS,DEBT,JOB;" as ratelimit/rl_history.h
@@ -92,38 +97,26 @@ local function unpack_ctx(j, x)
   return j
 end
 
--- with_payload: also the payload (leasing needs it; nothing else does).
-local function load_job(jk, with_payload)
-  local v
-  if with_payload then
-    v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'qs', 'x', 'p')
-  else
-    v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'qs', 'x')
-  end
-  return unpack_ctx({s = v[1], att = v[2], id = v[3], tn = v[4], db = v[5], ch = v[6],
-    qs = v[7], p = v[9]}, v[8])
-end
-
--- One audit record. j: the job context; e: {attempt, rule, reason, until, pid, pcode,
--- counters, detail}, any of them absent. The fields always written come first, in the schema's
--- order; an optional field without a value is left out (a reader takes it as "").
-local OPTIONAL = {'debt', 'campaign', 'contact', 'rule', 'reason', 'until', 'pid', 'pcode',
-  'local', 'zone', 'counters', 'detail'}
+-- The audit record writers: one XADD each, with literal arguments (no table is built: tables
+-- cost an allocation and garbage per record, on the per-message path).
+-- A decision (admission): every field of the schema. (The DISPATCHED record is written where
+-- the lease is taken, pg_lease, with the contact's fields.)
 local function audit(ak, now_ms, j, from, to, e)
-  local f = {'v', AUDIT_SCHEMA, 'at', now_ms, 'job', j.id or '', 'tenant', j.tn or '',
-    'debtor', j.db or '', 'channel', j.ch or '', 'from', from, 'to', to,
-    'attempt', e.attempt or j.att or '0'}
-  local v = {j.dt, j.cm, j.cp, e.rule, e.reason, e['until'], e.pid, e.pcode,
-    local_time(now_ms, j.off), j.tz, e.counters, e.detail}
-  local n = 18
-  for i = 1, 12 do
-    local x = v[i]
-    if x and x ~= '' then
-      f[n + 1], f[n + 2] = OPTIONAL[i], x
-      n = n + 2
-    end
-  end
-  redis.call('XADD', ak, '*', unpack(f, 1, n))
+  redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now_ms, 'job', j.id or '',
+    'tenant', j.tn or '', 'debtor', j.db or '', 'channel', j.ch or '', 'from', from, 'to', to,
+    'attempt', e.attempt or j.att or '0', 'debt', j.dt or '', 'campaign', j.cm or '',
+    'contact', j.cp or '', 'rule', e.rule or '', 'reason', e.reason or '',
+    'until', e['until'] or '', 'pid', '', 'pcode', '', 'local', local_time(now_ms, j.off),
+    'zone', j.tz or '', 'counters', e.counters or '', 'detail', '')
+end
+-- What became of an attempt or a queued job (reports, retries released, cancels): the job and
+-- what happened; the contact and its context are the DISPATCHED record's.
+local function audit_outcome(ak, now_ms, id, tn, db, ch, from, to, attempt, reason, untl, pid,
+                             pcode, detail)
+  redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now_ms, 'job', id or '', 'tenant', tn or '',
+    'debtor', db or '', 'channel', ch or '', 'from', from, 'to', to, 'attempt', attempt or '0',
+    'reason', reason or '', 'until', untl or '', 'pid', pid or '', 'pcode', pcode or '',
+    'detail', detail or '')
 end
 
 -- History: edits the record of job `ref` (hex) in hash hk. fn(at, ch, flags, debt) returns the
@@ -257,14 +250,22 @@ local function lease(keys, args)
   local out = {}
   for i = 1, #popped, 2 do
     local jk = popped[i]
-    local j = load_job(jk, true)
-    if j.p and allowed('DISPATCHED', j.s) then
-      local att = tostring((tonumber(j.att) or 0) + 1)
+    local v = redis.call('HMGET', jk, 's', 'att', 'p', 'id', 'tn', 'db', 'ch', 'x')
+    local st, p = v[1], v[3]
+    if p and allowed('DISPATCHED', st) then
+      local att = tostring((tonumber(v[2]) or 0) + 1)
       redis.call('HSET', jk, 's', 'dispatched', 'att', att, 'l', holders)
       redis.call('ZADD', lk, until_ms, jk)
-      audit(ak, now, j, j.s, 'DISPATCHED', {attempt = att})
+      local dt, cm, cp, tz, off
+      if v[8] then
+        dt, cm, cp, tz, off = string.match(v[8], '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+      end
+      redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', v[4] or '',
+        'tenant', v[5] or '', 'debtor', v[6] or '', 'channel', v[7] or '', 'from', st,
+        'to', 'DISPATCHED', 'attempt', att, 'debt', dt or '', 'campaign', cm or '',
+        'contact', cp or '', 'local', local_time(now, off), 'zone', tz or '')
       out[#out + 1] = jk
-      out[#out + 1] = j.p
+      out[#out + 1] = p
       out[#out + 1] = att
     end
   end
@@ -293,35 +294,35 @@ local function report(keys, args)
     local k, a = 5 + i * NK, 5 + i * NA
     local jk, hk = keys[k], keys[k + 1]
     local outcome, attempt = args[a], args[a + 1]
-    local e = {attempt = attempt, pid = args[a + 2], pcode = args[a + 3], detail = args[a + 4],
-      reason = ''}
+    local pid, pcode, detail, reason, untl = args[a + 2], args[a + 3], args[a + 4], '', ''
     local ref = args[a + 6]
-    local j = load_job(jk)
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch')
+    local st, ch = v[1], v[6]
     local label = OUTCOME[outcome]
     local res
-    if not j.s then
+    if not st then
       res = 'gone'
     elseif not label then
       res = 'refused: unknown outcome ' .. tostring(outcome)
-    elseif j.att ~= attempt then
+    elseif v[2] ~= attempt then
       res = 'stale'
     else
       if label == 'RETRY' and tonumber(attempt) >= max_attempts then
-        label, e.reason = 'FAILED', 'max-attempts'
-      elseif label == 'UNKNOWN' and string.find(resend, ',' .. j.ch .. ',', 1, true) then
-        label, e.reason = 'RETRY', 'unknown-outcome'
-        if tonumber(attempt) >= max_attempts then label, e.reason = 'FAILED', 'max-attempts' end
+        label, reason = 'FAILED', 'max-attempts'
+      elseif label == 'UNKNOWN' and ch and string.find(resend, ',' .. ch .. ',', 1, true) then
+        label, reason = 'RETRY', 'unknown-outcome'
+        if tonumber(attempt) >= max_attempts then label, reason = 'FAILED', 'max-attempts' end
       elseif outcome == 'CONFIG_ERROR' then
-        e.reason = 'channel-halted'
+        reason = 'channel-halted'
       elseif label == 'HANDED_BACK' then
-        e.reason = 'handed-back'
+        reason = 'handed-back'
       end
-      if not allowed(label, j.s) then
-        res = 'refused: ' .. j.s .. ' -> ' .. label
+      if not allowed(label, st) then
+        res = 'refused: ' .. st .. ' -> ' .. label
       else
         local to = T[label].to
         if label == 'SENT' then
-          redis.call('HSET', jk, 's', to, 'pid', e.pid)
+          redis.call('HSET', jk, 's', to, 'pid', pid)
           redis.call('HDEL', jk, 'p')
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'DELIVERED' then
@@ -331,25 +332,26 @@ local function report(keys, args)
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'FAILED' or label == 'UNKNOWN' then
           if label == 'FAILED' then hist_flag(hk, ref, HIST_FAILED) end
-          redis.call('HSET', jk, 's', to, 'pid', e.pid, 'pcode', e.pcode)
+          redis.call('HSET', jk, 's', to, 'pid', pid, 'pcode', pcode)
           redis.call('HDEL', jk, 'p')
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'RETRY' or label == 'HANDED_BACK' then
           local att = attempt
           if label == 'HANDED_BACK' then att = tostring(tonumber(attempt) - 1) end
-          redis.call('HSET', jk, 's', to, 'att', att, 'pcode', e.pcode)
+          redis.call('HSET', jk, 's', to, 'att', att, 'pcode', pcode)
           redis.call('ZADD', rk, args[a + 5], jk)
-          e['until'] = args[a + 5]
+          untl = args[a + 5]
         elseif label == 'SKIPPED' then
           -- the worker's last check refused it: no contact happened; decide it again from scratch
           hist_edit(hk, ref, function() return '' end)
           local due = floor(tonumber(now) / 1000)
           redis.call('HSET', jk, 's', to, 'att', tostring(tonumber(attempt) - 1), 'u', due)
           redis.call('ZADD', dk, due, jk)
-          e.reason = 'skipped'
+          reason = 'skipped'
         end
-        if j.s == 'dispatched' then redis.call('ZREM', lk, jk) end
-        audit(ak, now, j, j.s, label, e)
+        if st == 'dispatched' then redis.call('ZREM', lk, jk) end
+        audit_outcome(ak, now, v[3], v[4], v[5], ch, st, label, attempt, reason, untl, pid, pcode,
+          detail)
         res = to
       end
     end
@@ -369,12 +371,12 @@ local function release(keys, args)
   local n = 0
   for _, jk in ipairs(due) do
     redis.call('ZREM', rk, jk)
-    local j = load_job(jk)
-    local qi = j.ch and QUEUE_OF[j.ch]
-    if qi and allowed('QUEUED', j.s) then
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'qs')
+    local qi = v[6] and QUEUE_OF[v[6]]
+    if qi and allowed('QUEUED', v[1]) then
       redis.call('HSET', jk, 's', T.QUEUED.to)
-      redis.call('ZADD', keys[qi], j.qs or now, jk)
-      audit(ak, now, j, j.s, 'QUEUED', {})
+      redis.call('ZADD', keys[qi], v[7] or now, jk)
+      audit_outcome(ak, now, v[3], v[4], v[5], v[6], v[1], 'QUEUED', v[2])
       n = n + 1
     end
   end
@@ -391,19 +393,21 @@ local function cancel(keys, args)
   local out = {}
   for i = 0, (#keys - 3) / 2 - 1 do
     local jk, qk = keys[4 + 2 * i], keys[5 + 2 * i]
-    local j = load_job(jk)
-    if not j.s then
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch')
+    local st = v[1]
+    if not st then
       out[i + 1] = 'gone'
-    elseif not allowed('CANCELLED', j.s) then
-      out[i + 1] = 'refused: ' .. j.s .. ' -> CANCELLED'
+    elseif not allowed('CANCELLED', st) then
+      out[i + 1] = 'refused: ' .. st .. ' -> CANCELLED'
     else
-      if j.s == 'queued' then redis.call('ZREM', qk, jk)
-      elseif j.s == 'deferred' then redis.call('ZREM', dk, jk)
+      if st == 'queued' then redis.call('ZREM', qk, jk)
+      elseif st == 'deferred' then redis.call('ZREM', dk, jk)
       else redis.call('ZREM', rk, jk) end
       redis.call('HSET', jk, 's', T.CANCELLED.to)
       redis.call('HDEL', jk, 'p')
       redis.call('EXPIRE', jk, tonumber(args[2]))
-      audit(ak, now, j, j.s, 'CANCELLED', {reason = args[4], detail = args[3]})
+      audit_outcome(ak, now, v[3], v[4], v[5], v[6], st, 'CANCELLED', v[2], args[4], nil, nil,
+        nil, args[3])
       out[i + 1] = 'cancelled'
     end
   end
