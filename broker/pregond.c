@@ -252,7 +252,7 @@ int main(int argc, char **argv) {
             return c == 'h' ? 0 : 2;
         }
     }
-    static brk_config_t cfg; /* large: kept off the stack */
+    brk_config_t cfg;
     char err[4096];
     if (brk_config_load(&cfg, config, err, sizeof err) < 0) {
         pg_log("%s", err);

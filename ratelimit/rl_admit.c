@@ -28,9 +28,7 @@ struct rl_admit {
 
 /* Per-job working state of one batch. */
 typedef struct {
-    char hist_key[ST_KEY_MAX];
-    char job_key[ST_KEY_MAX];
-    char sup_key[ST_KEY_MAX];
+    char *hist_key, *job_key, *sup_key; /* in the batch's key arena */
     char queue_key[64];
     int shard;
     char off[16]; /* UTC offset of the zone now, for the audit record's local time */
@@ -113,6 +111,50 @@ static void s_offset_string(const rl_job_t *job, int64_t now, char *buf, size_t 
 
 static const char *s_zone_name(const rl_job_t *job) {
     return job->n_zones >= 1 && job->zones[0] ? rl_zone_name(job->zones[0]) : "";
+}
+
+/* The batch's keys, one after the other in blocks: no per-job buffer to clear or allocate. */
+typedef struct s_block {
+    struct s_block *next;
+    char data[];
+} s_block_t;
+typedef struct {
+    s_block_t *blocks;
+    size_t used, cap; /* of the first block */
+} s_arena_t;
+#define S_BLOCK (64 * 1024)
+
+static void s_arena_free(s_arena_t *a) {
+    while (a->blocks) {
+        s_block_t *next = a->blocks->next;
+        free(a->blocks);
+        a->blocks = next;
+    }
+}
+
+/* Builds the job's three keys in the arena; -1 if they cannot be built (too long, no memory). */
+static int s_arena_keys(rl_admit_t *self, s_arena_t *a, const rl_admit_job_t *job, s_work_t *wk) {
+    for (int tries = 0; tries < 2; tries++) {
+        if (a->blocks) {
+            int n = st_keys_job_set(self->keys, job->tenant, job->debtor, job->job_id,
+                                    a->blocks->data + a->used, a->cap - a->used, &wk->hist_key,
+                                    &wk->job_key, &wk->sup_key, &wk->shard);
+            if (n >= 0) {
+                a->used += (size_t)n;
+                return 0;
+            }
+            if (a->used == 0)
+                return -1; /* does not fit an empty block: the ids are too long */
+        }
+        s_block_t *b = malloc(sizeof *b + S_BLOCK);
+        if (!b)
+            return -1;
+        b->next = a->blocks;
+        a->blocks = b;
+        a->used = 0;
+        a->cap = S_BLOCK;
+    }
+    return -1;
 }
 
 /* Packs the job's audit context as pregon.lua's x field: debt NUL campaign NUL contact NUL zone
@@ -505,28 +547,41 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
         }
         return -1;
     }
+    s_arena_t arena = {NULL, 0, 0};
+    char(*qkey)[RL_CH_COUNT][64] =
+        calloc((size_t)st_keys_shards(self->keys), sizeof *qkey); /* queue keys, made once */
+    if (!qkey) {
+        free(w), free(order), free(hist);
+        snprintf(self->err, sizeof self->err, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            memset(&out[i], 0, sizeof out[i]);
+            out[i].code = RL_V_BUSY;
+            snprintf(out[i].reason, sizeof out[i].reason, "no-memory");
+        }
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const rl_admit_job_t *job = &jobs[i];
         s_work_t *wk = &w[i];
         memset(&out[i], 0, sizeof out[i]);
         order[i] = i;
         wk->pending = 1;
-        wk->shard = st_keys_shard(self->keys, job->tenant, job->debtor);
-        if (st_key_history(self->keys, job->tenant, job->debtor, wk->hist_key,
-                           sizeof wk->hist_key) < 0 ||
-            st_key_job(self->keys, job->tenant, job->debtor, job->job_id, wk->job_key,
-                       sizeof wk->job_key) < 0 ||
-            st_key_suppress(self->keys, job->tenant, job->debtor, wk->sup_key, sizeof wk->sup_key) <
-                0) {
+        if (s_arena_keys(self, &arena, job, wk) < 0) {
+            wk->hist_key = wk->job_key = wk->sup_key = (char *)"";
             out[i].code = RL_V_REJECTED;
             snprintf(out[i].rule, sizeof out[i].rule, "job.fields");
             snprintf(out[i].reason, sizeof out[i].reason, "id-too-long");
             wk->pending = 0;
             continue;
         }
-        char what[32];
-        snprintf(what, sizeof what, "q:%s", rl_channel_name(job->decide.channel));
-        st_key_shared(self->keys, wk->shard, what, wk->queue_key, sizeof wk->queue_key);
+        if (qkey[wk->shard][job->decide.channel % RL_CH_COUNT][0] == '\0') {
+            char what[32];
+            snprintf(what, sizeof what, "q:%s", rl_channel_name(job->decide.channel));
+            st_key_shared(self->keys, wk->shard, what,
+                          qkey[wk->shard][job->decide.channel % RL_CH_COUNT], 64);
+        }
+        snprintf(wk->queue_key, sizeof wk->queue_key, "%s",
+                 qkey[wk->shard][job->decide.channel % RL_CH_COUNT]);
         /* scores are whole milliseconds in practice: skip the costly float formatting then */
         double score = job->queue_score;
         if (score >= -9e15 && score <= 9e15 && score == (double)(long long)score)
@@ -603,6 +658,7 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
     s_busy_all(w, n, out, rc < 0 ? "redis-unavailable" : "contention");
     for (size_t i = 0; i < n; i++)
         free(w[i].new_hist), free(w[i].ctx);
-    free(w), free(order), free(hist);
+    free(w), free(order), free(hist), free(qkey);
+    s_arena_free(&arena);
     return rc;
 }

@@ -2,8 +2,10 @@
  *
  * One record per dispatched attempt, "AT,CH,FLAGS,DEBT,JOB;" with AT in Unix seconds, CH the
  * channel number, FLAGS the RL_REC_* bits, DEBT and JOB 32-bit hashes in hex (a hash collision
- * only ever makes a cap stricter). The text is written whole by the admission script after a
- * version check, so this module is the only reader and writer of the format. */
+ * only ever makes a cap stricter). Two modules know the format, one on each side: this one
+ * (decodes for the decision, encodes the text admission commits after its version check) and
+ * store/pregon.lua's hist_edit (marks a job's record delivered or failed, drops it when the
+ * worker skipped the job), which bumps the version so deciders read the history again. */
 #ifndef RL_HISTORY_H
 #define RL_HISTORY_H
 

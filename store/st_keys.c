@@ -1,6 +1,8 @@
 /* st_keys.c — the key layout (see st_keys.h): shard tags, escaping, lease ids. No I/O. */
 #include "st_keys.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,26 +39,39 @@ const char *st_keys_prefix(const st_keys_t *self) {
     return self->prefix;
 }
 
-unsigned st_crc16(const char *buf, size_t len) {
-    unsigned crc = 0;
-    for (size_t i = 0; i < len; i++) {
-        crc ^= (unsigned)(unsigned char)buf[i] << 8;
+/* CRC16 XMODEM (polynomial 0x1021), a byte at a time through a table built once. */
+static uint16_t s_crc_table[256];
+static pthread_once_t s_crc_once = PTHREAD_ONCE_INIT;
+
+static void s_crc_init(void) {
+    for (unsigned i = 0; i < 256; i++) {
+        unsigned crc = i << 8;
         for (int b = 0; b < 8; b++)
             crc = (crc & 0x8000) ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+        s_crc_table[i] = (uint16_t)crc;
     }
+}
+
+static unsigned s_crc_step(unsigned crc, const char *s) {
+    for (; *s; s++)
+        crc = ((crc << 8) ^ s_crc_table[((crc >> 8) ^ (unsigned char)*s) & 0xff]) & 0xffff;
+    return crc;
+}
+
+unsigned st_crc16(const char *buf, size_t len) {
+    pthread_once(&s_crc_once, s_crc_init);
+    unsigned crc = 0;
+    for (size_t i = 0; i < len; i++)
+        crc = ((crc << 8) ^ s_crc_table[((crc >> 8) ^ (unsigned char)buf[i]) & 0xff]) & 0xffff;
     return crc;
 }
 
 int st_keys_shard(const st_keys_t *self, const char *tenant, const char *debtor) {
     /* CRC16 over "tenant:debtor" without building the string */
-    unsigned crc = 0;
-    const char *parts[3] = {tenant ? tenant : "", ":", debtor ? debtor : ""};
-    for (int p = 0; p < 3; p++)
-        for (const char *s = parts[p]; *s; s++) {
-            crc ^= (unsigned)(unsigned char)*s << 8;
-            for (int b = 0; b < 8; b++)
-                crc = (crc & 0x8000) ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-        }
+    pthread_once(&s_crc_once, s_crc_init);
+    unsigned crc = s_crc_step(0, tenant ? tenant : "");
+    crc = s_crc_step(crc, ":");
+    crc = s_crc_step(crc, debtor ? debtor : "");
     return (int)(crc % (unsigned)self->shards);
 }
 
@@ -109,6 +124,81 @@ static int s_debtor_key(const st_keys_t *self, const char *kind, const char *ten
             return -1;
     }
     buf[at] = '\0';
+    return (int)at;
+}
+
+/* "P:{sN}:" into buf; its length, or -1. */
+static int s_head(const st_keys_t *self, int shard, char *buf, size_t len) {
+    size_t pl = strlen(self->prefix);
+    char num[12];
+    int nl = 0;
+    unsigned v = (unsigned)shard;
+    do {
+        num[nl++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (pl + 5 + (size_t)nl >= len)
+        return -1;
+    memcpy(buf, self->prefix, pl);
+    size_t at = pl;
+    buf[at++] = ':';
+    buf[at++] = '{';
+    buf[at++] = 's';
+    while (nl)
+        buf[at++] = num[--nl];
+    buf[at++] = '}';
+    buf[at++] = ':';
+    buf[at] = '\0';
+    return (int)at;
+}
+
+/* buf[*at..] = head kind ":" T ":" D [":" J] NUL; false when it does not fit. */
+static int s_one(const char *head, size_t hl, const char *kind, const char *tenant,
+                 const char *debtor, const char *job_id, char *buf, size_t len, size_t *at) {
+    size_t kl = strlen(kind);
+    if (*at + hl + kl + 2 >= len)
+        return 0;
+    memcpy(buf + *at, head, hl);
+    *at += hl;
+    memcpy(buf + *at, kind, kl);
+    *at += kl;
+    buf[(*at)++] = ':';
+    if (!s_esc(buf, len, at, tenant) || *at + 1 >= len)
+        return 0;
+    buf[(*at)++] = ':';
+    if (!s_esc(buf, len, at, debtor))
+        return 0;
+    if (job_id) {
+        if (*at + 1 >= len)
+            return 0;
+        buf[(*at)++] = ':';
+        if (!s_esc(buf, len, at, job_id))
+            return 0;
+    }
+    (*at)++; /* past the NUL s_esc wrote */
+    return 1;
+}
+
+int st_keys_job_set(const st_keys_t *self, const char *tenant, const char *debtor,
+                    const char *job_id, char *buf, size_t len, char **hk, char **jk, char **sk,
+                    int *shard) {
+    char head[64];
+    tenant = tenant ? tenant : "";
+    debtor = debtor ? debtor : "";
+    *shard = st_keys_shard(self, tenant, debtor);
+    int hl = s_head(self, *shard, head, sizeof head);
+    size_t at = 0;
+    if (hl < 0)
+        return -1;
+    *hk = buf;
+    if (!s_one(head, (size_t)hl, "h", tenant, debtor, NULL, buf, len, &at))
+        return -1;
+    *jk = buf + at;
+    if (!s_one(head, (size_t)hl, "j", tenant, debtor, job_id ? job_id : "", buf, len, &at))
+        return -1;
+    *sk = buf + at;
+    if (!s_one(head, (size_t)hl, "sup", tenant, debtor, NULL, buf, len, &at))
+        return -1;
     return (int)at;
 }
 

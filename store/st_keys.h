@@ -24,8 +24,9 @@
 
 typedef struct st_keys st_keys_t;
 
-/* Longest key this module builds (ids are bounded at admission: brk_limits.h). */
-#define ST_KEY_MAX 640
+/* Longest key this module builds: ids are bounded at admission (brk_limits.h: tenant 64, debtor
+ * and job 128 bytes), and escaping can triple them. */
+#define ST_KEY_MAX 1024
 /* Longest lease id. */
 #define ST_LEASE_MAX 700
 
@@ -52,6 +53,12 @@ int st_key_job(const st_keys_t *self, const char *tenant, const char *debtor, co
                char *buf, size_t len);
 int st_key_suppress(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
                     size_t len);
+/* A debtor's three keys and one of its jobs' at once (the shard is computed once): the history,
+ * job and suppression keys written one after the other into buf, NUL-terminated each, pointed
+ * to by *hk, *jk and *sk. Returns the bytes used, or -1 if they do not fit in len. */
+int st_keys_job_set(const st_keys_t *self, const char *tenant, const char *debtor,
+                    const char *job_id, char *buf, size_t len, char **hk, char **jk, char **sk,
+                    int *shard);
 /* Per-shard structures; `what` is one of "deferred", "retry", "leases", "audit", "dataset",
  * or "q:CHANNEL" for a ready queue. */
 int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len);

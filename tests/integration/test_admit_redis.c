@@ -16,18 +16,7 @@
 #include "st_fn.h"
 #include "st_keys.h"
 
-static int s_passed, s_failed;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            s_passed++;                                                                            \
-        } else {                                                                                   \
-            s_failed++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "it_check.h"
 
 static const rl_policy_t *s_policy;
 static const char *s_sock;
