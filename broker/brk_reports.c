@@ -9,6 +9,7 @@
 #include "rl_policy.h"
 
 #define MAX_PENDING  4096
+#define FLUSH_AT     512   /* reports that make a flush worth it at once (32 a shard of 16) */
 #define SUMMARY_MS   10000 /* FAILED jobs and retries: a summary line per interval */
 #define LOG_EACH_MAX 5     /* ... after this many individual lines in one interval */
 
@@ -29,6 +30,7 @@ struct brk_reports {
     brk_counters_t *n;
     s_pending_t *pending; /* MAX_PENDING */
     size_t n_pending;
+    int64_t first_pending_ms;      /* when the oldest queued report came */
     brk_report_t *reps;            /* MAX_PENDING, pointing into pending */
     char (*states)[BRK_STATE_LEN]; /* MAX_PENDING */
     int64_t interval_start;
@@ -70,6 +72,8 @@ void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, 
                      const char *detail, int64_t retry_at_s) {
     if (self->n_pending == MAX_PENDING)
         brk_reports_flush(self, now_ms);
+    if (self->n_pending == 0)
+        self->first_pending_ms = now_ms;
     s_pending_t *p = &self->pending[self->n_pending++];
     snprintf(p->lease_id, sizeof p->lease_id, "%s", lease_id ? lease_id : "");
     snprintf(p->outcome, sizeof p->outcome, "%s", outcome);
@@ -120,6 +124,19 @@ void brk_reports_tick(brk_reports_t *self, int64_t now_ms) {
     self->interval_start = now_ms;
     self->failed_logged = self->retry_logged = 0;
     self->failed_folded = self->retry_folded = 0;
+}
+
+void brk_reports_maybe_flush(brk_reports_t *self, int64_t now_ms) {
+    if (self->n_pending >= FLUSH_AT ||
+        (self->n_pending && now_ms - self->first_pending_ms >= BRK_REPORTS_DELAY_MS))
+        brk_reports_flush(self, now_ms);
+}
+
+long brk_reports_wait_ms(const brk_reports_t *self, int64_t now_ms) {
+    if (self->n_pending == 0)
+        return -1;
+    int64_t w = self->first_pending_ms + BRK_REPORTS_DELAY_MS - now_ms;
+    return w < 0 ? 0 : (long)w;
 }
 
 void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {

@@ -1,9 +1,10 @@
 /* brk_reports.h — reports waiting for the end of the loop turn, applied all at once.
  *
- * Worker reports, expired leases and hand-backs are collected during a turn and applied in one
- * brk_store_report_many (one pipelined round trip), so Redis's per-call cost stays off the
- * per-message path. If Redis is down, waiting reports are dropped: their leases expire and the
- * jobs are recorded UNKNOWN then, never lost. FAILED jobs and retries are logged, folded into a
+ * Worker reports, expired leases and hand-backs are collected for up to BRK_REPORTS_DELAY_MS
+ * (or until enough have gathered) and applied in one brk_store_report_many (one pipelined round
+ * trip, a call per shard), so Redis's per-call cost stays off the per-message path. If Redis is
+ * down, or pregond dies, waiting reports are lost: their leases expire and the jobs are recorded
+ * UNKNOWN then (never sent twice, G2). FAILED jobs and retries are logged, folded into a
  * summary line per interval when there are many. */
 #ifndef BRK_REPORTS_H
 #define BRK_REPORTS_H
@@ -30,6 +31,15 @@ void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, 
 
 /* Applies every queued report. */
 void brk_reports_flush(brk_reports_t *self, int64_t now_ms);
+
+/* Applies the queued reports once enough have gathered (a call per shard pays a fixed cost:
+ * with 16 shards, a loop turn's few reports would cost a call each) or the oldest has waited
+ * BRK_REPORTS_DELAY_MS. The loop calls it every turn and wakes up by brk_reports_wait_ms. */
+#define BRK_REPORTS_DELAY_MS 20
+void brk_reports_maybe_flush(brk_reports_t *self, int64_t now_ms);
+
+/* How long the loop may sleep before queued reports are due (ms); -1 if none is queued. */
+long brk_reports_wait_ms(const brk_reports_t *self, int64_t now_ms);
 
 /* Logs the summary of FAILED jobs and retries when its interval is over. */
 void brk_reports_tick(brk_reports_t *self, int64_t now_ms);

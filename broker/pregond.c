@@ -151,7 +151,11 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         }
         zmq_pollitem_t items[] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
                                   {p->back_sock, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, brk_timers_wait_ms(p->timers, s_now_ms(cfg))) < 0) {
+        int64_t t = s_now_ms(cfg);
+        long wait = brk_timers_wait_ms(p->timers, t), due = brk_reports_wait_ms(p->reports, t);
+        if (due >= 0 && due < wait)
+            wait = due;
+        if (zmq_poll(items, 2, wait) < 0) {
             if (errno == EINTR)
                 continue;
             pg_log("zmq_poll: %s", zmq_strerror(errno));
@@ -161,7 +165,7 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         for (int k = 0; k < MAX_WORKER_PER_TURN && (items[1].revents & ZMQ_POLLIN); k++)
             if (!brk_workers_handle(p->workers, now)) /* until none waits: no ZMQ_EVENTS */
                 break;
-        brk_reports_flush(p->reports, now);
+        brk_reports_maybe_flush(p->reports, now);
         int64_t until = s_now_ms(cfg) + FRONT_BUDGET_MS;
         for (int k = 0; k < MAX_FRONT_PER_TURN && (items[0].revents & ZMQ_POLLIN); k++) {
             now = s_now_ms(cfg);
@@ -170,7 +174,7 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         }
         now = s_now_ms(cfg);
         brk_workers_dispatch(p->workers, now);
-        brk_reports_flush(p->reports, now); /* jobs that could not be rendered */
+        brk_reports_maybe_flush(p->reports, now); /* and jobs that could not be rendered */
         brk_timers_run(p->timers, now);
     }
     return 0;
@@ -275,6 +279,8 @@ int main(int argc, char **argv) {
     brk_counters_t n = {0};
     s_parts_t parts = {0};
     int rc = s_start(&cfg, &rules, &n, &parts) < 0 ? 1 : s_run(&cfg, &rules, &parts);
+    if (parts.reports)
+        brk_reports_flush(parts.reports, s_now_ms(&cfg)); /* what the workers reported last */
     pg_log("stopping: %" PRIu64 " accepted, %" PRIu64 " deferred, %" PRIu64 " rejected, %" PRIu64
            " dispatched, %" PRIu64 " reports",
            n.verdicts[RL_V_ACCEPTED], n.verdicts[RL_V_DEFERRED], n.verdicts[RL_V_REJECTED],

@@ -14,7 +14,15 @@ typedef struct {
     int64_t expires_ms;
 } s_entry_t;
 
+/* Copies are kept in buffers of one size class (S_BUF bytes, or exactly their size when longer)
+ * and recycled through a free list, so a set that runs at its bound (every report past it
+ * evicts the oldest) costs no malloc or free per report. */
+#define S_BUF       64
+#define S_SPARE_MAX 4096
+
 struct chw_leaseset {
+    char **spare; /* recycled S_BUF buffers */
+    size_t n_spare;
     s_entry_t *items;
     size_t head, count, cap;
     size_t bytes, max_bytes;
@@ -41,9 +49,34 @@ void chw_leaseset_destroy(chw_leaseset_t **self_p) {
     chw_leaseset_t *self = *self_p;
     for (size_t i = 0; i < self->count; i++)
         free(self->items[(self->head + i) % self->cap].lease);
+    for (size_t i = 0; i < self->n_spare; i++)
+        free(self->spare[i]);
+    free(self->spare);
     free(self->items);
     free(self);
     *self_p = NULL;
+}
+
+/* Frees a copy, or keeps its buffer for the next one. */
+static void s_release(chw_leaseset_t *self, char *lease) {
+    if (strlen(lease) + 1 <= S_BUF && self->n_spare < S_SPARE_MAX) {
+        if (!self->spare)
+            self->spare = malloc(S_SPARE_MAX * sizeof *self->spare);
+        if (self->spare) {
+            self->spare[self->n_spare++] = lease;
+            return;
+        }
+    }
+    free(lease);
+}
+
+/* A buffer for a copy of len bytes (NUL included). */
+static char *s_buffer(chw_leaseset_t *self, size_t len) {
+    if (len > S_BUF)
+        return malloc(len);
+    if (self->n_spare)
+        return self->spare[--self->n_spare];
+    return malloc(S_BUF);
 }
 
 static void s_mark_incomplete(chw_leaseset_t *self, int64_t expires_ms) {
@@ -55,7 +88,7 @@ static void s_drop_front(chw_leaseset_t *self) {
     s_entry_t *e = &self->items[self->head];
     s_mark_incomplete(self, e->expires_ms);
     self->bytes -= e->bytes;
-    free(e->lease);
+    s_release(self, e->lease);
     self->head = (self->head + 1) % self->cap;
     self->count--;
 }
@@ -83,7 +116,7 @@ int chw_leaseset_add(chw_leaseset_t *self, const char *lease_id, int64_t expires
         self->cap = cap;
     }
     size_t len = strlen(lease_id);
-    char *copy = malloc(len + 1);
+    char *copy = s_buffer(self, len + 1);
     if (!copy) {
         s_mark_incomplete(self, expires_ms);
         return -1;
@@ -102,7 +135,7 @@ void chw_leaseset_prune(chw_leaseset_t *self, int64_t now_ms) {
         s_entry_t *e = &self->items[(self->head + i) % self->cap];
         if (e->expires_ms <= now_ms) {
             self->bytes -= e->bytes;
-            free(e->lease);
+            s_release(self, e->lease);
             continue;
         }
         if (kept != i)
