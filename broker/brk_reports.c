@@ -1,6 +1,7 @@
 /* brk_reports.c — batching reports into the store (see brk_reports.h). */
 #include "brk_reports.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ typedef struct {
     char provider_code[16];
     char detail[256];
     int64_t retry_at;
+    unsigned char peer[255];
+    size_t peer_len;
+    uint64_t seq;
 } s_pending_t;
 
 struct brk_reports {
@@ -37,7 +41,15 @@ struct brk_reports {
     unsigned failed_logged, retry_logged;
     uint64_t failed_folded, retry_folded;
     char last_failed[160], last_retry[160];
+    brk_reports_ack_fn ack;
+    void *ack_ctx;
+    uint64_t *ack_seqs; /* MAX_PENDING */
 };
+
+void brk_reports_set_ack(brk_reports_t *self, brk_reports_ack_fn fn, void *ctx) {
+    self->ack = fn;
+    self->ack_ctx = ctx;
+}
 
 brk_reports_t *brk_reports_new(brk_redis_t *redis, const st_keys_t *keys, brk_events_t *events,
                                brk_counters_t *n) {
@@ -51,7 +63,8 @@ brk_reports_t *brk_reports_new(brk_redis_t *redis, const st_keys_t *keys, brk_ev
     self->pending = calloc(MAX_PENDING, sizeof *self->pending);
     self->reps = calloc(MAX_PENDING, sizeof *self->reps);
     self->states = calloc(MAX_PENDING, sizeof *self->states);
-    if (!self->pending || !self->reps || !self->states)
+    self->ack_seqs = calloc(MAX_PENDING, sizeof *self->ack_seqs);
+    if (!self->pending || !self->reps || !self->states || !self->ack_seqs)
         brk_reports_destroy(&self);
     return self;
 }
@@ -63,13 +76,15 @@ void brk_reports_destroy(brk_reports_t **self_p) {
     free(self->pending);
     free(self->reps);
     free(self->states);
+    free(self->ack_seqs);
     free(self);
     *self_p = NULL;
 }
 
 void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
                      int channel, const char *provider_id, const char *provider_code,
-                     const char *detail, int64_t retry_at_s) {
+                     const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
+                     uint64_t seq) {
     if (self->n_pending == MAX_PENDING)
         brk_reports_flush(self, now_ms);
     if (self->n_pending == 0)
@@ -82,6 +97,35 @@ void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, 
     snprintf(p->provider_code, sizeof p->provider_code, "%s", provider_code ? provider_code : "");
     snprintf(p->detail, sizeof p->detail, "%s", detail ? detail : "");
     p->retry_at = retry_at_s;
+    p->peer_len = peer && peer_len <= sizeof p->peer ? peer_len : 0;
+    if (p->peer_len)
+        memcpy(p->peer, peer, p->peer_len);
+    p->seq = seq;
+}
+
+/* Tells each worker which of its reports were applied (in the order they came). */
+static void s_acknowledge(brk_reports_t *self, size_t n) {
+    if (!self->ack)
+        return;
+    bool *done = calloc(n ? n : 1, sizeof *done);
+    if (!done)
+        return; /* the workers keep vouching for those leases until they expire: safe */
+    for (size_t i = 0; i < n; i++) {
+        const s_pending_t *p = &self->pending[i];
+        if (done[i] || !p->peer_len || !p->seq)
+            continue;
+        size_t m = 0;
+        for (size_t k = i; k < n; k++) {
+            const s_pending_t *q = &self->pending[k];
+            if (!done[k] && q->seq && q->peer_len == p->peer_len &&
+                memcmp(q->peer, p->peer, p->peer_len) == 0) {
+                self->ack_seqs[m++] = q->seq;
+                done[k] = true;
+            }
+        }
+        self->ack(self->ack_ctx, p->peer, p->peer_len, self->ack_seqs, m);
+    }
+    free(done);
 }
 
 /* One line per FAILED job or retry, LOG_EACH_MAX per interval; the rest go into the summary. */
@@ -157,6 +201,7 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
         brk_redis_drop(self->redis, brk_store_strerror(store));
         return;
     }
+    s_acknowledge(self, n);
     for (size_t i = 0; i < n; i++) {
         const char *st = self->states[i];
         if (strcmp(st, "stale") == 0 || strcmp(st, "gone") == 0)

@@ -9,6 +9,7 @@
 #ifndef BRK_REPORTS_H
 #define BRK_REPORTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "brk_counters.h"
@@ -24,10 +25,18 @@ brk_reports_t *brk_reports_new(brk_redis_t *redis, const st_keys_t *keys, brk_ev
 void brk_reports_destroy(brk_reports_t **self_p);
 
 /* Queues one report (strings copied, bounded); flushes first when the buffer is full. `channel`
- * (pregon.proto numbering) is for events and log lines only. */
+ * (pregon.proto numbering) is for events and log lines only. `peer` (a worker's routing id, or
+ * NULL for the broker's own reports) and `seq` (its DeliveryReport.seq, 0: none) say whom to
+ * acknowledge it to once applied. */
 void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
                      int channel, const char *provider_id, const char *provider_code,
-                     const char *detail, int64_t retry_at_s);
+                     const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
+                     uint64_t seq);
+
+/* Called after a flush for each worker whose reports were applied, with their numbers. */
+typedef void (*brk_reports_ack_fn)(void *ctx, const void *peer, size_t peer_len,
+                                   const uint64_t *seqs, size_t n);
+void brk_reports_set_ack(brk_reports_t *self, brk_reports_ack_fn fn, void *ctx);
 
 /* Applies every queued report. */
 void brk_reports_flush(brk_reports_t *self, int64_t now_ms);

@@ -142,7 +142,7 @@ static void s_reconcile(brk_workers_t *self, const s_worker_t *w, const Pregon__
         if (held)
             continue;
         brk_reports_add(self->reports, now_ms, mine[i].lease_id, "HANDBACK", w->channel, "", "",
-                        "lost in transit: the worker never received it", now_ms / 1000);
+                        "lost in transit: the worker never received it", now_ms / 1000, NULL, 0, 0);
         lost++;
     }
     brk_store_leased_free(mine, n);
@@ -228,8 +228,8 @@ static void s_halt(brk_workers_t *self, s_worker_t *w, const char *detail, int64
     s_channel_changed(self, w->channel, now_ms);
 }
 
-static void s_on_report(brk_workers_t *self, s_worker_t *w, const Pregon__DeliveryReport *r,
-                        int64_t now_ms) {
+static void s_on_report(brk_workers_t *self, s_worker_t *w, const zmq_msg_t *id,
+                        const Pregon__DeliveryReport *r, int64_t now_ms) {
     const char *outcome = s_outcome_name(r->outcome);
     self->n->reports++;
     if (!outcome || !r->lease_id || !r->lease_id[0]) {
@@ -238,7 +238,8 @@ static void s_on_report(brk_workers_t *self, s_worker_t *w, const Pregon__Delive
     }
     brk_reports_add(self->reports, now_ms, r->lease_id, outcome, r->channel, r->provider_id,
                     r->provider_code, r->detail,
-                    r->retry_at_ms ? r->retry_at_ms / 1000 : now_ms / 1000 + 1);
+                    r->retry_at_ms ? r->retry_at_ms / 1000 : now_ms / 1000 + 1,
+                    zmq_msg_data((zmq_msg_t *)id), zmq_msg_size((zmq_msg_t *)id), r->seq);
     if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__CONFIG_ERROR && w && !w->halted)
         s_halt(self, w, r->detail, now_ms);
 }
@@ -305,7 +306,7 @@ bool brk_workers_handle(brk_workers_t *self, int64_t now_ms) {
             case PREGON__WORKER_TO_BROKER__MSG_HEARTBEAT:
                 break;
             case PREGON__WORKER_TO_BROKER__MSG_REPORT:
-                s_on_report(self, w, msg->report, now_ms);
+                s_on_report(self, w, &id, msg->report, now_ms);
                 break;
             case PREGON__WORKER_TO_BROKER__MSG_LEAVING:
                 if (w)
@@ -328,7 +329,7 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     Pregon__SendRequest *req = pregon__send_request__unpack(NULL, job->payload_len, job->payload);
     if (!req) { /* cannot happen for what admission stored; fail the job rather than loop */
         brk_reports_add(self->reports, now_ms, job->lease_id, "FAILED", w->channel, "", "",
-                        "stored payload unreadable", 0);
+                        "stored payload unreadable", 0, NULL, 0, 0);
         return;
     }
     const char *keys[MAX_VARS], *values[MAX_VARS];
@@ -342,7 +343,7 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     const brk_tpl_t *tpl = brk_tpl_get(self->rules->templates, req->template_id);
     if (brk_tpl_render(tpl, keys, values, nv, &body, &why) < 0) {
         brk_reports_add(self->reports, now_ms, job->lease_id, "FAILED", w->channel, "", "",
-                        why ? why : "template", 0);
+                        why ? why : "template", 0, NULL, 0, 0);
         pregon__send_request__free_unpacked(req, NULL);
         return;
     }
@@ -427,6 +428,25 @@ void brk_workers_tick(brk_workers_t *self, int64_t now_ms) {
             self->no_worker_logged[c] = true;
         }
     }
+}
+
+void brk_workers_ack(void *ctx, const void *peer, size_t peer_len, const uint64_t *seqs, size_t n) {
+    brk_workers_t *self = ctx;
+    Pregon__ReportAck ack = PREGON__REPORT_ACK__INIT;
+    ack.seqs = (uint64_t *)seqs;
+    ack.n_seqs = n;
+    Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
+    msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_REPORT_ACK;
+    msg.report_ack = &ack;
+    size_t len = pregon__broker_to_worker__get_packed_size(&msg);
+    uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf)
+        return; /* the worker keeps vouching for those leases until they expire: safe */
+    pregon__broker_to_worker__pack(&msg, buf);
+    zmq_send(self->sock, peer, peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->sock, buf, len, ZMQ_DONTWAIT);
+    if (buf != stackbuf)
+        free(buf);
 }
 
 bool brk_workers_any(const brk_workers_t *self) {

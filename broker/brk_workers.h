@@ -39,6 +39,9 @@ size_t brk_workers_dispatch(brk_workers_t *self, int64_t now_ms);
 /* Heartbeats both ways, workers gone silent, channels without workers. */
 void brk_workers_tick(brk_workers_t *self, int64_t now_ms);
 
+/* brk_reports_ack_fn: sends a ReportAck with those report numbers to the worker `peer`. */
+void brk_workers_ack(void *self, const void *peer, size_t peer_len, const uint64_t *seqs, size_t n);
+
 /* True when some worker takes jobs now. */
 bool brk_workers_any(const brk_workers_t *self);
 

@@ -198,6 +198,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->front = brk_front_new(p->front_sock, cfg, p->redis, rules, p->events, n);
     p->workers = brk_workers_new(p->back_sock, cfg, p->redis, rules, p->reports, p->events, n, now);
     p->timers = brk_timers_new(cfg, p->redis, rules, p->workers, p->reports, n);
+    if (p->reports && p->workers)
+        brk_reports_set_ack(p->reports, brk_workers_ack, p->workers);
     if (!p->keys || !p->events || !p->redis || !p->reports || !p->front || !p->workers ||
         !p->timers) {
         pg_log("cannot start: out of memory or an invalid redis.prefix");

@@ -5,6 +5,7 @@
  * compacts the whole ring rather than popping the front only. */
 #include "chw_leaseset.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,8 @@ typedef struct {
     char *lease;
     size_t bytes;
     int64_t expires_ms;
+    uint64_t seq; /* the report's number; 0: none */
+    bool acked;   /* the broker applied it: not listed, its bytes not counted */
 } s_entry_t;
 
 /* Copies are kept in buffers of one size class (S_BUF bytes, or exactly their size when longer)
@@ -86,14 +89,49 @@ static void s_mark_incomplete(chw_leaseset_t *self, int64_t expires_ms) {
 
 static void s_drop_front(chw_leaseset_t *self) {
     s_entry_t *e = &self->items[self->head];
-    s_mark_incomplete(self, e->expires_ms);
-    self->bytes -= e->bytes;
+    if (!e->acked) { /* an acknowledged one leaves nothing unvouched for */
+        s_mark_incomplete(self, e->expires_ms);
+        self->bytes -= e->bytes;
+    }
     s_release(self, e->lease);
     self->head = (self->head + 1) % self->cap;
     self->count--;
 }
 
 int chw_leaseset_add(chw_leaseset_t *self, const char *lease_id, int64_t expires_ms) {
+    return chw_leaseset_add_seq(self, lease_id, expires_ms, 0);
+}
+
+void chw_leaseset_ack(chw_leaseset_t *self, uint64_t seq) {
+    /* binary search by seq over the ring (entries with seq 0 come from chw_leaseset_add and
+     * are never acknowledged: they only expire) */
+    size_t lo = 0, hi = self->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t s = self->items[(self->head + mid) % self->cap].seq;
+        if (s < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < self->count) {
+        s_entry_t *e = &self->items[(self->head + lo) % self->cap];
+        if (e->seq == seq && !e->acked) {
+            e->acked = true;
+            self->bytes -= e->bytes;
+        }
+    }
+    while (self->count && self->items[self->head].acked) { /* drop acknowledged ones in front */
+        s_release(self, self->items[self->head].lease);
+        self->head = (self->head + 1) % self->cap;
+        self->count--;
+    }
+    if (self->count == 0)
+        self->head = 0;
+}
+
+int chw_leaseset_add_seq(chw_leaseset_t *self, const char *lease_id, int64_t expires_ms,
+                         uint64_t seq) {
     size_t bytes = chw_leaseset_entry_bytes(lease_id);
     if (bytes > self->max_bytes) {
         s_mark_incomplete(self, expires_ms);
@@ -123,7 +161,7 @@ int chw_leaseset_add(chw_leaseset_t *self, const char *lease_id, int64_t expires
     }
     memcpy(copy, lease_id, len + 1);
     self->items[(self->head + self->count) % self->cap] =
-        (s_entry_t){.lease = copy, .bytes = bytes, .expires_ms = expires_ms};
+        (s_entry_t){.lease = copy, .bytes = bytes, .expires_ms = expires_ms, .seq = seq};
     self->count++;
     self->bytes += bytes;
     return 0;
@@ -133,8 +171,9 @@ void chw_leaseset_prune(chw_leaseset_t *self, int64_t now_ms) {
     size_t kept = 0;
     for (size_t i = 0; i < self->count; i++) {
         s_entry_t *e = &self->items[(self->head + i) % self->cap];
-        if (e->expires_ms <= now_ms) {
-            self->bytes -= e->bytes;
+        if (e->expires_ms <= now_ms || e->acked) {
+            if (!e->acked)
+                self->bytes -= e->bytes;
             s_release(self, e->lease);
             continue;
         }

@@ -34,6 +34,15 @@ void chw_leaseset_destroy(chw_leaseset_t **self_p);
  * `expires_ms`. */
 int chw_leaseset_add(chw_leaseset_t *self, const char *lease_id, int64_t expires_ms);
 
+/* Like chw_leaseset_add, for the report numbered `seq` (increasing): chw_leaseset_ack forgets
+ * it once the broker says it applied it. */
+int chw_leaseset_add_seq(chw_leaseset_t *self, const char *lease_id, int64_t expires_ms,
+                         uint64_t seq);
+
+/* The broker applied the report numbered `seq`: forgets its lease (O(log n); entries are in
+ * seq order). Unknown numbers are ignored. */
+void chw_leaseset_ack(chw_leaseset_t *self, uint64_t seq);
+
 /* Forgets every entry whose expiry is at or before `now_ms`. O(entries): call it once in a
  * while (the worker does once per heartbeat and before each WorkerReady), not per message. */
 void chw_leaseset_prune(chw_leaseset_t *self, int64_t now_ms);

@@ -97,6 +97,7 @@ struct chw_worker {
     int64_t leave_sent_ms, ack_deadline;
     bool leave_acked, left;
     uint64_t stop_handed_back; /* hand-backs since stopping, for CHW_EV_LEFT */
+    uint64_t report_seq;       /* the last report's number (DeliveryReport.seq) */
 
     char incarnation[17];     /* 16 hex digits, drawn once in chw_worker_new */
     chw_leaseset_t *reported; /* reported leases (not hand-backs) until their expiry */
@@ -500,6 +501,7 @@ static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const 
     rep.detail = (char *)r->detail;
     rep.retry_at_ms = retry_at_ms;
     rep.at_ms = s_wall_ms();
+    rep.seq = ++self->report_seq;
     Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
     msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_REPORT;
     msg.report = &rep;
@@ -533,8 +535,8 @@ static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const 
     if (handed_back && self->stopping)
         self->stop_handed_back++;
     if (!handed_back && dispatch->lease_expires_ms > 0 && dispatch->lease_id[0])
-        chw_leaseset_add(self->reported, dispatch->lease_id,
-                         dispatch->lease_expires_ms + (int64_t)self->cfg.heartbeat_ms);
+        chw_leaseset_add_seq(self->reported, dispatch->lease_id,
+                             dispatch->lease_expires_ms + (int64_t)self->cfg.heartbeat_ms, rep.seq);
     return s_send_msg(self, &msg, now);
 }
 
@@ -871,6 +873,11 @@ static int s_on_message(chw_worker_t *self, const void *data, size_t len, int64_
         case PREGON__BROKER_TO_WORKER__MSG_DISPATCH:
             return s_on_dispatch(self, msg, now);
         case PREGON__BROKER_TO_WORKER__MSG_HEARTBEAT:
+            break;
+        case PREGON__BROKER_TO_WORKER__MSG_REPORT_ACK:
+            /* applied by the broker: those leases need no vouching any more */
+            for (size_t i = 0; i < msg->report_ack->n_seqs; i++)
+                chw_leaseset_ack(self->reported, msg->report_ack->seqs[i]);
             break;
         case PREGON__BROKER_TO_WORKER__MSG_LEAVE_ACK:
             /* Outside a stop (a late answer to an earlier process's Leaving?) it means nothing. */

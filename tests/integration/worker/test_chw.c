@@ -203,6 +203,43 @@ static void test_leaseset_entry_bytes(void **state) {
     assert_int_equal(chw_leaseset_entry_bytes(""), 2);
 }
 
+/* The broker acknowledges applied reports by number: their leases are forgotten, each exactly
+ * (a report lost in transit keeps its lease listed), whatever the order of the acks. */
+static void test_leaseset_ack(void **state) {
+    (void)state;
+    chw_leaseset_t *set = chw_leaseset_new(1 << 20);
+    assert_non_null(set);
+    const char *ids[5] = {"1/a", "1/b", "1/c", "1/d", "1/e"};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(chw_leaseset_add_seq(set, ids[i], 9000, (uint64_t)i + 1), 0);
+    assert_int_equal(chw_leaseset_bytes(set), 25);
+    chw_leaseset_ack(set, 1); /* the oldest: gone */
+    assert_int_equal(chw_leaseset_count(set), 4);
+    assert_string_equal(chw_leaseset_get(set, 0, NULL), "1/b");
+    chw_leaseset_ack(set, 3); /* one in the middle: not counted, gone once those before go */
+    assert_int_equal(chw_leaseset_bytes(set), 15);
+    chw_leaseset_ack(set, 99); /* unknown: nothing */
+    chw_leaseset_ack(set, 3);  /* twice: nothing more */
+    assert_int_equal(chw_leaseset_bytes(set), 15);
+    chw_leaseset_ack(set, 2);
+    assert_int_equal(chw_leaseset_count(set), 2); /* d and e: 4 was never acknowledged */
+    assert_string_equal(chw_leaseset_get(set, 0, NULL), "1/d");
+    assert_int_equal(chw_leaseset_bytes(set), 10);
+    chw_leaseset_prune(set, 1000); /* not expired: an unacknowledged report stays vouched for */
+    assert_int_equal(chw_leaseset_count(set), 2);
+    assert_false(chw_leaseset_incomplete(set, 0));
+    chw_leaseset_destroy(&set);
+    /* a number between two held ones (a hand-back's, never kept) names neither */
+    set = chw_leaseset_new(1 << 20);
+    assert_int_equal(chw_leaseset_add_seq(set, "1/x", 9000, 10), 0);
+    assert_int_equal(chw_leaseset_add_seq(set, "1/y", 9000, 20), 0);
+    chw_leaseset_ack(set, 15);
+    chw_leaseset_ack(set, 5);
+    assert_int_equal(chw_leaseset_count(set), 2);
+    assert_int_equal(chw_leaseset_bytes(set), 10);
+    chw_leaseset_destroy(&set);
+}
+
 static void test_leaseset_expiry(void **state) {
     (void)state;
     chw_leaseset_t *set = chw_leaseset_new(1 << 20);
@@ -282,6 +319,7 @@ int main(void) {
         cmocka_unit_test(test_shaper_many_senders),
         cmocka_unit_test(test_leaseset_entry_bytes),
         cmocka_unit_test(test_leaseset_expiry),
+        cmocka_unit_test(test_leaseset_ack),
         cmocka_unit_test(test_leaseset_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
