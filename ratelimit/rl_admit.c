@@ -536,9 +536,11 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
     s_work_t *w = calloc(n, sizeof *w);
     size_t *order = malloc(n * sizeof *order);
     redisReply **hist = calloc(n, sizeof *hist);
+    char(*qkey)[RL_CH_COUNT][64] =
+        calloc((size_t)st_keys_shards(self->keys), sizeof *qkey); /* queue keys, made once */
     int rc = 0;
-    if (!w || !order || !hist) {
-        free(w), free(order), free(hist);
+    if (!w || !order || !hist || !qkey) {
+        free(w), free(order), free(hist), free(qkey);
         snprintf(self->err, sizeof self->err, "out of memory");
         for (size_t i = 0; i < n; i++) {
             memset(&out[i], 0, sizeof out[i]);
@@ -548,18 +550,6 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
         return -1;
     }
     s_arena_t arena = {NULL, 0, 0};
-    char(*qkey)[RL_CH_COUNT][64] =
-        calloc((size_t)st_keys_shards(self->keys), sizeof *qkey); /* queue keys, made once */
-    if (!qkey) {
-        free(w), free(order), free(hist);
-        snprintf(self->err, sizeof self->err, "out of memory");
-        for (size_t i = 0; i < n; i++) {
-            memset(&out[i], 0, sizeof out[i]);
-            out[i].code = RL_V_BUSY;
-            snprintf(out[i].reason, sizeof out[i].reason, "no-memory");
-        }
-        return -1;
-    }
     for (size_t i = 0; i < n; i++) {
         const rl_admit_job_t *job = &jobs[i];
         s_work_t *wk = &w[i];
