@@ -112,13 +112,14 @@ static void s_acknowledge(brk_reports_t *self, size_t n) {
         return; /* the workers keep vouching for those leases until they expire: safe */
     for (size_t i = 0; i < n; i++) {
         const s_pending_t *p = &self->pending[i];
-        if (done[i] || !p->peer_len || !p->seq)
-            continue;
+        if (done[i] || !p->peer_len || !p->seq || strcmp(self->states[i], "error") == 0)
+            continue; /* a report whose call failed stays vouched for by its worker */
         size_t m = 0;
         for (size_t k = i; k < n; k++) {
             const s_pending_t *q = &self->pending[k];
             if (!done[k] && q->seq && q->peer_len == p->peer_len &&
-                memcmp(q->peer, p->peer, p->peer_len) == 0) {
+                memcmp(q->peer, p->peer, p->peer_len) == 0 &&
+                strcmp(self->states[k], "error") != 0) {
                 self->ack_seqs[m++] = q->seq;
                 done[k] = true;
             }

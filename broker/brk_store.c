@@ -277,6 +277,12 @@ static int s_report_call(brk_store_t *self, const brk_report_t *reps, s_parsed_t
     return c;
 }
 
+/* A call that failed: its reports were not applied (never acknowledged to their worker). */
+static void s_states_error(const s_parsed_t *p, size_t m, char (*states)[BRK_STATE_LEN]) {
+    for (size_t i = 0; i < m; i++)
+        snprintf(states[p[i].rep], BRK_STATE_LEN, "error");
+}
+
 static bool s_take_states(const redisReply *r, const s_parsed_t *p, size_t m,
                           char (*states)[BRK_STATE_LEN]) {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != m)
@@ -367,11 +373,14 @@ int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n,
             r = st_fn_call(self->fn, "pg_report", argc[c], argv + at[c], argl + at[c]);
             if (!r) {
                 s_fnerr(self);
+                s_states_error(p + start[c], start[c + 1] - start[c], states);
                 continue;
             }
         }
-        if (!s_take_states(r, p + start[c], start[c + 1] - start[c], states))
+        if (!s_take_states(r, p + start[c], start[c + 1] - start[c], states)) {
             s_seterr(self, "FCALL pg_report", r);
+            s_states_error(p + start[c], start[c + 1] - start[c], states);
+        }
         freeReplyObject(r);
     }
     free(heads), free(argc), free(at);

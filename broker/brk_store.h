@@ -59,7 +59,7 @@ void brk_store_leased_free(brk_leased_t *arr, size_t n);
 
 /* Result of a report: the state the job is left in ("sent", "retry"...), or "stale" (about
  * another attempt), "gone" (no such job), "bad-lease" (not a lease id), "refused: ..." (a
- * transition the state machine does not allow). */
+ * transition the state machine does not allow), "error" (its call failed: not applied). */
 #define BRK_STATE_LEN 48
 
 /* Applies n reports: one pg_report call per shard (and per 256 reports), pipelined.
