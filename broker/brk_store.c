@@ -349,7 +349,7 @@ int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n,
     }
     char now_s[32];
     snprintf(now_s, sizeof now_s, "%lld", (long long)now_ms);
-    size_t used = 0;
+    size_t used = 0, appended = 0;
     for (size_t c = 0; c < calls && rc == 0; c++) {
         at[c] = used;
         argc[c] = s_report_call(self, reps, p + start[c], start[c + 1] - start[c], now_s,
@@ -357,32 +357,39 @@ int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n,
         if (st_fn_append(self->fn, "pg_report", argc[c], argv + used, argl + used) < 0) {
             s_fnerr(self);
             rc = -1;
+        } else {
+            appended++;
         }
         used += (size_t)argc[c];
     }
-    size_t appended = rc == 0 ? calls : 0;
-    for (size_t c = 0; c < appended; c++) {
-        redisReply *r = NULL;
-        if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
+    /* every reply of the pipeline first, in order; only then anything else on the connection
+     * (a call made again after Redis lost the library, below) */
+    redisReply **rs = calloc(appended ? appended : 1, sizeof *rs);
+    size_t got = 0;
+    for (; rs && got < appended; got++)
+        if (redisGetReply(self->redis, (void **)&rs[got]) != REDIS_OK) {
             s_seterr(self, "FCALL pg_report", NULL);
             rc = -1;
             break;
         }
-        if (st_fn_is_missing(r)) { /* Redis lost the library: load it, apply this chunk again */
+    for (size_t c = 0; c < calls; c++) {
+        redisReply *r = rs && c < got ? rs[c] : NULL;
+        if (r && st_fn_is_missing(r) && rc == 0) { /* load the library, apply this chunk again */
             freeReplyObject(r);
             r = st_fn_call(self->fn, "pg_report", argc[c], argv + at[c], argl + at[c]);
-            if (!r) {
+            if (!r)
                 s_fnerr(self);
-                s_states_error(p + start[c], start[c + 1] - start[c], states);
-                continue;
-            }
         }
-        if (!s_take_states(r, p + start[c], start[c + 1] - start[c], states)) {
-            s_seterr(self, "FCALL pg_report", r);
-            s_states_error(p + start[c], start[c + 1] - start[c], states);
+        if (!r || !s_take_states(r, p + start[c], start[c + 1] - start[c], states)) {
+            if (r)
+                s_seterr(self, "FCALL pg_report", r);
+            s_states_error(p + start[c], start[c + 1] - start[c], states); /* not applied */
         }
         freeReplyObject(r);
     }
+    free(rs);
+    if (!rs)
+        rc = -1;
     free(heads), free(argc), free(at);
 done:
     free(p), free(start), free(argv), free(argl);
@@ -544,7 +551,7 @@ int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_m
             /* l: "worker NUL broker" (pregon.lua) */
             const char *lw = mine ? h->element[0]->str : "";
             size_t lw_len = strlen(lw);
-            const char *lb = lw_len < h->element[0]->len ? lw + lw_len + 1 : "";
+            const char *lb = mine && lw_len < h->element[0]->len ? lw + lw_len + 1 : "";
             mine = mine && strcmp(lw, worker_tag) == 0 &&
                    strcmp(h->element[2]->str, "dispatched") == 0 &&
                    strncmp(lb, self->instance, strlen(self->instance)) == 0 &&

@@ -252,11 +252,13 @@ int st_job_key_parse(const st_keys_t *self, const char *key, size_t key_len, st_
     const char *end = key + key_len;
     if (key_len < pl + 5 || memcmp(key, self->prefix, pl) != 0 || memcmp(key + pl, ":{s", 3) != 0)
         return -1;
-    const char *p = key + pl + 3;
-    char *num_end;
-    long shard = strtol(p, &num_end, 10);
-    if (num_end == p || shard < 0 || shard >= self->shards || end - num_end < 4 ||
-        memcmp(num_end, "}:j:", 4) != 0)
+    const char *p = key + pl + 3, *num_end = p;
+    long shard = 0;
+    /* decimal digits only, no leading zero: the tag must be the one st_key_job writes */
+    while (num_end < end && *num_end >= '0' && *num_end <= '9' && num_end - p < 6)
+        shard = shard * 10 + (*num_end++ - '0');
+    if (num_end == p || (*p == '0' && num_end - p > 1) || shard >= self->shards ||
+        end - num_end < 4 || memcmp(num_end, "}:j:", 4) != 0)
         return -1;
     p = num_end + 4;
     const char *c1 = memchr(p, ':', (size_t)(end - p));

@@ -1,0 +1,74 @@
+/* test_keys.c — the key layout (store/st_keys.h): shards, escaping, job keys and lease ids read
+ * back, and keys that would name another hash slot refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "st_keys.h"
+
+static void test_crc16_vector(void **state) {
+    (void)state;
+    /* Redis Cluster's specification: CRC16("123456789") = 0x31C3 */
+    assert_int_equal(st_crc16("123456789", 9), 0x31C3);
+}
+
+static void test_job_key_round_trip(void **state) {
+    (void)state;
+    st_keys_t *k = st_keys_new("pg", 16);
+    assert_non_null(k);
+    char key[ST_KEY_MAX];
+    int n = st_key_job(k, "acme:co", "d{1}%", "job 7", key, sizeof key);
+    assert_true(n > 0);
+    assert_null(strchr(key + 8, '{')); /* only the shard's tag has braces */
+    st_job_ref_t ref;
+    assert_int_equal(st_job_key_parse(k, key, strlen(key), &ref), 0);
+    assert_string_equal(ref.tenant, "acme:co");
+    assert_string_equal(ref.debtor, "d{1}%");
+    assert_string_equal(ref.job_id, "job 7");
+    assert_int_equal(ref.shard, st_keys_shard(k, "acme:co", "d{1}%"));
+    char lease[ST_LEASE_MAX], back[ST_KEY_MAX];
+    unsigned att = 0;
+    assert_true(st_lease_id(k, key, 3, lease, sizeof lease) > 0);
+    assert_int_equal(st_lease_parse(k, lease, back, sizeof back, &att), 0);
+    assert_string_equal(back, key);
+    assert_int_equal(att, 3);
+    st_keys_destroy(&k);
+}
+
+/* A key whose shard number is written another way would hash to another slot. */
+static void test_forged_tags_refused(void **state) {
+    (void)state;
+    st_keys_t *k = st_keys_new("pg", 16);
+    char key[ST_KEY_MAX], forged[ST_KEY_MAX];
+    st_key_job(k, "t", "d", "j", key, sizeof key);
+    st_job_ref_t ref;
+    assert_int_equal(st_job_key_parse(k, key, strlen(key), &ref), 0);
+    const char *rest = strchr(key, '}'); /* "}:j:t:d:j" */
+    const char *forms[] = {"pg:{s0%d", "pg:{s+%d", "pg:{s %d"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        int n = snprintf(forged, sizeof forged, forms[i], ref.shard);
+        snprintf(forged + n, sizeof forged - (size_t)n, "%s", rest);
+        assert_int_equal(st_job_key_parse(k, forged, strlen(forged), &ref), -1);
+    }
+    snprintf(forged, sizeof forged, "pg:{s%d%s", (ref.shard + 1) % 16, rest); /* wrong shard */
+    assert_int_equal(st_job_key_parse(k, forged, strlen(forged), &ref), -1);
+    unsigned att;
+    char back[ST_KEY_MAX];
+    assert_int_equal(st_lease_parse(k, "0/x", back, sizeof back, &att), -1);
+    assert_int_equal(st_lease_parse(k, "1/not-a-key", back, sizeof back, &att), -1);
+    st_keys_destroy(&k);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc16_vector),
+        cmocka_unit_test(test_job_key_round_trip),
+        cmocka_unit_test(test_forged_tags_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
