@@ -349,37 +349,21 @@ int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n,
     }
     char now_s[32];
     snprintf(now_s, sizeof now_s, "%lld", (long long)now_ms);
-    size_t used = 0, appended = 0;
-    for (size_t c = 0; c < calls && rc == 0; c++) {
+    size_t used = 0;
+    for (size_t c = 0; c < calls; c++) {
         at[c] = used;
         argc[c] = s_report_call(self, reps, p + start[c], start[c + 1] - start[c], now_s,
                                 argv + used, argl + used, heads[c]);
-        if (st_fn_append(self->fn, "pg_report", argc[c], argv + used, argl + used) < 0) {
-            s_fnerr(self);
-            rc = -1;
-        } else {
-            appended++;
-        }
         used += (size_t)argc[c];
     }
-    /* every reply of the pipeline first, in order; only then anything else on the connection
-     * (a call made again after Redis lost the library, below) */
-    redisReply **rs = calloc(appended ? appended : 1, sizeof *rs);
-    size_t got = 0;
-    for (; rs && got < appended; got++)
-        if (redisGetReply(self->redis, (void **)&rs[got]) != REDIS_OK) {
-            s_seterr(self, "FCALL pg_report", NULL);
+    redisReply **rs = calloc(calls ? calls : 1, sizeof *rs);
+    if (!rs || st_fn_pipeline(self->fn, "pg_report", calls, argc, at, argv, argl, rs) < 0) {
+        s_fnerr(self); /* calls without a reply: their reports are not applied */
+        if (!rs || self->redis->err)
             rc = -1;
-            break;
-        }
+    }
     for (size_t c = 0; c < calls; c++) {
-        redisReply *r = rs && c < got ? rs[c] : NULL;
-        if (r && st_fn_is_missing(r) && rc == 0) { /* load the library, apply this chunk again */
-            freeReplyObject(r);
-            r = st_fn_call(self->fn, "pg_report", argc[c], argv + at[c], argl + at[c]);
-            if (!r)
-                s_fnerr(self);
-        }
+        redisReply *r = rs ? rs[c] : NULL;
         if (!r || !s_take_states(r, p + start[c], start[c + 1] - start[c], states)) {
             if (r)
                 s_seterr(self, "FCALL pg_report", r);
@@ -388,8 +372,6 @@ int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n,
         freeReplyObject(r);
     }
     free(rs);
-    if (!rs)
-        rc = -1;
     free(heads), free(argc), free(at);
 done:
     free(p), free(start), free(argv), free(argl);

@@ -16,6 +16,7 @@
 #define MAX_CREDIT  100000 /* a hostile worker cannot make the broker lease more than this */
 #define LEASE_ROUND 512    /* jobs leased per store call and worker */
 #define MAX_VARS    64
+#define MAX_HELD    65536 /* leases one WorkerReady may list: the worker's 2 MiB bound, in ids */
 
 typedef struct {
     unsigned char id[MAX_ID];
@@ -126,6 +127,10 @@ static void s_channel_changed(brk_workers_t *self, rl_channel_t ch, int64_t now_
     }
 }
 
+static int s_cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Leases a previous incarnation of this broker gave this worker process that it does not hold
  * any more never reached it: they go back to their queue (not an attempt). */
 static void s_reconcile(brk_workers_t *self, const s_worker_t *w, const Pregon__WorkerReady *r,
@@ -133,19 +138,26 @@ static void s_reconcile(brk_workers_t *self, const s_worker_t *w, const Pregon__
     brk_store_t *store = brk_redis_ok(self->redis, now_ms) ? brk_redis_store(self->redis) : NULL;
     brk_leased_t *mine;
     size_t n, lost = 0;
-    if (!store || brk_store_leases_of(store, w->tag, now_ms, &mine, &n) < 0)
+    /* sorted, so that each of this worker's leases is looked up, not compared with them all */
+    char **held = malloc((r->n_held_leases ? r->n_held_leases : 1) * sizeof *held);
+    if (!held || !store || brk_store_leases_of(store, w->tag, now_ms, &mine, &n) < 0) {
+        free(held);
         return; /* those leases expire; nothing is lost */
+    }
+    if (r->n_held_leases) {
+        memcpy(held, r->held_leases, r->n_held_leases * sizeof *held);
+        qsort(held, r->n_held_leases, sizeof *held, s_cmp_str);
+    }
     for (size_t i = 0; i < n; i++) {
-        bool held = false;
-        for (size_t k = 0; k < r->n_held_leases && !held; k++)
-            held = strcmp(r->held_leases[k], mine[i].lease_id) == 0;
-        if (held)
+        const char *key = mine[i].lease_id;
+        if (r->n_held_leases && bsearch(&key, held, r->n_held_leases, sizeof *held, s_cmp_str))
             continue;
         brk_reports_add(self->reports, now_ms, mine[i].lease_id, "HANDBACK", w->channel, "", "",
                         "lost in transit: the worker never received it", now_ms / 1000, NULL, 0, 0);
         lost++;
     }
     brk_store_leased_free(mine, n);
+    free(held);
     if (lost) {
         self->n->handed_back_lost += lost;
         pg_log("worker %s did not hold %zu lease(s) a previous broker gave it: handed back",
@@ -191,8 +203,13 @@ static void s_on_ready(brk_workers_t *self, const void *id, size_t id_len,
     w->last_seen_ms = now_ms;
     pg_log("worker %s %s on %s with credit %u, holding %zu lease(s)", w->name,
            rejoin ? "ready again" : "joined", rl_channel_name(ch), w->credit, r->n_held_leases);
-    if (r->incarnation && r->incarnation[0])
+    if (r->n_held_leases > MAX_HELD) { /* no worker of ours lists that many: not believed */
+        self->n->bad_frames++;
+        pg_log("worker %s lists %zu held leases, more than %d: nothing handed back for it", w->name,
+               r->n_held_leases, MAX_HELD);
+    } else if (r->incarnation && r->incarnation[0]) {
         s_reconcile(self, w, r, now_ms);
+    }
     if (was && was != ch)
         s_channel_changed(self, was, now_ms);
     s_channel_changed(self, ch, now_ms);

@@ -479,48 +479,28 @@ static int s_commit(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *w, c
         rc = -1;
         goto done;
     }
-    size_t appended = 0;
-    for (size_t c = 0; c < calls && rc == 0; c++) {
+    for (size_t c = 0; c < calls; c++) {
         at[c] = used;
         argc[c] = s_admit_call(self, jobs, w, idx + start[c], start[c + 1] - start[c], head,
                                argv + used, argl + used, num + 3 * c);
-        if (st_fn_append(self->fn, "pg_admit", argc[c], argv + used, argl + used) < 0) {
-            snprintf(self->err, sizeof self->err, "%s", st_fn_strerror(self->fn));
-            rc = -1;
-        } else {
-            appended++;
-        }
         used += (size_t)argc[c];
     }
-    /* every reply of the pipeline first, in order; only then anything else on the connection
-     * (a call made again after Redis lost the library, below) */
-    redisReply **rs = calloc(appended ? appended : 1, sizeof *rs);
-    size_t got = 0;
-    for (; rs && got < appended; got++)
-        if (redisGetReply(self->redis, (void **)&rs[got]) != REDIS_OK) {
-            s_seterr(self, "FCALL pg_admit", NULL);
-            rc = -1;
-            break;
-        }
-    if (!rs)
-        rc = -1;
-    for (size_t c = 0; c < got; c++) {
+    redisReply **rs = calloc(calls, sizeof *rs);
+    if (!rs || st_fn_pipeline(self->fn, "pg_admit", calls, argc, at, argv, argl, rs) < 0) {
+        snprintf(self->err, sizeof self->err, "%s", rs ? st_fn_strerror(self->fn) : "no memory");
+        rc = -1; /* the jobs of a call without a reply stay pending: BUSY, fail closed */
+    }
+    for (size_t c = 0; rs && c < calls; c++) {
         redisReply *r = rs[c];
         size_t first = start[c], cnt = start[c + 1] - start[c];
-        if (rc == 0 && st_fn_is_missing(r)) { /* Redis lost the library: load, call again */
-            freeReplyObject(r);
-            r = st_fn_call(self->fn, "pg_admit", argc[c], argv + at[c], argl + at[c]);
-            if (!r)
-                snprintf(self->err, sizeof self->err, "%s", st_fn_strerror(self->fn));
-        }
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != cnt) {
-            if (r)
-                s_seterr(self, "FCALL pg_admit", r);
-            rc = -1; /* the jobs of this call stay pending: BUSY, fail closed */
-        } else {     /* a call that answered is committed, whatever became of the others */
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == cnt) {
+            /* a call that answered is committed, whatever became of the others */
             for (size_t j = 0; j < cnt; j++)
                 *retry +=
                     (size_t)s_take_result(r->element[j], &w[idx[first + j]], &out[idx[first + j]]);
+        } else if (r) {
+            s_seterr(self, "FCALL pg_admit", r);
+            rc = -1;
         }
         freeReplyObject(r);
     }

@@ -143,3 +143,33 @@ redisReply *st_fn_call(st_fn_t *self, const char *name, int argc, const char **a
     snprintf(self->err, sizeof self->err, "%s: the function library could not be loaded", name);
     return NULL;
 }
+
+int st_fn_pipeline(st_fn_t *self, const char *name, size_t calls, const int *argc, const size_t *at,
+                   const char **argv, size_t *argl, redisReply **out) {
+    size_t appended = 0, got = 0;
+    for (size_t c = 0; c < calls; c++)
+        out[c] = NULL;
+    while (appended < calls &&
+           st_fn_append(self, name, argc[appended], argv + at[appended], argl + at[appended]) == 0)
+        appended++;
+    for (; got < appended; got++) /* every reply first: a call made again must not read them */
+        if (redisGetReply(self->redis, (void **)&out[got]) != REDIS_OK) {
+            st_fn_seterr(self, name, NULL);
+            out[got] = NULL;
+            break;
+        }
+    int rc = got == calls ? 0 : -1;
+    for (size_t c = 0; c < got; c++) {
+        if (st_fn_is_missing(out[c])) { /* Redis lost the library: load it, call again */
+            freeReplyObject(out[c]);
+            out[c] = rc == 0 ? st_fn_call(self, name, argc[c], argv + at[c], argl + at[c]) : NULL;
+        } else if (out[c]->type == REDIS_REPLY_ERROR) {
+            st_fn_seterr(self, name, out[c]);
+            freeReplyObject(out[c]);
+            out[c] = NULL;
+        }
+        if (!out[c])
+            rc = -1;
+    }
+    return rc;
+}

@@ -34,6 +34,15 @@ redisReply *st_fn_call(st_fn_t *self, const char *name, int argc, const char **a
 /* Pipelining: appends the same call without reading its reply. */
 int st_fn_append(st_fn_t *self, const char *name, int argc, const char **argv, size_t *argl);
 
+/* A pipeline of `calls` calls of `name`: call c's arguments are argv[at[c] .. at[c] + argc[c])
+ * (argl alike, as st_fn_call takes them). Appends them all, reads every reply in order, and only
+ * then makes again, one by one, the calls whose reply says the library is missing (so the
+ * connection never falls out of step). out[c] receives call c's reply (the caller frees it), or
+ * NULL when it has none (the connection failed, or Redis answered an error: st_fn_strerror).
+ * Returns 0, or -1 when some call has no reply. */
+int st_fn_pipeline(st_fn_t *self, const char *name, size_t calls, const int *argc, const size_t *at,
+                   const char **argv, size_t *argl, redisReply **out);
+
 /* True when a reply says the library or function is missing (Redis lost it): load and redo. */
 bool st_fn_is_missing(const redisReply *reply);
 

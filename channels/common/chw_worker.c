@@ -366,6 +366,17 @@ static int s_send_leaving(chw_worker_t *self, bool done, int64_t now) {
  * slots' and the lease set's) of the leases held now: every job in a slot, queued or running,
  * then the reported leases not yet expired, as many as CHW_READY_HELD_MAX bytes allow. Sets
  * *listed / *total and returns true when the list names every lease the worker holds. */
+/* Adds one lease to the ready's list while the list stays within CHW_READY_HELD_MAX bytes;
+ * false when it does not fit. */
+static bool s_list_one(char **list, size_t *n, size_t *bytes, const char *lease) {
+    size_t b = chw_leaseset_entry_bytes(lease);
+    if (*bytes + b > CHW_READY_HELD_MAX)
+        return false;
+    list[(*n)++] = (char *)lease;
+    *bytes += b;
+    return true;
+}
+
 static bool s_list_held(chw_worker_t *self, Pregon__WorkerReady *ready, char ***list_p,
                         size_t *listed, size_t *total) {
     int64_t wall = s_wall_ms();
@@ -382,28 +393,11 @@ static bool s_list_held(chw_worker_t *self, Pregon__WorkerReady *ready, char ***
     if (!list)
         return false; /* a ready without leases and without the incarnation is still safe */
     size_t n = 0, bytes = 0;
-    for (uint32_t i = 0; i < self->cfg.concurrency; i++) {
-        if (!self->slots[i].msg)
-            continue;
-        char *lease = self->slots[i].dispatch->lease_id;
-        size_t b = chw_leaseset_entry_bytes(lease);
-        if (bytes + b > CHW_READY_HELD_MAX) {
-            complete = false;
-            continue;
-        }
-        list[n++] = lease;
-        bytes += b;
-    }
-    for (size_t i = 0; i < n_reported; i++) {
-        char *lease = (char *)chw_leaseset_get(self->reported, i, NULL);
-        size_t b = chw_leaseset_entry_bytes(lease);
-        if (bytes + b > CHW_READY_HELD_MAX) {
-            complete = false;
-            break;
-        }
-        list[n++] = lease;
-        bytes += b;
-    }
+    for (uint32_t i = 0; i < self->cfg.concurrency; i++)
+        if (self->slots[i].msg)
+            complete &= s_list_one(list, &n, &bytes, self->slots[i].dispatch->lease_id);
+    for (size_t i = 0; i < n_reported; i++)
+        complete &= s_list_one(list, &n, &bytes, chw_leaseset_get(self->reported, i, NULL));
     ready->held_leases = list;
     ready->n_held_leases = n;
     *list_p = list;

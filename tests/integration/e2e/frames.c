@@ -171,6 +171,38 @@ int main(int argc, char **argv) {
             zmq_msg_close(&m);
         }
         CHECK(halted, "a worker reporting a configuration error is sent Halt");
+        /* a Ready listing more held leases than any worker may: refused, and still served */
+        enum { MANY = 70000 };
+        char **many = calloc(MANY, sizeof *many);
+        for (int i = 0; many && i < MANY; i++)
+            many[i] = "x";
+        ready.held_leases = many;
+        ready.n_held_leases = many ? MANY : 0;
+        ready.incarnation = "0123456789abcdef";
+        up.msg_case = PREGON__WORKER_TO_BROKER__MSG_READY;
+        up.ready = &ready;
+        size_t ready_len = pregon__worker_to_broker__get_packed_size(&up);
+        uint8_t *bb = malloc(ready_len);
+        if (bb) {
+            pregon__worker_to_broker__pack(&up, bb);
+            CHECK(zmq_send(w, bb, ready_len, 0) == (int)ready_len,
+                  "a Ready with 70,000 held leases sent");
+        }
+        free(bb);
+        free(many);
+        bool answered = false; /* its heartbeats go on: pregond read it and serves on */
+        for (int k = 0; k < 50 && !answered && zmq_poll(&item, 1, 5000) == 1; k++) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, w, 0);
+            Pregon__BrokerToWorker *down =
+                pregon__broker_to_worker__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+            answered = down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_HEARTBEAT;
+            if (down)
+                pregon__broker_to_worker__free_unpacked(down, NULL);
+            zmq_msg_close(&m);
+        }
+        CHECK(answered, "pregond still serves the worker after the oversized Ready");
         zmq_close(w);
     }
 

@@ -102,6 +102,8 @@ if "$build/tests/integration/e2e/frames" "$front" 65536 "$back" >"$dir/frames.ou
 wait_for 5 grep -qF 'worker evil\n2026-01-01T00:00:00.000Z pregond: FORGED\x1b[2J joined on sms' "$dir/pregond.log" \
   && ok || ko "hostile worker id not escaped: $(grep -a evil "$dir/pregond.log")"
 grep -q '^2026-01-01T00:00:00.000Z pregond: FORGED' "$dir/pregond.log" && ko "a forged log line" || ok
+grep -q "lists 70000 held leases, more than 65536: nothing handed back" "$dir/pregond.log" && ok \
+  || ko "a Ready with too many held leases was not refused"
 # an enabled channel without a worker is logged once (voice: enabled here, no worker)
 wait_for 5 grep -q "channel voice is enabled but has had no worker for 1 s" "$dir/pregond.log" \
   && ok || ko "no line for an enabled channel without a worker"
