@@ -76,7 +76,7 @@
 
 #define BRK_LIM_LEASE_ID 600 /* Dispatch.lease_id: "attempt/job key", formatted by pregond */
 #define BRK_LIM_BODY_BYTES                                                                         \
-    16384                 /* Dispatch.rendered_body: the renderer's cap, 4096 code points          \
+    16384                 /* Dispatch.content text: the renderer's cap, 4096 code points           \
                            * of 4 bytes (WhatsApp's limit; every channel's is smaller) */
 #define BRK_LIM_REASON 31 /* bytes of a verdict reason code */
 
@@ -129,10 +129,10 @@
      BRK_PB_INT(16) + BRK_LIM_FALLBACK_BYTES + BRK_PB_LEN(18, BRK_LIM_SEGMENT_BYTES) +             \
      BRK_PB_LEN(19, BRK_LIM_WINDOW) + BRK_PB_LEN(20, BRK_LIM_SENDER))
 
-/* Dispatch: job, lease_id, lease_expires_ms, attempt, rendered_body. */
+/* Dispatch: job, lease_id, lease_expires_ms, attempt, content (Content{text{text}}). */
 #define BRK_LIM_DISPATCH_BYTES                                                                     \
     (BRK_PB_LEN(1, BRK_LIM_JOB_BYTES) + BRK_PB_LEN(2, BRK_LIM_LEASE_ID) + BRK_PB_INT(3) +          \
-     BRK_PB_U32(4) + BRK_PB_LEN(5, BRK_LIM_BODY_BYTES))
+     BRK_PB_U32(4) + BRK_PB_LEN(6, BRK_PB_LEN(1, BRK_PB_LEN(1, BRK_LIM_BODY_BYTES))))
 
 /* BrokerToWorker{dispatch = 1}: the largest frame the broker sends a worker (heartbeat, halt and
  * leave_ack are a few bytes). */

@@ -369,7 +369,12 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     d.lease_id = job->lease_id;
     d.lease_expires_ms = lease_until_ms;
     d.attempt = job->attempt;
-    d.rendered_body = body;
+    Pregon__TextContent text = PREGON__TEXT_CONTENT__INIT;
+    text.text = body;
+    Pregon__Content content = PREGON__CONTENT__INIT;
+    content.body_case = PREGON__CONTENT__BODY_TEXT;
+    content.text = &text;
+    d.content = &content;
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;

@@ -182,8 +182,14 @@ static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, chw_resul
                        "no sender: job.sender is empty and no --from/--messaging-service-sid");
         return -1;
     }
-    char *form =
-        sms_twilio_form(job->contact, field, from, d->rendered_body, self->status_callback);
+    const char *body = d->content && d->content->body_case == PREGON__CONTENT__BODY_TEXT
+                           ? d->content->text->text
+                           : NULL;
+    if (!body) {
+        chw_result_set(err, CHW_FAILED, "content-not-text: SMS sends text content only");
+        return -1;
+    }
+    char *form = sms_twilio_form(job->contact, field, from, body, self->status_callback);
     if (!form) {
         chw_result_set(err, CHW_RETRY, "out of memory building the request");
         return -1;

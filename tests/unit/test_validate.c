@@ -926,7 +926,12 @@ static size_t s_frame(const Pregon__SendRequest *job, const char *body, const ch
     d.lease_id = lease;
     d.lease_expires_ms = INT64_MIN; /* 10 bytes: the widest int64 */
     d.attempt = UINT32_MAX;
-    d.rendered_body = (char *)body;
+    Pregon__TextContent text = PREGON__TEXT_CONTENT__INIT;
+    text.text = (char *)body;
+    Pregon__Content content = PREGON__CONTENT__INIT;
+    content.body_case = PREGON__CONTENT__BODY_TEXT;
+    content.text = &text;
+    d.content = &content;
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;
@@ -950,7 +955,7 @@ static size_t s_frame(const Pregon__SendRequest *job, const char *body, const ch
     Pregon__BrokerToWorker *back = pregon__broker_to_worker__unpack(NULL, frame_size, buf);
     assert_non_null(back);
     assert_int_equal(back->msg_case, PREGON__BROKER_TO_WORKER__MSG_DISPATCH);
-    assert_string_equal(back->dispatch->rendered_body, body);
+    assert_string_equal(back->dispatch->content->text->text, body);
     assert_int_equal(back->dispatch->job->n_variables, job->n_variables);
     pregon__broker_to_worker__free_unpacked(back, NULL);
     free(buf);

@@ -326,7 +326,12 @@ static void s_dispatch(const char *job_id, const char *contact, const char *send
     d.job = &job;
     d.lease_id = lease;
     d.attempt = 1;
-    d.rendered_body = "Hola, le recordamos su pago pendiente. Responda STOP para no recibir mas.";
+    Pregon__TextContent text = PREGON__TEXT_CONTENT__INIT;
+    text.text = "Hola, le recordamos su pago pendiente. Responda STOP para no recibir mas.";
+    Pregon__Content content = PREGON__CONTENT__INIT;
+    content.body_case = PREGON__CONTENT__BODY_TEXT;
+    content.text = &text;
+    d.content = &content;
     d.lease_expires_ms = s_now_ms() + 60000;
     for (int i = 0; i < nkv; i++) {
         char *eq = strchr(kv[i], '=');
@@ -341,7 +346,7 @@ static void s_dispatch(const char *job_id, const char *contact, const char *send
         else if (strcmp(kv[i], "lease_ms") == 0)
             d.lease_expires_ms = s_now_ms() + atoll(v);
         else if (strcmp(kv[i], "body") == 0)
-            d.rendered_body = (char *)v;
+            text.text = (char *)v;
         else if (strcmp(kv[i], "tenant") == 0)
             job.tenant = (char *)v;
     }
