@@ -34,6 +34,11 @@ static const s_field_t s_fields[] = {
     F("sockets.frontend", T_STR, frontend),
     F("sockets.backend", T_STR, backend),
     F("sockets.events", T_STR, events),
+    F("sockets.hooks", T_STR, hooks),
+    F("hooks.id_ttl_s", T_I64, hooks_id_ttl_s),
+    F("hooks.contact_ttl_s", T_I64, hooks_contact_ttl_s),
+    F("hooks.early_ttl_s", T_I64, hooks_early_ttl_s),
+    F("hooks.seen_ttl_s", T_I64, hooks_seen_ttl_s),
     F("policies", T_PATH, policies),
     F("templates", T_PATH, templates),
     F("limits.max_batch", T_INT, max_batch),
@@ -59,6 +64,11 @@ static void s_defaults(brk_config_t *c) {
     snprintf(c->frontend, sizeof c->frontend, "tcp://127.0.0.1:5555");
     snprintf(c->backend, sizeof c->backend, "tcp://127.0.0.1:5556");
     snprintf(c->events, sizeof c->events, "tcp://127.0.0.1:5557");
+    snprintf(c->hooks, sizeof c->hooks, "tcp://127.0.0.1:5558");
+    c->hooks_id_ttl_s = 7 * 86400;
+    c->hooks_contact_ttl_s = 400 * 86400;
+    c->hooks_early_ttl_s = 3600;
+    c->hooks_seen_ttl_s = 7 * 86400;
     snprintf(c->policies, sizeof c->policies, "deploy/policies");
     snprintf(c->templates, sizeof c->templates, "deploy/templates.yaml");
     c->max_batch = 1000;

@@ -14,19 +14,25 @@ typedef struct {
     int redis_port;
     char redis_socket[512]; /* a Unix socket path; wins over host/port when set */
     char redis_prefix[32];
-    int shards;           /* S: shared structures exist once per shard (store/st_keys.h) */
-    char instance[64];    /* this broker's stable name (leases record it); default "pregond" */
-    uint32_t channels;    /* channel bits served; a job for another channel: channel-disabled */
-    int no_worker_warn_s; /* an enabled channel without a worker this long is logged once */
-    char frontend[256];   /* ZeroMQ endpoint of the submit ROUTER */
-    char backend[256];    /* ZeroMQ endpoint of the worker ROUTER */
-    char events[256];     /* ZeroMQ endpoint of the event PUB; "" = none */
-    char policies[512];   /* folder of policy files (resolved: see brk_config_load) */
-    char templates[512];  /* template catalog file (resolved: see brk_config_load) */
-    int max_batch;        /* jobs per SubmitBatch */
-    int max_frame_bytes;  /* larger frames are refused with "too-large" */
-    int64_t max_queue;    /* ready jobs per channel beyond which submitters get BUSY */
-    int lease_ms;         /* a dispatched job without a report after this is UNKNOWN */
+    int shards;             /* S: shared structures exist once per shard (store/st_keys.h) */
+    char instance[64];      /* this broker's stable name (leases record it); default "pregond" */
+    uint32_t channels;      /* channel bits served; a job for another channel: channel-disabled */
+    int no_worker_warn_s;   /* an enabled channel without a worker this long is logged once */
+    char frontend[256];     /* ZeroMQ endpoint of the submit ROUTER */
+    char backend[256];      /* ZeroMQ endpoint of the worker ROUTER */
+    char events[256];       /* ZeroMQ endpoint of the event PUB; "" = none */
+    char hooks[256];        /* ZeroMQ endpoint of the ROUTER pregon-hooks connects to; "" = none */
+    int64_t hooks_id_ttl_s; /* a provider message id finds its job this long after SENT */
+    int64_t hooks_contact_ttl_s; /* an inbound STOP finds the tenants that contacted the
+                                  * number this long after the last dispatch to it */
+    int64_t hooks_early_ttl_s;   /* a callback that overtook its SENT report waits this long */
+    int64_t hooks_seen_ttl_s;    /* event ids applied to a debtor are remembered this long */
+    char policies[512];          /* folder of policy files (resolved: see brk_config_load) */
+    char templates[512];         /* template catalog file (resolved: see brk_config_load) */
+    int max_batch;               /* jobs per SubmitBatch */
+    int max_frame_bytes;         /* larger frames are refused with "too-large" */
+    int64_t max_queue;           /* ready jobs per channel beyond which submitters get BUSY */
+    int lease_ms;                /* a dispatched job without a report after this is UNKNOWN */
     int heartbeat_ms;
     int max_attempts;        /* retryable failures before a job is FAILED */
     uint32_t resend_unknown; /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */

@@ -5,12 +5,18 @@
 
 #include <stdint.h>
 
+/* The results of an inbound event (InboundAck.result), in the order of brk_counters_t.inbound. */
+#define BRK_INBOUND_RESULTS                                                                        \
+    { "applied", "duplicate", "ignored", "unknown", "refused", "invalid", "error" }
+
 typedef struct {
     uint64_t verdicts[7]; /* by rl_vcode_t */
     uint64_t bad_frames, too_large, dispatched, reports, stale_reports, refused_reports;
     uint64_t bad_leases, expired_leases, released_deferred, released_retries, redis_errors;
     uint64_t handed_back_lost; /* leases a worker did not hold on reconnect: handed back */
     uint64_t failed, retries;  /* reports that left a job FAILED / in RETRY */
+    uint64_t inbound[7];       /* inbound events by result, in BRK_INBOUND_RESULTS order */
+    uint64_t hooks_bad_frames; /* frames from pregon-hooks that were not a HooksToBroker */
 } brk_counters_t;
 
 #endif

@@ -251,3 +251,11 @@ rl_admit_t *brk_redis_admit(brk_redis_t *self) {
 brk_store_t *brk_redis_store(brk_redis_t *self) {
     return self->state == S_UP ? self->store : NULL;
 }
+
+redisContext *brk_redis_context(brk_redis_t *self) {
+    return self->state == S_UP ? self->redis : NULL;
+}
+
+st_fn_t *brk_redis_fn(brk_redis_t *self) {
+    return self->state == S_UP ? self->fn : NULL;
+}

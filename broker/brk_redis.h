@@ -44,5 +44,9 @@ const char *brk_redis_busy_reason(const brk_redis_t *self);
 /* The admitter and store of the current connection; NULL while not ok. */
 rl_admit_t *brk_redis_admit(brk_redis_t *self);
 brk_store_t *brk_redis_store(brk_redis_t *self);
+/* The connection and its function caller, for modules that call the library directly
+ * (brk_index, brk_inbound); NULL while not ok. After an error, call brk_redis_drop. */
+redisContext *brk_redis_context(brk_redis_t *self);
+st_fn_t *brk_redis_fn(brk_redis_t *self);
 
 #endif

@@ -44,6 +44,8 @@ struct brk_reports {
     brk_reports_ack_fn ack;
     void *ack_ctx;
     uint64_t *ack_seqs; /* MAX_PENDING */
+    brk_index_t *index; /* borrowed; NULL: no webhook maps */
+    int64_t first_index_ms;
 };
 
 void brk_reports_set_ack(brk_reports_t *self, brk_reports_ack_fn fn, void *ctx) {
@@ -172,22 +174,52 @@ void brk_reports_tick(brk_reports_t *self, int64_t now_ms) {
 }
 
 void brk_reports_maybe_flush(brk_reports_t *self, int64_t now_ms) {
+    size_t indexed = self->index ? brk_index_pending(self->index) : 0;
     if (self->n_pending >= FLUSH_AT ||
-        (self->n_pending && now_ms - self->first_pending_ms >= BRK_REPORTS_DELAY_MS))
+        (self->n_pending && now_ms - self->first_pending_ms >= BRK_REPORTS_DELAY_MS) ||
+        (indexed && now_ms - self->first_index_ms >= BRK_REPORTS_DELAY_MS))
         brk_reports_flush(self, now_ms);
 }
 
 long brk_reports_wait_ms(const brk_reports_t *self, int64_t now_ms) {
-    if (self->n_pending == 0)
+    int64_t first = self->n_pending ? self->first_pending_ms : INT64_MAX;
+    if (self->index && brk_index_pending(self->index) && self->first_index_ms < first)
+        first = self->first_index_ms;
+    if (first == INT64_MAX)
         return -1;
-    int64_t w = self->first_pending_ms + BRK_REPORTS_DELAY_MS - now_ms;
+    int64_t w = first + BRK_REPORTS_DELAY_MS - now_ms;
     return w < 0 ? 0 : (long)w;
+}
+
+/* A SENT report: its provider id now leads a webhook to the job. */
+static void s_index_sent(brk_reports_t *self, const s_pending_t *p, int64_t now_ms) {
+    char jk[ST_KEY_MAX];
+    unsigned attempt = 0;
+    if (p->provider_id[0] && st_lease_parse(self->keys, p->lease_id, jk, sizeof jk, &attempt) == 0)
+        brk_index_sent(self->index, now_ms, p->channel, p->provider_id, jk, attempt);
+}
+
+void brk_reports_set_index(brk_reports_t *self, brk_index_t *index) {
+    self->index = index;
+}
+
+void brk_reports_contact(brk_reports_t *self, int64_t now_ms, int channel, const char *contact,
+                         const char *tenant, const char *debtor, const char *job_id,
+                         const char *sender) {
+    if (!self->index)
+        return;
+    if (brk_index_pending(self->index) == 0)
+        self->first_index_ms = now_ms;
+    brk_index_contact(self->index, now_ms, channel, contact, tenant, debtor, job_id, sender);
 }
 
 void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
     size_t n = self->n_pending;
-    if (n == 0)
+    if (n == 0) {
+        if (self->index)
+            brk_index_flush(self->index, now_ms);
         return;
+    }
     self->n_pending = 0;
     brk_store_t *store = brk_redis_ok(self->redis, now_ms) ? brk_redis_store(self->redis) : NULL;
     if (!store)
@@ -213,7 +245,11 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
             self->n->refused_reports++;
         else
             s_note(self, &self->pending[i], st);
+        if (self->index && strcmp(st, "sent") == 0)
+            s_index_sent(self, &self->pending[i], now_ms);
         brk_events_publish(self->events, "report", NULL, NULL, self->pending[i].channel, NULL,
                            self->pending[i].outcome);
     }
+    if (self->index)
+        brk_index_flush(self->index, now_ms);
 }

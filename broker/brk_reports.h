@@ -14,6 +14,7 @@
 
 #include "brk_counters.h"
 #include "brk_events.h"
+#include "brk_index.h"
 #include "brk_redis.h"
 #include "st_keys.h"
 
@@ -37,6 +38,14 @@ void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, 
 typedef void (*brk_reports_ack_fn)(void *ctx, const void *peer, size_t peer_len,
                                    const uint64_t *seqs, size_t n);
 void brk_reports_set_ack(brk_reports_t *self, brk_reports_ack_fn fn, void *ctx);
+
+/* Webhook maps (brk_index): SENT reports write their provider id's map when applied, and
+ * brk_reports_contact's entries are written with the reports (or after BRK_REPORTS_DELAY_MS).
+ * index is borrowed; NULL (the default) writes none. */
+void brk_reports_set_index(brk_reports_t *self, brk_index_t *index);
+void brk_reports_contact(brk_reports_t *self, int64_t now_ms, int channel, const char *contact,
+                         const char *tenant, const char *debtor, const char *job_id,
+                         const char *sender);
 
 /* Applies every queued report. */
 void brk_reports_flush(brk_reports_t *self, int64_t now_ms);

@@ -381,6 +381,8 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     s_send(self, w, &msg, now_ms);
     w->credit--;
     self->n->dispatched++;
+    brk_reports_contact(self->reports, now_ms, (int)req->channel, req->contact, req->tenant,
+                        req->debtor_id, req->job_id, req->sender);
     free(body);
     pregon__send_request__free_unpacked(req, NULL);
 }

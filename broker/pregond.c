@@ -22,6 +22,9 @@
 #include "brk_counters.h"
 #include "brk_events.h"
 #include "brk_front.h"
+#include "brk_hooks.h"
+#include "brk_inbound.h"
+#include "brk_index.h"
 #include "brk_redis.h"
 #include "brk_reports.h"
 #include "brk_rules.h"
@@ -34,6 +37,7 @@
  * and dispatch run between batches and sending never starves. */
 #define MAX_FRONT_PER_TURN  64
 #define MAX_WORKER_PER_TURN 4096
+#define MAX_HOOKS_PER_TURN  1024 /* inbound events applied per loop turn (each a few calls) */
 #define FRONT_BUDGET_MS     5
 #define FRONT_HARD_MAX      (64 << 20) /* frames above max(this, 16 x the limit) drop the peer */
 
@@ -131,7 +135,7 @@ static void s_broker_tag(const brk_config_t *cfg, char *buf, size_t len) {
 }
 
 typedef struct {
-    void *zctx, *front_sock, *back_sock, *pub_sock;
+    void *zctx, *front_sock, *back_sock, *pub_sock, *hooks_sock;
     st_keys_t *keys;
     brk_events_t *events;
     brk_redis_t *redis;
@@ -139,6 +143,9 @@ typedef struct {
     brk_front_t *front;
     brk_workers_t *workers;
     brk_timers_t *timers;
+    brk_index_t *index;
+    brk_inbound_t *inbound;
+    brk_hooks_t *hooks;
 } s_parts_t;
 
 /* The loop: workers first (their reports and credit free capacity for what comes next), then
@@ -150,12 +157,13 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
             s_reload_rules(cfg, rules);
         }
         zmq_pollitem_t items[] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
-                                  {p->back_sock, 0, ZMQ_POLLIN, 0}};
+                                  {p->back_sock, 0, ZMQ_POLLIN, 0},
+                                  {p->hooks_sock, 0, ZMQ_POLLIN, 0}};
         int64_t t = s_now_ms(cfg);
         long wait = brk_timers_wait_ms(p->timers, t), due = brk_reports_wait_ms(p->reports, t);
         if (due >= 0 && due < wait)
             wait = due;
-        if (zmq_poll(items, 2, wait) < 0) {
+        if (zmq_poll(items, p->hooks_sock ? 3 : 2, wait) < 0) {
             if (errno == EINTR)
                 continue;
             pg_log("zmq_poll: %s", zmq_strerror(errno));
@@ -166,6 +174,9 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
             if (!brk_workers_handle(p->workers, now)) /* until none waits: no ZMQ_EVENTS */
                 break;
         brk_reports_maybe_flush(p->reports, now);
+        for (int k = 0; k < MAX_HOOKS_PER_TURN && (items[2].revents & ZMQ_POLLIN); k++)
+            if (!brk_hooks_handle(p->hooks, s_now_ms(cfg)))
+                break;
         int64_t until = s_now_ms(cfg) + FRONT_BUDGET_MS;
         for (int k = 0; k < MAX_FRONT_PER_TURN && (items[0].revents & ZMQ_POLLIN); k++) {
             now = s_now_ms(cfg);
@@ -186,7 +197,10 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->back_sock = s_bind(p->zctx, cfg, ZMQ_ROUTER, cfg->backend, "backend");
     if (cfg->events[0])
         p->pub_sock = s_bind(p->zctx, cfg, ZMQ_PUB, cfg->events, "events");
-    if (!p->front_sock || !p->back_sock || (cfg->events[0] && !p->pub_sock))
+    if (cfg->hooks[0])
+        p->hooks_sock = s_bind(p->zctx, cfg, ZMQ_ROUTER, cfg->hooks, "hooks");
+    if (!p->front_sock || !p->back_sock || (cfg->events[0] && !p->pub_sock) ||
+        (cfg->hooks[0] && !p->hooks_sock))
         return -1;
     char tag[128];
     s_broker_tag(cfg, tag, sizeof tag);
@@ -200,26 +214,36 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->timers = brk_timers_new(cfg, p->redis, rules, p->workers, p->reports, n);
     if (p->reports && p->workers)
         brk_reports_set_ack(p->reports, brk_workers_ack, p->workers);
+    p->index = brk_index_new(p->redis, p->keys, cfg);
+    p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
+    p->hooks = brk_hooks_new(p->hooks_sock, p->inbound, n);
+    if (p->index && p->inbound && p->reports) {
+        brk_index_set_early(p->index, brk_inbound_early, p->inbound);
+        brk_reports_set_index(p->reports, p->index);
+    }
     if (!p->keys || !p->events || !p->redis || !p->reports || !p->front || !p->workers ||
-        !p->timers) {
+        !p->timers || !p->index || !p->inbound || !p->hooks) {
         pg_log("cannot start: out of memory or an invalid redis.prefix");
         return -1;
     }
-    char b[3][256];
-    pg_log("serving as %s: frontend %s, backend %s, events %s, %d shards, %zu policies, %zu "
-           "templates%s",
+    char b[4][256];
+    pg_log("serving as %s: frontend %s, backend %s, events %s, hooks %s, %d shards, %zu "
+           "policies, %zu templates%s",
            tag, s_bound(p->front_sock, b[0], sizeof b[0]), s_bound(p->back_sock, b[1], sizeof b[1]),
-           s_bound(p->pub_sock, b[2], sizeof b[2]), cfg->shards,
-           rl_policyset_count(rules->policies), brk_tpl_count(rules->templates),
+           s_bound(p->pub_sock, b[2], sizeof b[2]), s_bound(p->hooks_sock, b[3], sizeof b[3]),
+           cfg->shards, rl_policyset_count(rules->policies), brk_tpl_count(rules->templates),
            brk_redis_ok(p->redis, now) ? "" : ", redis DOWN (failing closed)");
     return 0;
 }
 
 static void s_stop_parts(s_parts_t *p) {
+    brk_hooks_destroy(&p->hooks);
+    brk_inbound_destroy(&p->inbound);
     brk_timers_destroy(&p->timers);
     brk_workers_destroy(&p->workers);
     brk_front_destroy(&p->front);
     brk_reports_destroy(&p->reports);
+    brk_index_destroy(&p->index);
     brk_redis_destroy(&p->redis);
     brk_events_destroy(&p->events);
     st_keys_destroy(&p->keys);
@@ -229,6 +253,8 @@ static void s_stop_parts(s_parts_t *p) {
         zmq_close(p->back_sock);
     if (p->pub_sock)
         zmq_close(p->pub_sock);
+    if (p->hooks_sock)
+        zmq_close(p->hooks_sock);
     if (p->zctx)
         zmq_ctx_term(p->zctx);
 }

@@ -39,7 +39,7 @@ wait_for 10 test -s "$dir/sandbox.port"
 sb="http://127.0.0.1:$(cat "$dir/sandbox.port")"
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock"}
-sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: ""}
+sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
 policies: $root/deploy/policies
 templates: $root/deploy/templates.yaml
 YAML

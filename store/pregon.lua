@@ -23,6 +23,8 @@
 --   the contact attempt (DISPATCHED): debt campaign contact local zone;
 --   outcomes (SENT DELIVERED FAILED RETRY HANDED_BACK SKIPPED UNKNOWN QUEUED CANCELLED):
 --     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's).
+--   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS, from "inbound"): contact pid
+--     (the provider's event id) provider detail (what the debtor wrote or pressed);
 --   "" where a field does not apply.
 --   at: ms; from: the state left ("new" for a job not stored yet); to: the transition (T's key);
 --   local: the debtor's local time; counters: what decided it (e.g. "3 of 7 in 7d").
@@ -141,7 +143,7 @@ local function hist_flag(hk, ref, bit_value)
     return at .. ',' .. ch .. ',' .. bit.bor(fl, bit_value) .. ',' .. debt .. ',' .. ref .. ';'
   end)
 end
-local HIST_FAILED, HIST_DELIVERED = 1, 2
+local HIST_FAILED, HIST_DELIVERED, HIST_CONVERSATION = 1, 2, 4
 
 -- pg_admit: a batch of one shard's jobs through admission (decided in C by rl_decide).
 -- KEYS[1] audit, KEYS[2] deferred, then per job: history, job, suppressions, ready queue.
@@ -316,6 +318,8 @@ local function report(keys, args)
         reason = 'channel-halted'
       elseif label == 'HANDED_BACK' then
         reason = 'handed-back'
+      elseif label == 'FAILED' and st == 'sent' then
+        reason = 'undelivered'  -- the provider's status webhook: accepted, never delivered
       end
       if not allowed(label, st) then
         res = 'refused: ' .. st .. ' -> ' .. label
@@ -414,6 +418,90 @@ local function cancel(keys, args)
   return out
 end
 
+-- === The way back: what providers tell us afterwards (pregon-hooks -> pregond) ============
+-- A webhook names a provider's message id or a contact point, never a debtor: the maps below
+-- (keys in store/st_keys.h) live in the shard those names hash to, and lead to the debtor's
+-- shard, where the event is applied: delivery status through pg_report, the rest by pg_inbound.
+
+-- pg_index: one shard's maps, written after dispatch (contact maps) and SENT reports (provider
+-- message ids). KEYS: one per entry. ARGV[1] now (ms), ARGV[2] TTL (s) of an id map, ARGV[3] TTL
+-- (s) of a contact map, then per entry 5 values: 'm', job key, attempt, '', '' | 'c', tenant,
+-- debtor, job id, sender. Returns per entry the events that came before their id was mapped
+-- (pg_lookup kept them; now the caller applies them), {} for a contact map.
+local function index(keys, args)
+  local now, id_ttl, ct_ttl = args[1], args[2], args[3]
+  local out = {}
+  for i = 1, #keys do
+    local k, a = keys[i], 4 + (i - 1) * 5
+    local early = {}
+    if args[a] == 'm' then
+      redis.call('HSET', k, 'j', args[a + 1], 'a', args[a + 2])
+      if redis.call('HLEN', k) > 2 then
+        local all = redis.call('HGETALL', k)
+        for f = 1, #all, 2 do
+          if string.sub(all[f], 1, 2) == 'e:' then
+            early[#early + 1] = all[f + 1]
+            redis.call('HDEL', k, all[f])
+          end
+        end
+      end
+      redis.call('EXPIRE', k, id_ttl)
+    else
+      redis.call('HSET', k, args[a + 1],
+        args[a + 2] .. '\0' .. args[a + 3] .. '\0' .. args[a + 4] .. '\0' .. now)
+      redis.call('EXPIRE', k, ct_ttl)
+    end
+    out[i] = early
+  end
+  return out
+end
+
+-- pg_lookup: the job of a provider's message id. KEYS[1] the id's map. ARGV[1] the event's id,
+-- ARGV[2] the event packed by the caller, ARGV[3] how long an early event is kept (s),
+-- ARGV[4] at most this many kept per id. Returns {job key, attempt}, or {}: then the event is
+-- kept (a callback may overtake the worker's SENT report) and pg_index hands it back.
+local function lookup(keys, args)
+  local v = redis.call('HMGET', keys[1], 'j', 'a')
+  if v[1] then return {v[1], v[2]} end
+  if args[2] ~= '' and redis.call('HLEN', keys[1]) < tonumber(args[4]) then
+    redis.call('HSET', keys[1], 'e:' .. args[1], args[2])
+    redis.call('EXPIRE', keys[1], args[3])
+  end
+  return {}
+end
+
+-- pg_contacts: who contacted a contact point on a channel: KEYS[1] its map. Returns HGETALL.
+local function contacts(keys)
+  return redis.call('HGETALL', keys[1])
+end
+
+-- pg_seen: has the debtor's event ARGV[1] been applied? KEYS[1] the applied events. 1 or 0.
+local function seen(keys, args)
+  return redis.call('HEXISTS', keys[1], args[1])
+end
+
+-- pg_inbound: an event from a debtor recorded once, in the debtor's shard, with its audit record.
+-- KEYS[1] audit, KEYS[2] the debtor's history, KEYS[3] the debtor's applied events.
+-- ARGV[1] now (ms), ARGV[2] TTL (s) of applied-event ids, ARGV[3] event id, ARGV[4] kind
+--   (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS), ARGV[5..11] tenant debtor channel job contact,
+--   the job's history ref (hex; '' none), provider, ARGV[12] detail (the text, bounded).
+-- A REPLY or CONVERSATION marks the job's history record a conversation (policies that read
+-- "direct contact" as two-way, and cooldowns after a conversation, count it); a debtor's reply
+-- is never an attempt of ours. Returns 'applied' or 'duplicate'.
+local function inbound(keys, args)
+  local ak, hk, ek = keys[1], keys[2], keys[3]
+  local now, kind = args[1], args[4]
+  if redis.call('HSETNX', ek, args[3], now) == 0 then return 'duplicate' end
+  redis.call('EXPIRE', ek, args[2])
+  if (kind == 'REPLY' or kind == 'CONVERSATION') and args[10] ~= '' then
+    hist_flag(hk, args[10], HIST_CONVERSATION)
+  end
+  redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', args[8], 'tenant', args[5],
+    'debtor', args[6], 'channel', args[7], 'from', 'inbound', 'to', kind, 'attempt', '',
+    'contact', args[9], 'pid', args[3], 'provider', args[11], 'detail', args[12])
+  return 'applied'
+end
+
 -- pg_table: the transition table, for the C mirror's test: per label {label, to, from...}.
 local function table_fn()
   local out = {}
@@ -430,6 +518,11 @@ redis.register_function('pg_lease', lease)
 redis.register_function('pg_report', report)
 redis.register_function('pg_release', release)
 redis.register_function('pg_cancel', cancel)
+redis.register_function('pg_index', index)
+redis.register_function('pg_lookup', lookup)
+redis.register_function('pg_inbound', inbound)
+redis.register_function{function_name = 'pg_contacts', callback = contacts, flags = {'no-writes'}}
+redis.register_function{function_name = 'pg_seen', callback = seen, flags = {'no-writes'}}
 redis.register_function{function_name = 'pg_table', callback = table_fn, flags = {'no-writes'}}
 redis.register_function{function_name = 'pg_version', flags = {'no-writes'},
   callback = function() return LIB_VERSION end}

@@ -217,6 +217,21 @@ int st_key_suppress(const st_keys_t *self, const char *tenant, const char *debto
     return s_debtor_key(self, "sup", tenant, debtor, NULL, buf, len);
 }
 
+int st_key_provider(const st_keys_t *self, const char *provider, const char *id, char *buf,
+                    size_t len) {
+    return s_debtor_key(self, "pm", provider, id, NULL, buf, len);
+}
+
+int st_key_contact(const st_keys_t *self, const char *channel, const char *contact, char *buf,
+                   size_t len) {
+    return s_debtor_key(self, "ct", channel, contact, NULL, buf, len);
+}
+
+int st_key_events(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
+                  size_t len) {
+    return s_debtor_key(self, "ev", tenant, debtor, NULL, buf, len);
+}
+
 int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len) {
     if (shard < 0 || shard >= self->shards)
         return -1;

@@ -63,6 +63,22 @@ int st_keys_job_set(const st_keys_t *self, const char *tenant, const char *debto
  * or "q:CHANNEL" for a ready queue. */
 int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len);
 
+/* The way back (webhooks). Each key lives in the shard its own two names hash to, so a lookup
+ * needs nothing but what the provider sent:
+ *   P:{sM}:pm:PROVIDER:ID   hash  a provider's message id -> its job: j = job key, a = attempt,
+ *                                 "e:EVENT" = an event that came before the id was known
+ *   P:{sK}:ct:CHANNEL:CP    hash  who contacted contact point CP on CHANNEL: field tenant ->
+ *                                 "debtor NUL job NUL sender NUL at(ms)" (the latest job)
+ *   P:{sN}:ev:T:D           hash  events applied to a debtor: event id -> at (ms), so a webhook
+ *                                 the provider delivers twice is applied once
+ * M = shard of (PROVIDER, ID), K = shard of (CHANNEL, CP), N = the debtor's shard. */
+int st_key_provider(const st_keys_t *self, const char *provider, const char *id, char *buf,
+                    size_t len);
+int st_key_contact(const st_keys_t *self, const char *channel, const char *contact, char *buf,
+                   size_t len);
+int st_key_events(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
+                  size_t len);
+
 /* What a job key names; strings unescaped into the caller's storage. */
 typedef struct {
     int shard;

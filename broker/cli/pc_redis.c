@@ -33,7 +33,8 @@ static void s_usage(FILE *to) {
         "                 [--redis HOST:PORT | --redis-socket PATH] [--prefix pg] [--shards 16]\n"
         "  adopt                 accept the dataset Redis holds now: pregond admits again\n"
         "  stats [--json]        jobs per structure and audit records over every shard\n"
-        "  key job TENANT DEBTOR JOB | key history|suppress TENANT DEBTOR\n"
+        "  key job TENANT DEBTOR JOB | key history|suppress|events TENANT DEBTOR\n"
+        "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID\n"
         "  audit [--count N]     audit records of every shard, oldest first, as JSON lines\n");
 }
 
@@ -198,6 +199,12 @@ static int s_key(s_conn_t *c, int argc, char **argv) {
         n = st_key_history(c->keys, argv[1], argv[2], k, sizeof k);
     else if (argc == 3 && strcmp(argv[0], "suppress") == 0)
         n = st_key_suppress(c->keys, argv[1], argv[2], k, sizeof k);
+    else if (argc == 3 && strcmp(argv[0], "events") == 0)
+        n = st_key_events(c->keys, argv[1], argv[2], k, sizeof k);
+    else if (argc == 3 && strcmp(argv[0], "contact") == 0)
+        n = st_key_contact(c->keys, argv[1], argv[2], k, sizeof k);
+    else if (argc == 3 && strcmp(argv[0], "provider") == 0)
+        n = st_key_provider(c->keys, argv[1], argv[2], k, sizeof k);
     if (n < 0) {
         s_usage(stderr);
         return 2;

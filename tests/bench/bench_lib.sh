@@ -70,7 +70,7 @@ submit() { "$build/broker/pregonctl" submit --endpoint "ipc://$dir/front" --batc
 start_pregond() {
   cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock"}
-sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: ""}
+sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
 policies: $src/tests/bench/policies
 templates: $src/deploy/templates.yaml
 limits: {max_queue: 10000000}

@@ -49,7 +49,7 @@ opens=$(( start + 10 ))                                  # 07:00:00
 cp -r "$here/policies" "$dir/policies"   # a copy: the SIGHUP test adds a bad file to it
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
-sockets: {frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"}
+sockets: {frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*", hooks: "tcp://127.0.0.1:*"}
 policies: $dir/policies
 templates: $src/deploy/templates.yaml
 channels: sms,voice
@@ -62,10 +62,10 @@ pids+=($!); pregond_pid=$!
 wait_for 10 grep -q "pregond: serving" "$dir/pregond.log" || { echo "pregond did not start"; cat "$dir/pregond.log"; exit 1; }
 # the ports it bound: "serving: frontend tcp://127.0.0.1:P1, backend tcp://127.0.0.1:P2, events …"
 bound() { grep -m1 "pregond: serving" "$dir/pregond.log" | grep -o "$1 tcp://[0-9.]*:[0-9]*" | cut -d' ' -f2; }
-front=$(bound frontend) back=$(bound backend) events=$(bound events)
+front=$(bound frontend) back=$(bound backend) events=$(bound events) hooks=$(bound hooks)
 [ -n "$front" ] && [ -n "$back" ] && [ -n "$events" ] || { echo "no bound ports in: $(grep serving "$dir/pregond.log")"; exit 1; }
 # a restart binds the same ports again
-sed -i "s|sockets: {.*}|sockets: {frontend: \"$front\", backend: \"$back\", events: \"$events\"}|" "$dir/pregon.yaml"
+sed -i "s|sockets: {.*}|sockets: {frontend: \"$front\", backend: \"$back\", events: \"$events\", hooks: \"$hooks\"}|" "$dir/pregon.yaml"
 start_sms() {
   TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
     "$build/channels/sms/pregon-sms" --broker "$back" --base-url "$sb" --from +15005550006 \

@@ -1,0 +1,347 @@
+/* brk_inbound.c — applying inbound events (see brk_inbound.h).
+ *
+ * Every Redis call touches one slot: the id map or the contact map first (their own shards),
+ * then the debtor's shard. The order makes a retry safe: an opt-out is suppressed before the
+ * event is recorded as applied, so a failure in between is finished by the provider's retry
+ * (and a suppression added twice changes nothing). */
+#include "brk_inbound.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk_store.h"
+#include "pg_log.h"
+#include "rl_history.h"
+#include "rl_policy.h"
+#include "st_fn.h"
+
+#define EARLY_KEEP_MAX "16" /* early events kept per provider id */
+#define DETAIL_MAX     160  /* bytes of a debtor's text kept in the audit record */
+#define MAX_TENANTS    32   /* tenants one contact point's map may name */
+
+struct brk_inbound {
+    brk_redis_t *redis;
+    const st_keys_t *keys;
+    const brk_config_t *cfg;
+    brk_events_t *events;
+    brk_counters_t *n;
+};
+
+brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const brk_config_t *cfg,
+                               brk_events_t *events, brk_counters_t *n) {
+    brk_inbound_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    *self = (brk_inbound_t){redis, keys, cfg, events, n};
+    return self;
+}
+
+void brk_inbound_destroy(brk_inbound_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* A call of one function with NUL-terminated arguments (argv[0..1] are filled by st_fn). */
+static redisReply *s_call(brk_inbound_t *self, const char *name, int argc, const char **argv) {
+    st_fn_t *fn = brk_redis_fn(self->redis);
+    if (!fn)
+        return NULL;
+    size_t argl[24];
+    for (int i = 0; i < argc && i < 24; i++)
+        argl[i] = argv[i] ? strlen(argv[i]) : 0;
+    redisReply *r = argc <= 24 ? st_fn_call(fn, name, argc, argv, argl) : NULL;
+    if (!r) {
+        redisContext *c = brk_redis_context(self->redis);
+        pg_log("inbound event: %s: %s", name, st_fn_strerror(fn));
+        if (c && c->err)
+            brk_redis_drop(self->redis, "inbound event");
+    }
+    return r;
+}
+
+static const char *s_status_outcome(const char *status) {
+    if (!strcmp(status, "delivered") || !strcmp(status, "read"))
+        return "DELIVERED";
+    if (!strcmp(status, "undelivered") || !strcmp(status, "failed"))
+        return "FAILED";
+    return NULL;
+}
+
+static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,
+                              char *detail, size_t dl) {
+    const char *ch = rl_channel_name((rl_channel_t)ev->channel);
+    const char *outcome = s_status_outcome(ev->status);
+    if (!outcome) {
+        snprintf(detail, dl, "status %.40s: nothing to apply", ev->status);
+        return "ignored";
+    }
+    char key[ST_KEY_MAX], ttl[24];
+    if (st_key_provider(self->keys, ch, ev->provider_id, key, sizeof key) < 0) {
+        snprintf(detail, dl, "provider id too long");
+        return "invalid";
+    }
+    size_t plen = pregon__inbound_event__get_packed_size(ev);
+    uint8_t *packed = malloc(plen + 1);
+    if (!packed)
+        return "error";
+    pregon__inbound_event__pack(ev, packed);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_early_ttl_s);
+    const char *argv[] = {NULL, NULL,          "1", key, ev->event_id, (const char *)packed,
+                          ttl,  EARLY_KEEP_MAX};
+    size_t argl[] = {0, 0, 1, strlen(key), strlen(ev->event_id), plen, strlen(ttl), 2};
+    st_fn_t *fn = brk_redis_fn(self->redis);
+    redisReply *r = fn ? st_fn_call(fn, "pg_lookup", 8, argv, argl) : NULL;
+    free(packed);
+    if (!r) {
+        redisContext *c = brk_redis_context(self->redis);
+        if (c && c->err)
+            brk_redis_drop(self->redis, "inbound event");
+        return "error";
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        freeReplyObject(r);
+        snprintf(detail, dl, "no job has %s id %.64s yet (kept %llds)", ch, ev->provider_id,
+                 (long long)self->cfg->hooks_early_ttl_s);
+        return "unknown";
+    }
+    char lease[ST_LEASE_MAX];
+    unsigned attempt = (unsigned)strtoul(r->element[1]->str, NULL, 10);
+    int ok = st_lease_id(self->keys, r->element[0]->str, attempt, lease, sizeof lease);
+    freeReplyObject(r);
+    brk_store_t *store = brk_redis_store(self->redis);
+    if (ok < 0 || !store)
+        return ok < 0 ? "invalid" : "error";
+    char why[96];
+    snprintf(why, sizeof why, "webhook: %.40s", ev->status);
+    brk_report_t rep = {lease, outcome, ev->provider_id, ev->error_code, why, 0};
+    char state[1][BRK_STATE_LEN];
+    if (brk_store_report_many(store, &rep, 1, now_ms, state) < 0 || !strcmp(state[0], "error"))
+        return "error";
+    snprintf(detail, dl, "%s", state[0]);
+    if (!strcmp(state[0], "delivered") || !strcmp(state[0], "failed")) {
+        brk_events_publish(self->events, "inbound", NULL, NULL, ev->channel, NULL, state[0]);
+        return "applied";
+    }
+    if (!strncmp(state[0], "refused: ", 9)) { /* "refused: delivered -> DELIVERED" */
+        const char *to = strstr(state[0], "-> ");
+        char from[24];
+        snprintf(from, sizeof from, "%.*s", (int)strcspn(state[0] + 9, " "), state[0] + 9);
+        if (to && !strcasecmp(from, to + 3))
+            return "duplicate";
+        return "refused";
+    }
+    return !strcmp(state[0], "gone") ? "unknown" : "refused";
+}
+
+/* One tenant's share of a debtor's event: checked, applied, recorded. */
+typedef struct {
+    char tenant[160], debtor[160], job[160], sender[96];
+} s_contacted_t;
+
+static const char *s_kind_name(int kind) {
+    switch (kind) {
+        case PREGON__INBOUND_EVENT__KIND__REPLY:
+            return "REPLY";
+        case PREGON__INBOUND_EVENT__KIND__OPT_OUT:
+            return "OPT_OUT";
+        case PREGON__INBOUND_EVENT__KIND__OPT_IN:
+            return "OPT_IN";
+        case PREGON__INBOUND_EVENT__KIND__IVR_DIGITS:
+            return "DIGITS";
+        case PREGON__INBOUND_EVENT__KIND__CONVERSATION:
+            return "CONVERSATION";
+        default:
+            return NULL;
+    }
+}
+
+/* The tenants that contacted ev's contact point on its channel from ev's sender (an entry
+ * without a sender, the worker's default, matches any). Returns how many, or -1 on error. */
+static int s_contacted(brk_inbound_t *self, const Pregon__InboundEvent *ev, s_contacted_t *out,
+                       int cap) {
+    if (ev->tenant[0] && ev->debtor_id[0]) { /* the event names its debtor (e.g. voice) */
+        snprintf(out[0].tenant, sizeof out[0].tenant, "%s", ev->tenant);
+        snprintf(out[0].debtor, sizeof out[0].debtor, "%s", ev->debtor_id);
+        snprintf(out[0].job, sizeof out[0].job, "%s", ev->job_id);
+        out[0].sender[0] = '\0';
+        return 1;
+    }
+    const char *ch = rl_channel_name((rl_channel_t)ev->channel);
+    char key[ST_KEY_MAX];
+    if (st_key_contact(self->keys, ch, ev->contact, key, sizeof key) < 0)
+        return 0;
+    const char *argv[] = {NULL, NULL, "1", key};
+    redisReply *r = s_call(self, "pg_contacts", 4, argv);
+    if (!r)
+        return -1;
+    int n = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && n < cap; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        s_contacted_t *c = &out[n];
+        const char *p = v->str, *end = v->str + v->len;
+        char *dst[3] = {c->debtor, c->job, c->sender};
+        size_t cap_of[3] = {sizeof c->debtor, sizeof c->job, sizeof c->sender};
+        for (int k = 0; k < 3; k++) {
+            size_t l = strnlen(p, (size_t)(end - p));
+            snprintf(dst[k], cap_of[k], "%.*s", (int)l, p);
+            p = p + l < end ? p + l + 1 : end;
+        }
+        snprintf(c->tenant, sizeof c->tenant, "%s", f->str);
+        if (c->sender[0] && ev->sender[0] && strcmp(c->sender, ev->sender) != 0)
+            continue; /* that tenant wrote from another number: not its debtor's answer */
+        n++;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+/* 1 when the debtor's event was applied before, 0 if not, -1 on error. */
+static int s_seen(brk_inbound_t *self, const s_contacted_t *c, const char *event_id) {
+    char key[ST_KEY_MAX];
+    if (st_key_events(self->keys, c->tenant, c->debtor, key, sizeof key) < 0)
+        return -1;
+    const char *argv[] = {NULL, NULL, "1", key, event_id};
+    redisReply *r = s_call(self, "pg_seen", 5, argv);
+    if (!r)
+        return -1;
+    int seen = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return seen;
+}
+
+/* Records the event in the debtor's shard: "applied", "duplicate" or NULL on error. */
+static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
+                            const s_contacted_t *c, const char *kind, int64_t now_ms) {
+    char ak[ST_KEY_MAX], hk[ST_KEY_MAX], ek[ST_KEY_MAX], now[24], ttl[24], ref[16], text[256];
+    int shard = st_keys_shard(self->keys, c->tenant, c->debtor);
+    if (st_key_shared(self->keys, shard, "audit", ak, sizeof ak) < 0 ||
+        st_key_history(self->keys, c->tenant, c->debtor, hk, sizeof hk) < 0 ||
+        st_key_events(self->keys, c->tenant, c->debtor, ek, sizeof ek) < 0)
+        return NULL;
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_seen_ttl_s);
+    if (c->job[0])
+        snprintf(ref, sizeof ref, "%x", rl_job_ref(c->tenant, c->job));
+    else
+        ref[0] = '\0';
+    const char *body = ev->digits[0] ? ev->digits : ev->text;
+    snprintf(text, sizeof text, "%.*s", DETAIL_MAX, body);
+    const char *argv[] = {NULL,
+                          NULL,
+                          "3",
+                          ak,
+                          hk,
+                          ek,
+                          now,
+                          ttl,
+                          ev->event_id,
+                          kind,
+                          c->tenant,
+                          c->debtor,
+                          rl_channel_name((rl_channel_t)ev->channel),
+                          c->job,
+                          ev->contact,
+                          ref,
+                          ev->provider,
+                          text};
+    redisReply *r = s_call(self, "pg_inbound", (int)(sizeof argv / sizeof *argv), argv);
+    if (!r)
+        return NULL;
+    const char *res = r->type == REDIS_REPLY_STRING && !strcmp(r->str, "duplicate") ? "duplicate"
+                      : r->type == REDIS_REPLY_STRING                               ? "applied"
+                                                                                    : NULL;
+    freeReplyObject(r);
+    return res;
+}
+
+/* Hook for what an opt-out or opt-in changes besides its record (suppressions). */
+static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const s_contacted_t *c,
+                     int64_t now_ms);
+
+static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent *ev,
+                                 int64_t now_ms, char *detail, size_t dl) {
+    const char *kind = s_kind_name(ev->kind);
+    s_contacted_t found[MAX_TENANTS];
+    int n = s_contacted(self, ev, found, MAX_TENANTS);
+    if (n < 0)
+        return "error";
+    if (n == 0) {
+        snprintf(detail, dl, "nobody contacted that %s contact point",
+                 rl_channel_name((rl_channel_t)ev->channel));
+        return "unknown";
+    }
+    int applied = 0, duplicates = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = s_seen(self, &found[i], ev->event_id);
+        if (seen < 0)
+            return "error";
+        if (seen) {
+            duplicates++;
+            continue;
+        }
+        if (s_consent(self, ev, &found[i], now_ms) < 0)
+            return "error";
+        const char *res = s_record(self, ev, &found[i], kind, now_ms);
+        if (!res)
+            return "error";
+        if (!strcmp(res, "applied")) {
+            applied++;
+            brk_events_publish(self->events, "inbound", found[i].tenant, found[i].job, ev->channel,
+                               NULL, kind);
+        } else {
+            duplicates++;
+        }
+    }
+    snprintf(detail, dl, "%s for %d tenant(s), %d already applied", kind, applied, duplicates);
+    return applied ? "applied" : "duplicate";
+}
+
+static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const s_contacted_t *c,
+                     int64_t now_ms) {
+    (void)self, (void)ev, (void)c, (void)now_ms;
+    return 0;
+}
+
+const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,
+                              char *detail, size_t detail_len) {
+    detail[0] = '\0';
+    if (!brk_redis_ok(self->redis, now_ms)) {
+        snprintf(detail, detail_len, "%s", brk_redis_busy_reason(self->redis));
+        return "error";
+    }
+    const char *ch = rl_channel_name((rl_channel_t)ev->channel);
+    if (!ch || !strcmp(ch, "none") || !ev->event_id[0] || strlen(ev->event_id) > 200) {
+        snprintf(detail, detail_len, "an event needs a channel and an event id (1..200 bytes)");
+        return "invalid";
+    }
+    if (ev->kind == PREGON__INBOUND_EVENT__KIND__DELIVERY_STATUS) {
+        if (!ev->provider_id[0] || !ev->status[0]) {
+            snprintf(detail, detail_len, "a delivery status needs provider_id and status");
+            return "invalid";
+        }
+        return s_delivery(self, ev, now_ms, detail, detail_len);
+    }
+    if (!s_kind_name(ev->kind) || (!ev->contact[0] && !(ev->tenant[0] && ev->debtor_id[0]))) {
+        snprintf(detail, detail_len, "unknown kind %d, or no contact point", (int)ev->kind);
+        return "invalid";
+    }
+    return s_from_debtor(self, ev, now_ms, detail, detail_len);
+}
+
+void brk_inbound_early(void *ctx, const void *packed, size_t len, int64_t now_ms) {
+    brk_inbound_t *self = ctx;
+    Pregon__InboundEvent *ev = pregon__inbound_event__unpack(NULL, len, packed);
+    if (!ev)
+        return;
+    char detail[160];
+    const char *res = brk_inbound_apply(self, ev, now_ms, detail, sizeof detail);
+    if (strcmp(res, "applied") != 0 && strcmp(res, "duplicate") != 0)
+        pg_log("early %s status of %s id %s: %s (%s)", ev->status,
+               rl_channel_name((rl_channel_t)ev->channel), ev->provider_id, res, detail);
+    pregon__inbound_event__free_unpacked(ev, NULL);
+}

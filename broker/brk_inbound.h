@@ -1,0 +1,46 @@
+/* brk_inbound.h — applying what providers tell us afterwards, through the state machine.
+ *
+ * pregon-hooks verifies a provider's webhook and turns it into an InboundEvent; pregond applies
+ * it here, idempotently (providers deliver webhooks more than once):
+ *   DELIVERY_STATUS  the provider's message id leads to its job (pg_lookup, brk_index's map);
+ *                    delivered/read: SENT -> DELIVERED, undelivered/failed: SENT -> FAILED
+ *                    (reason "undelivered", the provider's code kept), both through pg_report,
+ *                    which marks the history record so "direct contact" rules see it. A status
+ *                    that overtakes the worker's SENT report is kept by pg_lookup and applied
+ *                    when the id is mapped (brk_inbound_early). queued/sent/accepted: ignored.
+ *   REPLY, CONVERSATION, OPT_OUT, OPT_IN, IVR_DIGITS  the contact point leads to the tenants
+ *                    that contacted it (and to the debtor and job each contacted): each gets an
+ *                    audited inbound record in the debtor's shard (pg_inbound), once per event
+ *                    id; a reply marks the job's history record a conversation; an opt-out adds
+ *                    a contact-point suppression for every debtor of the tenant, an opt-in lifts
+ *                    the one an opt-out keyword made (never an operator's or a regulator's).
+ * Results, as InboundAck.result says: "applied", "duplicate", "ignored", "unknown", "refused",
+ * "invalid", "error" (Redis failed: nothing is half applied that a retry would not finish).
+ * Borrows everything; not thread-safe. */
+#ifndef BRK_INBOUND_H
+#define BRK_INBOUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "brk_config.h"
+#include "brk_counters.h"
+#include "brk_events.h"
+#include "brk_redis.h"
+#include "pregon.pb-c.h"
+#include "st_keys.h"
+
+typedef struct brk_inbound brk_inbound_t;
+
+brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const brk_config_t *cfg,
+                               brk_events_t *events, brk_counters_t *n);
+void brk_inbound_destroy(brk_inbound_t **self_p);
+
+/* Applies one event. Returns its result (a static string) and writes a detail into detail. */
+const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,
+                              char *detail, size_t detail_len);
+
+/* brk_index_early_fn: an event kept before its id was mapped (a packed InboundEvent). */
+void brk_inbound_early(void *ctx, const void *packed, size_t len, int64_t now_ms);
+
+#endif

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR — the way back, broker side: what pregon-hooks forwards, pregond applies
+# through the state machine. Real redis-server, pregond, pregon-sms and pregon-sandbox; this
+# script plays pregon-hooks on pregond's hooks socket (hooks_client.py, real ZeroMQ, the real
+# protobuf contract) so that every result pregond can answer is reached on purpose:
+# delivery statuses (applied, twice: duplicate, undelivered with its code, "sent": ignored, an id
+# no job has: unknown), replies (a conversation mark on the job's history record, audited;
+# twice: duplicate; from a number nobody wrote to: unknown; from a tenant's other sender: not
+# that tenant's), invalid events, a frame that is not a HooksToBroker (counted, unanswered), and
+# the socket still serving after it. Free ports and private sockets: runs never collide.
+# PG_REDIS_CLUSTER=1: the same on a cluster node (every call one slot).
+set -uo pipefail
+build=$1
+src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+here="$src/tests/integration/inbound"
+. "$src/tests/integration/redis_lib.sh"
+dir=$(mktemp -d /tmp/pregon-inbound.XXXXXX)
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  pg_redis_stop
+  wait 2>/dev/null
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
+ctl="$build/broker/pregonctl"
+rkey() { "$ctl" redis key "$@" --redis-socket "$dir/redis.sock"; }
+
+pg_redis_start "$dir" || exit 1
+protoc --python_out="$dir" -I "$src/proto" "$src/proto/pregon.proto" || { echo "protoc failed"; exit 1; }
+
+"$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" 2>"$dir/sandbox.log" &
+pids+=($!)
+wait_for 10 test -s "$dir/sandbox.port" || { echo "sandbox did not start"; exit 1; }
+sb="http://127.0.0.1:$(cat "$dir/sandbox.port")"
+cat >"$dir/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock", prefix: pg}
+sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "tcp://127.0.0.1:*"}
+policies: $src/tests/integration/e2e/policies
+templates: $src/deploy/templates.yaml
+dispatch: {lease_ms: 10000, heartbeat_ms: 200}
+YAML
+"$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
+pids+=($!)
+wait_for 10 grep -q "pregond: serving" "$dir/pregond.log" || { echo "pregond did not start"; cat "$dir/pregond.log"; exit 1; }
+hooks=$(grep -m1 "pregond: serving" "$dir/pregond.log" | grep -o "hooks tcp://[0-9.]*:[0-9]*" | cut -d' ' -f2)
+[ -n "$hooks" ] || { echo "no hooks endpoint in: $(grep serving "$dir/pregond.log")"; exit 1; }
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
+  "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
+  --heartbeat-ms 200 --policy-dir "$src/tests/integration/e2e/policies" 2>"$dir/sms.log" &
+pids+=($!)
+wait_for 10 grep -q "joined on sms" "$dir/pregond.log" || { echo "worker never joined"; exit 1; }
+
+# four jobs of tenant acme (debtors d0..d3), and one of tenant other to d3's number from its own
+# sender: a reply to acme's number is not other's
+/usr/bin/python3 - "$dir/jobs.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    def job(tenant, i, d, contact, sender=""):
+        f.write(json.dumps({"job_id": f"j{i}", "tenant": tenant, "campaign": "in", "debtor_id": d,
+            "debt_id": "L1", "channel": "sms", "contact": contact, "template_id": "aviso_mora_sms",
+            "jurisdiction": "RC", "time_zone": "UTC", "sender": sender, "variables": {
+            "acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta", "monto": "$100",
+            "telefono": "800", "enlace": "x.co"}}) + "\n")
+    for i in range(4):
+        job("acme", i, f"d{i}", f"+52155500000{i}")
+    job("other", 9, "o3", "+521555000003", "+15005550099")
+PY
+"$ctl" submit --endpoint "ipc://$dir/front" --json "$dir/jobs.jsonl" >"$dir/submit.out" 2>&1
+[ "$(grep -c '"verdict":"ACCEPTED"' "$dir/submit.out")" = 5 ] && ok || ko "submit: $(cat "$dir/submit.out")"
+state() { rcli hget "$(rkey job "$1" "$2" "$3")" s; }
+pid() { rcli hget "$(rkey job "$1" "$2" "$3")" pid; }
+all_sent() { for i in 0 1 2 3; do [ "$(state acme d$i j$i)" = sent ] || return 1; done; [ "$(state other o3 j9)" = sent ]; }
+wait_for 20 all_sent || ko "jobs not all SENT: $(for i in 0 1 2 3; do state acme d$i j$i; done)"
+p0=$(pid acme d0 j0) p1=$(pid acme d1 j1) p2=$(pid acme d2 j2)
+# the maps are written with the reports (BRK_REPORTS_DELAY_MS): poll until d3's contact map is
+ct3=$(rkey contact sms +521555000003 2>/dev/null)
+wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hlen '$ct3')\" = 2 ]" || ko "contact map of +521555000003 not written ($ct3)"
+
+cat >"$dir/events.jsonl" <<EOF2
+{"kind": "DELIVERY_STATUS", "channel": "SMS", "provider": "twilio-sms", "provider_id": "$p0", "status": "delivered", "event_id": "$p0:delivered"}
+{"kind": "DELIVERY_STATUS", "channel": "SMS", "provider": "twilio-sms", "provider_id": "$p0", "status": "delivered", "event_id": "$p0:delivered"}
+{"kind": "DELIVERY_STATUS", "channel": "SMS", "provider": "twilio-sms", "provider_id": "$p1", "status": "undelivered", "error_code": "30006", "event_id": "$p1:undelivered"}
+{"kind": "DELIVERY_STATUS", "channel": "SMS", "provider": "twilio-sms", "provider_id": "$p2", "status": "sent", "event_id": "$p2:sent"}
+{"kind": "DELIVERY_STATUS", "channel": "SMS", "provider": "twilio-sms", "provider_id": "SMnobody", "status": "delivered", "event_id": "SMnobody:delivered"}
+{"kind": "REPLY", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000002", "sender": "+15005550006", "text": "ya pague", "event_id": "SMreply2"}
+{"kind": "REPLY", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000002", "sender": "+15005550006", "text": "ya pague", "event_id": "SMreply2"}
+{"kind": "REPLY", "channel": "SMS", "provider": "twilio-sms", "contact": "+529999999999", "sender": "+15005550006", "text": "hola", "event_id": "SMreplyX"}
+{"kind": "REPLY", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000003", "sender": "+15005550006", "text": "ok", "event_id": "SMreply3"}
+{"kind": "REPLY", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000003", "sender": "+15005550099", "text": "ok", "event_id": "SMreply3o"}
+{"kind": "DELIVERY_STATUS", "channel": "SMS", "provider_id": "$p2", "status": "delivered"}
+{"kind": "REPLY", "channel": "CHANNEL_UNSPECIFIED", "contact": "+521555000002", "event_id": "x"}
+{"raw": "ffffffff0a"}
+{"heartbeat": true}
+EOF2
+/usr/bin/python3 "$here/hooks_client.py" "$hooks" "$dir" <"$dir/events.jsonl" >"$dir/acks.jsonl" 2>"$dir/client.log" \
+  || ko "hooks client failed: $(cat "$dir/client.log")"
+res() { sed -n "${1}p" "$dir/acks.jsonl" | /usr/bin/python3 -c 'import json,sys; a=json.load(sys.stdin); print(a.get("result") or ("none" if a.get("none") else "heartbeat"))'; }
+expect=(applied duplicate applied ignored unknown applied duplicate unknown applied applied invalid invalid none heartbeat)
+for i in "${!expect[@]}"; do
+  got=$(res $((i + 1)))
+  [ "$got" = "${expect[$i]}" ] && ok || ko "event $((i + 1)): ${expect[$i]} expected, got $got ($(sed -n "$((i + 1))p" "$dir/acks.jsonl"))"
+done
+# what those did to the jobs, the histories and the audit
+[ "$(state acme d0 j0)" = delivered ] && ok || ko "j0 not DELIVERED: $(state acme d0 j0)"
+[ "$(state acme d1 j1)" = failed ] && ok || ko "j1 not FAILED: $(state acme d1 j1)"
+[ "$(rcli hget "$(rkey job acme d1 j1)" pcode)" = 30006 ] && ok || ko "j1's provider code not kept"
+[ "$(state acme d2 j2)" = sent ] && ok || ko "j2 changed on a 'sent' status: $(state acme d2 j2)"
+flags() { rcli hget "$(rkey history acme "$1")" c | cut -d, -f3; }
+[ "$(flags d0)" = 2 ] && ok || ko "d0's record not marked delivered: $(rcli hget "$(rkey history acme d0)" c)"
+[ "$(flags d1)" = 1 ] && ok || ko "d1's record not marked failed: $(rcli hget "$(rkey history acme d1)" c)"
+[ "$(flags d2)" = 4 ] && ok || ko "d2's record not marked a conversation: $(rcli hget "$(rkey history acme d2)" c)"
+[ "$(rcli hget "$(rkey history other o3)" c | cut -d, -f3)" = 4 ] && ok || ko "other's debtor: its own sender's reply not a conversation"
+"$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
+grep -q 'REPLY' "$dir/audit.out" && grep -q 'ya pague' "$dir/audit.out" && ok || ko "no REPLY audit record: $(tail -5 "$dir/audit.out")"
+[ "$(grep -c 'ya pague' "$dir/audit.out")" = 1 ] && ok || ko "the REPLY delivered twice audited twice"
+grep 'j1' "$dir/audit.out" | grep -q 'undelivered' && ok || ko "j1's FAILED record lacks reason undelivered: $(grep j1 "$dir/audit.out")"
+kill -0 "${pids[1]}" 2>/dev/null && ok || ko "pregond died"
+
+echo "inbound: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
