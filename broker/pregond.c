@@ -310,9 +310,12 @@ int main(int argc, char **argv) {
     if (parts.reports)
         brk_reports_flush(parts.reports, s_now_ms(&cfg)); /* what the workers reported last */
     pg_log("stopping: %" PRIu64 " accepted, %" PRIu64 " deferred, %" PRIu64 " rejected, %" PRIu64
-           " dispatched, %" PRIu64 " reports",
+           " dispatched, %" PRIu64 " reports; inbound events: %" PRIu64 " applied, %" PRIu64
+           " duplicate, %" PRIu64 " ignored, %" PRIu64 " unknown, %" PRIu64 " refused, %" PRIu64
+           " invalid, %" PRIu64 " error, %" PRIu64 " bad frames",
            n.verdicts[RL_V_ACCEPTED], n.verdicts[RL_V_DEFERRED], n.verdicts[RL_V_REJECTED],
-           n.dispatched, n.reports);
+           n.dispatched, n.reports, n.inbound[0], n.inbound[1], n.inbound[2], n.inbound[3],
+           n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);

@@ -121,6 +121,11 @@ grep -q 'REPLY' "$dir/audit.out" && grep -q 'ya pague' "$dir/audit.out" && ok ||
 [ "$(grep -c 'ya pague' "$dir/audit.out")" = 1 ] && ok || ko "the REPLY delivered twice audited twice"
 grep 'j1' "$dir/audit.out" | grep -q 'undelivered' && ok || ko "j1's FAILED record lacks reason undelivered: $(grep j1 "$dir/audit.out")"
 kill -0 "${pids[1]}" 2>/dev/null && ok || ko "pregond died"
+# counted: the stop line of pregond
+kill -TERM "${pids[1]}"; wait "${pids[1]}"
+line=$(grep "stopping:" "$dir/pregond.log")
+echo "$line" | grep -q "inbound events: 5 applied, 2 duplicate, 1 ignored, 2 unknown, 0 refused, 2 invalid, 0 error, 1 bad frames" \
+  && ok || ko "inbound counters: $line"
 
 echo "inbound: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
