@@ -151,6 +151,20 @@ local function hist_flag(hk, ref, bit_value)
   end)
 end
 local HIST_FAILED, HIST_DELIVERED = 1, 2
+-- A job's history ref, as ratelimit/rl_history.c's rl_job_ref computes it (FNV-1a 32 of the
+-- tenant, then of 0x1f and the job id; never 0), in hex as records hold it.
+local TWO32 = 4294967296
+local function fnv32(h, s)
+  for i = 1, #s do
+    h = bit.bxor(h, string.byte(s, i)) % TWO32
+    h = ((bit.lshift(h, 24) % TWO32) + h * 403) % TWO32  -- h * 16777619 mod 2^32, exactly
+  end
+  return h
+end
+local function job_ref(tn, id)
+  local h = fnv32(bit.bxor(fnv32(2166136261, tn), 0x1f) % TWO32, id)
+  return string.format('%x', h == 0 and 1 or h)
+end
 
 -- Suppressions. The fields of the tenant's hash that could match a job, in the order a match
 -- is looked for (the first one found decides): contact on the job's channel, contact on every
@@ -307,6 +321,12 @@ local function lease(keys, args)
       end
     end
     if rule and allowed('REJECTED', st) then
+      -- never attempted: the contact admission counted will not happen (as SKIPPED)
+      if (tonumber(v[2]) or 0) == 0 then
+        local head, et, ed = string.match(jk, '^(.-{s%d+}:)j:([^:]*):([^:]*):')
+        hist_edit(head .. 'h:' .. et .. ':' .. ed, job_ref(v[5] or '', v[4] or ''),
+          function() return '' end)
+      end
       redis.call('HSET', jk, 's', T.REJECTED.to, 'r', rule)
       redis.call('HDEL', jk, 'p')
       redis.call('EXPIRE', jk, ttl)

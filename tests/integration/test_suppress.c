@@ -90,6 +90,18 @@ static const char *s_state(const char *tenant, const char *debtor, const char *j
     return buf;
 }
 
+/* The number of records in a debtor's contact history. */
+static int s_history_len(const char *tenant, const char *debtor) {
+    char hk[ST_KEY_MAX];
+    st_key_history(s_keys, tenant, debtor, hk, sizeof hk);
+    redisReply *r = redisCommand(s_c, "HGET %s c", hk);
+    int n = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_STRING && i < r->len; i++)
+        n += r->str[i] == ';';
+    freeReplyObject(r);
+    return n;
+}
+
 /* Audit records over every shard whose field `f` is `v` (and, when job is set, about it). */
 static int s_audit_count(const char *f, const char *v, const char *job, char *last_rule,
                          char *last_detail) {
@@ -269,6 +281,10 @@ static void test_queued_then_suppressed(void) {
               jobs[i]);
     }
     CHECK(brk_store_queue_len(s_store, RL_CH_SMS) == 0, "the queue is empty");
+    /* a job never attempted leaves no contact in its debtor's history (caps count contacts) */
+    for (int i = 0; i < 5; i++)
+        CHECK(s_history_len("acme", debtors[i]) == (i < 3 ? 0 : 1), "%s: %d history records",
+              debtors[i], s_history_len("acme", debtors[i]));
     /* a rejected job is a finished one: submitted again, it is a duplicate */
     rl_admit_verdict_t d = s_admit1("acme", debtors[0], jobs[0], phones[0], RL_CH_SMS, "L0");
     CHECK(d.code == RL_V_DUPLICATE && d.first == RL_V_ACCEPTED, "resubmitted: %s first %s",
@@ -301,6 +317,7 @@ static void test_retry_then_suppressed(void) {
     char st[64];
     s_state("acme", "r1", "rj1", st, sizeof st);
     CHECK(strcmp(st, "rejected/suppressed.contact:opt-out/no-payload") == 0, "retry: %s", st);
+    CHECK(s_history_len("acme", "r1") == 1, "an attempted job's contact stays in the history");
 }
 
 /* --- remove, remove-if-rule, an opt-out never overwrites ----------------------------------- */
