@@ -4,8 +4,10 @@
 -- Nothing else writes a job's state. Each function checks every transition against the table T
 -- below, refuses any other (the job is left as it was and the answer says why), and writes
 -- exactly one audit record per transition, in one versioned schema, in the same atomic step.
--- Every function touches the keys of one shard only, all of them declared (store/st_keys.h), so
--- the library runs unchanged on one Redis or a Redis Cluster. The C side mirrors the table in
+-- Every function touches the keys of one shard only (store/st_keys.h): declared, or job keys a
+-- declared queue names and keys derived from them (pg_lease: the job's tenant's suppression hash
+-- and its debtor's history, all with the same hash tag), so the library runs unchanged on one
+-- Redis or a Redis Cluster. The C side mirrors the table in
 -- store/st_state.h; tests compare the two through pg_table. Embedded into pregon at build time
 -- and loaded with FUNCTION LOAD; `%VERSION%` is replaced by a hash of this text when loading.
 --

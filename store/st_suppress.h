@@ -20,11 +20,13 @@
  * audited once, in the audit stream of its home shard, CRC16(tenant ":" value) mod S (for a
  * debtor suppression, the debtor's own shard), with who and why (pregon.lua's header).
  *
- * Memory: one hash field and value per copy: about 30 + len(value) + len(rule) + len(who) +
- * len(why) bytes of strings plus Redis's per-entry overhead (~10 B in a small listpack-encoded
- * hash, ~50 B once the hash holds more than 128 entries and becomes a hash table), i.e. roughly
- * 100-150 B per copy. A contact or debt suppression costs S copies (S = 16: ~2 KiB; a
- * regulator's list of 1 million numbers on 16 shards: ~2 GiB), a debtor one a single copy.
+ * Memory: one hash field and value per copy: the field (3 + len(value) + len(channel) bytes),
+ * the value (len(rule) + len(who) + len(why) + 16 bytes) and Redis's per-entry overhead (a few
+ * bytes while the hash is a listpack, up to 128 entries; ~40 B once it is a hash table).
+ * Measured (test_suppress): 82 B per copy for a 13-digit phone, rule "regulator-dnc", who 10 B,
+ * why 16 B. A contact or debt suppression costs S copies (S = 16: ~1.3 KiB; a regulator's list
+ * of 1 million numbers on 16 shards: ~1.3 GB; on 256 shards, ~21 GB: keep the why short), a
+ * debtor one a single copy.
  *
  * A change that failed part-way (Redis lost) may have reached some shards only: repeat it; an
  * add or remove repeated changes nothing more and is audited once. Synchronous hiredis on a
