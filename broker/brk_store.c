@@ -130,7 +130,8 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
     /* ask as few shards as the credit needs (from the round-robin cursor) in one round trip, so
      * a small credit costs one call; a later round goes on to the
      * shards that gave all they were asked for while credit is left */
-    char until[32], now[32], what[32];
+    char until[32], now[32], what[32], ttl[32];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)self->ttl); /* of a job suppressed while queued */
     snprintf(until, sizeof until, "%lld", (long long)lease_until_ms);
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(what, sizeof what, "q:%s", rl_channel_name(ch));
@@ -174,11 +175,11 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
             int want = share < budget ? share : budget;
             snprintf(cnt, sizeof cnt, "%d", want);
             const char *argv[] = {
-                NULL, NULL, "3", q, l, a, cnt, until, now, worker_tag, self->broker_tag};
-            size_t argl[11];
-            for (int i = 0; i < 11; i++)
+                NULL, NULL, "3", q, l, a, cnt, until, now, worker_tag, self->broker_tag, ttl};
+            size_t argl[12];
+            for (int i = 0; i < 12; i++)
                 argl[i] = (size_t)-1;
-            if (st_fn_append(self->fn, "pg_lease", 11, argv, argl) < 0) {
+            if (st_fn_append(self->fn, "pg_lease", 12, argv, argl) < 0) {
                 s_fnerr(self);
                 rc = -1;
                 break;

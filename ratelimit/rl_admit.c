@@ -28,7 +28,8 @@ struct rl_admit {
 
 /* Per-job working state of one batch. */
 typedef struct {
-    char *hist_key, *job_key, *sup_key; /* in the batch's key arena */
+    char *hist_key, *job_key, *sup_key; /* in the batch's key arena (sup_key: the tenant's
+                                         * suppression hash in the debtor's shard) */
     char queue_key[64];
     int shard;
     char off[16]; /* UTC offset of the zone now, for the audit record's local time */

@@ -4,8 +4,10 @@
 -- Nothing else writes a job's state. Each function checks every transition against the table T
 -- below, refuses any other (the job is left as it was and the answer says why), and writes
 -- exactly one audit record per transition, in one versioned schema, in the same atomic step.
--- Every function touches the keys of one shard only, all of them declared (store/st_keys.h), so
--- the library runs unchanged on one Redis or a Redis Cluster. The C side mirrors the table in
+-- Every function touches the keys of one shard only (store/st_keys.h): declared, or job keys a
+-- declared queue names and keys derived from them (pg_lease: the job's tenant's suppression hash
+-- and its debtor's history, all with the same hash tag), so the library runs unchanged on one
+-- Redis or a Redis Cluster. The C side mirrors the table in
 -- store/st_state.h; tests compare the two through pg_table. Embedded into pregon at build time
 -- and loaded with FUNCTION LOAD; `%VERSION%` is replaced by a hash of this text when loading.
 --
@@ -22,12 +24,21 @@
 --     debt campaign contact rule reason until pid pcode local zone counters detail;
 --   the contact attempt (DISPATCHED): debt campaign contact local zone;
 --   outcomes (SENT DELIVERED FAILED RETRY HANDED_BACK SKIPPED UNKNOWN QUEUED CANCELLED):
---     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's).
+--     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's);
 --   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS, from "inbound"): contact pid
 --     (the provider's event id) provider detail (what the debtor wrote or pressed);
+--   suppression changes (SUPPRESSED UNSUPPRESSED; job and attempt "", debtor the value of a
+--     debtor suppression, channel the suppression's channel or "*", from "none" or
+--     "suppressed"): scope value rule who why detail. Written once per change, in the audit
+--     stream of the suppression's home shard (CRC16(tenant:value) mod S; st_suppress.h).
+--   A queued job found suppressed by pg_lease is a decision (REJECTED, from queued, reason
+--   "suppressed", detail "dispatch re-check").
 --   "" where a field does not apply.
 --   at: ms; from: the state left ("new" for a job not stored yet); to: the transition (T's key);
 --   local: the debtor's local time; counters: what decided it (e.g. "3 of 7 in 7d").
+-- Suppression hash (P:{sN}:sp:T, one per tenant and shard): field KIND|VALUE|CHANNEL (KIND c
+--   contact, d debtor, b debt; CHANNEL a channel or *), value RULE NUL AT NUL WHO NUL WHY.
+--   A suppressed job's verdict rule is "suppressed.SCOPE:RULE" (SCOPE contact, debtor, debt).
 -- History (P:{sN}:h:T:D, field c): records "AT,CH,FLAGS,DEBT,JOB;" as ratelimit/rl_history.h
 -- documents; this file reads and writes them only through hist_edit below.
 
@@ -39,7 +50,7 @@ local AUDIT_SCHEMA = '1'
 local T = {
   ACCEPTED    = {from = {new = 1, deferred = 1}, to = 'queued'},
   DEFERRED    = {from = {new = 1, deferred = 1}, to = 'deferred'},
-  REJECTED    = {from = {new = 1, deferred = 1}, to = 'rejected'},
+  REJECTED    = {from = {new = 1, deferred = 1, queued = 1}, to = 'rejected'},
   EXPIRED     = {from = {new = 1, deferred = 1}, to = 'expired'},
   DISPATCHED  = {from = {queued = 1}, to = 'dispatched'},
   SENT        = {from = {dispatched = 1}, to = 'sent'},
@@ -109,7 +120,7 @@ local function audit(ak, now_ms, j, from, to, e)
     'attempt', e.attempt or j.att or '0', 'debt', j.dt or '', 'campaign', j.cm or '',
     'contact', j.cp or '', 'rule', e.rule or '', 'reason', e.reason or '',
     'until', e['until'] or '', 'pid', '', 'pcode', '', 'local', local_time(now_ms, j.off),
-    'zone', j.tz or '', 'counters', e.counters or '', 'detail', '')
+    'zone', j.tz or '', 'counters', e.counters or '', 'detail', e.detail or '')
 end
 -- What became of an attempt or a queued job (reports, retries released, cancels): the job and
 -- what happened; the contact and its context are the DISPATCHED record's.
@@ -144,9 +155,57 @@ local function hist_flag(hk, ref, bit_value)
   end)
 end
 local HIST_FAILED, HIST_DELIVERED, HIST_CONVERSATION = 1, 2, 4
+-- A job's history ref, as ratelimit/rl_history.c's rl_job_ref computes it (FNV-1a 32 of the
+-- tenant, then of 0x1f and the job id; never 0), in hex as records hold it.
+local TWO32 = 4294967296
+local function fnv32(h, s)
+  for i = 1, #s do
+    h = bit.bxor(h, string.byte(s, i)) % TWO32
+    h = ((bit.lshift(h, 24) % TWO32) + h * 403) % TWO32  -- h * 16777619 mod 2^32, exactly
+  end
+  return h
+end
+local function job_ref(tn, id)
+  local h = fnv32(bit.bxor(fnv32(2166136261, tn), 0x1f) % TWO32, id)
+  return string.format('%x', h == 0 and 1 or h)
+end
+
+-- Suppressions. The fields of the tenant's hash that could match a job, in the order a match
+-- is looked for (the first one found decides): contact on the job's channel, contact on every
+-- channel, debtor (channel, every), debt (channel, every).
+local SUP_SCOPE = {'contact', 'contact', 'debtor', 'debtor', 'debt', 'debt'}
+local SUP_KIND = {c = 'contact', d = 'debtor', b = 'debt'}
+-- A contact point as suppressions store it: e-mail addresses lowercased (st_suppress.h).
+local function sup_contact(cp)
+  if string.find(cp, '@', 1, true) then return string.lower(cp) end
+  return cp
+end
+-- Whether hash spk exists, asked once per call (most tenants have no suppression in a shard).
+local function sup_any(cache, spk)
+  local e = cache[spk]
+  if e == nil then
+    e = redis.call('EXISTS', spk) == 1
+    cache[spk] = e
+  end
+  return e
+end
+-- The verdict rule ("suppressed.SCOPE:RULE") of the first suppression in hash spk that blocks a
+-- job on channel ch to contact cp (normalized) of debtor db about debt dt, or nil: one HMGET.
+local function suppressed(spk, ch, cp, db, dt)
+  local v = redis.call('HMGET', spk, 'c|' .. cp .. '|' .. ch, 'c|' .. cp .. '|*',
+    'd|' .. db .. '|' .. ch, 'd|' .. db .. '|*', 'b|' .. dt .. '|' .. ch, 'b|' .. dt .. '|*')
+  for i = 1, 6 do
+    local x = v[i]
+    if x and (i > 2 or cp ~= '') and (i < 5 or dt ~= '') then
+      return 'suppressed.' .. SUP_SCOPE[i] .. ':' .. string.match(x, '^[^%z]*')
+    end
+  end
+  return nil
+end
 
 -- pg_admit: a batch of one shard's jobs through admission (decided in C by rl_decide).
--- KEYS[1] audit, KEYS[2] deferred, then per job: history, job, suppressions, ready queue.
+-- KEYS[1] audit, KEYS[2] deferred, then per job: history, job, the tenant's suppression hash
+-- in this shard, ready queue.
 -- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] history TTL (s), then per job:
 --   job_id tenant debtor readmit(0|1) expected_version action until rule reason new_history
 --   payload channel contact queue_score x (the packed audit context) counters
@@ -158,7 +217,7 @@ local function admit(keys, args)
   local NK, NA = 4, 16
   local ak, dk = keys[1], keys[2]
   local now, idem_ttl, hist_ttl = args[1], tonumber(args[2]), tonumber(args[3])
-  local out = {}
+  local out, sc = {}, {}
   for i = 0, (#keys - 2) / NK - 1 do
     local k, a = 3 + i * NK, 4 + i * NA
     local hk, jk, sk, qk = keys[k], keys[k + 1], keys[k + 2], keys[k + 3]
@@ -185,14 +244,9 @@ local function admit(keys, args)
         res = {'S', st or 'none'}
       else
         from = st or 'new'
-        -- one call for the three suppressions (an absent set answers 0s): cease, channel, contact
-        local sup = redis.call('SMISMEMBER', sk, 'all', 'ch:' .. ch, 'cp:' .. cp)
-        if sup[1] == 1 then
-          rule, reason, action = 'debtor.cease', 'suppressed', 'R'
-        elseif sup[2] == 1 then
-          rule, reason, action = 'debtor.opt-out.' .. ch, 'suppressed', 'R'
-        elseif cp ~= '' and sup[3] == 1 then
-          rule, reason, action = 'contact.opt-out', 'suppressed', 'R'
+        if sup_any(sc, sk) then
+          local r = suppressed(sk, ch, sup_contact(cp), j.db, j.dt or '')
+          if r then rule, reason, action = r, 'suppressed', 'R' end
         end
       end
     end
@@ -241,27 +295,52 @@ end
 -- pg_lease: leases up to N ready jobs of one shard's channel queue to a worker.
 -- KEYS[1] ready queue, KEYS[2] leases, KEYS[3] audit.
 -- ARGV[1] how many, ARGV[2] lease expiry (ms), ARGV[3] now (ms), ARGV[4] the worker
--- ("name#incarnation"), ARGV[5] this broker ("instance#incarnation").
+-- ("name#incarnation"), ARGV[5] this broker ("instance#incarnation"), ARGV[6] TTL (s) of
+-- finished jobs (default 35 days).
 -- Returns a flat array: job key, payload, attempt, ... A queue entry whose job is gone or no
--- longer queued is dropped from the queue (an index entry, not a transition).
+-- longer queued is dropped from the queue (an index entry, not a transition). A queued job a
+-- suppression now blocks (the tenant's hash in this shard, derived from the job key: the same
+-- slot) goes queued -> REJECTED, audited, its payload dropped, and is not returned.
 local function lease(keys, args)
   local qk, lk, ak = keys[1], keys[2], keys[3]
   local until_ms, now = args[2], args[3]
+  local ttl = tonumber(args[6]) or 3024000
   local holders = args[4] .. '\0' .. args[5]
   local popped = redis.call('ZPOPMIN', qk, args[1])
-  local out = {}
+  local out, sc = {}, {}
   for i = 1, #popped, 2 do
     local jk = popped[i]
     local v = redis.call('HMGET', jk, 's', 'att', 'p', 'id', 'tn', 'db', 'ch', 'x')
     local st, p = v[1], v[3]
+    local dt, cm, cp, tz, off
+    if v[8] then
+      dt, cm, cp, tz, off = string.match(v[8], '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+    end
+    local rule
     if p and allowed('DISPATCHED', st) then
+      local head, et = string.match(jk, '^(.-{s%d+}:)j:([^:]*):')
+      local spk = head and (head .. 'sp:' .. et)
+      if spk and sup_any(sc, spk) then
+        rule = suppressed(spk, v[7] or '', sup_contact(cp or ''), v[6] or '', dt or '')
+      end
+    end
+    if rule and allowed('REJECTED', st) then
+      -- never attempted: the contact admission counted will not happen (as SKIPPED)
+      if (tonumber(v[2]) or 0) == 0 then
+        local head, et, ed = string.match(jk, '^(.-{s%d+}:)j:([^:]*):([^:]*):')
+        hist_edit(head .. 'h:' .. et .. ':' .. ed, job_ref(v[5] or '', v[4] or ''),
+          function() return '' end)
+      end
+      redis.call('HSET', jk, 's', T.REJECTED.to, 'r', rule)
+      redis.call('HDEL', jk, 'p')
+      redis.call('EXPIRE', jk, ttl)
+      audit(ak, now, {id = v[4], tn = v[5], db = v[6], ch = v[7], dt = dt, cm = cm, cp = cp,
+        tz = tz, off = off}, st, 'REJECTED',
+        {attempt = v[2] or '0', rule = rule, reason = 'suppressed', detail = 'dispatch re-check'})
+    elseif p and allowed('DISPATCHED', st) then
       local att = tostring((tonumber(v[2]) or 0) + 1)
       redis.call('HSET', jk, 's', 'dispatched', 'att', att, 'l', holders)
       redis.call('ZADD', lk, until_ms, jk)
-      local dt, cm, cp, tz, off
-      if v[8] then
-        dt, cm, cp, tz, off = string.match(v[8], '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
-      end
       redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', v[4] or '',
         'tenant', v[5] or '', 'debtor', v[6] or '', 'channel', v[7] or '', 'from', st,
         'to', 'DISPATCHED', 'attempt', att, 'debt', dt or '', 'campaign', cm or '',
@@ -418,6 +497,96 @@ local function cancel(keys, args)
   return out
 end
 
+-- pg_sup_add and pg_sup_del: suppression changes of one shard (store/st_suppress.c makes one
+-- call per shard the change must reach; every entry names a tenant's hash of this shard).
+-- KEYS[1] the shard's sp-tenants set, KEYS[2] its audit stream, then per entry the tenant's
+--   suppression hash in this shard.
+-- ARGV[1] now (ms), then per entry 9 arguments:
+--   pg_sup_add: tenant kind(c d b) value channel rule who why home(0|1) replace(0|1)
+--   pg_sup_del: tenant kind(c d b) value channel only-rule ('' any) who why home(0|1) ''
+--   home 1: this is the entry's home shard, whose audit stream records the change (once).
+-- pg_sup_add returns per entry 'added', 'changed' (same rule, another who or why), 'same'
+--   (nothing written), 'replaced:OLD' (replace 1) or 'kept:OLD' (another rule is in force and
+--   replace is 0: an opt-out never overwrites an operator's or a regulator's suppression).
+-- pg_sup_del returns per entry 'removed:RULE', 'absent' or 'kept:RULE' (only-rule differs).
+-- Arguments are all checked before anything is written: a bad entry fails the whole call.
+local function sup_audit(ak, now, tn, kind, value, ch, from, to, rule, who, why, detail)
+  redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', '', 'tenant', tn,
+    'debtor', kind == 'd' and value or '', 'channel', ch, 'from', from, 'to', to, 'attempt', '',
+    'scope', SUP_KIND[kind], 'value', value, 'rule', rule, 'who', who, 'why', why,
+    'detail', detail)
+end
+local function sup_check_args(keys, args)
+  local NA = 9
+  if #args ~= 1 + (#keys - 2) * NA then return 'wrong number of arguments' end
+  for i = 0, #keys - 3 do
+    local a = 2 + i * NA
+    if not SUP_KIND[args[a + 1]] or args[a] == '' or args[a + 2] == '' or args[a + 3] == ''
+        or string.find(args[a + 3], '|', 1, true) or string.find(args[a + 4], '%z')
+        or string.find(args[a + 5], '%z') or string.find(args[a + 6], '%z') then
+      return 'bad suppression entry ' .. (i + 1)
+    end
+  end
+  return nil
+end
+local function sup_change(keys, args, adding)
+  local NA = 9
+  local bad = sup_check_args(keys, args)
+  if bad then return redis.error_reply(bad) end
+  if adding then
+    for i = 0, #keys - 3 do
+      if args[2 + i * NA + 4] == '' then return redis.error_reply('empty rule') end
+    end
+  end
+  local tk, ak, now = keys[1], keys[2], args[1]
+  local out = {}
+  for i = 0, #keys - 3 do
+    local a = 2 + i * NA
+    local spk = keys[3 + i]
+    local tn, kind, value, ch = args[a], args[a + 1], args[a + 2], args[a + 3]
+    local rule, who, why, home = args[a + 4], args[a + 5], args[a + 6], args[a + 7] == '1'
+    local f = kind .. '|' .. value .. '|' .. ch
+    local old = redis.call('HGET', spk, f)
+    local orule, owho, owhy
+    if old then
+      orule, owho, owhy = string.match(old, '^([^%z]*)%z[^%z]*%z([^%z]*)%z(.*)$')
+      orule = orule or string.match(old, '^[^%z]*')
+    end
+    local res
+    if adding then
+      if old and orule ~= rule and args[a + 8] ~= '1' then
+        res = 'kept:' .. orule
+      elseif old and orule == rule and owho == who and owhy == why then
+        res = 'same'
+      else
+        res = not old and 'added' or (orule == rule and 'changed' or 'replaced:' .. orule)
+        redis.call('HSET', spk, f, rule .. '\0' .. now .. '\0' .. who .. '\0' .. why)
+        redis.call('SADD', tk, tn)
+        if home then
+          sup_audit(ak, now, tn, kind, value, ch, old and 'suppressed' or 'none', 'SUPPRESSED',
+            rule, who, why, (old and orule ~= rule) and ('replaces ' .. orule) or '')
+        end
+      end
+    else
+      if not old then
+        res = 'absent'
+      elseif rule ~= '' and orule ~= rule then
+        res = 'kept:' .. orule
+      else
+        redis.call('HDEL', spk, f)
+        if redis.call('EXISTS', spk) == 0 then redis.call('SREM', tk, tn) end
+        if home then
+          sup_audit(ak, now, tn, kind, value, ch, 'suppressed', 'UNSUPPRESSED', orule, who, why,
+            '')
+        end
+        res = 'removed:' .. orule
+      end
+    end
+    out[i + 1] = res
+  end
+  return out
+end
+
 -- === The way back: what providers tell us afterwards (pregon-hooks -> pregond) ============
 -- A webhook names a provider's message id or a contact point, never a debtor: the maps below
 -- (keys in store/st_keys.h) live in the shard those names hash to, and lead to the debtor's
@@ -523,6 +692,8 @@ redis.register_function('pg_lookup', lookup)
 redis.register_function('pg_inbound', inbound)
 redis.register_function{function_name = 'pg_contacts', callback = contacts, flags = {'no-writes'}}
 redis.register_function{function_name = 'pg_seen', callback = seen, flags = {'no-writes'}}
+redis.register_function('pg_sup_add', function(keys, args) return sup_change(keys, args, true) end)
+redis.register_function('pg_sup_del', function(keys, args) return sup_change(keys, args, false) end)
 redis.register_function{function_name = 'pg_table', callback = table_fn, flags = {'no-writes'}}
 redis.register_function{function_name = 'pg_version', flags = {'no-writes'},
   callback = function() return LIB_VERSION end}

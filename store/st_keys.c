@@ -152,7 +152,7 @@ static int s_head(const st_keys_t *self, int shard, char *buf, size_t len) {
     return (int)at;
 }
 
-/* buf[*at..] = head kind ":" T ":" D [":" J] NUL; false when it does not fit. */
+/* buf[*at..] = head kind ":" T [":" D [":" J]] NUL; false when it does not fit. */
 static int s_one(const char *head, size_t hl, const char *kind, const char *tenant,
                  const char *debtor, const char *job_id, char *buf, size_t len, size_t *at) {
     size_t kl = strlen(kind);
@@ -163,11 +163,15 @@ static int s_one(const char *head, size_t hl, const char *kind, const char *tena
     memcpy(buf + *at, kind, kl);
     *at += kl;
     buf[(*at)++] = ':';
-    if (!s_esc(buf, len, at, tenant) || *at + 1 >= len)
+    if (!s_esc(buf, len, at, tenant))
         return 0;
-    buf[(*at)++] = ':';
-    if (!s_esc(buf, len, at, debtor))
-        return 0;
+    if (debtor) {
+        if (*at + 1 >= len)
+            return 0;
+        buf[(*at)++] = ':';
+        if (!s_esc(buf, len, at, debtor))
+            return 0;
+    }
     if (job_id) {
         if (*at + 1 >= len)
             return 0;
@@ -197,7 +201,7 @@ int st_keys_job_set(const st_keys_t *self, const char *tenant, const char *debto
     if (!s_one(head, (size_t)hl, "j", tenant, debtor, job_id ? job_id : "", buf, len, &at))
         return -1;
     *sk = buf + at;
-    if (!s_one(head, (size_t)hl, "sup", tenant, debtor, NULL, buf, len, &at))
+    if (!s_one(head, (size_t)hl, "sp", tenant, NULL, NULL, buf, len, &at))
         return -1;
     return (int)at;
 }
@@ -212,9 +216,16 @@ int st_key_job(const st_keys_t *self, const char *tenant, const char *debtor, co
     return s_debtor_key(self, "j", tenant, debtor, job_id ? job_id : "", buf, len);
 }
 
-int st_key_suppress(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
-                    size_t len) {
-    return s_debtor_key(self, "sup", tenant, debtor, NULL, buf, len);
+int st_key_suppress(const st_keys_t *self, int shard, const char *tenant, char *buf, size_t len) {
+    char head[64];
+    if (shard < 0 || shard >= self->shards)
+        return -1;
+    int hl = s_head(self, shard, head, sizeof head);
+    size_t at = 0;
+    if (hl < 0 || len == 0 ||
+        !s_one(head, (size_t)hl, "sp", tenant ? tenant : "", NULL, NULL, buf, len, &at))
+        return -1;
+    return (int)at - 1;
 }
 
 int st_key_provider(const st_keys_t *self, const char *provider, const char *id, char *buf,

@@ -6,7 +6,12 @@
  * one Redis or on a Redis Cluster:
  *   P:{sN}:h:T:D        hash    debtor history: v = version, c = records (rl_history.h)
  *   P:{sN}:j:T:D:J      hash    one job (fields in store/pregon.lua's header)
- *   P:{sN}:sup:T:D      set     debtor suppressions: "all" | "ch:CHANNEL" | "cp:CONTACT"
+ *   P:{sN}:sp:T         hash    the suppressions of tenant T shard N must know (st_suppress.h):
+ *                               field "KIND|VALUE|CHANNEL" (KIND c contact, d debtor, b debt;
+ *                               CHANNEL a channel or "*"), value "RULE NUL AT NUL WHO NUL WHY".
+ *                               Contact and debt ones are in every shard, debtor ones in the
+ *                               debtor's shard only.
+ *   P:{sN}:sp-tenants   set     the tenants having a P:{sN}:sp:T hash (listing every tenant)
  *   P:{sN}:q:CHANNEL    zset    ready queue of job keys by score (priority, then arrival)
  *   P:{sN}:deferred     zset    job keys by the instant they may be admitted again (s)
  *   P:{sN}:retry        zset    job keys by the instant they may be queued again (s)
@@ -51,16 +56,17 @@ int st_key_history(const st_keys_t *self, const char *tenant, const char *debtor
                    size_t len);
 int st_key_job(const st_keys_t *self, const char *tenant, const char *debtor, const char *job_id,
                char *buf, size_t len);
-int st_key_suppress(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
-                    size_t len);
+/* The suppression hash of `tenant` in `shard` (P:{sN}:sp:T). */
+int st_key_suppress(const st_keys_t *self, int shard, const char *tenant, char *buf, size_t len);
 /* A debtor's three keys and one of its jobs' at once (the shard is computed once): the history,
- * job and suppression keys written one after the other into buf, NUL-terminated each, pointed
- * to by *hk, *jk and *sk. Returns the bytes used, or -1 if they do not fit in len. */
+ * job and suppression keys (the tenant's suppression hash in the debtor's shard) written one
+ * after the other into buf, NUL-terminated each, pointed to by *hk, *jk and *sk. Returns the
+ * bytes used, or -1 if they do not fit in len. */
 int st_keys_job_set(const st_keys_t *self, const char *tenant, const char *debtor,
                     const char *job_id, char *buf, size_t len, char **hk, char **jk, char **sk,
                     int *shard);
 /* Per-shard structures; `what` is one of "deferred", "retry", "leases", "audit", "dataset",
- * or "q:CHANNEL" for a ready queue. */
+ * "sp-tenants", or "q:CHANNEL" for a ready queue. */
 int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len);
 
 /* The way back (webhooks). Each key lives in the shard its own two names hash to, so a lookup

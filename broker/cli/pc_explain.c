@@ -19,13 +19,14 @@
 #include "rl_admit.h"
 #include "rl_history.h"
 #include "st_keys.h"
+#include "st_suppress.h"
 #include "rl_policyset.h"
 
 static void s_usage(FILE *to) {
     fprintf(
         to,
         "usage: pregonctl explain --tenant T --debtor D --channel CH --jurisdiction J --tz ZONE\n"
-        "                         [--debt ID] [--role R] [--at RFC3339] [--json]\n"
+        "                         [--debt ID] [--contact C] [--role R] [--at RFC3339] [--json]\n"
         "                         [--redis HOST:PORT | --redis-socket PATH] [--prefix pg] "
         "[--shards 16]\n"
         "                         [--policies DIR]\n"
@@ -50,6 +51,7 @@ int pc_explain_main(int argc, char **argv) {
                                          {"jurisdiction", required_argument, NULL, 'j'},
                                          {"tz", required_argument, NULL, 'z'},
                                          {"debt", required_argument, NULL, 'D'},
+                                         {"contact", required_argument, NULL, 'C'},
                                          {"role", required_argument, NULL, 'r'},
                                          {"at", required_argument, NULL, 'a'},
                                          {"json", no_argument, NULL, 'J'},
@@ -61,7 +63,8 @@ int pc_explain_main(int argc, char **argv) {
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *tenant = NULL, *debtor = NULL, *channel = NULL, *jur = NULL, *tz = NULL;
-    const char *debt = NULL, *role = "debtor", *at = NULL, *redis = "127.0.0.1:6379";
+    const char *debt = NULL, *contact = NULL, *role = "debtor", *at = NULL,
+               *redis = "127.0.0.1:6379";
     const char *sock = NULL, *prefix = "pg", *policies = "deploy/policies";
     int json = 0, c, shards = 16;
     optind = 1;
@@ -84,6 +87,9 @@ int pc_explain_main(int argc, char **argv) {
                 break;
             case 'D':
                 debt = optarg;
+                break;
+            case 'C':
+                contact = optarg;
                 break;
             case 'r':
                 role = optarg;
@@ -163,7 +169,7 @@ int pc_explain_main(int argc, char **argv) {
         return 3;
     }
     st_keys_t *keys = st_keys_new(prefix, shards);
-    char hk[ST_KEY_MAX] = "", sk[ST_KEY_MAX] = "";
+    char hk[ST_KEY_MAX] = "";
     if (!keys) {
         fprintf(stderr, "pregonctl: --prefix must be 1..31 bytes and --shards 1..16384\n");
         redisFree(rc);
@@ -171,7 +177,18 @@ int pc_explain_main(int argc, char **argv) {
         return 2;
     }
     st_key_history(keys, tenant, debtor, hk, sizeof hk);
-    st_key_suppress(keys, tenant, debtor, sk, sizeof sk);
+    /* the suppressions admission and dispatch would find (store/st_suppress.h) */
+    char sup_buf[ST_SUP_VERDICT_MAX + 1];
+    st_fn_t *fn = st_fn_new(rc);
+    st_suppress_t *sup = fn ? st_suppress_new(rc, keys, fn) : NULL;
+    int suppressed = sup ? st_suppress_check(sup, tenant, debtor, channel, contact, debt, sup_buf,
+                                             sizeof sup_buf)
+                         : -1;
+    if (suppressed < 0)
+        fprintf(stderr, "pregonctl: cannot read suppressions: %s\n",
+                sup ? pg_log_quoted(st_suppress_strerror(sup), PG_LOG_QUOTED_MAX).s : "no memory");
+    st_suppress_destroy(&sup);
+    st_fn_destroy(&fn);
     st_keys_destroy(&keys);
     static rl_contact_t hist[RL_MAX_HISTORY];
     int n = 0;
@@ -180,20 +197,12 @@ int pc_explain_main(int argc, char **argv) {
         n = rl_history_decode(r->str, r->len, hist, NULL, RL_MAX_HISTORY);
     if (r)
         freeReplyObject(r);
-    redisReply *sup = redisCommand(rc, "SMEMBERS %s", sk);
     if (n < 0)
         n = 0;
 
     rl_verdict_t v;
     rl_decide(&job, hist, (size_t)n, now, &v);
-    const char *sup_rule = NULL;
-    for (size_t i = 0; sup && sup->type == REDIS_REPLY_ARRAY && i < sup->elements; i++) {
-        const char *m = sup->element[i]->str;
-        char want[64];
-        snprintf(want, sizeof want, "ch:%s", channel);
-        if (strcmp(m, "all") == 0 || strcmp(m, want) == 0)
-            sup_rule = strcmp(m, "all") == 0 ? "debtor.cease" : "debtor.opt-out";
-    }
+    const char *sup_rule = suppressed == 1 ? sup_buf : NULL;
     char local[40], until[40] = "";
     pc_time_format(now, job.zones[0], local, sizeof local);
     if (v.outcome == RL_DEFER || v.outcome == RL_EXPIRE)
@@ -238,8 +247,6 @@ int pc_explain_main(int argc, char **argv) {
                    s_flags(hist[i].flags));
         }
     }
-    if (sup)
-        freeReplyObject(sup);
     redisFree(rc);
     rl_policyset_destroy(&set);
     return 0;

@@ -197,8 +197,9 @@ static int s_key(s_conn_t *c, int argc, char **argv) {
         n = st_key_job(c->keys, argv[1], argv[2], argv[3], k, sizeof k);
     else if (argc == 3 && strcmp(argv[0], "history") == 0)
         n = st_key_history(c->keys, argv[1], argv[2], k, sizeof k);
-    else if (argc == 3 && strcmp(argv[0], "suppress") == 0)
-        n = st_key_suppress(c->keys, argv[1], argv[2], k, sizeof k);
+    else if (argc == 3 && strcmp(argv[0], "suppress") == 0) /* the debtor's shard's hash */
+        n = st_key_suppress(c->keys, st_keys_shard(c->keys, argv[1], argv[2]), argv[1], k,
+                            sizeof k);
     else if (argc == 3 && strcmp(argv[0], "events") == 0)
         n = st_key_events(c->keys, argv[1], argv[2], k, sizeof k);
     else if (argc == 3 && strcmp(argv[0], "contact") == 0)

@@ -11,6 +11,7 @@
 #include "pc_policy_check.h"
 #include "pc_redis.h"
 #include "pc_submit.h"
+#include "pc_suppress.h"
 #include "pg_log.h"
 
 typedef struct {
@@ -24,6 +25,7 @@ static const s_command_t s_commands[] = {
     {"submit", pc_submit_main, "send a file of jobs to pregond and summarize the verdicts"},
     {"explain", pc_explain_main, "may this debtor be contacted now? which rule, until when"},
     {"redis", pc_redis_main, "the dataset: adopt after a loss, stats, keys, audit records"},
+    {"suppress", pc_suppress_main, "suppressions: add, remove, list, import a CSV"},
 };
 
 static void s_usage(FILE *to) {

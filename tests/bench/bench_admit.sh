@@ -33,12 +33,12 @@ now=1773237600                       # 2026-03-11T10:00:00-04:00, as bench_admit
 ttl=$((35 * 86400))                  # rl_admit.c: idempotency TTL
 hist_ttl=$((35 * 86400 + 86400))     # HISTORY_FLOOR_SECS + 1 day
 payload=$(printf 'p%.0s' $(seq 120)) # the 120 bytes bench_admit sends
-# KEYS: audit, deferred, then history, job, suppression, queue of the one job (one shard).
+# KEYS: audit, deferred, then history, job, the tenant's suppression hash, queue of the one job (one shard).
 # ARGV: now (ms), ttl, hist_ttl, then job_id tenant debtor readmit version action until rule
 #       reason new_history payload channel contact queue_score debt campaign zone offset counters.
 args=(FCALL pg_admit 6 'pg:{s0}:audit' 'pg:{s0}:deferred'
   "pg:{s0}:h:acme:__rand_int__" "pg:{s0}:j:acme:__rand_int__:job-__rand_int__"
-  "pg:{s0}:sup:acme:__rand_int__" 'pg:{s0}:q:sms'
+  "pg:{s0}:sp:acme" 'pg:{s0}:q:sms'
   "${now}000" "$ttl" "$hist_ttl"
   "job-__rand_int__" acme "__rand_int__" 0 0 A 0 "" ""
   "$now,1,0,1a2b3c4d,5e6f7a8b;" "$payload" sms +15550000000 "$now" L1 bench America/New_York -14400 "1 of 3 in day")

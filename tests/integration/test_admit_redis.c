@@ -15,6 +15,7 @@
 #include "rl_policyset.h"
 #include "st_fn.h"
 #include "st_keys.h"
+#include "st_suppress.h"
 
 #include "it_check.h"
 
@@ -54,10 +55,6 @@ static const char *s_hkey(const char *debtor, char *buf) {
 }
 static const char *s_jkey(const char *debtor, const char *job, char *buf) {
     st_key_job(s_keys, "acme", debtor, job, buf, ST_KEY_MAX);
-    return buf;
-}
-static const char *s_skey(const char *debtor, char *buf) {
-    st_key_suppress(s_keys, "acme", debtor, buf, ST_KEY_MAX);
     return buf;
 }
 static const char *s_dkey(const char *debtor, char *buf) {
@@ -291,10 +288,15 @@ static void test_suppression_and_hours(void) {
     redisContext *c = s_connect();
     st_fn_t *fn;
     rl_admit_t *adm = s_admit_new(c, &fn);
-    char sk[ST_KEY_MAX];
-    freeReplyObject(redisCommand(c, "SADD %s ch:sms", s_skey("opted", sk)));
-    freeReplyObject(redisCommand(c, "SADD %s all", s_skey("ceased", sk)));
-    freeReplyObject(redisCommand(c, "SADD %s cp:+573001112233", s_skey("number", sk)));
+    st_suppress_t *sup = st_suppress_new(c, s_keys, fn);
+    const st_sup_t sups[3] = {
+        {"acme", ST_SUP_DEBTOR, "opted", "sms", "opt-out", "test", "STOP"},
+        {"acme", ST_SUP_DEBTOR, "ceased", "*", "cease", "test", "letter"},
+        {"acme", ST_SUP_CONTACT, "+573005550000", "*", "opt-out", "test", "STOP"}};
+    st_sup_result_t sres[3];
+    CHECK(st_suppress_add_batch(sup, sups, 3, false, NOON * 1000, sres) == 0, "suppress: %s",
+          st_suppress_strerror(sup));
+    st_suppress_destroy(&sup);
     rl_admit_job_t jobs[7];
     rl_admit_verdict_t out[7];
     s_job(&jobs[0], "opted", "s1");
@@ -305,24 +307,25 @@ static void test_suppression_and_hours(void) {
     s_job(&jobs[4], "bad", "s5");
     jobs[4].reject_rule = "job.fields";
     jobs[4].reject_reason = "bad-timezone";
-    s_job(&jobs[5], "number", "s6"); /* this number opted out, for this debtor */
+    s_job(&jobs[5], "number", "s6"); /* this number opted out */
+    jobs[5].contact = "+573005550000";
     s_job(&jobs[6], "number", "s7");
     jobs[6].contact = "+573009998877"; /* another number of the same debtor */
     /* 2026-03-11 03:00 UTC = 22:00 in Bogota the evening before: window closed until 06:00 */
     const int64_t night = NOON - 12 * 3600;
     CHECK(rl_admit_batch(adm, jobs, 7, night, out) == 0, "batch: %s", rl_admit_strerror(adm));
-    CHECK(out[0].code == RL_V_REJECTED && strcmp(out[0].rule, "debtor.opt-out.sms") == 0,
+    CHECK(out[0].code == RL_V_REJECTED && strcmp(out[0].rule, "suppressed.debtor:opt-out") == 0,
           "opted-out sms: %d %s", out[0].code, out[0].rule);
     CHECK(out[1].code == RL_V_DEFERRED, "email to opted-out-of-sms debtor, at night: %d",
           out[1].code);
-    CHECK(out[2].code == RL_V_REJECTED && strcmp(out[2].rule, "debtor.cease") == 0, "ceased: %s",
-          out[2].rule);
+    CHECK(out[2].code == RL_V_REJECTED && strcmp(out[2].rule, "suppressed.debtor:cease") == 0,
+          "ceased: %s", out[2].rule);
     CHECK(out[3].code == RL_V_DEFERRED && strcmp(out[3].rule, "test.hours") == 0 &&
               out[3].until == NOON - 4 * 3600,
           "night: %d %s %lld", out[3].code, out[3].rule, (long long)out[3].until);
     CHECK(out[4].code == RL_V_REJECTED && strcmp(out[4].reason, "bad-timezone") == 0,
           "invalid: %d %s", out[4].code, out[4].reason);
-    CHECK(out[5].code == RL_V_REJECTED && strcmp(out[5].rule, "contact.opt-out") == 0,
+    CHECK(out[5].code == RL_V_REJECTED && strcmp(out[5].rule, "suppressed.contact:opt-out") == 0,
           "opted-out number: %d %s", out[5].code, out[5].rule);
     CHECK(out[6].code == RL_V_DEFERRED, "the debtor's other number: %d %s", out[6].code,
           out[6].rule);

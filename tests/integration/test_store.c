@@ -18,6 +18,7 @@
 #include "st_fn.h"
 #include "st_keys.h"
 #include "st_state.h"
+#include "st_suppress.h"
 
 #include "it_check.h"
 
@@ -43,7 +44,7 @@ static void s_job(s_job_t *j, int n) {
     j->shard = st_keys_shard(s_keys, "t", j->debtor);
     st_key_job(s_keys, "t", j->debtor, j->job, j->jk, sizeof j->jk);
     st_key_history(s_keys, "t", j->debtor, j->hk, sizeof j->hk);
-    st_key_suppress(s_keys, "t", j->debtor, j->sk, sizeof j->sk);
+    st_key_suppress(s_keys, j->shard, "t", j->sk, sizeof j->sk);
     st_key_shared(s_keys, j->shard, "q:sms", j->q, sizeof j->q);
     st_key_shared(s_keys, j->shard, "leases", j->leases, sizeof j->leases);
     st_key_shared(s_keys, j->shard, "audit", j->audit, sizeof j->audit);
@@ -124,10 +125,12 @@ static redisReply *s_fcall(const char *name, int argc, const char **argv) {
     return st_fn_call(s_fn, name, argc, argv, argl);
 }
 
-/* Asks for transition t of job j through the function that makes it. */
+/* Asks for transition t of job j through the function that makes it: REJECTED of a job that is
+ * neither new nor deferred is asked of pg_lease, with the debtor under cease-communication. */
 static void s_attempt(const s_job_t *j, st_state_t from, st_transition_t t) {
     redisReply *r = NULL;
-    if (t <= ST_T_EXPIRED) { /* admission: a new job, or a deferred one coming due */
+    bool at_lease = t == ST_T_REJECTED && from != ST_NEW && from != ST_DEFERRED;
+    if (t <= ST_T_EXPIRED && !at_lease) { /* admission: a new job, or a deferred one coming due */
         const char action[2] = {"ADRE"[t - ST_T_ACCEPTED], 0};
         const char *readmit = from == ST_NEW ? "0" : "1";
         const char *argv[] = {NULL,
@@ -166,11 +169,17 @@ static void s_attempt(const s_job_t *j, st_state_t from, st_transition_t t) {
         argv[26] = x;
         argl[26] = sizeof x - 1;
         r = st_fn_call(s_fn, "pg_admit", 28, argv, argl);
-    } else if (t == ST_T_DISPATCHED) {
+    } else if (t == ST_T_DISPATCHED || at_lease) {
+        static const char body[] = "cease\0"
+                                   "1\0ops\0test";
+        if (at_lease)
+            s_cmd("HSET %s d|%s|* %b", j->sk, j->debtor, body, sizeof body - 1);
         s_cmd("ZADD %s 5 %s", j->q, j->jk); /* whatever its state, the queue names it */
-        const char *argv[] = {NULL, NULL,  "3",  j->q, j->leases, j->audit, "10", "99999999999999",
-                              NOW,  "w#1", "b#1"};
-        r = s_fcall("pg_lease", 11, argv);
+        const char *argv[] = {NULL, NULL,  "3",   j->q, j->leases, j->audit, "10", "99999999999999",
+                              NOW,  "w#1", "b#1", "100"};
+        r = s_fcall("pg_lease", 12, argv);
+        if (at_lease)
+            s_cmd("DEL %s", j->sk);
     } else if (t == ST_T_QUEUED) {
         s_cmd("ZADD %s 1 %s", j->retry, j->jk);
         const char *argv[] = {NULL,         NULL,     "7",      j->retry, j->audit,
@@ -307,6 +316,30 @@ static void test_audit_schema(void) {
     s_attempt(&j, ST_DISPATCHED, ST_T_SENT);
     s_fields_of(&j, fields, sizeof fields);
     CHECK(strcmp(fields, outcome) == 0, "an outcome record has fields: %s", fields);
+    /* a queued job rejected at dispatch: a decision record, with the rule */
+    s_job_t q;
+    s_job(&q, 9998);
+    s_set_state(&q, ST_QUEUED);
+    s_attempt(&q, ST_QUEUED, ST_T_REJECTED);
+    s_fields_of(&q, fields, sizeof fields);
+    CHECK(strcmp(fields, decision) == 0, "a REJECTED-at-dispatch record has fields: %s", fields);
+    char rule[64], detail[64];
+    s_last_audit(&q, "rule", rule, sizeof rule);
+    s_last_audit(&q, "detail", detail, sizeof detail);
+    CHECK(strcmp(rule, "suppressed.debtor:cease") == 0 && strcmp(detail, "dispatch re-check") == 0,
+          "rejected at dispatch: rule %s detail %s", rule, detail);
+    /* a suppression change (a debtor's: audited in the debtor's shard, j's) */
+    static const char *const change = "v at job tenant debtor channel from to attempt scope value "
+                                      "rule who why detail";
+    st_suppress_t *sup = st_suppress_new(s_c, s_keys, s_fn);
+    st_sup_t one = {"t", ST_SUP_DEBTOR, j.debtor, "sms", "operator", "ops@test", "asked"};
+    st_sup_result_t res;
+    CHECK(st_suppress_add(sup, &one, false, 1773241200000, &res) == 0 &&
+              res.outcome == ST_SUP_ADDED,
+          "add: %s %s", st_sup_outcome_name(res.outcome), st_suppress_strerror(sup));
+    s_fields_of(&j, fields, sizeof fields);
+    CHECK(strcmp(fields, change) == 0, "a suppression record has fields: %s", fields);
+    st_suppress_destroy(&sup);
 }
 
 int main(void) {
