@@ -39,6 +39,7 @@ static const s_field_t s_fields[] = {
     F("hooks.contact_ttl_s", T_I64, hooks_contact_ttl_s),
     F("hooks.early_ttl_s", T_I64, hooks_early_ttl_s),
     F("hooks.seen_ttl_s", T_I64, hooks_seen_ttl_s),
+    F("hooks.opt_out_every_channel", T_INT, hooks_opt_out_every_channel),
     F("policies", T_PATH, policies),
     F("templates", T_PATH, templates),
     F("limits.max_batch", T_INT, max_batch),

@@ -23,16 +23,18 @@ typedef struct {
     char events[256];       /* ZeroMQ endpoint of the event PUB; "" = none */
     char hooks[256];        /* ZeroMQ endpoint of the ROUTER pregon-hooks connects to; "" = none */
     int64_t hooks_id_ttl_s; /* a provider message id finds its job this long after SENT */
-    int64_t hooks_contact_ttl_s; /* an inbound STOP finds the tenants that contacted the
-                                  * number this long after the last dispatch to it */
-    int64_t hooks_early_ttl_s;   /* a callback that overtook its SENT report waits this long */
-    int64_t hooks_seen_ttl_s;    /* event ids applied to a debtor are remembered this long */
-    char policies[512];          /* folder of policy files (resolved: see brk_config_load) */
-    char templates[512];         /* template catalog file (resolved: see brk_config_load) */
-    int max_batch;               /* jobs per SubmitBatch */
-    int max_frame_bytes;         /* larger frames are refused with "too-large" */
-    int64_t max_queue;           /* ready jobs per channel beyond which submitters get BUSY */
-    int lease_ms;                /* a dispatched job without a report after this is UNKNOWN */
+    int64_t hooks_contact_ttl_s;     /* an inbound STOP finds the tenants that contacted the
+                                      * number this long after the last dispatch to it */
+    int64_t hooks_early_ttl_s;       /* a callback that overtook its SENT report waits this long */
+    int64_t hooks_seen_ttl_s;        /* event ids applied to a debtor are remembered this long */
+    int hooks_opt_out_every_channel; /* 1: an opt-out blocks the contact point on every channel;
+                                      * 0: on the channel it came by */
+    char policies[512];              /* folder of policy files (resolved: see brk_config_load) */
+    char templates[512];             /* template catalog file (resolved: see brk_config_load) */
+    int max_batch;                   /* jobs per SubmitBatch */
+    int max_frame_bytes;             /* larger frames are refused with "too-large" */
+    int64_t max_queue;               /* ready jobs per channel beyond which submitters get BUSY */
+    int lease_ms;                    /* a dispatched job without a report after this is UNKNOWN */
     int heartbeat_ms;
     int max_attempts;        /* retryable failures before a job is FAILED */
     uint32_t resend_unknown; /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */

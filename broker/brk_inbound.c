@@ -6,6 +6,7 @@
  * (and a suppression added twice changes nothing). */
 #include "brk_inbound.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "rl_history.h"
 #include "rl_policy.h"
 #include "st_fn.h"
+#include "st_suppress.h"
 
 #define EARLY_KEEP_MAX "16" /* early events kept per provider id */
 #define DETAIL_MAX     160  /* bytes of a debtor's text kept in the audit record */
@@ -301,10 +303,48 @@ static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent
     return applied ? "applied" : "duplicate";
 }
 
+/* An opt-out suppresses the contact point for every debtor of the tenant (on the event's
+ * channel, or on every channel with hooks.opt_out_every_channel); an opt-in lifts only a
+ * suppression an opt-out made ("opt-out" rule: an operator's or a regulator's stays). 0, or -1
+ * when Redis failed (the event is then not recorded: the provider's retry finishes it). */
 static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const s_contacted_t *c,
                      int64_t now_ms) {
-    (void)self, (void)ev, (void)c, (void)now_ms;
-    return 0;
+    bool out = ev->kind == PREGON__INBOUND_EVENT__KIND__OPT_OUT;
+    if (!out && ev->kind != PREGON__INBOUND_EVENT__KIND__OPT_IN)
+        return 0;
+    st_suppress_t *sup =
+        st_suppress_new(brk_redis_context(self->redis), self->keys, brk_redis_fn(self->redis));
+    if (!sup)
+        return -1;
+    char contact[ST_SUP_VALUE_MAX + 1], who[ST_SUP_WHO_MAX + 1], why[ST_SUP_WHY_MAX + 1];
+    if (st_sup_contact_normalize(ev->contact, contact, sizeof contact) < 0) {
+        st_suppress_destroy(&sup);
+        return 0; /* longer than any suppression can name: validation said so already */
+    }
+    snprintf(who, sizeof who, "hooks:%.50s", ev->provider[0] ? ev->provider : "unknown");
+    snprintf(why, sizeof why, "%s \"%.80s\" (event %.100s)", out ? "opt-out" : "opt-in", ev->text,
+             ev->event_id);
+    st_sup_t s = {
+        c->tenant,
+        ST_SUP_CONTACT,
+        contact,
+        self->cfg->hooks_opt_out_every_channel ? "*" : rl_channel_name((rl_channel_t)ev->channel),
+        "opt-out",
+        who,
+        why};
+    st_sup_result_t res;
+    int rc = out ? st_suppress_add(sup, &s, false, now_ms, &res)
+                 : st_suppress_remove(sup, &s, now_ms, &res);
+    if (rc < 0 && res.outcome == ST_SUP_INVALID) {
+        pg_log("inbound %s for %s: not a suppression (%s)", out ? "opt-out" : "opt-in", c->tenant,
+               res.rule);
+        rc = 0;
+    } else if (rc < 0) {
+        pg_log("inbound %s for %s: %s", out ? "opt-out" : "opt-in", c->tenant,
+               st_suppress_strerror(sup));
+    }
+    st_suppress_destroy(&sup);
+    return rc;
 }
 
 const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,

@@ -120,11 +120,50 @@ flags() { rcli hget "$(rkey history acme "$1")" c | cut -d, -f3; }
 grep -q 'REPLY' "$dir/audit.out" && grep -q 'ya pague' "$dir/audit.out" && ok || ko "no REPLY audit record: $(tail -5 "$dir/audit.out")"
 [ "$(grep -c 'ya pague' "$dir/audit.out")" = 1 ] && ok || ko "the REPLY delivered twice audited twice"
 grep 'j1' "$dir/audit.out" | grep -q 'undelivered' && ok || ko "j1's FAILED record lacks reason undelivered: $(grep j1 "$dir/audit.out")"
+
+# opt-out and opt-in: a STOP from d3's number to acme's sender suppresses it for every debtor of
+# acme (not for tenant other, which wrote from another number); a job for another debtor of acme
+# to it is REJECTED, other's job ACCEPTED; START lifts acme's opt-out, never an operator's
+sup() { "$ctl" suppress "$@" --redis-socket "$dir/redis.sock"; }
+sup add --tenant acme --contact +521555000000 --channel sms --rule operator --who ops:test --why "asked by phone" >/dev/null
+one() { echo "$1" | /usr/bin/python3 "$here/hooks_client.py" "$hooks" "$dir" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("result"))'; }
+stop3='{"kind": "OPT_OUT", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000003", "sender": "+15005550006", "text": "BAJA", "event_id": "SMstop3"}'
+[ "$(one "$stop3")" = applied ] && ok || ko "STOP not applied"
+[ "$(one "$stop3")" = duplicate ] && ok || ko "STOP delivered twice not a duplicate"
+sup list --tenant acme >"$dir/sup.out"
+grep -q '+521555000003.*sms.*opt-out' "$dir/sup.out" && ok || ko "STOP did not suppress: $(cat "$dir/sup.out")"
+[ "$(grep -c opt-out "$dir/sup.out")" = 1 ] && ok || ko "suppressions: $(cat "$dir/sup.out")"
+sup list --tenant other | grep -q 521555000003 && ko "tenant other suppressed by acme's STOP" || ok
+/usr/bin/python3 - "$dir/after.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for tenant, i, d, contact in [("acme", 20, "d7", "+521555000003"), ("other", 21, "o7", "+521555000003"),
+                                   ("acme", 22, "d8", "+521555000000")]:
+        f.write(json.dumps({"job_id": f"j{i}", "tenant": tenant, "campaign": "in", "debtor_id": d,
+            "channel": "sms", "contact": contact, "template_id": "aviso_mora_sms",
+            "jurisdiction": "RC", "time_zone": "UTC", "variables": {"acreedor": "Acme",
+            "nombre": "Ana", "producto": "tarjeta", "monto": "$100", "telefono": "800",
+            "enlace": "x.co"}}) + "\n")
+PY
+"$ctl" submit --endpoint "ipc://$dir/front" --json "$dir/after.jsonl" >"$dir/after.out" 2>&1
+grep "\"job_id\":\"j20\"" "$dir/after.out" | grep -q '"verdict":"REJECTED".*"rule":"suppressed.contact:opt-out"' && ok || ko "acme's other debtor not suppressed: $(sed -n 1p "$dir/after.out")"
+grep "\"job_id\":\"j21\"" "$dir/after.out" | grep -q '"verdict":"ACCEPTED"' && ok || ko "other's job not accepted: $(sed -n 2p "$dir/after.out")"
+grep "\"job_id\":\"j22\"" "$dir/after.out" | grep -q '"rule":"suppressed.contact:operator"' && ok || ko "operator's suppression: $(sed -n 3p "$dir/after.out")"
+start3='{"kind": "OPT_IN", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000003", "sender": "+15005550006", "text": "START", "event_id": "SMstart3"}'
+start0='{"kind": "OPT_IN", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000000", "sender": "+15005550006", "text": "START", "event_id": "SMstart0"}'
+[ "$(one "$start3")" = applied ] && ok || ko "START not applied"
+[ "$(one "$start0")" = applied ] && ok || ko "START to an operator-suppressed number not recorded"
+sup list --tenant acme >"$dir/sup2.out"
+grep -q 521555000003 "$dir/sup2.out" && ko "START did not lift the opt-out: $(cat "$dir/sup2.out")" || ok
+grep -q '521555000000.*operator' "$dir/sup2.out" && ok || ko "START lifted an operator's suppression: $(cat "$dir/sup2.out")"
+"$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit2.out" 2>&1
+grep '"to":"OPT_OUT"' "$dir/audit2.out" | grep -q BAJA && ok || ko "no OPT_OUT audit record"
+[ "$(grep -c '"to":"SUPPRESSED"' "$dir/audit2.out")" = 2 ] && ok || ko "suppression changes audited: $(grep -c '"to":"SUPPRESSED"' "$dir/audit2.out"), want 2 (operator, STOP)"
 kill -0 "${pids[1]}" 2>/dev/null && ok || ko "pregond died"
 # counted: the stop line of pregond
 kill -TERM "${pids[1]}"; wait "${pids[1]}"
 line=$(grep "stopping:" "$dir/pregond.log")
-echo "$line" | grep -q "inbound events: 5 applied, 2 duplicate, 1 ignored, 2 unknown, 0 refused, 2 invalid, 0 error, 1 bad frames" \
+echo "$line" | grep -q "inbound events: 8 applied, 3 duplicate, 1 ignored, 2 unknown, 0 refused, 2 invalid, 0 error, 1 bad frames" \
   && ok || ko "inbound counters: $line"
 
 echo "inbound: $pass passed, $fail failed"
