@@ -406,15 +406,18 @@ int main(int argc, char **argv) {
         }
     }
     sb_server_config_t sc = {
-        .listen = opt.listen,
-        .threads = (unsigned)opt.threads,
-        .max_connections = (unsigned)max_conn,
-        .idle_timeout_s = (unsigned)opt.idle_timeout_s,
-        .max_body = opt.max_body,
+        .http =
+            {
+                .listen = opt.listen,
+                .threads = (unsigned)opt.threads,
+                .max_connections = (unsigned)max_conn,
+                .idle_timeout_s = (unsigned)opt.idle_timeout_s,
+                .max_body = opt.max_body,
+                .log = s_log,
+                .log_ctx = &log,
+            },
         .store = store,
         .faults = faults,
-        .log = s_log,
-        .log_ctx = &log,
     };
     if (!(server = sb_server_new(&sc, err, sizeof err)))
         goto bad_flag;

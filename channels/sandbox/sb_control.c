@@ -1,8 +1,10 @@
 /* sb_control.c — handlers of the control API (see sb_control.h).
  *
- * JSON in and out through jansson; query arguments through MHD (sb_request_query). Every
+ * JSON in and out through jansson; query arguments through MHD (pg_http_request_query). Every
  * malformed input gets a 400 naming the problem; nothing here can fail a provider request. */
 #include "sb_control.h"
+
+#include "sb_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,17 +21,17 @@ struct sb_control {
     sb_server_t *server;
 };
 
-static void s_bad(sb_request_t *req, const char *why) {
-    sb_request_reply_json(req, 400, json_pack("{s:i, s:s}", "status", 400, "error", why));
+static void s_bad(pg_http_request_t *req, const char *why) {
+    sb_reply_json(req, 400, json_pack("{s:i, s:s}", "status", 400, "error", why));
 }
 
-static void s_oom(sb_request_t *req) {
-    sb_request_reply_json(req, 500, NULL);
+static void s_oom(pg_http_request_t *req) {
+    sb_reply_json(req, 500, NULL);
 }
 
 /* Strict unsigned parse of a query argument; false when present and malformed. */
-static bool s_query_u64(sb_request_t *req, const char *name, uint64_t *out) {
-    const char *v = sb_request_query(req, name);
+static bool s_query_u64(pg_http_request_t *req, const char *name, uint64_t *out) {
+    const char *v = pg_http_request_query(req, name);
     if (!v)
         return true;
     if (!*v || *v == '-')
@@ -43,12 +45,12 @@ static bool s_query_u64(sb_request_t *req, const char *name, uint64_t *out) {
     return true;
 }
 
-static void s_healthz(sb_request_t *req, void *ctx) {
+static void s_healthz(pg_http_request_t *req, void *ctx) {
     (void)ctx;
-    sb_request_reply_text(req, 200, "ok");
+    pg_http_reply_text(req, 200, "ok");
 }
 
-static void s_requests_get(sb_request_t *req, void *ctx) {
+static void s_requests_get(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     uint64_t since = 0, limit = S_DEFAULT_LIMIT;
     if (!s_query_u64(req, "since", &since)) {
@@ -59,23 +61,23 @@ static void s_requests_get(sb_request_t *req, void *ctx) {
         s_bad(req, "limit must be between 1 and 1000000");
         return;
     }
-    const char *provider = sb_request_query(req, "provider");
+    const char *provider = pg_http_request_query(req, "provider");
     json_t *arr =
         sb_store_query(self->store, provider && *provider ? provider : NULL, since, (size_t)limit);
     if (!arr) {
         s_oom(req);
         return;
     }
-    sb_request_reply_json(req, 200, arr);
+    sb_reply_json(req, 200, arr);
 }
 
-static void s_requests_delete(sb_request_t *req, void *ctx) {
+static void s_requests_delete(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     sb_store_reset(self->store);
-    sb_request_reply_json(req, 200, json_pack("{s:b}", "reset", 1));
+    sb_reply_json(req, 200, json_pack("{s:b}", "reset", 1));
 }
 
-static void s_stats(sb_request_t *req, void *ctx) {
+static void s_stats(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     json_t *o = sb_store_stats(self->store);
     if (!o) {
@@ -92,17 +94,17 @@ static void s_stats(sb_request_t *req, void *ctx) {
                                       (json_int_t)w.pending));
     }
     json_object_set_new(o, "waiting", json_integer(sb_server_waiting(self->server)));
-    sb_request_reply_json(req, 200, o);
+    sb_reply_json(req, 200, o);
 }
 
 /* GET /_sandbox/wait?total=N[&provider=P][&timeout_ms=T]: a long poll that answers once the
  * sandbox has received N requests (of provider P), or when T ms (default 30000) have passed:
  * {"total": n, "reached": bool}. Lets a test or a benchmark await a count without polling. */
 #define S_WAIT_STEP_MS 10
-static void s_wait(sb_request_t *req, void *ctx) {
+static void s_wait(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     uint64_t want = 0, timeout_ms = 30000;
-    if (!sb_request_query(req, "total") || !s_query_u64(req, "total", &want)) {
+    if (!pg_http_request_query(req, "total") || !s_query_u64(req, "total", &want)) {
         s_bad(req, "total must be a count of requests");
         return;
     }
@@ -110,15 +112,15 @@ static void s_wait(sb_request_t *req, void *ctx) {
         s_bad(req, "timeout_ms must be between 0 and 3600000");
         return;
     }
-    const char *provider = sb_request_query(req, "provider");
+    const char *provider = pg_http_request_query(req, "provider");
     uint64_t have = sb_store_count(self->store, provider && *provider ? provider : NULL);
     bool reached = have >= want;
-    if (!reached && sb_request_age_ms(req) < (int64_t)timeout_ms && !sb_request_stopping(req)) {
-        sb_request_call_again(req, S_WAIT_STEP_MS);
+    if (!reached && pg_http_request_age_ms(req) < (int64_t)timeout_ms &&
+        !pg_http_request_stopping(req)) {
+        pg_http_call_again(req, S_WAIT_STEP_MS);
         return;
     }
-    sb_request_reply_json(req, 200,
-                          json_pack("{s:I, s:b}", "total", (json_int_t)have, "reached", reached));
+    sb_reply_json(req, 200, json_pack("{s:I, s:b}", "total", (json_int_t)have, "reached", reached));
 }
 
 static json_t *s_rule_json(const sb_fault_rule_t *r) {
@@ -138,7 +140,7 @@ static json_t *s_rule_json(const sb_fault_rule_t *r) {
     return o;
 }
 
-static void s_faults_get(sb_request_t *req, void *ctx) {
+static void s_faults_get(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     sb_fault_rates_t r;
     sb_faults_get_rates(self->faults, &r);
@@ -155,13 +157,13 @@ static void s_faults_get(sb_request_t *req, void *ctx) {
         s_oom(req);
         return;
     }
-    sb_request_reply_json(req, 200, o);
+    sb_reply_json(req, 200, o);
 }
 
 /* Parses the request body as a JSON value; replies 400 and returns NULL when it is not one. */
-static json_t *s_body_json(sb_request_t *req) {
+static json_t *s_body_json(pg_http_request_t *req) {
     size_t len;
-    const char *body = sb_request_body(req, &len);
+    const char *body = pg_http_request_body(req, &len);
     if (!body) {
         s_bad(req, "a JSON body is required");
         return NULL;
@@ -200,7 +202,7 @@ static double s_prob_field(json_t *o, const char *key, double current, bool *ok)
     return json_number_value(v);
 }
 
-static void s_faults_post(sb_request_t *req, void *ctx) {
+static void s_faults_post(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     json_t *j = s_body_json(req);
     if (!j)
@@ -299,7 +301,7 @@ static const char *s_rule_from_json(json_t *o, sb_fault_rule_t *rule) {
     return sb_fault_rule_check(rule);
 }
 
-static void s_script_post(sb_request_t *req, void *ctx) {
+static void s_script_post(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     json_t *j = s_body_json(req);
     if (!j)
@@ -331,7 +333,7 @@ static void s_script_post(sb_request_t *req, void *ctx) {
     s_faults_get(req, ctx);
 }
 
-static void s_script_delete(sb_request_t *req, void *ctx) {
+static void s_script_delete(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     sb_faults_script_clear(self->faults);
     s_faults_get(req, ctx);
@@ -357,23 +359,23 @@ int sb_control_register(sb_control_t *self, sb_server_t *server) {
     static const struct {
         const char *method;
         const char *path;
-        sb_body_mode_t mode;
-        sb_handler_fn fn;
+        pg_http_body_t mode;
+        pg_http_handler_fn fn;
     } routes[] = {
-        {"GET", "/healthz", SB_BODY_NONE, s_healthz},
-        {"GET", "/_sandbox/requests", SB_BODY_NONE, s_requests_get},
-        {"DELETE", "/_sandbox/requests", SB_BODY_NONE, s_requests_delete},
-        {"GET", "/_sandbox/stats", SB_BODY_NONE, s_stats},
-        {"GET", "/_sandbox/wait", SB_BODY_NONE, s_wait},
-        {"GET", "/_sandbox/faults", SB_BODY_NONE, s_faults_get},
-        {"POST", "/_sandbox/faults", SB_BODY_RAW, s_faults_post},
-        {"GET", "/_sandbox/script", SB_BODY_NONE, s_faults_get},
-        {"POST", "/_sandbox/script", SB_BODY_RAW, s_script_post},
-        {"DELETE", "/_sandbox/script", SB_BODY_NONE, s_script_delete},
+        {"GET", "/healthz", PG_HTTP_BODY_NONE, s_healthz},
+        {"GET", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_get},
+        {"DELETE", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_delete},
+        {"GET", "/_sandbox/stats", PG_HTTP_BODY_NONE, s_stats},
+        {"GET", "/_sandbox/wait", PG_HTTP_BODY_NONE, s_wait},
+        {"GET", "/_sandbox/faults", PG_HTTP_BODY_NONE, s_faults_get},
+        {"POST", "/_sandbox/faults", PG_HTTP_BODY_RAW, s_faults_post},
+        {"GET", "/_sandbox/script", PG_HTTP_BODY_NONE, s_faults_get},
+        {"POST", "/_sandbox/script", PG_HTTP_BODY_RAW, s_script_post},
+        {"DELETE", "/_sandbox/script", PG_HTTP_BODY_NONE, s_script_delete},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (sb_server_route(server, routes[i].method, routes[i].path, routes[i].mode, NULL,
-                            routes[i].fn, self) != 0)
+        if (sb_server_control_route(server, routes[i].method, routes[i].path, routes[i].mode,
+                                    routes[i].fn, self) != 0)
             return -1;
     }
     return 0;

@@ -5,6 +5,8 @@
  * statuses Twilio documents no code for is this sandbox's own convention. */
 #include "sb_twilio.h"
 
+#include "sb_json.h"
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -195,10 +197,10 @@ int sb_twilio_add_dlr(sb_twilio_t *self, const char *spec, char *err, size_t err
     return 0;
 }
 
-const char *sb_twilio_authenticate(const sb_twilio_t *self, sb_request_t *req,
+const char *sb_twilio_authenticate(const sb_twilio_t *self, pg_http_request_t *req,
                                    const char *path_sid) {
     const char *user, *pass;
-    if (!path_sid || !sb_request_basic_auth(req, &user, &pass) || strcmp(user, path_sid) != 0)
+    if (!path_sid || !pg_http_request_basic_auth(req, &user, &pass) || strcmp(user, path_sid) != 0)
         return NULL;
     size_t plen = strlen(pass);
     for (size_t i = 0; i < self->n_accounts; i++) {
@@ -306,18 +308,18 @@ static int s_default_code(int status) {
     }
 }
 
-void sb_twilio_reply_error(sb_request_t *req, int status, int code, const char *message) {
+void sb_twilio_reply_error(pg_http_request_t *req, int status, int code, const char *message) {
     if (code <= 0)
         code = s_default_code(status);
     if (!message)
         message = sb_twilio_error_message(code);
     char more[64];
     snprintf(more, sizeof more, "https://www.twilio.com/docs/errors/%d", code);
-    sb_request_reply_json(req, status,
-                          json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", message,
-                                    "more_info", more, "status", status));
+    sb_reply_json(req, status,
+                  json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", message, "more_info",
+                            more, "status", status));
     if (status == 401)
-        sb_request_add_header(req, "WWW-Authenticate", "Basic realm=\"Twilio API\"");
+        pg_http_add_header(req, "WWW-Authenticate", "Basic realm=\"Twilio API\"");
     sb_request_set_outcome(req, code, NULL);
 }
 

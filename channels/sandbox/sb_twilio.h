@@ -45,7 +45,7 @@ int sb_twilio_add_dlr(sb_twilio_t *self, const char *spec, char *err, size_t err
 /* Checks req's Basic credentials: the user must be a configured AccountSid equal to path_sid,
  * the password its AuthToken (compared in constant time). Returns that account's token
  * (borrowed, lives as long as self) or NULL. */
-const char *sb_twilio_authenticate(const sb_twilio_t *self, sb_request_t *req,
+const char *sb_twilio_authenticate(const sb_twilio_t *self, pg_http_request_t *req,
                                    const char *path_sid);
 
 /* Synchronous error code for recipient to, 0 when none. */
@@ -59,7 +59,7 @@ bool sb_twilio_dlr(const sb_twilio_t *self, const char *to, const char **status,
  * code as the outcome. code 0 = Twilio's code for status (401 20003, 404 20404, 429 20429,
  * 5xx 20500; otherwise 20000 + status, a sandbox convention). message NULL = the code's usual
  * text. 401 adds WWW-Authenticate. */
-void sb_twilio_reply_error(sb_request_t *req, int status, int code, const char *message);
+void sb_twilio_reply_error(pg_http_request_t *req, int status, int code, const char *message);
 
 /* Usual message for a Twilio error code (static; generic text for unknown codes). */
 const char *sb_twilio_error_message(int code);

@@ -6,9 +6,10 @@
  * encoding" substitutions are not simulated. */
 #include "sb_twilio_sms.h"
 
-#include "sb_form.h"
-#include "sb_sig.h"
-#include "sb_utf8.h"
+#include "pg_form.h"
+#include "sb_json.h"
+#include "pg_sig.h"
+#include "pg_utf8.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -54,7 +55,7 @@ unsigned sb_twilio_sms_segments(const char *body, size_t len) {
     size_t septets = 0, units = 0, pos = 0;
     bool gsm = true;
     while (pos < len) {
-        int32_t cp = sb_utf8_next(body, len, &pos);
+        int32_t cp = pg_utf8_next(body, len, &pos);
         if (cp < 0)
             cp = 0xFFFD;
         units += cp > 0xFFFF ? 2 : 1;
@@ -131,43 +132,43 @@ static const char *s_nonempty(const char *s) {
 static void s_post_status(sb_twilio_sms_t *self, unsigned delay_ms, const char *url,
                           const char *token, const char *sid, const char *account, const char *to,
                           const char *from, const char *mss, const char *status, int error_code) {
-    sb_form_t *form = sb_form_new();
+    pg_form_t *form = pg_form_new();
     if (!form)
         return;
     char code[16], done[16];
     int rc = 0;
-    rc |= sb_form_add(form, "SmsSid", sid);
-    rc |= sb_form_add(form, "SmsStatus", status);
-    rc |= sb_form_add(form, "MessageStatus", status);
-    rc |= sb_form_add(form, "To", to);
-    rc |= sb_form_add(form, "MessageSid", sid);
-    rc |= sb_form_add(form, "AccountSid", account);
+    rc |= pg_form_add(form, "SmsSid", sid);
+    rc |= pg_form_add(form, "SmsStatus", status);
+    rc |= pg_form_add(form, "MessageStatus", status);
+    rc |= pg_form_add(form, "To", to);
+    rc |= pg_form_add(form, "MessageSid", sid);
+    rc |= pg_form_add(form, "AccountSid", account);
     if (from)
-        rc |= sb_form_add(form, "From", from);
+        rc |= pg_form_add(form, "From", from);
     if (mss)
-        rc |= sb_form_add(form, "MessagingServiceSid", mss);
-    rc |= sb_form_add(form, "ApiVersion", "2010-04-01");
+        rc |= pg_form_add(form, "MessagingServiceSid", mss);
+    rc |= pg_form_add(form, "ApiVersion", "2010-04-01");
     if (error_code) {
         snprintf(code, sizeof code, "%d", error_code);
-        rc |= sb_form_add(form, "ErrorCode", code);
+        rc |= pg_form_add(form, "ErrorCode", code);
     }
     if (strcmp(status, "sent") != 0) {
         time_t t = time(NULL) + (time_t)(delay_ms / 1000);
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(done, sizeof done, "%y%m%d%H%M", &tm);
-        rc |= sb_form_add(form, "RawDlrDoneDate", done);
+        rc |= pg_form_add(form, "RawDlrDoneDate", done);
     }
-    char sig[SB_SIG_TWILIO_SIZE];
-    char *body = rc == 0 ? sb_form_encode(form) : NULL;
-    if (body && sb_sig_twilio(token, url, form, sig, sizeof sig) == 0) {
+    char sig[PG_SIG_TWILIO_SIZE];
+    char *body = rc == 0 ? pg_form_encode(form) : NULL;
+    if (body && pg_sig_twilio(token, url, form, sig, sizeof sig) == 0) {
         char header[64];
         snprintf(header, sizeof header, "X-Twilio-Signature: %s", sig);
         (void)sb_webhook_post(self->hooks, delay_ms, url, "application/x-www-form-urlencoded", body,
                               header);
     }
     free(body);
-    sb_form_destroy(&form);
+    pg_form_destroy(&form);
 }
 
 static void s_schedule_callbacks(sb_twilio_sms_t *self, const char *url, const char *token,
@@ -188,25 +189,13 @@ static void s_schedule_callbacks(sb_twilio_sms_t *self, const char *url, const c
 /* ------------------------------------------------------------------------------------------ */
 /* handler */
 
-static json_t *s_json_text(const char *s, size_t len) {
-    if (!s)
-        return json_null();
-    if (sb_utf8_valid(s, len))
-        return json_stringn(s, len);
-    size_t clean_len;
-    char *clean = sb_utf8_sanitize(s, len, &clean_len);
-    json_t *j = clean ? json_stringn(clean, clean_len) : NULL;
-    free(clean);
-    return j;
-}
-
-static void s_error(sb_request_t *req, int code, const char *number) {
+static void s_error(pg_http_request_t *req, int code, const char *number) {
     char msg[256];
     if (number && (code == 21211 || code == 21212)) {
         snprintf(msg, sizeof msg, "The '%s' number %.40s is not a valid phone number.",
                  code == 21211 ? "To" : "From", number);
         /* number may be invalid UTF-8; keep the message valid for jansson. */
-        if (!sb_utf8_valid(msg, strlen(msg)))
+        if (!pg_utf8_valid(msg, strlen(msg)))
             snprintf(msg, sizeof msg, "The '%s' number is not a valid phone number.",
                      code == 21211 ? "To" : "From");
         sb_twilio_reply_error(req, 400, code, msg);
@@ -215,22 +204,22 @@ static void s_error(sb_request_t *req, int code, const char *number) {
     }
 }
 
-static void s_create(sb_request_t *req, void *ctx) {
+static void s_create(pg_http_request_t *req, void *ctx) {
     sb_twilio_sms_t *self = ctx;
-    const char *account = sb_request_capture(req, 0);
+    const char *account = pg_http_request_capture(req, 0);
     const char *token = sb_twilio_authenticate(self->twilio, req, account);
     if (!token) {
         sb_twilio_reply_error(req, 401, 20003, NULL);
         return;
     }
-    const sb_form_t *f = sb_request_form(req);
+    const pg_form_t *f = pg_http_request_form(req);
     size_t body_len = 0;
-    const char *to = s_nonempty(sb_form_get(f, "To"));
-    const char *from = s_nonempty(sb_form_get(f, "From"));
-    const char *mss = s_nonempty(sb_form_get(f, "MessagingServiceSid"));
-    const char *body = sb_form_getn(f, "Body", &body_len);
-    const char *media = s_nonempty(sb_form_get(f, "MediaUrl"));
-    const char *callback = s_nonempty(sb_form_get(f, "StatusCallback"));
+    const char *to = s_nonempty(pg_form_get(f, "To"));
+    const char *from = s_nonempty(pg_form_get(f, "From"));
+    const char *mss = s_nonempty(pg_form_get(f, "MessagingServiceSid"));
+    const char *body = pg_form_getn(f, "Body", &body_len);
+    const char *media = s_nonempty(pg_form_get(f, "MediaUrl"));
+    const char *callback = s_nonempty(pg_form_get(f, "StatusCallback"));
     const char *culprit = NULL;
     int code = 0;
     if (!to) {
@@ -247,7 +236,7 @@ static void s_create(sb_request_t *req, void *ctx) {
         culprit = from;
     } else if (body_len == 0 && !media) {
         code = 21602;
-    } else if (sb_utf8_count(body, body_len) > S_MAX_BODY_CHARS) {
+    } else if (pg_utf8_count(body, body_len) > S_MAX_BODY_CHARS) {
         code = 21617;
     } else if (callback && !s_callback_url_ok(callback)) {
         code = 21609;
@@ -264,7 +253,7 @@ static void s_create(sb_request_t *req, void *ctx) {
         sb_twilio_reply_error(req, 500, 20500, NULL);
         return;
     }
-    sb_twilio_date((time_t)(sb_request_arrival_ms(req) / 1000), date);
+    sb_twilio_date((time_t)(pg_http_request_arrival_ms(req) / 1000), date);
     snprintf(segments, sizeof segments, "%u",
              body_len ? sb_twilio_sms_segments(body, body_len) : 1u);
     snprintf(uri, sizeof uri, "/2010-04-01/Accounts/%s/Messages/%s.json", account, sid);
@@ -273,7 +262,7 @@ static void s_create(sb_request_t *req, void *ctx) {
     json_t *resp = json_pack(
         "{s:s, s:s, s:o, s:s, s:n, s:s, s:s, s:n, s:n, s:o, s:o, s:s, s:s, s:n, s:s, s:s, "
         "s:s, s:{s:s}, s:s}",
-        "account_sid", account, "api_version", "2010-04-01", "body", s_json_text(body, body_len),
+        "account_sid", account, "api_version", "2010-04-01", "body", sb_json_text(body, body_len),
         "date_created", date, "date_sent", "date_updated", date, "direction", "outbound-api",
         "error_code", "error_message", "from", from ? json_string(from) : json_null(),
         "messaging_service_sid", mss ? json_string(mss) : json_null(), "num_media",
@@ -284,7 +273,7 @@ static void s_create(sb_request_t *req, void *ctx) {
         return;
     }
     json_object_set_new(resp, "to", json_string(to));
-    sb_request_reply_json(req, 201, resp);
+    sb_reply_json(req, 201, resp);
     sb_request_set_outcome(req, 0, sid);
     if (self->cfg.callbacks && self->hooks && callback)
         s_schedule_callbacks(self, callback, token, sid, account, to, from, mss);
@@ -293,18 +282,18 @@ static void s_create(sb_request_t *req, void *ctx) {
 /* ------------------------------------------------------------------------------------------ */
 /* provider descriptor callbacks */
 
-static void s_summarize(sb_request_t *req, sb_summary_t *out, void *ctx) {
+static void s_summarize(pg_http_request_t *req, sb_summary_t *out, void *ctx) {
     (void)ctx;
-    const sb_form_t *f = sb_request_form(req);
-    out->account = sb_request_capture(req, 0);
-    out->to = f ? sb_form_get(f, "To") : NULL;
-    out->from = f ? sb_form_get(f, "From") : NULL;
+    const pg_form_t *f = pg_http_request_form(req);
+    out->account = pg_http_request_capture(req, 0);
+    out->to = f ? pg_form_get(f, "To") : NULL;
+    out->from = f ? pg_form_get(f, "From") : NULL;
     if (f && !out->from)
-        out->from = sb_form_get(f, "MessagingServiceSid");
-    out->body = f ? sb_form_get(f, "Body") : NULL;
+        out->from = pg_form_get(f, "MessagingServiceSid");
+    out->body = f ? pg_form_get(f, "Body") : NULL;
 }
 
-static void s_render_error(sb_request_t *req, int status, int error_code, const char *message,
+static void s_render_error(pg_http_request_t *req, int status, int error_code, const char *message,
                            void *ctx) {
     (void)ctx;
     sb_twilio_reply_error(req, status, error_code, error_code ? NULL : message);
@@ -330,6 +319,7 @@ void sb_twilio_sms_destroy(sb_twilio_sms_t **self_p) {
 }
 
 int sb_twilio_sms_register(sb_twilio_sms_t *self, sb_server_t *server) {
-    return sb_server_route(server, "POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json",
-                           SB_BODY_FORM, &self->provider, s_create, self);
+    return sb_server_provider_route(server, &self->provider, "POST",
+                                    "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+                                    PG_HTTP_BODY_FORM, s_create, self);
 }

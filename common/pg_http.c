@@ -1,0 +1,854 @@
+/* pg_http.c — MHD daemon, routing, bodies, replies and waiting requests (see pg_http.h).
+ *
+ * Request life on one MHD thread: URI callback (the request object, with the raw target) ->
+ * headers (route match, Content-Length check, post processor set-up) -> body chunks (decoded or
+ * buffered, size-capped) -> complete (handler) -> queue the reply, or suspend the connection.
+ * A suspended connection is resumed by the pg_delay thread when its delay has elapsed, or by
+ * pg_http_waker_wake() from any thread; MHD then calls us again and we call the handler again,
+ * queue the prepared reply, or return MHD_NO to close a dropped request unanswered.
+ *
+ * Waking safely: a request's waker (created when first needed) is shared, refcounted, by the
+ * request, each timer entry and each outside holder. Under its lock it says whether the request
+ * is still alive and suspended, and which suspension (a generation number, so a timer entry left
+ * from an earlier wait cannot cut a later one short). Only a suspended request is resumed, and a
+ * suspended request cannot end meanwhile, so MHD_resume_connection never sees a dead
+ * connection. A wake that comes while the handler runs is remembered and honoured as soon as the
+ * handler asks to wait. */
+#include "pg_http.h"
+
+#include "pg_delay.h"
+#include "pg_http_table.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_MAX_HEADERS 8
+#define S_PP_BUFFER   1024
+
+struct pg_http {
+    pg_http_config_t cfg;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    pg_http_table_t table;
+    struct MHD_Daemon *daemon;
+    pg_delay_t *delay;
+    uint16_t port;
+    bool started;
+    atomic_bool stopped;
+    atomic_uint waiting;
+};
+
+typedef enum {
+    S_PHASE_NEW,       /* URI seen, headers not yet */
+    S_PHASE_RECEIVING, /* headers seen, body arriving */
+    S_PHASE_SUSPENDED, /* waiting for the delay thread or a wake */
+    S_PHASE_RESUMED,   /* wait over: call again, queue the reply or close */
+} s_phase_t;
+
+/* What a suspended request does when resumed. */
+typedef enum { S_THEN_AGAIN, S_THEN_REPLY, S_THEN_CLOSE } s_then_t;
+
+typedef struct {
+    char *name;
+    char *value;
+} s_header_t;
+
+struct pg_http_waker {
+    pthread_mutex_t lock;
+    unsigned refs;
+    pg_http_request_t *req; /* NULL once the request is over */
+    uint64_t gen;           /* suspension number */
+    bool armed;             /* req is suspended (suspension gen) */
+    bool again;             /* ... waiting to be called again (wakes resume it) */
+    bool woken;             /* a wake came since the handler was last called */
+};
+
+/* A timer entry: resumes suspension gen of its waker, if still current. */
+typedef struct {
+    pg_http_waker_t *w;
+    uint64_t gen;
+} s_timer_t;
+
+struct pg_http_request {
+    pg_http_t *server;
+    struct MHD_Connection *conn;
+    const pg_http_route_t *route;
+    char method[16];
+    char *path;
+    char *target;
+    const char *query_string; /* into target */
+    char *captures[PG_HTTP_TABLE_MAX_CAPTURES];
+    size_t n_captures;
+    int64_t arrival_ms;
+    s_phase_t phase;
+    s_then_t then;
+    pg_http_waker_t *waker;
+    void *data;
+    void (*data_free)(void *);
+
+    /* body */
+    pg_form_t *form;
+    struct MHD_PostProcessor *pp;
+    bool pp_failed; /* unsupported Content-Type for a form route */
+    char *raw;
+    size_t raw_len;
+    size_t raw_cap;
+    size_t body_bytes;
+    int body_error; /* HTTP status to answer instead of calling the handler, 0 = none */
+
+    /* auth, fetched lazily */
+    bool auth_fetched;
+    char *auth_user;
+    char *auth_pass;
+
+    /* reply */
+    unsigned again_ms; /* handler asked to be called again after this long */
+    unsigned after_ms; /* send the reply, or close, this long after the handler */
+    bool close;        /* close without answering */
+    bool cancelled;    /* resumed because the server is stopping */
+    bool replied;
+    int status;
+    char content_type[64];
+    char *reply_body;
+    size_t reply_len;
+    s_header_t headers[S_MAX_HEADERS];
+    size_t n_headers;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* logging */
+
+/* Set when the access handler returns MHD_NO on purpose (a dropped request closing its
+ * connection): MHD then logs "Application reported internal error" from the same thread right
+ * away, which is not an error here. Cleared on every handler entry. */
+static _Thread_local bool s_quiet_close;
+
+static void s_mhd_log(void *cls, const char *fmt, va_list ap) {
+    pg_http_t *self = cls;
+    if (s_quiet_close) {
+        s_quiet_close = false;
+        return;
+    }
+    if (self->cfg.log)
+        self->cfg.log(self->cfg.log_ctx, fmt, ap);
+}
+
+/* Closes a dropped request's connection without an answer. */
+static enum MHD_Result s_close_silently(void) {
+    s_quiet_close = true;
+    return MHD_NO;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* construction */
+
+static int s_parse_listen(pg_http_t *self, const char *listen, char *err, size_t errlen) {
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
+        snprintf(err, errlen, "--listen wants HOST:PORT, got '%s'", listen);
+        return -1;
+    }
+    const char *h = listen;
+    size_t hlen = (size_t)(colon - listen);
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    const char *port = colon + 1;
+    char *end;
+    unsigned long p = strtoul(port, &end, 10);
+    if (!*port || *end || p > 65535) {
+        snprintf(err, errlen, "bad port in --listen '%s'", listen);
+        return -1;
+    }
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&self->addr, res->ai_addr, res->ai_addrlen);
+    self->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+pg_http_t *pg_http_new(const pg_http_config_t *cfg, char *err, size_t errlen) {
+    if (!cfg->listen || cfg->threads == 0 || cfg->max_connections == 0 || cfg->max_body == 0) {
+        snprintf(err, errlen, "invalid server configuration");
+        return NULL;
+    }
+    pg_http_t *self = calloc(1, sizeof(*self));
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    if (s_parse_listen(self, cfg->listen, err, errlen) != 0) {
+        free(self);
+        return NULL;
+    }
+    self->cfg.listen = NULL; /* borrowed string, not needed after parsing */
+    atomic_init(&self->stopped, false);
+    atomic_init(&self->waiting, 0);
+    return self;
+}
+
+void pg_http_destroy(pg_http_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    pg_http_t *self = *self_p;
+    pg_http_stop(self);
+    pg_http_table_release(&self->table);
+    free(self);
+    *self_p = NULL;
+}
+
+int pg_http_route(pg_http_t *self, const pg_http_route_t *route) {
+    return self->started ? -1 : pg_http_table_add(&self->table, route);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* request objects and wakers */
+
+static int64_t s_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_waker_unref(pg_http_waker_t *w) {
+    pthread_mutex_lock(&w->lock);
+    unsigned left = --w->refs;
+    pthread_mutex_unlock(&w->lock);
+    if (left == 0) {
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+    }
+}
+
+/* The request's waker, created on first use (on the request's thread). NULL when out of
+ * memory. */
+static pg_http_waker_t *s_waker(pg_http_request_t *req) {
+    if (req->waker)
+        return req->waker;
+    pg_http_waker_t *w = calloc(1, sizeof(*w));
+    if (!w || pthread_mutex_init(&w->lock, NULL) != 0) {
+        free(w);
+        return NULL;
+    }
+    w->refs = 1; /* the request's */
+    w->req = req;
+    req->waker = w;
+    return w;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the first we hear of a request, with its raw target. */
+static void *s_uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
+    pg_http_request_t *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->server = cls;
+    req->conn = conn;
+    req->arrival_ms = s_wall_ms();
+    req->target = strdup(uri ? uri : "");
+    if (!req->target) {
+        free(req);
+        return NULL;
+    }
+    char *q = strchr(req->target, '?');
+    req->query_string = q ? q + 1 : NULL;
+    return req;
+}
+
+static void s_request_free(pg_http_request_t *req) {
+    if (!req)
+        return;
+    if (req->waker) {
+        pthread_mutex_lock(&req->waker->lock);
+        req->waker->req = NULL;
+        req->waker->armed = false;
+        pthread_mutex_unlock(&req->waker->lock);
+        s_waker_unref(req->waker);
+    }
+    if (req->data_free && req->data)
+        req->data_free(req->data);
+    if (req->pp)
+        MHD_destroy_post_processor(req->pp);
+    pg_form_destroy(&req->form);
+    for (size_t i = 0; i < req->n_captures; i++)
+        free(req->captures[i]);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    if (req->auth_user)
+        MHD_free(req->auth_user);
+    if (req->auth_pass)
+        MHD_free(req->auth_pass);
+    free(req->raw);
+    free(req->reply_body);
+    free(req->path);
+    free(req->target);
+    free(req);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* public request API */
+
+const char *pg_http_request_method(const pg_http_request_t *req) {
+    return req->method;
+}
+
+const char *pg_http_request_path(const pg_http_request_t *req) {
+    return req->path;
+}
+
+const char *pg_http_request_target(const pg_http_request_t *req) {
+    return req->target;
+}
+
+const char *pg_http_request_query_string(const pg_http_request_t *req) {
+    return req->query_string;
+}
+
+const char *pg_http_request_capture(const pg_http_request_t *req, size_t i) {
+    return i < req->n_captures ? req->captures[i] : NULL;
+}
+
+const char *pg_http_request_query(const pg_http_request_t *req, const char *name) {
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *pg_http_request_header(const pg_http_request_t *req, const char *name) {
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const pg_form_t *pg_http_request_form(const pg_http_request_t *req) {
+    return req->form;
+}
+
+const char *pg_http_request_body(const pg_http_request_t *req, size_t *len) {
+    if (len)
+        *len = req->raw_len;
+    return req->raw_len ? req->raw : NULL;
+}
+
+bool pg_http_request_basic_auth(pg_http_request_t *req, const char **user, const char **pass) {
+    if (!req->auth_fetched) {
+        req->auth_fetched = true;
+        req->auth_user = MHD_basic_auth_get_username_password(req->conn, &req->auth_pass);
+    }
+    if (!req->auth_user || !req->auth_pass)
+        return false;
+    *user = req->auth_user;
+    *pass = req->auth_pass;
+    return true;
+}
+
+int64_t pg_http_request_arrival_ms(const pg_http_request_t *req) {
+    return req->arrival_ms;
+}
+
+int64_t pg_http_request_age_ms(const pg_http_request_t *req) {
+    return s_wall_ms() - req->arrival_ms;
+}
+
+void pg_http_request_set_data(pg_http_request_t *req, void *data, void (*free_fn)(void *)) {
+    if (req->data_free && req->data && req->data != data)
+        req->data_free(req->data);
+    req->data = data;
+    req->data_free = free_fn;
+}
+
+void *pg_http_request_data(const pg_http_request_t *req) {
+    return req->data;
+}
+
+void pg_http_reply(pg_http_request_t *req, int status, const char *content_type, char *body,
+                   size_t len) {
+    free(req->reply_body);
+    req->replied = true;
+    req->status = status;
+    snprintf(req->content_type, sizeof req->content_type, "%s", content_type ? content_type : "");
+    req->reply_body = body;
+    req->reply_len = body ? len : 0;
+}
+
+void pg_http_reply_text(pg_http_request_t *req, int status, const char *text) {
+    char *copy = strdup(text);
+    pg_http_reply(req, copy ? status : 500, "text/plain; charset=utf-8", copy,
+                  copy ? strlen(copy) : 0);
+}
+
+static const char *s_status_text(int status) {
+    switch (status) {
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 413:
+            return "Payload Too Large";
+        case 415:
+            return "Unsupported Media Type";
+        case 429:
+            return "Too Many Requests";
+        case 500:
+            return "Internal Server Error";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Error";
+    }
+}
+
+void pg_http_reply_error(pg_http_request_t *req, int status, const char *message) {
+    if (!message)
+        message = s_status_text(status);
+    size_t n = strlen(message);
+    char *body = malloc(6 * n + 48);
+    if (!body) {
+        pg_http_reply(req, 500, "application/json", NULL, 0);
+        return;
+    }
+    size_t pos = (size_t)sprintf(body, "{\"status\":%d,\"error\":\"", status);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)message[i];
+        if (c == '"' || c == '\\') {
+            body[pos++] = '\\';
+            body[pos++] = (char)c;
+        } else if (c < 0x20) {
+            pos += (size_t)sprintf(body + pos, "\\u%04x", c);
+        } else {
+            body[pos++] = (char)c; /* UTF-8 is the caller's to keep valid */
+        }
+    }
+    memcpy(body + pos, "\"}", 3);
+    pg_http_reply(req, status, "application/json", body, pos + 2);
+}
+
+int pg_http_request_status(const pg_http_request_t *req) {
+    return req->replied ? req->status : 0;
+}
+
+void pg_http_add_header(pg_http_request_t *req, const char *name, const char *value) {
+    if (req->n_headers == S_MAX_HEADERS)
+        return;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return;
+    }
+    req->headers[req->n_headers++] = (s_header_t){n, v};
+}
+
+void pg_http_reply_after(pg_http_request_t *req, unsigned delay_ms) {
+    req->after_ms = delay_ms;
+}
+
+void pg_http_close_after(pg_http_request_t *req, unsigned delay_ms) {
+    req->close = true;
+    req->after_ms = delay_ms;
+}
+
+void pg_http_call_again(pg_http_request_t *req, unsigned delay_ms) {
+    req->again_ms = delay_ms ? delay_ms : 1;
+}
+
+bool pg_http_request_stopping(const pg_http_request_t *req) {
+    return req->cancelled || atomic_load(&req->server->stopped);
+}
+
+pg_http_waker_t *pg_http_request_waker(pg_http_request_t *req) {
+    pg_http_waker_t *w = s_waker(req);
+    if (!w)
+        return NULL;
+    pthread_mutex_lock(&w->lock);
+    w->refs++;
+    pthread_mutex_unlock(&w->lock);
+    return w;
+}
+
+/* Resumes w's suspended request; w->lock held, w->armed true. */
+static void s_resume_locked(pg_http_waker_t *w, bool cancelled) {
+    pg_http_request_t *req = w->req;
+    w->armed = false;
+    w->again = false;
+    req->cancelled = req->cancelled || cancelled;
+    req->phase = S_PHASE_RESUMED;
+    atomic_fetch_sub(&req->server->waiting, 1);
+    MHD_resume_connection(req->conn);
+}
+
+void pg_http_waker_wake(pg_http_waker_t *w) {
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    if (w->req && w->armed && w->again)
+        s_resume_locked(w, false);
+    else if (w->req)
+        w->woken = true;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void pg_http_waker_release(pg_http_waker_t **w_p) {
+    if (!w_p || !*w_p)
+        return;
+    s_waker_unref(*w_p);
+    *w_p = NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* answering and waiting */
+
+/* Has the route's error callback (or the default) answer status. */
+static void s_error(pg_http_request_t *req, int status, const char *message) {
+    req->close = false;
+    req->again_ms = 0;
+    if (req->route && req->route->on_error)
+        req->route->on_error(req, status, message, req->route->ctx);
+    if (!req->replied)
+        pg_http_reply_error(req, status, message);
+}
+
+static enum MHD_Result s_queue(pg_http_request_t *req) {
+    const char *body = req->reply_body ? req->reply_body : "";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        req->reply_len, (void *)body,
+        req->reply_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    req->reply_body = NULL; /* MHD frees it with the response */
+    if (req->content_type[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    for (size_t i = 0; i < req->n_headers; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* pg_delay callback, on the delay thread: hand the connection back to MHD if the suspension the
+ * entry was made for is still the current one. */
+static void s_on_timer(void *arg, bool cancelled) {
+    s_timer_t *t = arg;
+    pg_http_waker_t *w = t->w;
+    pthread_mutex_lock(&w->lock);
+    if (w->req && w->armed && w->gen == t->gen)
+        s_resume_locked(w, cancelled);
+    pthread_mutex_unlock(&w->lock);
+    s_waker_unref(w);
+    free(t);
+}
+
+/* Suspends the connection for delay_ms, then does `then`. Resumed at once when a wake is
+ * pending (S_THEN_AGAIN), the server stops, or memory runs out. */
+static enum MHD_Result s_suspend(pg_http_request_t *req, s_then_t then, unsigned delay_ms) {
+    pg_http_waker_t *w = s_waker(req);
+    s_timer_t *t = w ? malloc(sizeof(*t)) : NULL;
+    if (!t) {
+        /* Out of memory: no waiting; answer or close now. */
+        if (then == S_THEN_CLOSE)
+            return s_close_silently();
+        if (then == S_THEN_AGAIN)
+            s_error(req, 500, "out of memory");
+        return s_queue(req);
+    }
+    req->then = then;
+    req->phase = S_PHASE_SUSPENDED;
+    MHD_suspend_connection(req->conn);
+    atomic_fetch_add(&req->server->waiting, 1);
+    pthread_mutex_lock(&w->lock);
+    w->gen++;
+    w->armed = true;
+    w->again = then == S_THEN_AGAIN;
+    *t = (s_timer_t){w, w->gen};
+    w->refs++; /* the timer entry's */
+    if (w->again && w->woken)
+        s_resume_locked(w, false);
+    pthread_mutex_unlock(&w->lock);
+    if (pg_delay_schedule(req->server->delay, delay_ms, s_on_timer, t) != 0) {
+        /* Stopping (or out of memory): the wait ends now. */
+        s_on_timer(t, true);
+    }
+    return MHD_YES;
+}
+
+/* Calls the handler (again). */
+static void s_call(pg_http_request_t *req) {
+    if (req->waker) {
+        pthread_mutex_lock(&req->waker->lock);
+        req->waker->woken = false;
+        pthread_mutex_unlock(&req->waker->lock);
+    }
+    req->again_ms = 0;
+    req->route->handler(req, req->route->ctx);
+}
+
+/* After the handler (or an error callback) ran: wait, answer, or close. */
+static enum MHD_Result s_finish(pg_http_request_t *req) {
+    if (req->close)
+        return req->after_ms ? s_suspend(req, S_THEN_CLOSE, req->after_ms) : s_close_silently();
+    if (!req->replied && req->again_ms) {
+        if (!req->cancelled)
+            return s_suspend(req, S_THEN_AGAIN, req->again_ms);
+        s_error(req, 503, "server stopping");
+    } else if (!req->replied) {
+        s_error(req, 500, "handler produced no response");
+    }
+    if (req->close) /* an error callback may drop the request too */
+        return s_close_silently();
+    if (req->after_ms && !req->cancelled) {
+        unsigned ms = req->after_ms;
+        req->after_ms = 0;
+        return s_suspend(req, S_THEN_REPLY, ms);
+    }
+    return s_queue(req);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* MHD callbacks */
+
+static enum MHD_Result s_post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *filename, const char *content_type,
+                                   const char *transfer_encoding, const char *data, uint64_t off,
+                                   size_t size) {
+    (void)kind;
+    (void)filename;
+    (void)content_type;
+    (void)transfer_encoding;
+    pg_http_request_t *req = cls;
+    if (!key)
+        return MHD_NO;
+    return pg_form_add_chunk(req->form, key, data ? data : "", data ? size : 0, off) == 0 ? MHD_YES
+                                                                                          : MHD_NO;
+}
+
+static enum MHD_Result s_on_headers(pg_http_request_t *req, const char *url, const char *method) {
+    pg_http_t *self = req->server;
+    req->phase = S_PHASE_RECEIVING;
+    snprintf(req->method, sizeof req->method, "%s", method);
+    if (!(req->path = strdup(url)))
+        return MHD_NO;
+    bool path_known;
+    req->route = pg_http_table_find(&self->table, req->method, req->path, req->captures,
+                                    &req->n_captures, &path_known);
+    if (!req->route) {
+        pg_http_reply_error(req, path_known ? 405 : 404, NULL);
+        return s_queue(req);
+    }
+    if (req->route->body == PG_HTTP_BODY_FORM && !(req->form = pg_form_new()))
+        return MHD_NO;
+    const char *cl =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (*end == '\0' && n > self->cfg.max_body) {
+            /* Answer before reading the body; MHD then closes the connection. */
+            pg_form_destroy(&req->form);
+            s_error(req, 413, "Request body too large");
+            return s_queue(req);
+        }
+    }
+    if (req->route->body == PG_HTTP_BODY_FORM) {
+        req->pp = MHD_create_post_processor(req->conn, S_PP_BUFFER, s_post_iter, req);
+        req->pp_failed = req->pp == NULL;
+    }
+    return MHD_YES;
+}
+
+static void s_on_upload(pg_http_request_t *req, const char *data, size_t size) {
+    req->body_bytes += size;
+    if (req->body_error)
+        return;
+    if (req->body_bytes > req->server->cfg.max_body) {
+        req->body_error = 413;
+        return;
+    }
+    switch (req->route->body) {
+        case PG_HTTP_BODY_FORM:
+            if (req->pp_failed)
+                req->body_error = 415;
+            else if (MHD_post_process(req->pp, data, size) != MHD_YES)
+                req->body_error = 400;
+            break;
+        case PG_HTTP_BODY_RAW:
+            if (req->raw_len + size + 1 > req->raw_cap) {
+                size_t cap = req->raw_cap ? req->raw_cap : 1024;
+                while (cap < req->raw_len + size + 1)
+                    cap *= 2;
+                char *grown = realloc(req->raw, cap);
+                if (!grown) {
+                    req->body_error = 500;
+                    return;
+                }
+                req->raw = grown;
+                req->raw_cap = cap;
+            }
+            memcpy(req->raw + req->raw_len, data, size);
+            req->raw_len += size;
+            req->raw[req->raw_len] = '\0';
+            break;
+        case PG_HTTP_BODY_NONE:
+            break;
+    }
+}
+
+static const char *s_body_error_text(int status) {
+    switch (status) {
+        case 413:
+            return "Request body too large";
+        case 415:
+            return "Unsupported Content-Type: expected application/x-www-form-urlencoded";
+        case 400:
+            return "Malformed form body";
+        default:
+            return "Out of memory while reading the body";
+    }
+}
+
+static enum MHD_Result s_on_complete(pg_http_request_t *req) {
+    if (req->pp) {
+        /* The post processor delivers the last field only when destroyed. */
+        enum MHD_Result ok = MHD_destroy_post_processor(req->pp);
+        req->pp = NULL;
+        if (ok != MHD_YES && !req->body_error)
+            req->body_error = 400;
+    }
+    if (req->body_error) {
+        /* A rejected body is partial or garbage: the error callback does not see it. */
+        pg_form_destroy(&req->form);
+        req->raw_len = 0;
+        s_error(req, req->body_error, s_body_error_text(req->body_error));
+    } else {
+        s_call(req);
+    }
+    return s_finish(req);
+}
+
+static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls) {
+    (void)cls;
+    (void)conn;
+    (void)version;
+    s_quiet_close = false;
+    pg_http_request_t *req = *con_cls;
+    if (!req)
+        return MHD_NO; /* the URI callback ran out of memory */
+    if (req->phase == S_PHASE_NEW)
+        return s_on_headers(req, url, method);
+    if (req->phase == S_PHASE_RESUMED) {
+        req->phase = S_PHASE_RECEIVING;
+        switch (req->then) {
+            case S_THEN_AGAIN:
+                s_call(req);
+                return s_finish(req);
+            case S_THEN_REPLY:
+                return s_queue(req);
+            case S_THEN_CLOSE:
+                return s_close_silently();
+        }
+    }
+    if (*upload_data_size) {
+        s_on_upload(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->phase != S_PHASE_RECEIVING)
+        return MHD_YES; /* spurious call while suspended */
+    return s_on_complete(req);
+}
+
+static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    s_request_free(*con_cls);
+    *con_cls = NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* lifecycle */
+
+int pg_http_start(pg_http_t *self, char *err, size_t errlen) {
+    if (self->started) {
+        snprintf(err, errlen, "server already started");
+        return -1;
+    }
+    self->delay = pg_delay_new();
+    if (!self->delay) {
+        snprintf(err, errlen, "cannot start the delay thread");
+        return -1;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_USE_TURBO;
+    if (self->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    unsigned pool = self->cfg.threads > 1 ? self->cfg.threads : 0;
+    /* The logger goes first so MHD routes even option-parsing messages through it. */
+    self->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, s_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&self->addr, MHD_OPTION_THREAD_POOL_SIZE,
+        pool, MHD_OPTION_CONNECTION_LIMIT, self->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        self->cfg.idle_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, self, MHD_OPTION_NOTIFY_COMPLETED, s_completed,
+        self, MHD_OPTION_END);
+    if (!self->daemon) {
+        snprintf(err, errlen, "cannot listen (address in use, or not permitted?)");
+        pg_delay_destroy(&self->delay);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    self->port = info ? info->port : 0;
+    self->started = true;
+    return 0;
+}
+
+uint16_t pg_http_port(const pg_http_t *self) {
+    return self->port;
+}
+
+unsigned pg_http_waiting(const pg_http_t *self) {
+    return atomic_load(&((pg_http_t *)self)->waiting);
+}
+
+void pg_http_stop(pg_http_t *self) {
+    if (!self->started || atomic_load(&self->stopped))
+        return;
+    atomic_store(&self->stopped, true);
+    /* Stop accepting (quiesce hands the listen socket to us), then resume every suspended
+     * connection: MHD forbids stopping with suspended ones. Requests that arrive on open
+     * connections meanwhile find the delay thread stopped and are answered at once. */
+    MHD_socket lsock = MHD_quiesce_daemon(self->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    pg_delay_stop(self->delay);
+    MHD_stop_daemon(self->daemon);
+    self->daemon = NULL;
+    pg_delay_destroy(&self->delay);
+}
