@@ -1,8 +1,8 @@
 /* hk_config.h — pregon-hooks' settings: defaults, then the YAML file (--config), then flags.
  *
- * The file is a mapping of sections (deploy/pregon-hooks.yaml shows every setting with its
- * default); an unknown setting is an error, as in pregond's file. Secrets are not settings:
- * the file names the file that holds them (twilio.auth_tokens_file). */
+ * The file is a mapping of sections (channels/hooks/pregon-hooks.yaml shows every setting
+ * with its default); an unknown setting is an error, as in pregond's file. Secrets are not
+ * settings: the file names the file that holds them (twilio.auth_tokens_file). */
 #ifndef HK_CONFIG_H
 #define HK_CONFIG_H
 
