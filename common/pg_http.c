@@ -46,7 +46,13 @@ struct pg_http {
     bool started;
     atomic_bool stopped;
     atomic_uint waiting;
+    atomic_uint live;           /* requests between the URI callback and completion */
+    pthread_mutex_t drain_lock; /* with drained: pg_http_stop awaits the last live request */
+    pthread_cond_t drained;
 };
+
+/* How long pg_http_stop waits for the answers it released to be sent. */
+#define S_DRAIN_MS 1000
 
 typedef enum {
     S_PHASE_NEW,       /* URI seen, headers not yet */
@@ -206,6 +212,18 @@ pg_http_t *pg_http_new(const pg_http_config_t *cfg, char *err, size_t errlen) {
     self->cfg.listen = NULL; /* borrowed string, not needed after parsing */
     atomic_init(&self->stopped, false);
     atomic_init(&self->waiting, 0);
+    atomic_init(&self->live, 0);
+    if (pthread_mutex_init(&self->drain_lock, NULL) != 0) {
+        free(self);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (pthread_cond_init(&self->drained, NULL) != 0) {
+        pthread_mutex_destroy(&self->drain_lock);
+        free(self);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     return self;
 }
 
@@ -215,6 +233,8 @@ void pg_http_destroy(pg_http_t **self_p) {
     pg_http_t *self = *self_p;
     pg_http_stop(self);
     pg_http_table_release(&self->table);
+    pthread_cond_destroy(&self->drained);
+    pthread_mutex_destroy(&self->drain_lock);
     free(self);
     *self_p = NULL;
 }
@@ -273,6 +293,7 @@ static void *s_uri_log(void *cls, const char *uri, struct MHD_Connection *conn) 
     }
     char *q = strchr(req->target, '?');
     req->query_string = q ? q + 1 : NULL;
+    atomic_fetch_add(&req->server->live, 1);
     return req;
 }
 
@@ -785,11 +806,18 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
 
 static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe) {
-    (void)cls;
     (void)conn;
     (void)toe;
+    pg_http_t *self = cls;
+    if (!*con_cls)
+        return;
     s_request_free(*con_cls);
     *con_cls = NULL;
+    if (atomic_fetch_sub(&self->live, 1) == 1 && atomic_load(&self->stopped)) {
+        pthread_mutex_lock(&self->drain_lock);
+        pthread_cond_signal(&self->drained);
+        pthread_mutex_unlock(&self->drain_lock);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -848,6 +876,16 @@ void pg_http_stop(pg_http_t *self) {
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
     pg_delay_stop(self->delay);
+    /* The released requests still have their answers to send: give them a moment, since
+     * MHD_stop_daemon closes every connection at once. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += S_DRAIN_MS / 1000;
+    pthread_mutex_lock(&self->drain_lock);
+    while (atomic_load(&self->live) > 0 &&
+           pthread_cond_timedwait(&self->drained, &self->drain_lock, &until) == 0) {
+    }
+    pthread_mutex_unlock(&self->drain_lock);
     MHD_stop_daemon(self->daemon);
     self->daemon = NULL;
     pg_delay_destroy(&self->delay);

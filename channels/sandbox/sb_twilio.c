@@ -362,15 +362,3 @@ void sb_twilio_date(time_t t, char out[40]) {
     /* strftime's %a/%b follow the C locale, which the process never changes. */
     strftime(out, 40, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
-
-bool sb_twilio_is_e164(const char *s) {
-    if (!s || s[0] != '+' || s[1] < '1' || s[1] > '9')
-        return false;
-    size_t digits = 0;
-    for (const char *p = s + 1; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        digits++;
-    }
-    return digits >= 7 && digits <= 15;
-}

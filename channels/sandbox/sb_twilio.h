@@ -1,5 +1,5 @@
 /* sb_twilio.h — what every simulated Twilio API shares: accounts and Basic auth, the error body,
- * SIDs and dates, E.164 checks, and the number tables (synchronous error codes by recipient
+ * SIDs and dates, and the number tables (synchronous error codes by recipient
  * prefix, delivery outcomes for status callbacks).
  *
  * Messages (sb_twilio_sms) uses it now; Calls will next. Configure before the server starts;
@@ -71,8 +71,5 @@ int sb_twilio_new_sid(const char *prefix, char out[SB_TWILIO_SID_SIZE]);
 
 /* Formats t as Twilio's RFC 2822 dates: "Wed, 22 Nov 2023 15:25:00 +0000". */
 void sb_twilio_date(time_t t, char out[40]);
-
-/* True for "+" followed by 7 to 15 digits, the first not 0. */
-bool sb_twilio_is_e164(const char *s);
 
 #endif

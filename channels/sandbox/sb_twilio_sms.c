@@ -6,6 +6,7 @@
  * encoding" substitutions are not simulated. */
 #include "sb_twilio_sms.h"
 
+#include "pg_contact.h"
 #include "pg_form.h"
 #include "sb_json.h"
 #include "pg_sig.h"
@@ -75,7 +76,7 @@ unsigned sb_twilio_sms_segments(const char *body, size_t len) {
 /* A From Twilio would accept: E.164, a short code (3-8 digits), or an alphanumeric sender ID
  * (1-11 letters, digits, spaces; at least one letter). */
 static bool s_from_ok(const char *from) {
-    if (sb_twilio_is_e164(from))
+    if (pg_contact_e164(from))
         return true;
     size_t n = strlen(from), digits = 0, letters = 0;
     for (size_t i = 0; i < n; i++) {
@@ -224,7 +225,7 @@ static void s_create(pg_http_request_t *req, void *ctx) {
     int code = 0;
     if (!to) {
         code = 21604;
-    } else if (!sb_twilio_is_e164(to)) {
+    } else if (!pg_contact_e164(to)) {
         code = 21211;
         culprit = to;
     } else if (!from && !mss) {
