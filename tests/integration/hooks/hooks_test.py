@@ -10,7 +10,9 @@ forged and unknown-account requests get 403, are counted and reach nothing; ack 
 ack get 503; keywords (STOP, Baja, ALTO, "stop.") -> OPT_OUT, START -> OPT_IN, other text ->
 REPLY; more events than max_in_flight -> 503 "full"; an oversized body -> 413; /metrics passes
 `promtool check metrics` and counts what happened; pregond gone -> 503 at once and /healthz 503;
-SIGTERM answers a held request 503 and exits 0; an unknown setting in the file exits 2.
+SIGTERM answers a held request 503 and exits 0; 400 concurrent requests on kept-alive
+connections are all answered 200 once acked; the example configuration loads; an unknown
+setting in the file exits 2.
 
 usage: hooks_test.py PATH/TO/pregon-hooks PATH/TO/pregon.proto
 """
@@ -68,6 +70,7 @@ class FakeBroker:
         self.heartbeats = 0
         self.running = True
         self.mute = False  # True: read nothing, answer nothing (pregond hung)
+        self.auto = None  # a result: every event is acked at once with it
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
@@ -93,6 +96,12 @@ class FakeBroker:
                     out = pb.BrokerToHooks()
                     out.heartbeat.at_ms = int(time.time() * 1000)
                     self.sock.send_multipart([ident, out.SerializeToString()])
+                elif msg.WhichOneof("msg") == "event" and self.auto:
+                    out = pb.BrokerToHooks()
+                    out.ack.seq = msg.event.seq
+                    out.ack.result = self.auto
+                    self.sock.send_multipart([ident, out.SerializeToString()])
+                    self.events.put(msg.event)
                 elif msg.WhichOneof("msg") == "event":
                     self.events.put(msg.event)
         self.sock.close()
@@ -149,7 +158,8 @@ class Hooks:
                     "twilio:\n  auth_tokens_file: tokens\n" % (HEARTBEAT_MS, ACK_TIMEOUT_MS))
         args = [BIN, "--listen", "127.0.0.1:0", "--broker", broker_endpoint, "--max-body", "4096",
                 "--config", config] + list(extra)
-        self.log = open(os.path.join(WORK, "hooks.log"), "w+")
+        Hooks.count = getattr(Hooks, "count", 0) + 1
+        self.log = open(os.path.join(WORK, "hooks-%d.log" % Hooks.count), "w+")
         self.proc = subprocess.Popen(args, stderr=self.log, stdout=self.log)
         self.port = None
         deadline = time.time() + 10
@@ -447,6 +457,50 @@ def test_sigterm(hooks, broker):
     check("exit 0 after SIGTERM", rc == 0, rc)
 
 
+def test_concurrent(broker):
+    """Many requests at once on kept-alive connections, acked as they come: all 200."""
+    hooks = Hooks(broker.endpoint, ["--max-in-flight", "1000", "--threads", "3"])
+    broker.auto = "applied"
+    try:
+        wait_until(lambda: hooks.request("GET", "/healthz")[0] == 200, 5)
+        results = []
+        lock = threading.Lock()
+
+        def client(n):
+            c = http.client.HTTPConnection("127.0.0.1", hooks.port, timeout=20)
+            for i in range(25):
+                fields = status_fields("SMc%03d%028d" % (n, i))
+                body = urllib.parse.urlencode(fields)
+                c.request("POST", "/twilio/sms/status", body=body, headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": twilio_signature(
+                        TOKEN, hooks.base + "/twilio/sms/status", fields)})
+                r = c.getresponse()
+                r.read()
+                with lock:
+                    results.append(r.status)
+            c.close()
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        check("400 concurrent requests all 200", results.count(200) == 400,
+              {k: results.count(k) for k in set(results)})
+        seqs = set()
+        while not broker.events.empty():
+            seqs.add(broker.events.get().seq)
+        check("400 events with distinct seqs", len(seqs) == 400, len(seqs))
+        check("nothing in flight afterwards",
+              metric(hooks.metrics(), "pregon_hooks_in_flight") == 0)
+        hooks.proc.send_signal(signal.SIGTERM)
+        check("concurrent instance exits 0", hooks.proc.wait(10) == 0)
+    finally:
+        broker.auto = None
+        if hooks.proc.poll() is None:
+            hooks.proc.kill()
+
+
 def test_config():
     example = os.path.join(os.path.dirname(PROTO), "..", "channels", "hooks", "pregon-hooks.yaml")
     log = open(os.path.join(WORK, "example.log"), "w+")
@@ -487,11 +541,14 @@ def main():
         test_secrets_not_logged(hooks)
         test_broker_gone(hooks, broker)
         test_sigterm(hooks, broker)
+        test_concurrent(broker)
     finally:
         if hooks and hooks.proc.poll() is None:
             hooks.proc.kill()
-        if FAILS and hooks:
-            print("--- pregon-hooks log ---\n" + hooks.text())
+        if FAILS:
+            for name in sorted(os.listdir(WORK)):
+                if name.endswith(".log"):
+                    print("--- %s ---\n%s" % (name, open(os.path.join(WORK, name)).read()))
         broker.stop()
         shutil.rmtree(WORK, ignore_errors=True)
     print("%d failed" % len(FAILS) if FAILS else "all passed")
