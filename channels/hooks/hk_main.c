@@ -51,7 +51,7 @@ static const struct option s_options[] = {
     {"ack-timeout-ms", required_argument, NULL, 'a'},
     {"heartbeat-ms", required_argument, NULL, 'h'},
     {"max-in-flight", required_argument, NULL, 'f'},
-    {"help", no_argument, NULL, '?'},
+    {"help", no_argument, NULL, 'H'},
     {NULL, 0, NULL, 0},
 };
 
@@ -80,6 +80,13 @@ static const char *s_key_of(int opt) {
     }
 }
 
+static const char *s_flag_name(int opt) {
+    for (const struct option *o = s_options; o->name; o++)
+        if (o->val == opt)
+            return o->name;
+    return "?";
+}
+
 /* Defaults, then --config, then the other flags (in that order whatever their order). */
 static int s_settings(int argc, char **argv, hk_config_t *cfg) {
     char err[768];
@@ -87,9 +94,13 @@ static int s_settings(int argc, char **argv, hk_config_t *cfg) {
     const char *path = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", s_options, NULL)) != -1) {
-        if (opt == '?') {
-            s_usage(strcmp(argv[optind - 1], "--help") == 0 ? stdout : stderr);
-            return strcmp(argv[optind - 1], "--help") == 0 ? 1 : -1;
+        if (opt == 'H') {
+            s_usage(stdout);
+            return 1;
+        }
+        if (opt == '?') { /* getopt said which */
+            s_usage(stderr);
+            return -1;
         }
         if (opt == 'c')
             path = optarg;
@@ -106,7 +117,7 @@ static int s_settings(int argc, char **argv, hk_config_t *cfg) {
     while ((opt = getopt_long(argc, argv, "", s_options, NULL)) != -1) {
         const char *key = s_key_of(opt);
         if (key && hk_config_set(cfg, key, optarg, err, sizeof err) < 0) {
-            pg_log("--%s: %s", s_options[opt == 'l' ? 1 : 0].name, err);
+            pg_log("--%s: %s", s_flag_name(opt), err);
             return -1;
         }
     }
