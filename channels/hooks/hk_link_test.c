@@ -112,8 +112,8 @@ static int s_setup(void **state) {
         return -1;
     f->metrics = hk_metrics_new();
     hk_link_config_t cfg = {.endpoint = S_ENDPOINT,
-                            .heartbeat_ms = 50,
-                            .ack_timeout_ms = 300,
+                            .heartbeat_ms = 100,
+                            .ack_timeout_ms = 800,
                             .max_in_flight = 4,
                             .metrics = f->metrics};
     char err[256];
@@ -241,11 +241,11 @@ static void test_timeout_and_limit(void **state) {
         assert_non_null(ev);
         pregon__inbound_event__free_unpacked(ev, NULL);
     }
-    while (hk_hold_state(h, NULL) == HK_HOLD_WAITING && s_ms() - start < 2000)
+    while (hk_hold_state(h, NULL) == HK_HOLD_WAITING && s_ms() - start < 3000)
         assert_null(s_router_step(f, 10));
     assert_int_equal(hk_hold_state(h, &why), HK_HOLD_FAILED);
     assert_int_equal(why, HK_UNAVAIL_ACK_TIMEOUT);
-    assert_true(s_ms() - start >= 250);
+    assert_true(s_ms() - start >= 700);
     /* the room is back */
     assert_int_equal(hk_link_submit(f->link, more, &why), 0);
     Pregon__InboundEvent *ev = s_router_step(f, 1000);
