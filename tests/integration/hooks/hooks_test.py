@@ -43,7 +43,7 @@ import pregon_pb2 as pb  # noqa: E402
 ACCOUNT, TOKEN = "AC" + "a" * 32, "test-token-1"
 OTHER, OTHER_TOKEN = "AC" + "b" * 32, "test-token-2"
 ACK_TIMEOUT_MS = 1500
-HEARTBEAT_MS = 200
+HEARTBEAT_MS = 300
 FAILS = []
 
 
