@@ -364,12 +364,7 @@ void sb_control_destroy(sb_control_t **self_p) {
 }
 
 int sb_control_register(sb_control_t *self, sb_server_t *server) {
-    static const struct {
-        const char *method;
-        const char *path;
-        pg_http_body_t mode;
-        pg_http_handler_fn fn;
-    } routes[] = {
+    static const sb_control_route_t routes[] = {
         {"GET", "/healthz", PG_HTTP_BODY_NONE, s_healthz},
         {"GET", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_get},
         {"DELETE", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_delete},
@@ -381,10 +376,5 @@ int sb_control_register(sb_control_t *self, sb_server_t *server) {
         {"POST", "/_sandbox/script", PG_HTTP_BODY_RAW, s_script_post},
         {"DELETE", "/_sandbox/script", PG_HTTP_BODY_NONE, s_script_delete},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (sb_server_control_route(server, routes[i].method, routes[i].path, routes[i].mode,
-                                    routes[i].fn, self) != 0)
-            return -1;
-    }
-    return 0;
+    return sb_server_control_routes(server, routes, sizeof routes / sizeof routes[0], self);
 }

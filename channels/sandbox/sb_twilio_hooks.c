@@ -488,12 +488,7 @@ int sb_twilio_hooks_start(sb_twilio_hooks_t *self, const sb_twilio_t *twilio, sb
                           sb_server_t *server, char *err, size_t errlen) {
     self->twilio = twilio;
     self->hooks = hooks;
-    static const struct {
-        const char *method;
-        const char *path;
-        pg_http_body_t body;
-        pg_http_handler_fn fn;
-    } routes[] = {
+    static const sb_control_route_t routes[] = {
         {"GET", "/_sandbox/twilio-sms/config", PG_HTTP_BODY_NONE, s_config_get},
         {"POST", "/_sandbox/twilio-sms/config", PG_HTTP_BODY_RAW, s_config_post},
         {"GET", "/_sandbox/twilio-sms/replies", PG_HTTP_BODY_NONE, s_replies_get},
@@ -502,12 +497,9 @@ int sb_twilio_hooks_start(sb_twilio_hooks_t *self, const sb_twilio_t *twilio, sb
         {"POST", "/_sandbox/twilio-sms/inbound", PG_HTTP_BODY_RAW, s_inbound_post},
         {"POST", "/_sandbox/twilio-sms/forge", PG_HTTP_BODY_RAW, s_forge_post},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (sb_server_control_route(server, routes[i].method, routes[i].path, routes[i].body,
-                                    routes[i].fn, self) != 0) {
-            snprintf(err, errlen, "cannot register the twilio-sms control routes");
-            return -1;
-        }
+    if (sb_server_control_routes(server, routes, sizeof routes / sizeof routes[0], self) != 0) {
+        snprintf(err, errlen, "cannot register the twilio-sms control routes");
+        return -1;
     }
     return 0;
 }
