@@ -16,8 +16,7 @@
  * handler asks to wait. */
 #include "pg_http.h"
 
-#include "pg_delay.h"
-#include "pg_http_table.h"
+#include "pg_http_impl.h"
 
 #include <microhttpd.h>
 #include <netdb.h>
@@ -31,105 +30,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#define S_MAX_HEADERS 8
-#define S_PP_BUFFER   1024
-
-struct pg_http {
-    pg_http_config_t cfg;
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    pg_http_table_t table;
-    struct MHD_Daemon *daemon;
-    pg_delay_t *delay;
-    uint16_t port;
-    bool started;
-    atomic_bool stopped;
-    atomic_uint waiting;
-    atomic_uint live;           /* requests between the URI callback and completion */
-    pthread_mutex_t drain_lock; /* with drained: pg_http_stop awaits the last live request */
-    pthread_cond_t drained;
-};
-
-/* How long pg_http_stop waits for the answers it released to be sent. */
-#define S_DRAIN_MS 1000
-
-typedef enum {
-    S_PHASE_NEW,       /* URI seen, headers not yet */
-    S_PHASE_RECEIVING, /* headers seen, body arriving */
-    S_PHASE_SUSPENDED, /* waiting for the delay thread or a wake */
-    S_PHASE_RESUMED,   /* wait over: call again, queue the reply or close */
-} s_phase_t;
-
-/* What a suspended request does when resumed. */
-typedef enum { S_THEN_AGAIN, S_THEN_REPLY, S_THEN_CLOSE } s_then_t;
-
-typedef struct {
-    char *name;
-    char *value;
-} s_header_t;
-
-struct pg_http_waker {
-    pthread_mutex_t lock;
-    unsigned refs;
-    pg_http_request_t *req; /* NULL once the request is over */
-    uint64_t gen;           /* suspension number */
-    bool armed;             /* req is suspended (suspension gen) */
-    bool again;             /* ... waiting to be called again (wakes resume it) */
-    bool woken;             /* a wake came since the handler was last called */
-};
-
-/* A timer entry: resumes suspension gen of its waker, if still current. */
-typedef struct {
-    pg_http_waker_t *w;
-    uint64_t gen;
-} s_timer_t;
-
-struct pg_http_request {
-    pg_http_t *server;
-    struct MHD_Connection *conn;
-    const pg_http_route_t *route;
-    char method[16];
-    char *path;
-    char *target;
-    const char *query_string; /* into target */
-    char *captures[PG_HTTP_TABLE_MAX_CAPTURES];
-    size_t n_captures;
-    int64_t arrival_ms;
-    s_phase_t phase;
-    s_then_t then;
-    pg_http_waker_t *waker;
-    void *data;
-    void (*data_free)(void *);
-
-    /* body */
-    pg_form_t *form;
-    struct MHD_PostProcessor *pp;
-    bool pp_failed; /* unsupported Content-Type for a form route */
-    char *raw;
-    size_t raw_len;
-    size_t raw_cap;
-    size_t body_bytes;
-    int body_error; /* HTTP status to answer instead of calling the handler, 0 = none */
-
-    /* auth, fetched lazily */
-    bool auth_fetched;
-    char *auth_user;
-    char *auth_pass;
-
-    /* reply */
-    unsigned again_ms; /* handler asked to be called again after this long */
-    unsigned after_ms; /* send the reply, or close, this long after the handler */
-    bool close;        /* close without answering */
-    bool cancelled;    /* resumed because the server is stopping */
-    bool replied;
-    int status;
-    char content_type[64];
-    char *reply_body;
-    size_t reply_len;
-    s_header_t headers[S_MAX_HEADERS];
-    size_t n_headers;
-};
 
 /* ------------------------------------------------------------------------------------------ */
 /* logging */
@@ -246,7 +146,7 @@ int pg_http_route(pg_http_t *self, const pg_http_route_t *route) {
 /* ------------------------------------------------------------------------------------------ */
 /* request objects and wakers */
 
-static int64_t s_wall_ms(void) {
+int64_t pg_http__wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -285,7 +185,7 @@ static void *s_uri_log(void *cls, const char *uri, struct MHD_Connection *conn) 
         return NULL;
     req->server = cls;
     req->conn = conn;
-    req->arrival_ms = s_wall_ms();
+    req->arrival_ms = pg_http__wall_ms();
     req->target = strdup(uri ? uri : "");
     if (!req->target) {
         free(req);
@@ -330,177 +230,7 @@ static void s_request_free(pg_http_request_t *req) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* public request API */
-
-const char *pg_http_request_method(const pg_http_request_t *req) {
-    return req->method;
-}
-
-const char *pg_http_request_path(const pg_http_request_t *req) {
-    return req->path;
-}
-
-const char *pg_http_request_target(const pg_http_request_t *req) {
-    return req->target;
-}
-
-const char *pg_http_request_query_string(const pg_http_request_t *req) {
-    return req->query_string;
-}
-
-const char *pg_http_request_capture(const pg_http_request_t *req, size_t i) {
-    return i < req->n_captures ? req->captures[i] : NULL;
-}
-
-const char *pg_http_request_query(const pg_http_request_t *req, const char *name) {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *pg_http_request_header(const pg_http_request_t *req, const char *name) {
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-const pg_form_t *pg_http_request_form(const pg_http_request_t *req) {
-    return req->form;
-}
-
-const char *pg_http_request_body(const pg_http_request_t *req, size_t *len) {
-    if (len)
-        *len = req->raw_len;
-    return req->raw_len ? req->raw : NULL;
-}
-
-bool pg_http_request_basic_auth(pg_http_request_t *req, const char **user, const char **pass) {
-    if (!req->auth_fetched) {
-        req->auth_fetched = true;
-        req->auth_user = MHD_basic_auth_get_username_password(req->conn, &req->auth_pass);
-    }
-    if (!req->auth_user || !req->auth_pass)
-        return false;
-    *user = req->auth_user;
-    *pass = req->auth_pass;
-    return true;
-}
-
-int64_t pg_http_request_arrival_ms(const pg_http_request_t *req) {
-    return req->arrival_ms;
-}
-
-int64_t pg_http_request_age_ms(const pg_http_request_t *req) {
-    return s_wall_ms() - req->arrival_ms;
-}
-
-void pg_http_request_set_data(pg_http_request_t *req, void *data, void (*free_fn)(void *)) {
-    if (req->data_free && req->data && req->data != data)
-        req->data_free(req->data);
-    req->data = data;
-    req->data_free = free_fn;
-}
-
-void *pg_http_request_data(const pg_http_request_t *req) {
-    return req->data;
-}
-
-void pg_http_reply(pg_http_request_t *req, int status, const char *content_type, char *body,
-                   size_t len) {
-    free(req->reply_body);
-    req->replied = true;
-    req->status = status;
-    snprintf(req->content_type, sizeof req->content_type, "%s", content_type ? content_type : "");
-    req->reply_body = body;
-    req->reply_len = body ? len : 0;
-}
-
-void pg_http_reply_text(pg_http_request_t *req, int status, const char *text) {
-    char *copy = strdup(text);
-    pg_http_reply(req, copy ? status : 500, "text/plain; charset=utf-8", copy,
-                  copy ? strlen(copy) : 0);
-}
-
-static const char *s_status_text(int status) {
-    switch (status) {
-        case 400:
-            return "Bad Request";
-        case 401:
-            return "Unauthorized";
-        case 403:
-            return "Forbidden";
-        case 404:
-            return "Not Found";
-        case 405:
-            return "Method Not Allowed";
-        case 413:
-            return "Payload Too Large";
-        case 415:
-            return "Unsupported Media Type";
-        case 429:
-            return "Too Many Requests";
-        case 500:
-            return "Internal Server Error";
-        case 503:
-            return "Service Unavailable";
-        default:
-            return "Error";
-    }
-}
-
-void pg_http_reply_error(pg_http_request_t *req, int status, const char *message) {
-    if (!message)
-        message = s_status_text(status);
-    size_t n = strlen(message);
-    char *body = malloc(6 * n + 48);
-    if (!body) {
-        pg_http_reply(req, 500, "application/json", NULL, 0);
-        return;
-    }
-    size_t pos = (size_t)sprintf(body, "{\"status\":%d,\"error\":\"", status);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)message[i];
-        if (c == '"' || c == '\\') {
-            body[pos++] = '\\';
-            body[pos++] = (char)c;
-        } else if (c < 0x20) {
-            pos += (size_t)sprintf(body + pos, "\\u%04x", c);
-        } else {
-            body[pos++] = (char)c; /* UTF-8 is the caller's to keep valid */
-        }
-    }
-    memcpy(body + pos, "\"}", 3);
-    pg_http_reply(req, status, "application/json", body, pos + 2);
-}
-
-int pg_http_request_status(const pg_http_request_t *req) {
-    return req->replied ? req->status : 0;
-}
-
-void pg_http_add_header(pg_http_request_t *req, const char *name, const char *value) {
-    if (req->n_headers == S_MAX_HEADERS)
-        return;
-    char *n = strdup(name), *v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
-        return;
-    }
-    req->headers[req->n_headers++] = (s_header_t){n, v};
-}
-
-void pg_http_reply_after(pg_http_request_t *req, unsigned delay_ms) {
-    req->after_ms = delay_ms;
-}
-
-void pg_http_close_after(pg_http_request_t *req, unsigned delay_ms) {
-    req->close = true;
-    req->after_ms = delay_ms;
-}
-
-void pg_http_call_again(pg_http_request_t *req, unsigned delay_ms) {
-    req->again_ms = delay_ms ? delay_ms : 1;
-}
-
-bool pg_http_request_stopping(const pg_http_request_t *req) {
-    return req->cancelled || atomic_load(&req->server->stopped);
-}
+/* wakers */
 
 pg_http_waker_t *pg_http_request_waker(pg_http_request_t *req) {
     pg_http_waker_t *w = s_waker(req);
@@ -518,7 +248,7 @@ static void s_resume_locked(pg_http_waker_t *w, bool cancelled) {
     w->armed = false;
     w->again = false;
     req->cancelled = req->cancelled || cancelled;
-    req->phase = S_PHASE_RESUMED;
+    req->phase = PG_HTTP__PHASE_RESUMED;
     atomic_fetch_sub(&req->server->waiting, 1);
     MHD_resume_connection(req->conn);
 }
@@ -574,7 +304,7 @@ static enum MHD_Result s_queue(pg_http_request_t *req) {
 /* pg_delay callback, on the delay thread: hand the connection back to MHD if the suspension the
  * entry was made for is still the current one. */
 static void s_on_timer(void *arg, bool cancelled) {
-    s_timer_t *t = arg;
+    pg_http__timer_t *t = arg;
     pg_http_waker_t *w = t->w;
     pthread_mutex_lock(&w->lock);
     if (w->req && w->armed && w->gen == t->gen)
@@ -585,27 +315,27 @@ static void s_on_timer(void *arg, bool cancelled) {
 }
 
 /* Suspends the connection for delay_ms, then does `then`. Resumed at once when a wake is
- * pending (S_THEN_AGAIN), the server stops, or memory runs out. */
-static enum MHD_Result s_suspend(pg_http_request_t *req, s_then_t then, unsigned delay_ms) {
+ * pending (PG_HTTP__THEN_AGAIN), the server stops, or memory runs out. */
+static enum MHD_Result s_suspend(pg_http_request_t *req, pg_http__then_t then, unsigned delay_ms) {
     pg_http_waker_t *w = s_waker(req);
-    s_timer_t *t = w ? malloc(sizeof(*t)) : NULL;
+    pg_http__timer_t *t = w ? malloc(sizeof(*t)) : NULL;
     if (!t) {
         /* Out of memory: no waiting; answer or close now. */
-        if (then == S_THEN_CLOSE)
+        if (then == PG_HTTP__THEN_CLOSE)
             return s_close_silently();
-        if (then == S_THEN_AGAIN)
+        if (then == PG_HTTP__THEN_AGAIN)
             s_error(req, 500, "out of memory");
         return s_queue(req);
     }
     req->then = then;
-    req->phase = S_PHASE_SUSPENDED;
+    req->phase = PG_HTTP__PHASE_SUSPENDED;
     MHD_suspend_connection(req->conn);
     atomic_fetch_add(&req->server->waiting, 1);
     pthread_mutex_lock(&w->lock);
     w->gen++;
     w->armed = true;
-    w->again = then == S_THEN_AGAIN;
-    *t = (s_timer_t){w, w->gen};
+    w->again = then == PG_HTTP__THEN_AGAIN;
+    *t = (pg_http__timer_t){w, w->gen};
     w->refs++; /* the timer entry's */
     if (w->again && w->woken)
         s_resume_locked(w, false);
@@ -631,10 +361,11 @@ static void s_call(pg_http_request_t *req) {
 /* After the handler (or an error callback) ran: wait, answer, or close. */
 static enum MHD_Result s_finish(pg_http_request_t *req) {
     if (req->close)
-        return req->after_ms ? s_suspend(req, S_THEN_CLOSE, req->after_ms) : s_close_silently();
+        return req->after_ms ? s_suspend(req, PG_HTTP__THEN_CLOSE, req->after_ms)
+                             : s_close_silently();
     if (!req->replied && req->again_ms) {
         if (!req->cancelled)
-            return s_suspend(req, S_THEN_AGAIN, req->again_ms);
+            return s_suspend(req, PG_HTTP__THEN_AGAIN, req->again_ms);
         s_error(req, 503, "server stopping");
     } else if (!req->replied) {
         s_error(req, 500, "handler produced no response");
@@ -644,7 +375,7 @@ static enum MHD_Result s_finish(pg_http_request_t *req) {
     if (req->after_ms && !req->cancelled) {
         unsigned ms = req->after_ms;
         req->after_ms = 0;
-        return s_suspend(req, S_THEN_REPLY, ms);
+        return s_suspend(req, PG_HTTP__THEN_REPLY, ms);
     }
     return s_queue(req);
 }
@@ -669,7 +400,7 @@ static enum MHD_Result s_post_iter(void *cls, enum MHD_ValueKind kind, const cha
 
 static enum MHD_Result s_on_headers(pg_http_request_t *req, const char *url, const char *method) {
     pg_http_t *self = req->server;
-    req->phase = S_PHASE_RECEIVING;
+    req->phase = PG_HTTP__PHASE_RECEIVING;
     snprintf(req->method, sizeof req->method, "%s", method);
     if (!(req->path = strdup(url)))
         return MHD_NO;
@@ -695,7 +426,7 @@ static enum MHD_Result s_on_headers(pg_http_request_t *req, const char *url, con
         }
     }
     if (req->route->body == PG_HTTP_BODY_FORM) {
-        req->pp = MHD_create_post_processor(req->conn, S_PP_BUFFER, s_post_iter, req);
+        req->pp = MHD_create_post_processor(req->conn, PG_HTTP__PP_BUFFER, s_post_iter, req);
         req->pp_failed = req->pp == NULL;
     }
     return MHD_YES;
@@ -780,17 +511,17 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
     pg_http_request_t *req = *con_cls;
     if (!req)
         return MHD_NO; /* the URI callback ran out of memory */
-    if (req->phase == S_PHASE_NEW)
+    if (req->phase == PG_HTTP__PHASE_NEW)
         return s_on_headers(req, url, method);
-    if (req->phase == S_PHASE_RESUMED) {
-        req->phase = S_PHASE_RECEIVING;
+    if (req->phase == PG_HTTP__PHASE_RESUMED) {
+        req->phase = PG_HTTP__PHASE_RECEIVING;
         switch (req->then) {
-            case S_THEN_AGAIN:
+            case PG_HTTP__THEN_AGAIN:
                 s_call(req);
                 return s_finish(req);
-            case S_THEN_REPLY:
+            case PG_HTTP__THEN_REPLY:
                 return s_queue(req);
-            case S_THEN_CLOSE:
+            case PG_HTTP__THEN_CLOSE:
                 return s_close_silently();
         }
     }
@@ -799,7 +530,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->phase != S_PHASE_RECEIVING)
+    if (req->phase != PG_HTTP__PHASE_RECEIVING)
         return MHD_YES; /* spurious call while suspended */
     return s_on_complete(req);
 }
@@ -880,7 +611,7 @@ void pg_http_stop(pg_http_t *self) {
      * MHD_stop_daemon closes every connection at once. */
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += S_DRAIN_MS / 1000;
+    until.tv_sec += PG_HTTP__DRAIN_MS / 1000;
     pthread_mutex_lock(&self->drain_lock);
     while (atomic_load(&self->live) > 0 &&
            pthread_cond_timedwait(&self->drained, &self->drain_lock, &until) == 0) {

@@ -15,6 +15,7 @@
 #define S_MAX_LIMIT     1000000
 
 struct sb_control {
+    const sb_env_t *env;
     sb_store_t *store;
     sb_faults_t *faults;
     sb_webhook_t *hooks;
@@ -77,6 +78,32 @@ static void s_requests_delete(pg_http_request_t *req, void *ctx) {
     sb_reply_json(req, 200, json_pack("{s:b}", "reset", 1));
 }
 
+static json_t *s_counts_json(uint64_t queued, uint64_t sent, uint64_t failed, uint64_t dropped) {
+    return json_pack("{s:I, s:I, s:I, s:I}", "queued", (json_int_t)queued, "sent", (json_int_t)sent,
+                     "failed", (json_int_t)failed, "dropped", (json_int_t)dropped);
+}
+
+/* {"queued","sent","failed","dropped","pending","by_kind":{kind:{queued,sent,failed,dropped}}} */
+static json_t *s_callbacks_json(sb_webhook_t *hooks) {
+    sb_webhook_stats_t w;
+    sb_webhook_stats(hooks, &w);
+    json_t *o = s_counts_json(w.queued, w.sent, w.failed, w.dropped);
+    sb_webhook_kind_stats_t kinds[SB_WEBHOOK_MAX_KINDS];
+    size_t n = sb_webhook_kind_stats(hooks, kinds, SB_WEBHOOK_MAX_KINDS);
+    json_t *by = json_object();
+    for (size_t i = 0; by && i < n && i < SB_WEBHOOK_MAX_KINDS; i++)
+        json_object_set_new(
+            by, kinds[i].kind,
+            s_counts_json(kinds[i].queued, kinds[i].sent, kinds[i].failed, kinds[i].dropped));
+    if (o) {
+        json_object_set_new(o, "pending", json_integer((json_int_t)w.pending));
+        json_object_set_new(o, "by_kind", by ? by : json_object());
+    } else {
+        json_decref(by);
+    }
+    return o;
+}
+
 static void s_stats(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     json_t *o = sb_store_stats(self->store);
@@ -84,15 +111,16 @@ static void s_stats(pg_http_request_t *req, void *ctx) {
         s_oom(req);
         return;
     }
-    if (self->hooks) {
-        sb_webhook_stats_t w;
-        sb_webhook_stats(self->hooks, &w);
-        json_object_set_new(o, "callbacks",
-                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "queued", (json_int_t)w.queued,
-                                      "sent", (json_int_t)w.sent, "failed", (json_int_t)w.failed,
-                                      "dropped", (json_int_t)w.dropped, "pending",
-                                      (json_int_t)w.pending));
+    if (self->hooks)
+        json_object_set_new(o, "callbacks", s_callbacks_json(self->hooks));
+    json_t *modules = json_object();
+    for (size_t i = 0; modules && i < self->env->n_modules; i++) {
+        const sb_module_t *m = self->env->modules[i];
+        json_t *section = m->stats ? m->stats(self->env->states[i]) : NULL;
+        if (section)
+            json_object_set_new(modules, m->name, section);
     }
+    json_object_set_new(o, "modules", modules);
     json_object_set_new(o, "waiting", json_integer(sb_server_waiting(self->server)));
     sb_reply_json(req, 200, o);
 }
@@ -160,25 +188,6 @@ static void s_faults_get(pg_http_request_t *req, void *ctx) {
     sb_reply_json(req, 200, o);
 }
 
-/* Parses the request body as a JSON value; replies 400 and returns NULL when it is not one. */
-static json_t *s_body_json(pg_http_request_t *req) {
-    size_t len;
-    const char *body = pg_http_request_body(req, &len);
-    if (!body) {
-        s_bad(req, "a JSON body is required");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, 0, &jerr);
-    if (!j) {
-        char why[256];
-        snprintf(why, sizeof why, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                 jerr.text);
-        s_bad(req, why);
-    }
-    return j;
-}
-
 /* Reads a non-negative integer field; *ok false when present but not one. */
 static unsigned s_uint_field(json_t *o, const char *key, unsigned current, bool *ok) {
     json_t *v = json_object_get(o, key);
@@ -204,7 +213,7 @@ static double s_prob_field(json_t *o, const char *key, double current, bool *ok)
 
 static void s_faults_post(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
-    json_t *j = s_body_json(req);
+    json_t *j = sb_json_body(req);
     if (!j)
         return;
     if (!json_is_object(j)) {
@@ -303,7 +312,7 @@ static const char *s_rule_from_json(json_t *o, sb_fault_rule_t *rule) {
 
 static void s_script_post(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
-    json_t *j = s_body_json(req);
+    json_t *j = sb_json_body(req);
     if (!j)
         return;
     json_t *list = json_is_array(j) ? j : json_pack("[O]", j);
@@ -339,12 +348,11 @@ static void s_script_delete(pg_http_request_t *req, void *ctx) {
     s_faults_get(req, ctx);
 }
 
-sb_control_t *sb_control_new(sb_store_t *store, sb_faults_t *faults, sb_webhook_t *hooks,
-                             sb_server_t *server) {
+sb_control_t *sb_control_new(const sb_env_t *env) {
     sb_control_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    *self = (sb_control_t){store, faults, hooks, server};
+    *self = (sb_control_t){env, env->store, env->faults, env->hooks, env->server};
     return self;
 }
 
@@ -356,12 +364,7 @@ void sb_control_destroy(sb_control_t **self_p) {
 }
 
 int sb_control_register(sb_control_t *self, sb_server_t *server) {
-    static const struct {
-        const char *method;
-        const char *path;
-        pg_http_body_t mode;
-        pg_http_handler_fn fn;
-    } routes[] = {
+    static const sb_control_route_t routes[] = {
         {"GET", "/healthz", PG_HTTP_BODY_NONE, s_healthz},
         {"GET", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_get},
         {"DELETE", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_delete},
@@ -373,10 +376,5 @@ int sb_control_register(sb_control_t *self, sb_server_t *server) {
         {"POST", "/_sandbox/script", PG_HTTP_BODY_RAW, s_script_post},
         {"DELETE", "/_sandbox/script", PG_HTTP_BODY_NONE, s_script_delete},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (sb_server_control_route(server, routes[i].method, routes[i].path, routes[i].mode,
-                                    routes[i].fn, self) != 0)
-            return -1;
-    }
-    return 0;
+    return sb_server_control_routes(server, routes, sizeof routes / sizeof routes[0], self);
 }

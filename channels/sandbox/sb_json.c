@@ -3,6 +3,7 @@
 
 #include "pg_utf8.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,24 @@ void sb_reply_json(pg_http_request_t *req, int status, json_t *body) {
         return;
     }
     pg_http_reply(req, status, "application/json", text, len);
+}
+
+json_t *sb_json_body(pg_http_request_t *req) {
+    size_t len;
+    const char *body = pg_http_request_body(req, &len);
+    if (!body) {
+        pg_http_reply_error(req, 400, "a JSON body is required");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, 0, &jerr);
+    if (!j) {
+        char why[256];
+        snprintf(why, sizeof why, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        pg_http_reply_error(req, 400, why);
+    }
+    return j;
 }
 
 json_t *sb_json_text(const char *s, size_t len) {

@@ -17,6 +17,10 @@
  * Out of memory gives a bodiless 500. */
 void sb_reply_json(pg_http_request_t *req, int status, json_t *body);
 
+/* The request's body parsed as a JSON value (new reference), or NULL after replying 400 with
+ * {"status":400,"error":"..."} saying why (no body, invalid JSON and where). */
+json_t *sb_json_body(pg_http_request_t *req);
+
 /* A JSON string of s[0..len), invalid UTF-8 replaced by U+FFFD; JSON null when s is NULL.
  * New reference, NULL when out of memory. */
 json_t *sb_json_text(const char *s, size_t len);

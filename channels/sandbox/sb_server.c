@@ -194,6 +194,16 @@ int sb_server_control_route(sb_server_t *self, const char *method, const char *p
     return pg_http_route(self->http, &route);
 }
 
+int sb_server_control_routes(sb_server_t *self, const sb_control_route_t *routes, size_t n,
+                             void *ctx) {
+    for (size_t i = 0; i < n; i++) {
+        if (sb_server_control_route(self, routes[i].method, routes[i].pattern, routes[i].body,
+                                    routes[i].fn, ctx) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int sb_server_start(sb_server_t *self, char *err, size_t errlen) {
     return pg_http_start(self->http, err, errlen);
 }

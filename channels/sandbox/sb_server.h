@@ -66,6 +66,18 @@ int sb_server_provider_route(sb_server_t *self, const sb_provider_t *provider, c
 int sb_server_control_route(sb_server_t *self, const char *method, const char *pattern,
                             pg_http_body_t body, pg_http_handler_fn fn, void *ctx);
 
+/* A control route, for tables of them. */
+typedef struct {
+    const char *method;
+    const char *pattern;
+    pg_http_body_t body;
+    pg_http_handler_fn fn;
+} sb_control_route_t;
+
+/* Adds n control routes sharing ctx. Returns 0, or -1 at the first that fails. */
+int sb_server_control_routes(sb_server_t *self, const sb_control_route_t *routes, size_t n,
+                             void *ctx);
+
 /* Binds and starts serving. Returns 0, or -1 with a reason in err. */
 int sb_server_start(sb_server_t *self, char *err, size_t errlen);
 

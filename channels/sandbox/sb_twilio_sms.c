@@ -9,6 +9,7 @@
 #include "pg_contact.h"
 #include "pg_form.h"
 #include "sb_json.h"
+#include "sb_twilio_hooks.h"
 #include "pg_sig.h"
 #include "pg_utf8.h"
 
@@ -23,10 +24,11 @@
 #define S_MAX_URL        4000
 
 struct sb_twilio_sms {
-    sb_twilio_sms_config_t cfg;
-    const sb_twilio_t *twilio;
-    sb_webhook_t *hooks;
+    const sb_twilio_t *twilio; /* the "twilio" module's */
+    sb_twilio_hooks_t *hooks;
     sb_provider_t provider;
+    bool callbacks; /* flags, until start */
+    unsigned long callback_delay_ms;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -93,24 +95,6 @@ static bool s_from_ok(const char *from) {
     return n >= 1 && n <= 11;
 }
 
-static bool s_callback_url_ok(const char *url) {
-    if (strlen(url) > S_MAX_URL)
-        return false;
-    CURLU *h = curl_url();
-    if (!h)
-        return false;
-    bool ok = false;
-    char *scheme = NULL, *host = NULL;
-    if (curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-        ok = (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && host[0];
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(h);
-    return ok;
-}
-
 /* Magic From numbers of Twilio's test credentials. */
 static int s_from_error(const char *from) {
     if (strcmp(from, "+15005550001") == 0)
@@ -124,67 +108,6 @@ static int s_from_error(const char *from) {
 
 static const char *s_nonempty(const char *s) {
     return s && *s ? s : NULL;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* status callbacks */
-
-/* Queues one signed status callback; failures are counted by sb_webhook. */
-static void s_post_status(sb_twilio_sms_t *self, unsigned delay_ms, const char *url,
-                          const char *token, const char *sid, const char *account, const char *to,
-                          const char *from, const char *mss, const char *status, int error_code) {
-    pg_form_t *form = pg_form_new();
-    if (!form)
-        return;
-    char code[16], done[16];
-    int rc = 0;
-    rc |= pg_form_add(form, "SmsSid", sid);
-    rc |= pg_form_add(form, "SmsStatus", status);
-    rc |= pg_form_add(form, "MessageStatus", status);
-    rc |= pg_form_add(form, "To", to);
-    rc |= pg_form_add(form, "MessageSid", sid);
-    rc |= pg_form_add(form, "AccountSid", account);
-    if (from)
-        rc |= pg_form_add(form, "From", from);
-    if (mss)
-        rc |= pg_form_add(form, "MessagingServiceSid", mss);
-    rc |= pg_form_add(form, "ApiVersion", "2010-04-01");
-    if (error_code) {
-        snprintf(code, sizeof code, "%d", error_code);
-        rc |= pg_form_add(form, "ErrorCode", code);
-    }
-    if (strcmp(status, "sent") != 0) {
-        time_t t = time(NULL) + (time_t)(delay_ms / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(done, sizeof done, "%y%m%d%H%M", &tm);
-        rc |= pg_form_add(form, "RawDlrDoneDate", done);
-    }
-    char sig[PG_SIG_TWILIO_SIZE];
-    char *body = rc == 0 ? pg_form_encode(form) : NULL;
-    if (body && pg_sig_twilio(token, url, form, sig, sizeof sig) == 0) {
-        char header[64];
-        snprintf(header, sizeof header, "X-Twilio-Signature: %s", sig);
-        (void)sb_webhook_post(self->hooks, delay_ms, url, "application/x-www-form-urlencoded", body,
-                              header);
-    }
-    free(body);
-    pg_form_destroy(&form);
-}
-
-static void s_schedule_callbacks(sb_twilio_sms_t *self, const char *url, const char *token,
-                                 const char *sid, const char *account, const char *to,
-                                 const char *from, const char *mss) {
-    const char *final = "delivered";
-    int code = 0;
-    (void)sb_twilio_dlr(self->twilio, to, &final, &code);
-    unsigned d = self->cfg.callback_delay_ms;
-    if (strcmp(final, "failed") == 0) {
-        s_post_status(self, d, url, token, sid, account, to, from, mss, final, code);
-        return;
-    }
-    s_post_status(self, d, url, token, sid, account, to, from, mss, "sent", 0);
-    s_post_status(self, 2 * d, url, token, sid, account, to, from, mss, final, code);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -239,7 +162,7 @@ static void s_create(pg_http_request_t *req, void *ctx) {
         code = 21602;
     } else if (pg_utf8_count(body, body_len) > S_MAX_BODY_CHARS) {
         code = 21617;
-    } else if (callback && !s_callback_url_ok(callback)) {
+    } else if (callback && !sb_twilio_url_ok(callback)) {
         code = 21609;
     } else if ((code = sb_twilio_to_error(self->twilio, to)) != 0) {
         culprit = to;
@@ -276,8 +199,8 @@ static void s_create(pg_http_request_t *req, void *ctx) {
     json_object_set_new(resp, "to", json_string(to));
     sb_reply_json(req, 201, resp);
     sb_request_set_outcome(req, 0, sid);
-    if (self->cfg.callbacks && self->hooks && callback)
-        s_schedule_callbacks(self, callback, token, sid, account, to, from, mss);
+    sb_twilio_message_t m = {sid, account, token, to, from, mss, callback};
+    sb_twilio_hooks_message(self->hooks, &m);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -300,27 +223,97 @@ static void s_render_error(pg_http_request_t *req, int status, int error_code, c
     sb_twilio_reply_error(req, status, error_code, error_code ? NULL : message);
 }
 
-sb_twilio_sms_t *sb_twilio_sms_new(const sb_twilio_sms_config_t *cfg, const sb_twilio_t *twilio,
-                                   sb_webhook_t *hooks) {
+/* ------------------------------------------------------------------------------------------ */
+/* the "twilio-sms" sandbox module */
+
+static const sb_flag_t s_flags[] = {
+    {"callbacks", NULL, "post signed StatusCallback webhooks"},
+    {"callback-delay-ms", "N", "'sent' after N ms, final status after 2N (1000)"},
+    {"inbound-url", "URL", "where scripted replies (inbound messages) are posted"},
+    {"reply-script", "FILE", "JSON reply rules [{number, body, delay_ms, times}]"},
+    {"duplicate-callbacks", NULL, "post every status callback twice (webhook retries)"},
+};
+
+static void s_module_destroy(void **state_p) {
+    sb_twilio_sms_t *self = *state_p;
+    if (self) {
+        sb_twilio_hooks_destroy(&self->hooks);
+        free(self);
+    }
+    *state_p = NULL;
+}
+
+static void *s_module_new(void) {
     sb_twilio_sms_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    self->cfg = *cfg;
-    self->twilio = twilio;
-    self->hooks = hooks;
+    self->callback_delay_ms = 1000;
     self->provider = (sb_provider_t){S_PROVIDER, s_summarize, s_render_error, self};
+    if (!(self->hooks = sb_twilio_hooks_new())) {
+        void *p = self;
+        s_module_destroy(&p);
+        return NULL;
+    }
     return self;
 }
 
-void sb_twilio_sms_destroy(sb_twilio_sms_t **self_p) {
-    if (!self_p || !*self_p)
-        return;
-    free(*self_p);
-    *self_p = NULL;
+static int s_module_flag(void *state, size_t i, const char *arg, char *err, size_t errlen) {
+    sb_twilio_sms_t *self = state;
+    char *end = NULL;
+    switch (i) {
+        case 0:
+            self->callbacks = true;
+            return 0;
+        case 1:
+            self->callback_delay_ms = strtoul(arg, &end, 10);
+            if (!*arg || *end || *arg == '-' || self->callback_delay_ms > 3600000) {
+                snprintf(err, errlen, "--callback-delay-ms wants 0..3600000");
+                return -1;
+            }
+            return 0;
+        case 2:
+            return sb_twilio_hooks_set_inbound_url(self->hooks, arg, err, errlen);
+        case 3:
+            return sb_replies_load_file(sb_twilio_hooks_replies(self->hooks), arg, err, errlen) < 0
+                       ? -1
+                       : 0;
+        default:
+            sb_twilio_hooks_set_duplicates(self->hooks, true);
+            return 0;
+    }
 }
 
-int sb_twilio_sms_register(sb_twilio_sms_t *self, sb_server_t *server) {
-    return sb_server_provider_route(server, &self->provider, "POST",
-                                    "/2010-04-01/Accounts/{AccountSid}/Messages.json",
-                                    PG_HTTP_BODY_FORM, s_create, self);
+static int s_module_start(void *state, const sb_env_t *env, char *err, size_t errlen) {
+    sb_twilio_sms_t *self = state;
+    if (!(self->twilio = sb_env_module(env, "twilio"))) {
+        snprintf(err, errlen, "twilio-sms needs the twilio module before it");
+        return -1;
+    }
+    sb_twilio_hooks_set_callbacks(self->hooks, self->callbacks, (unsigned)self->callback_delay_ms);
+    if (sb_twilio_hooks_start(self->hooks, self->twilio, env->hooks, env->server, err, errlen) != 0)
+        return -1;
+    if (sb_server_provider_route(env->server, &self->provider, "POST",
+                                 "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+                                 PG_HTTP_BODY_FORM, s_create, self) != 0) {
+        snprintf(err, errlen, "cannot register the Messages route");
+        return -1;
+    }
+    return 0;
 }
+
+static json_t *s_module_stats(void *state) {
+    sb_twilio_sms_t *self = state;
+    return sb_twilio_hooks_stats(self->hooks);
+}
+
+const sb_module_t sb_twilio_sms_module = {
+    .name = S_PROVIDER,
+    .describe = "Twilio Programmable Messaging: POST /2010-04-01/Accounts/{Sid}/Messages.json",
+    .flags = s_flags,
+    .n_flags = sizeof s_flags / sizeof s_flags[0],
+    .new = s_module_new,
+    .flag = s_module_flag,
+    .start = s_module_start,
+    .stats = s_module_stats,
+    .destroy = s_module_destroy,
+};
