@@ -24,7 +24,9 @@
  * document and files over 1 MiB are errors, reported as one line "FILE:LINE:COLUMN: message". */
 #include "brk_template.h"
 #include "brk_limits.h"
-#include "rl_yaml.h"
+#include "pg_channel.h"
+#include "pg_utf8.h"
+#include "pg_yaml.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -53,12 +55,16 @@ _Static_assert(4 * BRK_TPL_SMS_MAX_CHARS <= S_RENDER_MAX_BYTES &&
                    BRK_TPL_EMAIL_MAX_BYTES <= S_RENDER_MAX_BYTES,
                "a channel's body limit is past the render cap (brk_limits.h)");
 
-/* Channel numbers of pregon.proto. */
-enum { S_SMS = 1, S_WHATSAPP = 2, S_VOICE = 3, S_EMAIL = 4, S_MESSENGER = 5, S_CH_COUNT = 6 };
+/* Channel numbers of pregon.proto (pg_channel.h). */
+enum {
+    S_SMS = PG_CH_SMS,
+    S_WHATSAPP = PG_CH_WHATSAPP,
+    S_VOICE = PG_CH_VOICE,
+    S_EMAIL = PG_CH_EMAIL,
+    S_MESSENGER = PG_CH_MESSENGER,
+    S_CH_COUNT = PG_CH_COUNT
+};
 #define S_BIT(c) (1u << (unsigned)(c))
-
-static const char *const s_channel_names[S_CH_COUNT] = {NULL,    "sms",   "whatsapp",
-                                                        "voice", "email", "messenger"};
 
 /* ---------------------------------------------------------------------------------------------
  * Model */
@@ -100,12 +106,9 @@ struct brk_tpl_catalog {
 /* ---------------------------------------------------------------------------------------------
  * Text helpers */
 
+/* Code points of s[0..len) (libyaml has checked that it is UTF-8). */
 static size_t s_chars(const char *s, size_t len) {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    }
-    return n;
+    return pg_utf8_count(s, len);
 }
 
 static int s_name_char(unsigned char c) {
@@ -193,12 +196,12 @@ static int s_parse_text(brk_tpl_t *t, s_text_t *x, size_t *bad_off, char *msg, s
             *bad_off = i;
             if (!close || (next && next < close)) {
                 snprintf(msg, msg_len, "unterminated placeholder \"%s\" (expected \"}}\")",
-                         rl_yaml_quote_n(q, 24, s + i, len - i));
+                         pg_yaml_quote_n(q, 24, s + i, len - i));
             } else {
                 snprintf(msg, msg_len,
                          "malformed placeholder \"%s\": a variable name is 1 to %d letters, "
                          "digits or '_', without spaces",
-                         rl_yaml_quote_n(q, sizeof q, s + i, (size_t)(close - (s + i)) + 2),
+                         pg_yaml_quote_n(q, sizeof q, s + i, (size_t)(close - (s + i)) + 2),
                          S_VAR_NAME_MAX);
             }
             return -1;
@@ -230,7 +233,7 @@ static int s_parse_text(brk_tpl_t *t, s_text_t *x, size_t *bad_off, char *msg, s
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Positions (the file's state, errors and generic checks are rl_yaml.h's) */
+ * Positions (the file's state, errors and generic checks are pg_yaml.h's) */
 
 /* Length of the line break at b[i..len) as libyaml counts them (CR LF, CR, LF, NEL, LS, PS), or
  * 0 if there is none. */
@@ -294,8 +297,8 @@ static void s_offset_pos(const char *buf, size_t len, size_t offset, size_t *lin
     (*col)++;
 }
 
-/* How the catalog words and counts what rl_yaml reports: '' and "" are empty values too. */
-static const rl_yaml_dialect_t s_dialect = {
+/* How the catalog words and counts what pg_yaml reports: '' and "" are empty values too. */
+static const pg_yaml_dialect_t s_dialect = {
     .quoted_empty_is_empty = 1,
     .string_noun = "a non-empty string",
     .offset_pos = s_offset_pos,
@@ -306,7 +309,7 @@ static const rl_yaml_dialect_t s_dialect = {
 /* Reports an error about the '{' or '}' at offset `off` of scalar n's value. The value's braces
  * are matched one to one with those written between the node's marks; when escapes make that
  * impossible the error points at the scalar instead. */
-static int s_fail_in_text(rl_yaml_t *ld, yaml_node_t *n, size_t off, const char *what,
+static int s_fail_in_text(pg_yaml_t *ld, yaml_node_t *n, size_t off, const char *what,
                           const char *msg) {
     const char *v = (const char *)n->data.scalar.value;
     size_t k = 0, total = 0;
@@ -332,30 +335,30 @@ static int s_fail_in_text(rl_yaml_t *ld, yaml_node_t *n, size_t off, const char 
         }
         size_t line, col;
         if (seen == total && at != SIZE_MAX && s_walk(ld->buf, ld->len, at, &line, &col) == at) {
-            return rl_yaml_fail_at(ld, line, col, "%s: %s", what, msg);
+            return pg_yaml_fail_at(ld, line, col, "%s: %s", what, msg);
         }
     }
-    return rl_yaml_fail(ld, n, "%s: %s", what, msg);
+    return pg_yaml_fail(ld, n, "%s: %s", what, msg);
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Values */
 
 /* A scalar of min..max bytes, all in `alphabet`; *out gets a malloc'd copy. */
-static int s_word(rl_yaml_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
+static int s_word(pg_yaml_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
                   const char *alphabet_name, size_t min, size_t max, char **out) {
     const char *v = NULL;
-    if (rl_yaml_text(ld, n, what, &v) != 0) {
+    if (pg_yaml_text(ld, n, what, &v) != 0) {
         return -1;
     }
     size_t len = strlen(v);
     if (len < min || len > max || strspn(v, alphabet) != len) {
         char q[48];
-        return rl_yaml_fail(ld, n, "%s \"%s\" is not valid (%zu to %zu of %s)", what,
-                            rl_yaml_quote(q, sizeof q, v), min, max, alphabet_name);
+        return pg_yaml_fail(ld, n, "%s \"%s\" is not valid (%zu to %zu of %s)", what,
+                            pg_yaml_quote(q, sizeof q, v), min, max, alphabet_name);
     }
     *out = strdup(v);
-    return *out ? 0 : rl_yaml_fail(ld, n, "out of memory");
+    return *out ? 0 : pg_yaml_fail(ld, n, "out of memory");
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -385,65 +388,64 @@ static void s_tpl_free(brk_tpl_t *t) {
     memset(t, 0, sizeof *t);
 }
 
-static int s_channel(rl_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
+static int s_channel(pg_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
     const char *v = NULL;
-    if (rl_yaml_text(ld, n, "a channel", &v) != 0) {
+    if (pg_yaml_text(ld, n, "a channel", &v) != 0) {
         return -1;
     }
-    for (int c = S_SMS; c < S_CH_COUNT; c++) {
-        if (strcmp(v, s_channel_names[c]) == 0) {
-            if (*mask & S_BIT(c)) {
-                return rl_yaml_fail(ld, n, "channel \"%s\" is listed twice", v);
-            }
-            *mask |= S_BIT(c);
-            return 0;
+    pg_channel_t c = pg_channel_parse(v);
+    if (c != PG_CH_NONE) {
+        if (*mask & S_BIT(c)) {
+            return pg_yaml_fail(ld, n, "channel \"%s\" is listed twice", v);
         }
+        *mask |= S_BIT(c);
+        return 0;
     }
     char q[48];
-    return rl_yaml_fail(ld, n,
+    return pg_yaml_fail(ld, n,
                         "unknown channel \"%s\" (expected sms, whatsapp, voice, email, messenger)",
-                        rl_yaml_quote(q, sizeof q, v));
+                        pg_yaml_quote(q, sizeof q, v));
 }
 
-static int s_channels(rl_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
+static int s_channels(pg_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
     *mask = 0;
     if (n->type == YAML_SCALAR_NODE) {
         return s_channel(ld, n, mask);
     }
     if (n->type != YAML_SEQUENCE_NODE ||
         n->data.sequence.items.start == n->data.sequence.items.top) {
-        return rl_yaml_fail(
+        return pg_yaml_fail(
             ld, n, "channels must be a channel or a non-empty list of channels, found %s",
-            n->type == YAML_SEQUENCE_NODE ? "an empty list" : rl_yaml_type_name(ld, n));
+            n->type == YAML_SEQUENCE_NODE ? "an empty list" : pg_yaml_type_name(ld, n));
     }
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        yaml_node_t *c = rl_yaml_node(ld, *it);
+        yaml_node_t *c = pg_yaml_node(ld, *it);
         if (!c || s_channel(ld, c, mask) != 0) {
-            return c ? -1 : rl_yaml_fail(ld, n, "malformed list");
+            return c ? -1 : pg_yaml_fail(ld, n, "malformed list");
         }
     }
     return 0;
 }
 
 /* Parses a body or subject scalar into x. */
-static int s_template_text(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
+static int s_template_text(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
                            int allow_nl, size_t max_bytes, s_text_t *x) {
     const char *v = NULL;
-    if (rl_yaml_text(ld, n, what, &v) != 0) {
+    if (pg_yaml_text(ld, n, what, &v) != 0) {
         return -1;
     }
     size_t len = strlen(v);
     if (len > max_bytes) {
-        return rl_yaml_fail(ld, n, "%s is %zu bytes long (at most %zu)", what, len, max_bytes);
+        return pg_yaml_fail(ld, n, "%s is %zu bytes long (at most %zu)", what, len, max_bytes);
     }
     if (s_has_control(v, len, allow_nl)) {
-        return rl_yaml_fail(ld, n, "%s contains a control character%s", what,
+        return pg_yaml_fail(ld, n, "%s contains a control character%s", what,
                             allow_nl ? " other than a line break" : "");
     }
     x->text = strdup(v);
     if (!x->text) {
-        return rl_yaml_fail(ld, n, "out of memory");
+        return pg_yaml_fail(ld, n, "out of memory");
     }
     char msg[S_MSG_MAX / 2];
     size_t off = 0;
@@ -454,7 +456,7 @@ static int s_template_text(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const ch
 }
 
 /* The fixed text of the body must already fit each channel's limit. */
-static int s_body_limits(rl_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
+static int s_body_limits(pg_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
     static const struct {
         int channel;
         const char *name;
@@ -468,7 +470,7 @@ static int s_body_limits(rl_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
         size_t have = limits[i].chars ? t->body.fixed_chars : t->body.fixed_bytes;
         if ((t->channels & S_BIT(limits[i].channel)) && have > limits[i].max) {
-            return rl_yaml_fail(
+            return pg_yaml_fail(
                 ld, n, "body has %zu %s without its variables, past the %s limit of %zu", have,
                 limits[i].chars ? "characters" : "bytes", limits[i].name, limits[i].max);
         }
@@ -476,15 +478,15 @@ static int s_body_limits(rl_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
     return 0;
 }
 
-static int s_template(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
-    rl_yaml_slot_t s[K_COUNT];
-    if (rl_yaml_fields(ld, n, "a template", s_tpl_keys, s) != 0) {
+static int s_template(pg_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
+    pg_yaml_slot_t s[K_COUNT];
+    if (pg_yaml_fields(ld, n, "a template", s_tpl_keys, s) != 0) {
         return -1;
     }
     t->line = n->start_mark.line + 1;
-    if (rl_yaml_require(ld, n, &s[K_ID], "id", "a template") != 0 ||
-        rl_yaml_require(ld, n, &s[K_CHANNELS], "channels", "a template") != 0 ||
-        rl_yaml_require(ld, n, &s[K_BODY], "body", "a template") != 0) {
+    if (pg_yaml_require(ld, n, &s[K_ID], "id", "a template") != 0 ||
+        pg_yaml_require(ld, n, &s[K_CHANNELS], "channels", "a template") != 0 ||
+        pg_yaml_require(ld, n, &s[K_BODY], "body", "a template") != 0) {
         return -1;
     }
     if (s_word(ld, s[K_ID].val, "template id",
@@ -506,10 +508,10 @@ static int s_template(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
     t->n_body_vars = t->n_vars;
     int email = (t->channels & S_BIT(S_EMAIL)) != 0;
     if (email && !s[K_SUBJECT].val) {
-        return rl_yaml_fail(ld, n, "template \"%s\" serves email but has no \"subject\"", t->id);
+        return pg_yaml_fail(ld, n, "template \"%s\" serves email but has no \"subject\"", t->id);
     }
     if (!email && s[K_SUBJECT].key) {
-        return rl_yaml_fail(ld, s[K_SUBJECT].key,
+        return pg_yaml_fail(ld, s[K_SUBJECT].key,
                             "\"subject\" is only for templates that serve email");
     }
     if (email && s_template_text(ld, t, s[K_SUBJECT].val, "subject", 0, BRK_TPL_SUBJECT_MAX_BYTES,
@@ -517,15 +519,15 @@ static int s_template(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
         return -1;
     }
     if (s[K_WA_NAME].key && !(t->channels & S_BIT(S_WHATSAPP))) {
-        return rl_yaml_fail(ld, s[K_WA_NAME].key,
+        return pg_yaml_fail(ld, s[K_WA_NAME].key,
                             "\"whatsapp_template\" is only for templates that serve whatsapp");
     }
     if (s[K_WA_NAME].val && !s[K_WA_LANG].val) {
-        return rl_yaml_fail(ld, s[K_WA_NAME].key,
+        return pg_yaml_fail(ld, s[K_WA_NAME].key,
                             "\"whatsapp_template\" needs \"whatsapp_language\" (e.g. es_MX)");
     }
     if (s[K_WA_LANG].key && !s[K_WA_NAME].val) {
-        return rl_yaml_fail(ld, s[K_WA_LANG].key,
+        return pg_yaml_fail(ld, s[K_WA_LANG].key,
                             "\"whatsapp_language\" is only for entries with \"whatsapp_template\"");
     }
     if (s[K_WA_NAME].val &&
@@ -546,13 +548,13 @@ static int s_cmp_tpl(const void *a, const void *b) {
     return strcmp(((const brk_tpl_t *)a)->id, ((const brk_tpl_t *)b)->id);
 }
 
-static int s_document(rl_yaml_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) {
+static int s_document(pg_yaml_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) {
     static const char *const keys[] = {"templates", NULL};
-    rl_yaml_slot_t s[1];
-    if (rl_yaml_fields(ld, root, "the catalog", keys, s) != 0) {
+    pg_yaml_slot_t s[1];
+    if (pg_yaml_fields(ld, root, "the catalog", keys, s) != 0) {
         return -1;
     }
-    if (rl_yaml_require(ld, root, &s[0], "templates", "the catalog") != 0) {
+    if (pg_yaml_require(ld, root, &s[0], "templates", "the catalog") != 0) {
         return -1;
     }
     yaml_node_t *list = s[0].val;
@@ -561,22 +563,22 @@ static int s_document(rl_yaml_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) 
         n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     }
     if (list->type != YAML_SEQUENCE_NODE || n == 0) {
-        return rl_yaml_fail(ld, list, "templates must be a non-empty list, found %s",
+        return pg_yaml_fail(ld, list, "templates must be a non-empty list, found %s",
                             list->type == YAML_SEQUENCE_NODE ? "an empty list"
-                                                             : rl_yaml_type_name(ld, list));
+                                                             : pg_yaml_type_name(ld, list));
     }
     if (n > S_MAX_TEMPLATES) {
-        return rl_yaml_fail(ld, list, "more than %d templates", S_MAX_TEMPLATES);
+        return pg_yaml_fail(ld, list, "more than %d templates", S_MAX_TEMPLATES);
     }
     cat->tpls = calloc(n, sizeof *cat->tpls);
     if (!cat->tpls) {
-        return rl_yaml_fail(ld, list, "out of memory");
+        return pg_yaml_fail(ld, list, "out of memory");
     }
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
-        yaml_node_t *item = rl_yaml_node(ld, *it);
+        yaml_node_t *item = pg_yaml_node(ld, *it);
         if (!item) {
-            return rl_yaml_fail(ld, list, "malformed list");
+            return pg_yaml_fail(ld, list, "malformed list");
         }
         brk_tpl_t *t = &cat->tpls[cat->n++]; /* counted now so that destroy frees a partial one */
         if (s_template(ld, item, t) != 0) {
@@ -588,14 +590,14 @@ static int s_document(rl_yaml_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) 
                 yaml_node_t *id = NULL;
                 for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
                      p < item->data.mapping.pairs.top; p++) {
-                    if (strcmp((const char *)rl_yaml_node(ld, p->key)->data.scalar.value, "id") ==
+                    if (strcmp((const char *)pg_yaml_node(ld, p->key)->data.scalar.value, "id") ==
                         0) {
-                        id = rl_yaml_node(ld, p->value);
+                        id = pg_yaml_node(ld, p->value);
                     }
                 }
-                return rl_yaml_fail(ld, id ? id : item,
+                return pg_yaml_fail(ld, id ? id : item,
                                     "duplicate template id \"%s\" (first at line %zu)",
-                                    rl_yaml_quote(q, sizeof q, t->id), cat->tpls[j].line);
+                                    pg_yaml_quote(q, sizeof q, t->id), cat->tpls[j].line);
             }
         }
     }
@@ -604,16 +606,16 @@ static int s_document(rl_yaml_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) 
 }
 
 /* Parses ld->buf as one YAML document into cat. */
-static int s_parse(rl_yaml_t *ld, brk_tpl_catalog_t *cat) {
+static int s_parse(pg_yaml_t *ld, brk_tpl_catalog_t *cat) {
     const unsigned char *b = (const unsigned char *)ld->buf;
     if (ld->len >= 2 && ((b[0] == 0xFE && b[1] == 0xFF) || (b[0] == 0xFF && b[1] == 0xFE))) {
-        rl_yaml_write_err(ld->err, ld->err_len, "%s:1:1: the catalog must be UTF-8, not UTF-16",
+        pg_yaml_write_err(ld->err, ld->err_len, "%s:1:1: the catalog must be UTF-8, not UTF-16",
                           ld->path);
         return -1;
     }
-    yaml_node_t *root = rl_yaml_load(ld);
+    yaml_node_t *root = pg_yaml_load(ld);
     int rc = root ? s_document(ld, root, cat) : -1;
-    rl_yaml_release(ld);
+    pg_yaml_release(ld);
     return rc;
 }
 
@@ -692,19 +694,19 @@ static int s_render(const brk_tpl_t *t, const s_text_t *x, int subject, const ch
  * Public */
 
 brk_tpl_catalog_t *brk_tpl_load(const char *path, char *err, size_t err_len) {
-    rl_yaml_t ld = {.dialect = &s_dialect, .path = path, .err = err, .err_len = err_len};
+    pg_yaml_t ld = {.dialect = &s_dialect, .path = path, .err = err, .err_len = err_len};
     if (err && err_len > 0) {
         err[0] = '\0';
     }
     if (!path || !*path) {
-        rl_yaml_write_err(err, err_len, "(no path): cannot open: no file name given");
+        pg_yaml_write_err(err, err_len, "(no path): cannot open: no file name given");
         return NULL;
     }
     char *buf = NULL;
     size_t len = 0;
-    int e = rl_yaml_read_file(path, S_MAX_FILE_BYTES, &buf, &len);
+    int e = pg_yaml_read_file(path, S_MAX_FILE_BYTES, &buf, &len);
     if (e != 0) {
-        rl_yaml_write_err(err, err_len, "%s: cannot open: %s", path,
+        pg_yaml_write_err(err, err_len, "%s: cannot open: %s", path,
                           e == EFBIG ? "file larger than 1 MiB" : strerror(e));
         return NULL;
     }
@@ -712,10 +714,10 @@ brk_tpl_catalog_t *brk_tpl_load(const char *path, char *err, size_t err_len) {
     ld.len = len;
     brk_tpl_catalog_t *cat = calloc(1, sizeof *cat);
     if (!cat) {
-        rl_yaml_write_err(err, err_len, "%s: out of memory", path);
+        pg_yaml_write_err(err, err_len, "%s: out of memory", path);
     } else if (s_parse(&ld, cat) != 0) {
         if (err && err_len > 0 && err[0] == '\0') {
-            rl_yaml_write_err(err, err_len, "%s: invalid template catalog", path);
+            pg_yaml_write_err(err, err_len, "%s: invalid template catalog", path);
         }
         brk_tpl_destroy(&cat);
     }

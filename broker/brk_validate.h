@@ -27,14 +27,11 @@ const char *brk_val_debtor(const char *debtor_id);
 const char *brk_val_debt(const char *debt_id);
 
 /* The contact point of a job on `channel` (at most BRK_LIM_CONTACT bytes whatever the channel):
- *   sms, whatsapp, voice: E.164, '+' then 8..15 digits, the first not 0 (no spaces, dashes or
- *     national prefixes; country-specific lengths are not checked) -> "bad-phone"
- *   email: a dot-atom local part (ASCII letters, digits and !#$%&'*+/=?^_`{|}~- separated by
- *     single dots, at most 64 bytes) '@' a domain of at least two labels, each 1..63 letters,
- *     digits or '-' not starting or ending with '-', the last not all digits; at most 254 bytes
- *     in all. Quoted local parts, address literals and non-ASCII (SMTPUTF8, IDN other than
- *     punycode "xn--") are refused -> "bad-email"
- *   messenger: a page-scoped id, 1..32 digits -> "bad-psid"
+ *   sms, whatsapp, voice: E.164, '+' then 7..15 digits, the first not 0 (pg_contact_e164)
+ *     -> "bad-phone"
+ *   email: a dot-atom local part of at most 64 bytes '@' a domain of LDH labels, at most 254
+ *     bytes in all (pg_contact_email) -> "bad-email"
+ *   messenger: a page-scoped id, 1..32 digits (pg_contact_psid) -> "bad-psid"
  *   anything else (CHANNEL_UNSPECIFIED included) -> "bad-channel" */
 const char *brk_val_contact(int channel, const char *contact);
 

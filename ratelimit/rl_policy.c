@@ -61,7 +61,9 @@
  *   and values of the wrong YAML type are errors. One YAML document per file, at most 1 MiB;
  *   explicit YAML tags (!!binary, !foo) are refused; at most 256 rules of each kind. */
 #include "rl_policy.h"
-#include "rl_yaml.h"
+
+#include "pg_channel.h"
+#include "pg_yaml.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -82,25 +84,21 @@
 /* ---------------------------------------------------------------------------------------------
  * Names */
 
-static const char *const s_channel_names[RL_CH_COUNT] = {"none",  "sms",   "whatsapp",
-                                                         "voice", "email", "messenger"};
 static const char *const s_role_names[] = {NULL, "debtor", "codebtor", "reference"};
 
+/* rl_channel_t is pg_channel_t under the names ratelimit has always used. */
+_Static_assert(RL_CH_SMS == (int)PG_CH_SMS && RL_CH_WHATSAPP == (int)PG_CH_WHATSAPP &&
+                   RL_CH_VOICE == (int)PG_CH_VOICE && RL_CH_EMAIL == (int)PG_CH_EMAIL &&
+                   RL_CH_MESSENGER == (int)PG_CH_MESSENGER && RL_CH_COUNT == PG_CH_COUNT,
+               "rl_policy.h and pg_channel.h disagree");
+
 rl_channel_t rl_channel_parse(const char *name) {
-    if (!name) {
-        return RL_CH_NONE;
-    }
-    for (int c = RL_CH_SMS; c < RL_CH_COUNT; c++) {
-        if (strcmp(name, s_channel_names[c]) == 0) {
-            return (rl_channel_t)c;
-        }
-    }
-    return RL_CH_NONE;
+    return (rl_channel_t)pg_channel_parse(name);
 }
 
 const char *rl_channel_name(rl_channel_t ch) {
-    int c = (int)ch;
-    return (c > RL_CH_NONE && c < RL_CH_COUNT) ? s_channel_names[c] : "none";
+    const char *name = pg_channel_name((int)ch);
+    return name ? name : "none";
 }
 
 int rl_role_parse(const char *name) {
@@ -141,19 +139,19 @@ typedef struct {
 typedef struct {
     s_loader_t *ld;
     int depth;
-    rl_yaml_t y; /* its path, text, document and ld's error buffer */
+    pg_yaml_t y; /* its path, text, document and ld's error buffer */
 } s_file_t;
 
 /* ---------------------------------------------------------------------------------------------
- * Errors and scalars (node access, types, strings and key sets are rl_yaml.h's) */
+ * Errors and scalars (node access, types, strings and key sets are pg_yaml.h's) */
 
 /* Reports "FILE:LINE:COL: message" at the start of a node of file f; always returns -1. */
-#define s_fail(f, node, ...) rl_yaml_fail(&(f)->y, (node), __VA_ARGS__)
+#define s_fail(f, node, ...) pg_yaml_fail(&(f)->y, (node), __VA_ARGS__)
 
 /* A plain (unquoted) scalar: integers and booleans are written that way. */
 static int s_plain(s_file_t *f, yaml_node_t *n, const char *what, const char *type,
                    const char **out) {
-    if (rl_yaml_text(&f->y, n, what, out) != 0) {
+    if (pg_yaml_text(&f->y, n, what, out) != 0) {
         return -1;
     }
     if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
@@ -171,7 +169,7 @@ static int s_int(s_file_t *f, yaml_node_t *n, const char *what, long min, long m
     size_t len = strlen(v);
     if (len == 0 || len > 9 || strspn(v, "0123456789") != len || (v[0] == '0' && len > 1)) {
         return s_fail(f, n, "%s must be a whole number, found \"%s\"", what,
-                      rl_yaml_quote(q, sizeof q, v));
+                      pg_yaml_quote(q, sizeof q, v));
     }
     long x = strtol(v, NULL, 10);
     if (x < min || x > max) {
@@ -192,14 +190,14 @@ static int s_bool(s_file_t *f, yaml_node_t *n, const char *what, int *out) {
     }
     char q[48];
     return s_fail(f, n, "%s must be true or false, found \"%s\"", what,
-                  rl_yaml_quote(q, sizeof q, v));
+                  pg_yaml_quote(q, sizeof q, v));
 }
 
 /* One of a fixed set of words; *out gets its index in `words` (NULL-terminated). */
 static int s_enum(s_file_t *f, yaml_node_t *n, const char *what, const char *const *words,
                   const char *expected, int *out) {
     const char *v = NULL;
-    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
+    if (pg_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     for (int i = 0; words[i]; i++) {
@@ -209,7 +207,7 @@ static int s_enum(s_file_t *f, yaml_node_t *n, const char *what, const char *con
         }
     }
     char q[48];
-    return s_fail(f, n, "unknown %s \"%s\" (expected %s)", what, rl_yaml_quote(q, sizeof q, v),
+    return s_fail(f, n, "unknown %s \"%s\" (expected %s)", what, pg_yaml_quote(q, sizeof q, v),
                   expected);
 }
 
@@ -221,14 +219,14 @@ static int s_is_id(const char *v) {
 
 static int s_id(s_file_t *f, yaml_node_t *n, const char *what, char out[RL_ID_MAX]) {
     const char *v = NULL;
-    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
+    if (pg_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     if (!s_is_id(v)) {
         char q[48];
         return s_fail(f, n,
                       "%s \"%s\" is not a valid id (letters, digits, '.', '_', '-'; at most %d)",
-                      what, rl_yaml_quote(q, sizeof q, v), RL_ID_MAX - 1);
+                      what, pg_yaml_quote(q, sizeof q, v), RL_ID_MAX - 1);
     }
     memcpy(out, v, strlen(v) + 1);
     return 0;
@@ -255,12 +253,12 @@ static int32_t s_clock(const char *p, int end_ok) {
 static int s_span(s_file_t *f, yaml_node_t *n, const char *what, rl_span_t *out) {
     const char *v = NULL;
     char q[48];
-    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
+    if (pg_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     if (strlen(v) != 11 || v[5] != '-') {
         return s_fail(f, n, "%s: \"%s\" is not HH:MM-HH:MM or closed", what,
-                      rl_yaml_quote(q, sizeof q, v));
+                      pg_yaml_quote(q, sizeof q, v));
     }
     int32_t a = s_clock(v, 0);
     int32_t b = s_clock(v + 6, 1);
@@ -268,13 +266,13 @@ static int s_span(s_file_t *f, yaml_node_t *n, const char *what, rl_span_t *out)
         return s_fail(f, n,
                       "%s: invalid time in \"%s\" (hours 00-23, minutes 00-59, an end may be "
                       "24:00)",
-                      what, rl_yaml_quote(q, sizeof q, v));
+                      what, pg_yaml_quote(q, sizeof q, v));
     }
     if (a >= b) {
         return s_fail(f, n,
                       "%s: start must be before end in \"%s\" (a span past midnight is two "
                       "spans on two days)",
-                      what, rl_yaml_quote(q, sizeof q, v));
+                      what, pg_yaml_quote(q, sizeof q, v));
     }
     out->start = a;
     out->end = b;
@@ -286,7 +284,7 @@ static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out)
     memset(out, 0, sizeof *out);
     if (n->type == YAML_SCALAR_NODE) {
         const char *v = NULL;
-        if (rl_yaml_text(&f->y, n, what, &v) != 0) {
+        if (pg_yaml_text(&f->y, n, what, &v) != 0) {
             return -1;
         }
         if (strcmp(v, "closed") == 0) {
@@ -297,7 +295,7 @@ static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out)
     }
     if (n->type != YAML_SEQUENCE_NODE) {
         return s_fail(f, n, "%s must be \"HH:MM-HH:MM\", a list of them or closed, found %s", what,
-                      rl_yaml_type_name(&f->y, n));
+                      pg_yaml_type_name(&f->y, n));
     }
     size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (count == 0) {
@@ -307,13 +305,13 @@ static int s_hours(s_file_t *f, yaml_node_t *n, const char *what, rl_day_t *out)
         return s_fail(f, n, "%s: at most %d spans per day, found %zu", what, RL_MAX_SPANS, count);
     }
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = rl_yaml_node(&f->y, n->data.sequence.items.start[i]);
+        yaml_node_t *item = pg_yaml_node(&f->y, n->data.sequence.items.start[i]);
         if (!item) {
             return s_fail(f, n, "malformed list");
         }
         if (item->type != YAML_SCALAR_NODE) {
             return s_fail(f, item, "%s: each span must be \"HH:MM-HH:MM\", found %s", what,
-                          rl_yaml_type_name(&f->y, item));
+                          pg_yaml_type_name(&f->y, item));
         }
         if (s_span(f, item, what, &out->span[i]) != 0) {
             return -1;
@@ -347,7 +345,7 @@ static int s_duration(s_file_t *f, yaml_node_t *n, const char *what, int64_t *ou
     static const int64_t mult[] = {S_DAY, 3600, 60, 1};
     const char *v = NULL;
     char q[48];
-    if (rl_yaml_text(&f->y, n, what, &v) != 0) {
+    if (pg_yaml_text(&f->y, n, what, &v) != 0) {
         return -1;
     }
     int64_t total = 0;
@@ -373,7 +371,7 @@ static int s_duration(s_file_t *f, yaml_node_t *n, const char *what, int64_t *ou
     }
     if (total <= 0 || total > S_MAX_DURATION) {
         return s_fail(f, n, "%s must be more than 0 and at most 400d, found \"%s\"", what,
-                      rl_yaml_quote(q, sizeof q, v));
+                      pg_yaml_quote(q, sizeof q, v));
     }
     *out = total;
     return 0;
@@ -381,7 +379,7 @@ bad:
     return s_fail(f, n,
                   "%s: \"%s\" is not a duration (digits with units d, h, m, s in that order, e.g. "
                   "7d, 48h, 1d12h)",
-                  what, rl_yaml_quote(q, sizeof q, v));
+                  what, pg_yaml_quote(q, sizeof q, v));
 }
 
 static const char *const s_day_keys[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
@@ -420,7 +418,7 @@ static int s_day_key(const char *k, int *from, int *to) {
 
 static int s_channel_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     const char *v = NULL;
-    if (rl_yaml_text(&f->y, n, "a channel", &v) != 0) {
+    if (pg_yaml_text(&f->y, n, "a channel", &v) != 0) {
         return -1;
     }
     rl_channel_t ch = rl_channel_parse(v);
@@ -442,7 +440,7 @@ static int s_channel_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     return s_fail(f, n,
                   "unknown channel \"%s\" (expected sms, whatsapp, voice, email, messenger or a "
                   "group)",
-                  rl_yaml_quote(q, sizeof q, v));
+                  pg_yaml_quote(q, sizeof q, v));
 }
 
 /* CHANNELS: a name, or a non-empty list of names (channels or groups). */
@@ -455,22 +453,22 @@ static int s_channels(s_file_t *f, yaml_node_t *n, const char *what, uint32_t *o
             return s_fail(f, n, "%s: empty channel set", what);
         }
         for (yaml_node_item_t *it = start; it < top; it++) {
-            yaml_node_t *item = rl_yaml_node(&f->y, *it);
+            yaml_node_t *item = pg_yaml_node(&f->y, *it);
             if (!item) {
                 return s_fail(f, n, "malformed list");
             }
             if (item->type != YAML_SCALAR_NODE) {
                 return s_fail(f, item, "%s: each entry must be a channel or group name, found %s",
-                              what, rl_yaml_type_name(&f->y, item));
+                              what, pg_yaml_type_name(&f->y, item));
             }
             for (yaml_node_item_t *prev = start; prev < it; prev++) {
-                yaml_node_t *pn = rl_yaml_node(&f->y, *prev);
+                yaml_node_t *pn = pg_yaml_node(&f->y, *prev);
                 if (pn && strcmp((const char *)pn->data.scalar.value,
                                  (const char *)item->data.scalar.value) == 0) {
                     char q[48];
                     return s_fail(
                         f, item, "%s: \"%s\" is listed twice", what,
-                        rl_yaml_quote(q, sizeof q, (const char *)item->data.scalar.value));
+                        pg_yaml_quote(q, sizeof q, (const char *)item->data.scalar.value));
                 }
             }
             if (s_channel_word(f, item, &mask) != 0) {
@@ -483,7 +481,7 @@ static int s_channels(s_file_t *f, yaml_node_t *n, const char *what, uint32_t *o
         }
     } else {
         return s_fail(f, n, "%s must be a channel, a group or a list of them, found %s", what,
-                      rl_yaml_type_name(&f->y, n));
+                      pg_yaml_type_name(&f->y, n));
     }
     if (mask == 0) {
         return s_fail(f, n, "%s: empty channel set", what);
@@ -494,24 +492,24 @@ static int s_channels(s_file_t *f, yaml_node_t *n, const char *what, uint32_t *o
 
 static int s_groups(s_file_t *f, yaml_node_t *map) {
     s_loader_t *ld = f->ld;
-    if (rl_yaml_expect(&f->y, map, YAML_MAPPING_NODE, "groups") != 0) {
+    if (pg_yaml_expect(&f->y, map, YAML_MAPPING_NODE, "groups") != 0) {
         return -1;
     }
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *k = rl_yaml_node(&f->y, p->key);
-        yaml_node_t *v = rl_yaml_node(&f->y, p->value);
+        yaml_node_t *k = pg_yaml_node(&f->y, p->key);
+        yaml_node_t *v = pg_yaml_node(&f->y, p->value);
         const char *name;
         char q[48];
         if (!k || !v) {
             return s_fail(f, map, "malformed mapping");
         }
-        if (rl_yaml_text(&f->y, k, "a group name", &name) != 0) {
+        if (pg_yaml_text(&f->y, k, "a group name", &name) != 0) {
             return -1;
         }
         if (!s_is_id(name)) {
             return s_fail(f, k, "group name \"%s\" is not a valid name",
-                          rl_yaml_quote(q, sizeof q, name));
+                          pg_yaml_quote(q, sizeof q, name));
         }
         if (rl_channel_parse(name) != RL_CH_NONE || strcmp(name, "all") == 0) {
             return s_fail(f, k, "group name \"%s\" is reserved (a channel or \"all\")", name);
@@ -581,13 +579,13 @@ static int s_scope(s_file_t *f, yaml_node_t *n, rl_scope_t *out) {
 }
 
 /* per + span of caps (day | week | rolling) and one_channel (week | rolling). */
-static int s_period(s_file_t *f, yaml_node_t *map, const rl_yaml_slot_t *per,
-                    const rl_yaml_slot_t *span, int allow_day, const char *what,
+static int s_period(s_file_t *f, yaml_node_t *map, const pg_yaml_slot_t *per,
+                    const pg_yaml_slot_t *span, int allow_day, const char *what,
                     rl_period_t *out_per, int64_t *out_span) {
     static const char *const words[] = {"day", "week", "rolling", NULL};
     static const char *const words_no_day[] = {"week", "rolling", NULL};
     int i = 0;
-    if (rl_yaml_require(&f->y, map, per, "per", what) != 0 ||
+    if (pg_yaml_require(&f->y, map, per, "per", what) != 0 ||
         s_enum(f, per->val, "period", allow_day ? words : words_no_day,
                allow_day ? "day, week or rolling" : "week or rolling", &i) != 0) {
         return -1;
@@ -608,7 +606,7 @@ static int s_period(s_file_t *f, yaml_node_t *map, const rl_yaml_slot_t *per,
 
 static int s_window(s_file_t *f, yaml_node_t *map) {
     rl_policy_t *pol = f->ld->pol;
-    if (rl_yaml_expect(&f->y, map, YAML_MAPPING_NODE, "a window") != 0) {
+    if (pg_yaml_expect(&f->y, map, YAML_MAPPING_NODE, "a window") != 0) {
         return -1;
     }
     rl_window_rule_t *w = s_append(f, map, (void **)&pol->windows, pol->n_windows, sizeof *w);
@@ -622,14 +620,14 @@ static int s_window(s_file_t *f, yaml_node_t *map) {
     int any_day = 0;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *k = rl_yaml_node(&f->y, p->key);
-        yaml_node_t *v = rl_yaml_node(&f->y, p->value);
+        yaml_node_t *k = pg_yaml_node(&f->y, p->key);
+        yaml_node_t *v = pg_yaml_node(&f->y, p->value);
         const char *name;
         char q[48];
         if (!k || !v) {
             return s_fail(f, map, "malformed mapping");
         }
-        if (rl_yaml_text(&f->y, k, "a key", &name) != 0) {
+        if (pg_yaml_text(&f->y, k, "a key", &name) != 0) {
             return -1;
         }
         for (size_t i = 0; i < n_seen; i++) {
@@ -661,7 +659,7 @@ static int s_window(s_file_t *f, yaml_node_t *map) {
             return s_fail(f, k,
                           "unknown key \"%s\" in window (expected id, channels, holidays, daily, "
                           "a day mon..sun or a range such as mon-fri)",
-                          rl_yaml_quote(q, sizeof q, name));
+                          pg_yaml_quote(q, sizeof q, name));
         }
         if (n_seen == sizeof seen / sizeof seen[0]) {
             return s_fail(f, k, "too many keys in window");
@@ -705,8 +703,8 @@ static int s_cap(s_file_t *f, yaml_node_t *map) {
                                        "counts", "scope",    "per_channel", NULL};
     static const char *const counts_words[] = {"attempts", "direct", "conversations", NULL};
     rl_policy_t *pol = f->ld->pol;
-    rl_yaml_slot_t s[8];
-    if (rl_yaml_fields(&f->y, map, "cap", keys, s) != 0) {
+    pg_yaml_slot_t s[8];
+    if (pg_yaml_fields(&f->y, map, "cap", keys, s) != 0) {
         return -1;
     }
     rl_cap_rule_t *c = s_append(f, map, (void **)&pol->caps, pol->n_caps, sizeof *c);
@@ -716,11 +714,11 @@ static int s_cap(s_file_t *f, yaml_node_t *map) {
     pol->n_caps++;
     long limit;
     int counts = 0;
-    if (rl_yaml_require(&f->y, map, &s[0], "id", "cap") != 0 ||
+    if (pg_yaml_require(&f->y, map, &s[0], "id", "cap") != 0 ||
         s_rule_id(f, s[0].val, c->id) != 0 ||
-        rl_yaml_require(&f->y, map, &s[1], "channels", "cap") != 0 ||
+        pg_yaml_require(&f->y, map, &s[1], "channels", "cap") != 0 ||
         s_channels(f, s[1].val, "channels", &c->channels) != 0 ||
-        rl_yaml_require(&f->y, map, &s[2], "limit", "cap") != 0) {
+        pg_yaml_require(&f->y, map, &s[2], "limit", "cap") != 0) {
         return -1;
     }
     const char *lv;
@@ -748,8 +746,8 @@ static int s_cap(s_file_t *f, yaml_node_t *map) {
 static int s_gap(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "channels", "min", "scope", "per_channel", NULL};
     rl_policy_t *pol = f->ld->pol;
-    rl_yaml_slot_t s[5];
-    if (rl_yaml_fields(&f->y, map, "gap", keys, s) != 0) {
+    pg_yaml_slot_t s[5];
+    if (pg_yaml_fields(&f->y, map, "gap", keys, s) != 0) {
         return -1;
     }
     rl_gap_rule_t *g = s_append(f, map, (void **)&pol->gaps, pol->n_gaps, sizeof *g);
@@ -757,11 +755,11 @@ static int s_gap(s_file_t *f, yaml_node_t *map) {
         return -1;
     }
     pol->n_gaps++;
-    if (rl_yaml_require(&f->y, map, &s[0], "id", "gap") != 0 ||
+    if (pg_yaml_require(&f->y, map, &s[0], "id", "gap") != 0 ||
         s_rule_id(f, s[0].val, g->id) != 0 ||
-        rl_yaml_require(&f->y, map, &s[1], "channels", "gap") != 0 ||
+        pg_yaml_require(&f->y, map, &s[1], "channels", "gap") != 0 ||
         s_channels(f, s[1].val, "channels", &g->channels) != 0 ||
-        rl_yaml_require(&f->y, map, &s[2], "min", "gap") != 0 ||
+        pg_yaml_require(&f->y, map, &s[2], "min", "gap") != 0 ||
         s_duration(f, s[2].val, "min", &g->gap) != 0 || s_scope(f, s[3].val, &g->scope) != 0 ||
         (s[4].val && s_bool(f, s[4].val, "per_channel", &g->per_channel) != 0)) {
         return -1;
@@ -773,8 +771,8 @@ static int s_cooldown(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id",   "channels", "after_conversation_on",
                                        "days", "scope",    NULL};
     rl_policy_t *pol = f->ld->pol;
-    rl_yaml_slot_t s[5];
-    if (rl_yaml_fields(&f->y, map, "cooldown", keys, s) != 0) {
+    pg_yaml_slot_t s[5];
+    if (pg_yaml_fields(&f->y, map, "cooldown", keys, s) != 0) {
         return -1;
     }
     rl_cooldown_rule_t *c = s_append(f, map, (void **)&pol->cooldowns, pol->n_cooldowns, sizeof *c);
@@ -783,13 +781,13 @@ static int s_cooldown(s_file_t *f, yaml_node_t *map) {
     }
     pol->n_cooldowns++;
     long days;
-    if (rl_yaml_require(&f->y, map, &s[0], "id", "cooldown") != 0 ||
+    if (pg_yaml_require(&f->y, map, &s[0], "id", "cooldown") != 0 ||
         s_rule_id(f, s[0].val, c->id) != 0 ||
-        rl_yaml_require(&f->y, map, &s[1], "channels", "cooldown") != 0 ||
+        pg_yaml_require(&f->y, map, &s[1], "channels", "cooldown") != 0 ||
         s_channels(f, s[1].val, "channels", &c->channels) != 0 ||
-        rl_yaml_require(&f->y, map, &s[2], "after_conversation_on", "cooldown") != 0 ||
+        pg_yaml_require(&f->y, map, &s[2], "after_conversation_on", "cooldown") != 0 ||
         s_channels(f, s[2].val, "after_conversation_on", &c->trigger) != 0 ||
-        rl_yaml_require(&f->y, map, &s[3], "days", "cooldown") != 0 ||
+        pg_yaml_require(&f->y, map, &s[3], "days", "cooldown") != 0 ||
         s_int(f, s[3].val, "days", 1, S_MAX_COOL_DAYS, &days) != 0 ||
         s_scope(f, s[4].val, &c->scope) != 0) {
         return -1;
@@ -801,8 +799,8 @@ static int s_cooldown(s_file_t *f, yaml_node_t *map) {
 static int s_one_channel(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "per", "span", "scope", NULL};
     rl_policy_t *pol = f->ld->pol;
-    rl_yaml_slot_t s[4];
-    if (rl_yaml_fields(&f->y, map, "one_channel rule", keys, s) != 0) {
+    pg_yaml_slot_t s[4];
+    if (pg_yaml_fields(&f->y, map, "one_channel rule", keys, s) != 0) {
         return -1;
     }
     rl_one_channel_rule_t *o =
@@ -811,7 +809,7 @@ static int s_one_channel(s_file_t *f, yaml_node_t *map) {
         return -1;
     }
     pol->n_one_channel++;
-    if (rl_yaml_require(&f->y, map, &s[0], "id", "one_channel rule") != 0 ||
+    if (pg_yaml_require(&f->y, map, &s[0], "id", "one_channel rule") != 0 ||
         s_rule_id(f, s[0].val, o->id) != 0 ||
         s_period(f, map, &s[1], &s[2], 0, "one_channel rule", &o->per, &o->span) != 0 ||
         s_scope(f, s[3].val, &o->scope) != 0) {
@@ -823,7 +821,7 @@ static int s_one_channel(s_file_t *f, yaml_node_t *map) {
 static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     const char *v = NULL;
     char q[48];
-    if (rl_yaml_text(&f->y, n, "a role", &v) != 0) {
+    if (pg_yaml_text(&f->y, n, "a role", &v) != 0) {
         return -1;
     }
     int r = rl_role_parse(v);
@@ -832,7 +830,7 @@ static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
     }
     if (r == 0) {
         return s_fail(f, n, "unknown role \"%s\" (expected codebtor or reference)",
-                      rl_yaml_quote(q, sizeof q, v));
+                      pg_yaml_quote(q, sizeof q, v));
     }
     *mask |= RL_ROLE_BIT(r);
     return 0;
@@ -841,8 +839,8 @@ static int s_role_word(s_file_t *f, yaml_node_t *n, uint32_t *mask) {
 static int s_roles_rule(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "forbid", NULL};
     rl_policy_t *pol = f->ld->pol;
-    rl_yaml_slot_t s[2];
-    if (rl_yaml_fields(&f->y, map, "roles rule", keys, s) != 0) {
+    pg_yaml_slot_t s[2];
+    if (pg_yaml_fields(&f->y, map, "roles rule", keys, s) != 0) {
         return -1;
     }
     rl_role_rule_t *r = s_append(f, map, (void **)&pol->roles, pol->n_roles, sizeof *r);
@@ -850,9 +848,9 @@ static int s_roles_rule(s_file_t *f, yaml_node_t *map) {
         return -1;
     }
     pol->n_roles++;
-    if (rl_yaml_require(&f->y, map, &s[0], "id", "roles rule") != 0 ||
+    if (pg_yaml_require(&f->y, map, &s[0], "id", "roles rule") != 0 ||
         s_rule_id(f, s[0].val, r->id) != 0 ||
-        rl_yaml_require(&f->y, map, &s[1], "forbid", "roles rule") != 0) {
+        pg_yaml_require(&f->y, map, &s[1], "forbid", "roles rule") != 0) {
         return -1;
     }
     yaml_node_t *v = s[1].val;
@@ -861,14 +859,14 @@ static int s_roles_rule(s_file_t *f, yaml_node_t *map) {
     }
     if (v->type != YAML_SEQUENCE_NODE) {
         return s_fail(f, v, "forbid must be a role or a list of roles, found %s",
-                      rl_yaml_type_name(&f->y, v));
+                      pg_yaml_type_name(&f->y, v));
     }
     if (v->data.sequence.items.start == v->data.sequence.items.top) {
         return s_fail(f, v, "forbid: empty list of roles");
     }
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
-        yaml_node_t *item = rl_yaml_node(&f->y, *it);
+        yaml_node_t *item = pg_yaml_node(&f->y, *it);
         if (!item) {
             return s_fail(f, v, "malformed list");
         }
@@ -884,11 +882,11 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
     rl_holiday_rule_t rule;
     const char *spec, *why = NULL;
     char q[48];
-    rl_yaml_slot_t s[4];
+    pg_yaml_slot_t s[4];
     yaml_node_t *spec_node = n;
     if (n->type == YAML_MAPPING_NODE) {
-        if (rl_yaml_fields(&f->y, n, "holiday rule", keys, s) != 0 ||
-            rl_yaml_require(&f->y, n, &s[0], "rule", "holiday rule") != 0) {
+        if (pg_yaml_fields(&f->y, n, "holiday rule", keys, s) != 0 ||
+            pg_yaml_require(&f->y, n, &s[0], "rule", "holiday rule") != 0) {
             return -1;
         }
         spec_node = s[0].val;
@@ -896,13 +894,13 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
         return s_fail(f, n,
                       "a holiday rule must be a string or a mapping {rule, from, to, name}, "
                       "found %s",
-                      rl_yaml_type_name(&f->y, n));
+                      pg_yaml_type_name(&f->y, n));
     }
-    if (rl_yaml_text(&f->y, spec_node, "holiday rule", &spec) != 0) {
+    if (pg_yaml_text(&f->y, spec_node, "holiday rule", &spec) != 0) {
         return -1;
     }
     if (rl_holiday_rule_parse(spec, &rule, &why) != 0) {
-        return s_fail(f, spec_node, "holiday rule \"%s\": %s", rl_yaml_quote(q, sizeof q, spec),
+        return s_fail(f, spec_node, "holiday rule \"%s\": %s", pg_yaml_quote(q, sizeof q, spec),
                       why ? why : "invalid");
     }
     if (n->type == YAML_MAPPING_NODE) {
@@ -927,7 +925,7 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
             rule.to_year = (int)year;
         }
         if (s[3].val) {
-            if (rl_yaml_text(&f->y, s[3].val, "name", &name) != 0) {
+            if (pg_yaml_text(&f->y, s[3].val, "name", &name) != 0) {
                 return -1;
             }
             if (rule.name[0]) {
@@ -946,7 +944,7 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
         }
     }
     if (rl_calendar_add(f->ld->pol->holidays, &rule, &why) != 0) {
-        return s_fail(f, n, "holiday rule \"%s\": %s", rl_yaml_quote(q, sizeof q, spec),
+        return s_fail(f, n, "holiday rule \"%s\": %s", pg_yaml_quote(q, sizeof q, spec),
                       why ? why : "invalid");
     }
     return 0;
@@ -955,21 +953,21 @@ static int s_holiday_item(s_file_t *f, yaml_node_t *n) {
 static int s_holidays(s_file_t *f, yaml_node_t *map) {
     static const char *const keys[] = {"id", "rules", NULL};
     rl_policy_t *pol = f->ld->pol;
-    rl_yaml_slot_t s[2];
+    pg_yaml_slot_t s[2];
     if (pol->holidays) {
         return s_fail(f, map,
                       "holidays are already defined by the base policy (\"%s\"); a file that "
                       "extends may not redefine them",
                       pol->holidays_id);
     }
-    if (rl_yaml_fields(&f->y, map, "holidays", keys, s) != 0 ||
-        rl_yaml_require(&f->y, map, &s[0], "id", "holidays") != 0 ||
-        rl_yaml_require(&f->y, map, &s[1], "rules", "holidays") != 0) {
+    if (pg_yaml_fields(&f->y, map, "holidays", keys, s) != 0 ||
+        pg_yaml_require(&f->y, map, &s[0], "id", "holidays") != 0 ||
+        pg_yaml_require(&f->y, map, &s[1], "rules", "holidays") != 0) {
         return -1;
     }
     char id[RL_ID_MAX];
     if (s_rule_id(f, s[0].val, id) != 0 ||
-        rl_yaml_expect(&f->y, s[1].val, YAML_SEQUENCE_NODE, "holidays rules") != 0) {
+        pg_yaml_expect(&f->y, s[1].val, YAML_SEQUENCE_NODE, "holidays rules") != 0) {
         return -1;
     }
     yaml_node_t *list = s[1].val;
@@ -986,7 +984,7 @@ static int s_holidays(s_file_t *f, yaml_node_t *map) {
     }
     memcpy(pol->holidays_id, id, sizeof id);
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = rl_yaml_node(&f->y, list->data.sequence.items.start[i]);
+        yaml_node_t *item = pg_yaml_node(&f->y, list->data.sequence.items.start[i]);
         if (!item) {
             return s_fail(f, list, "malformed list");
         }
@@ -1000,12 +998,12 @@ static int s_holidays(s_file_t *f, yaml_node_t *map) {
 /* Runs `one` on every entry of a top-level rule list. */
 static int s_rule_list(s_file_t *f, yaml_node_t *list, const char *what,
                        int (*one)(s_file_t *, yaml_node_t *)) {
-    if (rl_yaml_expect(&f->y, list, YAML_SEQUENCE_NODE, what) != 0) {
+    if (pg_yaml_expect(&f->y, list, YAML_SEQUENCE_NODE, what) != 0) {
         return -1;
     }
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
-        yaml_node_t *item = rl_yaml_node(&f->y, *it);
+        yaml_node_t *item = pg_yaml_node(&f->y, *it);
         if (!item) {
             return s_fail(f, list, "malformed list");
         }
@@ -1025,12 +1023,12 @@ static int s_load_file(s_loader_t *ld, const char *path, int depth, s_file_t *pa
 static int s_extends(s_file_t *f, yaml_node_t *n) {
     const char *name;
     char q[48];
-    if (rl_yaml_text(&f->y, n, "extends", &name) != 0) {
+    if (pg_yaml_text(&f->y, n, "extends", &name) != 0) {
         return -1;
     }
     if (!s_is_id(name)) {
         return s_fail(f, n, "extends: \"%s\" is not a policy name in this folder",
-                      rl_yaml_quote(q, sizeof q, name));
+                      pg_yaml_quote(q, sizeof q, name));
     }
     if (f->depth >= S_MAX_EXTENDS) {
         return s_fail(f, n, "extends: more than %d levels of extends", S_MAX_EXTENDS);
@@ -1078,24 +1076,24 @@ static int s_document(s_file_t *f, yaml_node_t *root) {
     static const char *const week_words[] = {"monday", "sunday", NULL};
     static const char *const direct_words[] = {"any-attempt", "delivered", "conversation", NULL};
     rl_policy_t *pol = f->ld->pol;
-    rl_yaml_slot_t s[K_COUNT];
+    pg_yaml_slot_t s[K_COUNT];
     if (root->type != YAML_MAPPING_NODE) {
         return s_fail(f, root, "a policy file must be a mapping (id: ..., windows: ...), found %s",
-                      rl_yaml_type_name(&f->y, root));
+                      pg_yaml_type_name(&f->y, root));
     }
-    if (rl_yaml_fields(&f->y, root, "policy", keys, s) != 0) {
+    if (pg_yaml_fields(&f->y, root, "policy", keys, s) != 0) {
         return -1;
     }
     if (s[K_EXTENDS].val && s_extends(f, s[K_EXTENDS].val) != 0) {
         return -1;
     }
-    if (rl_yaml_require(&f->y, root, &s[K_ID], "id", "policy") != 0 ||
+    if (pg_yaml_require(&f->y, root, &s[K_ID], "id", "policy") != 0 ||
         s_id(f, s[K_ID].val, "policy id", pol->id) != 0) {
         return -1;
     }
     if (s[K_NAME].val) {
         const char *name;
-        if (rl_yaml_text(&f->y, s[K_NAME].val, "name", &name) != 0) {
+        if (pg_yaml_text(&f->y, s[K_NAME].val, "name", &name) != 0) {
             return -1;
         }
         if (strlen(name) >= sizeof pol->name) {
@@ -1141,7 +1139,7 @@ static int s_document(s_file_t *f, yaml_node_t *root) {
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         for (size_t j = 0; j < sizeof lists / sizeof lists[0]; j++) {
-            if (s[lists[j].key].key == rl_yaml_node(&f->y, p->key) &&
+            if (s[lists[j].key].key == pg_yaml_node(&f->y, p->key) &&
                 s_rule_list(f, s[lists[j].key].val, lists[j].what, lists[j].one) != 0) {
                 return -1;
             }
@@ -1164,8 +1162,8 @@ static void s_offset_pos(const char *buf, size_t len, size_t offset, size_t *lin
     }
 }
 
-/* How policy files word and count what rl_yaml reports: a quoted '' is a string. */
-static const rl_yaml_dialect_t s_dialect = {
+/* How policy files word and count what pg_yaml reports: a quoted '' is a string. */
+static const pg_yaml_dialect_t s_dialect = {
     .quoted_empty_is_empty = 0,
     .string_noun = "a string",
     .offset_pos = s_offset_pos,
@@ -1184,21 +1182,21 @@ static int s_load_file(s_loader_t *ld, const char *path, int depth, s_file_t *pa
     };
     char *buf = NULL;
     size_t len = 0;
-    int e = rl_yaml_read_file(path, S_MAX_FILE_BYTES, &buf, &len);
+    int e = pg_yaml_read_file(path, S_MAX_FILE_BYTES, &buf, &len);
     if (e != 0) {
         const char *why = e == EFBIG ? "file larger than 1 MiB" : strerror(e);
         if (parent) {
             return s_fail(parent, from, "extends: %s: cannot open: %s", path, why);
         }
-        rl_yaml_write_err(ld->err, ld->err_len, "%s: cannot open: %s", path, why);
+        pg_yaml_write_err(ld->err, ld->err_len, "%s: cannot open: %s", path, why);
         return -1;
     }
     ld->chain[depth] = path;
     f.y.buf = buf;
     f.y.len = len;
-    yaml_node_t *root = rl_yaml_load(&f.y);
+    yaml_node_t *root = pg_yaml_load(&f.y);
     int rc = root ? s_document(&f, root) : -1;
-    rl_yaml_release(&f.y);
+    pg_yaml_release(&f.y);
     free(buf);
     return rc;
 }
@@ -1215,25 +1213,25 @@ rl_policy_t *rl_policy_load(const char *path, char *err, size_t err_len) {
         err[0] = '\0';
     }
     if (!path || !*path) {
-        rl_yaml_write_err(err, err_len, "(no path): cannot open: no file name given");
+        pg_yaml_write_err(err, err_len, "(no path): cannot open: no file name given");
         return NULL;
     }
     ld.pol = calloc(1, sizeof *ld.pol);
     if (!ld.pol) {
-        rl_yaml_write_err(err, err_len, "%s: out of memory", path);
+        pg_yaml_write_err(err, err_len, "%s: out of memory", path);
         return NULL;
     }
     ld.pol->week_start = 0;
     ld.pol->direct_contact = RL_DIRECT_DELIVERED;
     if (strlen(path) >= sizeof ld.pol->source) {
-        rl_yaml_write_err(err, err_len, "%s: cannot open: path longer than %zu bytes", path,
+        pg_yaml_write_err(err, err_len, "%s: cannot open: path longer than %zu bytes", path,
                           sizeof ld.pol->source - 1);
         rl_policy_destroy(&ld.pol);
         return NULL;
     }
     if (s_load_file(&ld, path, 0, NULL, NULL) != 0) {
         if (err && err_len > 0 && err[0] == '\0') {
-            rl_yaml_write_err(err, err_len, "%s: invalid policy", path);
+            pg_yaml_write_err(err, err_len, "%s: invalid policy", path);
         }
         rl_policy_destroy(&ld.pol);
         return NULL;

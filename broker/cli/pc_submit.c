@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "pc_jobs_reader.h"
+#include "pg_channel.h"
 #include "pc_time.h"
 #include "pg_log.h"
 #include "pregon.pb-c.h"
@@ -52,13 +53,13 @@ static int s_cmp_double(const void *a, const void *b) {
 static const char *const s_codes[] = {"UNKNOWN",   "ACCEPTED", "DEFERRED", "REJECTED",
                                       "DUPLICATE", "BUSY",     "EXPIRED"};
 
-static int s_channel(const char *s) {
-    static const char *const names[] = {"", "sms", "whatsapp", "voice", "email", "messenger"};
-    for (int i = 1; i < 6; i++)
-        if (s && strcmp(s, names[i]) == 0)
-            return i;
-    return 0;
-}
+/* pg_channel's numbers are pregon.proto's. */
+_Static_assert((int)PG_CH_SMS == (int)PREGON__CHANNEL__SMS &&
+                   (int)PG_CH_WHATSAPP == (int)PREGON__CHANNEL__WHATSAPP &&
+                   (int)PG_CH_VOICE == (int)PREGON__CHANNEL__VOICE &&
+                   (int)PG_CH_EMAIL == (int)PREGON__CHANNEL__EMAIL &&
+                   (int)PG_CH_MESSENGER == (int)PREGON__CHANNEL__MESSENGER,
+               "pg_channel.h and pregon.proto disagree");
 
 static int s_role(const char *s) {
     if (!s || !*s || strcmp(s, "debtor") == 0)
@@ -135,7 +136,8 @@ static Pregon__SendRequest *s_job(json_t *o, const char **err) {
     r->preferred_window = s_dup(o, "preferred_window");
     r->sender = s_dup(o, "sender");
     json_t *ch = json_object_get(o, "channel");
-    r->channel = (Pregon__Channel)s_channel(json_is_string(ch) ? json_string_value(ch) : NULL);
+    r->channel =
+        (Pregon__Channel)pg_channel_parse(json_is_string(ch) ? json_string_value(ch) : NULL);
     json_t *role = json_object_get(o, "role");
     int rn = s_role(json_is_string(role) ? json_string_value(role) : NULL);
     r->role = (Pregon__Role)(rn < 0 ? 0 : rn);

@@ -1,8 +1,10 @@
 /* sb_control.c — handlers of the control API (see sb_control.h).
  *
- * JSON in and out through jansson; query arguments through MHD (sb_request_query). Every
+ * JSON in and out through jansson; query arguments through MHD (pg_http_request_query). Every
  * malformed input gets a 400 naming the problem; nothing here can fail a provider request. */
 #include "sb_control.h"
+
+#include "sb_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,23 +15,24 @@
 #define S_MAX_LIMIT     1000000
 
 struct sb_control {
+    const sb_env_t *env;
     sb_store_t *store;
     sb_faults_t *faults;
     sb_webhook_t *hooks;
     sb_server_t *server;
 };
 
-static void s_bad(sb_request_t *req, const char *why) {
-    sb_request_reply_json(req, 400, json_pack("{s:i, s:s}", "status", 400, "error", why));
+static void s_bad(pg_http_request_t *req, const char *why) {
+    sb_reply_json(req, 400, json_pack("{s:i, s:s}", "status", 400, "error", why));
 }
 
-static void s_oom(sb_request_t *req) {
-    sb_request_reply_json(req, 500, NULL);
+static void s_oom(pg_http_request_t *req) {
+    sb_reply_json(req, 500, NULL);
 }
 
 /* Strict unsigned parse of a query argument; false when present and malformed. */
-static bool s_query_u64(sb_request_t *req, const char *name, uint64_t *out) {
-    const char *v = sb_request_query(req, name);
+static bool s_query_u64(pg_http_request_t *req, const char *name, uint64_t *out) {
+    const char *v = pg_http_request_query(req, name);
     if (!v)
         return true;
     if (!*v || *v == '-')
@@ -43,12 +46,12 @@ static bool s_query_u64(sb_request_t *req, const char *name, uint64_t *out) {
     return true;
 }
 
-static void s_healthz(sb_request_t *req, void *ctx) {
+static void s_healthz(pg_http_request_t *req, void *ctx) {
     (void)ctx;
-    sb_request_reply_text(req, 200, "ok");
+    pg_http_reply_text(req, 200, "ok");
 }
 
-static void s_requests_get(sb_request_t *req, void *ctx) {
+static void s_requests_get(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     uint64_t since = 0, limit = S_DEFAULT_LIMIT;
     if (!s_query_u64(req, "since", &since)) {
@@ -59,50 +62,77 @@ static void s_requests_get(sb_request_t *req, void *ctx) {
         s_bad(req, "limit must be between 1 and 1000000");
         return;
     }
-    const char *provider = sb_request_query(req, "provider");
+    const char *provider = pg_http_request_query(req, "provider");
     json_t *arr =
         sb_store_query(self->store, provider && *provider ? provider : NULL, since, (size_t)limit);
     if (!arr) {
         s_oom(req);
         return;
     }
-    sb_request_reply_json(req, 200, arr);
+    sb_reply_json(req, 200, arr);
 }
 
-static void s_requests_delete(sb_request_t *req, void *ctx) {
+static void s_requests_delete(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     sb_store_reset(self->store);
-    sb_request_reply_json(req, 200, json_pack("{s:b}", "reset", 1));
+    sb_reply_json(req, 200, json_pack("{s:b}", "reset", 1));
 }
 
-static void s_stats(sb_request_t *req, void *ctx) {
+static json_t *s_counts_json(uint64_t queued, uint64_t sent, uint64_t failed, uint64_t dropped) {
+    return json_pack("{s:I, s:I, s:I, s:I}", "queued", (json_int_t)queued, "sent", (json_int_t)sent,
+                     "failed", (json_int_t)failed, "dropped", (json_int_t)dropped);
+}
+
+/* {"queued","sent","failed","dropped","pending","by_kind":{kind:{queued,sent,failed,dropped}}} */
+static json_t *s_callbacks_json(sb_webhook_t *hooks) {
+    sb_webhook_stats_t w;
+    sb_webhook_stats(hooks, &w);
+    json_t *o = s_counts_json(w.queued, w.sent, w.failed, w.dropped);
+    sb_webhook_kind_stats_t kinds[SB_WEBHOOK_MAX_KINDS];
+    size_t n = sb_webhook_kind_stats(hooks, kinds, SB_WEBHOOK_MAX_KINDS);
+    json_t *by = json_object();
+    for (size_t i = 0; by && i < n && i < SB_WEBHOOK_MAX_KINDS; i++)
+        json_object_set_new(
+            by, kinds[i].kind,
+            s_counts_json(kinds[i].queued, kinds[i].sent, kinds[i].failed, kinds[i].dropped));
+    if (o) {
+        json_object_set_new(o, "pending", json_integer((json_int_t)w.pending));
+        json_object_set_new(o, "by_kind", by ? by : json_object());
+    } else {
+        json_decref(by);
+    }
+    return o;
+}
+
+static void s_stats(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     json_t *o = sb_store_stats(self->store);
     if (!o) {
         s_oom(req);
         return;
     }
-    if (self->hooks) {
-        sb_webhook_stats_t w;
-        sb_webhook_stats(self->hooks, &w);
-        json_object_set_new(o, "callbacks",
-                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "queued", (json_int_t)w.queued,
-                                      "sent", (json_int_t)w.sent, "failed", (json_int_t)w.failed,
-                                      "dropped", (json_int_t)w.dropped, "pending",
-                                      (json_int_t)w.pending));
+    if (self->hooks)
+        json_object_set_new(o, "callbacks", s_callbacks_json(self->hooks));
+    json_t *modules = json_object();
+    for (size_t i = 0; modules && i < self->env->n_modules; i++) {
+        const sb_module_t *m = self->env->modules[i];
+        json_t *section = m->stats ? m->stats(self->env->states[i]) : NULL;
+        if (section)
+            json_object_set_new(modules, m->name, section);
     }
+    json_object_set_new(o, "modules", modules);
     json_object_set_new(o, "waiting", json_integer(sb_server_waiting(self->server)));
-    sb_request_reply_json(req, 200, o);
+    sb_reply_json(req, 200, o);
 }
 
 /* GET /_sandbox/wait?total=N[&provider=P][&timeout_ms=T]: a long poll that answers once the
  * sandbox has received N requests (of provider P), or when T ms (default 30000) have passed:
  * {"total": n, "reached": bool}. Lets a test or a benchmark await a count without polling. */
 #define S_WAIT_STEP_MS 10
-static void s_wait(sb_request_t *req, void *ctx) {
+static void s_wait(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     uint64_t want = 0, timeout_ms = 30000;
-    if (!sb_request_query(req, "total") || !s_query_u64(req, "total", &want)) {
+    if (!pg_http_request_query(req, "total") || !s_query_u64(req, "total", &want)) {
         s_bad(req, "total must be a count of requests");
         return;
     }
@@ -110,15 +140,15 @@ static void s_wait(sb_request_t *req, void *ctx) {
         s_bad(req, "timeout_ms must be between 0 and 3600000");
         return;
     }
-    const char *provider = sb_request_query(req, "provider");
+    const char *provider = pg_http_request_query(req, "provider");
     uint64_t have = sb_store_count(self->store, provider && *provider ? provider : NULL);
     bool reached = have >= want;
-    if (!reached && sb_request_age_ms(req) < (int64_t)timeout_ms && !sb_request_stopping(req)) {
-        sb_request_call_again(req, S_WAIT_STEP_MS);
+    if (!reached && pg_http_request_age_ms(req) < (int64_t)timeout_ms &&
+        !pg_http_request_stopping(req)) {
+        pg_http_call_again(req, S_WAIT_STEP_MS);
         return;
     }
-    sb_request_reply_json(req, 200,
-                          json_pack("{s:I, s:b}", "total", (json_int_t)have, "reached", reached));
+    sb_reply_json(req, 200, json_pack("{s:I, s:b}", "total", (json_int_t)have, "reached", reached));
 }
 
 static json_t *s_rule_json(const sb_fault_rule_t *r) {
@@ -138,7 +168,7 @@ static json_t *s_rule_json(const sb_fault_rule_t *r) {
     return o;
 }
 
-static void s_faults_get(sb_request_t *req, void *ctx) {
+static void s_faults_get(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     sb_fault_rates_t r;
     sb_faults_get_rates(self->faults, &r);
@@ -155,26 +185,7 @@ static void s_faults_get(sb_request_t *req, void *ctx) {
         s_oom(req);
         return;
     }
-    sb_request_reply_json(req, 200, o);
-}
-
-/* Parses the request body as a JSON value; replies 400 and returns NULL when it is not one. */
-static json_t *s_body_json(sb_request_t *req) {
-    size_t len;
-    const char *body = sb_request_body(req, &len);
-    if (!body) {
-        s_bad(req, "a JSON body is required");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, 0, &jerr);
-    if (!j) {
-        char why[256];
-        snprintf(why, sizeof why, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                 jerr.text);
-        s_bad(req, why);
-    }
-    return j;
+    sb_reply_json(req, 200, o);
 }
 
 /* Reads a non-negative integer field; *ok false when present but not one. */
@@ -200,9 +211,9 @@ static double s_prob_field(json_t *o, const char *key, double current, bool *ok)
     return json_number_value(v);
 }
 
-static void s_faults_post(sb_request_t *req, void *ctx) {
+static void s_faults_post(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
-    json_t *j = s_body_json(req);
+    json_t *j = sb_json_body(req);
     if (!j)
         return;
     if (!json_is_object(j)) {
@@ -299,9 +310,9 @@ static const char *s_rule_from_json(json_t *o, sb_fault_rule_t *rule) {
     return sb_fault_rule_check(rule);
 }
 
-static void s_script_post(sb_request_t *req, void *ctx) {
+static void s_script_post(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
-    json_t *j = s_body_json(req);
+    json_t *j = sb_json_body(req);
     if (!j)
         return;
     json_t *list = json_is_array(j) ? j : json_pack("[O]", j);
@@ -331,18 +342,17 @@ static void s_script_post(sb_request_t *req, void *ctx) {
     s_faults_get(req, ctx);
 }
 
-static void s_script_delete(sb_request_t *req, void *ctx) {
+static void s_script_delete(pg_http_request_t *req, void *ctx) {
     sb_control_t *self = ctx;
     sb_faults_script_clear(self->faults);
     s_faults_get(req, ctx);
 }
 
-sb_control_t *sb_control_new(sb_store_t *store, sb_faults_t *faults, sb_webhook_t *hooks,
-                             sb_server_t *server) {
+sb_control_t *sb_control_new(const sb_env_t *env) {
     sb_control_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    *self = (sb_control_t){store, faults, hooks, server};
+    *self = (sb_control_t){env, env->store, env->faults, env->hooks, env->server};
     return self;
 }
 
@@ -354,27 +364,17 @@ void sb_control_destroy(sb_control_t **self_p) {
 }
 
 int sb_control_register(sb_control_t *self, sb_server_t *server) {
-    static const struct {
-        const char *method;
-        const char *path;
-        sb_body_mode_t mode;
-        sb_handler_fn fn;
-    } routes[] = {
-        {"GET", "/healthz", SB_BODY_NONE, s_healthz},
-        {"GET", "/_sandbox/requests", SB_BODY_NONE, s_requests_get},
-        {"DELETE", "/_sandbox/requests", SB_BODY_NONE, s_requests_delete},
-        {"GET", "/_sandbox/stats", SB_BODY_NONE, s_stats},
-        {"GET", "/_sandbox/wait", SB_BODY_NONE, s_wait},
-        {"GET", "/_sandbox/faults", SB_BODY_NONE, s_faults_get},
-        {"POST", "/_sandbox/faults", SB_BODY_RAW, s_faults_post},
-        {"GET", "/_sandbox/script", SB_BODY_NONE, s_faults_get},
-        {"POST", "/_sandbox/script", SB_BODY_RAW, s_script_post},
-        {"DELETE", "/_sandbox/script", SB_BODY_NONE, s_script_delete},
+    static const sb_control_route_t routes[] = {
+        {"GET", "/healthz", PG_HTTP_BODY_NONE, s_healthz},
+        {"GET", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_get},
+        {"DELETE", "/_sandbox/requests", PG_HTTP_BODY_NONE, s_requests_delete},
+        {"GET", "/_sandbox/stats", PG_HTTP_BODY_NONE, s_stats},
+        {"GET", "/_sandbox/wait", PG_HTTP_BODY_NONE, s_wait},
+        {"GET", "/_sandbox/faults", PG_HTTP_BODY_NONE, s_faults_get},
+        {"POST", "/_sandbox/faults", PG_HTTP_BODY_RAW, s_faults_post},
+        {"GET", "/_sandbox/script", PG_HTTP_BODY_NONE, s_faults_get},
+        {"POST", "/_sandbox/script", PG_HTTP_BODY_RAW, s_script_post},
+        {"DELETE", "/_sandbox/script", PG_HTTP_BODY_NONE, s_script_delete},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (sb_server_route(server, routes[i].method, routes[i].path, routes[i].mode, NULL,
-                            routes[i].fn, self) != 0)
-            return -1;
-    }
-    return 0;
+    return sb_server_control_routes(server, routes, sizeof routes / sizeof routes[0], self);
 }

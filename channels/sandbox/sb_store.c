@@ -6,7 +6,7 @@
  * strings. Queries serialise under the lock, bounded by their limit. */
 #include "sb_store.h"
 
-#include "sb_utf8.h"
+#include "sb_json.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -209,16 +209,7 @@ static void s_iso_time(int64_t ms, char out[32]) {
 
 /* Stored strings come from clients and may be invalid UTF-8, which jansson refuses. */
 static json_t *s_str_or_null(const char *s) {
-    if (!s)
-        return json_null();
-    size_t len = strlen(s);
-    if (sb_utf8_valid(s, len))
-        return json_stringn(s, len);
-    size_t clean_len;
-    char *clean = sb_utf8_sanitize(s, len, &clean_len);
-    json_t *j = clean ? json_stringn(clean, clean_len) : NULL;
-    free(clean);
-    return j;
+    return sb_json_text(s, s ? strlen(s) : 0);
 }
 
 static json_t *s_rec_json(const s_rec_t *r) {

@@ -5,6 +5,8 @@
  * statuses Twilio documents no code for is this sandbox's own convention. */
 #include "sb_twilio.h"
 
+#include "sb_json.h"
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -27,6 +29,7 @@ typedef struct {
 } s_rule_t;
 
 struct sb_twilio {
+    pthread_rwlock_t lock; /* the number tables */
     s_account_t *accounts;
     size_t n_accounts;
     s_rule_t *to_errors;
@@ -52,6 +55,10 @@ sb_twilio_t *sb_twilio_new(void) {
     sb_twilio_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
+    if (pthread_rwlock_init(&self->lock, NULL) != 0) {
+        free(self);
+        return NULL;
+    }
     static const struct {
         const char *prefix;
         int code;
@@ -97,6 +104,7 @@ void sb_twilio_destroy(sb_twilio_t **self_p) {
     free(self->accounts);
     free(self->to_errors);
     free(self->dlrs);
+    pthread_rwlock_destroy(&self->lock);
     free(self);
     *self_p = NULL;
 }
@@ -134,6 +142,14 @@ size_t sb_twilio_account_count(const sb_twilio_t *self) {
     return self->n_accounts;
 }
 
+bool sb_twilio_account(const sb_twilio_t *self, size_t i, const char **sid, const char **token) {
+    if (i >= self->n_accounts)
+        return false;
+    *sid = self->accounts[i].sid;
+    *token = self->accounts[i].token;
+    return true;
+}
+
 /* Parses a positive decimal error code ending at end (or NUL). */
 static int s_parse_code(const char *s, const char *end) {
     if (s == end || !*s)
@@ -164,8 +180,11 @@ int sb_twilio_add_to_error(sb_twilio_t *self, const char *spec, char *err, size_
         snprintf(err, errlen, "--to-error wants +PREFIX:CODE, got '%s'", spec);
         return -1;
     }
-    if (s_push_rule(&self->to_errors, &self->n_to_errors, spec, (size_t)(colon - spec), code,
-                    NULL) != 0) {
+    pthread_rwlock_wrlock(&self->lock);
+    int rc =
+        s_push_rule(&self->to_errors, &self->n_to_errors, spec, (size_t)(colon - spec), code, NULL);
+    pthread_rwlock_unlock(&self->lock);
+    if (rc != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -182,23 +201,34 @@ int sb_twilio_add_dlr(sb_twilio_t *self, const char *spec, char *err, size_t err
             status = "undelivered";
         else if (slen == 6 && strncmp(c1 + 1, "failed", 6) == 0)
             status = "failed";
+    } else if (c1 && strcmp(c1 + 1, "delivered") == 0) {
+        status = "delivered";
     }
-    int code = c2 ? s_parse_code(c2 + 1, NULL) : -1;
-    if (!status || code < 0 || !s_prefix_ok(spec, (size_t)(c1 - spec))) {
-        snprintf(err, errlen, "--dlr wants +PREFIX:undelivered|failed:CODE, got '%s'", spec);
+    if (c2 && strcmp(status ? status : "", "delivered") == 0 && strcmp(c2 + 1, "0") == 0)
+        c2 = NULL; /* "delivered:0" */
+    int code = c2 ? s_parse_code(c2 + 1, NULL) : 0;
+    bool delivered = status && strcmp(status, "delivered") == 0;
+    if (!status || code < 0 || delivered != (code == 0) ||
+        !s_prefix_ok(spec, (size_t)(c1 - spec))) {
+        snprintf(err, errlen,
+                 "--dlr wants +PREFIX:undelivered|failed:CODE or +PREFIX:delivered, got '%s'",
+                 spec);
         return -1;
     }
-    if (s_push_rule(&self->dlrs, &self->n_dlrs, spec, (size_t)(c1 - spec), code, status) != 0) {
+    pthread_rwlock_wrlock(&self->lock);
+    int rc = s_push_rule(&self->dlrs, &self->n_dlrs, spec, (size_t)(c1 - spec), code, status);
+    pthread_rwlock_unlock(&self->lock);
+    if (rc != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
 }
 
-const char *sb_twilio_authenticate(const sb_twilio_t *self, sb_request_t *req,
+const char *sb_twilio_authenticate(const sb_twilio_t *self, pg_http_request_t *req,
                                    const char *path_sid) {
     const char *user, *pass;
-    if (!path_sid || !sb_request_basic_auth(req, &user, &pass) || strcmp(user, path_sid) != 0)
+    if (!path_sid || !pg_http_request_basic_auth(req, &user, &pass) || strcmp(user, path_sid) != 0)
         return NULL;
     size_t plen = strlen(pass);
     for (size_t i = 0; i < self->n_accounts; i++) {
@@ -219,7 +249,7 @@ static const s_rule_t *s_longest(const s_rule_t *rules, size_t n, const char *to
         return NULL;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(rules[i].prefix);
-        if (len > best_len && strncmp(to, rules[i].prefix, len) == 0) {
+        if (len >= best_len && strncmp(to, rules[i].prefix, len) == 0) {
             best = &rules[i];
             best_len = len;
         }
@@ -228,17 +258,23 @@ static const s_rule_t *s_longest(const s_rule_t *rules, size_t n, const char *to
 }
 
 int sb_twilio_to_error(const sb_twilio_t *self, const char *to) {
+    pthread_rwlock_rdlock(&((sb_twilio_t *)self)->lock);
     const s_rule_t *r = s_longest(self->to_errors, self->n_to_errors, to);
-    return r ? r->code : 0;
+    int code = r ? r->code : 0;
+    pthread_rwlock_unlock(&((sb_twilio_t *)self)->lock);
+    return code;
 }
 
 bool sb_twilio_dlr(const sb_twilio_t *self, const char *to, const char **status, int *code) {
+    pthread_rwlock_rdlock(&((sb_twilio_t *)self)->lock);
     const s_rule_t *r = s_longest(self->dlrs, self->n_dlrs, to);
-    if (!r)
-        return false;
-    *status = r->status;
-    *code = r->code;
-    return true;
+    bool found = r && strcmp(r->status, "delivered") != 0;
+    if (found) {
+        *status = r->status;
+        *code = r->code;
+    }
+    pthread_rwlock_unlock(&((sb_twilio_t *)self)->lock);
+    return found;
 }
 
 const char *sb_twilio_error_message(int code) {
@@ -306,18 +342,18 @@ static int s_default_code(int status) {
     }
 }
 
-void sb_twilio_reply_error(sb_request_t *req, int status, int code, const char *message) {
+void sb_twilio_reply_error(pg_http_request_t *req, int status, int code, const char *message) {
     if (code <= 0)
         code = s_default_code(status);
     if (!message)
         message = sb_twilio_error_message(code);
     char more[64];
     snprintf(more, sizeof more, "https://www.twilio.com/docs/errors/%d", code);
-    sb_request_reply_json(req, status,
-                          json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", message,
-                                    "more_info", more, "status", status));
+    sb_reply_json(req, status,
+                  json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", message, "more_info",
+                            more, "status", status));
     if (status == 401)
-        sb_request_add_header(req, "WWW-Authenticate", "Basic realm=\"Twilio API\"");
+        pg_http_add_header(req, "WWW-Authenticate", "Basic realm=\"Twilio API\"");
     sb_request_set_outcome(req, code, NULL);
 }
 
@@ -361,14 +397,106 @@ void sb_twilio_date(time_t t, char out[40]) {
     strftime(out, 40, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
-bool sb_twilio_is_e164(const char *s) {
-    if (!s || s[0] != '+' || s[1] < '1' || s[1] > '9')
-        return false;
-    size_t digits = 0;
-    for (const char *p = s + 1; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        digits++;
-    }
-    return digits >= 7 && digits <= 15;
+/* ------------------------------------------------------------------------------------------ */
+/* the "twilio" sandbox module */
+
+#define S_DEFAULT_ACCOUNT "AC00000000000000000000000000000000:sandbox-token"
+
+static const sb_flag_t s_flags[] = {
+    {"account", "SID:TOKEN", "Twilio account, repeatable (default AC000...0:sandbox-token)"},
+    {"to-error", "+PREFIX:CODE", "400 with CODE for matching recipients (repeatable)"},
+    {"dlr", "+PREFIX:STATUS:CODE", "final callback undelivered|failed + ErrorCode (repeatable)"},
+};
+
+static void *s_module_new(void) {
+    return sb_twilio_new();
 }
+
+static int s_module_flag(void *state, size_t i, const char *arg, char *err, size_t errlen) {
+    sb_twilio_t *self = state;
+    switch (i) {
+        case 0:
+            return sb_twilio_add_account(self, arg, err, errlen);
+        case 1:
+            return sb_twilio_add_to_error(self, arg, err, errlen);
+        default:
+            return sb_twilio_add_dlr(self, arg, err, errlen);
+    }
+}
+
+/* POST /_sandbox/twilio/dlr: {"prefix": "+57300888", "status": "undelivered" | "failed" |
+ * "delivered", "error_code": 30003}, or an array of them: delivery outcomes added at run time,
+ * like --dlr. Answers {"added": n}. */
+static void s_dlr_post(pg_http_request_t *req, void *ctx) {
+    sb_twilio_t *self = ctx;
+    size_t len = 0;
+    const char *body = pg_http_request_body(req, &len);
+    json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *list = json_is_array(j) ? json_incref(j) : j ? json_pack("[O]", j) : NULL;
+    char err[256] = "a JSON object or array of {prefix, status, error_code} is required";
+    size_t i = 0;
+    json_t *rule;
+    bool ok = list != NULL;
+    json_array_foreach(list, i, rule) {
+        const char *prefix = json_string_value(json_object_get(rule, "prefix"));
+        const char *status = json_string_value(json_object_get(rule, "status"));
+        json_int_t code = json_integer_value(json_object_get(rule, "error_code"));
+        char spec[128];
+        if (!prefix || !status || strlen(prefix) > 20) {
+            ok = false;
+            break;
+        }
+        snprintf(spec, sizeof spec, "%s:%s:%lld", prefix, status, (long long)code);
+        if (sb_twilio_add_dlr(self, spec, err, sizeof err) != 0) {
+            ok = false;
+            break;
+        }
+    }
+    json_decref(list);
+    json_decref(j);
+    if (!ok) {
+        pg_http_reply_error(req, 400, err);
+        return;
+    }
+    sb_reply_json(req, 200, json_pack("{s:I}", "added", (json_int_t)i));
+}
+
+static int s_module_start(void *state, const sb_env_t *env, char *err, size_t errlen) {
+    sb_twilio_t *self = state;
+    if (self->n_accounts == 0 && sb_twilio_add_account(self, S_DEFAULT_ACCOUNT, err, errlen) != 0)
+        return -1;
+    if (sb_server_control_route(env->server, "POST", "/_sandbox/twilio/dlr", PG_HTTP_BODY_RAW,
+                                s_dlr_post, self) != 0) {
+        snprintf(err, errlen, "cannot register the twilio control routes");
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *s_module_stats(void *state) {
+    sb_twilio_t *self = state;
+    pthread_rwlock_rdlock(&self->lock);
+    json_t *o =
+        json_pack("{s:I, s:I, s:I}", "accounts", (json_int_t)self->n_accounts, "to_error_rules",
+                  (json_int_t)self->n_to_errors, "dlr_rules", (json_int_t)self->n_dlrs);
+    pthread_rwlock_unlock(&self->lock);
+    return o;
+}
+
+static void s_module_destroy(void **state_p) {
+    sb_twilio_t *self = *state_p;
+    sb_twilio_destroy(&self);
+    *state_p = NULL;
+}
+
+const sb_module_t sb_twilio_module = {
+    .name = "twilio",
+    .describe = "Twilio accounts (Basic auth, signing tokens) and number tables",
+    .flags = s_flags,
+    .n_flags = sizeof s_flags / sizeof s_flags[0],
+    .new = s_module_new,
+    .flag = s_module_flag,
+    .start = s_module_start,
+    .stats = s_module_stats,
+    .destroy = s_module_destroy,
+};

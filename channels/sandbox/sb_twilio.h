@@ -1,12 +1,16 @@
 /* sb_twilio.h — what every simulated Twilio API shares: accounts and Basic auth, the error body,
- * SIDs and dates, E.164 checks, and the number tables (synchronous error codes by recipient
+ * SIDs and dates, and the number tables (synchronous error codes by recipient
  * prefix, delivery outcomes for status callbacks).
  *
- * Messages (sb_twilio_sms) uses it now; Calls will next. Configure before the server starts;
- * afterwards the object is read-only and therefore safe to share between MHD threads. */
+ * Messages (sb_twilio_sms) uses it now; Calls will next. It is also the sandbox module "twilio"
+ * (sb_twilio_module: the flags --account, --to-error, --dlr and the control route
+ * POST /_sandbox/twilio/dlr), listed before the Twilio API modules, which find it with
+ * sb_env_module(env, "twilio"). Accounts are fixed before the server starts; the number tables
+ * may grow at any time (a lock guards them), so the object is safe to share between threads. */
 #ifndef SB_TWILIO_H
 #define SB_TWILIO_H
 
+#include "sb_module.h"
 #include "sb_server.h"
 
 #include <stdbool.h>
@@ -33,20 +37,28 @@ int sb_twilio_add_account(sb_twilio_t *self, const char *spec, char *err, size_t
 /* Number of accounts. */
 size_t sb_twilio_account_count(const sb_twilio_t *self);
 
+/* Account i < sb_twilio_account_count(): its AccountSid and AuthToken (borrowed, live as long as
+ * self). false when i is out of range. */
+bool sb_twilio_account(const sb_twilio_t *self, size_t i, const char **sid, const char **token);
+
 /* Adds a synchronous error for recipients starting with PREFIX, from "PREFIX:CODE"
  * (e.g. "+57300999:21610"). Longest prefix wins. Returns 0, or -1 with a reason in err. */
 int sb_twilio_add_to_error(sb_twilio_t *self, const char *spec, char *err, size_t errlen);
 
 /* Adds a delivery outcome for recipients starting with PREFIX, from "PREFIX:STATUS:CODE",
- * STATUS undelivered or failed (e.g. "+57300888:undelivered:30003"). Returns 0, or -1 with a
- * reason in err. */
+ * STATUS undelivered or failed (e.g. "+57300888:undelivered:30003"), or delivered (":0" or no
+ * code: an exception to a shorter prefix). Among rules of the same prefix length the last
+ * added wins. Returns 0, or -1 with a reason in err. Any thread. */
 int sb_twilio_add_dlr(sb_twilio_t *self, const char *spec, char *err, size_t errlen);
 
 /* Checks req's Basic credentials: the user must be a configured AccountSid equal to path_sid,
  * the password its AuthToken (compared in constant time). Returns that account's token
  * (borrowed, lives as long as self) or NULL. */
-const char *sb_twilio_authenticate(const sb_twilio_t *self, sb_request_t *req,
+const char *sb_twilio_authenticate(const sb_twilio_t *self, pg_http_request_t *req,
                                    const char *path_sid);
+
+/* The sandbox module "twilio" (its state is an sb_twilio_t). */
+extern const sb_module_t sb_twilio_module;
 
 /* Synchronous error code for recipient to, 0 when none. */
 int sb_twilio_to_error(const sb_twilio_t *self, const char *to);
@@ -59,7 +71,7 @@ bool sb_twilio_dlr(const sb_twilio_t *self, const char *to, const char **status,
  * code as the outcome. code 0 = Twilio's code for status (401 20003, 404 20404, 429 20429,
  * 5xx 20500; otherwise 20000 + status, a sandbox convention). message NULL = the code's usual
  * text. 401 adds WWW-Authenticate. */
-void sb_twilio_reply_error(sb_request_t *req, int status, int code, const char *message);
+void sb_twilio_reply_error(pg_http_request_t *req, int status, int code, const char *message);
 
 /* Usual message for a Twilio error code (static; generic text for unknown codes). */
 const char *sb_twilio_error_message(int code);
@@ -71,8 +83,5 @@ int sb_twilio_new_sid(const char *prefix, char out[SB_TWILIO_SID_SIZE]);
 
 /* Formats t as Twilio's RFC 2822 dates: "Wed, 22 Nov 2023 15:25:00 +0000". */
 void sb_twilio_date(time_t t, char out[40]);
-
-/* True for "+" followed by 7 to 15 digits, the first not 0. */
-bool sb_twilio_is_e164(const char *s);
 
 #endif

@@ -6,9 +6,12 @@
  * encoding" substitutions are not simulated. */
 #include "sb_twilio_sms.h"
 
-#include "sb_form.h"
-#include "sb_sig.h"
-#include "sb_utf8.h"
+#include "pg_contact.h"
+#include "pg_form.h"
+#include "sb_json.h"
+#include "sb_twilio_hooks.h"
+#include "pg_sig.h"
+#include "pg_utf8.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -21,10 +24,11 @@
 #define S_MAX_URL        4000
 
 struct sb_twilio_sms {
-    sb_twilio_sms_config_t cfg;
-    const sb_twilio_t *twilio;
-    sb_webhook_t *hooks;
+    const sb_twilio_t *twilio; /* the "twilio" module's */
+    sb_twilio_hooks_t *hooks;
     sb_provider_t provider;
+    bool callbacks; /* flags, until start */
+    unsigned long callback_delay_ms;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -54,7 +58,7 @@ unsigned sb_twilio_sms_segments(const char *body, size_t len) {
     size_t septets = 0, units = 0, pos = 0;
     bool gsm = true;
     while (pos < len) {
-        int32_t cp = sb_utf8_next(body, len, &pos);
+        int32_t cp = pg_utf8_next(body, len, &pos);
         if (cp < 0)
             cp = 0xFFFD;
         units += cp > 0xFFFF ? 2 : 1;
@@ -74,7 +78,7 @@ unsigned sb_twilio_sms_segments(const char *body, size_t len) {
 /* A From Twilio would accept: E.164, a short code (3-8 digits), or an alphanumeric sender ID
  * (1-11 letters, digits, spaces; at least one letter). */
 static bool s_from_ok(const char *from) {
-    if (sb_twilio_is_e164(from))
+    if (pg_contact_e164(from))
         return true;
     size_t n = strlen(from), digits = 0, letters = 0;
     for (size_t i = 0; i < n; i++) {
@@ -89,24 +93,6 @@ static bool s_from_ok(const char *from) {
     if (letters == 0)
         return digits == n && n >= 3 && n <= 8;
     return n >= 1 && n <= 11;
-}
-
-static bool s_callback_url_ok(const char *url) {
-    if (strlen(url) > S_MAX_URL)
-        return false;
-    CURLU *h = curl_url();
-    if (!h)
-        return false;
-    bool ok = false;
-    char *scheme = NULL, *host = NULL;
-    if (curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-        ok = (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && host[0];
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(h);
-    return ok;
 }
 
 /* Magic From numbers of Twilio's test credentials. */
@@ -125,88 +111,15 @@ static const char *s_nonempty(const char *s) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* status callbacks */
-
-/* Queues one signed status callback; failures are counted by sb_webhook. */
-static void s_post_status(sb_twilio_sms_t *self, unsigned delay_ms, const char *url,
-                          const char *token, const char *sid, const char *account, const char *to,
-                          const char *from, const char *mss, const char *status, int error_code) {
-    sb_form_t *form = sb_form_new();
-    if (!form)
-        return;
-    char code[16], done[16];
-    int rc = 0;
-    rc |= sb_form_add(form, "SmsSid", sid);
-    rc |= sb_form_add(form, "SmsStatus", status);
-    rc |= sb_form_add(form, "MessageStatus", status);
-    rc |= sb_form_add(form, "To", to);
-    rc |= sb_form_add(form, "MessageSid", sid);
-    rc |= sb_form_add(form, "AccountSid", account);
-    if (from)
-        rc |= sb_form_add(form, "From", from);
-    if (mss)
-        rc |= sb_form_add(form, "MessagingServiceSid", mss);
-    rc |= sb_form_add(form, "ApiVersion", "2010-04-01");
-    if (error_code) {
-        snprintf(code, sizeof code, "%d", error_code);
-        rc |= sb_form_add(form, "ErrorCode", code);
-    }
-    if (strcmp(status, "sent") != 0) {
-        time_t t = time(NULL) + (time_t)(delay_ms / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(done, sizeof done, "%y%m%d%H%M", &tm);
-        rc |= sb_form_add(form, "RawDlrDoneDate", done);
-    }
-    char sig[SB_SIG_TWILIO_SIZE];
-    char *body = rc == 0 ? sb_form_encode(form) : NULL;
-    if (body && sb_sig_twilio(token, url, form, sig, sizeof sig) == 0) {
-        char header[64];
-        snprintf(header, sizeof header, "X-Twilio-Signature: %s", sig);
-        (void)sb_webhook_post(self->hooks, delay_ms, url, "application/x-www-form-urlencoded", body,
-                              header);
-    }
-    free(body);
-    sb_form_destroy(&form);
-}
-
-static void s_schedule_callbacks(sb_twilio_sms_t *self, const char *url, const char *token,
-                                 const char *sid, const char *account, const char *to,
-                                 const char *from, const char *mss) {
-    const char *final = "delivered";
-    int code = 0;
-    (void)sb_twilio_dlr(self->twilio, to, &final, &code);
-    unsigned d = self->cfg.callback_delay_ms;
-    if (strcmp(final, "failed") == 0) {
-        s_post_status(self, d, url, token, sid, account, to, from, mss, final, code);
-        return;
-    }
-    s_post_status(self, d, url, token, sid, account, to, from, mss, "sent", 0);
-    s_post_status(self, 2 * d, url, token, sid, account, to, from, mss, final, code);
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* handler */
 
-static json_t *s_json_text(const char *s, size_t len) {
-    if (!s)
-        return json_null();
-    if (sb_utf8_valid(s, len))
-        return json_stringn(s, len);
-    size_t clean_len;
-    char *clean = sb_utf8_sanitize(s, len, &clean_len);
-    json_t *j = clean ? json_stringn(clean, clean_len) : NULL;
-    free(clean);
-    return j;
-}
-
-static void s_error(sb_request_t *req, int code, const char *number) {
+static void s_error(pg_http_request_t *req, int code, const char *number) {
     char msg[256];
     if (number && (code == 21211 || code == 21212)) {
         snprintf(msg, sizeof msg, "The '%s' number %.40s is not a valid phone number.",
                  code == 21211 ? "To" : "From", number);
         /* number may be invalid UTF-8; keep the message valid for jansson. */
-        if (!sb_utf8_valid(msg, strlen(msg)))
+        if (!pg_utf8_valid(msg, strlen(msg)))
             snprintf(msg, sizeof msg, "The '%s' number is not a valid phone number.",
                      code == 21211 ? "To" : "From");
         sb_twilio_reply_error(req, 400, code, msg);
@@ -215,27 +128,27 @@ static void s_error(sb_request_t *req, int code, const char *number) {
     }
 }
 
-static void s_create(sb_request_t *req, void *ctx) {
+static void s_create(pg_http_request_t *req, void *ctx) {
     sb_twilio_sms_t *self = ctx;
-    const char *account = sb_request_capture(req, 0);
+    const char *account = pg_http_request_capture(req, 0);
     const char *token = sb_twilio_authenticate(self->twilio, req, account);
     if (!token) {
         sb_twilio_reply_error(req, 401, 20003, NULL);
         return;
     }
-    const sb_form_t *f = sb_request_form(req);
+    const pg_form_t *f = pg_http_request_form(req);
     size_t body_len = 0;
-    const char *to = s_nonempty(sb_form_get(f, "To"));
-    const char *from = s_nonempty(sb_form_get(f, "From"));
-    const char *mss = s_nonempty(sb_form_get(f, "MessagingServiceSid"));
-    const char *body = sb_form_getn(f, "Body", &body_len);
-    const char *media = s_nonempty(sb_form_get(f, "MediaUrl"));
-    const char *callback = s_nonempty(sb_form_get(f, "StatusCallback"));
+    const char *to = s_nonempty(pg_form_get(f, "To"));
+    const char *from = s_nonempty(pg_form_get(f, "From"));
+    const char *mss = s_nonempty(pg_form_get(f, "MessagingServiceSid"));
+    const char *body = pg_form_getn(f, "Body", &body_len);
+    const char *media = s_nonempty(pg_form_get(f, "MediaUrl"));
+    const char *callback = s_nonempty(pg_form_get(f, "StatusCallback"));
     const char *culprit = NULL;
     int code = 0;
     if (!to) {
         code = 21604;
-    } else if (!sb_twilio_is_e164(to)) {
+    } else if (!pg_contact_e164(to)) {
         code = 21211;
         culprit = to;
     } else if (!from && !mss) {
@@ -247,9 +160,9 @@ static void s_create(sb_request_t *req, void *ctx) {
         culprit = from;
     } else if (body_len == 0 && !media) {
         code = 21602;
-    } else if (sb_utf8_count(body, body_len) > S_MAX_BODY_CHARS) {
+    } else if (pg_utf8_count(body, body_len) > S_MAX_BODY_CHARS) {
         code = 21617;
-    } else if (callback && !s_callback_url_ok(callback)) {
+    } else if (callback && !sb_twilio_url_ok(callback)) {
         code = 21609;
     } else if ((code = sb_twilio_to_error(self->twilio, to)) != 0) {
         culprit = to;
@@ -264,7 +177,7 @@ static void s_create(sb_request_t *req, void *ctx) {
         sb_twilio_reply_error(req, 500, 20500, NULL);
         return;
     }
-    sb_twilio_date((time_t)(sb_request_arrival_ms(req) / 1000), date);
+    sb_twilio_date((time_t)(pg_http_request_arrival_ms(req) / 1000), date);
     snprintf(segments, sizeof segments, "%u",
              body_len ? sb_twilio_sms_segments(body, body_len) : 1u);
     snprintf(uri, sizeof uri, "/2010-04-01/Accounts/%s/Messages/%s.json", account, sid);
@@ -273,7 +186,7 @@ static void s_create(sb_request_t *req, void *ctx) {
     json_t *resp = json_pack(
         "{s:s, s:s, s:o, s:s, s:n, s:s, s:s, s:n, s:n, s:o, s:o, s:s, s:s, s:n, s:s, s:s, "
         "s:s, s:{s:s}, s:s}",
-        "account_sid", account, "api_version", "2010-04-01", "body", s_json_text(body, body_len),
+        "account_sid", account, "api_version", "2010-04-01", "body", sb_json_text(body, body_len),
         "date_created", date, "date_sent", "date_updated", date, "direction", "outbound-api",
         "error_code", "error_message", "from", from ? json_string(from) : json_null(),
         "messaging_service_sid", mss ? json_string(mss) : json_null(), "num_media",
@@ -284,52 +197,123 @@ static void s_create(sb_request_t *req, void *ctx) {
         return;
     }
     json_object_set_new(resp, "to", json_string(to));
-    sb_request_reply_json(req, 201, resp);
+    sb_reply_json(req, 201, resp);
     sb_request_set_outcome(req, 0, sid);
-    if (self->cfg.callbacks && self->hooks && callback)
-        s_schedule_callbacks(self, callback, token, sid, account, to, from, mss);
+    sb_twilio_message_t m = {sid, account, token, to, from, mss, callback};
+    sb_twilio_hooks_message(self->hooks, &m);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* provider descriptor callbacks */
 
-static void s_summarize(sb_request_t *req, sb_summary_t *out, void *ctx) {
+static void s_summarize(pg_http_request_t *req, sb_summary_t *out, void *ctx) {
     (void)ctx;
-    const sb_form_t *f = sb_request_form(req);
-    out->account = sb_request_capture(req, 0);
-    out->to = f ? sb_form_get(f, "To") : NULL;
-    out->from = f ? sb_form_get(f, "From") : NULL;
+    const pg_form_t *f = pg_http_request_form(req);
+    out->account = pg_http_request_capture(req, 0);
+    out->to = f ? pg_form_get(f, "To") : NULL;
+    out->from = f ? pg_form_get(f, "From") : NULL;
     if (f && !out->from)
-        out->from = sb_form_get(f, "MessagingServiceSid");
-    out->body = f ? sb_form_get(f, "Body") : NULL;
+        out->from = pg_form_get(f, "MessagingServiceSid");
+    out->body = f ? pg_form_get(f, "Body") : NULL;
 }
 
-static void s_render_error(sb_request_t *req, int status, int error_code, const char *message,
+static void s_render_error(pg_http_request_t *req, int status, int error_code, const char *message,
                            void *ctx) {
     (void)ctx;
     sb_twilio_reply_error(req, status, error_code, error_code ? NULL : message);
 }
 
-sb_twilio_sms_t *sb_twilio_sms_new(const sb_twilio_sms_config_t *cfg, const sb_twilio_t *twilio,
-                                   sb_webhook_t *hooks) {
+/* ------------------------------------------------------------------------------------------ */
+/* the "twilio-sms" sandbox module */
+
+static const sb_flag_t s_flags[] = {
+    {"callbacks", NULL, "post signed StatusCallback webhooks"},
+    {"callback-delay-ms", "N", "'sent' after N ms, final status after 2N (1000)"},
+    {"inbound-url", "URL", "where scripted replies (inbound messages) are posted"},
+    {"reply-script", "FILE", "JSON reply rules [{number, body, delay_ms, times}]"},
+    {"duplicate-callbacks", NULL, "post every status callback twice (webhook retries)"},
+};
+
+static void s_module_destroy(void **state_p) {
+    sb_twilio_sms_t *self = *state_p;
+    if (self) {
+        sb_twilio_hooks_destroy(&self->hooks);
+        free(self);
+    }
+    *state_p = NULL;
+}
+
+static void *s_module_new(void) {
     sb_twilio_sms_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    self->cfg = *cfg;
-    self->twilio = twilio;
-    self->hooks = hooks;
+    self->callback_delay_ms = 1000;
     self->provider = (sb_provider_t){S_PROVIDER, s_summarize, s_render_error, self};
+    if (!(self->hooks = sb_twilio_hooks_new())) {
+        void *p = self;
+        s_module_destroy(&p);
+        return NULL;
+    }
     return self;
 }
 
-void sb_twilio_sms_destroy(sb_twilio_sms_t **self_p) {
-    if (!self_p || !*self_p)
-        return;
-    free(*self_p);
-    *self_p = NULL;
+static int s_module_flag(void *state, size_t i, const char *arg, char *err, size_t errlen) {
+    sb_twilio_sms_t *self = state;
+    char *end = NULL;
+    switch (i) {
+        case 0:
+            self->callbacks = true;
+            return 0;
+        case 1:
+            self->callback_delay_ms = strtoul(arg, &end, 10);
+            if (!*arg || *end || *arg == '-' || self->callback_delay_ms > 3600000) {
+                snprintf(err, errlen, "--callback-delay-ms wants 0..3600000");
+                return -1;
+            }
+            return 0;
+        case 2:
+            return sb_twilio_hooks_set_inbound_url(self->hooks, arg, err, errlen);
+        case 3:
+            return sb_replies_load_file(sb_twilio_hooks_replies(self->hooks), arg, err, errlen) < 0
+                       ? -1
+                       : 0;
+        default:
+            sb_twilio_hooks_set_duplicates(self->hooks, true);
+            return 0;
+    }
 }
 
-int sb_twilio_sms_register(sb_twilio_sms_t *self, sb_server_t *server) {
-    return sb_server_route(server, "POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json",
-                           SB_BODY_FORM, &self->provider, s_create, self);
+static int s_module_start(void *state, const sb_env_t *env, char *err, size_t errlen) {
+    sb_twilio_sms_t *self = state;
+    if (!(self->twilio = sb_env_module(env, "twilio"))) {
+        snprintf(err, errlen, "twilio-sms needs the twilio module before it");
+        return -1;
+    }
+    sb_twilio_hooks_set_callbacks(self->hooks, self->callbacks, (unsigned)self->callback_delay_ms);
+    if (sb_twilio_hooks_start(self->hooks, self->twilio, env->hooks, env->server, err, errlen) != 0)
+        return -1;
+    if (sb_server_provider_route(env->server, &self->provider, "POST",
+                                 "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+                                 PG_HTTP_BODY_FORM, s_create, self) != 0) {
+        snprintf(err, errlen, "cannot register the Messages route");
+        return -1;
+    }
+    return 0;
 }
+
+static json_t *s_module_stats(void *state) {
+    sb_twilio_sms_t *self = state;
+    return sb_twilio_hooks_stats(self->hooks);
+}
+
+const sb_module_t sb_twilio_sms_module = {
+    .name = S_PROVIDER,
+    .describe = "Twilio Programmable Messaging: POST /2010-04-01/Accounts/{Sid}/Messages.json",
+    .flags = s_flags,
+    .n_flags = sizeof s_flags / sizeof s_flags[0],
+    .new = s_module_new,
+    .flag = s_module_flag,
+    .start = s_module_start,
+    .stats = s_module_stats,
+    .destroy = s_module_destroy,
+};

@@ -19,6 +19,7 @@ typedef struct {
     char *url;
     char *body;
     struct curl_slist *headers;
+    int kind; /* index in kinds, -1 = none */
 } s_job_t;
 
 struct sb_webhook {
@@ -35,7 +36,31 @@ struct sb_webhook {
     CURL **active; /* the inflight easy handles, for cleanup at destroy */
     unsigned n_active;
     sb_webhook_stats_t stats;
+    sb_webhook_kind_stats_t kinds[SB_WEBHOOK_MAX_KINDS];
+    size_t n_kinds;
 };
+
+/* Index of kind's counters, added if new; -1 when kind is NULL or the table is full. Lock held. */
+static int s_kind(sb_webhook_t *self, const char *kind) {
+    if (!kind)
+        return -1;
+    for (size_t i = 0; i < self->n_kinds; i++) {
+        if (strcmp(self->kinds[i].kind, kind) == 0)
+            return (int)i;
+    }
+    if (self->n_kinds == SB_WEBHOOK_MAX_KINDS)
+        return -1;
+    self->kinds[self->n_kinds] = (sb_webhook_kind_stats_t){.kind = kind};
+    return (int)self->n_kinds++;
+}
+
+/* Counts one outcome (a field of both stats structs) in all and for kind k. Lock held. */
+#define S_COUNT(self, k, field)                                                                    \
+    do {                                                                                           \
+        (self)->stats.field++;                                                                     \
+        if ((k) >= 0)                                                                              \
+            (self)->kinds[(k)].field++;                                                            \
+    } while (0)
 
 static uint64_t s_now_ms(void) {
     struct timespec ts;
@@ -137,6 +162,7 @@ static void s_reap(sb_webhook_t *self) {
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&job);
         curl_multi_remove_handle(self->multi, easy);
         curl_easy_cleanup(easy);
+        int kind = job ? job->kind : -1;
         s_job_free(job);
         pthread_mutex_lock(&self->lock);
         for (unsigned i = 0; i < self->n_active; i++) {
@@ -147,9 +173,9 @@ static void s_reap(sb_webhook_t *self) {
         }
         self->inflight--;
         if (result == CURLE_OK && code >= 200 && code < 300)
-            self->stats.sent++;
+            S_COUNT(self, kind, sent);
         else
-            self->stats.failed++;
+            S_COUNT(self, kind, failed);
         pthread_mutex_unlock(&self->lock);
     }
 }
@@ -167,8 +193,9 @@ static void *s_run(void *arg) {
         while (self->len > 0 && self->heap[0]->due_ms <= now &&
                self->inflight < self->cfg.max_inflight) {
             s_job_t *job = s_heap_pop(self);
+            int kind = job->kind;
             if (!s_start(self, job))
-                self->stats.failed++;
+                S_COUNT(self, kind, failed);
         }
         if (self->len > 0 && self->inflight < self->cfg.max_inflight) {
             uint64_t wait = self->heap[0]->due_ms - now;
@@ -229,12 +256,15 @@ void sb_webhook_destroy(sb_webhook_t **self_p) {
         curl_easy_getinfo(self->active[i], CURLINFO_PRIVATE, (char **)&job);
         curl_multi_remove_handle(self->multi, self->active[i]);
         curl_easy_cleanup(self->active[i]);
+        int kind = job ? job->kind : -1;
         s_job_free(job);
-        self->stats.dropped++;
+        S_COUNT(self, kind, dropped);
     }
     while (self->len > 0) {
-        s_job_free(s_heap_pop(self));
-        self->stats.dropped++;
+        s_job_t *job = s_heap_pop(self);
+        int kind = job->kind;
+        s_job_free(job);
+        S_COUNT(self, kind, dropped);
     }
     curl_multi_cleanup(self->multi);
     pthread_mutex_destroy(&self->lock);
@@ -245,7 +275,8 @@ void sb_webhook_destroy(sb_webhook_t **self_p) {
 }
 
 int sb_webhook_post(sb_webhook_t *self, unsigned delay_ms, const char *url,
-                    const char *content_type, const char *body, const char *header) {
+                    const char *content_type, const char *body, const char *header,
+                    const char *kind) {
     s_job_t *job = calloc(1, sizeof(*job));
     char ctype[256];
     if (job) {
@@ -265,17 +296,19 @@ int sb_webhook_post(sb_webhook_t *self, unsigned delay_ms, const char *url,
         job->headers = h;
     }
     pthread_mutex_lock(&self->lock);
+    int k = s_kind(self, kind);
     if (!job || !job->url || !job->body || !job->headers || self->stopping ||
         self->len == self->cfg.queue_max) {
-        self->stats.dropped++;
+        S_COUNT(self, k, dropped);
         pthread_mutex_unlock(&self->lock);
         s_job_free(job);
         return -1;
     }
     job->due_ms = s_now_ms() + delay_ms;
     job->seq = self->next_seq++;
+    job->kind = k;
     s_heap_push(self, job);
-    self->stats.queued++;
+    S_COUNT(self, k, queued);
     bool earliest = self->heap[0] == job;
     pthread_mutex_unlock(&self->lock);
     if (earliest)
@@ -288,4 +321,13 @@ void sb_webhook_stats(sb_webhook_t *self, sb_webhook_stats_t *out) {
     *out = self->stats;
     out->pending = self->len + self->inflight;
     pthread_mutex_unlock(&self->lock);
+}
+
+size_t sb_webhook_kind_stats(sb_webhook_t *self, sb_webhook_kind_stats_t *out, size_t max) {
+    pthread_mutex_lock(&self->lock);
+    size_t n = self->n_kinds;
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = self->kinds[i];
+    pthread_mutex_unlock(&self->lock);
+    return n;
 }

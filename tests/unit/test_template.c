@@ -466,7 +466,7 @@ static void test_truncated_and_corrupted(void **state) {
     (void)state;
     char *buf = NULL;
     size_t len = 0;
-    assert_int_equal(rl_yaml_read_file(CATALOG, S_MAX_FILE_BYTES, &buf, &len), 0);
+    assert_int_equal(pg_yaml_read_file(CATALOG, S_MAX_FILE_BYTES, &buf, &len), 0);
     char path[128];
     snprintf(path, sizeof path, "%s/cut.yaml", s_tmpdir);
     for (size_t cut = 0; cut <= len; cut += (cut < 600 ? 1 : 7)) {

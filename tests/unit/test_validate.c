@@ -107,10 +107,11 @@ static void test_phones(void **state) {
         {"+573001112233", 1},
         {"+5215512345678", 1},
         {"+12025550143", 1},
-        {"+12345678", 1},         /* 8 digits: the shortest accepted */
+        {"+12345678", 1},         /* 8 digits */
+        {"+1234567", 1},          /* 7 digits: the shortest accepted (pg_contact) */
         {"+123456789012345", 1},  /* 15 digits: the longest */
         {"+570000000", 1},        /* 9 digits, first digit 5: well-formed */
-        {"+1234567", 0},          /* 7 digits */
+        {"+123456", 0},           /* 6 digits */
         {"+5730011122233344", 0}, /* 16 digits */
         {"+0570000000", 0},       /* first digit 0 */
         {"+57 300", 0},

@@ -1,9 +1,9 @@
-/* rl_yaml.c — the libyaml document helpers shared by the policy and template catalog loaders.
+/* pg_yaml.c — the libyaml document helpers shared by the policy and template catalog loaders.
  *
  * Reading a file, parsing one document, node access and the generic checks (types, strings,
  * fixed key sets) with their "FILE:LINE:COLUMN: message" errors. What a key means, and every
  * message about a value's content, stays in the loaders (rl_policy.c, brk_template.c). */
-#include "rl_yaml.h"
+#include "pg_yaml.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 
 #define S_MSG_MAX 400
 
-int rl_yaml_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len) {
+int pg_yaml_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len) {
     errno = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
@@ -68,23 +68,23 @@ static void s_vwrite_err(char *err, size_t err_len, const char *fmt, va_list ap)
     }
 }
 
-void rl_yaml_write_err(char *err, size_t err_len, const char *fmt, ...) {
+void pg_yaml_write_err(char *err, size_t err_len, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     s_vwrite_err(err, err_len, fmt, ap);
     va_end(ap);
 }
 
-static int s_vfail_at(rl_yaml_t *y, size_t line, size_t col, const char *fmt, va_list ap)
+static int s_vfail_at(pg_yaml_t *y, size_t line, size_t col, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
-static int s_vfail_at(rl_yaml_t *y, size_t line, size_t col, const char *fmt, va_list ap) {
+static int s_vfail_at(pg_yaml_t *y, size_t line, size_t col, const char *fmt, va_list ap) {
     char msg[S_MSG_MAX];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    rl_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: %s", y->path, line + 1, col + 1, msg);
+    pg_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: %s", y->path, line + 1, col + 1, msg);
     return -1;
 }
 
-int rl_yaml_fail_at(rl_yaml_t *y, size_t line, size_t col, const char *fmt, ...) {
+int pg_yaml_fail_at(pg_yaml_t *y, size_t line, size_t col, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     s_vfail_at(y, line, col, fmt, ap);
@@ -92,7 +92,7 @@ int rl_yaml_fail_at(rl_yaml_t *y, size_t line, size_t col, const char *fmt, ...)
     return -1;
 }
 
-int rl_yaml_fail(rl_yaml_t *y, const yaml_node_t *n, const char *fmt, ...) {
+int pg_yaml_fail(pg_yaml_t *y, const yaml_node_t *n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     s_vfail_at(y, n->start_mark.line, n->start_mark.column, fmt, ap);
@@ -100,7 +100,7 @@ int rl_yaml_fail(rl_yaml_t *y, const yaml_node_t *n, const char *fmt, ...) {
     return -1;
 }
 
-const char *rl_yaml_quote_n(char *out, size_t out_len, const char *in, size_t in_len) {
+const char *pg_yaml_quote_n(char *out, size_t out_len, const char *in, size_t in_len) {
     size_t n = 0;
     const size_t max = out_len - 4;
     for (size_t i = 0; i < in_len && in[i] && n < out_len - 1; i++) {
@@ -122,33 +122,33 @@ const char *rl_yaml_quote_n(char *out, size_t out_len, const char *in, size_t in
     return out;
 }
 
-const char *rl_yaml_quote(char *out, size_t out_len, const char *in) {
-    return rl_yaml_quote_n(out, out_len, in, SIZE_MAX);
+const char *pg_yaml_quote(char *out, size_t out_len, const char *in) {
+    return pg_yaml_quote_n(out, out_len, in, SIZE_MAX);
 }
 
 /* Reports the error that made yaml_parser_load fail; always returns -1. */
-static int s_syntax_error(rl_yaml_t *y, const yaml_parser_t *parser) {
+static int s_syntax_error(pg_yaml_t *y, const yaml_parser_t *parser) {
     const char *problem = parser->problem ? parser->problem : "invalid YAML";
     if (parser->error == YAML_MEMORY_ERROR) {
-        rl_yaml_write_err(y->err, y->err_len, "%s: out of memory while parsing", y->path);
+        pg_yaml_write_err(y->err, y->err_len, "%s: out of memory while parsing", y->path);
     } else if (parser->error == YAML_READER_ERROR) {
         size_t line, col;
         y->dialect->offset_pos(y->buf, y->len, parser->problem_offset, &line, &col);
-        rl_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: YAML error: %s", y->path, line, col,
+        pg_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: YAML error: %s", y->path, line, col,
                           problem);
     } else if (parser->context) {
-        rl_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)",
+        pg_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)",
                           y->path, parser->problem_mark.line + 1, parser->problem_mark.column + 1,
                           problem, parser->context, parser->context_mark.line + 1);
     } else {
-        rl_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: YAML syntax error: %s", y->path,
+        pg_yaml_write_err(y->err, y->err_len, "%s:%zu:%zu: YAML syntax error: %s", y->path,
                           parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem);
     }
     return -1;
 }
 
 /* The first node of y->doc that carries a tag other than its kind's default, or NULL. */
-static yaml_node_t *s_tagged_node(rl_yaml_t *y) {
+static yaml_node_t *s_tagged_node(pg_yaml_t *y) {
     for (yaml_node_t *n = y->doc.nodes.start; n < y->doc.nodes.top; n++) {
         const char *want = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
                            : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
@@ -160,13 +160,13 @@ static yaml_node_t *s_tagged_node(rl_yaml_t *y) {
     return NULL;
 }
 
-yaml_node_t *rl_yaml_load(rl_yaml_t *y) {
+yaml_node_t *pg_yaml_load(pg_yaml_t *y) {
     yaml_parser_t parser;
     yaml_document_t extra;
     yaml_node_t *root = NULL;
-    rl_yaml_release(y);
+    pg_yaml_release(y);
     if (!yaml_parser_initialize(&parser)) {
-        rl_yaml_write_err(y->err, y->err_len, "%s: out of memory", y->path);
+        pg_yaml_write_err(y->err, y->err_len, "%s: out of memory", y->path);
         return NULL;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)y->buf, y->len);
@@ -177,14 +177,14 @@ yaml_node_t *rl_yaml_load(rl_yaml_t *y) {
     y->has_doc = 1;
     root = yaml_document_get_root_node(&y->doc);
     if (!root) {
-        rl_yaml_fail_at(y, 0, 0, "%s", y->dialect->empty_msg);
+        pg_yaml_fail_at(y, 0, 0, "%s", y->dialect->empty_msg);
         goto done;
     }
     yaml_node_t *tagged = s_tagged_node(y);
     if (tagged) {
         char q[48];
-        rl_yaml_fail(y, tagged, "explicit YAML tags are not allowed (found %s)",
-                     rl_yaml_quote(q, sizeof q, (const char *)tagged->tag));
+        pg_yaml_fail(y, tagged, "explicit YAML tags are not allowed (found %s)",
+                     pg_yaml_quote(q, sizeof q, (const char *)tagged->tag));
         root = NULL;
         goto done;
     }
@@ -194,7 +194,7 @@ yaml_node_t *rl_yaml_load(rl_yaml_t *y) {
         goto done;
     }
     if (yaml_document_get_root_node(&extra)) {
-        rl_yaml_fail_at(y, extra.start_mark.line, extra.start_mark.column,
+        pg_yaml_fail_at(y, extra.start_mark.line, extra.start_mark.column,
                         "more than one YAML document in %s", y->dialect->file_noun);
         root = NULL;
     }
@@ -202,31 +202,31 @@ yaml_node_t *rl_yaml_load(rl_yaml_t *y) {
 done:
     yaml_parser_delete(&parser);
     if (!root) {
-        rl_yaml_release(y);
+        pg_yaml_release(y);
     }
     return root;
 }
 
-void rl_yaml_release(rl_yaml_t *y) {
+void pg_yaml_release(pg_yaml_t *y) {
     if (y->has_doc) {
         yaml_document_delete(&y->doc);
         y->has_doc = 0;
     }
 }
 
-yaml_node_t *rl_yaml_node(rl_yaml_t *y, int index) {
+yaml_node_t *pg_yaml_node(pg_yaml_t *y, int index) {
     return y->has_doc ? yaml_document_get_node(&y->doc, index) : NULL;
 }
 
-int rl_yaml_is_empty(const rl_yaml_t *y, const yaml_node_t *n) {
+int pg_yaml_is_empty(const pg_yaml_t *y, const yaml_node_t *n) {
     return n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
            (y->dialect->quoted_empty_is_empty || n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
 }
 
-const char *rl_yaml_type_name(const rl_yaml_t *y, const yaml_node_t *n) {
+const char *pg_yaml_type_name(const pg_yaml_t *y, const yaml_node_t *n) {
     switch (n->type) {
         case YAML_SCALAR_NODE:
-            return rl_yaml_is_empty(y, n) ? "an empty value" : "a scalar";
+            return pg_yaml_is_empty(y, n) ? "an empty value" : "a scalar";
         case YAML_SEQUENCE_NODE:
             return "a list";
         case YAML_MAPPING_NODE:
@@ -236,32 +236,32 @@ const char *rl_yaml_type_name(const rl_yaml_t *y, const yaml_node_t *n) {
     }
 }
 
-int rl_yaml_expect(rl_yaml_t *y, yaml_node_t *n, yaml_node_type_t type, const char *what) {
+int pg_yaml_expect(pg_yaml_t *y, yaml_node_t *n, yaml_node_type_t type, const char *what) {
     if (n->type == type) {
         return 0;
     }
     const char *want = type == YAML_MAPPING_NODE    ? "a mapping"
                        : type == YAML_SEQUENCE_NODE ? "a list"
                                                     : "a scalar";
-    return rl_yaml_fail(y, n, "%s must be %s, found %s", what, want, rl_yaml_type_name(y, n));
+    return pg_yaml_fail(y, n, "%s must be %s, found %s", what, want, pg_yaml_type_name(y, n));
 }
 
-int rl_yaml_text(rl_yaml_t *y, yaml_node_t *n, const char *what, const char **out) {
-    if (n->type != YAML_SCALAR_NODE || rl_yaml_is_empty(y, n)) {
-        return rl_yaml_fail(y, n, "%s must be %s, found %s", what, y->dialect->string_noun,
-                            rl_yaml_type_name(y, n));
+int pg_yaml_text(pg_yaml_t *y, yaml_node_t *n, const char *what, const char **out) {
+    if (n->type != YAML_SCALAR_NODE || pg_yaml_is_empty(y, n)) {
+        return pg_yaml_fail(y, n, "%s must be %s, found %s", what, y->dialect->string_noun,
+                            pg_yaml_type_name(y, n));
     }
     const char *v = (const char *)n->data.scalar.value;
     if (strlen(v) != n->data.scalar.length) {
-        return rl_yaml_fail(y, n, "%s contains a NUL character", what);
+        return pg_yaml_fail(y, n, "%s contains a NUL character", what);
     }
     *out = v;
     return 0;
 }
 
-int rl_yaml_fields(rl_yaml_t *y, yaml_node_t *map, const char *what, const char *const *keys,
-                   rl_yaml_slot_t *slots) {
-    if (rl_yaml_expect(y, map, YAML_MAPPING_NODE, what) != 0) {
+int pg_yaml_fields(pg_yaml_t *y, yaml_node_t *map, const char *what, const char *const *keys,
+                   pg_yaml_slot_t *slots) {
+    if (pg_yaml_expect(y, map, YAML_MAPPING_NODE, what) != 0) {
         return -1;
     }
     size_t n_keys = 0;
@@ -271,13 +271,13 @@ int rl_yaml_fields(rl_yaml_t *y, yaml_node_t *map, const char *what, const char 
     }
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *k = rl_yaml_node(y, p->key);
-        yaml_node_t *v = rl_yaml_node(y, p->value);
+        yaml_node_t *k = pg_yaml_node(y, p->key);
+        yaml_node_t *v = pg_yaml_node(y, p->value);
         const char *name = NULL;
         if (!k || !v) {
-            return rl_yaml_fail(y, map, "malformed mapping");
+            return pg_yaml_fail(y, map, "malformed mapping");
         }
-        if (rl_yaml_text(y, k, "a key", &name) != 0) {
+        if (pg_yaml_text(y, k, "a key", &name) != 0) {
             return -1;
         }
         size_t i = 0;
@@ -293,11 +293,11 @@ int rl_yaml_fields(rl_yaml_t *y, yaml_node_t *map, const char *what, const char 
                 int w = snprintf(list + used, sizeof list - used, "%s%s", j ? ", " : "", keys[j]);
                 used += w > 0 ? (size_t)w : 0;
             }
-            return rl_yaml_fail(y, k, "unknown key \"%s\" in %s (expected %s)",
-                                rl_yaml_quote(q, sizeof q, name), what, list);
+            return pg_yaml_fail(y, k, "unknown key \"%s\" in %s (expected %s)",
+                                pg_yaml_quote(q, sizeof q, name), what, list);
         }
         if (slots[i].key) {
-            return rl_yaml_fail(y, k, "duplicate key \"%s\" in %s (first at line %zu)", name, what,
+            return pg_yaml_fail(y, k, "duplicate key \"%s\" in %s (first at line %zu)", name, what,
                                 slots[i].key->start_mark.line + 1);
         }
         slots[i].key = k;
@@ -306,10 +306,10 @@ int rl_yaml_fields(rl_yaml_t *y, yaml_node_t *map, const char *what, const char 
     return 0;
 }
 
-int rl_yaml_require(rl_yaml_t *y, yaml_node_t *map, const rl_yaml_slot_t *slot, const char *key,
+int pg_yaml_require(pg_yaml_t *y, yaml_node_t *map, const pg_yaml_slot_t *slot, const char *key,
                     const char *what) {
     if (slot->val) {
         return 0;
     }
-    return rl_yaml_fail(y, map, "%s is missing required key \"%s\"", what, key);
+    return pg_yaml_fail(y, map, "%s is missing required key \"%s\"", what, key);
 }

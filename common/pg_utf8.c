@@ -1,13 +1,13 @@
-/* sb_utf8.c — UTF-8 decoding, validation and repair (see sb_utf8.h).
+/* pg_utf8.c — UTF-8 decoding, validation and repair (see pg_utf8.h).
  *
  * Follows the well-formed byte sequences table of the Unicode standard (section 3.9, table 3-7):
  * the second byte's range depends on the lead byte, which rules out overlongs and surrogates. */
-#include "sb_utf8.h"
+#include "pg_utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int32_t sb_utf8_next(const char *s, size_t len, size_t *pos) {
+int32_t pg_utf8_next(const char *s, size_t len, size_t *pos) {
     const unsigned char *p = (const unsigned char *)s + *pos;
     size_t avail = len - *pos;
     unsigned char b0 = p[0];
@@ -54,25 +54,25 @@ int32_t sb_utf8_next(const char *s, size_t len, size_t *pos) {
     return cp;
 }
 
-bool sb_utf8_valid(const char *s, size_t len) {
+bool pg_utf8_valid(const char *s, size_t len) {
     size_t pos = 0;
     while (pos < len) {
-        if (sb_utf8_next(s, len, &pos) < 0)
+        if (pg_utf8_next(s, len, &pos) < 0)
             return false;
     }
     return true;
 }
 
-size_t sb_utf8_count(const char *s, size_t len) {
+size_t pg_utf8_count(const char *s, size_t len) {
     size_t pos = 0, n = 0;
     while (pos < len) {
-        (void)sb_utf8_next(s, len, &pos);
+        (void)pg_utf8_next(s, len, &pos);
         n++;
     }
     return n;
 }
 
-char *sb_utf8_sanitize(const char *s, size_t len, size_t *out_len) {
+char *pg_utf8_sanitize(const char *s, size_t len, size_t *out_len) {
     /* Worst case: every byte becomes the 3-byte U+FFFD. */
     char *out = malloc(len * 3 + 1);
     if (!out)
@@ -80,7 +80,7 @@ char *sb_utf8_sanitize(const char *s, size_t len, size_t *out_len) {
     size_t pos = 0, o = 0;
     while (pos < len) {
         size_t start = pos;
-        if (sb_utf8_next(s, len, &pos) < 0) {
+        if (pg_utf8_next(s, len, &pos) < 0) {
             memcpy(out + o, "\xEF\xBF\xBD", 3);
             o += 3;
         } else {

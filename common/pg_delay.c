@@ -1,9 +1,9 @@
-/* sb_delay.c — binary min-heap of (due time, callback) served by one thread (see sb_delay.h).
+/* pg_delay.c — binary min-heap of (due time, callback) served by one thread (see pg_delay.h).
  *
  * Times are CLOCK_MONOTONIC milliseconds; the condition variable waits on the same clock. Entries
  * with the same due time run in scheduling order (a sequence number breaks ties). Callbacks run
  * without the lock held, so they may schedule again. */
-#include "sb_delay.h"
+#include "pg_delay.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -13,11 +13,11 @@
 typedef struct {
     uint64_t due_ms;
     uint64_t seq;
-    sb_delay_fn fn;
+    pg_delay_fn fn;
     void *arg;
 } s_entry_t;
 
-struct sb_delay {
+struct pg_delay {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
@@ -70,7 +70,7 @@ static void s_sift_down(s_entry_t *h, size_t len, size_t i) {
     }
 }
 
-static s_entry_t s_pop(sb_delay_t *self) {
+static s_entry_t s_pop(pg_delay_t *self) {
     s_entry_t top = self->heap[0];
     self->heap[0] = self->heap[--self->len];
     s_sift_down(self->heap, self->len, 0);
@@ -78,7 +78,7 @@ static s_entry_t s_pop(sb_delay_t *self) {
 }
 
 static void *s_run(void *arg) {
-    sb_delay_t *self = arg;
+    pg_delay_t *self = arg;
     pthread_mutex_lock(&self->lock);
     while (!self->stopping) {
         if (self->len == 0) {
@@ -108,8 +108,8 @@ static void *s_run(void *arg) {
     return NULL;
 }
 
-sb_delay_t *sb_delay_new(void) {
-    sb_delay_t *self = calloc(1, sizeof(*self));
+pg_delay_t *pg_delay_new(void) {
+    pg_delay_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
     pthread_condattr_t attr;
@@ -130,14 +130,14 @@ sb_delay_t *sb_delay_new(void) {
         return NULL;
     }
     if (pthread_create(&self->thread, NULL, s_run, self) != 0) {
-        sb_delay_destroy(&self);
+        pg_delay_destroy(&self);
         return NULL;
     }
     self->thread_started = true;
     return self;
 }
 
-int sb_delay_schedule(sb_delay_t *self, unsigned delay_ms, sb_delay_fn fn, void *arg) {
+int pg_delay_schedule(pg_delay_t *self, unsigned delay_ms, pg_delay_fn fn, void *arg) {
     pthread_mutex_lock(&self->lock);
     if (self->stopping) {
         pthread_mutex_unlock(&self->lock);
@@ -162,7 +162,7 @@ int sb_delay_schedule(sb_delay_t *self, unsigned delay_ms, sb_delay_fn fn, void 
     return 0;
 }
 
-void sb_delay_stop(sb_delay_t *self) {
+void pg_delay_stop(pg_delay_t *self) {
     pthread_mutex_lock(&self->lock);
     bool join = self->thread_started && !self->stopped;
     self->stopping = true;
@@ -173,18 +173,18 @@ void sb_delay_stop(sb_delay_t *self) {
         pthread_join(self->thread, NULL);
 }
 
-unsigned sb_delay_pending(sb_delay_t *self) {
+unsigned pg_delay_pending(pg_delay_t *self) {
     pthread_mutex_lock(&self->lock);
     unsigned n = (unsigned)self->len;
     pthread_mutex_unlock(&self->lock);
     return n;
 }
 
-void sb_delay_destroy(sb_delay_t **self_p) {
+void pg_delay_destroy(pg_delay_t **self_p) {
     if (!self_p || !*self_p)
         return;
-    sb_delay_t *self = *self_p;
-    sb_delay_stop(self);
+    pg_delay_t *self = *self_p;
+    pg_delay_stop(self);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->lock);
     free(self->heap);

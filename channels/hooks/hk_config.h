@@ -1,0 +1,40 @@
+/* hk_config.h — pregon-hooks' settings: defaults, then the YAML file (--config), then flags.
+ *
+ * The file is a mapping of sections (channels/hooks/pregon-hooks.yaml shows every setting
+ * with its default); an unknown setting is an error, as in pregond's file. Secrets are not
+ * settings: the file names the file that holds them (twilio.auth_tokens_file). */
+#ifndef HK_CONFIG_H
+#define HK_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    char listen[256];        /* http.listen */
+    char public_url[512];    /* http.public_url; "" = http://LISTEN-HOST:BOUND-PORT */
+    int threads;             /* http.threads */
+    int max_connections;     /* http.max_connections */
+    int idle_timeout_s;      /* http.idle_timeout_s */
+    int max_body_bytes;      /* http.max_body_bytes */
+    char broker[256];        /* broker.endpoint */
+    int heartbeat_ms;        /* broker.heartbeat_ms */
+    int ack_timeout_ms;      /* broker.ack_timeout_ms */
+    int max_in_flight;       /* broker.max_in_flight */
+    char twilio_tokens[512]; /* twilio.auth_tokens_file; "" = env TWILIO_ACCOUNT_SID and
+                              * TWILIO_AUTH_TOKEN */
+} hk_config_t;
+
+/* Fills cfg with the defaults. */
+void hk_config_defaults(hk_config_t *cfg);
+
+/* Reads the file at path over cfg. A relative twilio.auth_tokens_file is resolved against the
+ * file's folder. Returns 0, or -1 with "FILE:LINE:COL: reason" in err. */
+int hk_config_load(hk_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one setting by its dotted name from text (flags use this too). Returns 0, or -1 with a
+ * reason in err. */
+int hk_config_set(hk_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Checks ranges once everything is read. Returns 0, or -1 with a reason in err. */
+int hk_config_check(const hk_config_t *cfg, char *err, size_t errlen);
+
+#endif

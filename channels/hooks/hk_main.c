@@ -1,0 +1,277 @@
+/* hk_main.c — pregon-hooks: settings, secrets, the provider modules, the HTTP server and the
+ * link to pregond, one loop, a clean stop.
+ *
+ * Threads: the HTTP server's pool runs the handlers; this thread owns the broker socket and
+ * runs hk_link_step() until SIGTERM/SIGINT, read from a signalfd the loop watches (both are
+ * blocked in every thread before any starts). Stop: refuse new events, answer every held
+ * request (the acked ones their answer, the rest 503), stop the server, exit 0.
+ * Exit codes: 0 stopped by a signal, 1 a failure while running, 2 bad flags or settings. */
+#include "hk_config.h"
+#include "hk_link.h"
+#include "hk_metrics.h"
+#include "hk_secrets.h"
+#include "hk_server.h"
+#include "hk_twilio_sms.h"
+#include "pg_log.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static void s_usage(FILE *out) {
+    fprintf(out,
+            "usage: pregon-hooks [options]\n"
+            "  --config FILE              YAML settings (channels/hooks/pregon-hooks.yaml)\n"
+            "  --listen HOST:PORT         http.listen (port 0: any free port)\n"
+            "  --public-url URL           http.public_url: the base URL providers call\n"
+            "  --broker ENDPOINT          broker.endpoint, pregond's hooks ROUTER\n"
+            "  --twilio-tokens FILE       twilio.auth_tokens_file: lines \"AccountSid token\"\n"
+            "                             (else env TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN)\n"
+            "  --max-body BYTES           http.max_body_bytes\n"
+            "  --threads N                http.threads\n"
+            "  --ack-timeout-ms MS        broker.ack_timeout_ms\n"
+            "  --heartbeat-ms MS          broker.heartbeat_ms\n"
+            "  --max-in-flight N          broker.max_in_flight\n"
+            "  --help\n");
+}
+
+static const struct option s_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"listen", required_argument, NULL, 'l'},
+    {"public-url", required_argument, NULL, 'u'},
+    {"broker", required_argument, NULL, 'b'},
+    {"twilio-tokens", required_argument, NULL, 't'},
+    {"max-body", required_argument, NULL, 'm'},
+    {"threads", required_argument, NULL, 'n'},
+    {"ack-timeout-ms", required_argument, NULL, 'a'},
+    {"heartbeat-ms", required_argument, NULL, 'h'},
+    {"max-in-flight", required_argument, NULL, 'f'},
+    {"help", no_argument, NULL, 'H'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *s_key_of(int opt) {
+    switch (opt) {
+        case 'l':
+            return "http.listen";
+        case 'u':
+            return "http.public_url";
+        case 'b':
+            return "broker.endpoint";
+        case 't':
+            return "twilio.auth_tokens_file";
+        case 'm':
+            return "http.max_body_bytes";
+        case 'n':
+            return "http.threads";
+        case 'a':
+            return "broker.ack_timeout_ms";
+        case 'h':
+            return "broker.heartbeat_ms";
+        case 'f':
+            return "broker.max_in_flight";
+        default:
+            return NULL;
+    }
+}
+
+static const char *s_flag_name(int opt) {
+    for (const struct option *o = s_options; o->name; o++)
+        if (o->val == opt)
+            return o->name;
+    return "?";
+}
+
+/* Defaults, then --config, then the other flags (in that order whatever their order). */
+static int s_settings(int argc, char **argv, hk_config_t *cfg) {
+    char err[768];
+    hk_config_defaults(cfg);
+    const char *path = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", s_options, NULL)) != -1) {
+        if (opt == 'H') {
+            s_usage(stdout);
+            return 1;
+        }
+        if (opt == '?') { /* getopt said which */
+            s_usage(stderr);
+            return -1;
+        }
+        if (opt == 'c')
+            path = optarg;
+    }
+    if (optind < argc) {
+        pg_log("unexpected argument %s", pg_log_quoted(argv[optind], 64).s);
+        return -1;
+    }
+    if (path && hk_config_load(cfg, path, err, sizeof err) < 0) {
+        pg_log("%s", err);
+        return -1;
+    }
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", s_options, NULL)) != -1) {
+        const char *key = s_key_of(opt);
+        if (key && hk_config_set(cfg, key, optarg, err, sizeof err) < 0) {
+            pg_log("--%s: %s", s_flag_name(opt), err);
+            return -1;
+        }
+    }
+    if (hk_config_check(cfg, err, sizeof err) < 0) {
+        pg_log("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static hk_secrets_t *s_twilio_tokens(const hk_config_t *cfg) {
+    hk_secrets_t *tokens = hk_secrets_new();
+    if (!tokens)
+        return NULL;
+    char err[768];
+    if (cfg->twilio_tokens[0]) {
+        if (hk_secrets_load_file(tokens, cfg->twilio_tokens, err, sizeof err) < 0) {
+            pg_log("twilio.auth_tokens_file: %s", err);
+            hk_secrets_destroy(&tokens);
+        }
+        return tokens;
+    }
+    const char *sid = getenv("TWILIO_ACCOUNT_SID"), *token = getenv("TWILIO_AUTH_TOKEN");
+    if (sid && *sid && token && *token && hk_secrets_add(tokens, sid, token) < 0)
+        hk_secrets_destroy(&tokens);
+    return tokens;
+}
+
+static void s_link_report(void *ctx, const char *msg) {
+    (void)ctx;
+    pg_log("%s", msg);
+}
+
+static void s_http_log(void *ctx, const char *fmt, va_list ap) {
+    (void)ctx;
+    pg_logv(fmt, ap);
+}
+
+typedef struct {
+    hk_config_t cfg;
+    hk_secrets_t *tokens;
+    hk_metrics_t *metrics;
+    void *zctx;
+    hk_link_t *link;
+    hk_module_t twilio_sms;
+    hk_server_t *server;
+    int sigfd;
+} s_proc_t;
+
+static void s_teardown(s_proc_t *p) {
+    if (p->link)
+        hk_link_stop(p->link);
+    hk_server_destroy(&p->server);
+    hk_link_destroy(&p->link);
+    if (p->zctx)
+        zmq_ctx_term(p->zctx);
+    hk_metrics_destroy(&p->metrics);
+    hk_secrets_destroy(&p->tokens);
+    if (p->sigfd >= 0)
+        close(p->sigfd);
+}
+
+/* Everything up to serving. Returns 0, or the exit code. */
+static int s_start(s_proc_t *p) {
+    char err[768];
+    if (!(p->tokens = s_twilio_tokens(&p->cfg)))
+        return 2;
+    if (hk_secrets_count(p->tokens) == 0)
+        pg_log("no Twilio auth token (twilio.auth_tokens_file, or TWILIO_ACCOUNT_SID and "
+               "TWILIO_AUTH_TOKEN): every Twilio webhook will be refused");
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
+        (p->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        pg_log("cannot set up signals");
+        return 1;
+    }
+    p->metrics = hk_metrics_new();
+    p->zctx = zmq_ctx_new();
+    if (!p->metrics || !p->zctx) {
+        pg_log("cannot start: out of memory");
+        return 1;
+    }
+    hk_link_config_t lc = {.endpoint = p->cfg.broker,
+                           .heartbeat_ms = (unsigned)p->cfg.heartbeat_ms,
+                           .ack_timeout_ms = (unsigned)p->cfg.ack_timeout_ms,
+                           .max_in_flight = (unsigned)p->cfg.max_in_flight,
+                           .metrics = p->metrics,
+                           .report = s_link_report};
+    if (!(p->link = hk_link_new(p->zctx, &lc, err, sizeof err))) {
+        pg_log("broker.endpoint: %s", err);
+        return 2;
+    }
+    hk_twilio_sms_init(&p->twilio_sms, p->tokens);
+    hk_server_config_t sc = {.listen = p->cfg.listen,
+                             .public_url = p->cfg.public_url,
+                             .threads = (unsigned)p->cfg.threads,
+                             .max_connections = (unsigned)p->cfg.max_connections,
+                             .idle_timeout_s = (unsigned)p->cfg.idle_timeout_s,
+                             .max_body = (size_t)p->cfg.max_body_bytes,
+                             .ack_timeout_ms = (unsigned)p->cfg.ack_timeout_ms,
+                             .link = p->link,
+                             .metrics = p->metrics,
+                             .log = s_http_log};
+    if (!(p->server = hk_server_new(&sc, err, sizeof err)) ||
+        hk_server_add_module(p->server, &p->twilio_sms, err, sizeof err) < 0 ||
+        hk_server_start(p->server, err, sizeof err) < 0) {
+        pg_log("cannot serve on %s: %s", p->cfg.listen, err);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    pg_log_init("pregon-hooks");
+    s_proc_t p = {.sigfd = -1};
+    int rc = s_settings(argc, argv, &p.cfg);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if ((rc = s_start(&p)) != 0) {
+        s_teardown(&p);
+        return rc;
+    }
+    char host[256];
+    snprintf(host, sizeof host, "%s", p.cfg.listen);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    pg_log("serving: http http://%s:%u, public %s, broker %s, %zu Twilio accounts, body limit "
+           "%d bytes, ack timeout %d ms",
+           host, (unsigned)hk_server_port(p.server), hk_server_public_url(p.server), p.cfg.broker,
+           hk_secrets_count(p.tokens), p.cfg.max_body_bytes, p.cfg.ack_timeout_ms);
+    rc = 0;
+    for (;;) {
+        bool sig = false;
+        if (hk_link_step(p.link, p.sigfd, &sig) < 0) {
+            pg_log("broker socket failed: %s", zmq_strerror(zmq_errno()));
+            rc = 1;
+            break;
+        }
+        if (sig) {
+            struct signalfd_siginfo si;
+            if (read(p.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                pg_log("%s: stopping", strsignal((int)si.ssi_signo));
+                break;
+            }
+        }
+    }
+    hk_link_stop(p.link);
+    hk_server_stop(p.server);
+    pg_log("stopped");
+    s_teardown(&p);
+    return rc;
+}
