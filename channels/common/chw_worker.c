@@ -6,8 +6,9 @@
  * sockets that are ready cost anything. ZMQ_FD is edge-like: it only says "look at ZMQ_EVENTS",
  * and any zmq call may swallow that signal, so ZMQ_EVENTS is read again before the loop sleeps
  * whenever zmq was used (s_zmq_pending). A job lives in a slot
- * from its Dispatch to its DeliveryReport: queued under its sender, then running in curl. Every
- * report goes through s_finish(), the one place that counts, reports and frees credit.
+ * from its Dispatch to its DeliveryReport: queued under its shaping key (the driver's), then
+ * running in curl. Every report goes through s_finish(), the one place that counts, reports,
+ * releases the driver's per-job state and frees credit.
  * Reports sent while the broker may have been gone are kept briefly and re-sent after a
  * reconnect; the broker matches them by lease_id, so a duplicate is harmless. Every report but
  * a hand-back also leaves its lease in `reported` (chw_leaseset) until the lease expires, for the
@@ -41,6 +42,7 @@ typedef struct {
     Pregon__BrokerToWorker *msg; /* owned; NULL when the slot is free */
     const Pregon__Dispatch *dispatch;
     CURL *easy;
+    void *job_state; /* the driver's (chw_driver_t.prepare), released in s_finish */
     bool running;
     char *body;
     size_t body_len, body_cap;
@@ -534,10 +536,19 @@ static int s_report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const 
     return s_send_msg(self, &msg, now);
 }
 
-/* The one exit of a job holding a slot: reports it, frees the slot and queues its credit. */
+/* Lets the driver free what it kept for the slot's job (once: the slot forgets it). */
+static void s_release(chw_worker_t *self, s_slot_t *slot, const chw_result_t *r) {
+    if (self->driver.release)
+        self->driver.release(self->driver.ctx, slot->job_state, slot->dispatch, r);
+    slot->job_state = NULL;
+}
+
+/* The one exit of a job holding a slot: reports it, releases the driver's state for it, frees
+ * the slot and queues its credit. */
 static int s_finish(chw_worker_t *self, s_slot_t *slot, const chw_result_t *r, int64_t retry_at_ms,
                     bool handed_back, int64_t now) {
     int rc = s_report(self, slot->dispatch, r, retry_at_ms, handed_back, now);
+    s_release(self, slot, r);
     pregon__broker_to_worker__free_unpacked(slot->msg, NULL);
     slot->msg = NULL;
     slot->dispatch = NULL;
@@ -725,7 +736,7 @@ static int s_complete(chw_worker_t *self, s_slot_t *slot, CURLcode code, int64_t
                                    .body_len = slot->body_len,
                                    .retry_after_s = retry_after > 0 ? (int64_t)retry_after : -1};
         memset(&r, 0, sizeof r);
-        self->driver.classify(self->driver.ctx, slot->dispatch, &response, &r);
+        self->driver.classify(self->driver.ctx, slot->job_state, slot->dispatch, &response, &r);
     } else {
         self->counters.http_status[0]++;
         long request_size = 0;
@@ -803,7 +814,7 @@ static int s_start(chw_worker_t *self, s_slot_t *slot, int64_t now) {
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, s_close_cb);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, self);
     memset(&r, 0, sizeof r);
-    if (self->driver.prepare(self->driver.ctx, easy, d, &r) != 0) {
+    if (self->driver.prepare(self->driver.ctx, easy, d, &slot->job_state, &r) != 0) {
         if (r.outcome == CHW_OUTCOME_NONE)
             chw_result_set(&r, CHW_FAILED, "request could not be built");
         int rc = CHW_OK;
@@ -846,7 +857,9 @@ static int s_on_dispatch(chw_worker_t *self, Pregon__BrokerToWorker *msg, int64_
         slot->msg = msg;
         slot->dispatch = d;
         int64_t retry_in = 0;
-        if (chw_shaper_push(self->shaper, d->job->sender, item, now, &retry_in) != 0) {
+        char buf[CHW_SHAPE_KEY_MAX];
+        const char *key = self->driver.shape_key(self->driver.ctx, d, buf, sizeof buf);
+        if (chw_shaper_push(self->shaper, key ? key : "", item, now, &retry_in) != 0) {
             chw_result_set(&r, CHW_RETRY, "sender-queue-full");
             return s_finish(self, slot, &r, s_wall_ms() + retry_in, true, now);
         }
@@ -961,6 +974,8 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
         return NULL;
     self->cfg = *config;
     self->driver = *driver;
+    if (!self->driver.shape_key)
+        self->driver.shape_key = chw_shape_key_sender;
     chw_config_t *c = &self->cfg;
     if (!c->concurrency)
         c->concurrency = 64;
@@ -1064,8 +1079,11 @@ void chw_worker_destroy(chw_worker_t **self_p) {
             curl_multi_remove_handle(self->multi, slot->easy);
         if (slot->easy)
             curl_easy_cleanup(slot->easy);
-        if (slot->msg)
+        if (slot->msg) {
+            chw_result_t r;
+            s_release(self, slot, chw_result_set(&r, CHW_OUTCOME_NONE, "worker destroyed"));
             pregon__broker_to_worker__free_unpacked(slot->msg, NULL);
+        }
         free(slot->body);
     }
     if (self->multi)

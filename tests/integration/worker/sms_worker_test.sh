@@ -173,7 +173,8 @@ set +e
 env -u TWILIO_AUTH_TOKEN "$sms" --broker "$endpoint" 2>"$dir/nocred.log"; rc=$?
 set -e
 [ "$rc" = 78 ] || fail "missing credentials: exit $rc, want 78"
-grep -q "missing Twilio credentials" "$dir/nocred.log" || fail "no clear credentials error"
+grep -q "missing Twilio auth token: set TWILIO_AUTH_TOKEN or --auth-token-file FILE" "$dir/nocred.log" ||
+  fail "no clear credentials error"
 ok "missing credentials -> exit 78"
 
 echo quit >&"${FB[1]}"
