@@ -960,23 +960,8 @@ static char *s_strdup(const char *s) {
     return copy;
 }
 
-chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *driver, int *err) {
-    int dummy;
-    if (!err)
-        err = &dummy;
-    *err = CHW_ERR_CONFIG;
-    if (!config || !driver || !driver->prepare || !driver->classify || !config->endpoint ||
-        !config->worker_id || !*config->worker_id || strlen(config->worker_id) > 255)
-        return NULL;
-    *err = CHW_ERR_NOMEM;
-    chw_worker_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->cfg = *config;
-    self->driver = *driver;
-    if (!self->driver.shape_key)
-        self->driver.shape_key = chw_shape_key_sender;
-    chw_config_t *c = &self->cfg;
+/* Fills in the defaults chw_config_t documents for the fields left 0. */
+static void s_config_defaults(chw_config_t *c) {
     if (!c->concurrency)
         c->concurrency = 64;
     if (!c->heartbeat_ms)
@@ -1001,6 +986,26 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
         c->backoff_base_ms = 1000;
     if (c->backoff_cap_ms <= 0)
         c->backoff_cap_ms = 300000;
+}
+
+chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *driver, int *err) {
+    int dummy;
+    if (!err)
+        err = &dummy;
+    *err = CHW_ERR_CONFIG;
+    if (!config || !driver || !driver->prepare || !driver->classify || !config->endpoint ||
+        !config->worker_id || !*config->worker_id || strlen(config->worker_id) > 255)
+        return NULL;
+    *err = CHW_ERR_NOMEM;
+    chw_worker_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *config;
+    self->driver = *driver;
+    if (!self->driver.shape_key)
+        self->driver.shape_key = chw_shape_key_sender;
+    chw_config_t *c = &self->cfg;
+    s_config_defaults(c);
     self->endpoint = s_strdup(config->endpoint);
     self->worker_id = s_strdup(config->worker_id);
     self->policy_dir = s_strdup(config->policy_dir);
