@@ -10,6 +10,9 @@
 #include <string.h>
 
 #define S_MAX_IDLE_SENDERS 4096
+/* A token that is whole but for rounding (a rate of 1/6 per s gives 0.99999... after 6 s)
+ * counts as whole: chw_bucket_wait_ms rounds up to the ms at which the token is there. */
+#define S_WHOLE (1.0 - 1e-9)
 
 void chw_bucket_init(chw_bucket_t *self, double rate, double burst, int64_t now_ms) {
     self->rate = rate;
@@ -31,8 +34,8 @@ bool chw_bucket_take(chw_bucket_t *self, int64_t now_ms) {
     if (self->rate <= 0)
         return true;
     s_bucket_refill(self, now_ms);
-    if (self->tokens >= 1.0) {
-        self->tokens -= 1.0;
+    if (self->tokens >= S_WHOLE) {
+        self->tokens = self->tokens > 1.0 ? self->tokens - 1.0 : 0.0;
         return true;
     }
     return false;
@@ -42,7 +45,7 @@ int64_t chw_bucket_wait_ms(chw_bucket_t *self, int64_t now_ms) {
     if (self->rate <= 0)
         return 0;
     s_bucket_refill(self, now_ms);
-    if (self->tokens >= 1.0)
+    if (self->tokens >= S_WHOLE)
         return 0;
     double ms = (1.0 - self->tokens) * 1000.0 / self->rate;
     int64_t wait = (int64_t)ceil(ms);

@@ -3,12 +3,13 @@
  * A worker holds a ZMQ_DEALER on the broker's backend ROUTER (protocol: WorkerReady, Credit,
  * Heartbeat, DeliveryReport, Leaving up; Dispatch, Heartbeat, Halt, LeaveAck down; one protobuf
  * frame per message) and a libcurl multi handle whose sockets it polls with the ZeroMQ socket in
- * one epoll set. A channel (sms, whatsapp, ...) plugs in a driver that builds the HTTP request
- * for a Dispatch and classifies the answer; the runtime does credit, heartbeats, reconnection
- * (every WorkerReady lists the leases the process still holds, with its incarnation), per-sender
- * rate shaping, the re-check before sending, backoff, timeouts, the stop handshake (Leaving,
- * LeaveAck, hand-backs, drain, Leaving done) and counters.
- * The runtime never logs: it reports notable events through a callback the process's main owns. */
+ * one epoll set. A channel (sms, whatsapp, ...) plugs in a driver (chw_driver.h) that builds the
+ * HTTP request for a Dispatch, classifies the answer, frees its per-job state and names each
+ * job's shaping key; the runtime does credit, heartbeats, reconnection (every WorkerReady lists
+ * the leases the process still holds, with its incarnation), rate shaping per key, the re-check
+ * before sending, backoff, timeouts, the stop handshake (Leaving, LeaveAck, hand-backs, drain,
+ * Leaving done) and counters. The runtime never logs: it reports notable events through a callback
+ * the process's main owns. */
 #ifndef CHW_WORKER_H
 #define CHW_WORKER_H
 
@@ -20,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "pregon.pb-c.h"
+#include "chw_driver.h"
 #include "chw_retry.h"
 
 typedef struct chw_worker chw_worker_t;
@@ -36,31 +38,6 @@ typedef enum {
 
 /* Static text for a chw_err_t. */
 const char *chw_strerror(int err);
-
-/* What the provider said about one finished transfer; borrowed for the classify call only. */
-typedef struct {
-    long status;      /* HTTP status code */
-    const char *body; /* NUL-terminated; truncated past CHW_BODY_MAX bytes */
-    size_t body_len;
-    int64_t retry_after_s; /* Retry-After header in seconds (CURLINFO_RETRY_AFTER); -1 if none */
-} chw_response_t;
-
-#define CHW_BODY_MAX (64 * 1024)
-
-/* A channel's driver. `ctx` is the driver's own state, passed back to every call. */
-typedef struct {
-    /* Configures `easy` for `dispatch` (URL, method, body, auth). `easy` has been reset and
-     * given the runtime's options (private pointer, write callback, timeouts, error buffer,
-     * open/close socket callbacks: leave those alone); use CURLOPT_COPYPOSTFIELDS or memory
-     * the driver owns beyond the transfer. Returns 0, or -1
-     * after filling `err` (FAILED or CONFIG_ERROR) when the job cannot be sent at all. */
-    int (*prepare)(void *ctx, CURL *easy, const Pregon__Dispatch *dispatch, chw_result_t *err);
-    /* Classifies an HTTP answer into `out`. Called only when the transfer completed; transport
-     * failures are classified by the runtime (chw_transport_classify). */
-    void (*classify)(void *ctx, const Pregon__Dispatch *dispatch, const chw_response_t *response,
-                     chw_result_t *out);
-    void *ctx;
-} chw_driver_t;
 
 /* Re-check just before sending (after rate shaping). Returns true to send; false to report the
  * job SKIPPED with `rule` (NUL-terminated, at most rule_len bytes) as detail. `now_ms` is Unix
@@ -104,9 +81,11 @@ typedef struct {
     const char *worker_id;     /* routing id; 1..255 bytes */
     uint32_t concurrency;      /* jobs held at once (credit); 0 = 64 */
     uint32_t heartbeat_ms;     /* 0 = 1000 */
-    double rate_per_sender;    /* messages/s per sender; 0 = unlimited */
+    double rate_per_sender;    /* messages/s per shaping key (driver.shape_key: the sender
+                                  unless the driver says otherwise); 0 = unlimited */
     double burst;              /* bucket size; 0 = max(1, rate_per_sender) */
-    uint32_t sender_queue_max; /* per-sender FIFO; 0 = max(4, 2 * burst) capped at concurrency */
+    uint32_t sender_queue_max; /* FIFO per shaping key; 0 = max(4, 2 * burst) capped at
+                                  concurrency */
     long max_host_connections; /* CURLMOPT_MAX_HOST_CONNECTIONS; 0 = concurrency */
     long request_timeout_ms;   /* whole request; 0 = 30000 */
     long connect_timeout_ms;   /* 0 = 5000 */
@@ -144,7 +123,8 @@ typedef struct {
  * Returns NULL on failure with *err (if not NULL) set to a chw_err_t. */
 chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *driver, int *err);
 
-/* Destroys the worker; accepts NULL; nulls the caller's pointer. */
+/* Destroys the worker; accepts NULL; nulls the caller's pointer. Jobs it still holds (after a
+ * fatal error of chw_worker_run) are released (driver.release) without a report. */
 void chw_worker_destroy(chw_worker_t **self_p);
 
 /* Runs the event loop until *config.stop_flag is set and the worker has left. Returns CHW_OK,

@@ -160,7 +160,10 @@ static bool s_is_service_sid(const char *s) {
     return strncmp(s, "MG", 2) == 0 && strlen(s) == 34;
 }
 
-static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, chw_result_t *err) {
+/* The request body is the job's state: curl reads it in place (CURLOPT_POSTFIELDS) and
+ * s_release frees it when the job is over. */
+static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, void **job_state,
+                     chw_result_t *err) {
     sms_twilio_t *self = ctx;
     const Pregon__SendRequest *job = d->job;
     if (!job->contact[0]) {
@@ -182,8 +185,9 @@ static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, chw_resul
                        "no sender: job.sender is empty and no --from/--messaging-service-sid");
         return -1;
     }
-    const char *body = d->content && d->content->body_case == PREGON__CONTENT__BODY_TEXT
-                           ? d->content->text->text
+    const Pregon__Content *content = d->content;
+    const char *body = content && content->body_case == PREGON__CONTENT__BODY_TEXT && content->text
+                           ? content->text->text
                            : NULL;
     if (!body) {
         chw_result_set(err, CHW_FAILED, "content-not-text: SMS sends text content only");
@@ -197,9 +201,9 @@ static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, chw_resul
     curl_easy_setopt(easy, CURLOPT_URL, self->url);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, self->headers);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "pregon-sms/0.1");
+    *job_state = form;
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-    CURLcode rc = curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, form);
-    free(form);
+    CURLcode rc = curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form);
     if (rc != CURLE_OK) {
         chw_result_set(err, CHW_RETRY, "curl: %s", curl_easy_strerror(rc));
         return -1;
@@ -254,14 +258,28 @@ void sms_twilio_classify(long status, const char *body, size_t body_len, chw_res
     json_decref(root);
 }
 
-static void s_classify(void *ctx, const Pregon__Dispatch *d, const chw_response_t *response,
-                       chw_result_t *out) {
-    (void)ctx, (void)d;
+static void s_classify(void *ctx, void *job_state, const Pregon__Dispatch *d,
+                       const chw_response_t *response, chw_result_t *out) {
+    (void)ctx, (void)job_state, (void)d;
     sms_twilio_classify(response->status, response->body, response->body_len, out);
 }
 
+static void s_release(void *ctx, void *job_state, const Pregon__Dispatch *d,
+                      const chw_result_t *result) {
+    (void)ctx, (void)d, (void)result;
+    free(job_state); /* the form body, or NULL */
+}
+
+const char *sms_twilio_account_sid(const sms_twilio_t *self) {
+    return self ? self->account_sid : "";
+}
+
 chw_driver_t sms_twilio_driver(sms_twilio_t *self) {
-    return (chw_driver_t){.prepare = s_prepare, .classify = s_classify, .ctx = self};
+    return (chw_driver_t){.prepare = s_prepare,
+                          .classify = s_classify,
+                          .release = s_release,
+                          .shape_key = chw_shape_key_sender, /* a number's own throughput */
+                          .ctx = self};
 }
 
 void sms_twilio_mask_sid(const char *sid, char *out, size_t out_len) {
@@ -270,4 +288,20 @@ void sms_twilio_mask_sid(const char *sid, char *out, size_t out_len) {
         snprintf(out, out_len, "…");
     else
         snprintf(out, out_len, "%.2s…%s", sid, sid + len - 4);
+}
+
+const char *sms_twilio_halt_hint(const chw_result_t *r) {
+    const char *code = r ? r->provider_code : "";
+    const char *detail = r ? r->detail : "";
+    if (strcmp(code, "20003") == 0 || strstr(detail, "credentials"))
+        return "fix TWILIO_AUTH_TOKEN (or --auth-token-file) and restart";
+    if (strcmp(code, "21606") == 0)
+        return "the From number cannot send from this account: fix --from and restart";
+    if (strcmp(code, "21608") == 0)
+        return "trial account and unverified To number: upgrade the account and restart";
+    if (strcmp(code, "21408") == 0)
+        return "SMS to that region is not enabled (Geo Permissions): enable it and restart";
+    if (strstr(detail, "provider URL"))
+        return "fix --base-url and restart";
+    return "fix the Twilio configuration and restart";
 }

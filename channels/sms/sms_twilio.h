@@ -1,7 +1,8 @@
 /* sms_twilio.h — the Twilio Programmable Messaging driver of pregon-sms.
  *
  * Builds POST {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json (Basic auth, form fields
- * To, From or MessagingServiceSid, Body, StatusCallback) for a Dispatch and classifies Twilio's
+ * To, From or MessagingServiceSid, Body, StatusCallback) for a Dispatch whose content is text
+ * (any other content is FAILED "content-not-text") and classifies Twilio's
  * answer into a worker outcome (retry classes of shared/PROVIDERS.md). The pure parts (form
  * encoding, classification) are public for the unit tests; the runtime sees only the driver.
  * This module never logs and never exposes the auth token. */
@@ -28,6 +29,8 @@ typedef struct {
 sms_twilio_t *sms_twilio_new(const sms_twilio_config_t *config);
 /* Frees it (wiping the token); accepts NULL; nulls the caller's pointer. */
 void sms_twilio_destroy(sms_twilio_t **self_p);
+/* The account sid `self` sends as (borrowed from it). */
+const char *sms_twilio_account_sid(const sms_twilio_t *self);
 /* The runtime driver backed by `self` (which must outlive the worker). */
 chw_driver_t sms_twilio_driver(sms_twilio_t *self);
 
@@ -45,6 +48,10 @@ char *sms_twilio_form(const char *to, const char *from_field, const char *from, 
  *   anything else (1xx, 3xx) -> UNKNOWN.
  * provider_code is Twilio's "code" when the body has one. */
 void sms_twilio_classify(long status, const char *body, size_t body_len, chw_result_t *out);
+
+/* What an operator should do about a CONFIG_ERROR that halted the channel (Twilio 20003, 21606,
+ * 21608, 21408, a bad base URL, ...): one static sentence ending in "and restart". */
+const char *sms_twilio_halt_hint(const chw_result_t *result);
 
 /* The account sid masked for logs: "AC…1234" (all but the last 4 characters hidden). */
 void sms_twilio_mask_sid(const char *sid, char *out, size_t out_len);

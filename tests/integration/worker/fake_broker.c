@@ -12,7 +12,8 @@
  *                                        incarnation=I held=H bytes=B" (B: its frame's size)
  *   held LEASE...                        listed in the last ready? -> "held L1=yes L2=no ..."
  *   dispatch JOB CONTACT [SENDER|-] [k=v...]  send one Dispatch (attempt=, expires_at=, body=,
- *                                        lease_ms=, tenant=) -> "dispatched JOB"
+ *                                        lease_ms=, tenant=, content=email|none: an e-mail
+ *                                        or no content instead of text) -> "dispatched JOB"
  *   lease JOB                            lease id of JOB's last dispatch -> "lease JOB L"
  *   lease-size N                         pad the next lease ids to N bytes -> "lease-size N"
  *   wait-report JOB [MS]                 -> "report JOB OUTCOME code=C id=I retry_in_ms=R
@@ -331,6 +332,9 @@ static void s_dispatch(const char *job_id, const char *contact, const char *send
     Pregon__Content content = PREGON__CONTENT__INIT;
     content.body_case = PREGON__CONTENT__BODY_TEXT;
     content.text = &text;
+    Pregon__EmailContent email = PREGON__EMAIL_CONTENT__INIT;
+    email.subject = "Aviso de pago";
+    email.text = text.text;
     d.content = &content;
     d.lease_expires_ms = s_now_ms() + 60000;
     for (int i = 0; i < nkv; i++) {
@@ -349,6 +353,11 @@ static void s_dispatch(const char *job_id, const char *contact, const char *send
             text.text = (char *)v;
         else if (strcmp(kv[i], "tenant") == 0)
             job.tenant = (char *)v;
+        else if (strcmp(kv[i], "content") == 0 && strcmp(v, "email") == 0) {
+            content.body_case = PREGON__CONTENT__BODY_EMAIL;
+            content.email = &email;
+        } else if (strcmp(kv[i], "content") == 0 && strcmp(v, "none") == 0)
+            d.content = NULL;
     }
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;

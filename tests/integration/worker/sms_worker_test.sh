@@ -4,7 +4,8 @@
 # Twilio with scripted faults, and each outcome class is checked: SENT, RETRY (429 with
 # Retry-After, 5xx, connection refused), FAILED (21211, 21610 opted-out), UNKNOWN (no answer),
 # SKIPPED (expired), credit accounting, reconnect after broker silence, drain on SIGTERM,
-# CONFIG_ERROR halt (one log line, no credit afterwards, token never logged), exit 78.
+# CONFIG_ERROR halt (one log line, no credit afterwards, token never logged), exit 78;
+# --status-callback sent with each message (the sandbox checks it is a URL).
 set -euo pipefail
 [ $# = 3 ] || { echo "usage: $0 PREGON_SMS FAKE_BROKER SANDBOX"; exit 2; }
 for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
@@ -59,11 +60,20 @@ start_worker() { # name base-url extra-args...
 expect() { [[ "$line" == $1 ]] || fail "expected '$1', got '$line'"; ok "$2"; }
 
 # --- 1. happy path and credit
-start_worker sms-a "$base" --from +15005550006
+start_worker sms-a "$base" --from +15005550006 --status-callback http://127.0.0.1:9/twilio/sms/status
 say wait-ready;                       expect "ready credit=8 *" "ready announces credit = concurrency"
 say send j1 +573001234567;             expect "report j1 SENT code= id=SM* *" "2xx -> SENT with the sid"
 say send j1b +573001234567 +15005550009; expect "report j1b SENT *" "job.sender used as From"
 say credit;                           expect "credit 8" "credit returned after each report"
+
+# --- 1b. --status-callback reaches Twilio: the sandbox refuses a callback that is not a URL (21609)
+kill -TERM "$wpid"; wait "$wpid" || fail "exit status $?"
+start_worker sms-g "$base" --from +15005550006 --status-callback ftp:not-a-callback
+say wait-ready;                       expect "ready credit=8 *" "worker with a bad StatusCallback ready"
+say send jcb +573001234567;            expect "report jcb FAILED code=21609 *" "StatusCallback sent with the message"
+kill -TERM "$wpid"; wait "$wpid" || fail "exit status $?"
+start_worker sms-a2 "$base" --from +15005550006
+say wait-ready;                       expect "ready credit=8 *" "worker ready again"
 
 # --- 2. retry classes
 script '{"count":1,"status":429,"error_code":20429,"retry_after":2}'
@@ -108,7 +118,7 @@ say send j9 +573001234567;             expect "report j9 HANDED_BACK * detail=ha
 say credit;                           expect "credit 7" "no credit while halted"
 kill -TERM "$wpid"; wait "$wpid" || fail "pregon-sms exit status $? after SIGTERM"; ok "SIGTERM -> exit 0"
 # the reason is quoted (pg_log_quoted) inside an escaped line: each escape shows escaped once more
-grep -qF 'broker halted the channel: maint\\x1b[2J\\xe2\\x80\\xae' "$dir/sms-a.log" ||
+grep -qF 'broker halted the channel: maint\\x1b[2J\\xe2\\x80\\xae' "$dir/sms-a2.log" ||
   fail "the broker's halt reason was not logged escaped"; ok "a hostile halt reason is logged escaped"
 
 # --- 5. drain on SIGTERM: the in-flight job finishes
@@ -173,7 +183,8 @@ set +e
 env -u TWILIO_AUTH_TOKEN "$sms" --broker "$endpoint" 2>"$dir/nocred.log"; rc=$?
 set -e
 [ "$rc" = 78 ] || fail "missing credentials: exit $rc, want 78"
-grep -q "missing Twilio credentials" "$dir/nocred.log" || fail "no clear credentials error"
+grep -q "missing Twilio auth token: set TWILIO_AUTH_TOKEN or --auth-token-file FILE" "$dir/nocred.log" ||
+  fail "no clear credentials error"
 ok "missing credentials -> exit 78"
 
 echo quit >&"${FB[1]}"

@@ -1,6 +1,7 @@
 /* test_chw.c — cmocka unit tests of the channel-worker runtime's pure logic: backoff with full
  * jitter and Retry-After, transport-failure classes, token buckets, the per-sender shaper and
- * the set of reported leases a WorkerReady vouches for. No sockets, no clock: every time is
+ * the set of reported leases a WorkerReady vouches for, the drivers' shaping keys (sender;
+ * sender and recipient) and the shaper keyed by them. No sockets, no clock: every time is
  * passed in. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "chw_driver.h"
 #include "chw_leaseset.h"
 #include "chw_retry.h"
 #include "chw_shaper.h"
@@ -190,6 +192,90 @@ static void test_shaper_many_senders(void **state) {
     chw_shaper_destroy(&s); /* NULL-safe */
 }
 
+/* A Dispatch with only what the shaping keys read. */
+typedef struct {
+    Pregon__SendRequest job;
+    Pregon__Dispatch d;
+} s_job_t;
+
+static const Pregon__Dispatch *s_job(s_job_t *j, const char *sender, const char *to) {
+    pregon__send_request__init(&j->job);
+    pregon__dispatch__init(&j->d);
+    j->job.sender = (char *)sender;
+    j->job.contact = (char *)to;
+    j->d.job = &j->job;
+    return &j->d;
+}
+
+static void test_shape_keys(void **state) {
+    (void)state;
+    s_job_t a, b;
+    char ka[CHW_SHAPE_KEY_MAX], kb[CHW_SHAPE_KEY_MAX];
+    assert_string_equal(
+        chw_shape_key_sender(NULL, s_job(&a, "+15550001", "+5730001"), ka, sizeof ka), "+15550001");
+    assert_string_equal(chw_shape_key_sender(NULL, s_job(&a, "", "+5730001"), ka, sizeof ka), "");
+    assert_string_equal(chw_shape_key_pair(NULL, s_job(&a, "+15550001", "+5730001"), ka, sizeof ka),
+                        "9:+15550001/+5730001");
+    assert_string_equal(chw_shape_key_pair(NULL, s_job(&a, "", "+5730001"), ka, sizeof ka),
+                        "0:/+5730001");
+    /* Unambiguous: a '/' inside the sender cannot make two pairs one key. */
+    chw_shape_key_pair(NULL, s_job(&a, "a/b", "c"), ka, sizeof ka);
+    chw_shape_key_pair(NULL, s_job(&b, "a", "b/c"), kb, sizeof kb);
+    assert_string_not_equal(ka, kb);
+    /* Too long for the buffer: cut, NUL-terminated. */
+    char tiny[8];
+    assert_string_equal(
+        chw_shape_key_pair(NULL, s_job(&a, "+15550001", "+5730001"), tiny, sizeof tiny), "9:+1555");
+}
+
+static void test_shaper_pair_keys(void **state) {
+    (void)state;
+    /* WhatsApp-like: one message per 6 s per pair, burst 1. */
+    chw_shaper_t *s = chw_shaper_new(1.0 / 6, 1, 4);
+    assert_non_null(s);
+    s_job_t j;
+    char k[CHW_SHAPE_KEY_MAX];
+    const char *biz = "+15550001";
+    assert_int_equal(chw_shaper_push(s,
+                                     chw_shape_key_pair(NULL, s_job(&j, biz, "+571"), k, sizeof k),
+                                     1, 0, NULL),
+                     0);
+    assert_int_equal(chw_shaper_push(s,
+                                     chw_shape_key_pair(NULL, s_job(&j, biz, "+571"), k, sizeof k),
+                                     2, 0, NULL),
+                     0);
+    assert_int_equal(chw_shaper_push(s,
+                                     chw_shape_key_pair(NULL, s_job(&j, biz, "+572"), k, sizeof k),
+                                     3, 0, NULL),
+                     0);
+    assert_int_equal(chw_shaper_senders(s), 2); /* one bucket per pair, not per sender */
+    /* Both pairs start at once; the second message to +571 waits 6 s. */
+    int first = chw_shaper_pop(s, 0), second = chw_shaper_pop(s, 0);
+    assert_true((first == 1 && second == 3) || (first == 3 && second == 1));
+    assert_int_equal(chw_shaper_pop(s, 0), -1);
+    assert_int_equal(chw_shaper_wake_ms(s, 0), 6000);
+    assert_int_equal(chw_shaper_pop(s, 5999), -1);
+    assert_int_equal(chw_shaper_pop(s, 6000), 2);
+    /* Keyed by sender instead, the three share one bucket. */
+    chw_shaper_t *t = chw_shaper_new(1.0 / 6, 1, 4);
+    assert_non_null(t);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(
+            chw_shaper_push(
+                t,
+                chw_shape_key_sender(NULL, s_job(&j, biz, i == 3 ? "+572" : "+571"), k, sizeof k),
+                i, 0, NULL),
+            0);
+    assert_int_equal(chw_shaper_senders(t), 1);
+    assert_int_equal(chw_shaper_pop(t, 0), 1);
+    assert_int_equal(chw_shaper_pop(t, 0), -1);
+    assert_int_equal(chw_shaper_pop(t, 6000), 2);
+    assert_int_equal(chw_shaper_pop(t, 11999), -1);
+    assert_int_equal(chw_shaper_pop(t, 12000), 3);
+    chw_shaper_destroy(&s);
+    chw_shaper_destroy(&t);
+}
+
 static void test_leaseset_entry_bytes(void **state) {
     (void)state;
     char lease[601];
@@ -317,6 +403,8 @@ int main(void) {
         cmocka_unit_test(test_shaper_senders_independent),
         cmocka_unit_test(test_shaper_round_robin_unlimited),
         cmocka_unit_test(test_shaper_many_senders),
+        cmocka_unit_test(test_shape_keys),
+        cmocka_unit_test(test_shaper_pair_keys),
         cmocka_unit_test(test_leaseset_entry_bytes),
         cmocka_unit_test(test_leaseset_expiry),
         cmocka_unit_test(test_leaseset_ack),
