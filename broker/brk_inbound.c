@@ -18,7 +18,7 @@
 #include "st_fn.h"
 #include "st_suppress.h"
 
-#define EARLY_KEEP_MAX "16" /* early events kept per provider id */
+#define EARLY_KEEP_MAX "16" /* fields of a map past which no early event is kept */
 #define DETAIL_MAX     160  /* bytes of a debtor's text kept in the audit record */
 #define MAX_TENANTS    32   /* tenants one contact point's map may name */
 
@@ -64,6 +64,35 @@ static redisReply *s_call(brk_inbound_t *self, const char *name, int argc, const
     return r;
 }
 
+/* pg_lookup or pg_contacts on map `key`: the event goes along, packed, to be kept there when
+ * the map does not lead anywhere yet (brk_index hands it back when the map is written). */
+static redisReply *s_call_keeping(brk_inbound_t *self, const char *name, const char *key,
+                                  const Pregon__InboundEvent *ev) {
+    st_fn_t *fn = brk_redis_fn(self->redis);
+    size_t plen = pregon__inbound_event__get_packed_size(ev);
+    uint8_t *packed = malloc(plen + 1);
+    if (!fn || !packed) {
+        free(packed);
+        return NULL;
+    }
+    pregon__inbound_event__pack(ev, packed);
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_early_ttl_s);
+    const char *argv[] = {NULL, NULL,          "1", key, ev->event_id, (const char *)packed,
+                          ttl,  EARLY_KEEP_MAX};
+    size_t argl[] = {
+        0, 0, 1, strlen(key), strlen(ev->event_id), plen, strlen(ttl), strlen(EARLY_KEEP_MAX)};
+    redisReply *r = st_fn_call(fn, name, 8, argv, argl);
+    free(packed);
+    if (!r) {
+        redisContext *c = brk_redis_context(self->redis);
+        pg_log("inbound event: %s: %s", name, st_fn_strerror(fn));
+        if (c && c->err)
+            brk_redis_drop(self->redis, "inbound event");
+    }
+    return r;
+}
+
 static const char *s_status_outcome(const char *status) {
     if (!strcmp(status, "delivered") || !strcmp(status, "read"))
         return "DELIVERED";
@@ -80,29 +109,14 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
         snprintf(detail, dl, "status %.40s: nothing to apply", ev->status);
         return "ignored";
     }
-    char key[ST_KEY_MAX], ttl[24];
+    char key[ST_KEY_MAX];
     if (st_key_provider(self->keys, ch, ev->provider_id, key, sizeof key) < 0) {
         snprintf(detail, dl, "provider id too long");
         return "invalid";
     }
-    size_t plen = pregon__inbound_event__get_packed_size(ev);
-    uint8_t *packed = malloc(plen + 1);
-    if (!packed)
+    redisReply *r = s_call_keeping(self, "pg_lookup", key, ev);
+    if (!r)
         return "error";
-    pregon__inbound_event__pack(ev, packed);
-    snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_early_ttl_s);
-    const char *argv[] = {NULL, NULL,          "1", key, ev->event_id, (const char *)packed,
-                          ttl,  EARLY_KEEP_MAX};
-    size_t argl[] = {0, 0, 1, strlen(key), strlen(ev->event_id), plen, strlen(ttl), 2};
-    st_fn_t *fn = brk_redis_fn(self->redis);
-    redisReply *r = fn ? st_fn_call(fn, "pg_lookup", 8, argv, argl) : NULL;
-    free(packed);
-    if (!r) {
-        redisContext *c = brk_redis_context(self->redis);
-        if (c && c->err)
-            brk_redis_drop(self->redis, "inbound event");
-        return "error";
-    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         freeReplyObject(r);
         snprintf(detail, dl, "no job has %s id %.64s yet (kept %llds)", ch, ev->provider_id,
@@ -175,8 +189,7 @@ static int s_contacted(brk_inbound_t *self, const Pregon__InboundEvent *ev, s_co
     char key[ST_KEY_MAX];
     if (st_key_contact(self->keys, ch, ev->contact, key, sizeof key) < 0)
         return 0;
-    const char *argv[] = {NULL, NULL, "1", key};
-    redisReply *r = s_call(self, "pg_contacts", 4, argv);
+    redisReply *r = s_call_keeping(self, "pg_contacts", key, ev);
     if (!r)
         return -1;
     int n = 0;
@@ -273,8 +286,9 @@ static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent
     if (n < 0)
         return "error";
     if (n == 0) {
-        snprintf(detail, dl, "nobody contacted that %s contact point",
-                 rl_channel_name((rl_channel_t)ev->channel));
+        snprintf(detail, dl, "nobody contacted that %s contact point (kept %llds)",
+                 rl_channel_name((rl_channel_t)ev->channel),
+                 (long long)self->cfg->hooks_early_ttl_s);
         return "unknown";
     }
     int applied = 0, duplicates = 0;
@@ -381,7 +395,7 @@ void brk_inbound_early(void *ctx, const void *packed, size_t len, int64_t now_ms
     char detail[160];
     const char *res = brk_inbound_apply(self, ev, now_ms, detail, sizeof detail);
     if (strcmp(res, "applied") != 0 && strcmp(res, "duplicate") != 0)
-        pg_log("early %s status of %s id %s: %s (%s)", ev->status,
-               rl_channel_name((rl_channel_t)ev->channel), ev->provider_id, res, detail);
+        pg_log("early event %s on %s: %s (%s)", ev->event_id,
+               rl_channel_name((rl_channel_t)ev->channel), res, detail);
     pregon__inbound_event__free_unpacked(ev, NULL);
 }

@@ -596,30 +596,32 @@ end
 -- message ids). KEYS: one per entry. ARGV[1] now (ms), ARGV[2] TTL (s) of an id map, ARGV[3] TTL
 -- (s) of a contact map, then per entry 5 values: 'm', job key, attempt, '', '' | 'c', tenant,
 -- debtor, job id, sender. Returns per entry the events that came before their id was mapped
--- (pg_lookup kept them; now the caller applies them), {} for a contact map.
+-- or before their contact point was (pg_contacts kept them): now the caller applies them.
 local function index(keys, args)
   local now, id_ttl, ct_ttl = args[1], args[2], args[3]
   local out = {}
   for i = 1, #keys do
     local k, a = keys[i], 4 + (i - 1) * 5
     local early = {}
+    local fields = 1
     if args[a] == 'm' then
       redis.call('HSET', k, 'j', args[a + 1], 'a', args[a + 2])
-      if redis.call('HLEN', k) > 2 then
-        local all = redis.call('HGETALL', k)
-        for f = 1, #all, 2 do
-          if string.sub(all[f], 1, 2) == 'e:' then
-            early[#early + 1] = all[f + 1]
-            redis.call('HDEL', k, all[f])
-          end
-        end
-      end
-      redis.call('EXPIRE', k, id_ttl)
+      fields = 2
     else
       redis.call('HSET', k, args[a + 1],
         args[a + 2] .. '\0' .. args[a + 3] .. '\0' .. args[a + 4] .. '\0' .. now)
-      redis.call('EXPIRE', k, ct_ttl)
     end
+    if redis.call('HEXISTS', k, 'e') == 1 then  -- 'e' marks a map holding early events
+      local all = redis.call('HGETALL', k)
+      for f = 1, #all, 2 do
+        if string.sub(all[f], 1, 2) == 'e:' then
+          early[#early + 1] = all[f + 1]
+          redis.call('HDEL', k, all[f])
+        end
+      end
+      redis.call('HDEL', k, 'e')
+    end
+    redis.call('EXPIRE', k, args[a] == 'm' and id_ttl or ct_ttl)
     out[i] = early
   end
   return out
@@ -629,19 +631,34 @@ end
 -- ARGV[2] the event packed by the caller, ARGV[3] how long an early event is kept (s),
 -- ARGV[4] at most this many kept per id. Returns {job key, attempt}, or {}: then the event is
 -- kept (a callback may overtake the worker's SENT report) and pg_index hands it back.
+-- Keeps an early event (ARGV[1] id, ARGV[2] packed, ARGV[3] TTL, ARGV[4] at most) in map k.
+local function keep_early(k, args)
+  if args[2] ~= '' and redis.call('HLEN', k) <= tonumber(args[4]) then
+    redis.call('HSET', k, 'e:' .. args[1], args[2], 'e', '1')
+    if redis.call('TTL', k) < tonumber(args[3]) then redis.call('EXPIRE', k, args[3]) end
+  end
+end
 local function lookup(keys, args)
   local v = redis.call('HMGET', keys[1], 'j', 'a')
   if v[1] then return {v[1], v[2]} end
-  if args[2] ~= '' and redis.call('HLEN', keys[1]) < tonumber(args[4]) then
-    redis.call('HSET', keys[1], 'e:' .. args[1], args[2])
-    redis.call('EXPIRE', keys[1], args[3])
-  end
+  keep_early(keys[1], args)
   return {}
 end
 
--- pg_contacts: who contacted a contact point on a channel: KEYS[1] its map. Returns HGETALL.
-local function contacts(keys)
-  return redis.call('HGETALL', keys[1])
+-- pg_contacts: who contacted a contact point on a channel: KEYS[1] its map; ARGV as
+-- pg_lookup's. Returns its tenant fields and values (HGETALL without early events), or {}: then
+-- the event is kept (a reply may overtake the map written at dispatch) for pg_index to hand back.
+local function contacts(keys, args)
+  local all = redis.call('HGETALL', keys[1])
+  local out = {}
+  for f = 1, #all, 2 do
+    if all[f] ~= 'e' and string.sub(all[f], 1, 2) ~= 'e:' then
+      out[#out + 1] = all[f]
+      out[#out + 1] = all[f + 1]
+    end
+  end
+  if #out == 0 then keep_early(keys[1], args) end
+  return out
 end
 
 -- pg_seen: has the debtor's event ARGV[1] been applied? KEYS[1] the applied events. 1 or 0.
@@ -690,7 +707,7 @@ redis.register_function('pg_cancel', cancel)
 redis.register_function('pg_index', index)
 redis.register_function('pg_lookup', lookup)
 redis.register_function('pg_inbound', inbound)
-redis.register_function{function_name = 'pg_contacts', callback = contacts, flags = {'no-writes'}}
+redis.register_function('pg_contacts', contacts)
 redis.register_function{function_name = 'pg_seen', callback = seen, flags = {'no-writes'}}
 redis.register_function('pg_sup_add', function(keys, args) return sup_change(keys, args, true) end)
 redis.register_function('pg_sup_del', function(keys, args) return sup_change(keys, args, false) end)

@@ -39,7 +39,8 @@ static void test_early_status(void) {
         freeReplyObject(r);
     }
     redisReply *len = redisCommand(s_c, "HLEN %s", pm);
-    CHECK(len && len->integer == 3, "early events kept: %lld, want 3", len ? len->integer : -1);
+    CHECK(len && len->integer == 4, "fields: %lld, want 4 (3 early events kept and the mark)",
+          len ? len->integer : -1);
     freeReplyObject(len);
     const char *idx[] = {NULL, NULL, "1", pm, "1000", "600", "600", "m", "JOBKEY", "2", "", ""};
     redisReply *r = s_fcall("pg_index", 12, idx);
@@ -72,8 +73,8 @@ static void test_contacts(void) {
     redisReply *r = s_fcall("pg_index", 18, idx);
     CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2, "pg_index of 2 contact entries");
     freeReplyObject(r);
-    const char *a[] = {NULL, NULL, "1", ct};
-    r = s_fcall("pg_contacts", 4, a);
+    const char *a[] = {NULL, NULL, "1", ct, "ev", "packed", "60", "16"};
+    r = s_fcall("pg_contacts", 8, a);
     CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 4, "pg_contacts: 2 tenants");
     for (size_t i = 0; r && i + 1 < r->elements; i += 2)
         if (strcmp(r->element[i]->str, "bank") == 0)
@@ -82,6 +83,31 @@ static void test_contacts(void) {
                       memcmp(r->element[i + 1]->str, "d9\0j9\0+15550001\0", 16) == 0,
                   "bank's entry is not debtor NUL job NUL sender NUL at");
     freeReplyObject(r);
+}
+
+/* A reply that overtakes the contact map written at dispatch is kept and handed back. */
+static void test_early_reply(void) {
+    char ct[ST_KEY_MAX];
+    st_key_contact(s_keys, "sms", "+573009990000", ct, sizeof ct);
+    const char *a[] = {NULL, NULL, "1", ct, "SMx", "reply-event", "60", "16"};
+    redisReply *r = s_fcall("pg_contacts", 8, a);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 0, "nobody yet: {}");
+    freeReplyObject(r);
+    r = s_fcall("pg_contacts", 8, a); /* the provider's retry: kept once */
+    freeReplyObject(r);
+    const char *idx[] = {NULL, NULL, "1", ct, "1000", "600", "600", "c", "acme", "d1", "j1", ""};
+    r = s_fcall("pg_index", 12, idx);
+    CHECK(r && r->elements == 1 && r->element[0]->elements == 1 &&
+              strcmp(r->element[0]->element[0]->str, "reply-event") == 0,
+          "the early reply was not handed back once");
+    freeReplyObject(r);
+    r = s_fcall("pg_contacts", 8, a);
+    CHECK(r && r->elements == 2 && strcmp(r->element[0]->str, "acme") == 0,
+          "after the map: only acme's entry (no early-event fields)");
+    freeReplyObject(r);
+    redisReply *ttl = redisCommand(s_c, "TTL %s", ct);
+    CHECK(ttl && ttl->integer > 60, "contact map TTL %lld", ttl ? ttl->integer : -1);
+    freeReplyObject(ttl);
 }
 
 static void test_inbound_once(void) {
@@ -145,6 +171,7 @@ int main(void) {
     CHECK(st_fn_ensure(s_fn) == 0, "FUNCTION LOAD: %s", st_fn_strerror(s_fn));
     test_early_status();
     test_contacts();
+    test_early_reply();
     test_inbound_once();
     st_fn_destroy(&s_fn);
     st_keys_destroy(&s_keys);
