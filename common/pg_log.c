@@ -8,6 +8,8 @@
  * after set-up, so it is safe from any thread. */
 #include "pg_log.h"
 
+#include "pg_utf8.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -52,34 +54,10 @@ int64_t pg_log_now_ms(void) {
 /* escaping */
 
 /* Length of the valid UTF-8 sequence of 2..4 bytes at p (n bytes available), or 0 when the
- * byte at p does not start one (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
+ * byte at p (not ASCII) does not start one (pg_utf8: RFC 3629). */
 static size_t s_utf8_seq(const unsigned char *p, size_t n) {
-    unsigned char c = p[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
+    size_t len = 0;
+    return pg_utf8_next((const char *)p, n, &len) < 0 ? 0 : len;
 }
 
 /* True for a valid sequence that must still be escaped: C1 controls, U+2028/U+2029, bidi

@@ -280,6 +280,7 @@ int main(void) {
     CHECK(pr.status == 200 && strcmp(pr.body, "ready after 2 calls") == 0, "woken poll: %s",
           pr.body);
     CHECK(woke_ms < 1000, "answered %.1f ms after the wake", woke_ms);
+    printf("test_http: a woken long poll answered %.3f ms after the wake\n", woke_ms);
     pg_http_waker_wake(w); /* the request is over: nothing happens */
     pg_http_waker_release(&w);
     CHECK(atomic_load(&s_freed) == 1, "request data freed once");

@@ -391,6 +391,11 @@ EOF
         "sent undelivered "
     expect "callbacks: ErrorCode" "$(cbs "$BAD_SID" '.fields.ErrorCode // empty')" "30003 "
     expect "callbacks: AccountSid" "$(cbs "$OK_SID" .fields.AccountSid)" "$ACCOUNT $ACCOUNT "
+    # the receiver writes its line before it answers: the sender may not have counted it yet
+    for _ in $(seq 100); do
+        [[ "$(curl -s "$BASE/_sandbox/stats" | jq -r .callbacks.pending)" == 0 ]] && break
+        sleep 0.05
+    done
     expect "callbacks: counted" "$(curl -s "$BASE/_sandbox/stats" | jq -r .callbacks.sent)" 4
     stop_sandbox cb "$CB_PID"
     kill "$RECV_PID" 2>/dev/null
