@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../../broker/brk_template.c"
+#include "../../broker/brk_tpl_render.c"
 
 #ifndef PG_SOURCE_DIR
 #define PG_SOURCE_DIR "."
