@@ -84,25 +84,25 @@
 #define BRK_LIM_BODY_BYTES                                                                         \
     16384 /* any rendered text (TextContent, WhatsApp text): 4096 code points of 4 bytes,          \
            * WhatsApp's limit; SMS's and Messenger's are smaller */
-#define BRK_LIM_SUBJECT_BYTES     998   /* EmailContent.subject: one RFC 5322 header line */
-#define BRK_LIM_EMAIL_TEXT_BYTES  4096  /* EmailContent.text */
-#define BRK_LIM_HTML_BYTES        65536 /* EmailContent.html, values escaped */
-#define BRK_LIM_WA_NAME           512   /* WhatsAppTemplate.name, from the catalog */
-#define BRK_LIM_WA_LANGUAGE       15    /* WhatsAppTemplate.language, from the catalog */
-#define BRK_LIM_WA_BODY_PARAMS    32    /* WhatsAppTemplate.body_params: entries */
-#define BRK_LIM_WA_BODY_PARAM     4096  /*   bytes of one (1024 code points) */
-#define BRK_LIM_WA_HEADER_PARAMS  1     /* WhatsAppTemplate.header_params: a text header has one */
-#define BRK_LIM_WA_HEADER_PARAM   240   /*   bytes of it (60 code points) */
-#define BRK_LIM_WA_BUTTON_PARAMS  2     /* WhatsAppTemplate.button_params: at most 2 URL buttons */
-#define BRK_LIM_WA_BUTTON_PARAM   8000  /*   bytes of one (2000 code points: a URL) */
-#define BRK_LIM_SPEECH_BYTES      4096  /* VoiceScript.speech: what one <Say> takes */
-#define BRK_LIM_VOICE_NAME        64    /* VoiceScript.voice, from the catalog */
-#define BRK_LIM_VOICE_LANGUAGE    35    /* VoiceScript.language: the catalog's language tag */
-#define BRK_LIM_DIGITS            12    /* VoiceScript.digits: 0-9, * and # */
-#define BRK_LIM_DIGIT_ACTION      8     /*   DigitAction.action: "transfer" is the longest */
-#define BRK_LIM_DIGIT_TARGET      254   /*   DigitAction.target: E.164 or a SIP URI */
-#define BRK_LIM_SAY_BYTES         1024  /*   DigitAction.say */
-#define BRK_LIM_VOICEMAIL_BYTES   4096  /* VoiceScript.voicemail */
+#define BRK_LIM_SUBJECT_BYTES    998   /* EmailContent.subject: one RFC 5322 header line */
+#define BRK_LIM_EMAIL_TEXT_BYTES 4096  /* EmailContent.text */
+#define BRK_LIM_HTML_BYTES       65536 /* EmailContent.html, values escaped */
+#define BRK_LIM_WA_NAME          512   /* WhatsAppTemplate.name, from the catalog */
+#define BRK_LIM_WA_LANGUAGE      15    /* WhatsAppTemplate.language, from the catalog */
+#define BRK_LIM_WA_BODY_PARAMS   32    /* WhatsAppTemplate.body_params: entries */
+#define BRK_LIM_WA_BODY_PARAM    4096  /*   bytes of one (1024 code points) */
+#define BRK_LIM_WA_HEADER_PARAMS 1     /* WhatsAppTemplate.header_params: a text header has one */
+#define BRK_LIM_WA_HEADER_PARAM  240   /*   bytes of it (60 code points) */
+#define BRK_LIM_WA_BUTTON_PARAMS 2     /* WhatsAppTemplate.button_params: at most 2 URL buttons */
+#define BRK_LIM_WA_BUTTON_PARAM  8000  /*   bytes of one (2000 code points: a URL) */
+#define BRK_LIM_SPEECH_BYTES     4096  /* VoiceScript.speech: what one <Say> takes */
+#define BRK_LIM_VOICE_NAME       64    /* VoiceScript.voice, from the catalog */
+#define BRK_LIM_VOICE_LANGUAGE   35    /* VoiceScript.language: the catalog's language tag */
+#define BRK_LIM_DIGITS           12    /* VoiceScript.digits: 0-9, * and # */
+#define BRK_LIM_DIGIT_ACTION     8     /*   DigitAction.action: "transfer" is the longest */
+#define BRK_LIM_DIGIT_TARGET     254   /*   DigitAction.target: E.164 or a SIP URI */
+#define BRK_LIM_SAY_BYTES        1024  /*   DigitAction.say */
+#define BRK_LIM_VOICEMAIL_BYTES  4096  /* VoiceScript.voicemail */
 
 /* --- protobuf encoding sizes (upper bounds; arguments are constants) ----------------------- */
 
@@ -156,17 +156,17 @@
 /* Content, for each kind of body: the largest message the renderer can produce. */
 #define BRK_LIM_TEXT_CONTENT_BYTES BRK_PB_LEN(1, BRK_LIM_BODY_BYTES)
 #define BRK_LIM_EMAIL_CONTENT_BYTES                                                                \
-    (BRK_PB_LEN(1, BRK_LIM_SUBJECT_BYTES) + BRK_PB_LEN(2, BRK_LIM_EMAIL_TEXT_BYTES) +             \
+    (BRK_PB_LEN(1, BRK_LIM_SUBJECT_BYTES) + BRK_PB_LEN(2, BRK_LIM_EMAIL_TEXT_BYTES) +              \
      BRK_PB_LEN(3, BRK_LIM_HTML_BYTES))
 #define BRK_LIM_WHATSAPP_CONTENT_BYTES                                                             \
     (BRK_PB_LEN(1, BRK_LIM_WA_NAME) + BRK_PB_LEN(2, BRK_LIM_WA_LANGUAGE) +                         \
-     BRK_LIM_WA_BODY_PARAMS * BRK_PB_LEN(3, BRK_LIM_WA_BODY_PARAM) +                              \
-     BRK_LIM_WA_HEADER_PARAMS * BRK_PB_LEN(4, BRK_LIM_WA_HEADER_PARAM) +                          \
-     BRK_LIM_WA_BUTTON_PARAMS * BRK_PB_LEN(5, BRK_LIM_WA_BUTTON_PARAM) +                          \
+     BRK_LIM_WA_BODY_PARAMS * BRK_PB_LEN(3, BRK_LIM_WA_BODY_PARAM) +                               \
+     BRK_LIM_WA_HEADER_PARAMS * BRK_PB_LEN(4, BRK_LIM_WA_HEADER_PARAM) +                           \
+     BRK_LIM_WA_BUTTON_PARAMS * BRK_PB_LEN(5, BRK_LIM_WA_BUTTON_PARAM) +                           \
      BRK_PB_LEN(6, BRK_LIM_BODY_BYTES))
 #define BRK_LIM_DIGIT_ACTION_BYTES                                                                 \
-    (BRK_PB_LEN(1, 1) + BRK_PB_LEN(2, BRK_LIM_DIGIT_ACTION) + BRK_PB_LEN(3, BRK_LIM_DIGIT_TARGET) + \
-     BRK_PB_LEN(4, BRK_LIM_SAY_BYTES))
+    (BRK_PB_LEN(1, 1) + BRK_PB_LEN(2, BRK_LIM_DIGIT_ACTION) +                                      \
+     BRK_PB_LEN(3, BRK_LIM_DIGIT_TARGET) + BRK_PB_LEN(4, BRK_LIM_SAY_BYTES))
 #define BRK_LIM_VOICE_CONTENT_BYTES                                                                \
     (BRK_PB_LEN(1, BRK_LIM_SPEECH_BYTES) + BRK_PB_LEN(2, BRK_LIM_VOICE_NAME) +                     \
      BRK_PB_LEN(3, BRK_LIM_VOICE_LANGUAGE) +                                                       \

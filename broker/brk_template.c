@@ -56,19 +56,19 @@
 #include <string.h>
 #include <yaml.h>
 
-#define S_MAX_FILE_BYTES    (1024 * 1024)
-#define S_MAX_TEMPLATES     1024
-#define S_ID_MAX            BRK_LIM_TEMPLATE_ID /* a job can name every template */
-#define S_LANG_MIN          2
-#define S_LANG_MAX          BRK_LIM_VOICE_LANGUAGE
-#define S_WA_NAME_MAX       BRK_LIM_WA_NAME
-#define S_WA_LANG_MAX       BRK_LIM_WA_LANGUAGE
-#define S_VOICE_MAX         BRK_LIM_VOICE_NAME
-#define S_VAR_NAME_MAX      BRK_LIM_VAR_KEY /* a job can give every variable */
-#define S_BODY_SOURCE_MAX   8192
-#define S_HTML_SOURCE_MAX   BRK_TPL_HTML_MAX_BYTES
-#define S_PART_SOURCE_MAX   8192 /* a parameter, a say, the voicemail, as written */
-#define S_MSG_MAX           400
+#define S_MAX_FILE_BYTES  (1024 * 1024)
+#define S_MAX_TEMPLATES   1024
+#define S_ID_MAX          BRK_LIM_TEMPLATE_ID /* a job can name every template */
+#define S_LANG_MIN        2
+#define S_LANG_MAX        BRK_LIM_VOICE_LANGUAGE
+#define S_WA_NAME_MAX     BRK_LIM_WA_NAME
+#define S_WA_LANG_MAX     BRK_LIM_WA_LANGUAGE
+#define S_VOICE_MAX       BRK_LIM_VOICE_NAME
+#define S_VAR_NAME_MAX    BRK_LIM_VAR_KEY /* a job can give every variable */
+#define S_BODY_SOURCE_MAX 8192
+#define S_HTML_SOURCE_MAX BRK_TPL_HTML_MAX_BYTES
+#define S_PART_SOURCE_MAX 8192 /* a parameter, a say, the voicemail, as written */
+#define S_MSG_MAX         400
 
 #define S_ALLOW_NL  BRK_TPL__ALLOW_NL
 #define S_ALLOW_TAB BRK_TPL__ALLOW_TAB
@@ -85,7 +85,7 @@ _Static_assert(4 * BRK_TPL_SMS_MAX_CHARS <= BRK_LIM_BODY_BYTES &&
                "a channel's limit is past the renderer's bounds (brk_limits.h)");
 
 const char *const brk_tpl__action_names[BRK_TPL_ACT_COUNT] = {"transfer", "repeat", "promise",
-                                                               "opt-out", "hangup"};
+                                                              "opt-out", "hangup"};
 
 static const char *const s_channel_names[S_CH_COUNT] = {NULL,    "sms",   "whatsapp",
                                                         "voice", "email", "messenger"};
@@ -116,8 +116,7 @@ static int s_has_control(const char *s, size_t len, unsigned flags) {
     for (size_t i = 0; i < len; i++) {
         if ((p[i] < 0x20 && !((flags & S_ALLOW_NL) && p[i] == '\n') &&
              !((flags & S_ALLOW_TAB) && p[i] == '\t')) ||
-            p[i] == 0x7F ||
-            (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)) {
+            p[i] == 0x7F || (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)) {
             return 1;
         }
     }
@@ -171,7 +170,8 @@ static int s_add_seg(brk_tpl_text_t *x, size_t *cap, size_t off, size_t len, int
 
 /* Splits x->text into segments, registering its variables in t. On error returns -1 with a
  * message in msg and, in *bad_off, the offset in x->text of the '{' or '}' it is about. */
-static int s_parse_text(brk_tpl_t *t, brk_tpl_text_t *x, size_t *bad_off, char *msg, size_t msg_len) {
+static int s_parse_text(brk_tpl_t *t, brk_tpl_text_t *x, size_t *bad_off, char *msg,
+                        size_t msg_len) {
     const char *s = x->text;
     const size_t len = strlen(s);
     size_t cap = 0, lit = 0, i = 0;
@@ -479,8 +479,7 @@ static int s_channels(rl_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
  * written, control characters as flags allow; its variables are marked as used by the content
  * of the channels in `channels`. */
 static int s_template_text(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
-                           unsigned flags, size_t max_bytes, uint32_t channels,
-                           brk_tpl_text_t *x) {
+                           unsigned flags, size_t max_bytes, uint32_t channels, brk_tpl_text_t *x) {
     const char *v = NULL;
     if (rl_yaml_text(ld, n, what, &v) != 0) {
         return -1;
@@ -573,8 +572,8 @@ static int s_email_keys(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t, rl_yaml_slo
         return -1;
     }
     if (s[K_HTML].val &&
-        (s_template_text(ld, t, s[K_HTML].val, "html", S_ALLOW_NL | S_ALLOW_TAB,
-                         S_HTML_SOURCE_MAX, S_BIT(S_EMAIL), &t->html) != 0 ||
+        (s_template_text(ld, t, s[K_HTML].val, "html", S_ALLOW_NL | S_ALLOW_TAB, S_HTML_SOURCE_MAX,
+                         S_BIT(S_EMAIL), &t->html) != 0 ||
          s_fixed_limit(ld, s[K_HTML].val, "html", &t->html, 0, BRK_TPL_HTML_MAX_BYTES) != 0)) {
         return -1;
     }
@@ -583,8 +582,8 @@ static int s_email_keys(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t, rl_yaml_slo
 
 /* One WhatsApp parameter: one line, at most 4 consecutive spaces, its fixed text within
  * max_chars. */
-static int s_param(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
-                   size_t max_chars, brk_tpl_text_t *x) {
+static int s_param(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what, size_t max_chars,
+                   brk_tpl_text_t *x) {
     if (s_template_text(ld, t, n, what, 0, S_PART_SOURCE_MAX, S_BIT(S_WHATSAPP), x) != 0 ||
         s_fixed_limit(ld, n, what, x, 1, max_chars) != 0) {
         return -1;
@@ -681,10 +680,10 @@ static int s_whatsapp_keys(rl_yaml_t *ld, brk_tpl_t *t, rl_yaml_slot_t *s, size_
                S_WA_LANG_MAX, &t->wa_lang) != 0) {
         return -1;
     }
-    if (s[K_WA_BODY].val ? s_params(ld, t, s[K_WA_BODY].val, "whatsapp_body_params",
-                                    BRK_LIM_WA_BODY_PARAMS, BRK_TPL_WA_BODY_PARAM_CHARS,
-                                    t->wa_body, &t->n_wa_body)
-                         : s_default_body_params(ld, s[K_WA_NAME].key, t, n_body_vars)) {
+    if (s[K_WA_BODY].val
+            ? s_params(ld, t, s[K_WA_BODY].val, "whatsapp_body_params", BRK_LIM_WA_BODY_PARAMS,
+                       BRK_TPL_WA_BODY_PARAM_CHARS, t->wa_body, &t->n_wa_body)
+            : s_default_body_params(ld, s[K_WA_NAME].key, t, n_body_vars)) {
         return -1;
     }
     if (s[K_WA_HEADER].val &&
@@ -779,10 +778,9 @@ static int s_digit(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *key, yaml_node_t *v
     if (s[1].val && s_target(ld, s[1].val, &d->target) != 0) {
         return -1;
     }
-    if (s[2].val &&
-        (s_template_text(ld, t, s[2].val, "say", S_ALLOW_NL, S_PART_SOURCE_MAX, S_BIT(S_VOICE),
-                         &d->say) != 0 ||
-         s_fixed_limit(ld, s[2].val, "say", &d->say, 0, BRK_TPL_SAY_MAX_BYTES) != 0)) {
+    if (s[2].val && (s_template_text(ld, t, s[2].val, "say", S_ALLOW_NL, S_PART_SOURCE_MAX,
+                                     S_BIT(S_VOICE), &d->say) != 0 ||
+                     s_fixed_limit(ld, s[2].val, "say", &d->say, 0, BRK_TPL_SAY_MAX_BYTES) != 0)) {
         return -1;
     }
     return 0;

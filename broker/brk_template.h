@@ -44,7 +44,7 @@ typedef struct brk_tpl brk_tpl_t;
 #define BRK_TPL_WA_PARAM_MAX_SPACES   4    /* consecutive spaces a parameter may hold */
 #define BRK_TPL_SAY_MAX_BYTES         BRK_LIM_SAY_BYTES       /* a digit's "say" */
 #define BRK_TPL_VOICEMAIL_MAX_BYTES   BRK_LIM_VOICEMAIL_BYTES /* what a machine hears */
-#define BRK_TPL_GATHER_MAX_S          60 /* gather_timeout_s: 1..60 */
+#define BRK_TPL_GATHER_MAX_S          60                      /* gather_timeout_s: 1..60 */
 
 /* Results of brk_tpl_check; brk_tpl_reason() gives each one's stable verdict reason code. */
 typedef enum {

@@ -194,16 +194,16 @@ static size_t s_build_whatsapp(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b
     w->name = s_put_str(o, t->wa_name);
     w->language = s_put_str(o, t->wa_lang);
     for (size_t i = 0; i < t->n_wa_body; i++) {
-        b->u.wa.body[i] = s_put(o, &t->wa_body[i], v, 0, BRK_LIM_WA_BODY_PARAM,
-                                "template-param-too-long");
+        b->u.wa.body[i] =
+            s_put(o, &t->wa_body[i], v, 0, BRK_LIM_WA_BODY_PARAM, "template-param-too-long");
     }
     for (size_t i = 0; i < t->n_wa_header; i++) {
-        b->u.wa.header[i] = s_put(o, &t->wa_header[i], v, 0, BRK_LIM_WA_HEADER_PARAM,
-                                  "template-param-too-long");
+        b->u.wa.header[i] =
+            s_put(o, &t->wa_header[i], v, 0, BRK_LIM_WA_HEADER_PARAM, "template-param-too-long");
     }
     for (size_t i = 0; i < t->n_wa_button; i++) {
-        b->u.wa.button[i] = s_put(o, &t->wa_button[i], v, 0, BRK_LIM_WA_BUTTON_PARAM,
-                                  "template-param-too-long");
+        b->u.wa.button[i] =
+            s_put(o, &t->wa_button[i], v, 0, BRK_LIM_WA_BUTTON_PARAM, "template-param-too-long");
     }
     w->n_body_params = t->n_wa_body;
     w->body_params = b->u.wa.body;
@@ -247,8 +247,7 @@ static size_t s_build_voice(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b, s
     return offsetof(s_box_t, u) + sizeof b->u.voice;
 }
 
-static size_t s_build(const brk_tpl_t *t, int channel, const s_vals_t *v, s_box_t *b,
-                      s_out_t *o) {
+static size_t s_build(const brk_tpl_t *t, int channel, const s_vals_t *v, s_box_t *b, s_out_t *o) {
     b->content = (Pregon__Content)PREGON__CONTENT__INIT;
     switch (channel) {
         case S_EMAIL:
