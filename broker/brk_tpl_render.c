@@ -42,12 +42,21 @@ typedef struct {
 } s_box_t;
 
 /* Where strings go. Measuring (at == NULL): only `used` grows and the first field past its
- * bound sets `why`. Writing: strings are copied to `at`, which advances. */
+ * byte bound sets `why`. Writing: strings are copied to `at`, which advances, and the first
+ * field past its limit in code points sets `why`. */
 typedef struct {
     char *at;
     size_t used;
     const char *why;
 } s_out_t;
+
+/* A field's limits: bytes (checked while measuring), code points (0: none; checked while
+ * writing), and the reason past either. */
+typedef struct {
+    size_t bytes;
+    size_t chars;
+    const char *why;
+} s_lim_t;
 
 /* Bytes that value s[0..len) takes in HTML once escaped. */
 static size_t s_html_len(const char *s, size_t len) {
@@ -104,11 +113,12 @@ static char *s_html_copy(char *dst, const char *s, size_t len) {
     return dst;
 }
 
-/* Renders text x (values HTML-escaped when html): measures it against cap bytes (reason
- * too_long past it) or writes it and returns it. While measuring, or once o->why is set,
- * returns "" and writes nothing. */
-static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int html, size_t cap,
-                   const char *too_long) {
+/* Renders text x (values HTML-escaped when html): measures it against lim->bytes or writes it,
+ * counting its code points against lim->chars (the fixed text's were counted at load: only the
+ * values are read again), and returns it. While measuring, or once o->why is set, returns ""
+ * and writes nothing. */
+static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int html,
+                   const s_lim_t *lim) {
     if (o->why) {
         return (char *)"";
     }
@@ -119,8 +129,8 @@ static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int h
             size_t add = g->var < 0 ? g->len
                          : html     ? s_html_len(v->val[g->var], v->len[g->var])
                                     : v->len[g->var];
-            if (add > cap || total > cap - add) {
-                o->why = too_long; /* before allocating: bounded by the field's bound */
+            if (add > lim->bytes || total > lim->bytes - add) {
+                o->why = lim->why; /* before allocating: bounded by the field's bound */
                 return (char *)"";
             }
             total += add;
@@ -129,12 +139,18 @@ static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int h
         return (char *)"";
     }
     char *start = o->at, *p = o->at;
+    size_t chars = x->fixed_chars;
     for (size_t i = 0; i < x->n_segs; i++) {
         const brk_tpl_seg_t *g = &x->segs[i];
         if (g->var < 0) {
             memcpy(p, x->text + g->off, g->len);
             p += g->len;
-        } else if (html) {
+            continue;
+        }
+        if (lim->chars) {
+            chars += brk_tpl__chars(v->val[g->var], v->len[g->var]);
+        }
+        if (html) {
             p = s_html_copy(p, v->val[g->var], v->len[g->var]);
         } else {
             memcpy(p, v->val[g->var], v->len[g->var]);
@@ -143,6 +159,9 @@ static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int h
     }
     *p++ = '\0';
     o->at = p;
+    if (lim->chars && chars > lim->chars) {
+        o->why = lim->why;
+    }
     return start;
 }
 
@@ -162,13 +181,34 @@ static char *s_put_str(s_out_t *o, const char *s) {
     return start;
 }
 
+/* Every field's limits (brk_limits.h's bytes, brk_template.h's code points). */
+static const s_lim_t s_lim_sms = {BRK_LIM_BODY_BYTES, BRK_TPL_SMS_MAX_CHARS, "template-too-long"};
+static const s_lim_t s_lim_messenger = {BRK_LIM_BODY_BYTES, BRK_TPL_MESSENGER_MAX_CHARS,
+                                        "template-too-long"};
+static const s_lim_t s_lim_wa_text = {BRK_LIM_BODY_BYTES, BRK_TPL_WHATSAPP_MAX_CHARS,
+                                      "template-too-long"};
+static const s_lim_t s_lim_subject = {BRK_TPL_SUBJECT_MAX_BYTES, 0, "template-subject-too-long"};
+static const s_lim_t s_lim_email = {BRK_TPL_EMAIL_MAX_BYTES, 0, "template-too-long"};
+static const s_lim_t s_lim_html = {BRK_TPL_HTML_MAX_BYTES, 0, "template-html-too-long"};
+static const s_lim_t s_lim_wa_body = {BRK_LIM_WA_BODY_PARAM, BRK_TPL_WA_BODY_PARAM_CHARS,
+                                      "template-param-too-long"};
+static const s_lim_t s_lim_wa_header = {BRK_LIM_WA_HEADER_PARAM, BRK_TPL_WA_HEADER_PARAM_CHARS,
+                                        "template-param-too-long"};
+static const s_lim_t s_lim_wa_button = {BRK_LIM_WA_BUTTON_PARAM, BRK_TPL_WA_BUTTON_PARAM_CHARS,
+                                        "template-param-too-long"};
+static const s_lim_t s_lim_speech = {BRK_TPL_VOICE_MAX_BYTES, 0, "template-too-long"};
+static const s_lim_t s_lim_say = {BRK_TPL_SAY_MAX_BYTES, 0, "template-say-too-long"};
+static const s_lim_t s_lim_voicemail = {BRK_TPL_VOICEMAIL_MAX_BYTES, 0,
+                                        "template-voicemail-too-long"};
+
 /* ---------------------------------------------------------------------------------------------
  * One builder per kind of content. Each fills box b (real or a probe while measuring) and
  * returns the bytes of the box it uses. */
 
-static size_t s_build_text(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b, s_out_t *o) {
+static size_t s_build_text(const brk_tpl_t *t, const s_lim_t *lim, const s_vals_t *v, s_box_t *b,
+                           s_out_t *o) {
     b->u.text = (Pregon__TextContent)PREGON__TEXT_CONTENT__INIT;
-    b->u.text.text = s_put(o, &t->body, v, 0, BRK_LIM_BODY_BYTES, "template-too-long");
+    b->u.text.text = s_put(o, &t->body, v, 0, lim);
     b->content.body_case = PREGON__CONTENT__BODY_TEXT;
     b->content.text = &b->u.text;
     return offsetof(s_box_t, u) + sizeof b->u.text;
@@ -177,11 +217,10 @@ static size_t s_build_text(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b, s_
 static size_t s_build_email(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b, s_out_t *o) {
     Pregon__EmailContent *e = &b->u.email;
     *e = (Pregon__EmailContent)PREGON__EMAIL_CONTENT__INIT;
-    e->subject =
-        s_put(o, &t->subject, v, 0, BRK_TPL_SUBJECT_MAX_BYTES, "template-subject-too-long");
-    e->text = s_put(o, &t->body, v, 0, BRK_TPL_EMAIL_MAX_BYTES, "template-too-long");
+    e->subject = s_put(o, &t->subject, v, 0, &s_lim_subject);
+    e->text = s_put(o, &t->body, v, 0, &s_lim_email);
     if (t->html.text) {
-        e->html = s_put(o, &t->html, v, 1, BRK_TPL_HTML_MAX_BYTES, "template-html-too-long");
+        e->html = s_put(o, &t->html, v, 1, &s_lim_html);
     }
     b->content.body_case = PREGON__CONTENT__BODY_EMAIL;
     b->content.email = e;
@@ -194,16 +233,13 @@ static size_t s_build_whatsapp(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b
     w->name = s_put_str(o, t->wa_name);
     w->language = s_put_str(o, t->wa_lang);
     for (size_t i = 0; i < t->n_wa_body; i++) {
-        b->u.wa.body[i] =
-            s_put(o, &t->wa_body[i], v, 0, BRK_LIM_WA_BODY_PARAM, "template-param-too-long");
+        b->u.wa.body[i] = s_put(o, &t->wa_body[i], v, 0, &s_lim_wa_body);
     }
     for (size_t i = 0; i < t->n_wa_header; i++) {
-        b->u.wa.header[i] =
-            s_put(o, &t->wa_header[i], v, 0, BRK_LIM_WA_HEADER_PARAM, "template-param-too-long");
+        b->u.wa.header[i] = s_put(o, &t->wa_header[i], v, 0, &s_lim_wa_header);
     }
     for (size_t i = 0; i < t->n_wa_button; i++) {
-        b->u.wa.button[i] =
-            s_put(o, &t->wa_button[i], v, 0, BRK_LIM_WA_BUTTON_PARAM, "template-param-too-long");
+        b->u.wa.button[i] = s_put(o, &t->wa_button[i], v, 0, &s_lim_wa_button);
     }
     w->n_body_params = t->n_wa_body;
     w->body_params = b->u.wa.body;
@@ -211,7 +247,7 @@ static size_t s_build_whatsapp(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b
     w->header_params = b->u.wa.header;
     w->n_button_params = t->n_wa_button;
     w->button_params = b->u.wa.button;
-    w->text = s_put(o, &t->body, v, 0, BRK_LIM_BODY_BYTES, "template-too-long");
+    w->text = s_put(o, &t->body, v, 0, &s_lim_wa_text);
     b->content.body_case = PREGON__CONTENT__BODY_WHATSAPP;
     b->content.whatsapp = w;
     return offsetof(s_box_t, u) + sizeof b->u.wa;
@@ -220,7 +256,7 @@ static size_t s_build_whatsapp(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b
 static size_t s_build_voice(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b, s_out_t *o) {
     Pregon__VoiceScript *s = &b->u.voice.msg;
     *s = (Pregon__VoiceScript)PREGON__VOICE_SCRIPT__INIT;
-    s->speech = s_put(o, &t->body, v, 0, BRK_TPL_VOICE_MAX_BYTES, "template-too-long");
+    s->speech = s_put(o, &t->body, v, 0, &s_lim_speech);
     s->voice = s_put_str(o, t->voice);
     s->language = s_put_str(o, t->language);
     for (size_t i = 0; i < t->n_digits; i++) {
@@ -231,15 +267,14 @@ static size_t s_build_voice(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b, s
         a->action = (char *)brk_tpl__action_names[d->action]; /* static: never freed */
         a->target = s_put_str(o, d->target);
         if (d->say.text) {
-            a->say = s_put(o, &d->say, v, 0, BRK_TPL_SAY_MAX_BYTES, "template-say-too-long");
+            a->say = s_put(o, &d->say, v, 0, &s_lim_say);
         }
         b->u.voice.actp[i] = a;
     }
     s->n_digits = t->n_digits;
     s->digits = b->u.voice.actp;
     if (t->voicemail.text) {
-        s->voicemail = s_put(o, &t->voicemail, v, 0, BRK_TPL_VOICEMAIL_MAX_BYTES,
-                             "template-voicemail-too-long");
+        s->voicemail = s_put(o, &t->voicemail, v, 0, &s_lim_voicemail);
     }
     s->gather_timeout_s = t->gather_timeout_s;
     b->content.body_case = PREGON__CONTENT__BODY_VOICE;
@@ -253,29 +288,25 @@ static size_t s_build(const brk_tpl_t *t, int channel, const s_vals_t *v, s_box_
         case S_EMAIL:
             return s_build_email(t, v, b, o);
         case S_WHATSAPP:
-            return t->wa_name ? s_build_whatsapp(t, v, b, o) : s_build_text(t, v, b, o);
+            return t->wa_name ? s_build_whatsapp(t, v, b, o)
+                              : s_build_text(t, &s_lim_wa_text, v, b, o);
         case S_VOICE:
             return s_build_voice(t, v, b, o);
-        default: /* sms, messenger */
-            return s_build_text(t, v, b, o);
+        case S_MESSENGER:
+            return s_build_text(t, &s_lim_messenger, v, b, o);
+        default: /* sms */
+            return s_build_text(t, &s_lim_sms, v, b, o);
     }
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Checks of the written content: limits in code points, and what bytes alone cannot say. */
+ * Checks of the written content that sizes cannot make: control characters and spaces. */
 
-static const char *s_text_limit(const char *s, size_t max_chars) {
-    return brk_tpl__chars(s, strlen(s)) > max_chars ? "template-too-long" : NULL;
-}
-
-/* A WhatsApp parameter: not empty, within max_chars, one line, at most 4 consecutive spaces. */
-static const char *s_param_check(const char *p, size_t max_chars) {
+/* A WhatsApp parameter: not empty, one line, at most 4 consecutive spaces. */
+static const char *s_param_check(const char *p) {
     size_t len = strlen(p), run = 0;
     if (len == 0) {
         return "template-param-invalid";
-    }
-    if (brk_tpl__chars(p, len) > max_chars) {
-        return "template-param-too-long";
     }
     for (size_t i = 0; i < len; i++) {
         run = p[i] == ' ' ? run + 1 : 0;
@@ -286,14 +317,8 @@ static const char *s_param_check(const char *p, size_t max_chars) {
     return brk_tpl__has_control(p, len, 0) ? "template-param-invalid" : NULL;
 }
 
-static const char *s_check(int channel, const Pregon__Content *c) {
+static const char *s_check(const Pregon__Content *c) {
     const char *why = NULL;
-    if (c->body_case == PREGON__CONTENT__BODY_TEXT) {
-        size_t max = channel == S_SMS         ? BRK_TPL_SMS_MAX_CHARS
-                     : channel == S_MESSENGER ? BRK_TPL_MESSENGER_MAX_CHARS
-                                              : BRK_TPL_WHATSAPP_MAX_CHARS;
-        return s_text_limit(c->text->text, max);
-    }
     if (c->body_case == PREGON__CONTENT__BODY_EMAIL) {
         const char *s = c->email->subject;
         return brk_tpl__has_control(s, strlen(s), 0) ? "template-subject" : NULL;
@@ -301,17 +326,16 @@ static const char *s_check(int channel, const Pregon__Content *c) {
     if (c->body_case == PREGON__CONTENT__BODY_WHATSAPP) {
         const Pregon__WhatsAppTemplate *w = c->whatsapp;
         for (size_t i = 0; !why && i < w->n_body_params; i++) {
-            why = s_param_check(w->body_params[i], BRK_TPL_WA_BODY_PARAM_CHARS);
+            why = s_param_check(w->body_params[i]);
         }
         for (size_t i = 0; !why && i < w->n_header_params; i++) {
-            why = s_param_check(w->header_params[i], BRK_TPL_WA_HEADER_PARAM_CHARS);
+            why = s_param_check(w->header_params[i]);
         }
         for (size_t i = 0; !why && i < w->n_button_params; i++) {
-            why = s_param_check(w->button_params[i], BRK_TPL_WA_BUTTON_PARAM_CHARS);
+            why = s_param_check(w->button_params[i]);
         }
-        return why ? why : s_text_limit(w->text, BRK_TPL_WHATSAPP_MAX_CHARS);
     }
-    return NULL; /* voice: every limit is in bytes, checked while measuring */
+    return why; /* text and voice: sizes said it all */
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -363,7 +387,7 @@ int brk_tpl_render_content(const brk_tpl_t *tpl, int channel, const char *const 
     s_box_t *b = (s_box_t *)(void *)mem;
     s_out_t w = {.at = mem + box};
     s_build(tpl, channel, &v, b, &w);
-    if ((*why = s_check(channel, &b->content)) != NULL) {
+    if ((*why = w.why ? w.why : s_check(&b->content)) != NULL) {
         free(mem);
         return -1;
     }
