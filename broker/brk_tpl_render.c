@@ -114,9 +114,9 @@ static char *s_html_copy(char *dst, const char *s, size_t len) {
 }
 
 /* Renders text x (values HTML-escaped when html): measures it against lim->bytes or writes it,
- * counting its code points against lim->chars (the fixed text's were counted at load: only the
- * values are read again), and returns it. While measuring, or once o->why is set, returns ""
- * and writes nothing. */
+ * checking its code points against lim->chars, and returns it. A text of no more bytes than
+ * that limit cannot have more code points, so only a longer one is counted (a typical SMS never
+ * is). While measuring, or once o->why is set, returns "" and writes nothing. */
 static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int html,
                    const s_lim_t *lim) {
     if (o->why) {
@@ -139,16 +139,12 @@ static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int h
         return (char *)"";
     }
     char *start = o->at, *p = o->at;
-    size_t chars = x->fixed_chars;
     for (size_t i = 0; i < x->n_segs; i++) {
         const brk_tpl_seg_t *g = &x->segs[i];
         if (g->var < 0) {
             memcpy(p, x->text + g->off, g->len);
             p += g->len;
             continue;
-        }
-        if (lim->chars) {
-            chars += brk_tpl__chars(v->val[g->var], v->len[g->var]);
         }
         if (html) {
             p = s_html_copy(p, v->val[g->var], v->len[g->var]);
@@ -157,9 +153,10 @@ static char *s_put(s_out_t *o, const brk_tpl_text_t *x, const s_vals_t *v, int h
             p += v->len[g->var];
         }
     }
+    size_t bytes = (size_t)(p - start);
     *p++ = '\0';
     o->at = p;
-    if (lim->chars && chars > lim->chars) {
+    if (lim->chars && bytes > lim->chars && brk_tpl__chars(start, bytes) > lim->chars) {
         o->why = lim->why;
     }
     return start;
