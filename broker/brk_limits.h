@@ -4,11 +4,13 @@
  * One table for every string (bytes), repeated field and map (entries) of pregon.SendRequest
  * (proto/pregon.proto), checked at admission by brk_submit_prepare: a job over any limit is
  * REJECTED with rule "job.fields" and a reason naming the field (brk_submit.h lists them). From
- * the table this header derives the largest serialized SendRequest, adds the largest rendered
- * body (the renderer's cap) and the lease id, and checks at compile time that the resulting
- * BrokerToWorker{dispatch} frame fits the worker's ZMQ_MAXMSGSIZE (channels/common/chw_limits.h).
- * So a job whose Dispatch could not reach its worker cannot be accepted. tests/unit/test_validate.c
- * packs a maximal Dispatch with protobuf-c and checks the same at run time.
+ * the table this header derives the largest serialized SendRequest, adds the largest Content the
+ * renderer can produce (text, e-mail, WhatsApp template or voice script: the bounds of every
+ * field it renders are the second table, enforced by brk_tpl_render_content) and the lease id,
+ * and checks at compile time that the resulting BrokerToWorker{dispatch} frame fits the worker's
+ * ZMQ_MAXMSGSIZE (channels/common/chw_limits.h). So a job whose Dispatch could not reach its
+ * worker cannot be accepted. tests/unit/test_validate.c packs a maximal Dispatch of each content
+ * kind with protobuf-c and checks the same at run time.
  *
  * Why these numbers (a demanding campaign system should never meet them with honest data):
  *   job_id, debtor_id, debt_id  128  room for a UUID with a prefix, or a composite CRM key
@@ -36,11 +38,13 @@
  *   BRK_LIM_JOB_BYTES       largest serialized SendRequest that admission accepts (also the cap
  *                           on a job's whole serialized size, so unknown fields of a newer
  *                           client cannot carry a job past it: "job-too-large")
- *   BRK_LIM_BODY_BYTES      largest rendered body (brk_tpl_render fails "template-too-long" past)
+ *   BRK_LIM_*_CONTENT_BYTES largest TextContent, EmailContent, WhatsAppTemplate, VoiceScript
+ *   BRK_LIM_CONTENT_BYTES   largest Content: the WhatsApp template's (32 body parameters)
  *   BRK_LIM_DISPATCH_BYTES  largest serialized Dispatch
  *   BRK_LIM_FRAME_BYTES     largest BrokerToWorker frame, <= CHW_MAX_FRAME_BYTES
- * With the table above: 71815, 16384, 88827 and 88831 bytes, 8.5 % of the worker's 1 MiB
- * (test_validate prints what protobuf-c actually packs). */
+ * With the tables above: a job of 71815; contents of 16388 (text), 70640 (e-mail), 164337
+ * (WhatsApp) and 23907 (voice); a Dispatch of 236784 and a frame of 236788 bytes, 22.6 % of the
+ * worker's 1 MiB (test_validate prints what protobuf-c actually packs). */
 #ifndef BRK_LIMITS_H
 #define BRK_LIMITS_H
 

@@ -2,8 +2,9 @@
  *
  * It parses every text of a template once at load (brk_tpl_model.h), so a malformed placeholder
  * is a load error with its file position and rendering (brk_tpl_render.c) is a copy of
- * segments. It knows nothing about delivery: escaping for TwiML, JSON or MIME is the channel
- * worker's. Catalog format (deploy/templates.yaml; the README documents every key):
+ * segments; the keys of each channel's content are brk_tpl_keys.c's. It knows nothing about
+ * delivery: escaping for TwiML, JSON or MIME is the channel worker's. Catalog format
+ * (deploy/templates.yaml; the README documents every key):
  *
  *   templates:                     # required: a non-empty list of at most 1024 templates
  *     - id: recordatorio_pago      # required; [A-Za-z0-9._-], at most 63 bytes; unique
@@ -45,8 +46,8 @@
  * 1 MiB are errors, reported as one line "FILE:LINE:COLUMN: message". */
 #include "brk_template.h"
 #include "brk_limits.h"
+#include "brk_tpl_keys.h"
 #include "brk_tpl_model.h"
-#include "brk_validate.h"
 #include "rl_yaml.h"
 
 #include <errno.h>
@@ -61,13 +62,8 @@
 #define S_ID_MAX          BRK_LIM_TEMPLATE_ID /* a job can name every template */
 #define S_LANG_MIN        2
 #define S_LANG_MAX        BRK_LIM_VOICE_LANGUAGE
-#define S_WA_NAME_MAX     BRK_LIM_WA_NAME
-#define S_WA_LANG_MAX     BRK_LIM_WA_LANGUAGE
-#define S_VOICE_MAX       BRK_LIM_VOICE_NAME
 #define S_VAR_NAME_MAX    BRK_LIM_VAR_KEY /* a job can give every variable */
 #define S_BODY_SOURCE_MAX 8192
-#define S_HTML_SOURCE_MAX BRK_TPL_HTML_MAX_BYTES
-#define S_PART_SOURCE_MAX 8192 /* a parameter, a say, the voicemail, as written */
 #define S_MSG_MAX         400
 
 #define S_ALLOW_NL  BRK_TPL__ALLOW_NL
@@ -345,7 +341,7 @@ static int s_fail_in_text(rl_yaml_t *ld, yaml_node_t *n, size_t off, const char 
  * Values */
 
 /* A scalar of min..max bytes, all in `alphabet`; *out gets a malloc'd copy. */
-static int s_word(rl_yaml_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
+int brk_tpl__word(rl_yaml_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
                   const char *alphabet_name, size_t min, size_t max, char **out) {
     const char *v = NULL;
     if (rl_yaml_text(ld, n, what, &v) != 0) {
@@ -364,24 +360,6 @@ static int s_word(rl_yaml_t *ld, yaml_node_t *n, const char *what, const char *a
 /* ---------------------------------------------------------------------------------------------
  * One template */
 
-enum {
-    K_ID,
-    K_CHANNELS,
-    K_LANGUAGE,
-    K_SUBJECT,
-    K_BODY,
-    K_HTML,
-    K_WA_NAME,
-    K_WA_LANG,
-    K_WA_BODY,
-    K_WA_HEADER,
-    K_WA_BUTTON,
-    K_VOICE,
-    K_DIGITS,
-    K_VOICEMAIL,
-    K_GATHER,
-    K_COUNT
-};
 static const char *const s_tpl_keys[K_COUNT + 1] = {"id",
                                                     "channels",
                                                     "language",
@@ -478,8 +456,8 @@ static int s_channels(rl_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
 /* Parses a text scalar (body, subject, html, a parameter...) into x: at most max_bytes as
  * written, control characters as flags allow; its variables are marked as used by the content
  * of the channels in `channels`. */
-static int s_template_text(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
-                           unsigned flags, size_t max_bytes, uint32_t channels, brk_tpl_text_t *x) {
+int brk_tpl__text(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what, unsigned flags,
+                  size_t max_bytes, uint32_t channels, brk_tpl_text_t *x) {
     const char *v = NULL;
     if (rl_yaml_text(ld, n, what, &v) != 0) {
         return -1;
@@ -512,7 +490,7 @@ static int s_template_text(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const ch
 }
 
 /* The fixed text of x (without its variables) must fit max code points (chars) or bytes. */
-static int s_fixed_limit(rl_yaml_t *ld, yaml_node_t *n, const char *what, const brk_tpl_text_t *x,
+int brk_tpl__fixed_limit(rl_yaml_t *ld, yaml_node_t *n, const char *what, const brk_tpl_text_t *x,
                          int chars, size_t max) {
     size_t have = chars ? x->fixed_chars : x->fixed_bytes;
     if (have > max) {
@@ -546,311 +524,11 @@ static int s_body_limits(rl_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
 }
 
 /* A key only templates serving `channel` may have. */
-static int s_only_for(rl_yaml_t *ld, const brk_tpl_t *t, const rl_yaml_slot_t *slot,
+int brk_tpl__only_for(rl_yaml_t *ld, const brk_tpl_t *t, const rl_yaml_slot_t *slot,
                       const char *key, int channel) {
     if (slot->key && !(t->channels & S_BIT(channel))) {
         return rl_yaml_fail(ld, slot->key, "\"%s\" is only for templates that serve %s", key,
                             s_channel_names[channel]);
-    }
-    return 0;
-}
-
-/* subject (required) and html (optional) of a template serving email. */
-static int s_email_keys(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t, rl_yaml_slot_t *s) {
-    if (s_only_for(ld, t, &s[K_SUBJECT], "subject", S_EMAIL) != 0 ||
-        s_only_for(ld, t, &s[K_HTML], "html", S_EMAIL) != 0) {
-        return -1;
-    }
-    if (!(t->channels & S_BIT(S_EMAIL))) {
-        return 0;
-    }
-    if (!s[K_SUBJECT].val) {
-        return rl_yaml_fail(ld, n, "template \"%s\" serves email but has no \"subject\"", t->id);
-    }
-    if (s_template_text(ld, t, s[K_SUBJECT].val, "subject", 0, BRK_TPL_SUBJECT_MAX_BYTES,
-                        S_BIT(S_EMAIL), &t->subject) != 0) {
-        return -1;
-    }
-    if (s[K_HTML].val &&
-        (s_template_text(ld, t, s[K_HTML].val, "html", S_ALLOW_NL | S_ALLOW_TAB, S_HTML_SOURCE_MAX,
-                         S_BIT(S_EMAIL), &t->html) != 0 ||
-         s_fixed_limit(ld, s[K_HTML].val, "html", &t->html, 0, BRK_TPL_HTML_MAX_BYTES) != 0)) {
-        return -1;
-    }
-    return 0;
-}
-
-/* One WhatsApp parameter: one line, at most 4 consecutive spaces, its fixed text within
- * max_chars. */
-static int s_param(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what, size_t max_chars,
-                   brk_tpl_text_t *x) {
-    if (s_template_text(ld, t, n, what, 0, S_PART_SOURCE_MAX, S_BIT(S_WHATSAPP), x) != 0 ||
-        s_fixed_limit(ld, n, what, x, 1, max_chars) != 0) {
-        return -1;
-    }
-    char spaces[BRK_TPL_WA_PARAM_MAX_SPACES + 2];
-    memset(spaces, ' ', sizeof spaces - 1);
-    spaces[sizeof spaces - 1] = '\0';
-    if (strstr(x->text, spaces)) {
-        return rl_yaml_fail(ld, n, "%s has more than %d consecutive spaces (WhatsApp refuses it)",
-                            what, BRK_TPL_WA_PARAM_MAX_SPACES);
-    }
-    return 0;
-}
-
-/* A list of at most max_n WhatsApp parameters into out[], *n_out. */
-static int s_params(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what, size_t max_n,
-                    size_t max_chars, brk_tpl_text_t *out, size_t *n_out) {
-    if (rl_yaml_expect(ld, n, YAML_SEQUENCE_NODE, what) != 0) {
-        return -1;
-    }
-    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count > max_n) {
-        return rl_yaml_fail(ld, n, "%s has %zu entries (at most %zu)", what, count, max_n);
-    }
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *p = rl_yaml_node(ld, *it);
-        if (!p) {
-            return rl_yaml_fail(ld, n, "malformed list");
-        }
-        if (s_param(ld, t, p, what, max_chars, &out[*n_out]) != 0) {
-            (*n_out)++; /* counted so that its text is freed */
-            return -1;
-        }
-        (*n_out)++;
-    }
-    return 0;
-}
-
-/* Without whatsapp_body_params the body's variables are the body parameters, in order. */
-static int s_default_body_params(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t, size_t n_body_vars) {
-    if (n_body_vars > BRK_LIM_WA_BODY_PARAMS) {
-        return rl_yaml_fail(ld, n,
-                            "the body has %zu variables, more than the %d WhatsApp body "
-                            "parameters: list them in \"whatsapp_body_params\"",
-                            n_body_vars, BRK_LIM_WA_BODY_PARAMS);
-    }
-    for (size_t v = 0; v < n_body_vars; v++) {
-        brk_tpl_text_t *x = &t->wa_body[t->n_wa_body++];
-        size_t len = strlen(t->vars[v]);
-        x->text = malloc(len + 5);
-        x->segs = malloc(sizeof *x->segs);
-        if (!x->text || !x->segs) {
-            return rl_yaml_fail(ld, n, "out of memory");
-        }
-        snprintf(x->text, len + 5, "{{%s}}", t->vars[v]);
-        x->segs[0] = (brk_tpl_seg_t){.off = 0, .len = 0, .var = (int)v};
-        x->n_segs = 1;
-    }
-    return 0;
-}
-
-/* whatsapp_template, whatsapp_language and the parameter lists. */
-static int s_whatsapp_keys(rl_yaml_t *ld, brk_tpl_t *t, rl_yaml_slot_t *s, size_t n_body_vars) {
-    static const struct {
-        int key;
-        const char *name;
-    } wa_keys[] = {{K_WA_NAME, "whatsapp_template"},
-                   {K_WA_LANG, "whatsapp_language"},
-                   {K_WA_BODY, "whatsapp_body_params"},
-                   {K_WA_HEADER, "whatsapp_header_params"},
-                   {K_WA_BUTTON, "whatsapp_button_params"}};
-    for (size_t i = 0; i < sizeof wa_keys / sizeof wa_keys[0]; i++) {
-        if (s_only_for(ld, t, &s[wa_keys[i].key], wa_keys[i].name, S_WHATSAPP) != 0) {
-            return -1;
-        }
-        if (i > 0 && s[wa_keys[i].key].key && !s[K_WA_NAME].val) {
-            return rl_yaml_fail(ld, s[wa_keys[i].key].key,
-                                "\"%s\" is only for entries with \"whatsapp_template\"",
-                                wa_keys[i].name);
-        }
-    }
-    if (!s[K_WA_NAME].val) {
-        return 0;
-    }
-    if (!s[K_WA_LANG].val) {
-        return rl_yaml_fail(ld, s[K_WA_NAME].key,
-                            "\"whatsapp_template\" needs \"whatsapp_language\" (e.g. es_MX)");
-    }
-    if (s_word(ld, s[K_WA_NAME].val, "whatsapp_template", "abcdefghijklmnopqrstuvwxyz0123456789_",
-               "lowercase letters, digits, '_'", 1, S_WA_NAME_MAX, &t->wa_name) != 0 ||
-        s_word(ld, s[K_WA_LANG].val, "whatsapp_language",
-               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "letters, '_'", 2,
-               S_WA_LANG_MAX, &t->wa_lang) != 0) {
-        return -1;
-    }
-    if (s[K_WA_BODY].val
-            ? s_params(ld, t, s[K_WA_BODY].val, "whatsapp_body_params", BRK_LIM_WA_BODY_PARAMS,
-                       BRK_TPL_WA_BODY_PARAM_CHARS, t->wa_body, &t->n_wa_body)
-            : s_default_body_params(ld, s[K_WA_NAME].key, t, n_body_vars)) {
-        return -1;
-    }
-    if (s[K_WA_HEADER].val &&
-        s_params(ld, t, s[K_WA_HEADER].val, "whatsapp_header_params", BRK_LIM_WA_HEADER_PARAMS,
-                 BRK_TPL_WA_HEADER_PARAM_CHARS, t->wa_header, &t->n_wa_header) != 0) {
-        return -1;
-    }
-    if (s[K_WA_BUTTON].val &&
-        s_params(ld, t, s[K_WA_BUTTON].val, "whatsapp_button_params", BRK_LIM_WA_BUTTON_PARAMS,
-                 BRK_TPL_WA_BUTTON_PARAM_CHARS, t->wa_button, &t->n_wa_button) != 0) {
-        return -1;
-    }
-    return 0;
-}
-
-/* A transfer target: E.164 (brk_validate.h's form) or a sip:/sips: URI of printable ASCII
- * without spaces, quotes or angle brackets. */
-static int s_target(rl_yaml_t *ld, yaml_node_t *n, char **out) {
-    const char *v = NULL;
-    if (rl_yaml_text(ld, n, "target", &v) != 0) {
-        return -1;
-    }
-    size_t len = strlen(v), skip = 0;
-    int ok = 0;
-    if (v[0] == '+') {
-        ok = brk_val_contact(S_VOICE, v) == NULL;
-    } else if ((strncmp(v, "sip:", 4) == 0 && (skip = 4)) ||
-               (strncmp(v, "sips:", 5) == 0 && (skip = 5))) {
-        ok = len > skip && len <= BRK_LIM_DIGIT_TARGET;
-        for (size_t i = skip; ok && i < len; i++) {
-            unsigned char c = (unsigned char)v[i];
-            ok = c > 0x20 && c < 0x7F && c != '"' && c != '<' && c != '>';
-        }
-    }
-    if (!ok) {
-        char q[48];
-        return rl_yaml_fail(ld, n,
-                            "target \"%s\" is neither an E.164 number (+ and 8 to 15 digits) nor "
-                            "a sip: or sips: URI of at most %d bytes",
-                            rl_yaml_quote(q, sizeof q, v), BRK_LIM_DIGIT_TARGET);
-    }
-    *out = strdup(v);
-    return *out ? 0 : rl_yaml_fail(ld, n, "out of memory");
-}
-
-/* One entry of `digits`: key "1", value {action, target, say}. */
-static int s_digit(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *key, yaml_node_t *val,
-                   brk_tpl_digit_t *d) {
-    static const char *const keys[] = {"action", "target", "say", NULL};
-    const char *k = NULL;
-    if (rl_yaml_text(ld, key, "a digit", &k) != 0) {
-        return -1;
-    }
-    if (strlen(k) != 1 || !strchr("0123456789*#", k[0])) {
-        char q[48];
-        return rl_yaml_fail(ld, key,
-                            "\"%s\" is not a digit (expected one of 0-9, \"*\", \"#\"; quote * and "
-                            "#: unquoted, YAML reads an alias and a comment)",
-                            rl_yaml_quote(q, sizeof q, k));
-    }
-    for (size_t i = 0; i < t->n_digits; i++) {
-        if (t->digits[i].digit[0] == k[0]) {
-            return rl_yaml_fail(ld, key, "digit \"%s\" is listed twice", k);
-        }
-    }
-    d->digit[0] = k[0];
-    rl_yaml_slot_t s[3];
-    const char *a = NULL;
-    if (rl_yaml_fields(ld, val, "a digit's action", keys, s) != 0 ||
-        rl_yaml_require(ld, val, &s[0], "action", "a digit's action") != 0 ||
-        rl_yaml_text(ld, s[0].val, "action", &a) != 0) {
-        return -1;
-    }
-    int act = 0;
-    while (act < BRK_TPL_ACT_COUNT && strcmp(a, brk_tpl__action_names[act]) != 0) {
-        act++;
-    }
-    if (act == BRK_TPL_ACT_COUNT) {
-        char q[48];
-        return rl_yaml_fail(ld, s[0].val,
-                            "unknown action \"%s\" (expected transfer, repeat, promise, opt-out, "
-                            "hangup)",
-                            rl_yaml_quote(q, sizeof q, a));
-    }
-    d->action = (brk_tpl_action_t)act;
-    if (d->action == BRK_TPL_ACT_TRANSFER && !s[1].val) {
-        return rl_yaml_fail(ld, val, "action transfer needs a \"target\" (E.164 or SIP URI)");
-    }
-    if (d->action != BRK_TPL_ACT_TRANSFER && s[1].key) {
-        return rl_yaml_fail(ld, s[1].key, "\"target\" is only for action transfer");
-    }
-    if (s[1].val && s_target(ld, s[1].val, &d->target) != 0) {
-        return -1;
-    }
-    if (s[2].val && (s_template_text(ld, t, s[2].val, "say", S_ALLOW_NL, S_PART_SOURCE_MAX,
-                                     S_BIT(S_VOICE), &d->say) != 0 ||
-                     s_fixed_limit(ld, s[2].val, "say", &d->say, 0, BRK_TPL_SAY_MAX_BYTES) != 0)) {
-        return -1;
-    }
-    return 0;
-}
-
-static int s_digits(rl_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n) {
-    if (rl_yaml_expect(ld, n, YAML_MAPPING_NODE, "digits") != 0) {
-        return -1;
-    }
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *key = rl_yaml_node(ld, p->key), *val = rl_yaml_node(ld, p->value);
-        if (!key || !val) {
-            return rl_yaml_fail(ld, n, "malformed mapping");
-        }
-        /* at most 12 distinct digits: the check for a repeated one keeps this in bounds */
-        brk_tpl_digit_t *d = &t->digits[t->n_digits];
-        int rc = s_digit(ld, t, key, val, d);
-        if (d->digit[0]) {
-            t->n_digits++; /* counted so that destroy frees what it holds */
-        }
-        if (rc != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* gather_timeout_s: 1..BRK_TPL_GATHER_MAX_S, decimal digits. */
-static int s_gather(rl_yaml_t *ld, yaml_node_t *n, uint32_t *out) {
-    const char *v = NULL;
-    if (rl_yaml_text(ld, n, "gather_timeout_s", &v) != 0) {
-        return -1;
-    }
-    size_t len = strlen(v);
-    unsigned long sec = len <= 2 && strspn(v, "0123456789") == len ? strtoul(v, NULL, 10) : 0;
-    if (sec < 1 || sec > BRK_TPL_GATHER_MAX_S) {
-        char q[48];
-        return rl_yaml_fail(ld, n, "gather_timeout_s \"%s\" is not a number of seconds 1 to %d",
-                            rl_yaml_quote(q, sizeof q, v), BRK_TPL_GATHER_MAX_S);
-    }
-    *out = (uint32_t)sec;
-    return 0;
-}
-
-/* voice, digits, voicemail and gather_timeout_s of a template serving voice. */
-static int s_voice_keys(rl_yaml_t *ld, brk_tpl_t *t, rl_yaml_slot_t *s) {
-    if (s_only_for(ld, t, &s[K_VOICE], "voice", S_VOICE) != 0 ||
-        s_only_for(ld, t, &s[K_DIGITS], "digits", S_VOICE) != 0 ||
-        s_only_for(ld, t, &s[K_VOICEMAIL], "voicemail", S_VOICE) != 0 ||
-        s_only_for(ld, t, &s[K_GATHER], "gather_timeout_s", S_VOICE) != 0) {
-        return -1;
-    }
-    if (s[K_VOICE].val &&
-        s_word(ld, s[K_VOICE].val, "voice",
-               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
-               "letters, digits, '.', '_', '-'", 1, S_VOICE_MAX, &t->voice) != 0) {
-        return -1;
-    }
-    if (s[K_DIGITS].val && s_digits(ld, t, s[K_DIGITS].val) != 0) {
-        return -1;
-    }
-    if (s[K_VOICEMAIL].val &&
-        (s_template_text(ld, t, s[K_VOICEMAIL].val, "voicemail", S_ALLOW_NL, S_PART_SOURCE_MAX,
-                         S_BIT(S_VOICE), &t->voicemail) != 0 ||
-         s_fixed_limit(ld, s[K_VOICEMAIL].val, "voicemail", &t->voicemail, 0,
-                       BRK_TPL_VOICEMAIL_MAX_BYTES) != 0)) {
-        return -1;
-    }
-    if (s[K_GATHER].val && s_gather(ld, s[K_GATHER].val, &t->gather_timeout_s) != 0) {
-        return -1;
     }
     return 0;
 }
@@ -866,26 +544,27 @@ static int s_template(rl_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
         rl_yaml_require(ld, n, &s[K_BODY], "body", "a template") != 0) {
         return -1;
     }
-    if (s_word(ld, s[K_ID].val, "template id",
-               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
-               "letters, digits, '.', '_', '-'", 1, S_ID_MAX, &t->id) != 0 ||
+    if (brk_tpl__word(ld, s[K_ID].val, "template id",
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
+                      "letters, digits, '.', '_', '-'", 1, S_ID_MAX, &t->id) != 0 ||
         s_channels(ld, s[K_CHANNELS].val, &t->channels) != 0) {
         return -1;
     }
     if (s[K_LANGUAGE].val &&
-        s_word(ld, s[K_LANGUAGE].val, "language",
-               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
-               "letters, digits, '_', '-'", S_LANG_MIN, S_LANG_MAX, &t->language) != 0) {
+        brk_tpl__word(ld, s[K_LANGUAGE].val, "language",
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+                      "letters, digits, '_', '-'", S_LANG_MIN, S_LANG_MAX, &t->language) != 0) {
         return -1;
     }
-    if (s_template_text(ld, t, s[K_BODY].val, "body", S_ALLOW_NL, S_BODY_SOURCE_MAX, t->channels,
-                        &t->body) != 0 ||
+    if (brk_tpl__text(ld, t, s[K_BODY].val, "body", S_ALLOW_NL, S_BODY_SOURCE_MAX, t->channels,
+                      &t->body) != 0 ||
         s_body_limits(ld, t, s[K_BODY].val) != 0) {
         return -1;
     }
     const size_t n_body_vars = t->n_vars; /* the body's come first */
-    return s_email_keys(ld, n, t, s) != 0 || s_whatsapp_keys(ld, t, s, n_body_vars) != 0 ||
-                   s_voice_keys(ld, t, s) != 0
+    return brk_tpl__email_keys(ld, n, t, s) != 0 ||
+                   brk_tpl__whatsapp_keys(ld, t, s, n_body_vars) != 0 ||
+                   brk_tpl__voice_keys(ld, t, s) != 0
                ? -1
                : 0;
 }

@@ -142,8 +142,8 @@ const char *brk_tpl_whatsapp_language(const brk_tpl_t *tpl);
 
 /* The variables the template uses, whatever the channel: the body's in order of first
  * appearance, then those that only other texts use, in the order the catalog writes them
- * (subject, html, WhatsApp parameters, voicemail, digits). Returns their number; *names (if not
- * NULL) gets the borrowed array. */
+ * (subject, html, WhatsApp parameters, digits' "say", voicemail). Returns their number; *names (if
+ * not NULL) gets the borrowed array. */
 size_t brk_tpl_vars(const brk_tpl_t *tpl, const char *const **names);
 
 /* The TTS voice of a voice template (e.g. "Polly.Mia"), or NULL when the entry names none. */

@@ -2,11 +2,11 @@
  * channel, the content rendered for every channel and its limits, HTML escaping, and the
  * loader's strictness and error positions.
  *
- * The module's two .c files are included directly (the test also links pg_broker for
- * brk_validate and the generated protobuf code). The
- * shipped catalog is read from PG_SOURCE_DIR/deploy/templates.yaml; error cases are written to a
- * temporary folder. The last test feeds every prefix of the shipped catalog to the loader: it must
- * never crash or leak and always answer with a catalog or one "PATH:LINE:COL:" line. */
+ * The module's three .c files are included directly (the test also links pg_broker for
+ * brk_validate and the generated protobuf code). The shipped catalog is read from
+ * PG_SOURCE_DIR/deploy/templates.yaml; error cases are written to a temporary folder. The last test
+ * feeds every prefix of the shipped catalog to the loader: it must never crash or leak and always
+ * answer with a catalog or one "PATH:LINE:COL:" line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../../broker/brk_template.c"
+#include "../../broker/brk_tpl_keys.c"
 #include "../../broker/brk_tpl_render.c"
 
 #ifndef PG_SOURCE_DIR
