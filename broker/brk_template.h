@@ -31,14 +31,18 @@ typedef struct brk_tpl brk_tpl_t;
  * the body at load, since one body serves every channel a template lists, and those of the job's
  * channel to what is rendered for it). Characters are Unicode code points. The byte bounds of
  * every rendered field, which the renderer also enforces, are brk_limits.h's. */
-#define BRK_TPL_SMS_MAX_CHARS         1600 /* Twilio Messages Body */
-#define BRK_TPL_WHATSAPP_MAX_CHARS    4096 /* Cloud API text body (free-form and WhatsApp text) */
-#define BRK_TPL_MESSENGER_MAX_CHARS   2000 /* Send API message.text */
-#define BRK_TPL_VOICE_MAX_BYTES       BRK_LIM_SPEECH_BYTES     /* text spoken by <Say> */
-#define BRK_TPL_EMAIL_MAX_BYTES       BRK_LIM_EMAIL_TEXT_BYTES /* the text/plain part */
-#define BRK_TPL_SUBJECT_MAX_BYTES     BRK_LIM_SUBJECT_BYTES    /* one RFC 5322 header line */
-#define BRK_TPL_HTML_MAX_BYTES        BRK_LIM_HTML_BYTES       /* the text/html part */
-#define BRK_TPL_WA_BODY_PARAM_CHARS   1024 /* a body parameter's text (Cloud API) */
+#define BRK_TPL_SMS_MAX_CHARS       1600 /* Twilio Messages Body */
+#define BRK_TPL_WHATSAPP_MAX_CHARS  4096 /* Cloud API text body (free-form and WhatsApp text) */
+#define BRK_TPL_MESSENGER_MAX_CHARS 2000 /* Send API message.text */
+#define BRK_TPL_VOICE_MAX_BYTES     BRK_LIM_SPEECH_BYTES     /* text spoken by <Say> */
+#define BRK_TPL_EMAIL_MAX_BYTES     BRK_LIM_EMAIL_TEXT_BYTES /* the text/plain part */
+#define BRK_TPL_SUBJECT_MAX_BYTES   BRK_LIM_SUBJECT_BYTES    /* one RFC 5322 header line */
+#define BRK_TPL_HTML_MAX_BYTES      BRK_LIM_HTML_BYTES       /* the text/html part */
+/* WhatsApp template parameters (Meta's template components reference: a text header of at most
+ * 60 characters with one parameter; a body parameter's text 1,024 characters when the message
+ * has other components, 32,768 when the body is alone: the smaller is kept; a URL button's URL
+ * at most 2,000 characters, unverified in the stored docs). */
+#define BRK_TPL_WA_BODY_PARAM_CHARS   1024 /* a body parameter's text */
 #define BRK_TPL_WA_HEADER_PARAM_CHARS 60   /* a text header, its parameter included */
 #define BRK_TPL_WA_BUTTON_PARAM_CHARS 2000 /* a URL button's URL, its parameter included */
 #define BRK_TPL_WA_PARAM_MAX_SPACES   4    /* consecutive spaces a parameter may hold */
