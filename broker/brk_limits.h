@@ -4,11 +4,13 @@
  * One table for every string (bytes), repeated field and map (entries) of pregon.SendRequest
  * (proto/pregon.proto), checked at admission by brk_submit_prepare: a job over any limit is
  * REJECTED with rule "job.fields" and a reason naming the field (brk_submit.h lists them). From
- * the table this header derives the largest serialized SendRequest, adds the largest rendered
- * body (the renderer's cap) and the lease id, and checks at compile time that the resulting
- * BrokerToWorker{dispatch} frame fits the worker's ZMQ_MAXMSGSIZE (channels/common/chw_limits.h).
- * So a job whose Dispatch could not reach its worker cannot be accepted. tests/unit/test_validate.c
- * packs a maximal Dispatch with protobuf-c and checks the same at run time.
+ * the table this header derives the largest serialized SendRequest, adds the largest Content the
+ * renderer can produce (text, e-mail, WhatsApp template or voice script: the bounds of every
+ * field it renders are the second table, enforced by brk_tpl_render_content) and the lease id,
+ * and checks at compile time that the resulting BrokerToWorker{dispatch} frame fits the worker's
+ * ZMQ_MAXMSGSIZE (channels/common/chw_limits.h). So a job whose Dispatch could not reach its
+ * worker cannot be accepted. tests/unit/test_validate.c packs a maximal Dispatch of each content
+ * kind with protobuf-c and checks the same at run time.
  *
  * Why these numbers (a demanding campaign system should never meet them with honest data):
  *   job_id, debtor_id, debt_id  128  room for a UUID with a prefix, or a composite CRM key
@@ -36,11 +38,13 @@
  *   BRK_LIM_JOB_BYTES       largest serialized SendRequest that admission accepts (also the cap
  *                           on a job's whole serialized size, so unknown fields of a newer
  *                           client cannot carry a job past it: "job-too-large")
- *   BRK_LIM_BODY_BYTES      largest rendered body (brk_tpl_render fails "template-too-long" past)
+ *   BRK_LIM_*_CONTENT_BYTES largest TextContent, EmailContent, WhatsAppTemplate, VoiceScript
+ *   BRK_LIM_CONTENT_BYTES   largest Content: the WhatsApp template's (32 body parameters)
  *   BRK_LIM_DISPATCH_BYTES  largest serialized Dispatch
  *   BRK_LIM_FRAME_BYTES     largest BrokerToWorker frame, <= CHW_MAX_FRAME_BYTES
- * With the table above: 71815, 16384, 88827 and 88831 bytes, 8.5 % of the worker's 1 MiB
- * (test_validate prints what protobuf-c actually packs). */
+ * With the tables above: a job of 71815; contents of 16388 (text), 70640 (e-mail), 164337
+ * (WhatsApp) and 23907 (voice); a Dispatch of 236784 and a frame of 236788 bytes, 22.6 % of the
+ * worker's 1 MiB (test_validate prints what protobuf-c actually packs). */
 #ifndef BRK_LIMITS_H
 #define BRK_LIMITS_H
 
@@ -75,10 +79,34 @@
 /* --- what the broker adds at dispatch ------------------------------------------------------ */
 
 #define BRK_LIM_LEASE_ID 600 /* Dispatch.lease_id: "attempt/job key", formatted by pregond */
+#define BRK_LIM_REASON   31  /* bytes of a verdict reason code */
+
+/* Dispatch.content, rendered by brk_template for the job's channel: bytes of each field and
+ * entries of each repeated one. The renderer refuses (before allocating) whatever would pass
+ * them; the channels' own limits, in code points where a provider counts characters, are
+ * brk_template.h's and smaller (4 bytes a code point at most). */
 #define BRK_LIM_BODY_BYTES                                                                         \
-    16384                 /* Dispatch.content text: the renderer's cap, 4096 code points           \
-                           * of 4 bytes (WhatsApp's limit; every channel's is smaller) */
-#define BRK_LIM_REASON 31 /* bytes of a verdict reason code */
+    16384 /* any rendered text (TextContent, WhatsApp text): 4096 code points of 4 bytes,          \
+           * WhatsApp's limit; SMS's and Messenger's are smaller */
+#define BRK_LIM_SUBJECT_BYTES    998   /* EmailContent.subject: one RFC 5322 header line */
+#define BRK_LIM_EMAIL_TEXT_BYTES 4096  /* EmailContent.text */
+#define BRK_LIM_HTML_BYTES       65536 /* EmailContent.html, values escaped */
+#define BRK_LIM_WA_NAME          512   /* WhatsAppTemplate.name, from the catalog */
+#define BRK_LIM_WA_LANGUAGE      15    /* WhatsAppTemplate.language, from the catalog */
+#define BRK_LIM_WA_BODY_PARAMS   32    /* WhatsAppTemplate.body_params: entries */
+#define BRK_LIM_WA_BODY_PARAM    4096  /*   bytes of one (1024 code points) */
+#define BRK_LIM_WA_HEADER_PARAMS 1     /* WhatsAppTemplate.header_params: a text header has one */
+#define BRK_LIM_WA_HEADER_PARAM  240   /*   bytes of it (60 code points) */
+#define BRK_LIM_WA_BUTTON_PARAMS 2     /* WhatsAppTemplate.button_params: at most 2 URL buttons */
+#define BRK_LIM_WA_BUTTON_PARAM  8000  /*   bytes of one (2000 code points: a URL) */
+#define BRK_LIM_SPEECH_BYTES     4096  /* VoiceScript.speech: what one <Say> takes */
+#define BRK_LIM_VOICE_NAME       64    /* VoiceScript.voice, from the catalog */
+#define BRK_LIM_VOICE_LANGUAGE   35    /* VoiceScript.language: the catalog's language tag */
+#define BRK_LIM_DIGITS           12    /* VoiceScript.digits: 0-9, * and # */
+#define BRK_LIM_DIGIT_ACTION     8     /*   DigitAction.action: "transfer" is the longest */
+#define BRK_LIM_DIGIT_TARGET     254   /*   DigitAction.target: E.164 or a SIP URI */
+#define BRK_LIM_SAY_BYTES        1024  /*   DigitAction.say */
+#define BRK_LIM_VOICEMAIL_BYTES  4096  /* VoiceScript.voicemail */
 
 /* --- protobuf encoding sizes (upper bounds; arguments are constants) ----------------------- */
 
@@ -129,10 +157,37 @@
      BRK_PB_INT(16) + BRK_LIM_FALLBACK_BYTES + BRK_PB_LEN(18, BRK_LIM_SEGMENT_BYTES) +             \
      BRK_PB_LEN(19, BRK_LIM_WINDOW) + BRK_PB_LEN(20, BRK_LIM_SENDER))
 
-/* Dispatch: job, lease_id, lease_expires_ms, attempt, content (Content{text{text}}). */
+/* Content, for each kind of body: the largest message the renderer can produce. */
+#define BRK_LIM_TEXT_CONTENT_BYTES BRK_PB_LEN(1, BRK_LIM_BODY_BYTES)
+#define BRK_LIM_EMAIL_CONTENT_BYTES                                                                \
+    (BRK_PB_LEN(1, BRK_LIM_SUBJECT_BYTES) + BRK_PB_LEN(2, BRK_LIM_EMAIL_TEXT_BYTES) +              \
+     BRK_PB_LEN(3, BRK_LIM_HTML_BYTES))
+#define BRK_LIM_WHATSAPP_CONTENT_BYTES                                                             \
+    (BRK_PB_LEN(1, BRK_LIM_WA_NAME) + BRK_PB_LEN(2, BRK_LIM_WA_LANGUAGE) +                         \
+     BRK_LIM_WA_BODY_PARAMS * BRK_PB_LEN(3, BRK_LIM_WA_BODY_PARAM) +                               \
+     BRK_LIM_WA_HEADER_PARAMS * BRK_PB_LEN(4, BRK_LIM_WA_HEADER_PARAM) +                           \
+     BRK_LIM_WA_BUTTON_PARAMS * BRK_PB_LEN(5, BRK_LIM_WA_BUTTON_PARAM) +                           \
+     BRK_PB_LEN(6, BRK_LIM_BODY_BYTES))
+#define BRK_LIM_DIGIT_ACTION_BYTES                                                                 \
+    (BRK_PB_LEN(1, 1) + BRK_PB_LEN(2, BRK_LIM_DIGIT_ACTION) +                                      \
+     BRK_PB_LEN(3, BRK_LIM_DIGIT_TARGET) + BRK_PB_LEN(4, BRK_LIM_SAY_BYTES))
+#define BRK_LIM_VOICE_CONTENT_BYTES                                                                \
+    (BRK_PB_LEN(1, BRK_LIM_SPEECH_BYTES) + BRK_PB_LEN(2, BRK_LIM_VOICE_NAME) +                     \
+     BRK_PB_LEN(3, BRK_LIM_VOICE_LANGUAGE) +                                                       \
+     BRK_LIM_DIGITS * BRK_PB_LEN(4, BRK_LIM_DIGIT_ACTION_BYTES) +                                  \
+     BRK_PB_LEN(5, BRK_LIM_VOICEMAIL_BYTES) + BRK_PB_U32(6))
+#define BRK_PB_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* Content{oneof text = 1 | email = 2 | whatsapp = 3 | voice = 4}: the largest of them. */
+#define BRK_LIM_CONTENT_BYTES                                                                      \
+    BRK_PB_MAX(BRK_PB_MAX(BRK_PB_LEN(1, BRK_LIM_TEXT_CONTENT_BYTES),                               \
+                          BRK_PB_LEN(2, BRK_LIM_EMAIL_CONTENT_BYTES)),                             \
+               BRK_PB_MAX(BRK_PB_LEN(3, BRK_LIM_WHATSAPP_CONTENT_BYTES),                           \
+                          BRK_PB_LEN(4, BRK_LIM_VOICE_CONTENT_BYTES)))
+
+/* Dispatch: job, lease_id, lease_expires_ms, attempt, content. */
 #define BRK_LIM_DISPATCH_BYTES                                                                     \
     (BRK_PB_LEN(1, BRK_LIM_JOB_BYTES) + BRK_PB_LEN(2, BRK_LIM_LEASE_ID) + BRK_PB_INT(3) +          \
-     BRK_PB_U32(4) + BRK_PB_LEN(6, BRK_PB_LEN(1, BRK_PB_LEN(1, BRK_LIM_BODY_BYTES))))
+     BRK_PB_U32(4) + BRK_PB_LEN(6, BRK_LIM_CONTENT_BYTES))
 
 /* BrokerToWorker{dispatch = 1}: the largest frame the broker sends a worker (heartbeat, halt and
  * leave_ack are a few bytes). */

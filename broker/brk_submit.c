@@ -193,12 +193,13 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
         s_reject(out, "job.template", brk_tpl_reason(rc));
         return;
     }
-    /* the body must render within BRK_LIM_BODY_BYTES and its channels' limits now, or the job
-     * could only fail at dispatch */
-    char *body = NULL;
-    if (brk_tpl_render(tpl, keys, values, req->n_variables, &body, &why) < 0) {
+    /* the content must render within brk_limits.h's bounds and its channel's limits now, or the
+     * job could only fail at dispatch */
+    Pregon__Content *content = NULL;
+    if (brk_tpl_render_content(tpl, (int)req->channel, keys, values, req->n_variables, &content,
+                               &why) < 0) {
         s_reject(out, "job.template", why);
         return;
     }
-    free(body);
+    brk_tpl_content_free(&content);
 }

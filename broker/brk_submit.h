@@ -51,7 +51,9 @@
  *   policy, zones, channel, role, window (rl_policyset)  unknown-policy, bad-timezone,
  *                                                        bad-channel, bad-role, bad-window
  *   template (rule "job.template", brk_template.h)       template-unknown, template-channel,
- *                                                        template-variables, template-too-long
+ *     checked, then rendered for the job's channel       template-variables, template-too-long,
+ *     (brk_tpl_render_content lists every reason)        template-subject-too-long,
+ *                                                        template-param-invalid, ...
  * All of these have rule "job.fields" except the last group. Every string a job carries is then
  * within its limit and well-formed UTF-8 (identifiers and contact points are ASCII), and its
  * Dispatch fits the worker's frame limit (brk_limits.h). */

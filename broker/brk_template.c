@@ -1,29 +1,53 @@
-/* brk_template.c — loads the template catalog from YAML, checks jobs against it, renders bodies.
+/* brk_template.c — loads the template catalog from YAML, checks jobs against it.
  *
- * It parses every template once at load, so a malformed placeholder is a load error with its
- * file position and rendering is a copy of segments. It knows nothing about delivery: escaping
- * for TwiML, JSON or MIME is the channel worker's. Catalog format (deploy/templates.yaml):
+ * It parses every text of a template once at load (brk_tpl_model.h), so a malformed placeholder
+ * is a load error with its file position and rendering (brk_tpl_render.c) is a copy of
+ * segments; the keys of each channel's content are brk_tpl_keys.c's. It knows nothing about
+ * delivery: escaping for TwiML, JSON or MIME is the channel worker's. Catalog format
+ * (deploy/templates.yaml; the README documents every key):
  *
  *   templates:                     # required: a non-empty list of at most 1024 templates
  *     - id: recordatorio_pago      # required; [A-Za-z0-9._-], at most 63 bytes; unique
  *       channels: [sms, whatsapp]  # required: a channel (sms, whatsapp, voice, email,
  *                                  # messenger) or a non-empty list of them, none twice
- *       language: es               # optional tag for the text, [A-Za-z0-9_-], 2..35 bytes
- *       subject: "Aviso — {{producto}}"  # required when channels include email, else refused
- *       body: "Hola {{nombre}}..." # required; at most 8192 bytes as written
- *       whatsapp_template: recordatorio_pago  # optional, only with whatsapp: the approved
- *                                  # template's name ([a-z0-9_], at most 512 bytes); its body
- *                                  # parameters are the body's variables in order of appearance
+ *       language: es               # optional tag for the text, [A-Za-z0-9_-], 2..35 bytes;
+ *                                  # the voice script's language too
+ *       body: "Hola {{nombre}}..." # required; at most 8192 bytes as written: the text of sms,
+ *                                  # messenger and free-form whatsapp, the e-mail text part,
+ *                                  # the speech of a call
+ *     email (only when channels include email):
+ *       subject: "Aviso — {{producto}}"  # required; no line breaks
+ *       html: "<p>Hola {{nombre}}</p>"   # optional; values are HTML-escaped into it
+ *     whatsapp (only when channels include whatsapp):
+ *       whatsapp_template: recordatorio_pago  # optional: the approved template's name
+ *                                  # ([a-z0-9_], at most 512 bytes)
  *       whatsapp_language: es_MX   # required with whatsapp_template, refused without it
+ *       whatsapp_body_params: ["{{nombre}}", "{{monto}}"]  # optional, with whatsapp_template:
+ *                                  # at most 32 texts; absent: the body's variables in order
+ *       whatsapp_header_params: ["{{producto}}"]  # optional: at most 1
+ *       whatsapp_button_params: ["{{token}}"]     # optional: at most 2, one per URL button
+ *     voice (only when channels include voice):
+ *       voice: Polly.Mia           # optional TTS voice, [A-Za-z0-9._-], at most 64 bytes
+ *       digits:                    # optional: digit ("0".."9", "*", "#") -> what it does
+ *         "1": {action: transfer, target: "+5716000000", say: "Le comunicamos..."}
+ *         "9": {action: opt-out, say: "No volveremos a llamarle."}
+ *                                  # action: transfer (needs target: E.164 or sip:/sips: URI),
+ *                                  # repeat, promise, opt-out, hangup; say: optional text
+ *       voicemail: "..."           # optional: what an answering machine hears
+ *       gather_timeout_s: 6        # optional: 1..60 seconds to wait for a digit
  *
  * Placeholders: {{name}}, name 1..64 of [A-Za-z0-9_], no spaces inside the braces. "{{" that does
  * not open such a placeholder, and "}}" that does not close one, are errors. A template uses at
- * most 64 variables. Texts may contain line breaks but no other control character. The fixed text
- * of a body (without its variables) must already fit every limit of its channels (brk_template.h).
- * Unknown keys, duplicate keys, explicit YAML tags, values of the wrong YAML type, more than one
- * document and files over 1 MiB are errors, reported as one line "FILE:LINE:COLUMN: message". */
+ * most 64 variables in all its texts. Texts may contain line breaks (the HTML tabs too) but no
+ * other control character; the subject and WhatsApp parameters no line break either, and a
+ * parameter no more than 4 consecutive spaces. The fixed text of every text (without its
+ * variables) must already fit its limit (brk_template.h). Unknown keys, duplicate keys,
+ * explicit YAML tags, values of the wrong YAML type, more than one document and files over
+ * 1 MiB are errors, reported as one line "FILE:LINE:COLUMN: message". */
 #include "brk_template.h"
 #include "brk_limits.h"
+#include "brk_tpl_keys.h"
+#include "brk_tpl_model.h"
 #include "pg_channel.h"
 #include "pg_utf8.h"
 #include "pg_yaml.h"
@@ -35,73 +59,31 @@
 #include <string.h>
 #include <yaml.h>
 
-#define S_MAX_FILE_BYTES   (1024 * 1024)
-#define S_MAX_TEMPLATES    1024
-#define S_ID_MAX           BRK_LIM_TEMPLATE_ID /* a job can name every template */
-#define S_LANG_MIN         2
-#define S_LANG_MAX         35
-#define S_WA_NAME_MAX      512
-#define S_WA_LANG_MAX      15
-#define S_VAR_NAME_MAX     BRK_LIM_VAR_KEY /* a job can give every variable */
-#define S_BODY_SOURCE_MAX  8192
-#define S_RENDER_MAX_BYTES BRK_LIM_BODY_BYTES /* what a Dispatch has room for */
-#define S_MSG_MAX          400
+#define S_MAX_FILE_BYTES  (1024 * 1024)
+#define S_MAX_TEMPLATES   1024
+#define S_ID_MAX          BRK_LIM_TEMPLATE_ID /* a job can name every template */
+#define S_LANG_MIN        2
+#define S_LANG_MAX        BRK_LIM_VOICE_LANGUAGE
+#define S_VAR_NAME_MAX    BRK_LIM_VAR_KEY /* a job can give every variable */
+#define S_BODY_SOURCE_MAX 8192
+#define S_MSG_MAX         400
 
-/* The render cap holds every channel's limit: a body a channel accepts is never cut by it. */
-_Static_assert(4 * BRK_TPL_SMS_MAX_CHARS <= S_RENDER_MAX_BYTES &&
-                   4 * BRK_TPL_WHATSAPP_MAX_CHARS <= S_RENDER_MAX_BYTES &&
-                   4 * BRK_TPL_MESSENGER_MAX_CHARS <= S_RENDER_MAX_BYTES &&
-                   BRK_TPL_VOICE_MAX_BYTES <= S_RENDER_MAX_BYTES &&
-                   BRK_TPL_EMAIL_MAX_BYTES <= S_RENDER_MAX_BYTES,
-               "a channel's body limit is past the render cap (brk_limits.h)");
+#define S_ALLOW_NL  BRK_TPL__ALLOW_NL
+#define S_ALLOW_TAB BRK_TPL__ALLOW_TAB
 
-/* Channel numbers of pregon.proto (pg_channel.h). */
-enum {
-    S_SMS = PG_CH_SMS,
-    S_WHATSAPP = PG_CH_WHATSAPP,
-    S_VOICE = PG_CH_VOICE,
-    S_EMAIL = PG_CH_EMAIL,
-    S_MESSENGER = PG_CH_MESSENGER,
-    S_CH_COUNT = PG_CH_COUNT
-};
-#define S_BIT(c) (1u << (unsigned)(c))
+/* Every channel's limit fits the renderer's byte bounds, which brk_limits.h proves dispatchable. */
+_Static_assert(4 * BRK_TPL_SMS_MAX_CHARS <= BRK_LIM_BODY_BYTES &&
+                   4 * BRK_TPL_WHATSAPP_MAX_CHARS <= BRK_LIM_BODY_BYTES &&
+                   4 * BRK_TPL_MESSENGER_MAX_CHARS <= BRK_LIM_BODY_BYTES &&
+                   BRK_TPL_VOICE_MAX_BYTES <= BRK_LIM_BODY_BYTES &&
+                   BRK_TPL_EMAIL_MAX_BYTES <= BRK_LIM_BODY_BYTES &&
+                   4 * BRK_TPL_WA_BODY_PARAM_CHARS <= BRK_LIM_WA_BODY_PARAM &&
+                   4 * BRK_TPL_WA_HEADER_PARAM_CHARS <= BRK_LIM_WA_HEADER_PARAM &&
+                   4 * BRK_TPL_WA_BUTTON_PARAM_CHARS <= BRK_LIM_WA_BUTTON_PARAM,
+               "a channel's limit is past the renderer's bounds (brk_limits.h)");
 
-/* ---------------------------------------------------------------------------------------------
- * Model */
-
-/* A piece of a parsed text: fixed text text[off..off+len), or variable `var` (index in vars). */
-typedef struct {
-    size_t off;
-    size_t len;
-    int var; /* -1: fixed text */
-} s_seg_t;
-
-typedef struct {
-    char *text; /* the text as written, NUL-terminated; NULL when absent */
-    s_seg_t *segs;
-    size_t n_segs;
-    size_t fixed_bytes; /* bytes and code points of the fixed text */
-    size_t fixed_chars;
-} s_text_t;
-
-struct brk_tpl {
-    char *id;
-    char *language;
-    char *wa_name;
-    char *wa_lang;
-    uint32_t channels; /* S_BIT mask */
-    s_text_t body;
-    s_text_t subject;
-    char *vars[BRK_TPL_MAX_VARS];
-    size_t n_vars;
-    size_t n_body_vars;
-    size_t line; /* 1-based line of the entry, for "first at line N" */
-};
-
-struct brk_tpl_catalog {
-    brk_tpl_t *tpls; /* sorted by id */
-    size_t n;
-};
+const char *const brk_tpl__action_names[BRK_TPL_ACT_COUNT] = {"transfer", "repeat", "promise",
+                                                              "opt-out", "hangup"};
 
 /* ---------------------------------------------------------------------------------------------
  * Text helpers */
@@ -115,17 +97,26 @@ static int s_name_char(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
-/* 1 if s[0..len) holds a control character: C0 (except '\n' when allow_nl), DEL or C1 (U+0080..
- * U+009F, encoded C2 80..C2 9F). */
-static int s_has_control(const char *s, size_t len, int allow_nl) {
+size_t brk_tpl__chars(const char *s, size_t len) {
+    return s_chars(s, len);
+}
+
+/* 1 if s[0..len) holds a control character: C0 (except '\n' with S_ALLOW_NL and '\t' with
+ * S_ALLOW_TAB in flags), DEL or C1 (U+0080..U+009F, encoded C2 80..C2 9F). */
+static int s_has_control(const char *s, size_t len, unsigned flags) {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len; i++) {
-        if ((p[i] < 0x20 && !(allow_nl && p[i] == '\n')) || p[i] == 0x7F ||
-            (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)) {
+        if ((p[i] < 0x20 && !((flags & S_ALLOW_NL) && p[i] == '\n') &&
+             !((flags & S_ALLOW_TAB) && p[i] == '\t')) ||
+            p[i] == 0x7F || (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)) {
             return 1;
         }
     }
     return 0;
+}
+
+int brk_tpl__has_control(const char *s, size_t len, unsigned flags) {
+    return s_has_control(s, len, flags);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -152,26 +143,27 @@ static int s_var_index(brk_tpl_t *t, const char *name, size_t len) {
     return (int)t->n_vars++;
 }
 
-static int s_add_seg(s_text_t *x, size_t *cap, size_t off, size_t len, int var) {
+static int s_add_seg(brk_tpl_text_t *x, size_t *cap, size_t off, size_t len, int var) {
     if (var < 0 && len == 0) {
         return 0;
     }
     if (x->n_segs == *cap) {
         size_t grown_cap = *cap ? *cap * 2 : 8;
-        s_seg_t *grown = realloc(x->segs, grown_cap * sizeof *grown);
+        brk_tpl_seg_t *grown = realloc(x->segs, grown_cap * sizeof *grown);
         if (!grown) {
             return -1;
         }
         x->segs = grown;
         *cap = grown_cap;
     }
-    x->segs[x->n_segs++] = (s_seg_t){.off = off, .len = len, .var = var};
+    x->segs[x->n_segs++] = (brk_tpl_seg_t){.off = off, .len = len, .var = var};
     return 0;
 }
 
 /* Splits x->text into segments, registering its variables in t. On error returns -1 with a
  * message in msg and, in *bad_off, the offset in x->text of the '{' or '}' it is about. */
-static int s_parse_text(brk_tpl_t *t, s_text_t *x, size_t *bad_off, char *msg, size_t msg_len) {
+static int s_parse_text(brk_tpl_t *t, brk_tpl_text_t *x, size_t *bad_off, char *msg,
+                        size_t msg_len) {
     const char *s = x->text;
     const size_t len = strlen(s);
     size_t cap = 0, lit = 0, i = 0;
@@ -345,7 +337,7 @@ static int s_fail_in_text(pg_yaml_t *ld, yaml_node_t *n, size_t off, const char 
  * Values */
 
 /* A scalar of min..max bytes, all in `alphabet`; *out gets a malloc'd copy. */
-static int s_word(pg_yaml_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
+int brk_tpl__word(pg_yaml_t *ld, yaml_node_t *n, const char *what, const char *alphabet,
                   const char *alphabet_name, size_t min, size_t max, char **out) {
     const char *v = NULL;
     if (pg_yaml_text(ld, n, what, &v) != 0) {
@@ -364,12 +356,24 @@ static int s_word(pg_yaml_t *ld, yaml_node_t *n, const char *what, const char *a
 /* ---------------------------------------------------------------------------------------------
  * One template */
 
-enum { K_ID, K_CHANNELS, K_LANGUAGE, K_SUBJECT, K_BODY, K_WA_NAME, K_WA_LANG, K_COUNT };
-static const char *const s_tpl_keys[K_COUNT + 1] = {
-    "id",   "channels",          "language",          "subject",
-    "body", "whatsapp_template", "whatsapp_language", NULL};
+static const char *const s_tpl_keys[K_COUNT + 1] = {"id",
+                                                    "channels",
+                                                    "language",
+                                                    "subject",
+                                                    "body",
+                                                    "html",
+                                                    "whatsapp_template",
+                                                    "whatsapp_language",
+                                                    "whatsapp_body_params",
+                                                    "whatsapp_header_params",
+                                                    "whatsapp_button_params",
+                                                    "voice",
+                                                    "digits",
+                                                    "voicemail",
+                                                    "gather_timeout_s",
+                                                    NULL};
 
-static void s_text_free(s_text_t *x) {
+static void s_text_free(brk_tpl_text_t *x) {
     free(x->text);
     free(x->segs);
     memset(x, 0, sizeof *x);
@@ -380,8 +384,24 @@ static void s_tpl_free(brk_tpl_t *t) {
     free(t->language);
     free(t->wa_name);
     free(t->wa_lang);
+    free(t->voice);
     s_text_free(&t->body);
     s_text_free(&t->subject);
+    s_text_free(&t->html);
+    s_text_free(&t->voicemail);
+    for (size_t i = 0; i < t->n_wa_body; i++) {
+        s_text_free(&t->wa_body[i]);
+    }
+    for (size_t i = 0; i < t->n_wa_header; i++) {
+        s_text_free(&t->wa_header[i]);
+    }
+    for (size_t i = 0; i < t->n_wa_button; i++) {
+        s_text_free(&t->wa_button[i]);
+    }
+    for (size_t i = 0; i < t->n_digits; i++) {
+        free(t->digits[i].target);
+        s_text_free(&t->digits[i].say);
+    }
     for (size_t i = 0; i < t->n_vars; i++) {
         free(t->vars[i]);
     }
@@ -428,9 +448,11 @@ static int s_channels(pg_yaml_t *ld, yaml_node_t *n, uint32_t *mask) {
     return 0;
 }
 
-/* Parses a body or subject scalar into x. */
-static int s_template_text(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what,
-                           int allow_nl, size_t max_bytes, s_text_t *x) {
+/* Parses a text scalar (body, subject, html, a parameter...) into x: at most max_bytes as
+ * written, control characters as flags allow; its variables are marked as used by the content
+ * of the channels in `channels`. */
+int brk_tpl__text(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const char *what, unsigned flags,
+                  size_t max_bytes, uint32_t channels, brk_tpl_text_t *x) {
     const char *v = NULL;
     if (pg_yaml_text(ld, n, what, &v) != 0) {
         return -1;
@@ -439,9 +461,11 @@ static int s_template_text(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const ch
     if (len > max_bytes) {
         return pg_yaml_fail(ld, n, "%s is %zu bytes long (at most %zu)", what, len, max_bytes);
     }
-    if (s_has_control(v, len, allow_nl)) {
+    if (s_has_control(v, len, flags)) {
         return pg_yaml_fail(ld, n, "%s contains a control character%s", what,
-                            allow_nl ? " other than a line break" : "");
+                            (flags & S_ALLOW_TAB)  ? " other than a line break or a tab"
+                            : (flags & S_ALLOW_NL) ? " other than a line break"
+                                                   : "");
     }
     x->text = strdup(v);
     if (!x->text) {
@@ -451,6 +475,22 @@ static int s_template_text(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n, const ch
     size_t off = 0;
     if (s_parse_text(t, x, &off, msg, sizeof msg) != 0) {
         return s_fail_in_text(ld, n, off, what, msg);
+    }
+    for (size_t i = 0; i < x->n_segs; i++) {
+        if (x->segs[i].var >= 0) {
+            t->var_channels[x->segs[i].var] |= channels;
+        }
+    }
+    return 0;
+}
+
+/* The fixed text of x (without its variables) must fit max code points (chars) or bytes. */
+int brk_tpl__fixed_limit(pg_yaml_t *ld, yaml_node_t *n, const char *what, const brk_tpl_text_t *x,
+                         int chars, size_t max) {
+    size_t have = chars ? x->fixed_chars : x->fixed_bytes;
+    if (have > max) {
+        return pg_yaml_fail(ld, n, "%s has %zu %s without its variables, past its limit of %zu",
+                            what, have, chars ? "characters" : "bytes", max);
     }
     return 0;
 }
@@ -478,6 +518,16 @@ static int s_body_limits(pg_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
     return 0;
 }
 
+/* A key only templates serving `channel` may have. */
+int brk_tpl__only_for(pg_yaml_t *ld, const brk_tpl_t *t, const pg_yaml_slot_t *slot,
+                      const char *key, int channel) {
+    if (slot->key && !(t->channels & S_BIT(channel))) {
+        return pg_yaml_fail(ld, slot->key, "\"%s\" is only for templates that serve %s", key,
+                            pg_channel_name(channel));
+    }
+    return 0;
+}
+
 static int s_template(pg_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
     pg_yaml_slot_t s[K_COUNT];
     if (pg_yaml_fields(ld, n, "a template", s_tpl_keys, s) != 0) {
@@ -489,56 +539,29 @@ static int s_template(pg_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
         pg_yaml_require(ld, n, &s[K_BODY], "body", "a template") != 0) {
         return -1;
     }
-    if (s_word(ld, s[K_ID].val, "template id",
-               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
-               "letters, digits, '.', '_', '-'", 1, S_ID_MAX, &t->id) != 0 ||
+    if (brk_tpl__word(ld, s[K_ID].val, "template id",
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
+                      "letters, digits, '.', '_', '-'", 1, S_ID_MAX, &t->id) != 0 ||
         s_channels(ld, s[K_CHANNELS].val, &t->channels) != 0) {
         return -1;
     }
     if (s[K_LANGUAGE].val &&
-        s_word(ld, s[K_LANGUAGE].val, "language",
-               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
-               "letters, digits, '_', '-'", S_LANG_MIN, S_LANG_MAX, &t->language) != 0) {
+        brk_tpl__word(ld, s[K_LANGUAGE].val, "language",
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+                      "letters, digits, '_', '-'", S_LANG_MIN, S_LANG_MAX, &t->language) != 0) {
         return -1;
     }
-    if (s_template_text(ld, t, s[K_BODY].val, "body", 1, S_BODY_SOURCE_MAX, &t->body) != 0 ||
+    if (brk_tpl__text(ld, t, s[K_BODY].val, "body", S_ALLOW_NL, S_BODY_SOURCE_MAX, t->channels,
+                      &t->body) != 0 ||
         s_body_limits(ld, t, s[K_BODY].val) != 0) {
         return -1;
     }
-    t->n_body_vars = t->n_vars;
-    int email = (t->channels & S_BIT(S_EMAIL)) != 0;
-    if (email && !s[K_SUBJECT].val) {
-        return pg_yaml_fail(ld, n, "template \"%s\" serves email but has no \"subject\"", t->id);
-    }
-    if (!email && s[K_SUBJECT].key) {
-        return pg_yaml_fail(ld, s[K_SUBJECT].key,
-                            "\"subject\" is only for templates that serve email");
-    }
-    if (email && s_template_text(ld, t, s[K_SUBJECT].val, "subject", 0, BRK_TPL_SUBJECT_MAX_BYTES,
-                                 &t->subject) != 0) {
-        return -1;
-    }
-    if (s[K_WA_NAME].key && !(t->channels & S_BIT(S_WHATSAPP))) {
-        return pg_yaml_fail(ld, s[K_WA_NAME].key,
-                            "\"whatsapp_template\" is only for templates that serve whatsapp");
-    }
-    if (s[K_WA_NAME].val && !s[K_WA_LANG].val) {
-        return pg_yaml_fail(ld, s[K_WA_NAME].key,
-                            "\"whatsapp_template\" needs \"whatsapp_language\" (e.g. es_MX)");
-    }
-    if (s[K_WA_LANG].key && !s[K_WA_NAME].val) {
-        return pg_yaml_fail(ld, s[K_WA_LANG].key,
-                            "\"whatsapp_language\" is only for entries with \"whatsapp_template\"");
-    }
-    if (s[K_WA_NAME].val &&
-        (s_word(ld, s[K_WA_NAME].val, "whatsapp_template", "abcdefghijklmnopqrstuvwxyz0123456789_",
-                "lowercase letters, digits, '_'", 1, S_WA_NAME_MAX, &t->wa_name) != 0 ||
-         s_word(ld, s[K_WA_LANG].val, "whatsapp_language",
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "letters, '_'", 2,
-                S_WA_LANG_MAX, &t->wa_lang) != 0)) {
-        return -1;
-    }
-    return 0;
+    const size_t n_body_vars = t->n_vars; /* the body's come first */
+    return brk_tpl__email_keys(ld, n, t, s) != 0 ||
+                   brk_tpl__whatsapp_keys(ld, t, s, n_body_vars) != 0 ||
+                   brk_tpl__voice_keys(ld, t, s) != 0
+               ? -1
+               : 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -617,77 +640,6 @@ static int s_parse(pg_yaml_t *ld, brk_tpl_catalog_t *cat) {
     int rc = root ? s_document(ld, root, cat) : -1;
     pg_yaml_release(ld);
     return rc;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Rendering */
-
-/* Renders x with the values given; `subject` selects the subject's checks instead of the body's.
- */
-static int s_render(const brk_tpl_t *t, const s_text_t *x, int subject, const char *const *keys,
-                    const char *const *values, size_t n, char **out, const char **err) {
-    const char *val[BRK_TPL_MAX_VARS];
-    size_t val_len[BRK_TPL_MAX_VARS];
-    for (size_t v = 0; v < t->n_vars; v++) {
-        val[v] = NULL;
-        for (size_t i = 0; i < n && keys && values; i++) {
-            if (keys[i] && values[i] && strcmp(keys[i], t->vars[v]) == 0) {
-                val[v] = values[i];
-                val_len[v] = strlen(values[i]);
-                break;
-            }
-        }
-    }
-    const size_t cap = subject ? BRK_TPL_SUBJECT_MAX_BYTES : S_RENDER_MAX_BYTES;
-    size_t total = 0;
-    for (size_t i = 0; i < x->n_segs; i++) {
-        const s_seg_t *g = &x->segs[i];
-        if (g->var >= 0 && !val[g->var]) {
-            *err = "template-variables";
-            return -1;
-        }
-        size_t add = g->var >= 0 ? val_len[g->var] : g->len;
-        if (add > cap || total > cap - add) {
-            *err = "template-too-long"; /* before allocating: bounded by the largest limit */
-            return -1;
-        }
-        total += add;
-    }
-    char *buf = malloc(total + 1);
-    if (!buf) {
-        *err = "out-of-memory";
-        return -1;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < x->n_segs; i++) {
-        const s_seg_t *g = &x->segs[i];
-        const char *src = g->var >= 0 ? val[g->var] : x->text + g->off;
-        size_t len = g->var >= 0 ? val_len[g->var] : g->len;
-        memcpy(buf + at, src, len);
-        at += len;
-    }
-    buf[at] = '\0';
-
-    const char *why = NULL;
-    if (subject) {
-        why = s_has_control(buf, total, 0) ? "template-subject" : NULL;
-    } else {
-        size_t chars = s_chars(buf, total);
-        if (((t->channels & S_BIT(S_SMS)) && chars > BRK_TPL_SMS_MAX_CHARS) ||
-            ((t->channels & S_BIT(S_WHATSAPP)) && chars > BRK_TPL_WHATSAPP_MAX_CHARS) ||
-            ((t->channels & S_BIT(S_MESSENGER)) && chars > BRK_TPL_MESSENGER_MAX_CHARS) ||
-            ((t->channels & S_BIT(S_VOICE)) && total > BRK_TPL_VOICE_MAX_BYTES) ||
-            ((t->channels & S_BIT(S_EMAIL)) && total > BRK_TPL_EMAIL_MAX_BYTES)) {
-            why = "template-too-long";
-        }
-    }
-    if (why) {
-        free(buf);
-        *err = why;
-        return -1;
-    }
-    *out = buf;
-    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -778,6 +730,9 @@ int brk_tpl_check(const brk_tpl_t *tpl, int channel, const char *const *keys, si
         return BRK_TPL_E_CHANNEL;
     }
     for (size_t v = 0; v < tpl->n_vars; v++) {
+        if (!(tpl->var_channels[v] & S_BIT(channel))) {
+            continue; /* another channel's content uses it */
+        }
         size_t i = 0;
         while (i < n_keys && !(keys && keys[i] && strcmp(keys[i], tpl->vars[v]) == 0)) {
             i++;
@@ -805,34 +760,6 @@ const char *brk_tpl_reason(int rc) {
     }
 }
 
-int brk_tpl_render(const brk_tpl_t *tpl, const char *const *keys, const char *const *values,
-                   size_t n, char **out, const char **err) {
-    const char *dummy;
-    err = err ? err : &dummy;
-    *out = NULL;
-    if (!tpl) {
-        *err = "template-unknown";
-        return -1;
-    }
-    return s_render(tpl, &tpl->body, 0, keys, values, n, out, err);
-}
-
-int brk_tpl_render_subject(const brk_tpl_t *tpl, const char *const *keys, const char *const *values,
-                           size_t n, char **out, const char **err) {
-    const char *dummy;
-    err = err ? err : &dummy;
-    *out = NULL;
-    if (!tpl) {
-        *err = "template-unknown";
-        return -1;
-    }
-    if (!tpl->subject.text) {
-        *err = "template-no-subject";
-        return -1;
-    }
-    return s_render(tpl, &tpl->subject, 1, keys, values, n, out, err);
-}
-
 const char *brk_tpl_id(const brk_tpl_t *tpl) {
     return tpl->id;
 }
@@ -857,16 +784,13 @@ const char *brk_tpl_whatsapp_language(const brk_tpl_t *tpl) {
     return tpl->wa_lang;
 }
 
+const char *brk_tpl_voice(const brk_tpl_t *tpl) {
+    return tpl->voice;
+}
+
 size_t brk_tpl_vars(const brk_tpl_t *tpl, const char *const **names) {
     if (names) {
         *names = (const char *const *)tpl->vars;
     }
     return tpl->n_vars;
-}
-
-size_t brk_tpl_whatsapp_params(const brk_tpl_t *tpl, const char *const **names) {
-    if (names) {
-        *names = (const char *const *)tpl->vars;
-    }
-    return tpl->n_body_vars;
 }

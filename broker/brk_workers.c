@@ -355,10 +355,11 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
         keys[i] = req->variables[i]->key;
         values[i] = req->variables[i]->value;
     }
-    char *body = NULL;
+    Pregon__Content *content = NULL;
     const char *why = NULL;
     const brk_tpl_t *tpl = brk_tpl_get(self->rules->templates, req->template_id);
-    if (brk_tpl_render(tpl, keys, values, nv, &body, &why) < 0) {
+    /* for the channel of the worker that sends it (the queue's: the job's own) */
+    if (brk_tpl_render_content(tpl, (int)w->channel, keys, values, nv, &content, &why) < 0) {
         brk_reports_add(self->reports, now_ms, job->lease_id, "FAILED", w->channel, "", "",
                         why ? why : "template", 0, NULL, 0, 0);
         pregon__send_request__free_unpacked(req, NULL);
@@ -369,12 +370,7 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     d.lease_id = job->lease_id;
     d.lease_expires_ms = lease_until_ms;
     d.attempt = job->attempt;
-    Pregon__TextContent text = PREGON__TEXT_CONTENT__INIT;
-    text.text = body;
-    Pregon__Content content = PREGON__CONTENT__INIT;
-    content.body_case = PREGON__CONTENT__BODY_TEXT;
-    content.text = &text;
-    d.content = &content;
+    d.content = content;
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;
@@ -383,7 +379,7 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     self->n->dispatched++;
     brk_reports_contact(self->reports, now_ms, (int)req->channel, req->contact, req->tenant,
                         req->debtor_id, req->job_id, req->sender);
-    free(body);
+    brk_tpl_content_free(&content);
     pregon__send_request__free_unpacked(req, NULL);
 }
 

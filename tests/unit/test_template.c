@@ -1,10 +1,12 @@
-/* test_template.c — cmocka tests of brk_template: the shipped catalog, admission checks,
- * rendering and its limits, and the loader's strictness and error positions.
+/* test_template.c — cmocka tests of brk_template: the shipped catalog, admission checks per
+ * channel, the content rendered for every channel and its limits, HTML escaping, and the
+ * loader's strictness and error positions.
  *
- * The module's .c is included directly (unit tests link pg_ratelimit and cmocka only). The
- * shipped catalog is read from PG_SOURCE_DIR/deploy/templates.yaml; error cases are written to a
- * temporary folder. The last test feeds every prefix of the shipped catalog to the loader: it must
- * never crash or leak and always answer with a catalog or one "PATH:LINE:COL:" line. */
+ * The module's three .c files are included directly (the test also links pg_broker for
+ * brk_validate and the generated protobuf code). The shipped catalog is read from
+ * PG_SOURCE_DIR/deploy/templates.yaml; error cases are written to a temporary folder. The last test
+ * feeds every prefix of the shipped catalog to the loader: it must never crash or leak and always
+ * answer with a catalog or one "PATH:LINE:COL:" line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,8 @@
 #include <unistd.h>
 
 #include "../../broker/brk_template.c"
+#include "../../broker/brk_tpl_keys.c"
+#include "../../broker/brk_tpl_render.c"
 
 #ifndef PG_SOURCE_DIR
 #define PG_SOURCE_DIR "."
@@ -121,21 +125,30 @@ static void test_shipped_catalog(void **state) {
     assert_string_equal(brk_tpl_whatsapp_name(t), "recordatorio_pago");
     assert_string_equal(brk_tpl_whatsapp_language(t), "es_MX");
     const char *const *names = NULL;
-    assert_int_equal(brk_tpl_vars(t, &names), 5);
-    const char *order[] = {"nombre", "monto", "producto", "fecha", "enlace"};
-    for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(brk_tpl_vars(t, &names), 6);
+    const char *order[] = {"nombre", "monto", "producto", "fecha", "enlace", "referencia"};
+    for (size_t i = 0; i < 6; i++) {
         assert_string_equal(names[i], order[i]);
     }
-    assert_int_equal(brk_tpl_whatsapp_params(t, NULL), 5);
+    assert_int_equal(t->n_wa_body, 4);
+    assert_int_equal(t->n_wa_header, 1);
+    assert_int_equal(t->n_wa_button, 1);
+    /* without whatsapp_body_params: the body's variables, in order */
+    t = brk_tpl_get(c, "acuerdo_pago_confirmado");
+    assert_int_equal(t->n_wa_body, 5);
+    assert_string_equal(t->wa_body[1].text, "{{acreedor}}");
 
     t = brk_tpl_get(c, "aviso_mora_email");
     assert_non_null(t);
     assert_true(brk_tpl_has_subject(t));
+    assert_non_null(t->html.text);
     assert_null(brk_tpl_whatsapp_name(t));
-    assert_int_equal(brk_tpl_whatsapp_params(t, NULL), brk_tpl_vars(t, NULL));
 
     t = brk_tpl_get(c, "llamada_ivr");
     assert_non_null(t);
+    assert_string_equal(brk_tpl_voice(t), "Polly.Mia");
+    assert_int_equal(t->n_digits, 4);
+    assert_int_equal(t->gather_timeout_s, 6);
     assert_true(brk_tpl_has_channel(t, S_VOICE));
     assert_false(brk_tpl_has_channel(t, S_SMS));
     assert_false(brk_tpl_has_channel(t, 0));
@@ -162,7 +175,7 @@ static void test_check(void **state) {
 
     assert_int_equal(brk_tpl_check(t, S_SMS, s_keys, 6, &missing), BRK_TPL_OK);
     assert_null(missing);
-    assert_int_equal(brk_tpl_check(t, S_WHATSAPP, s_keys, 5, NULL), BRK_TPL_OK);
+    assert_int_equal(brk_tpl_check(t, S_SMS, s_keys, 5, NULL), BRK_TPL_OK);
 
     /* missing variable: the first in order of appearance is named */
     const char *const some[] = {"nombre", "fecha", "enlace"};
@@ -207,118 +220,552 @@ static void test_check(void **state) {
     brk_tpl_destroy(&c);
 }
 
-static void test_render(void **state) {
+/* A variable only one channel's content uses is asked of that channel's jobs only. */
+static void test_check_per_channel(void **state) {
     (void)state;
     brk_tpl_catalog_t *c = s_load_ok(CATALOG);
     const brk_tpl_t *t = brk_tpl_get(c, "recordatorio_pago");
-    char *out = NULL;
-    const char *err = NULL;
-    assert_int_equal(brk_tpl_render(t, s_keys, s_vals, 6, &out, &err), 0);
-    assert_string_equal(out, "Hola Ana María, le recordamos que su pago de $120.000 de Tarjeta Oro "
-                             "vence el 15/07. Puede pagar en https://p.co/x. Responda STOP para no "
-                             "recibir más mensajes.");
-    free(out);
+    const char *missing = NULL;
+    /* "referencia" fills the WhatsApp URL button only */
+    assert_int_equal(brk_tpl_check(t, S_SMS, s_keys, 5, &missing), BRK_TPL_OK);
+    assert_int_equal(brk_tpl_check(t, S_WHATSAPP, s_keys, 5, &missing), BRK_TPL_E_VARIABLES);
+    assert_string_equal(missing, "referencia");
+    /* "telefono" is only in the voicemail */
+    t = brk_tpl_get(c, "llamada_ivr");
+    const char *const vk[] = {"nombre", "acreedor", "monto", "producto"};
+    assert_int_equal(brk_tpl_check(t, S_VOICE, vk, 4, &missing), BRK_TPL_E_VARIABLES);
+    assert_string_equal(missing, "telefono");
+    brk_tpl_destroy(&c);
+}
 
-    /* missing at render time */
-    assert_int_equal(brk_tpl_render(t, s_keys, s_vals, 2, &out, &err), -1);
+/* ---------------------------------------------------------------------------------------------
+ * Rendering, channel by channel */
+
+/* Renders expecting success. */
+static Pregon__Content *s_content(const brk_tpl_t *t, int channel, const char *const *keys,
+                                  const char *const *vals, size_t n) {
+    Pregon__Content *out = NULL;
+    const char *why = NULL;
+    if (brk_tpl_render_content(t, channel, keys, vals, n, &out, &why) != 0) {
+        fail_msg("render of %s on channel %d failed: %s", t ? brk_tpl_id(t) : "(null)", channel,
+                 why);
+    }
+    assert_non_null(out);
+    return out;
+}
+
+/* Renders expecting failure with reason `want`. */
+static void s_content_fails(const brk_tpl_t *t, int channel, const char *const *keys,
+                            const char *const *vals, size_t n, const char *want) {
+    Pregon__Content *out = (Pregon__Content *)&out; /* must come back NULL */
+    const char *why = NULL;
+    int rc = brk_tpl_render_content(t, channel, keys, vals, n, &out, &why);
+    if (rc != -1 || out != NULL || !why || strcmp(why, want) != 0) {
+        fail_msg("expected %s, got rc %d why %s", want, rc, why ? why : "(null)");
+    }
+}
+
+/* Packs c and unpacks it again: what the worker receives is what was rendered. */
+static void s_roundtrip(const Pregon__Content *c) {
+    size_t len = pregon__content__get_packed_size(c);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    assert_int_equal(pregon__content__pack(c, buf), len);
+    Pregon__Content *back = pregon__content__unpack(NULL, len, buf);
+    assert_non_null(back);
+    assert_int_equal(back->body_case, c->body_case);
+    assert_int_equal(pregon__content__get_packed_size(back), len);
+    pregon__content__free_unpacked(back, NULL);
+    free(buf);
+}
+
+static void test_render_text(void **state) {
+    (void)state;
+    brk_tpl_catalog_t *c = s_load_ok(CATALOG);
+    const brk_tpl_t *t = brk_tpl_get(c, "recordatorio_pago");
+    const char *want = "Hola Ana María, le recordamos que su pago de $120.000 de Tarjeta Oro "
+                       "vence el 15/07. Puede pagar en https://p.co/x. Responda STOP para no "
+                       "recibir más mensajes.";
+    Pregon__Content *out = s_content(t, S_SMS, s_keys, s_vals, 6);
+    assert_int_equal(out->body_case, PREGON__CONTENT__BODY_TEXT);
+    assert_string_equal(out->text->text, want);
+    s_roundtrip(out);
+    brk_tpl_content_free(&out);
     assert_null(out);
-    assert_string_equal(err, "template-variables");
-    assert_int_equal(brk_tpl_render(NULL, s_keys, s_vals, 6, &out, &err), -1);
-    assert_string_equal(err, "template-unknown");
-    assert_int_equal(brk_tpl_render_subject(t, s_keys, s_vals, 6, &out, &err), -1);
-    assert_string_equal(err, "template-no-subject");
+    brk_tpl_content_free(&out);
+    brk_tpl_content_free(NULL);
 
-    /* values are verbatim: no escaping, and a value is never parsed as a template */
+    /* messenger, and whatsapp without an approved template: text too */
+    t = brk_tpl_get(c, "recordatorio_messenger");
+    out = s_content(t, S_MESSENGER, s_keys, s_vals, 6);
+    assert_int_equal(out->body_case, PREGON__CONTENT__BODY_TEXT);
+    assert_true(strncmp(out->text->text, "Hola Ana María, gracias", 23) == 0);
+    brk_tpl_content_free(&out);
+    char path[128];
+    brk_tpl_catalog_t *f = s_load_ok(s_write("free",
+                                             "templates:\n  - {id: f, channels: whatsapp, "
+                                             "body: \"Hola {{nombre}}\"}\n",
+                                             path, sizeof path));
+    out = s_content(brk_tpl_get(f, "f"), S_WHATSAPP, s_keys, s_vals, 1);
+    assert_int_equal(out->body_case, PREGON__CONTENT__BODY_TEXT);
+    assert_string_equal(out->text->text, "Hola Ana María");
+    brk_tpl_content_free(&out);
+    brk_tpl_destroy(&f);
+
+    /* missing variable, unknown template, wrong channel */
+    t = brk_tpl_get(c, "recordatorio_pago");
+    s_content_fails(t, S_SMS, s_keys, s_vals, 2, "template-variables");
+    s_content_fails(t, S_SMS, NULL, NULL, 0, "template-variables");
+    s_content_fails(NULL, S_SMS, s_keys, s_vals, 6, "template-unknown");
+    s_content_fails(t, S_EMAIL, s_keys, s_vals, 6, "template-channel");
+    s_content_fails(t, 0, s_keys, s_vals, 6, "template-channel");
+    s_content_fails(t, 77, s_keys, s_vals, 6, "template-channel");
+    assert_int_equal(brk_tpl_render_content(t, S_SMS, s_keys, s_vals, 2, &out, NULL), -1);
+
+    /* values are verbatim outside HTML, and a value is never parsed as a template */
     const char *const tricky[] = {"{{monto}} <b>&amp;", "1", "p", "f", "e"};
-    assert_int_equal(brk_tpl_render(t, s_keys, tricky, 5, &out, NULL), 0);
-    assert_non_null(strstr(out, "Hola {{monto}} <b>&amp;, le"));
-    free(out);
+    out = s_content(t, S_SMS, s_keys, tricky, 5);
+    assert_non_null(strstr(out->text->text, "Hola {{monto}} <b>&amp;, le"));
+    brk_tpl_content_free(&out);
 
     /* the first of duplicate keys wins */
     const char *const dup_keys[] = {"nombre", "nombre", "monto", "producto", "fecha", "enlace"};
     const char *const dup_vals[] = {"Uno", "Dos", "1", "p", "f", "e"};
-    assert_int_equal(brk_tpl_render(t, dup_keys, dup_vals, 6, &out, NULL), 0);
-    assert_true(strncmp(out, "Hola Uno,", 9) == 0);
-    free(out);
-
-    /* email subject and multi-line body */
-    t = brk_tpl_get(c, "aviso_mora_email");
-    const char *const ek[] = {"nombre", "acreedor", "producto", "monto",
-                              "fecha",  "enlace",   "telefono"};
-    const char *const ev[] = {"Luis", "Banco X", "Crédito Libre", "$1", "1/8", "u", "601"};
-    assert_int_equal(brk_tpl_render_subject(t, ek, ev, 7, &out, &err), 0);
-    assert_string_equal(out, "Aviso de saldo pendiente — Crédito Libre");
-    free(out);
-    assert_int_equal(brk_tpl_render(t, ek, ev, 7, &out, &err), 0);
-    assert_true(strncmp(out, "Estimado(a) Luis:\n\nLe escribimos de parte de Banco X.", 52) == 0);
-    free(out);
-    /* a line break in the subject would be header injection */
-    const char *const inj[] = {"Luis", "Banco X", "X\r\nBcc: a@b.co", "$1", "1/8", "u", "601"};
-    assert_int_equal(brk_tpl_render_subject(t, ek, inj, 7, &out, &err), -1);
-    assert_null(out);
-    assert_string_equal(err, "template-subject");
-    /* ... while the body takes line breaks */
-    const char *const nl[] = {"Luis", "Banco X", "X\nY", "$1", "1/8", "u", "601"};
-    assert_int_equal(brk_tpl_render(t, ek, nl, 7, &out, &err), 0);
-    free(out);
+    out = s_content(t, S_SMS, dup_keys, dup_vals, 6);
+    assert_true(strncmp(out->text->text, "Hola Uno,", 9) == 0);
+    brk_tpl_content_free(&out);
     brk_tpl_destroy(&c);
 }
 
-/* Limits count code points for SMS and bytes for voice and email. */
+static const char *const s_ek[] = {"nombre", "acreedor", "producto", "monto",
+                                   "fecha",  "enlace",   "telefono"};
+
+static void test_render_email(void **state) {
+    (void)state;
+    brk_tpl_catalog_t *c = s_load_ok(CATALOG);
+    const brk_tpl_t *t = brk_tpl_get(c, "aviso_mora_email");
+    const char *const ev[] = {"Luis", "Banco X", "Crédito Libre", "$1", "1/8", "u", "601"};
+    Pregon__Content *out = s_content(t, S_EMAIL, s_ek, ev, 7);
+    assert_int_equal(out->body_case, PREGON__CONTENT__BODY_EMAIL);
+    assert_string_equal(out->email->subject, "Aviso de saldo pendiente — Crédito Libre");
+    assert_true(strncmp(out->email->text, "Estimado(a) Luis:\n\nLe escribimos de parte de Banco X.",
+                        52) == 0);
+    assert_non_null(strstr(out->email->html, "<p>Estimado(a) Luis:</p>"));
+    assert_non_null(strstr(out->email->html, "<a href=\"u\">pagar en línea</a>"));
+    s_roundtrip(out);
+    brk_tpl_content_free(&out);
+
+    /* HTML: values are escaped, the template's own markup is not; the text part stays verbatim */
+    const char *const hv[] = {"<script>alert('x')</script>",     "A & B \"SA\"", "p", "$1", "1/8",
+                              "https://p.co/?a=1&b=\"><script>", "601"};
+    out = s_content(t, S_EMAIL, s_ek, hv, 7);
+    const char *html = out->email->html;
+    assert_null(strstr(html, "<script>"));
+    assert_non_null(
+        strstr(html, "<p>Estimado(a) &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;:"));
+    assert_non_null(strstr(html, "<strong>A &amp; B &quot;SA&quot;</strong>"));
+    assert_non_null(strstr(html, "href=\"https://p.co/?a=1&amp;b=&quot;&gt;&lt;script&gt;\""));
+    assert_non_null(strstr(out->email->text, "Estimado(a) <script>alert('x')</script>:"));
+    brk_tpl_content_free(&out);
+
+    /* a line break in the subject would be header injection; the body takes line breaks */
+    const char *const inj[] = {"Luis", "Banco X", "X\r\nBcc: a@b.co", "$1", "1/8", "u", "601"};
+    s_content_fails(t, S_EMAIL, s_ek, inj, 7, "template-subject");
+    const char *const nl[] = {"Luis", "Banco X", "X\nY", "$1", "1/8", "u", "601"};
+    s_content_fails(t, S_EMAIL, s_ek, nl, 7, "template-subject");
+    const char *const nl2[] = {"Luis\nPérez", "Banco X", "X", "$1", "1/8", "u", "601"};
+    out = s_content(t, S_EMAIL, s_ek, nl2, 7);
+    brk_tpl_content_free(&out);
+    /* every e-mail variable is needed, the HTML's too */
+    s_content_fails(t, S_EMAIL, s_ek, ev, 6, "template-variables");
+
+    /* without html: "" */
+    char path[128];
+    brk_tpl_catalog_t *e =
+        s_load_ok(s_write("plain",
+                          "templates:\n  - {id: e, channels: email, subject: \"S {{a}}\", "
+                          "body: \"B {{a}}\"}\n  - {id: h, channels: email, subject: s, body: b, "
+                          "html: \"<i>{{x}}</i>\"}\n",
+                          path, sizeof path));
+    const char *const ak[] = {"a", "x"};
+    const char *const av[] = {"1", "\"'&<>"};
+    out = s_content(brk_tpl_get(e, "e"), S_EMAIL, ak, av, 1);
+    assert_string_equal(out->email->subject, "S 1");
+    assert_string_equal(out->email->text, "B 1");
+    assert_string_equal(out->email->html, "");
+    brk_tpl_content_free(&out);
+    out = s_content(brk_tpl_get(e, "h"), S_EMAIL, ak, av, 2);
+    assert_string_equal(out->email->html, "<i>&quot;&#39;&amp;&lt;&gt;</i>");
+    brk_tpl_content_free(&out);
+    brk_tpl_destroy(&e);
+    brk_tpl_destroy(&c);
+}
+
+static void test_render_whatsapp(void **state) {
+    (void)state;
+    brk_tpl_catalog_t *c = s_load_ok(CATALOG);
+    const brk_tpl_t *t = brk_tpl_get(c, "recordatorio_pago");
+    const char *const k[] = {"nombre", "monto", "producto", "fecha", "enlace", "referencia"};
+    const char *const v[] = {"Ana", "$120", "Tarjeta Oro", "15/07", "https://p.co/x", "ref/123"};
+    Pregon__Content *out = s_content(t, S_WHATSAPP, k, v, 6);
+    assert_int_equal(out->body_case, PREGON__CONTENT__BODY_WHATSAPP);
+    const Pregon__WhatsAppTemplate *w = out->whatsapp;
+    assert_string_equal(w->name, "recordatorio_pago");
+    assert_string_equal(w->language, "es_MX");
+    assert_int_equal(w->n_body_params, 4);
+    const char *const body[] = {"Ana", "$120", "Tarjeta Oro", "15/07"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(w->body_params[i], body[i]);
+    }
+    assert_int_equal(w->n_header_params, 1);
+    assert_string_equal(w->header_params[0], "Tarjeta Oro");
+    assert_int_equal(w->n_button_params, 1);
+    assert_string_equal(w->button_params[0], "ref/123");
+    assert_true(strncmp(w->text, "Hola Ana, le recordamos", 23) == 0);
+    s_roundtrip(out);
+    brk_tpl_content_free(&out);
+
+    /* parameters are texts with placeholders; an empty list is no parameter */
+    char path[128];
+    brk_tpl_catalog_t *p =
+        s_load_ok(s_write("wa",
+                          "templates:\n  - id: w\n    channels: [whatsapp]\n    body: \"B {{a}}\"\n"
+                          "    whatsapp_template: w\n    whatsapp_language: es\n"
+                          "    whatsapp_body_params: [\"Sr. {{a}} {{b}}\", \"{{b}}\"]\n"
+                          "  - {id: n, channels: [whatsapp, sms], body: x, whatsapp_template: n,"
+                          " whatsapp_language: es, whatsapp_body_params: []}\n",
+                          path, sizeof path));
+    const char *const ab[] = {"a", "b"};
+    const char *const ok[] = {"1", "dos  tres"};
+    out = s_content(brk_tpl_get(p, "w"), S_WHATSAPP, ab, ok, 2);
+    assert_int_equal(out->whatsapp->n_body_params, 2);
+    assert_string_equal(out->whatsapp->body_params[0], "Sr. 1 dos  tres");
+    assert_string_equal(out->whatsapp->body_params[1], "dos  tres");
+    assert_int_equal(out->whatsapp->n_header_params, 0);
+    brk_tpl_content_free(&out);
+    out = s_content(brk_tpl_get(p, "n"), S_WHATSAPP, NULL, NULL, 0);
+    assert_int_equal(out->whatsapp->n_body_params, 0);
+    assert_string_equal(out->whatsapp->text, "x");
+    brk_tpl_content_free(&out);
+    /* the same template on sms is text */
+    out = s_content(brk_tpl_get(p, "n"), S_SMS, NULL, NULL, 0);
+    assert_int_equal(out->body_case, PREGON__CONTENT__BODY_TEXT);
+    brk_tpl_content_free(&out);
+
+    /* what the Cloud API refuses in a parameter: empty, line breaks, tabs, 5 spaces */
+    const char *const bad[][2] = {
+        {"1", ""}, {"1", "a\nb"}, {"1", "a\tb"}, {"1", "a     b"}, {"1  ", "   b"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s_content_fails(brk_tpl_get(p, "w"), S_WHATSAPP, ab, bad[i], 2, "template-param-invalid");
+    }
+    /* a line break in the body is fine: the text takes it */
+    const char *const nl[] = {"a\nb", "2"};
+    char ppath[128];
+    brk_tpl_catalog_t *q = s_load_ok(s_write("wa2",
+                                             "templates:\n  - {id: w, channels: whatsapp, body: "
+                                             "\"{{a}}\", whatsapp_template: w, "
+                                             "whatsapp_language: es, whatsapp_body_params: "
+                                             "[\"{{b}}\"]}\n",
+                                             ppath, sizeof ppath));
+    out = s_content(brk_tpl_get(q, "w"), S_WHATSAPP, ab, nl, 2);
+    assert_string_equal(out->whatsapp->text, "a\nb");
+    brk_tpl_content_free(&out);
+    brk_tpl_destroy(&q);
+    brk_tpl_destroy(&p);
+    brk_tpl_destroy(&c);
+}
+
+static void test_render_voice(void **state) {
+    (void)state;
+    brk_tpl_catalog_t *c = s_load_ok(CATALOG);
+    const brk_tpl_t *t = brk_tpl_get(c, "llamada_ivr");
+    const char *const k[] = {"nombre", "acreedor", "monto", "producto", "telefono"};
+    const char *const v[] = {"Ana", "Banco <X>", "$1", "tarjeta", "800 123"};
+    Pregon__Content *out = s_content(t, S_VOICE, k, v, 5);
+    assert_int_equal(out->body_case, PREGON__CONTENT__BODY_VOICE);
+    const Pregon__VoiceScript *s = out->voice;
+    assert_true(strncmp(s->speech, "Hola Ana. Le llamamos de Banco <X> por", 38) == 0);
+    assert_string_equal(s->voice, "Polly.Mia");
+    assert_string_equal(s->language, "es-MX");
+    assert_int_equal(s->gather_timeout_s, 6);
+    assert_string_equal(s->voicemail,
+                        "Este es un mensaje de Banco <X> para Ana. Por favor llámenos al 800 "
+                        "123. Gracias.");
+    assert_int_equal(s->n_digits, 4);
+    const char *const digit[] = {"1", "2", "3", "9"};
+    const char *const action[] = {"transfer", "repeat", "promise", "opt-out"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(s->digits[i]->digit, digit[i]);
+        assert_string_equal(s->digits[i]->action, action[i]);
+    }
+    assert_string_equal(s->digits[0]->target, "+525555555000");
+    assert_string_equal(s->digits[0]->say, "Le comunicamos con un asesor.");
+    assert_string_equal(s->digits[1]->target, "");
+    assert_string_equal(s->digits[1]->say, "");
+    s_roundtrip(out);
+    brk_tpl_content_free(&out);
+
+    /* the smallest voice template: speech only, every other field empty or 0 */
+    char path[128];
+    brk_tpl_catalog_t *m = s_load_ok(s_write(
+        "voice",
+        "templates:\n  - {id: v, channels: voice, body: \"Hola {{a}}\"}\n"
+        "  - id: w\n    channels: voice\n    body: b\n    digits:\n"
+        "      \"*\": {action: hangup, say: \"Adiós {{a}}\"}\n"
+        "      \"#\": {action: transfer, target: \"sip:agente@pbx.example.co;transport=tls\"}\n"
+        "      0: {action: repeat}\n",
+        path, sizeof path));
+    const char *const ak[] = {"a"};
+    const char *const av[] = {"Ana"};
+    out = s_content(brk_tpl_get(m, "v"), S_VOICE, ak, av, 1);
+    assert_string_equal(out->voice->speech, "Hola Ana");
+    assert_string_equal(out->voice->voice, "");
+    assert_string_equal(out->voice->language, "");
+    assert_string_equal(out->voice->voicemail, "");
+    assert_int_equal(out->voice->n_digits, 0);
+    assert_int_equal(out->voice->gather_timeout_s, 0);
+    brk_tpl_content_free(&out);
+    /* a variable used only in a digit's say is needed */
+    s_content_fails(brk_tpl_get(m, "w"), S_VOICE, NULL, NULL, 0, "template-variables");
+    out = s_content(brk_tpl_get(m, "w"), S_VOICE, ak, av, 1);
+    assert_int_equal(out->voice->n_digits, 3);
+    assert_string_equal(out->voice->digits[0]->digit, "*");
+    assert_string_equal(out->voice->digits[0]->say, "Adiós Ana");
+    assert_string_equal(out->voice->digits[1]->target, "sip:agente@pbx.example.co;transport=tls");
+    assert_string_equal(out->voice->digits[2]->digit, "0");
+    brk_tpl_content_free(&out);
+    brk_tpl_destroy(&m);
+    brk_tpl_destroy(&c);
+}
+
+/* Limits of each field: code points for SMS, Messenger, WhatsApp; bytes for the rest. */
 static void test_render_limits(void **state) {
     (void)state;
     char path[128];
-    s_write("limits",
-            "templates:\n"
-            "  - {id: s, channels: sms, body: \"{{x}}\"}\n"
-            "  - {id: v, channels: [voice], body: \"{{x}}\"}\n"
-            "  - {id: m, channels: [messenger], body: \"{{x}}\"}\n"
-            "  - {id: e, channels: [email], subject: \"{{x}}\", body: \"{{x}}\"}\n"
-            "  - {id: sv, channels: [voice, sms], body: \"ab{{x}}\"}\n",
-            path, sizeof path);
+    s_write(
+        "limits",
+        "templates:\n"
+        "  - {id: s, channels: sms, body: \"{{x}}\"}\n"
+        "  - {id: v, channels: [voice], body: \"{{x}}\"}\n"
+        "  - {id: m, channels: [messenger], body: \"{{x}}\"}\n"
+        "  - {id: w, channels: [whatsapp], body: \"{{x}}\"}\n"
+        "  - {id: e, channels: [email], subject: \"{{y}}\", body: \"{{x}}\"}\n"
+        "  - {id: h, channels: [email], subject: s, body: b, html: \"{{x}}\"}\n"
+        "  - {id: sv, channels: [voice, sms], body: \"ab{{x}}\"}\n"
+        "  - {id: vm, channels: voice, body: b, voicemail: \"{{x}}\"}\n"
+        "  - {id: ds, channels: voice, body: b, digits: {1: {action: repeat, say: \"{{x}}\"}}}\n",
+        path, sizeof path);
     brk_tpl_catalog_t *c = s_load_ok(path);
-    const char *const k[] = {"x"};
-    char *out = NULL;
-    const char *err = NULL;
+    const char *const k[] = {"x", "y"};
     struct {
-        const char *id, *unit;
+        const char *id;
+        int channel;
+        const char *unit;
         size_t n;
-        int ok;
+        const char *why; /* NULL: renders */
     } cases[] = {
-        {"s", "ñ", 1600, 1},  {"s", "ñ", 1601, 0},   {"s", "a", 1600, 1},  {"s", "a", 1601, 0},
-        {"s", "😀", 1600, 1},  {"v", "a", 4096, 1},   {"v", "a", 4097, 0},  {"v", "ñ", 2048, 1},
-        {"v", "ñ", 2049, 0},  {"m", "a", 2000, 1},   {"m", "ñ", 2001, 0},  {"e", "a", 4096, 1},
-        {"e", "a", 4097, 0},  {"s", "a", 100000, 0}, {"sv", "ñ", 1598, 1}, {"sv", "ñ", 1599, 0},
-        {"sv", "a", 1598, 1},
+        {"s", S_SMS, "ñ", 1600, NULL},
+        {"s", S_SMS, "ñ", 1601, "template-too-long"},
+        {"s", S_SMS, "a", 1600, NULL},
+        {"s", S_SMS, "a", 1601, "template-too-long"},
+        {"s", S_SMS, "😀", 1600, NULL},
+        {"s", S_SMS, "a", 100000, "template-too-long"},
+        {"v", S_VOICE, "a", 4096, NULL},
+        {"v", S_VOICE, "a", 4097, "template-too-long"},
+        {"v", S_VOICE, "ñ", 2048, NULL},
+        {"v", S_VOICE, "ñ", 2049, "template-too-long"},
+        {"m", S_MESSENGER, "a", 2000, NULL},
+        {"m", S_MESSENGER, "ñ", 2001, "template-too-long"},
+        {"w", S_WHATSAPP, "😀", 4096, NULL},
+        {"w", S_WHATSAPP, "a", 4097, "template-too-long"},
+        {"e", S_EMAIL, "a", 4096, NULL},
+        {"e", S_EMAIL, "a", 4097, "template-too-long"},
+        {"h", S_EMAIL, "a", 65536, NULL},
+        {"h", S_EMAIL, "a", 65537, "template-html-too-long"},
+        {"h", S_EMAIL, "<", 16384, NULL}, /* 4 bytes once escaped */
+        {"h", S_EMAIL, "<", 16385, "template-html-too-long"},
+        {"h", S_EMAIL, "\"", 10922, NULL}, /* 6 bytes */
+        {"h", S_EMAIL, "\"", 10923, "template-html-too-long"},
+        /* one body, each job checked against its own channel's limit */
+        {"sv", S_SMS, "ñ", 1598, NULL},
+        {"sv", S_SMS, "ñ", 1599, "template-too-long"},
+        {"sv", S_VOICE, "ñ", 2047, NULL},
+        {"sv", S_VOICE, "ñ", 2048, "template-too-long"},
+        {"vm", S_VOICE, "a", 4096, NULL},
+        {"vm", S_VOICE, "a", 4097, "template-voicemail-too-long"},
+        {"ds", S_VOICE, "a", 1024, NULL},
+        {"ds", S_VOICE, "a", 1025, "template-say-too-long"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *v = s_repeat(cases[i].unit, cases[i].n);
-        const char *vals[] = {v};
-        int rc = brk_tpl_render(brk_tpl_get(c, cases[i].id), k, vals, 1, &out, &err);
-        if (rc != (cases[i].ok ? 0 : -1)) {
-            fail_msg("case %zu (%s, %zu x \"%s\"): rc %d", i, cases[i].id, cases[i].n,
-                     cases[i].unit, rc);
+        const char *vals[] = {v, "subject"};
+        Pregon__Content *out = NULL;
+        const char *why = NULL;
+        int rc = brk_tpl_render_content(brk_tpl_get(c, cases[i].id), cases[i].channel, k, vals, 2,
+                                        &out, &why);
+        if (cases[i].why ? (rc != -1 || !why || strcmp(why, cases[i].why) != 0) : rc != 0) {
+            fail_msg("case %zu (%s, %zu x \"%s\"): rc %d, %s", i, cases[i].id, cases[i].n,
+                     cases[i].unit, rc, why ? why : "-");
         }
         if (rc == 0) {
-            free(out);
+            s_roundtrip(out);
+            brk_tpl_content_free(&out);
         } else {
             assert_null(out);
-            assert_string_equal(err, "template-too-long");
         }
         free(v);
     }
     /* subject: at most 998 bytes */
     const brk_tpl_t *e = brk_tpl_get(c, "e");
     char *v = s_repeat("a", 998);
-    const char *vals[] = {v};
-    assert_int_equal(brk_tpl_render_subject(e, k, vals, 1, &out, &err), 0);
-    free(out);
+    const char *vals[] = {"x", v};
+    Pregon__Content *out = s_content(e, S_EMAIL, k, vals, 2);
+    brk_tpl_content_free(&out);
     free(v);
     v = s_repeat("a", 999);
-    vals[0] = v;
-    assert_int_equal(brk_tpl_render_subject(e, k, vals, 1, &out, &err), -1);
-    assert_string_equal(err, "template-too-long");
+    vals[1] = v;
+    s_content_fails(e, S_EMAIL, k, vals, 2, "template-subject-too-long");
     free(v);
+    brk_tpl_destroy(&c);
+}
+
+/* WhatsApp parameters: body 1024, header 60, button 2000 code points. */
+static void test_render_param_limits(void **state) {
+    (void)state;
+    char path[128];
+    s_write("params",
+            "templates:\n  - id: w\n    channels: [whatsapp]\n    body: b\n"
+            "    whatsapp_template: w\n    whatsapp_language: es\n"
+            "    whatsapp_body_params: [\"{{b}}\"]\n"
+            "    whatsapp_header_params: [\"{{h}}\"]\n"
+            "    whatsapp_button_params: [\"x\", \"{{u}}\"]\n",
+            path, sizeof path);
+    brk_tpl_catalog_t *c = s_load_ok(path);
+    const brk_tpl_t *t = brk_tpl_get(c, "w");
+    const char *const k[] = {"b", "h", "u"};
+    struct {
+        int which; /* index in k */
+        size_t n;
+        int ok;
+    } cases[] = {{0, 1024, 1}, {0, 1025, 0}, {1, 60, 1},   {1, 61, 0},
+                 {2, 2000, 1}, {2, 2001, 0}, {0, 4097, 0}, {2, 8001, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int emoji = 0; emoji < 2; emoji++) {
+            char *v = s_repeat(emoji ? "😀" : "a", cases[i].n);
+            const char *vals[] = {"b", "h", "u"};
+            vals[cases[i].which] = v;
+            Pregon__Content *out = NULL;
+            const char *why = NULL;
+            int rc = brk_tpl_render_content(t, S_WHATSAPP, k, vals, 3, &out, &why);
+            if (cases[i].ok ? rc != 0 : (rc != -1 || strcmp(why, "template-param-too-long"))) {
+                fail_msg("case %zu emoji %d: rc %d %s", i, emoji, rc, why ? why : "-");
+            }
+            if (rc == 0) {
+                assert_int_equal(out->whatsapp->n_button_params, 2);
+                assert_string_equal(out->whatsapp->button_params[0], "x");
+                brk_tpl_content_free(&out);
+            }
+            free(v);
+        }
+    }
+    brk_tpl_destroy(&c);
+}
+
+/* The keys of each channel's content: where they may appear and what they take. */
+static void test_bad_channel_keys(void **state) {
+    (void)state;
+    /* keys of another channel */
+    s_expect_error("templates:\n  - {id: a, channels: sms, body: x, html: y}\n", 2, 37,
+                   "\"html\" is only for templates that serve email");
+    s_expect_error("templates:\n  - {id: a, channels: sms, body: x, voice: Polly.Mia}\n", 2, 37,
+                   "\"voice\" is only for templates that serve voice");
+    s_expect_error("templates:\n  - {id: a, channels: sms, body: x, digits: {}}\n", 2, 37,
+                   "\"digits\" is only for templates that serve voice");
+    s_expect_error("templates:\n  - {id: a, channels: sms, body: x, voicemail: y}\n", 2, 37,
+                   "\"voicemail\" is only for templates that serve voice");
+    s_expect_error("templates:\n  - {id: a, channels: sms, body: x, gather_timeout_s: 5}\n", 2, 37,
+                   "\"gather_timeout_s\" is only for templates that serve voice");
+    s_expect_error("templates:\n  - {id: a, channels: sms, body: x, whatsapp_body_params: []}\n", 2,
+                   37, "\"whatsapp_body_params\" is only for templates that serve whatsapp");
+    s_expect_error(
+        "templates:\n  - {id: a, channels: whatsapp, body: x, whatsapp_header_params: [y]}\n", 2,
+        42, "\"whatsapp_header_params\" is only for entries with \"whatsapp_template\"");
+    /* WhatsApp parameters */
+    const char *wa = "templates:\n  - id: a\n    channels: whatsapp\n    body: x\n"
+                     "    whatsapp_template: a\n    whatsapp_language: es\n";
+    char text[4096];
+    snprintf(text, sizeof text, "%s    whatsapp_body_params: \"{{x}}\"\n", wa);
+    s_expect_error(text, 7, 27, "whatsapp_body_params must be a list, found a scalar");
+    snprintf(text, sizeof text, "%s    whatsapp_header_params: [a, b]\n", wa);
+    s_expect_error(text, 7, 29, "whatsapp_header_params has 2 entries (at most 1)");
+    snprintf(text, sizeof text, "%s    whatsapp_button_params: [a, b, c]\n", wa);
+    s_expect_error(text, 7, 29, "whatsapp_button_params has 3 entries (at most 2)");
+    snprintf(text, sizeof text, "%s    whatsapp_body_params: [a, \"b\\nc\"]\n", wa);
+    s_expect_error(text, 7, 31, "whatsapp_body_params contains a control character");
+    snprintf(text, sizeof text, "%s    whatsapp_body_params: [\"a     b\"]\n", wa);
+    s_expect_error(text, 7, 28, "more than 4 consecutive spaces");
+    snprintf(text, sizeof text, "%s    whatsapp_body_params: [\"{{x}\"]\n", wa);
+    s_expect_error(text, 7, 29, "whatsapp_body_params: unterminated placeholder");
+    snprintf(text, sizeof text, "%s    whatsapp_header_params: [\"%s\"]\n", wa,
+             "0123456789012345678901234567890123456789012345678901234567890");
+    s_expect_error(text, 7, 30, "has 61 characters without its variables, past its limit of 60");
+    /* more body variables than WhatsApp body parameters, without a list */
+    char many[2048];
+    int n = snprintf(many, sizeof many,
+                     "templates:\n  - {id: a, channels: whatsapp, whatsapp_template: a, "
+                     "whatsapp_language: es, body: \"");
+    for (int i = 0; i < 33; i++) {
+        n += snprintf(many + n, sizeof many - (size_t)n, "{{v%d}}", i);
+    }
+    snprintf(many + n, sizeof many - (size_t)n, "\"}\n");
+    s_expect_error(many, 2, 33, "the body has 33 variables, more than the 32");
+    /* voice */
+    const char *vo = "templates:\n  - id: a\n    channels: voice\n    body: x\n";
+    snprintf(text, sizeof text, "%s    voice: \"Polly Mia\"\n", vo);
+    s_expect_error(text, 5, 12, "voice \"Polly Mia\" is not valid");
+    snprintf(text, sizeof text, "%s    gather_timeout_s: 0\n", vo);
+    s_expect_error(text, 5, 23, "gather_timeout_s \"0\" is not a number of seconds 1 to 60");
+    snprintf(text, sizeof text, "%s    gather_timeout_s: 61\n", vo);
+    s_expect_error(text, 5, 23, "not a number of seconds");
+    snprintf(text, sizeof text, "%s    gather_timeout_s: 5s\n", vo);
+    s_expect_error(text, 5, 23, "not a number of seconds");
+    snprintf(text, sizeof text, "%s    digits: [1, 2]\n", vo);
+    s_expect_error(text, 5, 13, "digits must be a mapping, found a list");
+    snprintf(text, sizeof text, "%s    digits:\n      10: {action: repeat}\n", vo);
+    s_expect_error(text, 6, 7, "\"10\" is not a digit");
+    snprintf(text, sizeof text,
+             "%s    digits:\n      1: {action: repeat}\n      \"1\": {action: hangup}\n", vo);
+    s_expect_error(text, 7, 7, "digit \"1\" is listed twice");
+    snprintf(text, sizeof text, "%s    digits:\n      1: {action: dance}\n", vo);
+    s_expect_error(text, 6, 19, "unknown action \"dance\"");
+    snprintf(text, sizeof text, "%s    digits:\n      1: {say: hola}\n", vo);
+    s_expect_error(text, 6, 10, "missing required key \"action\"");
+    snprintf(text, sizeof text, "%s    digits:\n      1: {action: repeat, when: now}\n", vo);
+    s_expect_error(text, 6, 27, "unknown key \"when\" in a digit's action");
+    snprintf(text, sizeof text, "%s    digits:\n      1: {action: transfer}\n", vo);
+    s_expect_error(text, 6, 10, "action transfer needs a \"target\"");
+    snprintf(text, sizeof text,
+             "%s    digits:\n      1: {action: hangup, target: \"+5215550000\"}\n", vo);
+    s_expect_error(text, 6, 27, "\"target\" is only for action transfer");
+    const char *bad_targets[] = {
+        "5215550000", "+0215550000", "+52155", "sip:", "sip:a b", "tel:+5215550000", "sip:<x>"};
+    for (size_t i = 0; i < sizeof bad_targets / sizeof bad_targets[0]; i++) {
+        snprintf(text, sizeof text, "%s    digits:\n      1: {action: transfer, target: \"%s\"}\n",
+                 vo, bad_targets[i]);
+        s_expect_error(text, 6, 37, "is neither an E.164 number");
+    }
+    snprintf(text, sizeof text, "%s    voicemail: \"a\\tb\"\n", vo);
+    s_expect_error(text, 5, 16, "voicemail contains a control character other than a line break");
+    /* email: html takes tabs and line breaks, not other control characters */
+    s_expect_error(
+        "templates:\n  - {id: a, channels: email, subject: s, body: x, html: \"a\\rb\"}\n", 2, 57,
+        "html contains a control character other than a line break or a tab");
+    char path[128];
+    brk_tpl_catalog_t *c =
+        s_load_ok(s_write("tabs",
+                          "templates:\n  - {id: a, channels: email, subject: s, body: x, "
+                          "html: \"<p>\\ta\\n</p>\"}\n",
+                          path, sizeof path));
     brk_tpl_destroy(&c);
 }
 
@@ -507,7 +954,8 @@ static int s_setup(void **state) {
 
 static int s_teardown(void **state) {
     (void)state;
-    const char *names[] = {"bad", "limits", "name64", "utf16", "cut"};
+    const char *names[] = {"bad",   "limits", "name64", "utf16", "cut",    "free",
+                           "plain", "wa",     "wa2",    "voice", "params", "tabs"};
     char path[128];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s.yaml", s_tmpdir, names[i]);
@@ -520,8 +968,14 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_catalog),
         cmocka_unit_test(test_check),
-        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_check_per_channel),
+        cmocka_unit_test(test_render_text),
+        cmocka_unit_test(test_render_email),
+        cmocka_unit_test(test_render_whatsapp),
+        cmocka_unit_test(test_render_voice),
         cmocka_unit_test(test_render_limits),
+        cmocka_unit_test(test_render_param_limits),
+        cmocka_unit_test(test_bad_channel_keys),
         cmocka_unit_test(test_bad_placeholders),
         cmocka_unit_test(test_bad_catalogs),
         cmocka_unit_test(test_truncated_and_corrupted),
