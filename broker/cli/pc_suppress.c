@@ -512,6 +512,7 @@ static int s_import(s_conn_t *conn, const s_opts_t *o) {
 /* --- entry point --------------------------------------------------------------------------------
  */
 
+/* Over 100 lines only for the option table and its switch, one case per flag. */
 int pc_suppress_main(int argc, char **argv) {
     static const struct option opts[] = {{"tenant", required_argument, NULL, 't'},
                                          {"contact", required_argument, NULL, 'C'},
