@@ -167,6 +167,63 @@ static void s_take(const redisReply *e, st_sup_result_t *res) {
     }
 }
 
+/* Whether entry e goes to shard sh: a debtor one to its home shard only, the others to all. */
+static int s_reaches(const s_entry_t *e, int sh) {
+    return e->kind[0] != ST_SUP_DEBTOR || e->home == sh;
+}
+
+/* Writes shard sh's call over the entries of ent[0..m) that reach it into av (its key strings
+ * into keybuf at *kb, each at most keylen bytes). Returns its argc, 0 when no entry reaches sh. */
+static size_t s_shard_call(st_suppress_t *self, const char *name, const st_sup_t *s,
+                           const s_entry_t *ent, size_t m, int sh, bool replace, const char *now_s,
+                           const char **av, char *keybuf, size_t *kb, size_t keylen) {
+    size_t cnt = 0;
+    /* KEYS: the set of tenants, the audit stream, then the entries' hashes */
+    char *numkeys = keybuf + *kb;
+    *kb += 16;
+    char *tk = keybuf + *kb;
+    st_key_shared(self->keys, sh, "sp-tenants", tk, ST_KEY_MAX);
+    *kb += strlen(tk) + 1;
+    char *ak = keybuf + *kb;
+    st_key_shared(self->keys, sh, "audit", ak, ST_KEY_MAX);
+    *kb += strlen(ak) + 1;
+    av[0] = "FCALL";
+    av[1] = name;
+    av[2] = numkeys;
+    av[3] = tk;
+    av[4] = ak;
+    size_t a = 5;
+    for (size_t k = 0; k < m; k++) {
+        if (!s_reaches(&ent[k], sh))
+            continue;
+        int n = st_key_suppress(self->keys, sh, s[ent[k].i].tenant, keybuf + *kb, keylen);
+        if (n < 0) /* cannot be: a valid tenant's key fits keylen */
+            n = 0, keybuf[*kb] = '\0';
+        av[a++] = keybuf + *kb;
+        *kb += (size_t)n + 1;
+        cnt++;
+    }
+    if (cnt == 0)
+        return 0;
+    snprintf(numkeys, 16, "%zu", 2 + cnt);
+    av[a++] = now_s;
+    for (size_t k = 0; k < m; k++) {
+        if (!s_reaches(&ent[k], sh))
+            continue;
+        const st_sup_t *e = &s[ent[k].i];
+        av[a++] = e->tenant;
+        av[a++] = ent[k].kind;
+        av[a++] = ent[k].value;
+        av[a++] = e->channel ? e->channel : "*";
+        av[a++] = e->rule ? e->rule : "";
+        av[a++] = e->who;
+        av[a++] = e->why ? e->why : "";
+        av[a++] = ent[k].home == sh ? "1" : "0";
+        av[a++] = replace ? "1" : "0";
+    }
+    return a;
+}
+
 /* The calls of one chunk: per shard the chunk reaches, its entries. Builds every call's
  * arguments, pipelines them, reads each entry's answer from its home shard's call. */
 static int s_chunk(st_suppress_t *self, bool adding, const st_sup_t *s, s_entry_t *ent, size_t m,
@@ -193,50 +250,9 @@ static int s_chunk(st_suppress_t *self, bool adding, const st_sup_t *s, s_entry_
     for (int sh = 0; sh < shards; sh++) {
         size_t first = used;
         const char **av = argv + used;
-        size_t cnt = 0;
-        /* KEYS: the set of tenants, the audit stream, then the entries' hashes */
-        char *numkeys = keybuf + kb;
-        kb += 16;
-        char *tk = keybuf + kb;
-        st_key_shared(self->keys, sh, "sp-tenants", tk, ST_KEY_MAX);
-        kb += strlen(tk) + 1;
-        char *ak = keybuf + kb;
-        st_key_shared(self->keys, sh, "audit", ak, ST_KEY_MAX);
-        kb += strlen(ak) + 1;
-        av[0] = "FCALL";
-        av[1] = name;
-        av[2] = numkeys;
-        av[3] = tk;
-        av[4] = ak;
-        size_t a = 5;
-        for (size_t k = 0; k < m; k++) {
-            if (ent[k].kind[0] == ST_SUP_DEBTOR && ent[k].home != sh)
-                continue;
-            int n = st_key_suppress(self->keys, sh, s[ent[k].i].tenant, keybuf + kb, keylen);
-            if (n < 0) /* cannot be: a valid tenant's key fits keylen */
-                n = 0, keybuf[kb] = '\0';
-            av[a++] = keybuf + kb;
-            kb += (size_t)n + 1;
-            cnt++;
-        }
-        if (cnt == 0)
+        size_t a = s_shard_call(self, name, s, ent, m, sh, replace, now_s, av, keybuf, &kb, keylen);
+        if (a == 0)
             continue;
-        snprintf(numkeys, 16, "%zu", 2 + cnt);
-        av[a++] = now_s;
-        for (size_t k = 0; k < m; k++) {
-            if (ent[k].kind[0] == ST_SUP_DEBTOR && ent[k].home != sh)
-                continue;
-            const st_sup_t *e = &s[ent[k].i];
-            av[a++] = e->tenant;
-            av[a++] = ent[k].kind;
-            av[a++] = ent[k].value;
-            av[a++] = e->channel ? e->channel : "*";
-            av[a++] = e->rule ? e->rule : "";
-            av[a++] = e->who;
-            av[a++] = e->why ? e->why : "";
-            av[a++] = ent[k].home == sh ? "1" : "0";
-            av[a++] = replace ? "1" : "0";
-        }
         for (size_t x = 0; x < a; x++)
             argl[first + x] = strlen(av[x]);
         at[calls] = first;
@@ -260,13 +276,13 @@ static int s_chunk(st_suppress_t *self, bool adding, const st_sup_t *s, s_entry_
             rc = -1;
             /* every entry this call carried failed, wherever its home */
             for (size_t k = 0; k < m; k++)
-                if (!(ent[k].kind[0] == ST_SUP_DEBTOR && ent[k].home != sh))
+                if (s_reaches(&ent[k], sh))
                     ent[k].failed = 1;
             continue;
         }
         size_t j = 0;
         for (size_t k = 0; k < m; k++) {
-            if (ent[k].kind[0] == ST_SUP_DEBTOR && ent[k].home != sh)
+            if (!s_reaches(&ent[k], sh))
                 continue;
             if (ent[k].home == sh)
                 s_take(r->element[j], &res[ent[k].i]);

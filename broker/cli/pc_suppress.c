@@ -8,8 +8,8 @@
  *           (contact|debtor|debt), value, channel, rule, why (at and who are ignored, so that
  *           `list --csv` imports again); bad lines are reported and skipped, the rest applied.
  * The model, the layout and the audit are store/st_suppress.h's; this file parses, validates
- * contact points and prints. What it prints from its input or Redis on stderr is quoted with
- * pg_log_quoted. */
+ * contact points (common/pg_contact) and prints. What it prints from its input or Redis on stderr
+ * is quoted with pg_log_quoted. */
 #include "pc_suppress.h"
 
 #include <csv.h>
@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include "brk_config.h"
+#include "pg_contact.h"
 #include "pg_log.h"
 #include "rl_policy.h"
 #include "st_fn.h"
@@ -48,29 +49,22 @@ typedef struct {
     int replace, csv;
 } s_opts_t;
 
-/* --- contact points (until common/pg_contact lands: a minimal validator) ------------------- */
+/* --- contact points ----------------------------------------------------------------------- */
 
-/* Whether `v` is a contact point usable on `channel` ("*" any). Returns NULL, or why not. */
+/* Whether `v` is a contact point usable on `channel` ("*" any), by common/pg_contact's forms.
+ * Returns NULL, or why not. */
 static const char *s_contact_check(const char *v, const char *channel) {
-    size_t n = strlen(v);
     char kind;
     if (v[0] == '+') {
-        size_t d = 0;
-        while (v[1 + d] >= '0' && v[1 + d] <= '9')
-            d++;
-        if (1 + d != n || d < 7 || d > 15 || v[1] == '0')
+        if (!pg_contact_e164(v))
             return "phone must be E.164: + and 7..15 digits";
         kind = 'p';
     } else if (strchr(v, '@')) {
-        const char *at = strchr(v, '@');
-        const char *dot = strrchr(at, '.');
-        if (at == v || at - v > 64 || strchr(at + 1, '@') || !dot || dot == at + 1 || !dot[1] ||
-            n > 254 || strpbrk(v, " \t\"(),:;<>[\\]"))
+        if (!pg_contact_email(v))
             return "e-mail address must be local@domain.tld";
         kind = 'e';
     } else {
-        size_t d = strspn(v, "0123456789");
-        if (d != n || n < 5 || n > 32)
+        if (!pg_contact_psid(v))
             return "contact point must be an E.164 phone, an e-mail address or a PSID";
         kind = 'm';
     }
@@ -258,8 +252,13 @@ static int s_list_one(const st_sup_entry_t *e, void *arg) {
         }
         fputc('\n', stdout);
     } else {
-        printf("%-12s %-8s %-28s %-9s %-14s %s  %s  %s\n", e->tenant, st_sup_scope_name(e->scope),
-               e->value, e->channel, e->rule, when, e->who, e->why);
+        /* escaped: what Redis holds never moves the terminal's cursor */
+        printf("%-12s %-8s %-28s %-9s %-14s %s  %s  %s\n",
+               pg_log_quoted(e->tenant, ST_SUP_TENANT_MAX).s, st_sup_scope_name(e->scope),
+               pg_log_quoted(e->value, ST_SUP_VALUE_MAX).s,
+               pg_log_quoted(e->channel, ST_SUP_CHANNEL_MAX).s,
+               pg_log_quoted(e->rule, ST_SUP_RULE_MAX).s, when,
+               pg_log_quoted(e->who, ST_SUP_WHO_MAX).s, pg_log_quoted(e->why, ST_SUP_WHY_MAX).s);
     }
     return 0;
 }
@@ -513,6 +512,7 @@ static int s_import(s_conn_t *conn, const s_opts_t *o) {
 /* --- entry point --------------------------------------------------------------------------------
  */
 
+/* Over 100 lines only for the option table and its switch, one case per flag. */
 int pc_suppress_main(int argc, char **argv) {
     static const struct option opts[] = {{"tenant", required_argument, NULL, 't'},
                                          {"contact", required_argument, NULL, 'C'},
