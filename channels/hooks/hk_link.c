@@ -480,9 +480,18 @@ static void s_expire(hk_link_t *self, int64_t now) {
 }
 
 /* Milliseconds until the next timer: a heartbeat, pregond's silence, the oldest deadline. */
+/* While pregond has not answered, heartbeats go every PROBE_MS at most: with ZMQ_IMMEDIATE a
+ * message sent before the connection is up is dropped, and a webhook arriving meanwhile gets
+ * 503, so the link must find out within milliseconds, not a heartbeat interval, that it is up. */
+#define PROBE_MS 20
+static int64_t s_heartbeat_interval(const hk_link_t *self) {
+    int64_t hb = self->cfg.heartbeat_ms;
+    return !atomic_load(&((hk_link_t *)self)->up) && hb > PROBE_MS ? PROBE_MS : hb;
+}
+
 static long s_timeout(hk_link_t *self, int64_t now) {
     int64_t hb = self->cfg.heartbeat_ms;
-    int64_t due = self->last_send + hb;
+    int64_t due = self->last_send + s_heartbeat_interval(self);
     int64_t silent = (atomic_load(&self->up) ? self->last_recv : self->last_open) + 3 * hb;
     if (silent < due)
         due = silent;
@@ -513,7 +522,7 @@ static int s_timers(hk_link_t *self, int64_t now) {
             return -1;
         return s_heartbeat(self, now);
     }
-    if (now - self->last_send >= hb)
+    if (now - self->last_send >= s_heartbeat_interval(self))
         return s_heartbeat(self, now);
     return 0;
 }

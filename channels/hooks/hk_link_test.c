@@ -7,12 +7,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cmocka.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -102,7 +104,7 @@ static void s_ack(s_fixture_t *f, uint64_t seq, const char *result) {
     zmq_send(f->router, ob, len, 0);
 }
 
-static int s_setup(void **state) {
+static int s_setup_hb(void **state, int heartbeat_ms) {
     s_fixture_t *f = calloc(1, sizeof *f);
     f->zctx = zmq_ctx_new();
     f->router = zmq_socket(f->zctx, ZMQ_ROUTER);
@@ -112,7 +114,7 @@ static int s_setup(void **state) {
         return -1;
     f->metrics = hk_metrics_new();
     hk_link_config_t cfg = {.endpoint = S_ENDPOINT,
-                            .heartbeat_ms = 100,
+                            .heartbeat_ms = heartbeat_ms,
                             .ack_timeout_ms = 800,
                             .max_in_flight = 4,
                             .metrics = f->metrics};
@@ -122,6 +124,10 @@ static int s_setup(void **state) {
         return -1;
     *state = f;
     return 0;
+}
+
+static int s_setup(void **state) {
+    return s_setup_hb(state, 100);
 }
 
 static int s_teardown(void **state) {
@@ -169,6 +175,52 @@ static void test_down_until_answered(void **state) {
     }
     s_wait_up(f);
     hk_hold_release(&h);
+}
+
+/* A link learns within milliseconds that pregond answers, whatever its heartbeat interval: with
+ * ZMQ_IMMEDIATE its first heartbeat is dropped when pregond is not there yet (or the connection
+ * is not up yet, as on ipc://), and webhooks arriving until the next one would all get 503. */
+static void test_up_at_once(void **state) {
+    s_fixture_t *f = *state;
+    char endpoint[64]; /* ipc: the connection comes up asynchronously, as in production */
+    snprintf(endpoint, sizeof endpoint, "ipc:///tmp/hk-link-late-%d", (int)getpid());
+    hk_link_config_t cfg = {.endpoint = endpoint,
+                            .heartbeat_ms = 5000,
+                            .ack_timeout_ms = 800,
+                            .max_in_flight = 4,
+                            .metrics = f->metrics};
+    char err[256];
+    hk_link_t *link = hk_link_new(f->zctx, &cfg, err, sizeof err); /* its heartbeat: dropped */
+    assert_non_null(link);
+    void *late = zmq_socket(f->zctx, ZMQ_ROUTER);
+    int linger = 0;
+    zmq_setsockopt(late, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_bind(late, endpoint), 0);
+    int64_t start = s_ms();
+    while (!hk_link_up(link) && s_ms() - start < 2000) {
+        uint8_t id[256], body[256];
+        int n;
+        while ((n = zmq_recv(late, id, sizeof id, ZMQ_DONTWAIT)) > 0) {
+            assert_true(zmq_recv(late, body, sizeof body, 0) >= 0);
+            Pregon__Heartbeat hb = PREGON__HEARTBEAT__INIT;
+            Pregon__BrokerToHooks out = PREGON__BROKER_TO_HOOKS__INIT;
+            out.msg_case = PREGON__BROKER_TO_HOOKS__MSG_HEARTBEAT;
+            out.heartbeat = &hb;
+            uint8_t ob[64];
+            size_t len = pregon__broker_to_hooks__pack(&out, ob);
+            zmq_send(late, id, (size_t)n, ZMQ_SNDMORE);
+            zmq_send(late, ob, len, 0);
+        }
+        if (hk_link_step(link, -1, NULL) != 0)
+            break;
+    }
+    int64_t elapsed = s_ms() - start;
+    bool up = hk_link_up(link);
+    hk_link_destroy(&link); /* before asserting: an open socket would hang the teardown */
+    zmq_close(late);
+    unlink(endpoint + 6);
+    assert_true(up);
+    assert_true(elapsed < 500); /* not one 5 s heartbeat interval */
 }
 
 static void test_several_events(void **state) {
@@ -265,6 +317,7 @@ static void test_timeout_and_limit(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_down_until_answered, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_up_at_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_several_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_one_error_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_timeout_and_limit, s_setup, s_teardown),
