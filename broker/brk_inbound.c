@@ -19,8 +19,11 @@
 #include "st_suppress.h"
 
 #define EARLY_KEEP_MAX "16" /* fields of a map past which no early event is kept */
-#define DETAIL_MAX     160  /* bytes of a debtor's text kept in the audit record */
-#define MAX_TENANTS    32   /* tenants one contact point's map may name */
+/* packed bytes past which an early event is not kept: pregon-hooks' default body limit. The
+ * hooks socket takes frames up to 64 MB, and each of a map's 16 early events was kept whole. */
+#define EARLY_BYTES_MAX (64 << 10)
+#define DETAIL_MAX      160 /* bytes of a debtor's text kept in the audit record */
+#define MAX_TENANTS     32  /* tenants one contact point's map may name */
 
 struct brk_inbound {
     brk_redis_t *redis;
@@ -80,8 +83,14 @@ static redisReply *s_call_keeping(brk_inbound_t *self, const char *name, const c
     snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_early_ttl_s);
     const char *argv[] = {NULL, NULL,          "1", key, ev->event_id, (const char *)packed,
                           ttl,  EARLY_KEEP_MAX};
-    size_t argl[] = {
-        0, 0, 1, strlen(key), strlen(ev->event_id), plen, strlen(ttl), strlen(EARLY_KEEP_MAX)};
+    size_t argl[] = {0,
+                     0,
+                     1,
+                     strlen(key),
+                     strlen(ev->event_id),
+                     plen <= EARLY_BYTES_MAX ? plen : 0, /* '': not kept */
+                     strlen(ttl),
+                     strlen(EARLY_KEEP_MAX)};
     redisReply *r = st_fn_call(fn, name, 8, argv, argl);
     free(packed);
     if (!r) {

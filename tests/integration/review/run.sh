@@ -64,6 +64,7 @@ refused=$(curl -s "$hooks/metrics" | awk '/^pregon_hooks_refused_total/ {s += $2
 # 2. a hostile peer on the hooks socket
 dealer() { /usr/bin/python3 "$here/hostile_dealer.py" "ipc://$dir/hooks" "$dir"; }
 big=$(printf 'e%.0s' $(seq 1 1000)); big=$big$big$big$big$big$big$big$big$big$big
+huge=$big$big$big$big$big$big$big$big$big$big # 100 KB
 # a job of acme's debtor d1 as the store has it (only its state field matters here)
 rcli hset "$(rkey job acme d1 j1)" s sent >/dev/null
 cat >"$dir/dealer.jsonl" <<EOF2
@@ -82,10 +83,11 @@ cat >"$dir/dealer.jsonl" <<EOF2
 {"frames": ["ffffffffffff"]}
 {"event": {"kind": "DELIVERY_STATUS", "channel": "SMS", "provider_id": "SMok", "status": "delivered", "event_id": "SMok:delivered", "seq": 7}}
 {"event": {"kind": "DELIVERY_STATUS", "channel": "SMS", "provider_id": "SMok", "status": "delivered", "event_id": "SMok:delivered", "seq": 8}}
+{"event": {"kind": "DELIVERY_STATUS", "channel": "SMS", "provider_id": "SMhuge", "status": "delivered", "event_id": "SMhuge:delivered", "text": "$huge"}}
 EOF2
 dealer <"$dir/dealer.jsonl" >"$dir/dealer.out" 2>"$dir/dealer.err" || ko "dealer failed: $(cat "$dir/dealer.err")"
 res() { sed -n "${1}p" "$dir/dealer.out" | /usr/bin/python3 -c 'import json,sys; a=json.load(sys.stdin); print(a.get("result") or "none")'; }
-expect=(unknown unknown applied unknown invalid unknown unknown invalid invalid invalid none none none unknown unknown)
+expect=(unknown unknown applied unknown invalid unknown unknown invalid invalid invalid none none none unknown unknown unknown)
 for i in "${!expect[@]}"; do
   got=$(res $((i + 1)))
   [ "$got" = "${expect[$i]}" ] && ok || ko "dealer $((i + 1)): ${expect[$i]} expected, got $got ($(sed -n "$((i + 1))p" "$dir/dealer.out"))"
@@ -94,6 +96,9 @@ done
 sup=$("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>&1)
 echo "$sup" | grep -q '+15550000077' && ko "a tenant+debtor named without a job suppressed: $sup" || ok
 echo "$sup" | grep -q '+15550000078' && ok || ko "a tenant+debtor named with its job not suppressed: $sup"
+# an early event is kept (a status may overtake its SENT report), unless larger than 64 KB
+[ "$(rcli exists "$(rkey provider sms SMok)")" = 1 ] && ok || ko "an early event not kept"
+[ "$(rcli exists "$(rkey provider sms SMhuge)")" = 0 ] && ok || ko "a 100 KB early event kept whole"
 # the flood of unknown ids: every one kept (early), each key bounded by the early TTL
 before=$(rcli info memory | awk -F: '/^used_memory:/ {print $2+0}')
 echo '{"flood": 1000, "size": 10000}' | dealer >"$dir/flood.out" 2>&1
