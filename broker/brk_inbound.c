@@ -19,8 +19,11 @@
 #include "st_suppress.h"
 
 #define EARLY_KEEP_MAX "16" /* fields of a map past which no early event is kept */
-#define DETAIL_MAX     160  /* bytes of a debtor's text kept in the audit record */
-#define MAX_TENANTS    32   /* tenants one contact point's map may name */
+/* packed bytes past which an early event is not kept: pregon-hooks' default body limit. The
+ * hooks socket takes frames up to 64 MB, and each of a map's 16 early events was kept whole. */
+#define EARLY_BYTES_MAX (64 << 10)
+#define DETAIL_MAX      160 /* bytes of a debtor's text kept in the audit record */
+#define MAX_TENANTS     32  /* tenants one contact point's map may name */
 
 struct brk_inbound {
     brk_redis_t *redis;
@@ -80,8 +83,14 @@ static redisReply *s_call_keeping(brk_inbound_t *self, const char *name, const c
     snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_early_ttl_s);
     const char *argv[] = {NULL, NULL,          "1", key, ev->event_id, (const char *)packed,
                           ttl,  EARLY_KEEP_MAX};
-    size_t argl[] = {
-        0, 0, 1, strlen(key), strlen(ev->event_id), plen, strlen(ttl), strlen(EARLY_KEEP_MAX)};
+    size_t argl[] = {0,
+                     0,
+                     1,
+                     strlen(key),
+                     strlen(ev->event_id),
+                     plen <= EARLY_BYTES_MAX ? plen : 0, /* '': not kept */
+                     strlen(ttl),
+                     strlen(EARLY_KEEP_MAX)};
     redisReply *r = st_fn_call(fn, name, 8, argv, argl);
     free(packed);
     if (!r) {
@@ -174,11 +183,38 @@ static const char *s_kind_name(int kind) {
     }
 }
 
+/* 1 when the store has job `job` of tenant's debtor, 0 if not, -1 on error. */
+static int s_job_exists(brk_inbound_t *self, const char *tenant, const char *debtor,
+                        const char *job) {
+    char key[ST_KEY_MAX];
+    redisContext *c = brk_redis_context(self->redis);
+    if (!job[0] || st_key_job(self->keys, tenant, debtor, job, key, sizeof key) < 0)
+        return 0;
+    redisReply *r = c ? redisCommand(c, "HEXISTS %s s", key) : NULL;
+    if (!r) {
+        if (c && c->err)
+            brk_redis_drop(self->redis, "inbound event");
+        return -1;
+    }
+    int found = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return found;
+}
+
 /* The tenants that contacted ev's contact point on its channel from ev's sender (an entry
- * without a sender, the worker's default, matches any). Returns how many, or -1 on error. */
+ * without a sender, the worker's default, matches any). Returns how many, or -1 on error.
+ * An event naming its debtor (e.g. voice) is believed only when it names a job of that
+ * debtor the store has: the hooks socket has no CURVE yet, so whoever reaches it could
+ * otherwise opt any debtor out by guessing a tenant and a debtor id; with no such job the
+ * event is taken as naming only its contact point. */
 static int s_contacted(brk_inbound_t *self, const Pregon__InboundEvent *ev, s_contacted_t *out,
                        int cap) {
-    if (ev->tenant[0] && ev->debtor_id[0]) { /* the event names its debtor (e.g. voice) */
+    int named = ev->tenant[0] && ev->debtor_id[0]
+                    ? s_job_exists(self, ev->tenant, ev->debtor_id, ev->job_id)
+                    : 0;
+    if (named < 0)
+        return -1;
+    if (named) {
         snprintf(out[0].tenant, sizeof out[0].tenant, "%s", ev->tenant);
         snprintf(out[0].debtor, sizeof out[0].debtor, "%s", ev->debtor_id);
         snprintf(out[0].job, sizeof out[0].job, "%s", ev->job_id);
@@ -187,7 +223,7 @@ static int s_contacted(brk_inbound_t *self, const Pregon__InboundEvent *ev, s_co
     }
     const char *ch = rl_channel_name((rl_channel_t)ev->channel);
     char key[ST_KEY_MAX];
-    if (st_key_contact(self->keys, ch, ev->contact, key, sizeof key) < 0)
+    if (!ev->contact[0] || st_key_contact(self->keys, ch, ev->contact, key, sizeof key) < 0)
         return 0;
     redisReply *r = s_call_keeping(self, "pg_contacts", key, ev);
     if (!r)

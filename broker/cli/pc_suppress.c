@@ -473,12 +473,15 @@ static int s_import(s_conn_t *conn, const s_opts_t *o) {
     long lineno = 0;
     while (!im.fatal && (n = getline(&line, &cap, f)) > 0) {
         lineno++;
+        /* a UTF-8 byte order mark (spreadsheets export one) is not part of the header */
+        size_t skip = lineno == 1 && n >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3) ? 3 : 0;
+        n -= (ssize_t)skip;
         if (im.start == 0) {
-            if (strspn(line, "\r\n") == (size_t)n)
+            if (strspn(line + skip, "\r\n") == (size_t)n)
                 continue; /* a blank line between records */
             im.start = lineno;
         }
-        if (csv_parse(&p, line, (size_t)n, s_cell_cb, s_record_cb, &im) != (size_t)n) {
+        if (csv_parse(&p, line + skip, (size_t)n, s_cell_cb, s_record_cb, &im) != (size_t)n) {
             char msg[128];
             snprintf(msg, sizeof msg, "malformed CSV: %s; the rest of the file is not read",
                      csv_strerror(csv_error(&p)));
