@@ -68,7 +68,7 @@ static void s_defaults(brk_config_t *c) {
     snprintf(c->hooks, sizeof c->hooks, "tcp://127.0.0.1:5558");
     c->hooks_id_ttl_s = 7 * 86400;
     c->hooks_contact_ttl_s = 400 * 86400;
-    c->hooks_early_ttl_s = 3600;
+    c->hooks_early_ttl_s = 600;
     c->hooks_seen_ttl_s = 7 * 86400;
     snprintf(c->policies, sizeof c->policies, "deploy/policies");
     snprintf(c->templates, sizeof c->templates, "deploy/templates.yaml");
