@@ -26,7 +26,7 @@
 static void s_usage(FILE *out) {
     fprintf(out,
             "usage: pregon-hooks [options]\n"
-            "  --config FILE              YAML settings (channels/hooks/pregon-hooks.yaml)\n"
+            "  --config FILE              YAML settings (deploy/pregon-hooks.yaml)\n"
             "  --listen HOST:PORT         http.listen (port 0: any free port)\n"
             "  --public-url URL           http.public_url: the base URL providers call\n"
             "  --broker ENDPOINT          broker.endpoint, pregond's hooks ROUTER\n"

@@ -502,7 +502,7 @@ def test_concurrent(broker):
 
 
 def test_config():
-    example = os.path.join(os.path.dirname(PROTO), "..", "channels", "hooks", "pregon-hooks.yaml")
+    example = os.path.join(os.path.dirname(PROTO), "..", "deploy", "pregon-hooks.yaml")
     log = open(os.path.join(WORK, "example.log"), "w+")
     p = subprocess.Popen([BIN, "--config", example, "--listen", "127.0.0.1:0", "--broker",
                           "tcp://127.0.0.1:1"], stderr=log)
