@@ -62,24 +62,11 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
                     return 2;
                 }
                 break;
-            case 'R': {
-                snprintf(cfg.redis_host, sizeof cfg.redis_host, "%s", optarg);
-                char *colon = strrchr(cfg.redis_host, ':');
-                if (colon) {
-                    *colon = '\0';
-                    cfg.redis_port = atoi(colon + 1);
-                }
-                cfg.redis_socket[0] = '\0';
-                break;
-            }
+            case 'R':
             case 'S':
-                snprintf(cfg.redis_socket, sizeof cfg.redis_socket, "%s", optarg);
-                break;
             case 'p':
-                snprintf(cfg.redis_prefix, sizeof cfg.redis_prefix, "%s", optarg);
-                break;
             case 'N':
-                cfg.shards = atoi(optarg);
+                pc_redis_option(&cfg, c, optarg);
                 break;
             case 'J':
                 *json = 1;
@@ -188,6 +175,30 @@ static int s_adopt(s_conn_t *c) {
     printf("dataset adopted as %s on %d shards: pregond admits again within a second\n", id,
            st_keys_shards(c->keys));
     return 0;
+}
+
+void pc_redis_option(brk_config_t *cfg, int option, const char *arg) {
+    switch (option) {
+        case 'R': {
+            snprintf(cfg->redis_host, sizeof cfg->redis_host, "%s", arg);
+            char *colon = strrchr(cfg->redis_host, ':');
+            if (colon) {
+                *colon = '\0';
+                cfg->redis_port = atoi(colon + 1);
+            }
+            cfg->redis_socket[0] = '\0';
+            break;
+        }
+        case 'S':
+            snprintf(cfg->redis_socket, sizeof cfg->redis_socket, "%s", arg);
+            break;
+        case 'p':
+            snprintf(cfg->redis_prefix, sizeof cfg->redis_prefix, "%s", arg);
+            break;
+        case 'N':
+            cfg->shards = atoi(arg);
+            break;
+    }
 }
 
 static int s_key(s_conn_t *c, int argc, char **argv) {

@@ -2,7 +2,13 @@
 #ifndef PC_REDIS_H
 #define PC_REDIS_H
 
+#include "brk_config.h"
+
 /* Runs the subcommand (argv[0] = "redis"). Exit: 0 done, 1 failed, 2 usage, 3 Redis unreachable. */
 int pc_redis_main(int argc, char **argv);
+
+/* The connection options every Redis-facing command takes, as getopt_long returns them:
+ * 'R' --redis HOST[:PORT], 'S' --redis-socket PATH, 'p' --prefix P, 'N' --shards S. */
+void pc_redis_option(brk_config_t *cfg, int option, const char *arg);
 
 #endif

@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include "brk_config.h"
+#include "pc_redis.h"
 #include "pg_contact.h"
 #include "pg_log.h"
 #include "rl_policy.h"
@@ -583,24 +584,11 @@ int pc_suppress_main(int argc, char **argv) {
                     return 2;
                 }
                 break;
-            case 'R': {
-                snprintf(cfg.redis_host, sizeof cfg.redis_host, "%s", optarg);
-                char *colon = strrchr(cfg.redis_host, ':');
-                if (colon) {
-                    *colon = '\0';
-                    cfg.redis_port = atoi(colon + 1);
-                }
-                cfg.redis_socket[0] = '\0';
-                break;
-            }
+            case 'R':
             case 'S':
-                snprintf(cfg.redis_socket, sizeof cfg.redis_socket, "%s", optarg);
-                break;
             case 'p':
-                snprintf(cfg.redis_prefix, sizeof cfg.redis_prefix, "%s", optarg);
-                break;
             case 'N':
-                cfg.shards = atoi(optarg);
+                pc_redis_option(&cfg, c, optarg);
                 break;
             case 'h':
                 s_usage(stdout);

@@ -13,23 +13,8 @@ set -uo pipefail
 build=$1
 src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 here="$src/tests/integration/inbound"
-. "$src/tests/integration/redis_lib.sh"
-dir=$(mktemp -d /tmp/pregon-inbound.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  pg_redis_stop
-  wait 2>/dev/null
-  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
-rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
-ctl="$build/broker/pregonctl"
-rkey() { "$ctl" redis key "$@" --redis-socket "$dir/redis.sock"; }
+. "$src/tests/integration/it_lib.sh"
+it_begin inbound
 
 pg_redis_start "$dir" || exit 1
 protoc --python_out="$dir" -I "$src/proto" "$src/proto/pregon.proto" || { echo "protoc failed"; exit 1; }

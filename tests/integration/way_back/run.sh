@@ -10,23 +10,8 @@
 set -uo pipefail
 build=$1
 src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
-. "$src/tests/integration/redis_lib.sh"
-dir=$(mktemp -d /tmp/pregon-wayback.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  pg_redis_stop
-  wait 2>/dev/null
-  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
-rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
-ctl="$build/broker/pregonctl"
-rkey() { "$ctl" redis key "$@" --redis-socket "$dir/redis.sock"; }
+. "$src/tests/integration/it_lib.sh"
+it_begin wayback
 state() { rcli hget "$(rkey job "$1" "$2" "$3")" s; }
 export AC=AC00000000000000000000000000000000 TOKEN=sandbox-token FROM=+15005550006
 
