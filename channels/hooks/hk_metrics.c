@@ -43,8 +43,8 @@ struct hk_metrics {
 
 static const char *const s_result_names[HK_RESULT_COUNT] = {"ok",        "refused",     "invalid",
                                                             "too_large", "unavailable", "error"};
-static const char *const s_ack_names[HK_ACK_COUNT] = {"applied", "duplicate", "unknown", "refused",
-                                                      "invalid", "error",     "other",   "late"};
+static const char *const s_ack_names[HK_ACK_COUNT] = {
+    "applied", "duplicate", "ignored", "unknown", "refused", "invalid", "error", "other", "late"};
 static const char *const s_unavail_names[HK_UNAVAIL_COUNT] = {
     "broker_down", "full", "ack_error", "ack_timeout", "send_failed", "stopping"};
 

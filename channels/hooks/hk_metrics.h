@@ -35,6 +35,7 @@ typedef enum {
 typedef enum {
     HK_ACK_APPLIED,
     HK_ACK_DUPLICATE,
+    HK_ACK_IGNORED,
     HK_ACK_UNKNOWN,
     HK_ACK_REFUSED,
     HK_ACK_INVALID,

@@ -87,6 +87,8 @@ metrics() { curl -s "$hooks/metrics"; }
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
 wait_for 10 sh -c "[ \"\$(curl -s '$hooks/metrics' | awk '\$1 == \"pregon_hooks_acks_total{result=\\\"duplicate\\\"}\" {print \$2}')\" -ge 10 ] 2>/dev/null" \
   && ok || ko "duplicate acks: $(metrics | grep acks_total)"
+[ "$(metric 'pregon_hooks_acks_total{result="ignored"}')" -ge 10 ] 2>/dev/null && ok \
+  || ko "the \"sent\" statuses not acked as ignored: $(metrics | grep acks_total)"
 # 3. three numbers answered STOP, Baja, ¡alto!: suppressed for every debtor of acme
 sups() { "$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | grep -c 'opt-out'; }
 wait_for 15 sh -c "[ \"\$($ctl suppress list --tenant acme --redis-socket '$dir/redis.sock' 2>/dev/null | grep -c opt-out)\" = 3 ]" \
