@@ -604,8 +604,9 @@ void pg_http_stop(pg_http_t *self) {
      * connection: MHD forbids stopping with suspended ones. Requests that arrive on open
      * connections meanwhile find the delay thread stopped and are answered at once. */
     MHD_socket lsock = MHD_quiesce_daemon(self->daemon);
-    if (lsock != MHD_INVALID_SOCKET)
-        close(lsock);
+    /* The listen socket is closed only after MHD_stop_daemon: the pool threads take it out of
+     * their epoll sets asynchronously after quiesce, and one that finds it closed already
+     * aborts the process ("Failed to remove listen FD from epoll set", seen under load in CI). */
     pg_delay_stop(self->delay);
     /* The released requests still have their answers to send: give them a moment, since
      * MHD_stop_daemon closes every connection at once. */
@@ -619,5 +620,7 @@ void pg_http_stop(pg_http_t *self) {
     pthread_mutex_unlock(&self->drain_lock);
     MHD_stop_daemon(self->daemon);
     self->daemon = NULL;
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
     pg_delay_destroy(&self->delay);
 }
