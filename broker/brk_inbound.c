@@ -50,15 +50,13 @@ void brk_inbound_destroy(brk_inbound_t **self_p) {
 }
 
 /* A call of one function with NUL-terminated arguments (argv[0..1] are filled by st_fn). */
-static redisReply *s_call(brk_inbound_t *self, const char *name, int argc, const char **argv) {
+/* A call with arguments of the given lengths; a failure is logged, and a lost connection
+ * dropped (brk_redis reconnects). */
+static redisReply *s_call_argl(brk_inbound_t *self, const char *name, int argc, const char **argv,
+                               size_t *argl) {
     st_fn_t *fn = brk_redis_fn(self->redis);
-    if (!fn)
-        return NULL;
-    size_t argl[24];
-    for (int i = 0; i < argc && i < 24; i++)
-        argl[i] = argv[i] ? strlen(argv[i]) : 0;
-    redisReply *r = argc <= 24 ? st_fn_call(fn, name, argc, argv, argl) : NULL;
-    if (!r) {
+    redisReply *r = fn ? st_fn_call(fn, name, argc, argv, argl) : NULL;
+    if (!r && fn) {
         redisContext *c = brk_redis_context(self->redis);
         pg_log("inbound event: %s: %s", name, st_fn_strerror(fn));
         if (c && c->err)
@@ -67,17 +65,24 @@ static redisReply *s_call(brk_inbound_t *self, const char *name, int argc, const
     return r;
 }
 
+/* A call of one function with NUL-terminated arguments (argv[0..1] are filled by st_fn). */
+static redisReply *s_call(brk_inbound_t *self, const char *name, int argc, const char **argv) {
+    size_t argl[24];
+    if (argc > 24)
+        return NULL;
+    for (int i = 0; i < argc; i++)
+        argl[i] = argv[i] ? strlen(argv[i]) : 0;
+    return s_call_argl(self, name, argc, argv, argl);
+}
+
 /* pg_lookup or pg_contacts on map `key`: the event goes along, packed, to be kept there when
  * the map does not lead anywhere yet (brk_index hands it back when the map is written). */
 static redisReply *s_call_keeping(brk_inbound_t *self, const char *name, const char *key,
                                   const Pregon__InboundEvent *ev) {
-    st_fn_t *fn = brk_redis_fn(self->redis);
     size_t plen = pregon__inbound_event__get_packed_size(ev);
     uint8_t *packed = malloc(plen + 1);
-    if (!fn || !packed) {
-        free(packed);
+    if (!packed)
         return NULL;
-    }
     pregon__inbound_event__pack(ev, packed);
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_early_ttl_s);
@@ -91,14 +96,8 @@ static redisReply *s_call_keeping(brk_inbound_t *self, const char *name, const c
                      plen <= EARLY_BYTES_MAX ? plen : 0, /* '': not kept */
                      strlen(ttl),
                      strlen(EARLY_KEEP_MAX)};
-    redisReply *r = st_fn_call(fn, name, 8, argv, argl);
+    redisReply *r = s_call_argl(self, name, 8, argv, argl);
     free(packed);
-    if (!r) {
-        redisContext *c = brk_redis_context(self->redis);
-        pg_log("inbound event: %s: %s", name, st_fn_strerror(fn));
-        if (c && c->err)
-            brk_redis_drop(self->redis, "inbound event");
-    }
     return r;
 }
 

@@ -8,6 +8,7 @@
  *   audit    every shard's audit records, merged in time order, one JSON object a line
  * Reads the layout (prefix, shards) and the connection from pregon.yaml (--config), or flags. */
 #include "pc_redis.h"
+#include "pg_log.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -57,10 +58,8 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
             case 'c':
-                if (brk_config_load(&cfg, optarg, err, sizeof err) < 0) {
-                    fprintf(stderr, "pregonctl: %s\n", err);
+                if (pc_redis_config(&cfg, optarg) < 0)
                     return 2;
-                }
                 break;
             case 'R':
             case 'S':
@@ -174,6 +173,15 @@ static int s_adopt(s_conn_t *c) {
     }
     printf("dataset adopted as %s on %d shards: pregond admits again within a second\n", id,
            st_keys_shards(c->keys));
+    return 0;
+}
+
+int pc_redis_config(brk_config_t *cfg, const char *path) {
+    char err[1024];
+    if (brk_config_load(cfg, path, err, sizeof err) < 0) {
+        fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
+        return -1;
+    }
     return 0;
 }
 

@@ -579,10 +579,8 @@ int pc_suppress_main(int argc, char **argv) {
                 o.csv = 1;
                 break;
             case 'K':
-                if (brk_config_load(&cfg, optarg, err, sizeof err) < 0) {
-                    fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
+                if (pc_redis_config(&cfg, optarg) < 0)
                     return 2;
-                }
                 break;
             case 'R':
             case 'S':

@@ -18,9 +18,9 @@
 #include "st_suppress.h"
 
 #include "it_check.h"
+#include "it_redis.h"
 
 static const rl_policy_t *s_policy;
-static const char *s_sock;
 /* 2026-03-11 15:00 UTC = 10:00 in Bogota (a Wednesday, not a holiday). */
 static const int64_t NOON = 1773241200;
 
@@ -92,12 +92,7 @@ static void s_audit_field(const char *debtor, const char *job, const char *to, c
 }
 
 static redisContext *s_connect(void) {
-    redisContext *c = redisConnectUnix(s_sock);
-    if (!c || c->err) {
-        fprintf(stderr, "cannot connect to %s\n", s_sock);
-        exit(1);
-    }
-    return c;
+    return it_redis_connect();
 }
 
 static void s_flush(void) {
@@ -361,19 +356,7 @@ static void test_fail_closed(void) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN); /* a write to a dead Redis must be an error, not a death */
-    s_sock = getenv("PG_REDIS_SOCK");
-    const char *src = getenv("PG_SOURCE_DIR");
-    if (!s_sock || !src) {
-        fprintf(stderr, "PG_REDIS_SOCK and PG_SOURCE_DIR must be set (run via with_redis.sh)\n");
-        return 2;
-    }
-    char path[1024], err[1024];
-    snprintf(path, sizeof path, "%s/tests/integration/policies/TEST.yaml", src);
-    rl_policy_t *p = rl_policy_load(path, err, sizeof err);
-    if (!p) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
-    }
+    rl_policy_t *p = it_test_policy();
     s_policy = p;
     s_keys = st_keys_new("pg", 16);
     test_concurrent_caps();

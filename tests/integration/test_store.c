@@ -21,6 +21,7 @@
 #include "st_suppress.h"
 
 #include "it_check.h"
+#include "it_redis.h"
 
 static redisContext *s_c;
 static st_keys_t *s_keys;
@@ -343,20 +344,10 @@ static void test_audit_schema(void) {
 }
 
 int main(void) {
-    const char *sock = getenv("PG_REDIS_SOCK");
-    if (!sock) {
-        fprintf(stderr, "PG_REDIS_SOCK must be set (run via with_redis.sh)\n");
-        return 2;
-    }
-    s_c = redisConnectUnix(sock);
-    if (!s_c || s_c->err) {
-        fprintf(stderr, "cannot connect to %s\n", sock);
-        return 1;
-    }
+    s_c = it_redis_connect();
     s_keys = st_keys_new("pg", 16);
     s_fn = st_fn_new(s_c);
-    freeReplyObject(redisCommand(s_c, "FLUSHALL"));
-    CHECK(st_fn_ensure(s_fn) == 0, "FUNCTION LOAD: %s", st_fn_strerror(s_fn));
+    CHECK(it_redis_fresh(s_c, s_fn) == 0, "an empty Redis with the library loaded");
     test_table_mirrors_c();
     test_every_transition();
     test_audit_schema();

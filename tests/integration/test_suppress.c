@@ -23,6 +23,7 @@
 #include "st_suppress.h"
 
 #include "it_check.h"
+#include "it_redis.h"
 
 static const rl_policy_t *s_policy;
 static redisContext *s_c;
@@ -479,24 +480,9 @@ static void test_batch_and_list(void) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
-    const char *sock = getenv("PG_REDIS_SOCK"), *src = getenv("PG_SOURCE_DIR");
-    if (!sock || !src) {
-        fprintf(stderr, "PG_REDIS_SOCK and PG_SOURCE_DIR must be set (run via with_redis.sh)\n");
-        return 2;
-    }
-    char path[1024], err[1024];
-    snprintf(path, sizeof path, "%s/tests/integration/policies/TEST.yaml", src);
-    rl_policy_t *p = rl_policy_load(path, err, sizeof err);
-    if (!p) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
-    }
+    rl_policy_t *p = it_test_policy();
     s_policy = p;
-    s_c = redisConnectUnix(sock);
-    if (!s_c || s_c->err) {
-        fprintf(stderr, "cannot connect to %s\n", sock);
-        return 1;
-    }
+    s_c = it_redis_connect();
     s_keys = st_keys_new("pg", 16);
     s_fn = st_fn_new(s_c);
     s_adm = rl_admit_new(s_c, s_keys, s_fn);

@@ -91,6 +91,12 @@ for i in "${!expect[@]}"; do
   got=$(res $((i + 1)))
   [ "$got" = "${expect[$i]}" ] && ok || ko "event $((i + 1)): ${expect[$i]} expected, got $got ($(sed -n "$((i + 1))p" "$dir/acks.jsonl"))"
 done
+# the reply to acme's number reached acme only (other wrote from +15005550099); the reply to
+# other's number reached other and acme too: acme's job named no sender (the worker's default
+# From), so pregond cannot tell which number it went from and errs on the debtor's side
+sed -n 9p "$dir/acks.jsonl" | grep -q 'REPLY for 1 tenant(s)' && ok || ko "reply to acme's sender: $(sed -n 9p "$dir/acks.jsonl")"
+sed -n 10p "$dir/acks.jsonl" | grep -q 'REPLY for 2 tenant(s)' && ok || ko "reply to other's sender: $(sed -n 10p "$dir/acks.jsonl")"
+[ "$(rcli hget "$(rkey history acme d3)" c | cut -d, -f3)" = 4 ] && ok || ko "d3's record not marked a conversation"
 # what those did to the jobs, the histories and the audit
 [ "$(state acme d0 j0)" = delivered ] && ok || ko "j0 not DELIVERED: $(state acme d0 j0)"
 [ "$(state acme d1 j1)" = failed ] && ok || ko "j1 not FAILED: $(state acme d1 j1)"
