@@ -37,7 +37,8 @@
  * and dispatch run between batches and sending never starves. */
 #define MAX_FRONT_PER_TURN  64
 #define MAX_WORKER_PER_TURN 4096
-#define MAX_HOOKS_PER_TURN  1024 /* inbound events applied per loop turn (each a few calls) */
+#define HOOKS_MAX_FRAME     (2 << 20) /* pregon-hooks' bodies are at most 1 MiB (hk_config) */
+#define MAX_HOOKS_PER_TURN  1024      /* inbound events applied per loop turn (each a few calls) */
 #define FRONT_BUDGET_MS     5
 #define FRONT_HARD_MAX      (64 << 20) /* frames above max(this, 16 x the limit) drop the peer */
 
@@ -70,6 +71,8 @@ static void *s_bind(void *zctx, const brk_config_t *cfg, int type, const char *e
         int64_t maxmsg = (int64_t)cfg->max_frame_bytes * 16;
         if (maxmsg < FRONT_HARD_MAX)
             maxmsg = FRONT_HARD_MAX;
+        if (strcmp(what, "hooks") == 0)
+            maxmsg = HOOKS_MAX_FRAME; /* one InboundEvent: a webhook's fields, never a batch */
         int handover = 1; /* a worker reconnecting under its routing id takes its place over */
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
         zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);

@@ -26,7 +26,7 @@ static const s_field_t s_fields[] = {
     F("http.threads", T_INT, threads, 1, 256),
     F("http.max_connections", T_INT, max_connections, 1, 1000000),
     F("http.idle_timeout_s", T_INT, idle_timeout_s, 0, 86400),
-    F("http.max_body_bytes", T_INT, max_body_bytes, 256, 64 << 20),
+    F("http.max_body_bytes", T_INT, max_body_bytes, 256, 1 << 20), /* pregond takes 2 MiB events */
     F("broker.endpoint", T_STR, broker, 0, 0),
     F("broker.heartbeat_ms", T_INT, heartbeat_ms, 10, 600000),
     F("broker.ack_timeout_ms", T_INT, ack_timeout_ms, 1, 600000),
