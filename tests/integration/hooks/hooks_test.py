@@ -97,11 +97,12 @@ class FakeBroker:
                     out.heartbeat.at_ms = int(time.time() * 1000)
                     self.sock.send_multipart([ident, out.SerializeToString()])
                 elif msg.WhichOneof("msg") == "event" and self.auto:
+                    # queued before the ack: once a client has its 200, its event is here
+                    self.events.put(msg.event)
                     out = pb.BrokerToHooks()
                     out.ack.seq = msg.event.seq
                     out.ack.result = self.auto
                     self.sock.send_multipart([ident, out.SerializeToString()])
-                    self.events.put(msg.event)
                 elif msg.WhichOneof("msg") == "event":
                     self.events.put(msg.event)
         self.sock.close()
