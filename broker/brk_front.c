@@ -14,7 +14,8 @@
 #define MAX_FRAMES 16
 
 struct brk_front {
-    void *sock; /* borrowed */
+    void *sock;       /* borrowed */
+    brk_auth_t *auth; /* borrowed: who a peer is */
     const brk_config_t *cfg;
     brk_redis_t *redis;
     const brk_rules_t *rules;
@@ -27,12 +28,13 @@ typedef struct {
     int n;
 } s_multipart_t;
 
-brk_front_t *brk_front_new(void *sock, const brk_config_t *cfg, brk_redis_t *redis,
-                           const brk_rules_t *rules, brk_events_t *events, brk_counters_t *n) {
+brk_front_t *brk_front_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg,
+                           brk_redis_t *redis, const brk_rules_t *rules, brk_events_t *events,
+                           brk_counters_t *n) {
     brk_front_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (brk_front_t){sock, cfg, redis, rules, events, n};
+    *self = (brk_front_t){sock, auth, cfg, redis, rules, events, n};
     return self;
 }
 

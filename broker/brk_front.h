@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "brk_auth.h"
 #include "brk_config.h"
 #include "brk_counters.h"
 #include "brk_events.h"
@@ -20,8 +21,9 @@
 typedef struct brk_front brk_front_t;
 
 /* Serves the borrowed ROUTER socket `sock`; everything else is borrowed too. */
-brk_front_t *brk_front_new(void *sock, const brk_config_t *cfg, brk_redis_t *redis,
-                           const brk_rules_t *rules, brk_events_t *events, brk_counters_t *n);
+brk_front_t *brk_front_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg,
+                           brk_redis_t *redis, const brk_rules_t *rules, brk_events_t *events,
+                           brk_counters_t *n);
 void brk_front_destroy(brk_front_t **self_p);
 
 /* Handles one waiting message; false when none was waiting. */

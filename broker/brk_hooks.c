@@ -9,15 +9,17 @@
 
 struct brk_hooks {
     void *sock;
+    brk_auth_t *auth; /* borrowed: who a peer is */
     brk_inbound_t *inbound;
     brk_counters_t *n;
 };
 
-brk_hooks_t *brk_hooks_new(void *sock, brk_inbound_t *inbound, brk_counters_t *n) {
+brk_hooks_t *brk_hooks_new(void *sock, brk_auth_t *auth, brk_inbound_t *inbound,
+                           brk_counters_t *n) {
     brk_hooks_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (brk_hooks_t){sock, inbound, n};
+    *self = (brk_hooks_t){sock, auth, inbound, n};
     return self;
 }
 

@@ -12,12 +12,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "brk_auth.h"
 #include "brk_counters.h"
 #include "brk_inbound.h"
 
 typedef struct brk_hooks brk_hooks_t;
 
-brk_hooks_t *brk_hooks_new(void *sock, brk_inbound_t *inbound, brk_counters_t *n);
+brk_hooks_t *brk_hooks_new(void *sock, brk_auth_t *auth, brk_inbound_t *inbound, brk_counters_t *n);
 void brk_hooks_destroy(brk_hooks_t **self_p);
 
 /* Handles one waiting message; false when none was waiting. */

@@ -31,6 +31,7 @@ typedef struct {
 
 struct brk_workers {
     void *sock;
+    brk_auth_t *auth; /* borrowed: who a peer is */
     const brk_config_t *cfg;
     brk_redis_t *redis;
     const brk_rules_t *rules;
@@ -44,13 +45,14 @@ struct brk_workers {
     bool channel_halted[RL_CH_COUNT];
 };
 
-brk_workers_t *brk_workers_new(void *sock, const brk_config_t *cfg, brk_redis_t *redis,
-                               const brk_rules_t *rules, brk_reports_t *reports,
+brk_workers_t *brk_workers_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg,
+                               brk_redis_t *redis, const brk_rules_t *rules, brk_reports_t *reports,
                                brk_events_t *events, brk_counters_t *n, int64_t now_ms) {
     brk_workers_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     *self = (brk_workers_t){.sock = sock,
+                            .auth = auth,
                             .cfg = cfg,
                             .redis = redis,
                             .rules = rules,

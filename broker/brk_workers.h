@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "brk_auth.h"
 #include "brk_config.h"
 #include "brk_counters.h"
 #include "brk_events.h"
@@ -25,8 +26,8 @@
 typedef struct brk_workers brk_workers_t;
 
 /* Serves the borrowed ROUTER socket `sock`; everything else borrowed. */
-brk_workers_t *brk_workers_new(void *sock, const brk_config_t *cfg, brk_redis_t *redis,
-                               const brk_rules_t *rules, brk_reports_t *reports,
+brk_workers_t *brk_workers_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg,
+                               brk_redis_t *redis, const brk_rules_t *rules, brk_reports_t *reports,
                                brk_events_t *events, brk_counters_t *n, int64_t now_ms);
 void brk_workers_destroy(brk_workers_t **self_p);
 

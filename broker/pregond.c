@@ -18,6 +18,7 @@
 
 #include <zmq.h>
 
+#include "brk_auth.h"
 #include "brk_config.h"
 #include "brk_counters.h"
 #include "brk_events.h"
@@ -58,9 +59,16 @@ static int64_t s_now_ms(const brk_config_t *cfg) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + cfg->clock_offset_s * 1000;
 }
 
-static void *s_bind(void *zctx, const brk_config_t *cfg, int type, const char *endpoint,
-                    const char *what) {
+/* A socket of pregond's, secured by auth under the ZAP domain `what`, bound to endpoint. */
+static void *s_bind(void *zctx, brk_auth_t *auth, const brk_config_t *cfg, int type,
+                    const char *endpoint, const char *what) {
     void *s = zmq_socket(zctx, type);
+    char err[512];
+    if (brk_auth_serve(auth, s, what, endpoint, err, sizeof err) != 0) {
+        pg_log("cannot secure the %s socket %s: %s", what, endpoint, err);
+        zmq_close(s);
+        return NULL;
+    }
     int linger = 0, hwm = 100000;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -139,6 +147,7 @@ static void s_broker_tag(const brk_config_t *cfg, char *buf, size_t len) {
 
 typedef struct {
     void *zctx, *front_sock, *back_sock, *pub_sock, *hooks_sock;
+    brk_auth_t *auth;
     st_keys_t *keys;
     brk_events_t *events;
     brk_redis_t *redis;
@@ -158,26 +167,40 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         if (s_reload) {
             s_reload = 0;
             s_reload_rules(cfg, rules);
+            char err[1024];
+            if (brk_auth_reload(p->auth, err, sizeof err) != 0)
+                pg_log("reload: keys kept as they were: %s", err);
         }
-        zmq_pollitem_t items[] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
-                                  {p->back_sock, 0, ZMQ_POLLIN, 0},
-                                  {p->hooks_sock, 0, ZMQ_POLLIN, 0}};
+        /* sockets not in use are left out (a NULL socket would mean fd 0): front, back, then
+         * hooks and ZAP when they exist */
+        void *opt[2] = {p->hooks_sock, brk_auth_zap_socket(p->auth)};
+        zmq_pollitem_t items[4] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
+                                   {p->back_sock, 0, ZMQ_POLLIN, 0}};
+        int n_items = 2, at[2] = {-1, -1}; /* where hooks and ZAP are in items */
+        for (int i = 0; i < 2; i++)
+            if (opt[i]) {
+                at[i] = n_items;
+                items[n_items++] = (zmq_pollitem_t){opt[i], 0, ZMQ_POLLIN, 0};
+            }
         int64_t t = s_now_ms(cfg);
         long wait = brk_timers_wait_ms(p->timers, t), due = brk_reports_wait_ms(p->reports, t);
         if (due >= 0 && due < wait)
             wait = due;
-        if (zmq_poll(items, p->hooks_sock ? 3 : 2, wait) < 0) {
+        if (zmq_poll(items, n_items, wait) < 0) {
             if (errno == EINTR)
                 continue;
             pg_log("zmq_poll: %s", zmq_strerror(errno));
             return 1;
         }
+        bool hooks_in = at[0] >= 0 && (items[at[0]].revents & ZMQ_POLLIN);
+        if (at[1] >= 0 && (items[at[1]].revents & ZMQ_POLLIN))
+            brk_auth_on_zap(p->auth); /* handshakes first: a peer waits for its answer */
         int64_t now = s_now_ms(cfg);
         for (int k = 0; k < MAX_WORKER_PER_TURN && (items[1].revents & ZMQ_POLLIN); k++)
             if (!brk_workers_handle(p->workers, now)) /* until none waits: no ZMQ_EVENTS */
                 break;
         brk_reports_maybe_flush(p->reports, now);
-        for (int k = 0; k < MAX_HOOKS_PER_TURN && (items[2].revents & ZMQ_POLLIN); k++)
+        for (int k = 0; k < MAX_HOOKS_PER_TURN && hooks_in; k++)
             if (!brk_hooks_handle(p->hooks, s_now_ms(cfg)))
                 break;
         int64_t until = s_now_ms(cfg) + FRONT_BUDGET_MS;
@@ -196,12 +219,18 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
 
 static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *n, s_parts_t *p) {
     p->zctx = zmq_ctx_new();
-    p->front_sock = s_bind(p->zctx, cfg, ZMQ_ROUTER, cfg->frontend, "frontend");
-    p->back_sock = s_bind(p->zctx, cfg, ZMQ_ROUTER, cfg->backend, "backend");
+    char err[1024];
+    p->auth = brk_auth_new(p->zctx, cfg, err, sizeof err);
+    if (!p->auth) {
+        pg_log("cannot start: %s", err);
+        return -1;
+    }
+    p->front_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->frontend, "frontend");
+    p->back_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->backend, "backend");
     if (cfg->events[0])
-        p->pub_sock = s_bind(p->zctx, cfg, ZMQ_PUB, cfg->events, "events");
+        p->pub_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_PUB, cfg->events, "events");
     if (cfg->hooks[0])
-        p->hooks_sock = s_bind(p->zctx, cfg, ZMQ_ROUTER, cfg->hooks, "hooks");
+        p->hooks_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->hooks, "hooks");
     if (!p->front_sock || !p->back_sock || (cfg->events[0] && !p->pub_sock) ||
         (cfg->hooks[0] && !p->hooks_sock))
         return -1;
@@ -212,14 +241,15 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->events = brk_events_new(p->pub_sock);
     p->redis = p->keys ? brk_redis_new(cfg, p->keys, tag, n) : NULL;
     p->reports = brk_reports_new(p->redis, p->keys, p->events, n);
-    p->front = brk_front_new(p->front_sock, cfg, p->redis, rules, p->events, n);
-    p->workers = brk_workers_new(p->back_sock, cfg, p->redis, rules, p->reports, p->events, n, now);
+    p->front = brk_front_new(p->front_sock, p->auth, cfg, p->redis, rules, p->events, n);
+    p->workers =
+        brk_workers_new(p->back_sock, p->auth, cfg, p->redis, rules, p->reports, p->events, n, now);
     p->timers = brk_timers_new(cfg, p->redis, rules, p->workers, p->reports, n);
     if (p->reports && p->workers)
         brk_reports_set_ack(p->reports, brk_workers_ack, p->workers);
     p->index = brk_index_new(p->redis, p->keys, cfg);
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
-    p->hooks = brk_hooks_new(p->hooks_sock, p->inbound, n);
+    p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
     if (p->index && p->inbound && p->reports) {
         brk_index_set_early(p->index, brk_inbound_early, p->inbound);
         brk_reports_set_index(p->reports, p->index);
@@ -258,6 +288,7 @@ static void s_stop_parts(s_parts_t *p) {
         zmq_close(p->pub_sock);
     if (p->hooks_sock)
         zmq_close(p->hooks_sock);
+    brk_auth_destroy(&p->auth); /* closes the ZAP socket: before the context ends */
     if (p->zctx)
         zmq_ctx_term(p->zctx);
 }
