@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "brk_store.h"
+#include "brk_validate.h"
 #include "pg_log.h"
 #include "rl_history.h"
 #include "rl_policy.h"
@@ -402,6 +403,10 @@ const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *e
     if (!brk_redis_ok(self->redis, now_ms)) {
         snprintf(detail, detail_len, "%s", brk_redis_busy_reason(self->redis));
         return "error";
+    }
+    if (!brk_val_repackable(&ev->base)) { /* parked early, it would not unpack again */
+        snprintf(detail, detail_len, "an unknown field numbered 0 or past 2^29 - 1");
+        return "invalid";
     }
     const char *ch = rl_channel_name((rl_channel_t)ev->channel);
     if (!ch || !strcmp(ch, "none") || !ev->event_id[0] || strlen(ev->event_id) > 200) {

@@ -15,7 +15,9 @@
  *                    a contact-point suppression for every debtor of the tenant, an opt-in lifts
  *                    the one an opt-out keyword made (never an operator's or a regulator's).
  * Results, as InboundAck.result says: "applied", "duplicate", "ignored", "unknown", "refused",
- * "invalid", "error" (Redis failed: nothing is half applied that a retry would not finish).
+ * "invalid" (a field missing, or an unknown field protobuf-c could not write back when the
+ * event is kept: brk_val_repackable), "error" (Redis failed: nothing is half applied that a
+ * retry would not finish).
  * Borrows everything; not thread-safe. */
 #ifndef BRK_INBOUND_H
 #define BRK_INBOUND_H

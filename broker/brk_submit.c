@@ -167,6 +167,10 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
         s_reject(out, "job.fields", "job-too-large");
         return;
     }
+    if (!brk_val_repackable(&req->base)) { /* stored, it would not unpack at dispatch */
+        s_reject(out, "job.fields", "bad-field-number");
+        return;
+    }
     const char *alt[BRK_LIM_ALT_ZONES];
     for (size_t i = 0; i < req->n_alt_time_zones; i++) /* <= BRK_LIM_ALT_ZONES: s_limits */
         alt[i] = req->alt_time_zones[i];

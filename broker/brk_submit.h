@@ -48,6 +48,8 @@
  *                                                        bad-psid, bad-channel
  *   the whole job past BRK_LIM_JOB_BYTES (only unknown
  *     fields can take it there once every field fits)    job-too-large
+ *   an unknown field numbered 0 or past 2^29 - 1, in the
+ *     job or a sub-message (brk_val_repackable)           bad-field-number
  *   policy, zones, channel, role, window (rl_policyset)  unknown-policy, bad-timezone,
  *                                                        bad-channel, bad-role, bad-window
  *   template (rule "job.template", brk_template.h)       template-unknown, template-channel,

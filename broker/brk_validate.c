@@ -18,6 +18,45 @@ _Static_assert(PG_CONTACT_EMAIL_MAX <= BRK_LIM_CONTACT && PG_CONTACT_PSID_MAX <=
                "a contact point longer than brk_limits.h allows");
 
 /* ---------------------------------------------------------------------------------------------
+ * protobuf-c's unknown fields */
+
+int brk_val_repackable(const ProtobufCMessage *m) {
+    if (!m)
+        return 1;
+    for (size_t i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0 || m->unknown_fields[i].tag > BRK_VAL_FIELD_NUMBER_MAX)
+            return 0;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n;
+            ProtobufCMessage *const *sub;
+            memcpy(&n, base + f->quantifier_offset, sizeof n);
+            memcpy(&sub, base + f->offset, sizeof sub);
+            for (size_t k = 0; k < n; k++)
+                if (!brk_val_repackable(sub[k]))
+                    return 0;
+            continue;
+        }
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) { /* the union holds another member */
+            uint32_t set;
+            memcpy(&set, base + f->quantifier_offset, sizeof set);
+            if (set != f->id)
+                continue;
+        }
+        const ProtobufCMessage *sub;
+        memcpy(&sub, base + f->offset, sizeof sub);
+        if (!brk_val_repackable(sub))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * UTF-8 */
 
 int brk_val_utf8(const char *s, size_t len) {

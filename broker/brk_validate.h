@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "brk_limits.h" /* every length and count limit used here */
 
 /* Job id: 1..128 bytes of printable ASCII (0x21..0x7E) other than '{' and '}', which would
@@ -75,5 +77,16 @@ brk_val_text_t brk_val_text(const char *s, size_t max);
  * verdict's position in SubmitReply still identifies the job). Every job_id that passes
  * brk_val_job_id is printable ASCII, hence UTF-8. The same holds for SubmitBatch.batch_id. */
 int brk_val_utf8(const char *s, size_t len);
+
+/* Largest field number protobuf allows (2^29 - 1): a key is the number shifted left by 3. */
+#define BRK_VAL_FIELD_NUMBER_MAX 536870911u
+
+/* 1 if every unknown field protobuf-c kept in m, and in every sub-message m holds (repeated
+ * ones and the set member of a oneof included), has a field number in 1..2^29 - 1; else 0.
+ * protobuf-c 1.4 reads a key of field number 0 written in two or more bytes (0x80 0x00), and
+ * numbers up to 2^32 - 1, as unknown fields, but the bytes it packs for them are refused by its
+ * own unpack: a job stored with one would be unreadable at dispatch (found by tests/fuzz).
+ * Walks the descriptors; no allocation. m may be NULL (1). */
+int brk_val_repackable(const ProtobufCMessage *m);
 
 #endif

@@ -227,6 +227,29 @@ static int s_scenario(const rl_policyset_t *set, json_t *sc, char *err, size_t e
     return 0;
 }
 
+int pc_policy_check_line(const rl_policyset_t *set, const char *line, size_t len, char *err,
+                         size_t err_len) {
+    const char *p = line;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\0' || *p == '#')
+        return 1; /* blank lines and comments */
+    if (len > MAX_LINE) {
+        snprintf(err, err_len, "line longer than %d bytes", MAX_LINE);
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *sc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!sc || !json_is_object(sc)) {
+        snprintf(err, err_len, "%s", sc ? "a scenario must be a JSON object" : jerr.text);
+        json_decref(sc);
+        return -1;
+    }
+    int rc = s_scenario(set, sc, err, err_len);
+    json_decref(sc);
+    return rc;
+}
+
 static void s_usage(FILE *to) {
     fprintf(to, "usage: pregonctl policy-check --policy FILE|DIR [--scenarios FILE.jsonl]\n"
                 "  Evaluates each scenario line (JSON) and prints one verdict line (JSON).\n"
@@ -287,32 +310,11 @@ int pc_policy_check_main(int argc, char **argv) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
-        const char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0' || *p == '#')
-            continue; /* blank lines and comments */
-        if (len > MAX_LINE) {
-            fprintf(stderr, "%s:%ld: error: line longer than %d bytes\n", name.s, lineno, MAX_LINE);
-            bad++;
-            continue;
-        }
-        json_error_t jerr;
-        json_t *sc = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!sc || !json_is_object(sc)) {
-            fprintf(stderr, "%s:%ld: error: %s\n", name.s, lineno,
-                    sc ? "a scenario must be a JSON object"
-                       : pg_log_quoted(jerr.text, PG_LOG_QUOTED_MAX).s);
-            json_decref(sc);
-            bad++;
-            continue;
-        }
-        if (s_scenario(set, sc, err, sizeof err) < 0) {
+        if (pc_policy_check_line(set, line, (size_t)len, err, sizeof err) < 0) {
             fprintf(stderr, "%s:%ld: error: %s\n", name.s, lineno,
                     pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
             bad++;
         }
-        json_decref(sc);
     }
     free(line);
     if (in != stdin)
