@@ -22,3 +22,14 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-test
 ctest --output-on-failure --timeout 600 -j"$(nproc)"
+
+# ---- fuzzing (tests/fuzz; NOTES-fuzz.md): where clang-14 is installed, build the libFuzzer
+# targets in build-fuzz/ and run each for 20 s, two at a time; a crash fails the run ----------
+cd "$root"
+if command -v clang-14 >/dev/null; then
+  echo "== fuzz (tests/fuzz/run.sh --seconds 20: clang-14, libFuzzer + ASan + UBSan)"
+  tests/fuzz/run.sh --seconds 20 --jobs 2
+else
+  echo "== fuzz: skipped (clang-14 is not installed)"
+fi
+# ---- end of fuzzing ------------------------------------------------------------------------

@@ -122,7 +122,9 @@ seeds("policy", [read(p) for p in sorted(glob.glob(os.path.join(ROOT, "deploy/po
 hooks_yaml = read("deploy/pregon-hooks.yaml")
 seeds("config", [b"B" + read("deploy/pregon.yaml"), b"H" + hooks_yaml,
                  b"B" + b"redis:\n  host: 127.0.0.1\n  port: 6379\nbroker:\n  shards: 4\n",
-                 b"H" + b"http:\n  listen: 127.0.0.1:0\n  threads: 2\nbroker:\n  endpoint: tcp://127.0.0.1:5560\n"])
+                 b"H" + b"http:\n  listen: 127.0.0.1:0\n  threads: 2\nbroker:\n  endpoint: tcp://127.0.0.1:5560\n",
+                 b"S" + b"# AccountSid AuthToken\nACfuzz 12345\n\nAC00000000000000000000000000000000\tother\n",
+                 b"S" + b"ACfuzz\n"])
 
 tpl_small = (b"templates:\n  - id: saludo\n    channels: [sms]\n    body: \"Hola {{nombre}}\"\n"
              b"  - id: wa\n    channels: [sms, whatsapp]\n    body: \"Hola {{nombre}}\"\n"
