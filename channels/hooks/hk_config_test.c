@@ -121,6 +121,25 @@ static void test_secrets(void **state) {
     assert_null(strstr(err, "secret-extra"));
     path = s_write("bad2", "ACaaa\n");
     assert_int_equal(hk_secrets_load_file(s, path, err, sizeof err), -1);
+    /* the same account twice: one of its tokens would be dropped */
+    hk_secrets_t *t = hk_secrets_new();
+    path = s_write("twice", "ACaaa tok-1\nACaaa tok-2\n");
+    assert_int_equal(hk_secrets_load_file(t, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":2: an account given twice"));
+    assert_null(strstr(err, "tok-"));
+    hk_secrets_destroy(&t);
+    /* a NUL byte (tests/fuzz found it): fgets stopped the line there and read the rest of an
+     * overlong line as a line of its own */
+    t = hk_secrets_new();
+    path = s_write("nul", "");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("ACaaa tok\0ACbbb forged\n", 1, 23, f);
+    fclose(f);
+    assert_int_equal(hk_secrets_load_file(t, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":1: a NUL byte"));
+    assert_null(hk_secrets_get(t, "ACaaa"));
+    hk_secrets_destroy(&t);
     hk_secrets_destroy(&s);
     assert_null(s);
     hk_secrets_destroy(&s);

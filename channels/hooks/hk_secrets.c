@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+
+#define S_LINE_MAX 1023 /* bytes of a line, its line break included */
 
 typedef struct {
     char *account;
@@ -82,13 +85,19 @@ int hk_secrets_load_file(hk_secrets_t *self, const char *path, char *err, size_t
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    char line[1024];
+    char *line = NULL; /* getline's: a line's length counts its NUL bytes, fgets' would not */
+    size_t cap = 0;
+    ssize_t len;
     int count = 0, lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((len = getline(&line, &cap, f)) != -1) {
         lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+        if (len > S_LINE_MAX) {
             snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+        if (memchr(line, '\0', (size_t)len)) { /* the rest of the line would be ignored */
+            snprintf(err, errlen, "%s:%d: a NUL byte", path, lineno);
             rc = -1;
             break;
         }
@@ -103,6 +112,11 @@ int hk_secrets_load_file(hk_secrets_t *self, const char *path, char *err, size_t
             rc = -1;
             break;
         }
+        if (hk_secrets_get(self, account)) { /* one of the two tokens would be dropped */
+            snprintf(err, errlen, "%s:%d: an account given twice", path, lineno);
+            rc = -1;
+            break;
+        }
         if (hk_secrets_add(self, account, secret) < 0) {
             snprintf(err, errlen, "%s:%d: out of memory", path, lineno);
             rc = -1;
@@ -110,9 +124,12 @@ int hk_secrets_load_file(hk_secrets_t *self, const char *path, char *err, size_t
         }
         count++;
     }
-    volatile char *p = line;
-    for (size_t i = 0; i < sizeof line; i++)
-        p[i] = 0;
+    if (line) {
+        volatile char *p = line;
+        for (size_t i = 0; i < cap; i++)
+            p[i] = 0;
+        free(line);
+    }
     fclose(f);
     return rc < 0 ? -1 : count;
 }

@@ -23,8 +23,9 @@ void hk_secrets_destroy(hk_secrets_t **self_p);
 int hk_secrets_add(hk_secrets_t *self, const char *account, const char *secret);
 
 /* Reads a file of lines "ACCOUNT SECRET" (separated by spaces or tabs; blank lines and lines
- * starting with '#' skipped). Returns the number of accounts read, or -1 with a reason in err
- * (which never quotes the file's text). */
+ * starting with '#' skipped). A line past 1023 bytes, a NUL byte, or an account already in the
+ * set is an error. Returns the number of accounts read, or -1 with a reason in err (which never
+ * quotes the file's text); the accounts of the lines before the error stay added. */
 int hk_secrets_load_file(hk_secrets_t *self, const char *path, char *err, size_t errlen);
 
 /* The secret of account (borrowed, valid as long as the set), NULL when unknown. */
