@@ -37,9 +37,10 @@ fi
 # One target: its log, its working corpus, its artifacts. Never writes into corpus/ (git).
 run_one() {
   local t=$1 bin="$out/tests/fuzz/fuzz_$1" dict=()
-  mkdir -p "$out/corpus/$t" "$out/artifacts/$t"
+  mkdir -p "$out/corpus/$t" "$out/artifacts/$t" "$out/tmp"
   [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  # TMPDIR: the loaders' inputs are files (fz_lib.c); a crashed run leaves its folder there
+  TMPDIR="$out/tmp" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
            -print_final_stats=1 -artifact_prefix="$out/artifacts/$t/" "${dict[@]}" \
