@@ -48,6 +48,8 @@ static const s_field_t s_fields[] = {
     F("dispatch.lease_ms", T_INT, lease_ms),
     F("dispatch.heartbeat_ms", T_INT, heartbeat_ms),
     F("dispatch.max_attempts", T_INT, max_attempts),
+    F("dispatch.max_credit", T_INT, max_credit),
+    F("dispatch.anonymous_workers", T_INT, anonymous_workers),
     F("dispatch.resend_unknown", T_CHANNELS, resend_unknown),
     F("test.clock_offset_s", T_I64, clock_offset_s),
 };
@@ -78,7 +80,9 @@ static void s_defaults(brk_config_t *c) {
     c->lease_ms = 30000;
     c->heartbeat_ms = 1000;
     c->max_attempts = 5;
-    c->resend_unknown = 0; /* strict: an unknown outcome is never resent (G2) */
+    c->max_credit = 1024;      /* 16 times pregon-sms's default concurrency (64) */
+    c->anonymous_workers = 64; /* of the 256 entries: the rest is the keys' reserved room */
+    c->resend_unknown = 0;     /* strict: an unknown outcome is never resent (G2) */
 }
 
 /* Sets field f from the file's value v. dir: the configuration file's folder, with its trailing
@@ -237,13 +241,16 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
     }
     yaml_parser_delete(&parser);
     fclose(fp);
-    if (rc == 0 && (cfg->max_batch < 1 || cfg->heartbeat_ms < 10 || cfg->lease_ms < 100 ||
-                    cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024 || cfg->shards < 1 ||
-                    cfg->shards > 16384 || !cfg->instance[0])) {
+    if (rc == 0 &&
+        (cfg->max_batch < 1 || cfg->heartbeat_ms < 10 || cfg->lease_ms < 100 ||
+         cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024 || cfg->shards < 1 ||
+         cfg->shards > 16384 || !cfg->instance[0] || cfg->max_credit < 1 ||
+         cfg->max_credit > 100000 || cfg->anonymous_workers < 0 || cfg->anonymous_workers > 256)) {
         snprintf(err, err_len,
                  "%s: limits.max_batch >= 1, dispatch.heartbeat_ms >= 10, dispatch.lease_ms >= "
-                 "100, dispatch.max_attempts >= 1, limits.max_frame_bytes >= 1024, redis.shards in "
-                 "1..16384 and a broker.instance are required",
+                 "100, dispatch.max_attempts >= 1, dispatch.max_credit in 1..100000, "
+                 "dispatch.anonymous_workers in 0..256, limits.max_frame_bytes >= 1024, "
+                 "redis.shards in 1..16384 and a broker.instance are required",
                  path);
         rc = -1;
     }

@@ -37,6 +37,8 @@ typedef struct {
     int lease_ms;                    /* a dispatched job without a report after this is UNKNOWN */
     int heartbeat_ms;
     int max_attempts;        /* retryable failures before a job is FAILED */
+    int max_credit;          /* jobs one worker may hold at once, whatever credit it announces */
+    int anonymous_workers;   /* worker-table entries peers without a key (plaintext) may hold */
     uint32_t resend_unknown; /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */
     int64_t clock_offset_s;  /* test mode only: added to the wall clock */
 } brk_config_t;

@@ -78,7 +78,7 @@
 
 /* --- what the broker adds at dispatch ------------------------------------------------------ */
 
-#define BRK_LIM_LEASE_ID 600 /* Dispatch.lease_id: "attempt/job key", formatted by pregond */
+#define BRK_LIM_LEASE_ID 600 /* Dispatch.lease_id: "attempt.nonce/job key", by pregond */
 #define BRK_LIM_REASON   31  /* bytes of a verdict reason code */
 
 /* Dispatch.content, rendered by brk_template for the job's channel: bytes of each field and

@@ -350,6 +350,9 @@ int main(int argc, char **argv) {
            n.verdicts[RL_V_ACCEPTED], n.verdicts[RL_V_DEFERRED], n.verdicts[RL_V_REJECTED],
            n.dispatched, n.reports, n.inbound[0], n.inbound[1], n.inbound[2], n.inbound[3],
            n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames);
+    pg_log("stopping: reports ignored: %" PRIu64 " naming no current lease, %" PRIu64
+           " not from the lease's holder; %" PRIu64 " workers refused",
+           n.wrong_leases, n.foreign_reports, n.workers_refused);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);
