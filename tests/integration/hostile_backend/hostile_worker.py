@@ -15,8 +15,9 @@
       SKIPPED, CONFIG_ERROR and DELIVERED. Writes "lease_id job_id contact" lines to LEASES_FILE.
       Prints {"leases": N, "reported": R, "acked": M}.
   greedy CREDIT SECONDS
-      A peer ("evil-greedy") announces CREDIT (10^9 in the probe), heartbeats, takes every
-      dispatch and never reports. Prints {"dispatched": N}.
+      A peer ("evil-greedy") announces CREDIT (10^9 in the probe), then asks for CREDIT more
+      (Credit) every 100 ms, heartbeats, takes every dispatch and never reports.
+      Prints {"dispatched": N}.
   flood N SECONDS
       N peers ("flood-I", one connection each) announce themselves on sms with credit 0 and
       heartbeat every 100 ms for SECONDS. Prints {"peers": N, "dispatched": D, "halts": H}.
@@ -129,9 +130,12 @@ elif mode == "greedy":
     s = peer("evil-greedy", int(args[0]))
     counts, n = {}, 0
     end = time.time() + float(args[1])
+    more = pb.WorkerToBroker()
+    more.credit.credit = int(args[0])
     while time.time() < end:
         n += len(drain(s, counts, 100))
         heartbeat(s)
+        s.send(more.SerializeToString())
     print(json.dumps({"dispatched": n}), flush=True)
 
 elif mode == "flood":
