@@ -261,8 +261,10 @@ static void s_refuse(brk_workers_t *self, const char *name, const brk_identity_t
 
 /* A place in the table for a new worker of `ident`, or NULL (refused: counted and logged; the
  * peer is not answered, so a real worker, hearing nothing, connects and asks again later).
- * When the identity's pool is full, the entry of that pool that joined first and was never
- * given a job makes room: peers that only heartbeat cannot keep a worker out. */
+ * When the identity's pool is full, the entry of that pool that joined first among those that
+ * ask for no job and were never given one makes room: peers that only heartbeat (or announce
+ * themselves again and again) cannot keep a worker out; a worker asking for jobs, or that had
+ * some, is never replaced. */
 static s_worker_t *s_admit(brk_workers_t *self, const void *id, size_t id_len,
                            const brk_identity_t *ident, const char *name, int64_t now_ms) {
     size_t cap = s_pool_cap(self, ident), have = 0;
@@ -272,7 +274,7 @@ static s_worker_t *s_admit(brk_workers_t *self, const void *id, size_t id_len,
         if (!s_same_pool(o, ident))
             continue;
         have++;
-        if (!o->dispatched && (!idle || o->joined_ms < idle->joined_ms))
+        if (!o->dispatched && !o->credit && (!idle || o->joined_ms < idle->joined_ms))
             idle = o;
     }
     if (have >= cap || self->n_workers == MAX_WORKERS) {
@@ -286,7 +288,8 @@ static s_worker_t *s_admit(brk_workers_t *self, const void *id, size_t id_len,
         }
         rl_channel_t ch = idle->channel;
         pg_logsum_event(self->logsum, "idle workers replaced",
-                        "worker %s (never given a job) gives its table entry to worker %s",
+                        "worker %s (asking for no job, never given one) gives its table entry to "
+                        "worker %s",
                         idle->name, name);
         *idle = self->w[--self->n_workers];
         s_channel_changed(self, ch, now_ms);

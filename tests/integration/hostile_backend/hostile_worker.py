@@ -19,8 +19,8 @@
       (Credit) every 100 ms, heartbeats, takes every dispatch and never reports.
       Prints {"dispatched": N}.
   flood N SECONDS
-      N peers ("flood-I", one connection each) announce themselves on sms with credit 0 and
-      heartbeat every 100 ms for SECONDS. Prints {"peers": N, "dispatched": D, "halts": H}.
+      N peers ("flood-I", one connection each) announce themselves on sms with credit 0,
+      heartbeat every 100 ms and announce themselves again every second, for SECONDS. Prints {"peers": N, "dispatched": D, "halts": H}.
 """
 import json, os, sys, time
 sys.path.insert(0, sys.argv[3])
@@ -143,8 +143,16 @@ elif mode == "flood":
     socks = [peer("flood-%d" % i, 0) for i in range(n)]
     counts = {}
     end = time.time() + seconds
+    again = pb.WorkerToBroker()
+    again.ready.channel = pb.SMS
+    again.ready.credit = 0
+    turn = 0
     while time.time() < end:
-        for s in socks:
+        turn += 1
+        for i, s in enumerate(socks):
+            if turn % 10 == 0:  # once a second: a peer that lost its entry asks again
+                again.ready.worker_id = "flood-%d" % i
+                s.send(again.SerializeToString())
             heartbeat(s)
             drain(s, counts, 0)
         time.sleep(0.1)  # the heartbeat interval: a pace, not a synchronization
