@@ -261,12 +261,13 @@ static void s_refuse(brk_workers_t *self, const char *name, const brk_identity_t
 
 /* A place in the table for a new worker of `ident`, or NULL (refused: counted and logged; the
  * peer is not answered, so a real worker, hearing nothing, connects and asks again later).
- * When the identity's pool is full, the entry of that pool that joined first among those that
- * ask for no job and were never given one makes room: peers that only heartbeat (or announce
- * themselves again and again) cannot keep a worker out; a worker asking for jobs, or that had
- * some, is never replaced. */
+ * When the identity's pool is full, a newcomer that asks for jobs takes the place of the entry of
+ * that pool that joined first among those that ask for none and were never given one: peers
+ * that only heartbeat (or announce themselves again and again) cannot keep a worker out; a
+ * worker asking for jobs, or that had some, is never replaced. */
 static s_worker_t *s_admit(brk_workers_t *self, const void *id, size_t id_len,
-                           const brk_identity_t *ident, const char *name, int64_t now_ms) {
+                           const brk_identity_t *ident, const char *name, uint32_t credit,
+                           int64_t now_ms) {
     size_t cap = s_pool_cap(self, ident), have = 0;
     s_worker_t *idle = NULL;
     for (size_t i = 0; i < self->n_workers; i++) {
@@ -278,7 +279,7 @@ static s_worker_t *s_admit(brk_workers_t *self, const void *id, size_t id_len,
             idle = o;
     }
     if (have >= cap || self->n_workers == MAX_WORKERS) {
-        if (!idle || cap == 0) {
+        if (!idle || cap == 0 || !credit) { /* asking for nothing, it takes no one's place */
             char why[120];
             snprintf(why, sizeof why, "%s %zu worker-table entr%s in use",
                      ident->anonymous ? "the anonymous peers' pool has its" : "its key has its",
@@ -414,7 +415,7 @@ static void s_on_ready(brk_workers_t *self, const void *id, size_t id_len,
         w = NULL;
     }
     bool rejoin = w != NULL;
-    if (!w && !(w = s_admit(self, id, id_len, ident, name, now_ms)))
+    if (!w && !(w = s_admit(self, id, id_len, ident, name, r->credit, now_ms)))
         return;
     rl_channel_t was = w->channel;
     snprintf(w->name, sizeof w->name, "%s", name);

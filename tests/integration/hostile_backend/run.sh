@@ -151,22 +151,28 @@ wait_sent "+5217712" $((300 - greedy)) 30 && ok || ko "campaign g: $(sent +52177
 # --- 3. 256 heartbeating peers ---------------------------------------------------------------
 hostile flood 256 15 >"$dir/flood.out" 2>&1 &
 flood_pid=$!
-wait_for 15 grep -q "gives its table entry to worker flood-" "$dir/pregond.log" || ko "the flood never filled the pool"
+wait_for 15 grep -q "worker flood-.* refused: the anonymous peers' pool has its 32" "$dir/pregond.log" \
+  || ko "the flood never filled the pool: $(grep -c 'worker flood-.* joined' "$dir/pregond.log") joined"
 jobs "$dir/f1.jsonl" f1 20
 [ "$(submit "$dir/f1.jsonl")" = 20 ] && ok || ko "batch f1 not accepted"
 wait_sent "+5217713" 20 20 && ok || ko "256 peers: the real worker sent $(sent +5217713) of 20"
 # a real worker started while the flood goes on still gets an entry and work
 before=$(joined)
 kill -TERM "$sms_pid"; wait "$sms_pid"
+# the entry it left is taken by a flood peer (they announce themselves every second)
+last_join() { grep "joined on sms\|left (" "$dir/pregond.log" | tail -1; }
+wait_for 10 sh -c "grep 'joined on sms\|left (' '$dir/pregond.log' | tail -1 | grep -q 'worker flood-'" \
+  || ko "no flood peer took the entry the worker left: $(last_join)"
 start_sms
 wait_for 15 sh -c "[ \$(grep -c 'joined on sms' '$dir/pregond.log') -gt $before ] && grep 'joined on sms' '$dir/pregond.log' | tail -1 | grep -q 'worker sms-'" \
   || ko "a worker started during the flood never joined"
+grep -q "gives its table entry to worker sms-" "$dir/pregond.log" && ok || ko "no idle peer gave its entry to the worker"
 jobs "$dir/f2.jsonl" f2 20
 [ "$(submit "$dir/f2.jsonl")" = 20 ] && ok || ko "batch f2 not accepted"
 wait_sent "+5217713" 40 20 && ok || ko "256 peers, worker restarted: $(($(sent +5217713) - 20)) of 20 sent"
 kill -0 "$flood_pid" 2>/dev/null && ok || ko "the flood ended before the checks: $(cat "$dir/flood.out")"
 wait "$flood_pid"
-echo "probe 3: $(cat "$dir/flood.out")"
+echo "probe 3: $(cat "$dir/flood.out"); $(grep -c 'worker flood-.* joined' "$dir/pregond.log") flood peers joined"
 
 kill -TERM "$pregond_pid"; wait "$pregond_pid"
 stop=$(grep "stopping: reports ignored" "$dir/pregond.log")
@@ -175,6 +181,8 @@ wrong=$(sed -n 's/.*ignored: \([0-9]*\) naming no current lease.*/\1/p' <<<"$sto
 foreign=$(sed -n 's/.* \([0-9]*\) not from the lease.s holder.*/\1/p' <<<"$stop")
 [ "${wrong:-0}" -gt 0 ] && ok || ko "guessed lease ids not counted: $stop"
 [ "${foreign:-0}" = 25 ] && ok || ko "reports of another connection: ${foreign:-none} counted, want 25"
+refused=$(sed -n 's/.* \([0-9]*\) workers refused.*/\1/p' <<<"$stop")
+[ "${refused:-0}" -gt 0 ] && ok || ko "refused flood peers not counted: $stop"
 grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' "$dir/pregond.log" "$dir/sms.log" \
   && ko "sanitizer: $(grep -hE -A5 'AddressSanitizer|runtime error' "$dir/pregond.log" "$dir/sms.log" | head -20)" || ok
 echo "hostile backend: $pass passed, $fail failed"
