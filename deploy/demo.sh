@@ -38,6 +38,7 @@ wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PON
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock"}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
+security: {curve: 0}   # plaintext: loopback endpoints only (tests/integration/curve covers CURVE)
 policies: $root/deploy/policies
 templates: $root/deploy/templates.yaml
 YAML

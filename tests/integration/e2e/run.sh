@@ -50,6 +50,7 @@ cp -r "$here/policies" "$dir/policies"   # a copy: the SIGHUP test adds a bad fi
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
 sockets: {frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*", hooks: "tcp://127.0.0.1:*"}
+security: {curve: 0}   # plaintext: loopback endpoints only (tests/integration/curve covers CURVE)
 policies: $dir/policies
 templates: $src/deploy/templates.yaml
 channels: sms,voice
