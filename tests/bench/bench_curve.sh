@@ -14,7 +14,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 start_redis
 start_sandbox ${SANDBOX_THREADS:+--threads $SANDBOX_THREADS}
 make_keys
-total=0
+total=0 phases=0
 declare -A rates
 # phase MODE ROUND: one end-to-end phase with CURVE=MODE; its messages/s in rates[MODE,ROUND]
 phase() {
@@ -23,7 +23,8 @@ phase() {
   start_pregond
   start_worker
   local worker_pid=${pids[-1]}
-  wait_for 10 sh -c "[ \"\$(grep -c 'joined on sms' '$dir/pregond.log')\" -ge $(( ${#rates[@]} + 1 )) ]"
+  phases=$((phases + 1))
+  wait_for 10 sh -c "[ \"\$(grep -c 'joined on sms' '$dir/pregond.log')\" -ge $phases ]"
   make_jobs "$dir/jobs-$1-$2.jsonl" "$jobs" "c$1r$2-" BENCH America/Mexico_City
   total=$((total + jobs))
   local t0 t1
