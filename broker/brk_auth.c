@@ -140,6 +140,11 @@ static int s_set_load(const char *dir, s_keyset_t *out, char *err, size_t err_le
     return rc;
 }
 
+/* The key named like probe's name, or NULL (bsearch wants a non-NULL base even for 0 items). */
+static const s_key_t *s_find_name(const s_keyset_t *set, const s_key_t *probe) {
+    return set->n ? bsearch(probe, set->keys, set->n, sizeof *set->keys, s_by_name) : NULL;
+}
+
 static const s_key_t *s_find_raw(const s_keyset_t *set, const uint8_t *raw) {
     for (size_t i = 0; i < set->n; i++)
         if (memcmp(set->keys[i].raw, raw, 32) == 0)
@@ -430,13 +435,12 @@ int brk_auth_reload(brk_auth_t *self, char *err, size_t err_len) {
         return -1;
     size_t added = 0, removed = 0;
     for (size_t i = 0; i < fresh.n; i++)
-        if (!bsearch(&fresh.keys[i], self->set.keys, self->set.n, sizeof *self->set.keys,
-                     s_by_name)) {
+        if (!s_find_name(&self->set, &fresh.keys[i])) {
             added++;
             pg_log("reload: key %s added", fresh.keys[i].id.name);
         }
     for (size_t i = 0; i < self->set.n; i++)
-        if (!bsearch(&self->set.keys[i], fresh.keys, fresh.n, sizeof *fresh.keys, s_by_name)) {
+        if (!s_find_name(&fresh, &self->set.keys[i])) {
             removed++;
             pg_log("reload: key %s removed (its connections' messages are refused from now on)",
                    self->set.keys[i].id.name);
@@ -457,9 +461,7 @@ const brk_identity_t *brk_auth_peer(brk_auth_t *self, zmq_msg_t *frame) {
         return NULL;
     s_key_t probe;
     snprintf(probe.id.name, sizeof probe.id.name, "%s", user);
-    const s_key_t *k = self->set.n ? bsearch(&probe, self->set.keys, self->set.n,
-                                             sizeof *self->set.keys, s_by_name)
-                                   : NULL;
+    const s_key_t *k = s_find_name(&self->set, &probe);
     return k ? &k->id : NULL;
 }
 
