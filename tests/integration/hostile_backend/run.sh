@@ -34,6 +34,7 @@ sb="http://127.0.0.1:$(cat "$dir/sandbox.port")"
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: ""}
+security: {curve: 0}   # plaintext: every peer anonymous (curve.sh: the CURVE variant)
 policies: $src/tests/integration/e2e/policies
 templates: $src/deploy/templates.yaml
 dispatch: {lease_ms: 20000, heartbeat_ms: 200, max_credit: $MAX_CREDIT, anonymous_workers: 32}
