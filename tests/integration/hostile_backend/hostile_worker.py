@@ -33,9 +33,20 @@ ctx = zmq.Context()
 R = pb.DeliveryReport
 
 
-def peer(worker_id, credit=None):
+def key_of(path, field):
+    import yaml
+    with open(path) as f:
+        return yaml.safe_load(f)[field].encode()
+
+
+def peer(worker_id, credit=None, key_file=None):
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
+    key_file = key_file or os.environ.get("HOSTILE_KEY_FILE")
+    if key_file:
+        s.curve_publickey = key_of(key_file, "public")
+        s.curve_secretkey = key_of(key_file, "secret")
+        s.curve_serverkey = key_of(os.environ["HOSTILE_BROKER_PUB"], "public")
     s.setsockopt(zmq.ROUTING_ID, worker_id.encode())
     s.connect(endpoint)
     if credit is not None:
@@ -111,7 +122,8 @@ elif mode == "hold":
     with open(out, "w") as f:
         for d in leases:
             f.write("%s %s %s\n" % (d.lease_id, d.job.job_id, d.job.contact))
-    b = peer("evil-other", 0)
+    b = peer(os.environ.get("HOSTILE_OTHER_ID", "evil-other"), 0,
+             os.environ.get("HOSTILE_OTHER_KEY_FILE"))
     bc, seq = {}, 0
     for d in leases:
         for outcome in ("RETRY", "HANDED_BACK", "SKIPPED", "CONFIG_ERROR", "DELIVERED"):
@@ -136,7 +148,7 @@ elif mode == "greedy":
         n += len(drain(s, counts, 100))
         heartbeat(s)
         s.send(more.SerializeToString())
-    print(json.dumps({"dispatched": n}), flush=True)
+    print(json.dumps({"dispatched": n, "halts": counts.get("halt", 0)}), flush=True)
 
 elif mode == "flood":
     n, seconds = int(args[0]), float(args[1])
