@@ -4,7 +4,8 @@
  * echoed: a strict protobuf parser must read every reply), a job for a channel the broker does
  * not serve, then an invalid one. With a third argument (the backend endpoint) it also
  * announces a worker whose id holds a newline and a forged log line: pregond's log must show it
- * escaped on one line (run.sh checks). Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
+ * escaped on one line (run.sh checks), and that its CONFIG_ERROR for a lease it does not hold is
+ * acknowledged and halts nothing. Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
  * failed". With CURVE on (env PREGON_BROKER_KEY_FILE): the submitter connects with the key of
  * PREGON_KEY_FILE, the worker with that of PREGON_WORKER_KEY_FILE. */
 #include <stdbool.h>
@@ -161,29 +162,37 @@ int main(int argc, char **argv) {
         CHECK(zmq_send(w, wb, wl, 0) == (int)wl, "hostile worker ready sent");
         zmq_pollitem_t item = {w, 0, ZMQ_POLLIN, 0}; /* its first heartbeat: it was read */
         CHECK(zmq_poll(&item, 1, 10000) == 1, "pregond answered the hostile worker");
-        /* a configuration error from it: pregond halts that worker and tells it so */
+        /* a configuration error from it for a lease it does not hold: acknowledged, and it
+         * halts nothing (only the lease holder's applied CONFIG_ERROR halts a worker) */
         Pregon__DeliveryReport rep = PREGON__DELIVERY_REPORT__INIT;
         rep.lease_id = "1/not-a-lease";
         rep.outcome = PREGON__DELIVERY_REPORT__OUTCOME__CONFIG_ERROR;
         rep.detail = "credentials rejected";
+        rep.seq = 1;
         up.msg_case = PREGON__WORKER_TO_BROKER__MSG_REPORT;
         up.report = &rep;
         wl = pregon__worker_to_broker__pack(&up, wb);
         zmq_send(w, wb, wl, 0);
-        bool halted = false;
-        for (int k = 0; k < 50 && !halted && zmq_poll(&item, 1, 5000) == 1; k++) {
+        bool halted = false, acked = false;
+        /* until the ack, then what follows it within 500 ms (a halt comes right after it) */
+        for (int k = 0; k < 100 && !halted && zmq_poll(&item, 1, acked ? 500 : 5000) == 1; k++) {
             zmq_msg_t m;
             zmq_msg_init(&m);
             zmq_msg_recv(&m, w, 0);
             Pregon__BrokerToWorker *down =
                 pregon__broker_to_worker__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-            halted = down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_HALT &&
-                     strstr(down->halt->reason, "credentials rejected");
+            halted = down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_HALT;
+            if (down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_REPORT_ACK &&
+                down->report_ack->n_seqs == 1 && down->report_ack->seqs[0] == 1)
+                acked = true;
             if (down)
                 pregon__broker_to_worker__free_unpacked(down, NULL);
             zmq_msg_close(&m);
+            if (acked && k > 0 && !halted)
+                break; /* the ack and one message after it: no halt came between */
         }
-        CHECK(halted, "a worker reporting a configuration error is sent Halt");
+        CHECK(acked, "a report for a lease not held is acknowledged");
+        CHECK(!halted, "a CONFIG_ERROR for a lease the worker does not hold halts nothing");
         /* a Ready listing more held leases than any worker may: refused, and still served */
         enum { MANY = 70000 };
         char **many = calloc(MANY, sizeof *many);

@@ -280,7 +280,8 @@ kill -TERM "$pregond_pid"; wait "$pregond_pid"; rc1=$?
 [ $rc1 = 0 ] && ok || ko "pregond exit code $rc1 on SIGTERM"
 # what the stopped pregond would have done had it leased lost-0 to the worker just before dying
 rcli zrem "pg:{s$lost_shard}:q:sms" "$lost_key" >/dev/null
-printf 'HSET %s s dispatched att 1 l "%s\\x00%s"\n' "$lost_key" "$wid#$inc" "$oldb" | rcli >/dev/null
+# (l: "KEY/WORKER_ID#INCARNATION NUL BROKER NUL NONCE", pregon.lua; this worker's key is sms)
+printf 'HSET %s s dispatched att 1 l "%s\\x00%s\\x00"\n' "$lost_key" "sms/$wid#$inc" "$oldb" | rcli >/dev/null
 rcli zadd "pg:{s$lost_shard}:leases" "$(( ($(date +%s) + offset + 600) * 1000 ))" "$lost_key" >/dev/null
 sed -i 's/max_batch: 1000,/max_queue: 1, max_batch: 1000,/' "$dir/pregon.yaml"
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>>"$dir/pregond.log" &
