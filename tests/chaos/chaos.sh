@@ -23,7 +23,7 @@ set -uo pipefail
 src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 here="$src/tests/chaos"
 build=${PG_BUILD_DIR:-$src/build}
-jobs_n=10000 kills_n=6 seed=${CHAOS_SEED:-} fsync=always
+jobs_n=12000 kills_n=8 seed=${CHAOS_SEED:-} fsync=always
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -99,14 +99,17 @@ wait_for 20 grep -q "serving: http" "$dir/hooks.log" || { echo "pregon-hooks did
 hooks=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
 curl -sf "$sb/_sandbox/twilio-sms/config" -d "{\"callbacks\": true}" >/dev/null || ko "sandbox config"
 
-joined() { grep -c "joined on sms" "$dir/pregond.log" 2>/dev/null; }
+# The worker keeps its name across restarts (--worker-id), as a deployed one does (a systemd
+# unit's instance name): what a restarted worker can tell pregond about its predecessor's jobs
+# is tied to that name. pregond logs "joined" or "ready again" for it.
+joined() { grep -cE "worker chaos-sms (joined|ready again) on sms" "$dir/pregond.log" 2>/dev/null; }
 start_worker() {
   local before; before=$(joined)
   "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
-    --concurrency 32 --heartbeat-ms 200 --status-callback "$hooks/twilio/sms/status" \
-    2>>"$dir/sms.log" &
+    --worker-id chaos-sms --concurrency 32 --heartbeat-ms 200 \
+    --status-callback "$hooks/twilio/sms/status" 2>>"$dir/sms.log" &
   pids+=($!); worker_pid=$!
-  wait_for 30 sh -c "[ \"\$(grep -c 'joined on sms' '$dir/pregond.log')\" -gt ${before:-0} ]"
+  wait_for 30 sh -c "[ \"\$(grep -cE 'worker chaos-sms (joined|ready again) on sms' '$dir/pregond.log')\" -gt ${before:-0} ]"
 }
 start_worker || { echo "worker never joined"; cat "$dir/sms.log"; exit 1; }
 
@@ -192,6 +195,8 @@ wait "$submit_pid" || ko "the submitter gave up"
 shards=16
 drained() {
   local st due now_s
+  # not before the UTC debtors' window has opened (their deferred jobs released) on pregond's clock
+  [ $(( $(date +%s) + offset )) -ge $((start + 20)) ] || return 1
   st=$("$ctl" redis stats --json --redis-socket "$dir/redis.sock" 2>/dev/null) || return 1
   "$py" -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["ready.sms"] == 0 and s["leased"] == 0 and s["retry"] == 0 else 1)' <<<"$st" 2>/dev/null || return 1
   now_s=$(( $(date +%s) + offset ))
