@@ -19,6 +19,7 @@ set -euo pipefail
 for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
 tw=$(realpath "$1") sms=$(realpath "$2") broker=$(realpath "$3") sandbox=$(realpath "$4")
 dir=$(mktemp -d /tmp/pregon-chwmain.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

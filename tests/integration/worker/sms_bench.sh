@@ -7,6 +7,7 @@ set -euo pipefail
 sms=$(realpath "$1") broker=$(realpath "$2") sandbox=$(realpath "$3")
 conc=${4:-64} n=${5:-100000} senders=${6:-100}
 dir=$(mktemp -d /tmp/pregon-smsbench.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
