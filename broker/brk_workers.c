@@ -420,6 +420,8 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     d.lease_expires_ms = lease_until_ms;
     d.attempt = job->attempt;
     d.content = content;
+    const char *inc = strrchr(w->tag, '#'); /* "worker_id#incarnation": the lease's holder */
+    d.worker_incarnation = (char *)(inc ? inc + 1 : "");
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;

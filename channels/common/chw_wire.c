@@ -536,6 +536,13 @@ static int s_on_dispatch(chw_worker_t *self, Pregon__BrokerToWorker *msg, int64_
         chw__event(self, CHW_EV_BAD_FRAME, NULL, NULL, "dispatch without a job (lease %s)",
                    d->lease_id);
         self->pending_credit++; /* it used one credit at the broker */
+    } else if (d->worker_incarnation && d->worker_incarnation[0] &&
+               strcmp(d->worker_incarnation, self->incarnation) != 0) {
+        /* Leased to the process that ran before this one under our worker id: the broker had
+         * not read our ready yet. Neither started nor reported (a hand-back of ours could
+         * match the job's next dispatch): the broker hands it back when it reads the ready,
+         * which does not list it. It did not use our credit (the ready resets it). */
+        self->counters.foreign++;
     } else if (self->halted || self->stopping) {
         chw_result_set(&r, CHW_RETRY, "%s", self->stopping ? CHW__STOP_REASON : "halted");
         rc = chw__report(self, d, &r, chw__wall_ms(), true, now);

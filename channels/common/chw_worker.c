@@ -150,6 +150,10 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
     c->endpoint = self->endpoint;
     c->worker_id = self->worker_id;
     c->policy_dir = self->policy_dir;
+    /* Report numbers start at the start time in µs: a ReportAck of the previous process under
+     * this worker id (it died, the broker answers the routing id) names a number below ours,
+     * so it can never make this process forget a report the broker did not apply. */
+    self->report_seq = (uint64_t)chw__wall_ms() * 1000;
     self->rng = (uint64_t)chw__wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)self;
     self->curl_timer_at = -1;
     self->zmq_fd = -1;

@@ -115,6 +115,7 @@ typedef struct {
     uint64_t received;                                               /* dispatches received */
     uint64_t sent, failed, retried, unknown, config_errors, skipped; /* reports by outcome */
     uint64_t handed_back; /* HANDED_BACK (untried): halted, stopping, sender FIFO full, ... */
+    uint64_t foreign;     /* dispatches leased to a previous process of this worker id: ignored */
     uint64_t resent;      /* reports sent again from the journal (not acknowledged in time) */
     uint64_t bad_frames;
     uint64_t reconnects;
