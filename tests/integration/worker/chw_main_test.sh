@@ -119,7 +119,7 @@ expect() { [[ "$line" == $1 ]] || fail "expected '$1', got '$line'"; ok "$2"; }
 rel="$dir/release.log"
 start() { # NAME ARGS...: a test worker on the fake broker
   local name=$1; shift
-  "$tw" --broker "$endpoint" --worker-id "$name" --concurrency 4 --heartbeat-ms 200 \
+  "$tw" --no-journal --broker "$endpoint" --worker-id "$name" --concurrency 4 --heartbeat-ms 200 \
     --request-timeout-ms 1000 --connect-timeout-ms 500 --drain-timeout-ms 3000 \
     --release-log "$rel" "$@" 2>"$dir/w-$name.log" &
   wpid=$!

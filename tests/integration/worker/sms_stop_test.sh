@@ -65,7 +65,7 @@ endpoint=${line#endpoint }
 
 start_worker() { # name extra-args...
   local name=$1; shift
-  "$sms" --broker "$endpoint" --base-url "$base" --worker-id "$name" --from +15005550006 \
+  "$sms" --no-journal --broker "$endpoint" --base-url "$base" --worker-id "$name" --from +15005550006 \
     --concurrency 8 --heartbeat-ms 200 --request-timeout-ms 8000 --connect-timeout-ms 500 \
     --drain-timeout-ms 6000 "$@" 2>"$dir/$name.log" &
   wpid=$!

@@ -52,7 +52,7 @@ endpoint=${line#endpoint }
 
 start_worker() { # name base-url extra-args...
   local name=$1 url=$2; shift 2
-  "$sms" --broker "$endpoint" --base-url "$url" --worker-id "$name" --concurrency 8 \
+  "$sms" --no-journal --broker "$endpoint" --base-url "$url" --worker-id "$name" --concurrency 8 \
     --heartbeat-ms 200 --request-timeout-ms 1000 --connect-timeout-ms 500 \
     --drain-timeout-ms 3000 "$@" 2>"$dir/$name.log" &
   wpid=$!
