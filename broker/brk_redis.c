@@ -7,6 +7,7 @@
 
 #include "brk_rauth.h"
 #include "pg_log.h"
+#include "pg_logsum.h"
 #include "st_fn.h"
 
 #define FINISHED_TTL_S (35LL * 86400)
@@ -16,7 +17,9 @@
 
 typedef enum { S_DOWN, S_UP, S_WRONG_DATASET } s_state_t;
 /* What the last "redis unavailable" line was about: each kind is said once, not per call or per
- * reconnect (an ACL refusal is a configuration fault that reconnecting does not cure). */
+ * reconnect. An ACL refusal (a configuration fault that reconnecting does not cure, met by every
+ * call that needs the missing permission) is logged once, then summed up once a minute while
+ * it lasts (pg_logsum). */
 typedef enum { F_NONE, F_NET, F_AUTH, F_DENIED } s_fault_t;
 
 struct brk_redis {
@@ -32,7 +35,7 @@ struct brk_redis {
     bool logged_down;
     s_fault_t logged;     /* the kind of fault last logged (F_NONE once "back" is said) */
     char logged_why[256]; /* its text, for F_AUTH: a different one is logged too */
-    char denied[8][160];  /* ACL refusals already logged (each is said once per process) */
+    pg_logsum_t *denials; /* ACL refusals: the first logged, the rest summed up */
     char dataset[64];     /* the stamp this broker counts on; "" until the first connection */
     int64_t next_try_ms, next_verify_ms;
 };
@@ -53,20 +56,14 @@ static void s_say(brk_redis_t *self, s_fault_t kind, const char *why) {
     if (kind == F_AUTH && self->logged == kind && strncmp(self->logged_why, why, 255) == 0)
         return;
     if (kind == F_DENIED) {
-        size_t i, n = sizeof self->denied / sizeof self->denied[0];
-        for (i = 0; i < n && self->denied[i][0]; i++)
-            if (strncmp(self->denied[i], why, sizeof self->denied[i] - 1) == 0)
-                return;
-        if (i == n) /* full: the oldest makes room */
-            memmove(self->denied[0], self->denied[1], sizeof self->denied - sizeof self->denied[0]);
-        snprintf(self->denied[i == n ? n - 1 : i], sizeof self->denied[0], "%s", why);
+        pg_logsum_event(self->denials, "refusals by the Redis ACL",
+                        "redis refuses pregond a command (%s): the Redis ACL does not give "
+                        "redis.user what pregond needs (deploy/users.acl) or no password is "
+                        "configured; admitting nothing, answering BUSY until it does",
+                        why);
+        return;
     }
-    if (kind == F_DENIED)
-        pg_log("redis refuses pregond a command (%s): the Redis ACL does not give redis.user "
-               "what pregond needs (deploy/users.acl) or no password is configured; admitting "
-               "nothing, answering BUSY until it does",
-               why);
-    else if (kind == F_AUTH)
+    if (kind == F_AUTH)
         pg_log("redis unavailable: %s; admitting nothing, answering BUSY until it accepts us", why);
     else
         pg_log("redis unavailable (%s): admitting nothing, answering BUSY until it is back", why);
@@ -219,8 +216,7 @@ static void s_connect(brk_redis_t *self) {
         pg_log("redis is back (dataset %s): admitting again", self->dataset);
     if (self->state == S_UP) {
         self->logged_down = false;
-        if (self->logged != F_DENIED)
-            self->logged = F_NONE;
+        self->logged = F_NONE;
     }
 }
 
@@ -234,6 +230,12 @@ brk_redis_t *brk_redis_new(const brk_config_t *cfg, const st_keys_t *keys, const
     self->n = counters;
     snprintf(self->broker_tag, sizeof self->broker_tag, "%s", broker_tag);
     self->state = S_DOWN;
+    pg_logsum_config_t lc = {.interval_ms = 60000, .burst = 1};
+    self->denials = pg_logsum_new(&lc);
+    if (!self->denials) {
+        free(self);
+        return NULL;
+    }
     s_connect(self);
     return self;
 }
@@ -242,11 +244,13 @@ void brk_redis_destroy(brk_redis_t **self_p) {
     if (!self_p || !*self_p)
         return;
     s_close(*self_p);
+    pg_logsum_destroy(&(*self_p)->denials);
     free(*self_p);
     *self_p = NULL;
 }
 
 bool brk_redis_ok(brk_redis_t *self, int64_t now_ms) {
+    pg_logsum_tick(self->denials);
     if (self->state == S_UP && self->redis && !self->redis->err)
         return true;
     if (self->state == S_UP && self->redis)
