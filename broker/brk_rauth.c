@@ -55,8 +55,9 @@ long brk_rauth_password(const brk_config_t *cfg, char *buf, size_t len, char *er
 }
 
 int brk_rauth_is_denied(const char *text) {
-    return text && (strstr(text, "NOPERM") || strstr(text, "NOAUTH") ||
-                    strstr(text, "The user executing the script can't"));
+    return text &&
+           (strstr(text, "NOPERM") || strstr(text, "NOAUTH") || strstr(text, "unauthenticated") ||
+            strstr(text, "The user executing the script can't"));
 }
 
 /* AUTH [user] password on c. Returns BRK_RAUTH_OK, or another result with err filled. */

@@ -50,7 +50,8 @@ brk_rauth_result_t brk_rauth_connect(const brk_config_t *cfg, const struct timev
 
 /* Whether a Redis error text is an ACL refusal: of a command or key (NOPERM, or a Function's
  * "The user executing the script can't ..."), or of an unauthenticated client (NOAUTH: Redis
- * wants a password none was configured for). A configuration fault, not an outage. */
+ * wants a password none was configured for; "unauthenticated" for a large first command). A
+ * configuration fault, not an outage. */
 int brk_rauth_is_denied(const char *text);
 
 #endif
