@@ -8,8 +8,9 @@
  * job's shaping key; the runtime does credit, heartbeats, reconnection (every WorkerReady lists
  * the leases the process still holds, with its incarnation), rate shaping per key, the re-check
  * before sending, backoff, timeouts, the stop handshake (Leaving, LeaveAck, hand-backs, drain,
- * Leaving done) and counters. The runtime never logs: it reports notable events through a callback
- * the process's main owns. */
+ * Leaving done), the journal (chw_journal.h, chw_worker_attach_journal: what a process
+ * restarted after kill -9 reports) and counters. The runtime never logs: it reports notable events
+ * through a callback the process's main owns. */
 #ifndef CHW_WORKER_H
 #define CHW_WORKER_H
 
