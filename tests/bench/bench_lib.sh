@@ -4,6 +4,7 @@
 # PG_REDIS_CLUSTER=1: Redis is a cluster node owning all slots (tests/integration/redis_lib.sh).
 . "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-bench.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 bench_cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -15,6 +15,7 @@ build=$(cd "$1" && pwd)
 src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 . "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-install.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 prefix="$dir/prefix" etc="$dir/prefix/etc/pregon" share="$dir/prefix/share/pregon"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
