@@ -5,7 +5,7 @@
 #  1. a client key submits; an unknown key and a worker key cannot even connect to the
 #     frontend (nothing reaches Redis) and pregond counts the denials; a worker key is let into
 #     the backend, a hooks key into the hooks socket, a client key into events; plaintext is
-#     refused;
+#     refused; pregon-sms and pregon-hooks connect with their keys;
 #  2. a key removed from the folder + SIGHUP: new connections refused; put back + SIGHUP:
 #     accepted again; a bad file in the folder + SIGHUP keeps the old set; a hooks peer that
 #     stays connected while its key is removed is answered before, refused after (counted);
@@ -90,6 +90,22 @@ check_hs ok "$events" sub acme
 check_hs denied "$events" sub hooks1
 check_hs denied "$front" dealer     # plaintext against a CURVE server
 check_hs denied "$front" dealer stranger
+# the real clients: pregon-sms joins with its key, pregon-hooks sees pregond (healthz 200)
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=token \
+  "$build/channels/sms/pregon-sms" --broker "$back" --base-url http://127.0.0.1:9 --from +15005550006 \
+  --heartbeat-ms 200 --key-file "$dir/own/sms1.key" --broker-key-file "$dir/own/pregond.pub" 2>"$dir/sms.log" &
+pids+=($!); sms_pid=$!
+wait_for 10 grep -q "worker .* joined on sms" "$dir/pregond.log" && ok || ko "pregon-sms with its key did not join: $(cat "$dir/sms.log")"
+grep -q "CURVE key sms1" "$dir/sms.log" && ok || ko "pregon-sms start line: $(head -3 "$dir/sms.log")"
+kill -TERM "$sms_pid"; wait "$sms_pid"
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=token \
+  "$build/channels/hooks/pregon-hooks" --listen 127.0.0.1:0 --broker "$hooks" --heartbeat-ms 200 \
+  --key-file "$dir/own/hooks1.key" --broker-key-file "$dir/own/pregond.pub" 2>"$dir/hooks.log" &
+pids+=($!); hooks_pid=$!
+wait_for 10 grep -q "serving: http" "$dir/hooks.log" || ko "pregon-hooks did not start: $(cat "$dir/hooks.log")"
+hooks_http=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+wait_for 10 sh -c "curl -sf '$hooks_http/healthz' >/dev/null" && ok || ko "pregon-hooks with its key never saw pregond"
+kill -TERM "$hooks_pid"; wait "$hooks_pid"
 
 # 2. the keys folder, reloaded on SIGHUP
 reloads() { grep -c "reload: [0-9]* keys" "$dir/pregond.log"; }
