@@ -66,6 +66,7 @@ out=$(rcli acl dryrun pregond function load x); [ "$out" = OK ] && ok || ko "pre
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$PG_REDIS_SOCK", prefix: pg, user: pregond, password_file: pw/redis-pregond.password}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
+security: {curve: 0}   # plaintext: loopback endpoints only (tests/integration/curve covers CURVE)
 policies: $src/tests/integration/e2e/policies
 templates: $src/deploy/templates.yaml
 dispatch: {lease_ms: 10000, heartbeat_ms: 200}
