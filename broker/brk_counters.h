@@ -18,6 +18,9 @@ typedef struct {
     uint64_t failed, retries;  /* reports that left a job FAILED / in RETRY */
     uint64_t inbound[7];       /* inbound events by result, in BRK_INBOUND_RESULTS order */
     uint64_t hooks_bad_frames; /* frames from pregon-hooks that were not a HooksToBroker */
+    uint64_t auth_denied;      /* CURVE handshakes the ZAP handler refused (brk_auth) */
+    uint64_t auth_revoked;     /* messages from a key no longer admitted (removed at a reload
+                                * while its peer stayed connected): refused */
 } brk_counters_t;
 
 #endif

@@ -109,7 +109,8 @@ int chw_journal_commit(chw_journal_t *self, int *sys_errno);
 /* True when records wait for chw_journal_commit. */
 bool chw_journal_dirty(const chw_journal_t *self);
 
-/* Live entries, and the i-th (i < count; order unspecified, stable until a forget or ack). */
+/* Live entries, and the i-th (i < count). Order unspecified; a forget or ack moves the last
+ * entry into the place it frees (a loop that forgets entry i looks at i again). */
 size_t chw_journal_count(const chw_journal_t *self);
 chw_journal_entry_t *chw_journal_get(chw_journal_t *self, size_t i);
 

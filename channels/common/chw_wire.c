@@ -169,6 +169,7 @@ int chw__open_socket(chw_worker_t *self) {
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        pg_curve_apply(self->cfg.curve, sock, NULL, 0) != 0 ||
         zmq_connect(sock, self->endpoint) != 0) {
         zmq_close(sock);
         return CHW_ERR_ZMQ;
@@ -445,11 +446,18 @@ static void s_journal_report(chw_worker_t *self, const Pregon__Dispatch *d,
  * Nothing is re-sent while zmq refuses frames (they would only pile up). */
 int chw__resend_unacked(chw_worker_t *self, bool all, int64_t now) {
     int rc = CHW_OK;
-    int64_t cutoff = now - 3 * (int64_t)self->cfg.heartbeat_ms;
+    int64_t cutoff = now - 3 * (int64_t)self->cfg.heartbeat_ms, wall = chw__wall_ms();
     for (size_t i = 0; i < chw_journal_count(self->journal) && self->unsent.count < 1024; i++) {
         chw_journal_entry_t *e = chw_journal_get(self->journal, i);
         if (e->state != CHW_J_DONE || (!all && e->seq && e->sent_ms > cutoff))
             continue;
+        if (e->expires_ms > 0 && wall > e->expires_ms + CHW__JOURNAL_GIVE_UP_MS) {
+            /* Long past its lease: the broker has reported the job itself (UNKNOWN at expiry)
+             * and refuses this report; sending it for ever would only cost. */
+            chw_journal_forget(self->journal, e->lease_id);
+            i--; /* the last entry took this place */
+            continue;
+        }
         Pregon__DeliveryReport *rep =
             pregon__delivery_report__unpack(NULL, e->report_len, e->report);
         if (!rep)

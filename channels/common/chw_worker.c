@@ -542,6 +542,11 @@ int chw_worker_run(chw_worker_t *self) {
         if (rc != CHW_OK)
             break;
     }
+    /* The last turns' records (hand-backs, acknowledgements, cut transfers): a restart then
+     * finds the journal as this process left it. A failure here changes nothing (a started
+     * job reads as UNKNOWN, an acknowledged report is sent again and refused). */
+    if (self->journal)
+        chw_journal_commit(self->journal, NULL);
     /* Give the last reports a moment to leave (the socket otherwise has ZMQ_LINGER 0). */
     int linger = CHW__FINAL_LINGER_MS;
     if (self->sock)

@@ -8,8 +8,9 @@
  * job's shaping key; the runtime does credit, heartbeats, reconnection (every WorkerReady lists
  * the leases the process still holds, with its incarnation), rate shaping per key, the re-check
  * before sending, backoff, timeouts, the stop handshake (Leaving, LeaveAck, hand-backs, drain,
- * Leaving done) and counters. The runtime never logs: it reports notable events through a callback
- * the process's main owns. */
+ * Leaving done), the journal (chw_journal.h, chw_worker_attach_journal: what a process
+ * restarted after kill -9 reports) and counters. The runtime never logs: it reports notable events
+ * through a callback the process's main owns. */
 #ifndef CHW_WORKER_H
 #define CHW_WORKER_H
 
@@ -24,6 +25,7 @@
 #include "chw_driver.h"
 #include "chw_journal.h"
 #include "chw_retry.h"
+#include "pg_curve.h"
 
 typedef struct chw_worker chw_worker_t;
 
@@ -103,6 +105,8 @@ typedef struct {
     chw_event_fn on_event; /* may be NULL */
     void *event_ctx;
     volatile sig_atomic_t *stop_flag; /* set by a signal handler: leave and return; may be NULL */
+    const pg_curve_t *curve; /* borrowed, outlives the worker: CURVE keys for the broker socket
+                              * (every reconnection); NULL = plaintext */
 } chw_config_t;
 
 /* Room for WorkerReady.held_leases, in protobuf bytes (the rest of the message is < 300 bytes):

@@ -22,6 +22,8 @@
 #define CHW__HWM             100000
 #define CHW__FINAL_LINGER_MS 1000
 #define CHW__STOP_REASON     "worker-stopping" /* Leaving.reason and the hand-backs' detail */
+/* An unacknowledged report is re-sent until its lease expired this long ago (then forgotten). */
+#define CHW__JOURNAL_GIVE_UP_MS (10 * 60 * 1000)
 
 /* One job from Dispatch to report. */
 typedef struct {

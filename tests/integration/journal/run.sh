@@ -37,6 +37,7 @@ curl -sf "$sb/_sandbox/faults" -d "{\"latency_ms\": $LAT, \"jitter_ms\": $JIT}" 
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
+security: {curve: 0}   # plaintext: loopback endpoints only (tests/integration/curve covers CURVE)
 policies: $src/tests/bench/policies
 templates: $src/deploy/templates.yaml
 limits: {max_queue: 1000000}
