@@ -69,8 +69,8 @@ now=$(date -u +%s)
 start=$(( now - now % 86400 + 7 * 3600 - 15 ))
 [ "$start" -gt "$now" ] || start=$((start + 86400))
 offset=$((start - now))
-# One line per setting another part may need later (e.g. `security: {curve: 0}` for plaintext
-# loopback once pregond has it): CHAOS_PREGOND_EXTRA is appended verbatim.
+# Plaintext: every socket is a private ipc:// path (tests/integration/curve covers CURVE).
+# CHAOS_PREGOND_EXTRA is appended verbatim (one line per setting).
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg, shards: 16}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
@@ -79,6 +79,7 @@ templates: $src/deploy/templates.yaml
 limits: {max_batch: 1000, no_worker_warn_s: 60}
 dispatch: {lease_ms: 4000, heartbeat_ms: 200, max_attempts: 5}
 test: {clock_offset_s: $offset}
+security: {curve: 0}
 ${CHAOS_PREGOND_EXTRA:-}
 YAML
 serving() { grep -c "pregond: serving" "$dir/pregond.log" 2>/dev/null; }
