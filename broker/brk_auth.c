@@ -1,13 +1,15 @@
 /* brk_auth.c — CURVE on pregond's sockets and the ZAP handler that admits keys (see brk_auth.h).
  *
  * The ZAP handler (ZeroMQ RFC 27) is a REP socket bound to inproc://zeromq.zap.01 in pregond's
- * context before any CURVE socket binds: libzmq asks it about every handshake and waits for the
- * answer, which pregond's loop gives as soon as brk_auth_zap_socket is readable. It answers 200
- * with the key's name as User-Id when the client's public key is in the keys folder for a role
- * that may use the socket's ZAP domain, 400 otherwise (counted in brk_counters_t.auth_denied,
- * logged through pg_logsum: an unknown key retrying every 100 ms must not flood the log).
- * The keys are one array sorted by name, replaced whole on a successful reload. Not the key
- * file format (common/pg_keyfile) and not what an identity may do per message (the modules). */
+ * context before any CURVE socket binds and closed after them (a stable libzmq admits every
+ * CURVE client when no handler is bound: ZMQ_ZAP_ENFORCE_DOMAIN is a draft option), so libzmq
+ * asks it about every handshake and waits for the answer, which pregond's loop gives as soon as
+ * brk_auth_zap_socket is readable. It answers 200 with the key's name as User-Id when the client's
+ * public key is in the keys folder for a role that may use the socket's ZAP domain, 400 otherwise
+ * (counted in brk_counters_t.auth_denied, logged through pg_logsum: an unknown key retrying every
+ * 100 ms must not flood the log). The keys are one array sorted by name, replaced whole on a
+ * successful reload. Not the key file format (common/pg_keyfile) and not what an identity may do
+ * per message (the modules). */
 #include "brk_auth.h"
 
 #include <dirent.h>

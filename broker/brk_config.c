@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "rl_policy.h"
@@ -27,6 +28,9 @@ static const s_field_t s_fields[] = {
     F("redis.port", T_INT, redis_port),
     F("redis.socket", T_STR, redis_socket),
     F("redis.prefix", T_STR, redis_prefix),
+    F("redis.user", T_STR, redis_user),
+    F("redis.password_file", T_PATH, redis_password_file),
+    F("redis.password", T_STR, redis_password),
     F("redis.shards", T_INT, shards),
     F("broker.instance", T_STR, instance),
     F("channels", T_CHANNELS, channels),
@@ -147,6 +151,23 @@ static int s_set(brk_config_t *c, const s_field_t *f, const char *v, const char 
     return -1;
 }
 
+/* The redis section's secret: one source at most; an inline password is noted when the file
+ * (fp, still open: the file that was read) lets its group or others read it. */
+static int s_check_redis_secret(brk_config_t *c, const char *path, FILE *fp, char *err,
+                                size_t err_len) {
+    if (c->redis_password[0] && c->redis_password_file[0]) {
+        snprintf(err, err_len,
+                 "%s: redis.password and redis.password_file are both set: keep one "
+                 "(the file)",
+                 path);
+        return -1;
+    }
+    struct stat st;
+    if (c->redis_password[0] && fstat(fileno(fp), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        c->redis_password_loose_mode = (unsigned)(st.st_mode & 07777);
+    return 0;
+}
+
 int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_len) {
     s_defaults(cfg);
     if (!path)
@@ -244,7 +265,6 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&parser);
-    fclose(fp);
     if (rc == 0 && (cfg->max_batch < 1 || cfg->heartbeat_ms < 10 || cfg->lease_ms < 100 ||
                     cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024 || cfg->shards < 1 ||
                     cfg->shards > 16384 || !cfg->instance[0] || cfg->max_credit < 1 ||
@@ -259,5 +279,8 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
                  path);
         rc = -1;
     }
+    if (rc == 0)
+        rc = s_check_redis_secret(cfg, path, fp, err, err_len);
+    fclose(fp);
     return rc;
 }

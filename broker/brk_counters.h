@@ -13,6 +13,7 @@ typedef struct {
     uint64_t verdicts[7]; /* by rl_vcode_t */
     uint64_t bad_frames, too_large, dispatched, reports, stale_reports, refused_reports;
     uint64_t bad_leases, expired_leases, released_deferred, released_retries, redis_errors;
+    uint64_t reports_dropped;  /* reports not kept: Redis unreachable and MAX_PENDING queued */
     uint64_t handed_back_lost; /* leases a worker did not hold on reconnect: handed back */
     uint64_t wrong_leases;     /* reports naming a lease id that is not the current lease's */
     uint64_t foreign_reports;  /* reports from a worker that does not hold the lease */

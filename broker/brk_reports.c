@@ -98,6 +98,10 @@ void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, 
                      uint64_t seq, const char *holder) {
     if (self->n_pending == MAX_PENDING)
         brk_reports_flush(self, now_ms);
+    if (self->n_pending == MAX_PENDING) { /* Redis unreachable and the buffer full */
+        self->n->reports_dropped++;
+        return; /* not acknowledged: a worker sends it again, an expiry reports it again */
+    }
     if (self->n_pending == 0)
         self->first_pending_ms = now_ms;
     s_pending_t *p = &self->pending[self->n_pending++];
@@ -242,10 +246,13 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
             brk_index_flush(self->index, now_ms);
         return;
     }
-    self->n_pending = 0;
     brk_store_t *store = brk_redis_ok(self->redis, now_ms) ? brk_redis_store(self->redis) : NULL;
-    if (!store)
-        return; /* their leases expire and the jobs are recorded then: never lost */
+    if (!store) {
+        self->first_pending_ms = now_ms + 200; /* looked at again in 200 ms: no busy loop */
+        return; /* kept (unacknowledged) until Redis is back: applied then, before their leases
+                   are found expired (s_expire_leases adds behind them) */
+    }
+    self->n_pending = 0;
     for (size_t i = 0; i < n; i++) {
         const s_pending_t *p = &self->pending[i];
         self->reps[i] = (brk_report_t){p->lease_id,

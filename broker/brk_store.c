@@ -561,8 +561,9 @@ int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_l
     return s_due(self, "leases", (long long)now_ms, limit, &self->lease_exp_rr, true, out, n_out);
 }
 
-int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
-                        brk_leased_t **out, size_t *n_out) {
+/* The leases of worker_tag given by this instance: by an earlier incarnation only, or by any. */
+static int s_leases_matching(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                             bool any_incarnation, brk_leased_t **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     size_t cap = 0;
@@ -597,7 +598,7 @@ int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_m
             mine = mine && strcmp(lw, worker_tag) == 0 &&
                    strcmp(h->element[2]->str, "dispatched") == 0 &&
                    strncmp(lb, self->instance, strlen(self->instance)) == 0 &&
-                   strcmp(lb, self->broker_tag) != 0;
+                   (any_incarnation || strcmp(lb, self->broker_tag) != 0);
             if (mine &&
                 s_push(self, out, n_out, &cap, keys->element[i], (unsigned)atoi(h->element[1]->str),
                        s_lease_nonce(h->element[0]), NULL) < 0)
@@ -611,6 +612,16 @@ int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_m
         }
     }
     return 0;
+}
+
+int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                        brk_leased_t **out, size_t *n_out) {
+    return s_leases_matching(self, worker_tag, now_ms, false, out, n_out);
+}
+
+int brk_store_leases_held_by(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                             brk_leased_t **out, size_t *n_out) {
+    return s_leases_matching(self, worker_tag, now_ms, true, out, n_out);
 }
 
 long long brk_store_queue_len(brk_store_t *self, rl_channel_t ch) {

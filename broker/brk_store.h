@@ -102,6 +102,12 @@ int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_l
 int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
                         brk_leased_t **out, size_t *n_out);
 
+/* Leases held by `worker_tag` that any incarnation of this broker instance (this one included)
+ * handed out and that have not expired: lease ids in *out. For a worker process that restarted
+ * (worker_tag names its previous incarnation). */
+int brk_store_leases_held_by(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                             brk_leased_t **out, size_t *n_out);
+
 /* Ready jobs of a channel over all shards, or -1. */
 long long brk_store_queue_len(brk_store_t *self, rl_channel_t ch);
 

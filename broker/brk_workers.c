@@ -383,6 +383,49 @@ static void s_reconcile(brk_workers_t *self, const s_worker_t *w, const Pregon__
     }
 }
 
+/* The worker process restarted: its previous incarnation's leases that the new process does not
+ * list (its journal lists every job that process started or reported) were never started, or
+ * were still in transit when it died. They go back to their queue, untried (not an attempt;
+ * the debtor's contact is made when the job is sent). Skipped when Redis is unreachable: those
+ * leases then expire as UNKNOWN (the worker names the previous incarnation again on its next
+ * ready, which covers a reconnection). */
+static void s_reconcile_previous(brk_workers_t *self, const s_worker_t *w,
+                                 const Pregon__WorkerReady *r, int64_t now_ms) {
+    char tag[BRK_HOLDER_MAX + 72]; /* the previous process's, as its leases record it */
+    snprintf(tag, sizeof tag, "%s%.64s", w->holder, r->previous_incarnation);
+    brk_store_t *store = brk_redis_ok(self->redis, now_ms) ? brk_redis_store(self->redis) : NULL;
+    brk_leased_t *prev;
+    size_t n, lost = 0;
+    char **held = malloc((r->n_held_leases ? r->n_held_leases : 1) * sizeof *held);
+    if (!held || !store || brk_store_leases_held_by(store, tag, now_ms, &prev, &n) < 0) {
+        free(held);
+        if (!store)
+            pg_log("worker %s restarted, but Redis is unreachable: the leases of its previous "
+                   "process are not handed back now",
+                   w->name);
+        return;
+    }
+    if (r->n_held_leases) {
+        memcpy(held, r->held_leases, r->n_held_leases * sizeof *held);
+        qsort(held, r->n_held_leases, sizeof *held, s_cmp_str);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *key = prev[i].lease_id;
+        if (r->n_held_leases && bsearch(&key, held, r->n_held_leases, sizeof *held, s_cmp_str))
+            continue;
+        brk_reports_add(self->reports, now_ms, prev[i].lease_id, "HANDBACK", w->channel, "", "",
+                        "worker restarted: its previous process never started it", now_ms / 1000,
+                        NULL, 0, 0, NULL);
+        lost++;
+    }
+    brk_store_leased_free(prev, n);
+    free(held);
+    self->n->handed_back_lost += lost;
+    pg_log("worker %s restarted (previous process %.64s): %zu of its lease(s) never started, "
+           "handed back; %zu listed by its journal",
+           w->name, r->previous_incarnation, lost, n - lost);
+}
+
 static void s_on_ready(brk_workers_t *self, const void *id, size_t id_len,
                        const brk_identity_t *ident, const Pregon__WorkerReady *r, int64_t now_ms) {
     rl_channel_t ch = (rl_channel_t)r->channel;
@@ -435,6 +478,9 @@ static void s_on_ready(brk_workers_t *self, const void *id, size_t id_len,
                r->n_held_leases, MAX_HELD);
     } else if (r->incarnation && r->incarnation[0]) {
         s_reconcile(self, w, r, now_ms);
+        if (r->previous_incarnation && r->previous_incarnation[0] &&
+            strcmp(r->previous_incarnation, r->incarnation) != 0)
+            s_reconcile_previous(self, w, r, now_ms);
     }
     if (was && was != ch)
         s_channel_changed(self, was, now_ms);
@@ -628,6 +674,8 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     d.lease_expires_ms = lease_until_ms;
     d.attempt = job->attempt;
     d.content = content;
+    /* "key/worker_id#incarnation", the lease's holder: the incarnation follows the holder */
+    d.worker_incarnation = w->tag + strlen(w->holder);
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;

@@ -25,6 +25,7 @@
 #include "brk_front.h"
 #include "brk_hooks.h"
 #include "brk_inbound.h"
+#include "brk_rauth.h"
 #include "brk_index.h"
 #include "brk_redis.h"
 #include "brk_reports.h"
@@ -295,6 +296,23 @@ static void s_stop_parts(s_parts_t *p) {
         zmq_ctx_term(p->zctx);
 }
 
+/* The Redis password is read at every connect (brk_rauth.h); one that cannot be had is a
+ * configuration error, said at start (exit 78) rather than as an endless "redis unavailable". */
+static int s_check_redis_secret(const brk_config_t *cfg, const char *config) {
+    char pw[BRK_RAUTH_PASSWORD_MAX + 1], err[1024];
+    long n = brk_rauth_password(cfg, pw, sizeof pw, err, sizeof err);
+    explicit_bzero(pw, sizeof pw);
+    if (n < 0) {
+        pg_log("cannot start: %s", err);
+        return -1;
+    }
+    if (cfg->redis_password_loose_mode)
+        pg_log("warning: %s holds redis.password and its mode %04o lets others read it: use "
+               "redis.password_file (mode 0600) or %s",
+               config, cfg->redis_password_loose_mode, BRK_RAUTH_ENV);
+    return 0;
+}
+
 static void s_usage(FILE *to) {
     fprintf(to, "usage: pregond [--config FILE]\n"
                 "  The broker. Configuration: deploy/pregon.yaml documents every setting.\n"
@@ -327,6 +345,8 @@ int main(int argc, char **argv) {
         pg_log("%s", err);
         return 78;
     }
+    if (s_check_redis_secret(&cfg, config) < 0)
+        return 78;
     brk_rules_t rules = {NULL, NULL};
     rules.policies = rl_policyset_load(cfg.policies, err, sizeof err);
     if (rules.policies)

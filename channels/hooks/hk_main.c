@@ -214,7 +214,7 @@ static int s_start(s_proc_t *p) {
         pg_log("cannot start: out of memory");
         return 1;
     }
-    p->curve = pg_curve_load(p->cfg.key_file, p->cfg.broker_key_file, err, sizeof err);
+    p->curve = pg_curve_load(p->cfg.curve_key, p->cfg.broker_pub, err, sizeof err);
     if (!p->curve && err[0]) {
         pg_log("broker.key_file: %s", err);
         return 2;

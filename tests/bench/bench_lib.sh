@@ -6,6 +6,7 @@
 # made by `pregonctl keys new` (make_keys, once per run); CURVE=0 (default): plaintext.
 . "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-bench.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 bench_cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -5,9 +5,10 @@
 #  1. a client key submits; an unknown key and a worker key cannot even connect to the
 #     frontend (nothing reaches Redis) and pregond counts the denials; a worker key is let into
 #     the backend, a hooks key into the hooks socket, a client key into events; plaintext is
-#     refused;
+#     refused; pregon-sms and pregon-hooks connect with their keys;
 #  2. a key removed from the folder + SIGHUP: new connections refused; put back + SIGHUP:
-#     accepted again; a bad file in the folder + SIGHUP keeps the old set;
+#     accepted again; a bad file in the folder + SIGHUP keeps the old set; a hooks peer that
+#     stays connected while its key is removed is answered before, refused after (counted);
 #  3. start-up refusals, exit 78 with the reason: the secret key file at 0644 (names the mode),
 #     a missing key setting, curve 0 with a non-loopback endpoint; curve 0 on loopback starts
 #     with the plaintext warning.
@@ -89,6 +90,22 @@ check_hs ok "$events" sub acme
 check_hs denied "$events" sub hooks1
 check_hs denied "$front" dealer     # plaintext against a CURVE server
 check_hs denied "$front" dealer stranger
+# the real clients: pregon-sms joins with its key, pregon-hooks sees pregond (healthz 200)
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=token \
+  "$build/channels/sms/pregon-sms" --broker "$back" --base-url http://127.0.0.1:9 --from +15005550006 \
+  --heartbeat-ms 200 --key-file "$dir/own/sms1.key" --broker-key-file "$dir/own/pregond.pub" 2>"$dir/sms.log" &
+pids+=($!); sms_pid=$!
+wait_for 10 grep -q "worker .* joined on sms" "$dir/pregond.log" && ok || ko "pregon-sms with its key did not join: $(cat "$dir/sms.log")"
+grep -q "CURVE key sms1" "$dir/sms.log" && ok || ko "pregon-sms start line: $(head -3 "$dir/sms.log")"
+kill -TERM "$sms_pid"; wait "$sms_pid"
+TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=token \
+  "$build/channels/hooks/pregon-hooks" --listen 127.0.0.1:0 --broker "$hooks" --heartbeat-ms 200 \
+  --key-file "$dir/own/hooks1.key" --broker-key-file "$dir/own/pregond.pub" 2>"$dir/hooks.log" &
+pids+=($!); hooks_pid=$!
+wait_for 10 grep -q "serving: http" "$dir/hooks.log" || ko "pregon-hooks did not start: $(cat "$dir/hooks.log")"
+hooks_http=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+wait_for 10 sh -c "curl -sf '$hooks_http/healthz' >/dev/null" && ok || ko "pregon-hooks with its key never saw pregond"
+kill -TERM "$hooks_pid"; wait "$hooks_pid"
 
 # 2. the keys folder, reloaded on SIGHUP
 reloads() { grep -c "reload: [0-9]* keys" "$dir/pregond.log"; }
@@ -108,12 +125,24 @@ kill -HUP "$pregond_pid"
 wait_for 10 grep -q "reload: keys kept as they were: .*broken.pub" "$dir/pregond.log" && ok || ko "a bad folder was not refused"
 rm "$dir/keys/broken.pub"
 check_hs ok "$front" dealer acme # the old set kept
+# a peer stays connected while its key is revoked: its messages are refused from the reload on
+protoc --python_out="$dir" -I "$src/proto" "$src/proto/pregon.proto" || ko "protoc failed"
+PYTHONPATH="$dir" "$py" "$here/revoked.py" "$hooks" "$dir/own/hooks1.key" "$dir/own/pregond.pub" \
+  "$dir/revoked.go" >"$dir/revoked.out" 2>&1 &
+revoked_pid=$!
+wait_for 10 grep -q answered "$dir/revoked.out" || ko "the hooks key was not answered: $(cat "$dir/revoked.out")"
+rm "$dir/keys/hooks1.pub"
+hup
+touch "$dir/revoked.go"
+wait "$revoked_pid"
+[ "$(tail -1 "$dir/revoked.out")" = refused ] && ok || ko "revoked while connected: $(cat "$dir/revoked.out")"
 
 kill -TERM "$pregond_pid"; wait "$pregond_pid"
 denied=$(grep -o "[0-9]* CURVE handshakes denied" "$dir/pregond.log" | cut -d' ' -f1)
 # stranger, sms1 on the frontend, acme on the backend, sms1 on hooks, hooks1 on events, stranger,
 # acme removed (twice); plaintext is no CURVE handshake at all: refused by libzmq, not counted
 [ "${denied:-0}" -ge 8 ] && ok || ko "denials counted: ${denied:-none} (8 handshakes were refused)"
+grep -q " 1 messages from revoked keys" "$dir/pregond.log" && ok || ko "the revoked key's message not counted"
 
 # 3. start-up refusals and the plaintext warning
 start_fails() { # start_fails NAME PATTERN: pregond with $dir/NAME.yaml exits 78 saying PATTERN

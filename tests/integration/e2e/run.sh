@@ -16,6 +16,7 @@ src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 here="$src/tests/integration/e2e"
 . "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-e2e.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
