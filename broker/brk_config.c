@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "rl_policy.h"
@@ -27,6 +28,9 @@ static const s_field_t s_fields[] = {
     F("redis.port", T_INT, redis_port),
     F("redis.socket", T_STR, redis_socket),
     F("redis.prefix", T_STR, redis_prefix),
+    F("redis.user", T_STR, redis_user),
+    F("redis.password_file", T_PATH, redis_password_file),
+    F("redis.password", T_STR, redis_password),
     F("redis.shards", T_INT, shards),
     F("broker.instance", T_STR, instance),
     F("channels", T_CHANNELS, channels),
@@ -48,8 +52,13 @@ static const s_field_t s_fields[] = {
     F("dispatch.lease_ms", T_INT, lease_ms),
     F("dispatch.heartbeat_ms", T_INT, heartbeat_ms),
     F("dispatch.max_attempts", T_INT, max_attempts),
+    F("dispatch.max_credit", T_INT, max_credit),
+    F("dispatch.anonymous_workers", T_INT, anonymous_workers),
     F("dispatch.resend_unknown", T_CHANNELS, resend_unknown),
     F("test.clock_offset_s", T_I64, clock_offset_s),
+    F("security.curve", T_INT, curve),
+    F("security.secret_key_file", T_PATH, secret_key_file),
+    F("security.keys", T_PATH, keys),
 };
 #undef F
 
@@ -78,7 +87,10 @@ static void s_defaults(brk_config_t *c) {
     c->lease_ms = 30000;
     c->heartbeat_ms = 1000;
     c->max_attempts = 5;
-    c->resend_unknown = 0; /* strict: an unknown outcome is never resent (G2) */
+    c->max_credit = 1024;      /* 16 times pregon-sms's default concurrency (64) */
+    c->anonymous_workers = 64; /* of the 256 entries: the rest is the keys' reserved room */
+    c->resend_unknown = 0;     /* strict: an unknown outcome is never resent (G2) */
+    c->curve = 1;              /* plaintext only when asked for (loopback development) */
 }
 
 /* Sets field f from the file's value v. dir: the configuration file's folder, with its trailing
@@ -137,6 +149,23 @@ static int s_set(brk_config_t *c, const s_field_t *f, const char *v, const char 
         }
     }
     return -1;
+}
+
+/* The redis section's secret: one source at most; an inline password is noted when the file
+ * (fp, still open: the file that was read) lets its group or others read it. */
+static int s_check_redis_secret(brk_config_t *c, const char *path, FILE *fp, char *err,
+                                size_t err_len) {
+    if (c->redis_password[0] && c->redis_password_file[0]) {
+        snprintf(err, err_len,
+                 "%s: redis.password and redis.password_file are both set: keep one "
+                 "(the file)",
+                 path);
+        return -1;
+    }
+    struct stat st;
+    if (c->redis_password[0] && fstat(fileno(fp), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        c->redis_password_loose_mode = (unsigned)(st.st_mode & 07777);
+    return 0;
 }
 
 int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_len) {
@@ -236,16 +265,22 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&parser);
-    fclose(fp);
     if (rc == 0 && (cfg->max_batch < 1 || cfg->heartbeat_ms < 10 || cfg->lease_ms < 100 ||
                     cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024 || cfg->shards < 1 ||
-                    cfg->shards > 16384 || !cfg->instance[0])) {
+                    cfg->shards > 16384 || !cfg->instance[0] || cfg->max_credit < 1 ||
+                    cfg->max_credit > 100000 || cfg->anonymous_workers < 0 ||
+                    cfg->anonymous_workers > 256 || cfg->curve > 1)) {
         snprintf(err, err_len,
                  "%s: limits.max_batch >= 1, dispatch.heartbeat_ms >= 10, dispatch.lease_ms >= "
-                 "100, dispatch.max_attempts >= 1, limits.max_frame_bytes >= 1024, redis.shards in "
-                 "1..16384 and a broker.instance are required",
+                 "100, dispatch.max_attempts >= 1, dispatch.max_credit in 1..100000, "
+                 "dispatch.anonymous_workers in 0..256, limits.max_frame_bytes >= 1024, "
+                 "redis.shards in 1..16384, a broker.instance and security.curve 0 or 1 are "
+                 "required",
                  path);
         rc = -1;
     }
+    if (rc == 0)
+        rc = s_check_redis_secret(cfg, path, fp, err, err_len);
+    fclose(fp);
     return rc;
 }

@@ -14,6 +14,13 @@ typedef struct {
     int redis_port;
     char redis_socket[512]; /* a Unix socket path; wins over host/port when set */
     char redis_prefix[32];
+    char redis_user[128]; /* ACL user AUTH names; "" = the default user (see brk_rauth.h) */
+    char
+        redis_password_file[512]; /* the password's file (mode 0600/0400; resolved like policies) */
+    char redis_password[256];     /* inline password (discouraged: see redis_password_loose_mode) */
+    unsigned redis_password_loose_mode; /* set by brk_config_load: the mode of the file holding an
+                                         * inline redis.password when its group or others may read
+                                         * it (callers warn); 0 otherwise */
     int shards;             /* S: shared structures exist once per shard (store/st_keys.h) */
     char instance[64];      /* this broker's stable name (leases record it); default "pregond" */
     uint32_t channels;      /* channel bits served; a job for another channel: channel-disabled */
@@ -36,17 +43,24 @@ typedef struct {
     int64_t max_queue;               /* ready jobs per channel beyond which submitters get BUSY */
     int lease_ms;                    /* a dispatched job without a report after this is UNKNOWN */
     int heartbeat_ms;
-    int max_attempts;        /* retryable failures before a job is FAILED */
-    uint32_t resend_unknown; /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */
-    int64_t clock_offset_s;  /* test mode only: added to the wall clock */
+    int max_attempts;          /* retryable failures before a job is FAILED */
+    int max_credit;            /* jobs one worker may hold at once, whatever credit it asks */
+    int anonymous_workers;     /* worker-table entries peers without a key (plaintext) may hold */
+    uint32_t resend_unknown;   /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */
+    int64_t clock_offset_s;    /* test mode only: added to the wall clock */
+    int curve;                 /* security.curve: 1 every socket is a CURVE server (brk_auth.h);
+                                * 0 plaintext, allowed on loopback endpoints only */
+    char secret_key_file[512]; /* security.secret_key_file: pregond's own NAME.key (resolved) */
+    char keys[512];            /* security.keys: folder of the admitted NAME.pub (resolved) */
 } brk_config_t;
 
 /* Fills *cfg with defaults, then reads `path` (NULL: defaults only). Returns 0, or -1 with one
  * line "FILE:LINE:COL: message" in err.
- * `policies` and `templates` given as relative paths in the file are resolved against the folder
- * of `path` ("/etc/pregon/pregon.yaml" with "policies: policies" gives "/etc/pregon/policies");
- * absolute paths are kept; the defaults (no file, or a file that leaves them out) stay relative
- * to the working directory. */
+ * `policies`, `templates`, `redis.password_file`, `security.secret_key_file` and `security.keys`
+ * given as relative paths in the file are resolved against the folder of `path`
+ * ("/etc/pregon/pregon.yaml" with "policies: policies" gives "/etc/pregon/policies"); absolute
+ * paths are kept; the defaults (no file, or a file that leaves them out) stay relative to the
+ * working directory. Setting both redis.password and redis.password_file is an error. */
 int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_len);
 
 #endif

@@ -13,10 +13,17 @@ typedef struct {
     uint64_t verdicts[7]; /* by rl_vcode_t */
     uint64_t bad_frames, too_large, dispatched, reports, stale_reports, refused_reports;
     uint64_t bad_leases, expired_leases, released_deferred, released_retries, redis_errors;
+    uint64_t reports_dropped;  /* reports not kept: Redis unreachable and MAX_PENDING queued */
     uint64_t handed_back_lost; /* leases a worker did not hold on reconnect: handed back */
+    uint64_t wrong_leases;     /* reports naming a lease id that is not the current lease's */
+    uint64_t foreign_reports;  /* reports from a worker that does not hold the lease */
+    uint64_t workers_refused;  /* WorkerReady refused: channel not the key's, table room full */
     uint64_t failed, retries;  /* reports that left a job FAILED / in RETRY */
     uint64_t inbound[7];       /* inbound events by result, in BRK_INBOUND_RESULTS order */
     uint64_t hooks_bad_frames; /* frames from pregon-hooks that were not a HooksToBroker */
+    uint64_t auth_denied;      /* CURVE handshakes the ZAP handler refused (brk_auth) */
+    uint64_t auth_revoked;     /* messages from a key no longer admitted (removed at a reload
+                                * while its peer stayed connected): refused */
 } brk_counters_t;
 
 #endif

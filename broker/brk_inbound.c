@@ -134,7 +134,7 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     }
     char lease[ST_LEASE_MAX];
     unsigned attempt = (unsigned)strtoul(r->element[1]->str, NULL, 10);
-    int ok = st_lease_id(self->keys, r->element[0]->str, attempt, lease, sizeof lease);
+    int ok = st_lease_id(self->keys, r->element[0]->str, attempt, NULL, lease, sizeof lease);
     freeReplyObject(r);
     brk_store_t *store = brk_redis_store(self->redis);
     if (ok < 0 || !store)

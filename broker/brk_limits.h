@@ -74,11 +74,11 @@
  * added to pregon.proto without a limit here fails the build's tests. */
 #define BRK_LIM_SENDREQUEST_FIELDS 20
 #define BRK_LIM_SEGMENT_FIELDS     5
-#define BRK_LIM_DISPATCH_FIELDS    5
+#define BRK_LIM_DISPATCH_FIELDS    6
 
 /* --- what the broker adds at dispatch ------------------------------------------------------ */
 
-#define BRK_LIM_LEASE_ID 600 /* Dispatch.lease_id: "attempt/job key", formatted by pregond */
+#define BRK_LIM_LEASE_ID 600 /* Dispatch.lease_id: "attempt.nonce/job key", by pregond */
 #define BRK_LIM_REASON   31  /* bytes of a verdict reason code */
 
 /* Dispatch.content, rendered by brk_template for the job's channel: bytes of each field and
@@ -184,10 +184,15 @@
                BRK_PB_MAX(BRK_PB_LEN(3, BRK_LIM_WHATSAPP_CONTENT_BYTES),                           \
                           BRK_PB_LEN(4, BRK_LIM_VOICE_CONTENT_BYTES)))
 
-/* Dispatch: job, lease_id, lease_expires_ms, attempt, content. */
+/* Dispatch.worker_incarnation: the lease holder's incarnation, as brk_workers records it (the
+ * WorkerReady's, cut to 64 bytes). */
+#define BRK_LIM_WORKER_INCARNATION 64
+
+/* Dispatch: job, lease_id, lease_expires_ms, attempt, content, worker_incarnation. */
 #define BRK_LIM_DISPATCH_BYTES                                                                     \
     (BRK_PB_LEN(1, BRK_LIM_JOB_BYTES) + BRK_PB_LEN(2, BRK_LIM_LEASE_ID) + BRK_PB_INT(3) +          \
-     BRK_PB_U32(4) + BRK_PB_LEN(6, BRK_LIM_CONTENT_BYTES))
+     BRK_PB_U32(4) + BRK_PB_LEN(6, BRK_LIM_CONTENT_BYTES) +                                        \
+     BRK_PB_LEN(7, BRK_LIM_WORKER_INCARNATION))
 
 /* BrokerToWorker{dispatch = 1}: the largest frame the broker sends a worker (heartbeat, halt and
  * leave_ack are a few bytes). */

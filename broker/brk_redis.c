@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "brk_rauth.h"
 #include "pg_log.h"
+#include "pg_logsum.h"
 #include "st_fn.h"
 
 #define FINISHED_TTL_S (35LL * 86400)
@@ -14,6 +16,11 @@
 #define ADOPTED        "adopted-" /* prefix of a stamp written by pregonctl redis adopt */
 
 typedef enum { S_DOWN, S_UP, S_WRONG_DATASET } s_state_t;
+/* What the last "redis unavailable" line was about: each kind is said once, not per call or per
+ * reconnect. An ACL refusal (a configuration fault that reconnecting does not cure, met by every
+ * call that needs the missing permission) is logged once, then summed up once a minute while
+ * it lasts (pg_logsum). */
+typedef enum { F_NONE, F_NET, F_AUTH, F_DENIED } s_fault_t;
 
 struct brk_redis {
     const brk_config_t *cfg; /* borrowed */
@@ -26,7 +33,10 @@ struct brk_redis {
     brk_store_t *store;
     s_state_t state;
     bool logged_down;
-    char dataset[64]; /* the stamp this broker counts on; "" until the first connection */
+    s_fault_t logged;     /* the kind of fault last logged (F_NONE once "back" is said) */
+    char logged_why[256]; /* its text, for F_AUTH: a different one is logged too */
+    pg_logsum_t *denials; /* ACL refusals: the first logged, the rest summed up */
+    char dataset[64];     /* the stamp this broker counts on; "" until the first connection */
     int64_t next_try_ms, next_verify_ms;
 };
 
@@ -39,10 +49,33 @@ static void s_close(brk_redis_t *self) {
     self->redis = NULL;
 }
 
-void brk_redis_drop(brk_redis_t *self, const char *why) {
-    if (self->state != S_DOWN || !self->logged_down)
+/* Logs `why` unless this fault was said already (see s_fault_t). */
+static void s_say(brk_redis_t *self, s_fault_t kind, const char *why) {
+    if (kind == F_NET && self->logged == F_NET && self->state == S_DOWN)
+        return;
+    if (kind == F_AUTH && self->logged == kind && strncmp(self->logged_why, why, 255) == 0)
+        return;
+    if (kind == F_DENIED) {
+        pg_logsum_event(self->denials, "refusals by the Redis ACL",
+                        "redis refuses pregond a command (%s): the Redis ACL does not give "
+                        "redis.user what pregond needs (deploy/users.acl) or no password is "
+                        "configured; admitting nothing, answering BUSY until it does",
+                        why);
+        return;
+    }
+    if (kind == F_AUTH)
+        pg_log("redis unavailable: %s; admitting nothing, answering BUSY until it accepts us", why);
+    else
         pg_log("redis unavailable (%s): admitting nothing, answering BUSY until it is back", why);
-    self->logged_down = true;
+    self->logged = kind;
+    snprintf(self->logged_why, sizeof self->logged_why, "%s", why);
+}
+
+void brk_redis_drop(brk_redis_t *self, const char *why) {
+    s_fault_t kind = brk_rauth_is_denied(why) ? F_DENIED : F_NET;
+    s_say(self, kind, why);
+    if (kind != F_DENIED) /* a refusal is no outage: no "back" line once the connection works */
+        self->logged_down = true;
     self->state = S_DOWN;
     self->n->redis_errors++;
     s_close(self);
@@ -150,19 +183,15 @@ static s_state_t s_check_dataset(brk_redis_t *self) {
 static void s_connect(brk_redis_t *self) {
     const brk_config_t *cfg = self->cfg;
     struct timeval tv = {2, 0};
-    redisContext *c = cfg->redis_socket[0]
-                          ? redisConnectUnixWithTimeout(cfg->redis_socket, tv)
-                          : redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
-    if (!c || c->err) {
-        if (!self->logged_down)
-            pg_log("cannot connect to redis: %s", c ? c->errstr : "out of memory");
+    redisContext *c = NULL;
+    char why[1536];
+    brk_rauth_result_t auth = brk_rauth_connect(cfg, &tv, &c, why, sizeof why);
+    if (auth != BRK_RAUTH_OK) { /* every reconnect authenticates again: a rotated file is read */
+        s_say(self, auth == BRK_RAUTH_UNREACHABLE ? F_NET : F_AUTH, why);
         self->logged_down = true;
         self->state = S_DOWN;
-        if (c)
-            redisFree(c);
         return;
     }
-    redisSetTimeout(c, tv);
     self->redis = c;
     self->fn = st_fn_new(c);
     brk_store_opts_t o = {FINISHED_TTL_S, cfg->max_attempts, cfg->resend_unknown, self->broker_tag};
@@ -185,8 +214,10 @@ static void s_connect(brk_redis_t *self) {
     }
     if (self->state == S_UP && (was != S_UP && self->logged_down))
         pg_log("redis is back (dataset %s): admitting again", self->dataset);
-    if (self->state == S_UP)
+    if (self->state == S_UP) {
         self->logged_down = false;
+        self->logged = F_NONE;
+    }
 }
 
 brk_redis_t *brk_redis_new(const brk_config_t *cfg, const st_keys_t *keys, const char *broker_tag,
@@ -199,6 +230,12 @@ brk_redis_t *brk_redis_new(const brk_config_t *cfg, const st_keys_t *keys, const
     self->n = counters;
     snprintf(self->broker_tag, sizeof self->broker_tag, "%s", broker_tag);
     self->state = S_DOWN;
+    pg_logsum_config_t lc = {.interval_ms = 60000, .burst = 1};
+    self->denials = pg_logsum_new(&lc);
+    if (!self->denials) {
+        free(self);
+        return NULL;
+    }
     s_connect(self);
     return self;
 }
@@ -207,11 +244,13 @@ void brk_redis_destroy(brk_redis_t **self_p) {
     if (!self_p || !*self_p)
         return;
     s_close(*self_p);
+    pg_logsum_destroy(&(*self_p)->denials);
     free(*self_p);
     *self_p = NULL;
 }
 
 bool brk_redis_ok(brk_redis_t *self, int64_t now_ms) {
+    pg_logsum_tick(self->denials);
     if (self->state == S_UP && self->redis && !self->redis->err)
         return true;
     if (self->state == S_UP && self->redis)

@@ -6,7 +6,10 @@
  * Redis would silently reset every cap) or with another one, brk_redis_ok answers false and
  * brk_redis_busy_reason says why, until the stamp is right again or an operator adopts the
  * dataset (pregonctl redis adopt). The stamp is one key per shard (st_keys "dataset"), so a
- * cluster node that lost its slots is caught too. Logs its state changes, once each. */
+ * cluster node that lost its slots is caught too. Every connect and reconnect authenticates
+ * (brk_rauth.h: redis.user, the password read again each time); a refused AUTH or an ACL that
+ * refuses a command keeps it failing closed like an outage. Logs its state changes, once each
+ * (an ACL refusal once, then a summary a minute while it lasts; never a password). */
 #ifndef BRK_REDIS_H
 #define BRK_REDIS_H
 

@@ -25,6 +25,8 @@ typedef struct {
     unsigned char peer[255];
     size_t peer_len;
     uint64_t seq;
+    char holder[BRK_HOLDER_MAX]; /* "" with has_holder false: the broker's own */
+    bool has_holder;
 } s_pending_t;
 
 struct brk_reports {
@@ -43,6 +45,8 @@ struct brk_reports {
     char last_failed[160], last_retry[160];
     brk_reports_ack_fn ack;
     void *ack_ctx;
+    brk_reports_result_fn result;
+    void *result_ctx;
     uint64_t *ack_seqs; /* MAX_PENDING */
     brk_index_t *index; /* borrowed; NULL: no webhook maps */
     int64_t first_index_ms;
@@ -51,6 +55,11 @@ struct brk_reports {
 void brk_reports_set_ack(brk_reports_t *self, brk_reports_ack_fn fn, void *ctx) {
     self->ack = fn;
     self->ack_ctx = ctx;
+}
+
+void brk_reports_set_result(brk_reports_t *self, brk_reports_result_fn fn, void *ctx) {
+    self->result = fn;
+    self->result_ctx = ctx;
 }
 
 brk_reports_t *brk_reports_new(brk_redis_t *redis, const st_keys_t *keys, brk_events_t *events,
@@ -86,9 +95,13 @@ void brk_reports_destroy(brk_reports_t **self_p) {
 void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
                      int channel, const char *provider_id, const char *provider_code,
                      const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
-                     uint64_t seq) {
+                     uint64_t seq, const char *holder) {
     if (self->n_pending == MAX_PENDING)
         brk_reports_flush(self, now_ms);
+    if (self->n_pending == MAX_PENDING) { /* Redis unreachable and the buffer full */
+        self->n->reports_dropped++;
+        return; /* not acknowledged: a worker sends it again, an expiry reports it again */
+    }
     if (self->n_pending == 0)
         self->first_pending_ms = now_ms;
     s_pending_t *p = &self->pending[self->n_pending++];
@@ -103,6 +116,8 @@ void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, 
     if (p->peer_len)
         memcpy(p->peer, peer, p->peer_len);
     p->seq = seq;
+    p->has_holder = holder != NULL;
+    snprintf(p->holder, sizeof p->holder, "%s", holder ? holder : "");
 }
 
 /* Tells each worker which of its reports were applied (in the order they came). */
@@ -129,6 +144,16 @@ static void s_acknowledge(brk_reports_t *self, size_t n) {
         self->ack(self->ack_ctx, p->peer, p->peer_len, self->ack_seqs, m);
     }
     free(done);
+}
+
+/* Tells brk_workers what became of each of its workers' reports (brk_reports_set_result). */
+static void s_tell_results(brk_reports_t *self, size_t n, int64_t now_ms) {
+    for (size_t i = 0; self->result && i < n; i++) {
+        const s_pending_t *p = &self->pending[i];
+        if (p->peer_len && strcmp(self->states[i], "error") != 0)
+            self->result(self->result_ctx, now_ms, p->peer, p->peer_len, p->lease_id, p->outcome,
+                         self->states[i], p->detail);
+    }
 }
 
 /* One line per FAILED job or retry, LOG_EACH_MAX per interval; the rest go into the summary. */
@@ -195,7 +220,8 @@ long brk_reports_wait_ms(const brk_reports_t *self, int64_t now_ms) {
 static void s_index_sent(brk_reports_t *self, const s_pending_t *p, int64_t now_ms) {
     char jk[ST_KEY_MAX];
     unsigned attempt = 0;
-    if (p->provider_id[0] && st_lease_parse(self->keys, p->lease_id, jk, sizeof jk, &attempt) == 0)
+    if (p->provider_id[0] &&
+        st_lease_parse(self->keys, p->lease_id, jk, sizeof jk, &attempt, NULL) == 0)
         brk_index_sent(self->index, now_ms, p->channel, p->provider_id, jk, attempt);
 }
 
@@ -220,14 +246,22 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
             brk_index_flush(self->index, now_ms);
         return;
     }
-    self->n_pending = 0;
     brk_store_t *store = brk_redis_ok(self->redis, now_ms) ? brk_redis_store(self->redis) : NULL;
-    if (!store)
-        return; /* their leases expire and the jobs are recorded then: never lost */
+    if (!store) {
+        self->first_pending_ms = now_ms + 200; /* looked at again in 200 ms: no busy loop */
+        return; /* kept (unacknowledged) until Redis is back: applied then, before their leases
+                   are found expired (s_expire_leases adds behind them) */
+    }
+    self->n_pending = 0;
     for (size_t i = 0; i < n; i++) {
         const s_pending_t *p = &self->pending[i];
-        self->reps[i] = (brk_report_t){p->lease_id,      p->outcome, p->provider_id,
-                                       p->provider_code, p->detail,  p->retry_at};
+        self->reps[i] = (brk_report_t){p->lease_id,
+                                       p->outcome,
+                                       p->provider_id,
+                                       p->provider_code,
+                                       p->detail,
+                                       p->retry_at,
+                                       p->has_holder ? p->holder : NULL};
     }
     if (brk_store_report_many(store, self->reps, n, now_ms, self->states) < 0) {
         pg_log("reports not applied: %s", brk_store_strerror(store));
@@ -241,6 +275,10 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
             self->n->stale_reports++;
         else if (strcmp(st, "bad-lease") == 0)
             self->n->bad_leases++;
+        else if (strcmp(st, "wrong-lease") == 0)
+            self->n->wrong_leases++;
+        else if (strcmp(st, "not-holder") == 0)
+            self->n->foreign_reports++;
         else if (strncmp(st, "refused", 7) == 0)
             self->n->refused_reports++;
         else
@@ -250,6 +288,7 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
         brk_events_publish(self->events, "report", NULL, NULL, self->pending[i].channel, NULL,
                            self->pending[i].outcome);
     }
+    s_tell_results(self, n, now_ms);
     if (self->index)
         brk_index_flush(self->index, now_ms);
 }

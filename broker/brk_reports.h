@@ -28,11 +28,22 @@ void brk_reports_destroy(brk_reports_t **self_p);
 /* Queues one report (strings copied, bounded); flushes first when the buffer is full. `channel`
  * (pregon.proto numbering) is for events and log lines only. `peer` (a worker's routing id, or
  * NULL for the broker's own reports) and `seq` (its DeliveryReport.seq, 0: none) say whom to
- * acknowledge it to once applied. */
+ * acknowledge it to once applied. `holder` is who reports it as leases record their worker
+ * ("key/name#", brk_store_report_t.holder): a worker's report applies only to a lease that
+ * worker holds; NULL for the broker's own reports. */
 void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
                      int channel, const char *provider_id, const char *provider_code,
                      const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
-                     uint64_t seq);
+                     uint64_t seq, const char *holder);
+
+/* Called after a flush for each report of a worker (peer given) whose call got an answer, with
+ * its lease id, outcome, the store's state for it (brk_store.h: "retry", "not-holder", ...) and
+ * detail. brk_workers learns from it which reports were its workers' own (credit, halting, foreign
+ * reports). */
+typedef void (*brk_reports_result_fn)(void *ctx, int64_t now_ms, const void *peer, size_t peer_len,
+                                      const char *lease_id, const char *outcome, const char *state,
+                                      const char *detail);
+void brk_reports_set_result(brk_reports_t *self, brk_reports_result_fn fn, void *ctx);
 
 /* Called after a flush for each worker whose reports were applied, with their numbers. */
 typedef void (*brk_reports_ack_fn)(void *ctx, const void *peer, size_t peer_len,

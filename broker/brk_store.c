@@ -6,10 +6,12 @@
  * read in full before anything else is sent, so a pipeline never falls out of step. */
 #include "brk_store.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "rl_history.h"
 
@@ -26,8 +28,22 @@ struct brk_store {
     char broker_tag[128];
     char instance[128]; /* broker_tag up to and including '#' */
     int lease_rr[RL_CH_COUNT], due_rr, lease_exp_rr;
+    int (*random)(void *ctx, void *buf, size_t len);
+    void *random_ctx;
     char err[256];
 };
+
+/* getrandom(2), retried on EINTR and short reads (it never blocks once the pool is ready). */
+static int s_getrandom(void *ctx, void *buf, size_t len) {
+    (void)ctx;
+    for (size_t got = 0; got < len;) {
+        ssize_t n = getrandom((char *)buf + got, len - got, 0);
+        if (n < 0 && errno != EINTR)
+            return -1;
+        got += n > 0 ? (size_t)n : 0;
+    }
+    return 0;
+}
 
 brk_store_t *brk_store_new(redisContext *redis, const st_keys_t *keys, st_fn_t *fn,
                            const brk_store_opts_t *o) {
@@ -39,6 +55,8 @@ brk_store_t *brk_store_new(redisContext *redis, const st_keys_t *keys, st_fn_t *
     self->fn = fn;
     self->ttl = o->finished_ttl_s;
     self->max_attempts = o->max_attempts;
+    self->random = o->random ? o->random : s_getrandom;
+    self->random_ctx = o->random_ctx;
     snprintf(self->resend, sizeof self->resend, ",");
     for (int c = 1; c < RL_CH_COUNT; c++)
         if (o->resend_unknown & RL_CH_BIT(c))
@@ -83,9 +101,19 @@ void brk_store_leased_free(brk_leased_t *arr, size_t n) {
     free(arr);
 }
 
-/* Appends one entry; lease_key (a job key) becomes a lease id when given. */
+/* The nonce of lease field l ("worker NUL broker NUL nonce"); "" when it has none. */
+static const char *s_lease_nonce(const redisReply *l) {
+    if (!l || l->type != REDIS_REPLY_STRING)
+        return "";
+    const char *a = memchr(l->str, '\0', l->len);
+    const char *b = a ? memchr(a + 1, '\0', l->len - (size_t)(a + 1 - l->str)) : NULL;
+    return b && (size_t)(l->str + l->len - (b + 1)) == ST_NONCE_HEX ? b + 1 : "";
+}
+
+/* Appends one entry; lease_key (a job key) becomes a lease id, with nonce, when given. */
 static int s_push(brk_store_t *self, brk_leased_t **arr, size_t *n, size_t *cap,
-                  const redisReply *lease_key, unsigned attempt, const redisReply *payload) {
+                  const redisReply *lease_key, unsigned attempt, const char *nonce,
+                  const redisReply *payload) {
     if (*n == *cap) {
         size_t grown = *cap ? *cap * 2 : 64;
         brk_leased_t *a = realloc(*arr, grown * sizeof *a);
@@ -99,7 +127,7 @@ static int s_push(brk_store_t *self, brk_leased_t **arr, size_t *n, size_t *cap,
     e->attempt = attempt;
     if (lease_key) {
         char id[ST_LEASE_MAX];
-        if (st_lease_id(self->keys, lease_key->str, attempt, id, sizeof id) < 0)
+        if (st_lease_id(self->keys, lease_key->str, attempt, nonce, id, sizeof id) < 0)
             return 0; /* cannot be: keys are built to fit */
         e->lease_id = strdup(id);
         if (!e->lease_id)
@@ -119,6 +147,24 @@ static int s_push(brk_store_t *self, brk_leased_t **arr, size_t *n, size_t *cap,
 }
 
 /* --- leasing ------------------------------------------------------------------------------ */
+
+/* The nonces of n leases, ST_NONCE_HEX hex digits each, one string (pg_lease's ARGV[7]); the
+ * caller frees it. NULL (and err) when the random source failed: nothing is leased then. */
+static char *s_nonces(brk_store_t *self, int n) {
+    unsigned char *raw = malloc((size_t)n * ST_NONCE_BYTES);
+    char *hex = malloc((size_t)n * ST_NONCE_HEX + 1);
+    if (!raw || !hex || self->random(self->random_ctx, raw, (size_t)n * ST_NONCE_BYTES) < 0) {
+        snprintf(self->err, sizeof self->err, "%s",
+                 raw && hex ? "no random bytes for lease nonces" : "out of memory");
+        free(raw), free(hex);
+        return NULL;
+    }
+    hex[0] = '\0';
+    for (int i = 0; i < n; i++)
+        st_nonce_hex(raw + (size_t)i * ST_NONCE_BYTES, hex + (size_t)i * ST_NONCE_HEX);
+    free(raw);
+    return hex;
+}
 
 int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms,
                     int64_t now_ms, const char *worker_tag, brk_leased_t **out, size_t *n_out) {
@@ -174,12 +220,20 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
             st_key_shared(self->keys, s, "audit", a, sizeof a);
             int want = share < budget ? share : budget;
             snprintf(cnt, sizeof cnt, "%d", want);
+            char *nonces = s_nonces(self, want);
+            if (!nonces) {
+                rc = -1;
+                break;
+            }
             const char *argv[] = {
-                NULL, NULL, "3", q, l, a, cnt, until, now, worker_tag, self->broker_tag, ttl};
-            size_t argl[12];
-            for (int i = 0; i < 12; i++)
+                NULL, NULL,  "3", q, l, a, cnt, until, now, worker_tag, self->broker_tag,
+                ttl,  nonces};
+            size_t argl[13];
+            for (int i = 0; i < 13; i++)
                 argl[i] = (size_t)-1;
-            if (st_fn_append(self->fn, "pg_lease", 12, argv, argl) < 0) {
+            int appended = st_fn_append(self->fn, "pg_lease", 13, argv, argl);
+            free(nonces); /* the command is formatted by now */
+            if (appended < 0) {
                 s_fnerr(self);
                 rc = -1;
                 break;
@@ -196,16 +250,17 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
                 rc = -1;
                 break;
             }
-            if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements % 3)) {
+            if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements % 4)) {
                 s_seterr(self, "FCALL pg_lease", r);
                 rc = -1; /* keep reading: the connection stays in step */
             }
-            for (size_t i = 0; rc == 0 && i + 2 < r->elements; i += 3)
+            for (size_t i = 0; rc == 0 && i + 3 < r->elements; i += 4)
                 if (s_push(self, out, n_out, &cap, r->element[i],
-                           (unsigned)atoi(r->element[i + 2]->str), r->element[i + 1]) < 0)
+                           (unsigned)atoi(r->element[i + 2]->str), r->element[i + 3]->str,
+                           r->element[i + 1]) < 0)
                     rc = -1;
             if (rc == 0) {
-                int got = (int)r->elements / 3;
+                int got = (int)r->elements / 4;
                 full[which[c]] = got == asked[c];
                 left -= got;
             }
@@ -226,6 +281,7 @@ typedef struct {
     size_t rep; /* index into reps */
     int shard;
     char jk[ST_KEY_MAX], hk[ST_KEY_MAX], att[16], retry_at[32], ref[16];
+    char nonce[ST_NONCE_HEX + 1];
 } s_parsed_t;
 
 static int s_cmp_shard(const void *a, const void *b) {
@@ -237,7 +293,7 @@ static int s_cmp_shard(const void *a, const void *b) {
 
 #define S_REPORT_HEAD 11 /* FCALL name numkeys, 4 keys, now ttl maxatt resend */
 #define S_REPORT_NK   2
-#define S_REPORT_NA   7
+#define S_REPORT_NA   9
 
 /* Builds the call over p[0..m) (one shard) into argv/argl; head[] holds its own strings. */
 static int s_report_call(brk_store_t *self, const brk_report_t *reps, s_parsed_t *p, size_t m,
@@ -272,6 +328,8 @@ static int s_report_call(brk_store_t *self, const brk_report_t *reps, s_parsed_t
         argv[c++] = r->detail ? r->detail : "";
         argv[c++] = p[i].retry_at;
         argv[c++] = p[i].ref;
+        argv[c++] = p[i].nonce;
+        argv[c++] = r->holder ? r->holder : ""; /* "": the broker's own */
     }
     for (int i = 0; i < c; i++)
         argl[i] = strlen(argv[i]);
@@ -310,7 +368,8 @@ int brk_store_report_many(brk_store_t *self, const brk_report_t *reps, size_t n,
         st_job_ref_t ref;
         snprintf(states[i], BRK_STATE_LEN, "bad-lease");
         if (!reps[i].outcome ||
-            st_lease_parse(self->keys, reps[i].lease_id, e->jk, sizeof e->jk, &attempt) < 0 ||
+            st_lease_parse(self->keys, reps[i].lease_id, e->jk, sizeof e->jk, &attempt, e->nonce) <
+                0 ||
             st_job_key_parse(self->keys, e->jk, strlen(e->jk), &ref) < 0 ||
             st_key_history(self->keys, ref.tenant, ref.debtor, e->hk, sizeof e->hk) < 0)
             continue;
@@ -448,7 +507,7 @@ static int s_due(brk_store_t *self, const char *what, long long max, int limit, 
             return -1;
         }
         for (size_t i = 0; i < keys->elements; i++)
-            redisAppendCommand(self->redis, "HMGET %b p att s", keys->element[i]->str,
+            redisAppendCommand(self->redis, "HMGET %b p att s l", keys->element[i]->str,
                                keys->element[i]->len);
         bool *gone = calloc(keys->elements ? keys->elements : 1, sizeof *gone);
         size_t n_gone = 0;
@@ -459,7 +518,7 @@ static int s_due(brk_store_t *self, const char *what, long long max, int limit, 
                 rc = -1;
                 break;
             }
-            bool ok = h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
+            bool ok = h->type == REDIS_REPLY_ARRAY && h->elements == 4 &&
                       h->element[2]->type == REDIS_REPLY_STRING &&
                       (as_lease || h->element[0]->type == REDIS_REPLY_STRING);
             if (rc == 0 && ok) {
@@ -467,7 +526,7 @@ static int s_due(brk_store_t *self, const char *what, long long max, int limit, 
                                    ? (unsigned)atoi(h->element[1]->str)
                                    : 0;
                 if (s_push(self, out, n_out, &cap, as_lease ? keys->element[i] : NULL, att,
-                           as_lease ? NULL : h->element[0]) < 0)
+                           s_lease_nonce(h->element[3]), as_lease ? NULL : h->element[0]) < 0)
                     rc = -1;
             } else if (rc == 0 && gone) {
                 gone[i] = true;
@@ -502,8 +561,9 @@ int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_l
     return s_due(self, "leases", (long long)now_ms, limit, &self->lease_exp_rr, true, out, n_out);
 }
 
-int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
-                        brk_leased_t **out, size_t *n_out) {
+/* The leases of worker_tag given by this instance: by an earlier incarnation only, or by any. */
+static int s_leases_matching(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                             bool any_incarnation, brk_leased_t **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     size_t cap = 0;
@@ -531,16 +591,17 @@ int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_m
             bool mine = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 3;
             for (size_t e = 0; mine && e < 3; e++)
                 mine = h->element[e]->type == REDIS_REPLY_STRING;
-            /* l: "worker NUL broker" (pregon.lua) */
+            /* l: "worker NUL broker NUL nonce" (pregon.lua) */
             const char *lw = mine ? h->element[0]->str : "";
             size_t lw_len = strlen(lw);
             const char *lb = mine && lw_len < h->element[0]->len ? lw + lw_len + 1 : "";
             mine = mine && strcmp(lw, worker_tag) == 0 &&
                    strcmp(h->element[2]->str, "dispatched") == 0 &&
                    strncmp(lb, self->instance, strlen(self->instance)) == 0 &&
-                   strcmp(lb, self->broker_tag) != 0;
-            if (mine && s_push(self, out, n_out, &cap, keys->element[i],
-                               (unsigned)atoi(h->element[1]->str), NULL) < 0)
+                   (any_incarnation || strcmp(lb, self->broker_tag) != 0);
+            if (mine &&
+                s_push(self, out, n_out, &cap, keys->element[i], (unsigned)atoi(h->element[1]->str),
+                       s_lease_nonce(h->element[0]), NULL) < 0)
                 rc = -1;
             freeReplyObject(h);
         }
@@ -551,6 +612,16 @@ int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_m
         }
     }
     return 0;
+}
+
+int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                        brk_leased_t **out, size_t *n_out) {
+    return s_leases_matching(self, worker_tag, now_ms, false, out, n_out);
+}
+
+int brk_store_leases_held_by(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                             brk_leased_t **out, size_t *n_out) {
+    return s_leases_matching(self, worker_tag, now_ms, true, out, n_out);
 }
 
 long long brk_store_queue_len(brk_store_t *self, rl_channel_t ch) {

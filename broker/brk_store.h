@@ -29,12 +29,19 @@ typedef struct {
     unsigned attempt;
 } brk_leased_t;
 
+/* Longest holder ("key/worker_id#", escaped) a report or a lease names, NUL included. */
+#define BRK_HOLDER_MAX 640
+
 /* A report to apply; strings borrowed. */
 typedef struct {
     const char *lease_id;
     const char *outcome; /* SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED HANDBACK */
     const char *provider_id, *provider_code, *detail; /* may be NULL */
     int64_t retry_at;                                 /* seconds */
+    const char *holder; /* the reporting worker as its leases record it ("key/name#", see
+                         * brk_workers), NULL: the broker's own report (lease expiry, hand-back
+                         * of a lost lease, a webhook). A worker's report applies only to a lease
+                         * whose nonce its lease id names and that this holder holds. */
 } brk_report_t;
 
 /* What the store needs to know; strings copied. */
@@ -43,6 +50,10 @@ typedef struct {
     int max_attempts;        /* retryable failures before FAILED */
     uint32_t resend_unknown; /* RL_CH_BIT mask of channels whose UNKNOWN outcomes are resent */
     const char *broker_tag;  /* "instance#incarnation": recorded with every lease */
+    /* The random source of lease nonces: fills len bytes, returns 0 or -1. NULL: getrandom(2).
+     * Injected for tests; called with ctx. */
+    int (*random)(void *ctx, void *buf, size_t len);
+    void *random_ctx;
 } brk_store_opts_t;
 
 brk_store_t *brk_store_new(redisContext *redis, const st_keys_t *keys, st_fn_t *fn,
@@ -50,16 +61,20 @@ brk_store_t *brk_store_new(redisContext *redis, const st_keys_t *keys, st_fn_t *
 void brk_store_destroy(brk_store_t **self_p);
 const char *brk_store_strerror(const brk_store_t *self);
 
-/* Leases up to n ready jobs of channel ch to the worker `worker_tag` ("name#incarnation") until
- * lease_until_ms, visiting shards round-robin. Returns 0 with an array (*out, *n_out) the caller
- * frees with brk_store_leased_free, or -1. */
+/* Leases up to n ready jobs of channel ch to the worker `worker_tag` ("key/name#incarnation")
+ * until lease_until_ms, visiting shards round-robin. Each lease gets a fresh nonce of
+ * ST_NONCE_BYTES random bytes (opts.random), part of its lease id and kept with the lease. Returns
+ * 0 with an array (*out, *n_out) the caller frees with brk_store_leased_free, or -1. */
 int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms,
                     int64_t now_ms, const char *worker_tag, brk_leased_t **out, size_t *n_out);
 void brk_store_leased_free(brk_leased_t *arr, size_t n);
 
 /* Result of a report: the state the job is left in ("sent", "retry"...), or "stale" (about
  * another attempt), "gone" (no such job), "bad-lease" (not a lease id), "refused: ..." (a
- * transition the state machine does not allow), "error" (its call failed: not applied). */
+ * transition the state machine does not allow), "wrong-lease" (its nonce is not the current
+ * lease's: forged, guessed or a previous lease; a worker's report without a nonce),
+ * "not-holder" (from a worker that does not hold the lease), "error" (its call failed: not
+ * applied). Only a job's state is a report applied. */
 #define BRK_STATE_LEN 48
 
 /* Applies n reports: one pg_report call per shard (and per 256 reports), pipelined.
@@ -86,6 +101,12 @@ int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_l
  * incarnation) handed out and that have not expired: lease ids in *out. */
 int brk_store_leases_of(brk_store_t *self, const char *worker_tag, int64_t now_ms,
                         brk_leased_t **out, size_t *n_out);
+
+/* Leases held by `worker_tag` that any incarnation of this broker instance (this one included)
+ * handed out and that have not expired: lease ids in *out. For a worker process that restarted
+ * (worker_tag names its previous incarnation). */
+int brk_store_leases_held_by(brk_store_t *self, const char *worker_tag, int64_t now_ms,
+                             brk_leased_t **out, size_t *n_out);
 
 /* Ready jobs of a channel over all shards, or -1. */
 long long brk_store_queue_len(brk_store_t *self, rl_channel_t ch);

@@ -103,7 +103,7 @@ static void s_expire_leases(brk_timers_t *self, brk_store_t *store, int64_t now_
     self->lease_backlog = n == DUE_CHUNK;
     for (size_t i = 0; i < n; i++)
         brk_reports_add(self->reports, now_ms, exp[i].lease_id, "UNKNOWN", 0, "", "",
-                        "lease expired without a report", now_ms / 1000 + 1, NULL, 0, 0);
+                        "lease expired without a report", now_ms / 1000 + 1, NULL, 0, 0, NULL);
     self->n->expired_leases += n;
     if (n)
         pg_log("%zu lease(s) expired without a report, outcome unknown (first: %s)", n,

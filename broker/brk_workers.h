@@ -8,7 +8,20 @@
  * leases a previous incarnation of this broker gave that same worker process and that it no
  * longer holds were lost in transit: they are handed back, not left to expire UNKNOWN.
  * A channel enabled in the configuration that has had no worker for limits.no_worker_warn_s is
- * logged once. */
+ * logged once.
+ *
+ * Trust (issue 9). Every message is attributed to the key it came with (brk_auth_peer). A worker
+ * key serves only its channels (a Ready for another is refused with Halt). A worker's leases are
+ * recorded as held by "key/worker_id#incarnation"; its reports go to brk_reports with
+ * "key/worker_id#", and pg_report applies them only to the current lease (its nonce) held by that
+ * key and worker id: forged, guessed or another worker's reports are acknowledged, counted,
+ * logged once per peer and ignored, and a CONFIG_ERROR halts only once applied (the result comes
+ * back through brk_reports_set_result). A worker is given at most dispatch.max_credit jobs at
+ * once (credit asked beyond is clamped; leases it holds count until reported or expired). The
+ * table's 256 entries are shared by pools: a key's worker_slots, and dispatch.anonymous_workers
+ * for peers without a key; a full pool refuses a newcomer (counted, not answered: it asks again
+ * later), unless the newcomer asks for jobs and an entry of that pool asks for none and was never
+ * given one: that entry makes room. */
 #ifndef BRK_WORKERS_H
 #define BRK_WORKERS_H
 
@@ -25,7 +38,8 @@
 
 typedef struct brk_workers brk_workers_t;
 
-/* Serves the borrowed ROUTER socket `sock`; everything else borrowed. */
+/* Serves the borrowed ROUTER socket `sock`; everything else borrowed. Registers itself as
+ * reports' result callback (brk_reports_set_result). */
 brk_workers_t *brk_workers_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg,
                                brk_redis_t *redis, const brk_rules_t *rules, brk_reports_t *reports,
                                brk_events_t *events, brk_counters_t *n, int64_t now_ms);

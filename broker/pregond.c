@@ -5,7 +5,7 @@
  * connection, fail closed, the dataset stamp). Redis holds the truth: this process keeps only
  * the worker table and counters, so it can be killed and restarted at any moment.
  * Signal handlers only set flags: SIGTERM/SIGINT stop, SIGHUP reloads policies and templates
- * (a bad file keeps the old ones and says why). */
+ * and the CURVE keys folder (a bad file keeps the old ones and says why). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,6 +25,7 @@
 #include "brk_front.h"
 #include "brk_hooks.h"
 #include "brk_inbound.h"
+#include "brk_rauth.h"
 #include "brk_index.h"
 #include "brk_redis.h"
 #include "brk_reports.h"
@@ -217,13 +218,15 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
     return 0;
 }
 
+/* Creates the sockets and modules. Returns 0, or the exit code: 78 for the security settings,
+ * 1 otherwise. */
 static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *n, s_parts_t *p) {
     p->zctx = zmq_ctx_new();
     char err[1024];
-    p->auth = brk_auth_new(p->zctx, cfg, err, sizeof err);
+    p->auth = brk_auth_new(p->zctx, cfg, n, err, sizeof err);
     if (!p->auth) {
         pg_log("cannot start: %s", err);
-        return -1;
+        return 78; /* the security settings: a configuration error */
     }
     p->front_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->frontend, "frontend");
     p->back_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->backend, "backend");
@@ -233,7 +236,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
         p->hooks_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->hooks, "hooks");
     if (!p->front_sock || !p->back_sock || (cfg->events[0] && !p->pub_sock) ||
         (cfg->hooks[0] && !p->hooks_sock))
-        return -1;
+        return 1;
     char tag[128];
     s_broker_tag(cfg, tag, sizeof tag);
     int64_t now = s_now_ms(cfg);
@@ -257,7 +260,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     if (!p->keys || !p->events || !p->redis || !p->reports || !p->front || !p->workers ||
         !p->timers || !p->index || !p->inbound || !p->hooks) {
         pg_log("cannot start: out of memory or an invalid redis.prefix");
-        return -1;
+        return 1;
     }
     char b[4][256];
     pg_log("serving as %s: frontend %s, backend %s, events %s, hooks %s, %d shards, %zu "
@@ -293,10 +296,28 @@ static void s_stop_parts(s_parts_t *p) {
         zmq_ctx_term(p->zctx);
 }
 
+/* The Redis password is read at every connect (brk_rauth.h); one that cannot be had is a
+ * configuration error, said at start (exit 78) rather than as an endless "redis unavailable". */
+static int s_check_redis_secret(const brk_config_t *cfg, const char *config) {
+    char pw[BRK_RAUTH_PASSWORD_MAX + 1], err[1024];
+    long n = brk_rauth_password(cfg, pw, sizeof pw, err, sizeof err);
+    explicit_bzero(pw, sizeof pw);
+    if (n < 0) {
+        pg_log("cannot start: %s", err);
+        return -1;
+    }
+    if (cfg->redis_password_loose_mode)
+        pg_log("warning: %s holds redis.password and its mode %04o lets others read it: use "
+               "redis.password_file (mode 0600) or %s",
+               config, cfg->redis_password_loose_mode, BRK_RAUTH_ENV);
+    return 0;
+}
+
 static void s_usage(FILE *to) {
     fprintf(to, "usage: pregond [--config FILE]\n"
                 "  The broker. Configuration: deploy/pregon.yaml documents every setting.\n"
-                "  Signals: TERM/INT stop; HUP reloads policies and templates.\n");
+                "  Signals: TERM/INT stop; HUP reloads policies, templates and the keys folder.\n"
+                "  Exit codes: 0 stopped, 1 failure, 78 configuration (security included).\n");
 }
 
 int main(int argc, char **argv) {
@@ -324,6 +345,8 @@ int main(int argc, char **argv) {
         pg_log("%s", err);
         return 78;
     }
+    if (s_check_redis_secret(&cfg, config) < 0)
+        return 78;
     brk_rules_t rules = {NULL, NULL};
     rules.policies = rl_policyset_load(cfg.policies, err, sizeof err);
     if (rules.policies)
@@ -340,16 +363,23 @@ int main(int argc, char **argv) {
 
     brk_counters_t n = {0};
     s_parts_t parts = {0};
-    int rc = s_start(&cfg, &rules, &n, &parts) < 0 ? 1 : s_run(&cfg, &rules, &parts);
+    int rc = s_start(&cfg, &rules, &n, &parts); /* 0, or the exit code */
+    if (rc == 0)
+        rc = s_run(&cfg, &rules, &parts);
     if (parts.reports)
         brk_reports_flush(parts.reports, s_now_ms(&cfg)); /* what the workers reported last */
     pg_log("stopping: %" PRIu64 " accepted, %" PRIu64 " deferred, %" PRIu64 " rejected, %" PRIu64
            " dispatched, %" PRIu64 " reports; inbound events: %" PRIu64 " applied, %" PRIu64
            " duplicate, %" PRIu64 " ignored, %" PRIu64 " unknown, %" PRIu64 " refused, %" PRIu64
-           " invalid, %" PRIu64 " error, %" PRIu64 " bad frames",
+           " invalid, %" PRIu64 " error, %" PRIu64 " bad frames; %" PRIu64
+           " CURVE handshakes denied, %" PRIu64 " messages from revoked keys",
            n.verdicts[RL_V_ACCEPTED], n.verdicts[RL_V_DEFERRED], n.verdicts[RL_V_REJECTED],
            n.dispatched, n.reports, n.inbound[0], n.inbound[1], n.inbound[2], n.inbound[3],
-           n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames);
+           n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames, n.auth_denied,
+           n.auth_revoked);
+    pg_log("stopping: reports ignored: %" PRIu64 " naming no current lease, %" PRIu64
+           " not from the lease's holder; %" PRIu64 " workers refused",
+           n.wrong_leases, n.foreign_reports, n.workers_refused);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);

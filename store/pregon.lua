@@ -16,8 +16,10 @@
 --   id tn db ch: job, tenant, debtor, channel; x the rest of the audit context, packed as
 --   debt NUL campaign NUL contact NUL zone NUL utc_offset (s, at admission) (few fields keep a
 --   hash cheap: every field is an allocation); qs queue score, att attempts made, u until
---   (deferred), r rule, at admitted at (ms), l the lease's holders "worker NUL broker"
---   ("name#incarnation" each), pid pcode the provider's id and code.
+--   (deferred), r rule, at admitted at (ms), l the lease: "worker NUL broker NUL nonce" (worker
+--   "key/name#incarnation": the worker's authenticated key and worker id, escaped, then its
+--   process incarnation; broker "instance#incarnation"; nonce the lease id's random part,
+--   ST_NONCE_HEX hex digits, store/st_keys.h), pid pcode the provider's id and code.
 -- Audit record (XADD P:{sN}:audit), schema v1; every record starts v at job tenant debtor
 --   channel from to attempt, in this order, then by kind:
 --   decisions (admission: ACCEPTED DEFERRED REJECTED EXPIRED, and DUPLICATE answers):
@@ -295,17 +297,21 @@ end
 -- pg_lease: leases up to N ready jobs of one shard's channel queue to a worker.
 -- KEYS[1] ready queue, KEYS[2] leases, KEYS[3] audit.
 -- ARGV[1] how many, ARGV[2] lease expiry (ms), ARGV[3] now (ms), ARGV[4] the worker
--- ("name#incarnation"), ARGV[5] this broker ("instance#incarnation"), ARGV[6] TTL (s) of
--- finished jobs (default 35 days).
--- Returns a flat array: job key, payload, attempt, ... A queue entry whose job is gone or no
+-- ("key/name#incarnation"), ARGV[5] this broker ("instance#incarnation"), ARGV[6] TTL (s) of
+-- finished jobs (default 35 days), ARGV[7] the nonces: NONCE_HEX hex digits per job asked for,
+-- drawn by the caller from the system's random source (a Function has none); the i-th job
+-- leased gets the i-th (missing: "", a lease no worker's report can name).
+-- Returns a flat array: job key, payload, attempt, nonce, ... A queue entry whose job is gone or no
 -- longer queued is dropped from the queue (an index entry, not a transition). A queued job a
 -- suppression now blocks (the tenant's hash in this shard, derived from the job key: the same
 -- slot) goes queued -> REJECTED, audited, its payload dropped, and is not returned.
+local NONCE_HEX = 16
 local function lease(keys, args)
   local qk, lk, ak = keys[1], keys[2], keys[3]
   local until_ms, now = args[2], args[3]
   local ttl = tonumber(args[6]) or 3024000
-  local holders = args[4] .. '\0' .. args[5]
+  local holders = args[4] .. '\0' .. args[5] .. '\0'
+  local nonces = args[7] or ''
   local popped = redis.call('ZPOPMIN', qk, args[1])
   local out, sc = {}, {}
   for i = 1, #popped, 2 do
@@ -339,7 +345,8 @@ local function lease(keys, args)
         {attempt = v[2] or '0', rule = rule, reason = 'suppressed', detail = 'dispatch re-check'})
     elseif p and allowed('DISPATCHED', st) then
       local att = tostring((tonumber(v[2]) or 0) + 1)
-      redis.call('HSET', jk, 's', 'dispatched', 'att', att, 'l', holders)
+      local nonce = string.sub(nonces, (i - 1) / 2 * NONCE_HEX + 1, (i + 1) / 2 * NONCE_HEX)
+      redis.call('HSET', jk, 's', 'dispatched', 'att', att, 'l', holders .. nonce)
       redis.call('ZADD', lk, until_ms, jk)
       redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', v[4] or '',
         'tenant', v[5] or '', 'debtor', v[6] or '', 'channel', v[7] or '', 'from', st,
@@ -348,6 +355,7 @@ local function lease(keys, args)
       out[#out + 1] = jk
       out[#out + 1] = p
       out[#out + 1] = att
+      out[#out + 1] = nonce
     end
   end
   return out
@@ -360,24 +368,46 @@ end
 -- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] max attempts, ARGV[4] the
 --   channels whose UNKNOWN outcomes are resent (",email," or ","), then per report:
 --   outcome (SENT DELIVERED FAILED RETRY UNKNOWN CONFIG_ERROR SKIPPED HANDBACK), the attempt it
---   is about, provider id, provider code, detail, retry at (s), history ref of the job (hex).
+--   is about, provider id, provider code, detail, retry at (s), history ref of the job (hex),
+--   then (optional: a batch has 7 or 9 arguments per report) the lease's nonce and the
+--   reporter: "key/name#" (the worker's authenticated key and worker id, as pg_lease recorded
+--   them without the incarnation: a worker restarted re-sends its previous process's reports),
+--   or '' for the broker's own reports (lease expiry, hand-backs, webhooks).
 -- Returns per report the state the job is left in, or 'stale' (about another attempt),
--- 'gone' (no such job), 'refused: FROM -> LABEL' (not a transition the table allows).
+-- 'gone' (no such job), 'refused: FROM -> LABEL' (not a transition the table allows),
+-- 'wrong-lease' (the nonce is not the current lease's, or a worker's report has none: a forged,
+-- guessed or previous lease id), 'not-holder' (the reporter is not the worker holding the
+-- lease). Neither of the last two changes anything.
 local OUTCOME = {SENT = 'SENT', DELIVERED = 'DELIVERED', FAILED = 'FAILED', RETRY = 'RETRY',
   UNKNOWN = 'UNKNOWN', CONFIG_ERROR = 'HANDED_BACK', SKIPPED = 'SKIPPED',
   HANDBACK = 'HANDED_BACK'}
+-- Whether a report naming nonce, from reporter (see pg_report), may touch the lease l.
+-- l is "worker NUL broker NUL nonce" (pg_lease); the worker part starts with "key/name#".
+local function lease_check(l, nonce, reporter)
+  if reporter ~= '' and nonce == '' then return 'wrong-lease' end
+  if nonce ~= '' then
+    local ln = l and string.match(l, '^[^%z]*%z[^%z]*%z(.*)$')
+    if ln ~= nonce then return 'wrong-lease' end
+  end
+  if reporter ~= '' and string.sub(l, 1, #reporter) ~= reporter then return 'not-holder' end
+  return nil
+end
 local function report(keys, args)
-  local NK, NA = 2, 7
+  local NK = 2
   local lk, rk, ak, dk = keys[1], keys[2], keys[3], keys[4]
   local now, ttl, max_attempts, resend = args[1], args[2], tonumber(args[3]), args[4]
+  local n_reports = (#keys - 4) / NK
+  local NA = n_reports > 0 and (#args - 4) / n_reports or 7
   local out = {}
-  for i = 0, (#keys - 4) / NK - 1 do
+  for i = 0, n_reports - 1 do
     local k, a = 5 + i * NK, 5 + i * NA
     local jk, hk = keys[k], keys[k + 1]
     local outcome, attempt = args[a], args[a + 1]
     local pid, pcode, detail, reason, untl = args[a + 2], args[a + 3], args[a + 4], '', ''
     local ref = args[a + 6]
-    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch')
+    local nonce, reporter = '', ''
+    if NA >= 9 then nonce, reporter = args[a + 7], args[a + 8] end
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'l')
     local st, ch = v[1], v[6]
     local label = OUTCOME[outcome]
     local res
@@ -387,6 +417,8 @@ local function report(keys, args)
       res = 'refused: unknown outcome ' .. tostring(outcome)
     elseif v[2] ~= attempt then
       res = 'stale'
+    elseif lease_check(v[7], nonce, reporter) then
+      res = lease_check(v[7], nonce, reporter)
     else
       if label == 'RETRY' and tonumber(attempt) >= max_attempts then
         label, reason = 'FAILED', 'max-attempts'

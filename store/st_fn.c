@@ -28,9 +28,13 @@ const char *st_fn_version(void) {
     return s_version;
 }
 
-/* The library with its version filled in; the caller frees it. */
+/* The library with its version filled in; the caller frees it. The mark is the one inside the
+ * Lua string literal ('%VERSION%'): the header comment names it too, and filling in that one
+ * left pg_version answering "%VERSION%", so every connection loaded the library again. */
 static char *s_library(void) {
-    const char *mark = strstr(st_pregon_lua, "%VERSION%");
+    const char *mark = strstr(st_pregon_lua, "'%VERSION%'");
+    if (mark)
+        mark++;
     size_t len = strlen(st_pregon_lua);
     char *out = malloc(len + 32);
     if (!out)

@@ -2,6 +2,7 @@
 #include "st_keys.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,23 +301,48 @@ int st_job_key_parse(const st_keys_t *self, const char *key, size_t key_len, st_
     return st_keys_shard(self, out->tenant, out->debtor) == out->shard ? 0 : -1;
 }
 
-int st_lease_id(const st_keys_t *self, const char *job_key, unsigned attempt, char *buf,
-                size_t len) {
+void st_nonce_hex(const unsigned char bytes[ST_NONCE_BYTES], char out[ST_NONCE_HEX + 1]) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < ST_NONCE_BYTES; i++) {
+        out[2 * i] = hex[bytes[i] >> 4];
+        out[2 * i + 1] = hex[bytes[i] & 15];
+    }
+    out[ST_NONCE_HEX] = '\0';
+}
+
+int st_lease_id(const st_keys_t *self, const char *job_key, unsigned attempt, const char *nonce,
+                char *buf, size_t len) {
     (void)self;
-    int n = snprintf(buf, len, "%u/%s", attempt, job_key);
+    int n = nonce && nonce[0] ? snprintf(buf, len, "%u.%s/%s", attempt, nonce, job_key)
+                              : snprintf(buf, len, "%u/%s", attempt, job_key);
     return (n < 0 || (size_t)n >= len) ? -1 : n;
 }
 
+static bool s_is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
 int st_lease_parse(const st_keys_t *self, const char *lease, char *key_buf, size_t key_len,
-                   unsigned *attempt) {
+                   unsigned *attempt, char *nonce) {
     const char *slash = lease ? strchr(lease, '/') : NULL;
-    if (!slash || slash == lease || slash - lease > 9)
+    if (!slash || slash == lease)
+        return -1;
+    const char *dot = memchr(lease, '.', (size_t)(slash - lease));
+    const char *digits_end = dot ? dot : slash;
+    if (digits_end == lease || digits_end - lease > 9)
         return -1;
     unsigned a = 0;
-    for (const char *p = lease; p < slash; p++) {
+    for (const char *p = lease; p < digits_end; p++) {
         if (*p < '0' || *p > '9')
             return -1;
         a = a * 10 + (unsigned)(*p - '0');
+    }
+    if (dot) { /* exactly ST_NONCE_HEX lowercase hex digits */
+        if (slash - dot - 1 != ST_NONCE_HEX)
+            return -1;
+        for (const char *p = dot + 1; p < slash; p++)
+            if (!s_is_hex(*p))
+                return -1;
     }
     size_t kl = strlen(slash + 1);
     st_job_ref_t ref;
@@ -324,6 +350,11 @@ int st_lease_parse(const st_keys_t *self, const char *lease, char *key_buf, size
         return -1;
     memcpy(key_buf, slash + 1, kl + 1);
     *attempt = a;
+    if (nonce) {
+        if (dot)
+            memcpy(nonce, dot + 1, ST_NONCE_HEX);
+        nonce[dot ? ST_NONCE_HEX : 0] = '\0';
+    }
     return 0;
 }
 
@@ -331,7 +362,7 @@ const char *st_lease_describe(const st_keys_t *self, const char *lease, char *bu
     char key[ST_KEY_MAX];
     unsigned attempt;
     st_job_ref_t ref;
-    if (st_lease_parse(self, lease, key, sizeof key, &attempt) == 0 &&
+    if (st_lease_parse(self, lease, key, sizeof key, &attempt, NULL) == 0 &&
         st_job_key_parse(self, key, strlen(key), &ref) == 0)
         snprintf(buf, len, "%s/%s (attempt %u)", ref.tenant, ref.job_id, attempt);
     else

@@ -20,7 +20,8 @@
  *   P:{sN}:dataset      string  the dataset id pregond stamped (st_dataset)
  * T, D and J are escaped (':' '%' '{' '}' and bytes outside 0x21..0x7e become %XX), so a key
  * names exactly one (tenant, debtor, job) and never changes its own hash tag.
- * Lease ids handed to workers are built and read here too; to everyone else they are opaque.
+ * Lease ids handed to workers are built and read here too (with the nonce drawn by the caller:
+ * this module stays pure); to everyone else they are opaque.
  * The key set is plain data after st_keys_new: any number of threads may read it. */
 #ifndef ST_KEYS_H
 #define ST_KEYS_H
@@ -96,12 +97,27 @@ typedef struct {
 /* Reads a job key built by st_key_job. Returns 0, or -1 if it is not one. */
 int st_job_key_parse(const st_keys_t *self, const char *key, size_t key_len, st_job_ref_t *out);
 
-/* The lease id of attempt `attempt` of the job with key `job_key`. Returns its length or -1. */
-int st_lease_id(const st_keys_t *self, const char *job_key, unsigned attempt, char *buf,
-                size_t len);
-/* Reads a lease id: the job key into key_buf and the attempt. Returns 0, or -1 if malformed. */
+/* A lease id names a job, its attempt and the lease's nonce: "ATTEMPT.NONCE/JOB_KEY", NONCE
+ * ST_NONCE_HEX hex digits of random bits drawn when the lease was taken (store/pregon.lua keeps
+ * it in the job hash, pg_report refuses a report whose nonce is not the current lease's), so a
+ * lease id cannot be guessed from the job key and an attempt number taken again after a
+ * hand-back names another lease. "ATTEMPT/JOB_KEY" (no nonce) is the broker's own form, for
+ * what it applies on a job's attempt without a lease at hand (a provider's webhook): never
+ * accepted from a worker. */
+#define ST_NONCE_BYTES 8
+#define ST_NONCE_HEX   (2 * ST_NONCE_BYTES)
+
+/* The nonce text of ST_NONCE_BYTES random bytes: ST_NONCE_HEX lowercase hex digits and a NUL. */
+void st_nonce_hex(const unsigned char bytes[ST_NONCE_BYTES], char out[ST_NONCE_HEX + 1]);
+
+/* The lease id of attempt `attempt` of the job with key `job_key` and nonce `nonce` (ST_NONCE_HEX
+ * hex digits, or "" / NULL for the broker's own form). Returns its length or -1. */
+int st_lease_id(const st_keys_t *self, const char *job_key, unsigned attempt, const char *nonce,
+                char *buf, size_t len);
+/* Reads a lease id: the job key into key_buf, the attempt, and the nonce into nonce (a buffer of
+ * ST_NONCE_HEX + 1; "" when the id has none; NULL: not wanted). Returns 0, or -1 if malformed. */
 int st_lease_parse(const st_keys_t *self, const char *lease, char *key_buf, size_t key_len,
-                   unsigned *attempt);
+                   unsigned *attempt, char *nonce);
 
 /* "TENANT/JOB (attempt N)" for a log line, from a lease id; the lease id itself, bounded, when
  * it is not one. Returns buf. */

@@ -14,6 +14,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "brk_config.h"
+#include "pc_redis.h"
 #include "pc_time.h"
 #include "pg_log.h"
 #include "rl_admit.h"
@@ -27,9 +29,10 @@ static void s_usage(FILE *to) {
         to,
         "usage: pregonctl explain --tenant T --debtor D --channel CH --jurisdiction J --tz ZONE\n"
         "                         [--debt ID] [--contact C] [--role R] [--at RFC3339] [--json]\n"
-        "                         [--redis HOST:PORT | --redis-socket PATH] [--prefix pg] "
-        "[--shards 16]\n"
-        "                         [--policies DIR]\n"
+        "                         [--config pregon.yaml] [--redis HOST:PORT | --redis-socket "
+        "PATH]\n"
+        "                         [--prefix pg] [--shards 16] [--policies "
+        "DIR]\n" PC_REDIS_CREDENTIAL_USAGE
         "  Says whether the debtor may be contacted on CH now (or --at), from the live\n"
         "  contact history in Redis; if not, the rule that forbids it and until when.\n");
 }
@@ -59,14 +62,18 @@ int pc_explain_main(int argc, char **argv) {
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
                                          {"shards", required_argument, NULL, 'N'},
+                                         {"config", required_argument, NULL, 'K'},
+                                         PC_REDIS_CREDENTIAL_OPTIONS,
                                          {"policies", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *tenant = NULL, *debtor = NULL, *channel = NULL, *jur = NULL, *tz = NULL;
-    const char *debt = NULL, *contact = NULL, *role = "debtor", *at = NULL,
-               *redis = "127.0.0.1:6379";
-    const char *sock = NULL, *prefix = "pg", *policies = "deploy/policies";
-    int json = 0, c, shards = 16;
+    const char *debt = NULL, *contact = NULL, *role = "debtor", *at = NULL;
+    const char *policies = "deploy/policies";
+    int json = 0, c;
+    static brk_config_t cfg;
+    char err[2048];
+    brk_config_load(&cfg, NULL, err, sizeof err); /* defaults */
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -100,17 +107,17 @@ int pc_explain_main(int argc, char **argv) {
             case 'J':
                 json = 1;
                 break;
+            case 'K':
+                if (pc_redis_config(&cfg, optarg) < 0)
+                    return 2;
+                break;
             case 'R':
-                redis = optarg;
-                break;
             case 'S':
-                sock = optarg;
-                break;
             case 'p':
-                prefix = optarg;
-                break;
             case 'N':
-                shards = atoi(optarg);
+            case PC_REDIS_OPT_USER:
+            case PC_REDIS_OPT_PASSFILE:
+                pc_redis_option(&cfg, c, optarg);
                 break;
             case 'P':
                 policies = optarg;
@@ -132,7 +139,6 @@ int pc_explain_main(int argc, char **argv) {
         fprintf(stderr, "pregonctl: --at must be RFC 3339 with an offset\n");
         return 2;
     }
-    char err[2048];
     rl_policyset_t *set = rl_policyset_load(policies, err, sizeof err);
     if (!set) {
         fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
@@ -149,26 +155,12 @@ int pc_explain_main(int argc, char **argv) {
         return 2;
     }
     redisContext *rc = NULL;
-    if (sock) {
-        rc = redisConnectUnix(sock);
-    } else {
-        char host[256];
-        snprintf(host, sizeof host, "%s", redis);
-        char *colon = strrchr(host, ':');
-        int port = colon ? atoi(colon + 1) : 6379;
-        if (colon)
-            *colon = '\0';
-        rc = redisConnect(host, port);
-    }
-    if (!rc || rc->err) {
-        fprintf(stderr, "pregonctl: cannot connect to redis: %s\n",
-                pg_log_quoted(rc ? rc->errstr : "no memory", PG_LOG_QUOTED_MAX).s);
-        if (rc)
-            redisFree(rc);
+    int crc = pc_redis_connect(&cfg, &rc);
+    if (crc) {
         rl_policyset_destroy(&set);
-        return 3;
+        return crc;
     }
-    st_keys_t *keys = st_keys_new(prefix, shards);
+    st_keys_t *keys = st_keys_new(cfg.redis_prefix, cfg.shards);
     char hk[ST_KEY_MAX] = "";
     if (!keys) {
         fprintf(stderr, "pregonctl: --prefix must be 1..31 bytes and --shards 1..16384\n");

@@ -19,6 +19,7 @@
 #include <hiredis/hiredis.h>
 
 #include "brk_config.h"
+#include "brk_rauth.h"
 #include "rl_policy.h"
 #include "st_keys.h"
 
@@ -28,15 +29,15 @@ typedef struct {
 } s_conn_t;
 
 static void s_usage(FILE *to) {
-    fprintf(
-        to,
-        "usage: pregonctl redis adopt|stats|key|audit [--config pregon.yaml]\n"
-        "                 [--redis HOST:PORT | --redis-socket PATH] [--prefix pg] [--shards 16]\n"
-        "  adopt                 accept the dataset Redis holds now: pregond admits again\n"
-        "  stats [--json]        jobs per structure and audit records over every shard\n"
-        "  key job TENANT DEBTOR JOB | key history|suppress|events TENANT DEBTOR\n"
-        "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID\n"
-        "  audit [--count N]     audit records of every shard, oldest first, as JSON lines\n");
+    fprintf(to,
+            "usage: pregonctl redis adopt|stats|key|audit [--config pregon.yaml]\n"
+            "                 [--redis HOST:PORT | --redis-socket PATH] [--prefix pg] [--shards "
+            "16]\n" PC_REDIS_CREDENTIAL_USAGE
+            "  adopt                 accept the dataset Redis holds now: pregond admits again\n"
+            "  stats [--json]        jobs per structure and audit records over every shard\n"
+            "  key job TENANT DEBTOR JOB | key history|suppress|events TENANT DEBTOR\n"
+            "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID\n"
+            "  audit [--count N]     audit records of every shard, oldest first, as JSON lines\n");
 }
 
 /* Connects as the flags say; returns 0, 2 (usage) or 3 (Redis unreachable). */
@@ -46,6 +47,7 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
                                          {"shards", required_argument, NULL, 'N'},
+                                         PC_REDIS_CREDENTIAL_OPTIONS,
                                          {"json", no_argument, NULL, 'J'},
                                          {"count", required_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
@@ -65,6 +67,8 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
             case 'S':
             case 'p':
             case 'N':
+            case PC_REDIS_OPT_USER:
+            case PC_REDIS_OPT_PASSFILE:
                 pc_redis_option(&cfg, c, optarg);
                 break;
             case 'J':
@@ -87,14 +91,7 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
         fprintf(stderr, "pregonctl: prefix must be 1..31 bytes without '{', shards 1..16384\n");
         return 2;
     }
-    out->c = cfg.redis_socket[0] ? redisConnectUnix(cfg.redis_socket)
-                                 : redisConnect(cfg.redis_host, cfg.redis_port);
-    if (!out->c || out->c->err) {
-        fprintf(stderr, "pregonctl: cannot connect to redis: %s\n",
-                out->c ? out->c->errstr : "out of memory");
-        return 3;
-    }
-    return 0;
+    return pc_redis_connect(&cfg, &out->c);
 }
 
 static void s_close(s_conn_t *c) {
@@ -182,7 +179,22 @@ int pc_redis_config(brk_config_t *cfg, const char *path) {
         fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
         return -1;
     }
+    if (cfg->redis_password_loose_mode)
+        fprintf(stderr,
+                "pregonctl: warning: %s holds redis.password and its mode %04o lets others read "
+                "it: use redis.password_file (mode 0600) or %s\n",
+                pg_log_quoted(path, PG_LOG_QUOTED_MAX).s, cfg->redis_password_loose_mode,
+                BRK_RAUTH_ENV);
     return 0;
+}
+
+int pc_redis_connect(const brk_config_t *cfg, redisContext **out) {
+    char err[1536];
+    brk_rauth_result_t r = brk_rauth_connect(cfg, NULL, out, err, sizeof err);
+    if (r == BRK_RAUTH_OK)
+        return 0;
+    fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
+    return r == BRK_RAUTH_SECRET ? 2 : 3;
 }
 
 void pc_redis_option(brk_config_t *cfg, int option, const char *arg) {
@@ -205,6 +217,13 @@ void pc_redis_option(brk_config_t *cfg, int option, const char *arg) {
             break;
         case 'N':
             cfg->shards = atoi(arg);
+            break;
+        case PC_REDIS_OPT_USER:
+            snprintf(cfg->redis_user, sizeof cfg->redis_user, "%s", arg);
+            break;
+        case PC_REDIS_OPT_PASSFILE: /* a file given here wins over an inline redis.password */
+            snprintf(cfg->redis_password_file, sizeof cfg->redis_password_file, "%s", arg);
+            cfg->redis_password[0] = '\0';
             break;
     }
 }

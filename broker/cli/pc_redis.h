@@ -2,15 +2,36 @@
 #ifndef PC_REDIS_H
 #define PC_REDIS_H
 
+#include <hiredis/hiredis.h>
+
 #include "brk_config.h"
 
 /* Runs the subcommand (argv[0] = "redis"). Exit: 0 done, 1 failed, 2 usage, 3 Redis unreachable. */
 int pc_redis_main(int argc, char **argv);
 
+/* The credential options' getopt_long values (beyond any short option's). */
+#define PC_REDIS_OPT_USER     0x101
+#define PC_REDIS_OPT_PASSFILE 0x102
+/* The credential options' rows, for an option table. */
+#define PC_REDIS_CREDENTIAL_OPTIONS                                                                \
+    {"redis-user", required_argument, NULL, PC_REDIS_OPT_USER}, {                                  \
+        "redis-password-file", required_argument, NULL, PC_REDIS_OPT_PASSFILE                      \
+    }
+/* Their usage line. */
+#define PC_REDIS_CREDENTIAL_USAGE                                                                  \
+    "  credentials: [--redis-user USER] [--redis-password-file FILE (mode 0600)]\n"                \
+    "               (or the config's redis.user/password_file, or PREGON_REDIS_PASSWORD)\n"
+
 /* The connection options every Redis-facing command takes, as getopt_long returns them:
- * 'R' --redis HOST[:PORT], 'S' --redis-socket PATH, 'p' --prefix P, 'N' --shards S. */
+ * 'R' --redis HOST[:PORT], 'S' --redis-socket PATH, 'p' --prefix P, 'N' --shards S,
+ * PC_REDIS_OPT_USER --redis-user USER, PC_REDIS_OPT_PASSFILE --redis-password-file FILE. */
 void pc_redis_option(brk_config_t *cfg, int option, const char *arg);
-/* --config FILE: pregond's configuration (its redis: section). 0, or -1 with the error printed. */
+/* --config FILE: pregond's configuration (its redis: section, credentials included; an inline
+ * redis.password in a file others may read is warned about). 0, or -1 with the error printed. */
 int pc_redis_config(brk_config_t *cfg, const char *path);
+/* Connects and authenticates as cfg says (brk_rauth.h). Returns 0 with *out the caller's, or,
+ * with the reason printed (never the password): 2 when the password cannot be had, 3 when Redis
+ * is unreachable or refuses the credentials. */
+int pc_redis_connect(const brk_config_t *cfg, redisContext **out);
 
 #endif

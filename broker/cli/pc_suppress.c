@@ -40,7 +40,7 @@ static void s_usage(FILE *to) {
             "  list   [--tenant T] [--csv]\n"
             "  import FILE --who W [--replace]   CSV: tenant,scope,value,channel,rule,why\n"
             "  connection: [--config pregon.yaml] [--redis HOST:PORT | --redis-socket PATH]\n"
-            "              [--prefix pg] [--shards 16]\n"
+            "              [--prefix pg] [--shards 16]\n" PC_REDIS_CREDENTIAL_USAGE
             "  --channel defaults to * (every channel). A contact point is an E.164 phone\n"
             "  (+ and 7..15 digits), an e-mail address (stored lowercased) or a Messenger PSID.\n");
 }
@@ -126,7 +126,8 @@ static void s_close(s_conn_t *c) {
     c->c = NULL;
 }
 
-/* Connects as cfg says; 0, 2 (bad layout) or 3 (Redis unreachable). */
+/* Connects as cfg says; 0, 2 (bad layout, no password to be had) or 3 (Redis unreachable or
+ * refusing the credentials). */
 static int s_open(const brk_config_t *cfg, s_conn_t *out) {
     memset(out, 0, sizeof *out);
     out->keys = st_keys_new(cfg->redis_prefix, cfg->shards);
@@ -134,13 +135,10 @@ static int s_open(const brk_config_t *cfg, s_conn_t *out) {
         fprintf(stderr, "pregonctl: prefix must be 1..31 bytes without '{', shards 1..16384\n");
         return 2;
     }
-    out->c = cfg->redis_socket[0] ? redisConnectUnix(cfg->redis_socket)
-                                  : redisConnect(cfg->redis_host, cfg->redis_port);
-    if (!out->c || out->c->err) {
-        fprintf(stderr, "pregonctl: cannot connect to redis: %s\n",
-                pg_log_quoted(out->c ? out->c->errstr : "out of memory", PG_LOG_QUOTED_MAX).s);
+    int rc = pc_redis_connect(cfg, &out->c);
+    if (rc) {
         s_close(out);
-        return 3;
+        return rc;
     }
     out->fn = st_fn_new(out->c);
     out->sup = out->fn ? st_suppress_new(out->c, out->keys, out->fn) : NULL;
@@ -533,6 +531,7 @@ int pc_suppress_main(int argc, char **argv) {
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
                                          {"shards", required_argument, NULL, 'N'},
+                                         PC_REDIS_CREDENTIAL_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -586,6 +585,8 @@ int pc_suppress_main(int argc, char **argv) {
             case 'S':
             case 'p':
             case 'N':
+            case PC_REDIS_OPT_USER:
+            case PC_REDIS_OPT_PASSFILE:
                 pc_redis_option(&cfg, c, optarg);
                 break;
             case 'h':

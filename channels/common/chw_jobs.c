@@ -297,6 +297,12 @@ int chw__start(chw_worker_t *self, chw__slot_t *slot, int64_t now) {
         int frc = chw__finish(self, slot, &r, 0, false, now);
         return rc != CHW_OK ? rc : frc;
     }
+    /* Journaled before the transfer exists: committed this turn, before curl may send. */
+    if (self->journal && chw_journal_start(self->journal, d->lease_id, job->job_id, job->tenant,
+                                           d->lease_expires_ms) != CHW_J_OK) {
+        chw_result_set(&r, CHW_RETRY, "journal full or out of memory");
+        return chw__finish(self, slot, &r, wall + 1000, true, now);
+    }
     if (curl_multi_add_handle(self->multi, easy) != CURLM_OK) {
         chw_result_set(&r, CHW_RETRY, "curl_multi_add_handle failed");
         return chw__finish(self, slot, &r, wall + 1000, true, now);

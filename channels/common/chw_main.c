@@ -22,6 +22,7 @@
 
 #include "chw_recheck.h"
 #include "chw_worker.h"
+#include "pg_curve.h"
 #include "pg_log.h"
 #include "pg_logsum.h"
 
@@ -59,6 +60,10 @@ enum {
     O_POLICY_DIR,
     O_LOG_LEVEL,
     O_EXIT_ON_HALT,
+    O_JOURNAL,
+    O_NO_JOURNAL,
+    O_KEY_FILE,
+    O_BROKER_KEY_FILE,
     O_HELP,
     O_VERSION,
     O_COUNT
@@ -84,6 +89,16 @@ static const struct {
     [O_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn or info (default info)"},
     [O_EXIT_ON_HALT] = {"exit-on-halt", NULL,
                         "leave and exit 69 when the channel halts (default: stay, hand back)"},
+    [O_JOURNAL] = {"journal", "FILE",
+                   "the worker's journal (default $STATE_DIRECTORY/<worker-id>.journal, else "
+                   "/var/lib/pregon/<worker-id>.journal)"},
+    [O_NO_JOURNAL] = {"no-journal", NULL,
+                      "run without a journal: after kill -9 the jobs it held become UNKNOWN"},
+    [O_KEY_FILE] = {"key-file", "FILE",
+                    "this worker's CURVE key, NAME.key, mode 0600 (env PREGON_KEY_FILE)"},
+    [O_BROKER_KEY_FILE] = {"broker-key-file", "FILE",
+                           "pregond's public key, its .pub (env PREGON_BROKER_KEY_FILE); "
+                           "without both: plaintext"},
     [O_HELP] = {"help", NULL, "this text"},
     [O_VERSION] = {"version", NULL, "the program's version"},
 };
@@ -101,8 +116,11 @@ struct chw_opts {
 
 typedef struct {
     chw_config_t cfg;
+    const char *key_file, *broker_key_file; /* CURVE: flags, else the environment */
     int log_level;
     bool exit_on_halt;
+    const char *journal; /* --journal */
+    bool no_journal;
     char default_id[128];
     chw_opts_t opts;
 } s_settings_t;
@@ -178,6 +196,13 @@ static int s_set_common(s_settings_t *s, int id, const char *arg) {
         case O_BROKER:
             c->endpoint = arg;
             break;
+        case O_JOURNAL:
+            s->journal = arg;
+            bad = !*arg;
+            break;
+        case O_NO_JOURNAL:
+            s->no_journal = true;
+            break;
         case O_WORKER_ID:
             c->worker_id = arg;
             bad = !*arg || strlen(arg) > 255;
@@ -224,6 +249,12 @@ static int s_set_common(s_settings_t *s, int id, const char *arg) {
             break;
         case O_EXIT_ON_HALT:
             s->exit_on_halt = true;
+            break;
+        case O_KEY_FILE:
+            s->key_file = arg;
+            break;
+        case O_BROKER_KEY_FILE:
+            s->broker_key_file = arg;
             break;
         default:
             break;
@@ -519,6 +550,48 @@ static void s_log_summary(const chw_worker_t *worker, int rc) {
            (unsigned long long)c.reconnects);
 }
 
+/* Opens the journal (--journal, else the default path) with the worker's incarnation and
+ * attaches it. Returns 0, or the exit code after logging why. */
+static int s_open_journal(s_settings_t *s, chw_worker_t *worker, chw_journal_t **out) {
+    char path[4096];
+    const char *state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+    if (s->journal)
+        snprintf(path, sizeof path, "%s", s->journal);
+    else if (state && *state && !strchr(state, ':'))
+        snprintf(path, sizeof path, "%s/%s.journal", state, s->cfg.worker_id);
+    else
+        snprintf(path, sizeof path, "/var/lib/pregon/%s.journal", s->cfg.worker_id);
+    if (!s->journal && strchr(s->cfg.worker_id, '/')) {
+        pg_log("worker id %s contains '/': give --journal FILE",
+               pg_log_quoted(s->cfg.worker_id, S_ID_SHOWN).s);
+        return CHW_EXIT_CONFIG;
+    }
+    if (!s->journal && s->cfg.worker_id == s->default_id)
+        pg_log("no --worker-id: the default id changes with every process, so a restarted "
+               "process does not find this journal; give a stable --worker-id");
+    char prev[64] = "";
+    bool torn = false;
+    int err = 0, sys = 0;
+    *out = chw_journal_open(path, chw_worker_incarnation(worker), NULL, 0, prev, sizeof prev, &torn,
+                            &err, &sys);
+    if (!*out) {
+        pg_log("cannot open the journal %s: %s%s%s (give --journal FILE, or --no-journal to run "
+               "without one)",
+               pg_log_quoted(path, S_SHOWN).s, chw_journal_strerror(err), sys ? ": " : "",
+               sys ? strerror(sys) : "");
+        return err == CHW_J_ERR_LOCKED ? CHW_EXIT_CONFIG : CHW_EXIT_FAILURE;
+    }
+    if (torn)
+        pg_log("journal %s: a torn last record (cut by a crash) was ignored",
+               pg_log_quoted(path, S_SHOWN).s);
+    if (s->log_level >= S_LOG_INFO)
+        pg_log("journal %s: %zu entr%s left by the previous process%s%s",
+               pg_log_quoted(path, S_SHOWN).s, chw_journal_count(*out),
+               chw_journal_count(*out) == 1 ? "y" : "ies", prev[0] ? " " : "", prev);
+    chw_worker_attach_journal(worker, *out, prev);
+    return 0;
+}
+
 /* Loads the policies, builds the worker for `driver`, runs it until a stop and logs the
  * summary. Returns the exit code. */
 static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *driver) {
@@ -544,14 +617,38 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
     cfg->on_event = s_on_event;
     cfg->event_ctx = &log;
     cfg->stop_flag = &s_stop;
-    int err = CHW_OK;
+    int err = CHW_OK, rc_open;
+    char kerr[1024];
+    pg_curve_t *curve = pg_curve_load(s->key_file, s->broker_key_file, kerr, sizeof kerr);
+    if (!curve && kerr[0]) {
+        pg_log("%s", kerr);
+        pg_logsum_destroy(&log.folded);
+        rl_policyset_destroy(&policies);
+        return CHW_EXIT_CONFIG;
+    }
+    cfg->curve = curve;
     chw_worker_t *worker = chw_worker_new(cfg, driver, &err);
     if (!worker) {
+        pg_curve_destroy(&curve);
         pg_log("cannot start the worker (broker %s): %s", pg_log_quoted(cfg->endpoint, S_SHOWN).s,
                chw_strerror(err));
         pg_logsum_destroy(&log.folded);
         rl_policyset_destroy(&policies);
         return err == CHW_ERR_CONFIG || err == CHW_ERR_ZMQ ? CHW_EXIT_CONFIG : CHW_EXIT_FAILURE;
+    }
+    chw_journal_t *journal = NULL;
+    if (!s->no_journal) {
+        rc_open = s_open_journal(s, worker, &journal);
+        if (rc_open != 0) {
+            chw_worker_destroy(&worker);
+            pg_curve_destroy(&curve);
+            pg_logsum_destroy(&log.folded);
+            rl_policyset_destroy(&policies);
+            return rc_open;
+        }
+    } else if (s->log_level >= S_LOG_WARN) {
+        pg_log("running without a journal (--no-journal): after kill -9 every job this process "
+               "held becomes UNKNOWN when its lease expires");
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -562,14 +659,17 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
     signal(SIGPIPE, SIG_IGN);
 
     if (s->log_level >= S_LOG_INFO)
-        pg_log("worker %s (incarnation %s)%s%s, concurrency %u, broker %s",
+        pg_log("worker %s (incarnation %s)%s%s, concurrency %u, broker %s, %s%s",
                pg_log_quoted(cfg->worker_id, S_ID_SHOWN).s, chw_worker_incarnation(worker),
                log.identity[0] ? ", " : "", log.identity, cfg->concurrency,
-               pg_log_quoted(cfg->endpoint, S_SHOWN).s);
+               pg_log_quoted(cfg->endpoint, S_SHOWN).s, curve ? "CURVE key " : "plaintext",
+               curve ? pg_curve_name(curve) : "");
     int rc = chw_worker_run(worker);
     pg_logsum_destroy(&log.folded); /* pending summaries first */
     s_log_summary(worker, rc);
     chw_worker_destroy(&worker);
+    chw_journal_close(&journal);
+    pg_curve_destroy(&curve); /* after the worker: it reopens its socket with the keys */
     rl_policyset_destroy(&policies);
     if (rc != CHW_OK)
         return CHW_EXIT_FAILURE;
@@ -585,6 +685,8 @@ int chw_main(int argc, char **argv, const chw_program_t *p) {
     static s_settings_t s; /* large (the option names); one per process */
     memset(&s, 0, sizeof s);
     const char *env_broker = getenv("PREGON_BROKER");
+    s.key_file = getenv("PREGON_KEY_FILE");
+    s.broker_key_file = getenv("PREGON_BROKER_KEY_FILE");
     s.cfg = (chw_config_t){
         .channel = p->channel,
         .endpoint = env_broker && *env_broker ? env_broker : "tcp://127.0.0.1:5556",

@@ -169,6 +169,7 @@ int chw__open_socket(chw_worker_t *self) {
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        pg_curve_apply(self->cfg.curve, sock, NULL, 0) != 0 ||
         zmq_connect(sock, self->endpoint) != 0) {
         zmq_close(sock);
         return CHW_ERR_ZMQ;
@@ -283,6 +284,7 @@ int chw__announce(chw_worker_t *self, int64_t now) {
     size_t listed = 0, total = 0;
     bool complete = s_list_held(self, &ready, &held, &listed, &total);
     ready.incarnation = complete ? self->incarnation : (char *)"";
+    ready.previous_incarnation = complete ? self->prev_incarnation : (char *)"";
     Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
     msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_READY;
     msg.ready = &ready;
@@ -330,6 +332,9 @@ int chw__announce(chw_worker_t *self, int64_t now) {
 }
 
 /* --- reports and slots --- */
+
+static void s_journal_report(chw_worker_t *self, const Pregon__Dispatch *d,
+                             const Pregon__DeliveryReport *rep, bool handed_back, int64_t now);
 
 /* Sends one DeliveryReport for `dispatch` and counts it by outcome. Jobs holding a slot go
  * through chw__finish(); dispatches that never got one (handed back at once) call this directly.
@@ -388,7 +393,143 @@ int chw__report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const chw_
     if (!handed_back && dispatch->lease_expires_ms > 0 && dispatch->lease_id[0])
         chw_leaseset_add_seq(self->reported, dispatch->lease_id,
                              dispatch->lease_expires_ms + (int64_t)self->cfg.heartbeat_ms, rep.seq);
+    if (self->journal && dispatch->lease_id[0])
+        s_journal_report(self, dispatch, &rep, handed_back, now);
     return chw__send_msg(self, &msg, now);
+}
+
+/* --- the journal's reports --- */
+
+/* True for the outcomes that keep the attempt they are about (pregon.lua's report): those may be
+ * re-sent. HANDBACK, SKIPPED and CONFIG_ERROR give the attempt number back, so a late copy
+ * could match the job's next dispatch: never re-sent. */
+static bool s_resendable(Pregon__DeliveryReport__Outcome o) {
+    return o == PREGON__DELIVERY_REPORT__OUTCOME__SENT ||
+           o == PREGON__DELIVERY_REPORT__OUTCOME__DELIVERED ||
+           o == PREGON__DELIVERY_REPORT__OUTCOME__FAILED ||
+           o == PREGON__DELIVERY_REPORT__OUTCOME__RETRY ||
+           o == PREGON__DELIVERY_REPORT__OUTCOME__UNKNOWN;
+}
+
+/* Records a report in the journal: "done" with the packed report when it may be re-sent, else
+ * "forget" (the lease leaves the journal; unlisted, the broker hands it back if the report is
+ * lost). A journal that cannot take it costs only the re-sending of this one report. */
+static void s_journal_report(chw_worker_t *self, const Pregon__Dispatch *d,
+                             const Pregon__DeliveryReport *rep, bool handed_back, int64_t now) {
+    if (handed_back || !s_resendable(rep->outcome)) {
+        chw_journal_forget(self->journal, d->lease_id);
+        return;
+    }
+    size_t len = pregon__delivery_report__get_packed_size(rep);
+    uint8_t stackbuf[2048], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf)
+        return;
+    pregon__delivery_report__pack(rep, buf);
+    const Pregon__SendRequest *job = d->job;
+    if (!chw_journal_find(self->journal, d->lease_id))
+        chw_journal_start(self->journal, d->lease_id, job ? job->job_id : "",
+                          job ? job->tenant : "", d->lease_expires_ms);
+    if (chw_journal_done(self->journal, d->lease_id, buf, len) == CHW_J_OK) {
+        chw_journal_entry_t *e = chw_journal_find(self->journal, d->lease_id);
+        if (e) {
+            e->seq = rep->seq;
+            e->sent_ms = now;
+        }
+    }
+    if (buf != stackbuf)
+        free(buf);
+}
+
+/* Sends again the journal's reports the broker has not acknowledged: all of them (after the
+ * first ready) or those sent at least 3 heartbeats ago. Each goes with a new seq; the broker
+ * applies a copy of a report it applied already as a refused transition, and acknowledges it.
+ * Nothing is re-sent while zmq refuses frames (they would only pile up). */
+int chw__resend_unacked(chw_worker_t *self, bool all, int64_t now) {
+    int rc = CHW_OK;
+    int64_t cutoff = now - 3 * (int64_t)self->cfg.heartbeat_ms, wall = chw__wall_ms();
+    for (size_t i = 0; i < chw_journal_count(self->journal) && self->unsent.count < 1024; i++) {
+        chw_journal_entry_t *e = chw_journal_get(self->journal, i);
+        if (e->state != CHW_J_DONE || (!all && e->seq && e->sent_ms > cutoff))
+            continue;
+        if (e->expires_ms > 0 && wall > e->expires_ms + CHW__JOURNAL_GIVE_UP_MS) {
+            /* Long past its lease: the broker has reported the job itself (UNKNOWN at expiry)
+             * and refuses this report; sending it for ever would only cost. */
+            chw_journal_forget(self->journal, e->lease_id);
+            i--; /* the last entry took this place */
+            continue;
+        }
+        Pregon__DeliveryReport *rep =
+            pregon__delivery_report__unpack(NULL, e->report_len, e->report);
+        if (!rep)
+            continue; /* cannot happen: the journal checked its bytes */
+        rep->seq = ++self->report_seq;
+        Pregon__WorkerToBroker msg = PREGON__WORKER_TO_BROKER__INIT;
+        msg.msg_case = PREGON__WORKER_TO_BROKER__MSG_REPORT;
+        msg.report = rep;
+        int frc = chw__send_msg(self, &msg, now);
+        if (frc == CHW_OK) {
+            e->seq = rep->seq;
+            e->sent_ms = now;
+            if (!all || !e->replayed)
+                self->counters.resent++;
+        } else if (rc == CHW_OK) {
+            rc = frc;
+        }
+        pregon__delivery_report__free_unpacked(rep, NULL);
+    }
+    return chw__flush_unsent(self, now) == CHW_OK ? rc : CHW_ERR_ZMQ;
+}
+
+/* Turns what a previous process left in the journal into reports, before the first ready: a
+ * job started and never done becomes UNKNOWN (its request may have gone out), recorded "done"
+ * so that it is re-sent until acknowledged; every replayed lease joins `reported` so that the
+ * ready vouches for it (the broker then hands back only the previous process's other leases). */
+int chw__replay(chw_worker_t *self, int64_t now) {
+    size_t unknown = 0, again = 0;
+    self->replay_due = false;
+    for (size_t i = 0; i < chw_journal_count(self->journal); i++) {
+        chw_journal_entry_t *e = chw_journal_get(self->journal, i);
+        if (!e->replayed)
+            continue;
+        int64_t expires = e->expires_ms > 0 ? e->expires_ms : chw__wall_ms() + 60000;
+        if (e->state == CHW_J_STARTED) {
+            Pregon__DeliveryReport rep = PREGON__DELIVERY_REPORT__INIT;
+            rep.job_id = (char *)e->job_id;
+            rep.tenant = (char *)e->tenant;
+            rep.lease_id = (char *)e->lease_id;
+            rep.channel = (Pregon__Channel)self->cfg.channel;
+            rep.outcome = PREGON__DELIVERY_REPORT__OUTCOME__UNKNOWN;
+            rep.detail = (char *)"worker restarted: the request may have gone out";
+            rep.at_ms = chw__wall_ms();
+            size_t len = pregon__delivery_report__get_packed_size(&rep);
+            uint8_t *buf = malloc(len ? len : 1);
+            if (!buf)
+                return CHW_ERR_NOMEM;
+            pregon__delivery_report__pack(&rep, buf);
+            char lease[CHW_J_ID_MAX + 1];
+            snprintf(lease, sizeof lease, "%s", e->lease_id);
+            int jrc = chw_journal_done(self->journal, lease, buf, len);
+            free(buf);
+            if (jrc != CHW_J_OK)
+                return jrc == CHW_J_ERR_NOMEM ? CHW_ERR_NOMEM : CHW_ERR_JOURNAL;
+            e = chw_journal_find(self->journal, lease);
+            self->counters.unknown++;
+            unknown++;
+        } else {
+            again++;
+        }
+        if (e)
+            chw_leaseset_add(self->reported, e->lease_id,
+                             expires + (int64_t)self->cfg.heartbeat_ms);
+    }
+    if (chw_journal_dirty(self->journal) && chw_journal_commit(self->journal, NULL) != CHW_J_OK)
+        return CHW_ERR_JOURNAL;
+    chw__event(self, CHW_EV_REPLAYED, NULL, NULL,
+               "previous process %s: %zu job(s) started and never done reported UNKNOWN, %zu "
+               "report(s) not acknowledged sent again; the broker hands back its other leases",
+               self->prev_incarnation[0] ? self->prev_incarnation : "(unknown)", unknown, again);
+    (void)now;
+    return CHW_OK;
 }
 
 /* --- broker messages --- */
@@ -403,6 +544,13 @@ static int s_on_dispatch(chw_worker_t *self, Pregon__BrokerToWorker *msg, int64_
         chw__event(self, CHW_EV_BAD_FRAME, NULL, NULL, "dispatch without a job (lease %s)",
                    d->lease_id);
         self->pending_credit++; /* it used one credit at the broker */
+    } else if (d->worker_incarnation && d->worker_incarnation[0] &&
+               strcmp(d->worker_incarnation, self->incarnation) != 0) {
+        /* Leased to the process that ran before this one under our worker id: the broker had
+         * not read our ready yet. Neither started nor reported (a hand-back of ours could
+         * match the job's next dispatch): the broker hands it back when it reads the ready,
+         * which does not list it. It did not use our credit (the ready resets it). */
+        self->counters.foreign++;
     } else if (self->halted || self->stopping) {
         chw_result_set(&r, CHW_RETRY, "%s", self->stopping ? CHW__STOP_REASON : "halted");
         rc = chw__report(self, d, &r, chw__wall_ms(), true, now);
@@ -441,8 +589,11 @@ static int s_on_message(chw_worker_t *self, const void *data, size_t len, int64_
             break;
         case PREGON__BROKER_TO_WORKER__MSG_REPORT_ACK:
             /* applied by the broker: those leases need no vouching any more */
-            for (size_t i = 0; i < msg->report_ack->n_seqs; i++)
+            for (size_t i = 0; i < msg->report_ack->n_seqs; i++) {
                 chw_leaseset_ack(self->reported, msg->report_ack->seqs[i]);
+                if (self->journal)
+                    chw_journal_ack(self->journal, msg->report_ack->seqs[i]);
+            }
             break;
         case PREGON__BROKER_TO_WORKER__MSG_LEAVE_ACK:
             /* Outside a stop (a late answer to an earlier process's Leaving?) it means nothing. */

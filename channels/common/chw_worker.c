@@ -44,6 +44,8 @@ const char *chw_strerror(int err) {
             return "libcurl error";
         case CHW_ERR_SYS:
             return "epoll error";
+        case CHW_ERR_JOURNAL:
+            return "journal write failed";
         default:
             return "unknown error";
     }
@@ -148,6 +150,10 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
     c->endpoint = self->endpoint;
     c->worker_id = self->worker_id;
     c->policy_dir = self->policy_dir;
+    /* Report numbers start at the start time in µs: a ReportAck of the previous process under
+     * this worker id (it died, the broker answers the routing id) names a number below ours,
+     * so it can never make this process forget a report the broker did not apply. */
+    self->report_seq = (uint64_t)chw__wall_ms() * 1000;
     self->rng = (uint64_t)chw__wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)self;
     self->curl_timer_at = -1;
     self->zmq_fd = -1;
@@ -258,6 +264,17 @@ void chw_worker_counters(const chw_worker_t *self, chw_counters_t *out) {
 
 const char *chw_worker_incarnation(const chw_worker_t *self) {
     return self->incarnation;
+}
+
+int chw_worker_attach_journal(chw_worker_t *self, chw_journal_t *journal,
+                              const char *prev_incarnation) {
+    if (self->journal || !journal || self->last_recv_ms)
+        return CHW_ERR_CONFIG;
+    self->journal = journal;
+    snprintf(self->prev_incarnation, sizeof self->prev_incarnation, "%s",
+             prev_incarnation ? prev_incarnation : "");
+    self->replay_due = true;
+    return CHW_OK;
 }
 
 const char *chw_worker_halt_reason(const chw_worker_t *self) {
@@ -411,13 +428,21 @@ static int s_turn(chw_worker_t *self, int nready) {
         S_KEEP(s_curl_timeout(self));
     S_KEEP(chw__collect(self, now));
 
+    bool started = false;
     if (!self->halted && !self->stopping) {
         int item;
-        bool started = false;
         while ((item = chw_shaper_pop(self->shaper, now)) >= 0) {
             S_KEEP(chw__start(self, &self->slots[item], now));
             started = true;
         }
+    }
+    /* The turn's group commit: the "started" records of the transfers just added (curl sends
+     * nothing before the next socket action, below) and the "done" records of the reports
+     * flushed below. A journal that cannot be written stops the worker before any of them. */
+    if (self->journal && chw_journal_dirty(self->journal) &&
+        chw_journal_commit(self->journal, NULL) != CHW_J_OK)
+        return CHW_ERR_JOURNAL;
+    if (started) {
         /* New handles set a 0 ms timer: kick them now rather than one poll later. */
         if (started && self->curl_timer_at >= 0 && self->curl_timer_at <= chw__mono_ms()) {
             S_KEEP(s_curl_timeout(self));
@@ -457,6 +482,10 @@ static int s_turn(chw_worker_t *self, int nready) {
         chw_leaseset_prune(self->reported, chw__wall_ms());
         self->next_prune_ms = now + hb;
     }
+    if (self->journal && now >= self->next_resend_ms) {
+        S_KEEP(chw__resend_unacked(self, false, now));
+        self->next_resend_ms = now + hb;
+    }
     if (self->nomem)
         S_KEEP(CHW_ERR_NOMEM);
     if (self->epoll_failed)
@@ -468,7 +497,12 @@ static int s_turn(chw_worker_t *self, int nready) {
 int chw_worker_run(chw_worker_t *self) {
     int64_t now = chw__mono_ms();
     self->last_recv_ms = now;
-    int rc = chw__announce(self, now);
+    int rc = self->journal && self->replay_due ? chw__replay(self, now) : CHW_OK;
+    if (rc != CHW_OK)
+        return rc;
+    rc = chw__announce(self, now);
+    if (rc == CHW_OK && self->journal)
+        rc = chw__resend_unacked(self, true, now); /* the replayed reports, behind the ready */
     if (rc != CHW_OK)
         return rc;
     chw__event(self, CHW_EV_CONNECTED, NULL, NULL, "%s", self->endpoint);
@@ -508,6 +542,11 @@ int chw_worker_run(chw_worker_t *self) {
         if (rc != CHW_OK)
             break;
     }
+    /* The last turns' records (hand-backs, acknowledgements, cut transfers): a restart then
+     * finds the journal as this process left it. A failure here changes nothing (a started
+     * job reads as UNKNOWN, an acknowledged report is sent again and refused). */
+    if (self->journal)
+        chw_journal_commit(self->journal, NULL);
     /* Give the last reports a moment to leave (the socket otherwise has ZMQ_LINGER 0). */
     int linger = CHW__FINAL_LINGER_MS;
     if (self->sock)

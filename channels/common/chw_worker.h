@@ -8,8 +8,9 @@
  * job's shaping key; the runtime does credit, heartbeats, reconnection (every WorkerReady lists
  * the leases the process still holds, with its incarnation), rate shaping per key, the re-check
  * before sending, backoff, timeouts, the stop handshake (Leaving, LeaveAck, hand-backs, drain,
- * Leaving done) and counters. The runtime never logs: it reports notable events through a callback
- * the process's main owns. */
+ * Leaving done), the journal (chw_journal.h, chw_worker_attach_journal: what a process
+ * restarted after kill -9 reports) and counters. The runtime never logs: it reports notable events
+ * through a callback the process's main owns. */
 #ifndef CHW_WORKER_H
 #define CHW_WORKER_H
 
@@ -22,7 +23,9 @@
 
 #include "pregon.pb-c.h"
 #include "chw_driver.h"
+#include "chw_journal.h"
 #include "chw_retry.h"
+#include "pg_curve.h"
 
 typedef struct chw_worker chw_worker_t;
 
@@ -31,9 +34,10 @@ typedef enum {
     CHW_OK = 0,
     CHW_ERR_CONFIG = -1, /* invalid configuration */
     CHW_ERR_NOMEM = -2,
-    CHW_ERR_ZMQ = -3,  /* ZeroMQ call failed (bad endpoint, ...) */
-    CHW_ERR_CURL = -4, /* libcurl multi failed */
-    CHW_ERR_SYS = -5,  /* epoll failed */
+    CHW_ERR_ZMQ = -3,     /* ZeroMQ call failed (bad endpoint, ...) */
+    CHW_ERR_CURL = -4,    /* libcurl multi failed */
+    CHW_ERR_SYS = -5,     /* epoll failed */
+    CHW_ERR_JOURNAL = -6, /* the journal could not be written: no request may go out unrecorded */
 } chw_err_t;
 
 /* Static text for a chw_err_t. */
@@ -63,6 +67,9 @@ typedef enum {
     CHW_EV_HELD_PARTIAL,  /* a WorkerReady could not list every held lease (over its byte budget
                              or a reported lease dropped early): sent without the incarnation */
     CHW_EV_BAD_FRAME,     /* undecodable frame from the broker; detail says what */
+    CHW_EV_REPLAYED,      /* the journal of a previous process was read: detail says how many
+                             jobs are reported UNKNOWN (started, never done) and how many
+                             reports are sent again (done, never acknowledged) */
 } chw_event_kind_t;
 
 typedef struct {
@@ -98,6 +105,8 @@ typedef struct {
     chw_event_fn on_event; /* may be NULL */
     void *event_ctx;
     volatile sig_atomic_t *stop_flag; /* set by a signal handler: leave and return; may be NULL */
+    const pg_curve_t *curve; /* borrowed, outlives the worker: CURVE keys for the broker socket
+                              * (every reconnection); NULL = plaintext */
 } chw_config_t;
 
 /* Room for WorkerReady.held_leases, in protobuf bytes (the rest of the message is < 300 bytes):
@@ -110,6 +119,8 @@ typedef struct {
     uint64_t received;                                               /* dispatches received */
     uint64_t sent, failed, retried, unknown, config_errors, skipped; /* reports by outcome */
     uint64_t handed_back; /* HANDED_BACK (untried): halted, stopping, sender FIFO full, ... */
+    uint64_t foreign;     /* dispatches leased to a previous process of this worker id: ignored */
+    uint64_t resent;      /* reports sent again from the journal (not acknowledged in time) */
     uint64_t bad_frames;
     uint64_t reconnects;
     uint64_t in_flight;        /* gauge: jobs held (queued + running) */
@@ -126,6 +137,24 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
 /* Destroys the worker; accepts NULL; nulls the caller's pointer. Jobs it still holds (after a
  * fatal error of chw_worker_run) are released (driver.release) without a report. */
 void chw_worker_destroy(chw_worker_t **self_p);
+
+/* Makes the worker keep `journal` (borrowed: the caller closes it after chw_worker_destroy),
+ * opened with this worker's incarnation (chw_worker_incarnation) and the previous process's
+ * `prev_incarnation` it read ("" = none). Call before chw_worker_run. From then on:
+ * - a job's "started" record is committed (written and fdatasync'd, once per loop turn for
+ *   every job started in it) before its request can go out;
+ * - every report that consumes an attempt (SENT, DELIVERED, FAILED, RETRY, UNKNOWN) is recorded
+ *   "done" with the report and sent again every 3 heartbeats until the broker acknowledges it
+ *   (ReportAck): a report dropped by a broker without Redis, or lost with a broker, arrives;
+ *   hand-backs and SKIPPED, which give the attempt back, are never re-sent (a late copy could
+ *   match the job's next dispatch): the broker hands such a lease back by itself;
+ * - chw_worker_run first reports what the previous process left: started and never done ->
+ *   UNKNOWN ("worker restarted: the request may have gone out"), done and not acknowledged ->
+ *   the report again; its WorkerReady lists those leases and names prev_incarnation, so that
+ *   the broker hands back every other lease of the previous process (never started).
+ * Returns CHW_OK, or CHW_ERR_CONFIG when called twice or after chw_worker_run began. */
+int chw_worker_attach_journal(chw_worker_t *self, chw_journal_t *journal,
+                              const char *prev_incarnation);
 
 /* Runs the event loop until *config.stop_flag is set and the worker has left. Returns CHW_OK,
  * or a chw_err_t on a fatal ZeroMQ or libcurl error.

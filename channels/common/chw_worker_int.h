@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "chw_journal.h"
 #include "chw_leaseset.h"
 #include "chw_limits.h"
 #include "chw_shaper.h"
@@ -21,6 +22,8 @@
 #define CHW__HWM             100000
 #define CHW__FINAL_LINGER_MS 1000
 #define CHW__STOP_REASON     "worker-stopping" /* Leaving.reason and the hand-backs' detail */
+/* An unacknowledged report is re-sent until its lease expired this long ago (then forgotten). */
+#define CHW__JOURNAL_GIVE_UP_MS (10 * 60 * 1000)
 
 /* One job from Dispatch to report. */
 typedef struct {
@@ -90,6 +93,11 @@ struct chw_worker {
     chw_leaseset_t *reported; /* reported leases (not hand-backs) until their expiry */
     int64_t next_prune_ms;    /* monotonic: when `reported` is pruned next */
 
+    chw_journal_t *journal;    /* borrowed (chw_worker_attach_journal); NULL = none */
+    char prev_incarnation[64]; /* the journal's previous process, for WorkerReady */
+    bool replay_due;           /* the journal's replayed entries are still to be reported */
+    int64_t next_resend_ms;    /* monotonic: when unacknowledged reports are looked at */
+
     chw__fifo_t unsent; /* reports of this turn and frames zmq refused (HWM), in order */
     chw__fifo_t recent; /* reports handed to zmq since shortly before the last broker message */
     uint64_t rng;
@@ -130,6 +138,8 @@ int chw__report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const chw_
 int chw__send_leaving(chw_worker_t *self, bool done, int64_t now);
 int chw__send_msg(chw_worker_t *self, const Pregon__WorkerToBroker *msg, int64_t now);
 int chw__zmq_pending(chw_worker_t *self);
+int chw__replay(chw_worker_t *self, int64_t now);
+int chw__resend_unacked(chw_worker_t *self, bool all, int64_t now);
 
 /* --- chw_jobs.c: slots, transfers and curl's sockets (contracts atop the definitions) --- */
 int chw__abort_running(chw_worker_t *self, int64_t now);

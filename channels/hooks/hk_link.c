@@ -224,6 +224,7 @@ static int s_open(hk_link_t *self) {
         zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        pg_curve_apply(self->cfg.curve, self->sock, NULL, 0) != 0 ||
         zmq_connect(self->sock, self->endpoint) != 0)
         return -1;
     self->last_open = s_now();
@@ -384,12 +385,15 @@ static hk_hold_t *s_take_queue(hk_link_t *self) {
     return list;
 }
 
-/* Sends the events of every queued hold. */
+/* Sends the events of every queued hold. Resolving a hold's last event drops the link's
+ * reference and may free it: the count is read once, and h is not touched after its last event
+ * (tests/chaos caught the loop condition reading a freed hold when pregond was killed). */
 static int s_send_queued(hk_link_t *self, int64_t now) {
     hk_hold_t *h = s_take_queue(self);
     while (h) {
         hk_hold_t *next = h->next;
-        for (size_t i = 0; i < h->n_events; i++) {
+        const size_t n_events = h->n_events;
+        for (size_t i = 0; i < n_events; i++) {
             if (hk_hold_state(h, NULL) != HK_HOLD_WAITING || !atomic_load(&self->up)) {
                 s_fail(self, h, HK_UNAVAIL_BROKER_DOWN);
                 continue;

@@ -99,8 +99,8 @@ int main(int argc, char **argv) {
     while (got < n) {
         brk_leased_t *l;
         size_t m;
-        if (brk_store_lease(store, RL_CH_SMS, 512, now * 1000 + 30000, now * 1000, "w#1", &l, &m) <
-                0 ||
+        if (brk_store_lease(store, RL_CH_SMS, 512, now * 1000 + 30000, now * 1000, "anonymous/w#1",
+                            &l, &m) < 0 ||
             m == 0)
             break;
         for (size_t k = 0; k < m && got < n; k++)
@@ -113,7 +113,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < got; i += 256) {
         size_t m = got - i < 256 ? got - i : 256;
         for (size_t k = 0; k < m; k++)
-            reps[k] = (brk_report_t){leases[i + k], "SENT", "SM0123456789abcdef", "", "", 0};
+            reps[k] = (brk_report_t){leases[i + k], "SENT", "SM0123456789abcdef", "", "", 0,
+                                     "anonymous/w#"}; /* a worker's: nonce and holder checked */
         brk_store_report_many(store, reps, m, now * 1000 + 100, states);
     }
     s_phase("report", c, &usec0, &calls0, got);

@@ -20,6 +20,7 @@ it_cleanup() {
 }
 it_begin() {
   dir=$(mktemp -d "/tmp/pregon-$1.XXXXXX")
+  export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
   trap it_cleanup EXIT
 }
 wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <hiredis/hiredis.h>
 
@@ -23,13 +24,31 @@ static inline const char *it_env(const char *name) {
     return v;
 }
 
-/* A new connection to the test's Redis, or exit(1). The caller frees it. */
+/* A new connection to the test's Redis, or exit(1). The caller frees it. With PG_REDIS_USER
+ * and PG_REDIS_PASSWORD_FILE set (redis_lib.sh: a Redis with an ACL), authenticated as that
+ * user. */
 static inline redisContext *it_redis_connect(void) {
-    const char *sock = it_env("PG_REDIS_SOCK");
+    const char *sock = it_env("PG_REDIS_SOCK"), *user = getenv("PG_REDIS_USER");
     redisContext *c = redisConnectUnix(sock);
     if (!c || c->err) {
         fprintf(stderr, "cannot connect to %s\n", sock);
         exit(1);
+    }
+    if (user && user[0]) {
+        char pw[512] = "";
+        FILE *f = fopen(it_env("PG_REDIS_PASSWORD_FILE"), "r");
+        if (!f || !fgets(pw, sizeof pw, f)) {
+            fprintf(stderr, "cannot read PG_REDIS_PASSWORD_FILE\n");
+            exit(2);
+        }
+        fclose(f);
+        pw[strcspn(pw, "\r\n")] = '\0';
+        redisReply *r = redisCommand(c, "AUTH %s %s", user, pw);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "AUTH as %s: %s\n", user, r ? r->str : c->errstr);
+            exit(1);
+        }
+        freeReplyObject(r);
     }
     return c;
 }

@@ -4,6 +4,12 @@
 #   pg_redis_start DIR [REDIS-ARGS...]   start it, data/log/socket in DIR (the caller's temp dir);
 #                                        exports PG_REDIS_SOCK (and PG_REDIS_PORT, see below)
 #   pg_redis_stop                        SHUTDOWN NOSAVE, and wait until the process is gone
+#   pg_rcli ARGS...                      redis-cli on it, with the credentials below if any
+#
+# PG_REDIS_USER and PG_REDIS_PASSWORD_FILE (optional): a Redis started with an ACL (REDIS-ARGS
+# --aclfile FILE) whose default user is off is reached as this user (an admin: the ping, the
+# cluster setup and SHUTDOWN need it), the password through REDISCLI_AUTH, never an argument.
+# it_redis.h's connections use them too.
 #
 # Default: no TCP port at all (--port 0), only the Unix socket DIR/redis.sock: parallel runs
 # never collide; PG_REDIS_PORT is unset in this mode.
@@ -38,7 +44,15 @@ s_pg_redis_alive() {
   [ -n "$st" ] && [ "${st:0:1}" != Z ]
 }
 
-s_pg_redis_ping() { redis-cli -s "$PG_REDIS_SOCK" ping 2>/dev/null | grep -q PONG; }
+pg_rcli() {
+  if [ -n "${PG_REDIS_USER:-}" ]; then
+    REDISCLI_AUTH=$(cat "$PG_REDIS_PASSWORD_FILE") redis-cli -s "$PG_REDIS_SOCK" --user "$PG_REDIS_USER" "$@"
+  else
+    redis-cli -s "$PG_REDIS_SOCK" "$@"
+  fi
+}
+
+s_pg_redis_ping() { pg_rcli ping 2>/dev/null | grep -q PONG; }
 
 pg_redis_start() {
   local dir=$1
@@ -83,18 +97,18 @@ pg_redis_start() {
     PG_REDIS_PORT=$port
     export PG_REDIS_PORT
     local r
-    r=$(redis-cli -s "$PG_REDIS_SOCK" cluster addslotsrange 0 16383)
+    r=$(pg_rcli cluster addslotsrange 0 16383)
     [ "$r" = OK ] || {
       echo "CLUSTER ADDSLOTSRANGE 0 16383: $r" >&2
       return 1
     }
     for i in $(seq 1 200); do # a fresh master turns ok within ~2 s (CLUSTER_WRITABLE_DELAY)
-      redis-cli -s "$PG_REDIS_SOCK" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+      pg_rcli cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
       sleep 0.05
     done
-    redis-cli -s "$PG_REDIS_SOCK" cluster info | grep -q '^cluster_state:ok' || {
+    pg_rcli cluster info | grep -q '^cluster_state:ok' || {
       echo "cluster node did not reach cluster_state:ok:" >&2
-      redis-cli -s "$PG_REDIS_SOCK" cluster info >&2
+      pg_rcli cluster info >&2
       return 1
     }
   fi
@@ -102,7 +116,7 @@ pg_redis_start() {
 
 pg_redis_stop() {
   [ -n "${PG_REDIS_PID:-}" ] || return 0
-  redis-cli -s "$PG_REDIS_SOCK" shutdown nosave >/dev/null 2>&1 || true
+  pg_rcli shutdown nosave >/dev/null 2>&1 || true
   local i
   for i in $(seq 1 100); do
     s_pg_redis_alive "$PG_REDIS_PID" || break

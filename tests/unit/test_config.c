@@ -126,6 +126,30 @@ static void test_shipped_config(void **state) {
     assert_int_equal(chdir(cwd), 0);
 }
 
+/* dispatch.max_credit and dispatch.anonymous_workers: defaults, read, bounded */
+static void test_worker_limits(void **state) {
+    (void)state;
+    char path[128], err[1024] = "";
+    brk_config_t cfg;
+    s_load_ok(&cfg, NULL);
+    assert_int_equal(cfg.max_credit, 1024);
+    assert_int_equal(cfg.anonymous_workers, 64);
+    s_write("dispatch: {max_credit: 40, anonymous_workers: 0}\n", path, sizeof path);
+    s_load_ok(&cfg, path);
+    assert_int_equal(cfg.max_credit, 40);
+    assert_int_equal(cfg.anonymous_workers, 0);
+    const char *bad[] = {"dispatch: {max_credit: 0}\n", "dispatch: {max_credit: 100001}\n",
+                         "dispatch: {anonymous_workers: 257}\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s_write(bad[i], path, sizeof path);
+        assert_int_equal(brk_config_load(&cfg, path, err, sizeof err), -1);
+        if (!strstr(err, "dispatch.max_credit in 1..100000"))
+            fail_msg("%s: %s", bad[i], err);
+    }
+    s_write("dispatch: {anonymous_workers: -1}\n", path, sizeof path); /* not even read */
+    assert_int_equal(brk_config_load(&cfg, path, err, sizeof err), -1);
+}
+
 static int s_setup(void **state) {
     (void)state;
     snprintf(s_tmpdir, sizeof s_tmpdir, "/tmp/pg_cfg_XXXXXX");
@@ -144,7 +168,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relative_to_the_file), cmocka_unit_test(test_absolute_kept),
         cmocka_unit_test(test_working_directory),    cmocka_unit_test(test_too_long),
-        cmocka_unit_test(test_shipped_config),
+        cmocka_unit_test(test_shipped_config),       cmocka_unit_test(test_worker_limits),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

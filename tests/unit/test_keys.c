@@ -33,10 +33,23 @@ static void test_job_key_round_trip(void **state) {
     assert_int_equal(ref.shard, st_keys_shard(k, "acme:co", "d{1}%"));
     char lease[ST_LEASE_MAX], back[ST_KEY_MAX];
     unsigned att = 0;
-    assert_true(st_lease_id(k, key, 3, lease, sizeof lease) > 0);
-    assert_int_equal(st_lease_parse(k, lease, back, sizeof back, &att), 0);
+    char nonce[ST_NONCE_HEX + 1];
+    assert_true(st_lease_id(k, key, 3, NULL, lease, sizeof lease) > 0);
+    assert_int_equal(st_lease_parse(k, lease, back, sizeof back, &att, nonce), 0);
     assert_string_equal(back, key);
     assert_int_equal(att, 3);
+    assert_string_equal(nonce, ""); /* the broker's own form */
+    /* with a nonce: "3.NONCE/KEY", read back whole */
+    const unsigned char bytes[ST_NONCE_BYTES] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+    char hex[ST_NONCE_HEX + 1];
+    st_nonce_hex(bytes, hex);
+    assert_string_equal(hex, "0123456789abcdef");
+    assert_true(st_lease_id(k, key, 3, hex, lease, sizeof lease) > 0);
+    assert_true(strncmp(lease, "3.0123456789abcdef/", 19) == 0);
+    assert_int_equal(st_lease_parse(k, lease, back, sizeof back, &att, nonce), 0);
+    assert_string_equal(back, key);
+    assert_int_equal(att, 3);
+    assert_string_equal(nonce, hex);
     st_keys_destroy(&k);
 }
 
@@ -59,8 +72,15 @@ static void test_forged_tags_refused(void **state) {
     assert_int_equal(st_job_key_parse(k, forged, strlen(forged), &ref), -1);
     unsigned att;
     char back[ST_KEY_MAX];
-    assert_int_equal(st_lease_parse(k, "0/x", back, sizeof back, &att), -1);
-    assert_int_equal(st_lease_parse(k, "1/not-a-key", back, sizeof back, &att), -1);
+    assert_int_equal(st_lease_parse(k, "0/x", back, sizeof back, &att, NULL), -1);
+    assert_int_equal(st_lease_parse(k, "1/not-a-key", back, sizeof back, &att, NULL), -1);
+    /* a nonce of another length, or not lowercase hex, is not a lease id */
+    char bad[ST_LEASE_MAX];
+    const char *nonces[] = {"0123456789abcde", "0123456789abcdef0", "0123456789ABCDEF", ""};
+    for (size_t i = 0; i < sizeof nonces / sizeof nonces[0]; i++) {
+        snprintf(bad, sizeof bad, "1.%s/%s", nonces[i], key);
+        assert_int_equal(st_lease_parse(k, bad, back, sizeof back, &att, NULL), -1);
+    }
     st_keys_destroy(&k);
 }
 

@@ -1002,6 +1002,7 @@ static size_t s_frame(const Pregon__SendRequest *job, const Pregon__Content *con
     d.lease_expires_ms = INT64_MIN; /* 10 bytes: the widest int64 */
     d.attempt = UINT32_MAX;
     d.content = (Pregon__Content *)content;
+    d.worker_incarnation = s_keep(s_str("", 'i', BRK_LIM_WORKER_INCARNATION, ""));
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;

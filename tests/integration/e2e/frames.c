@@ -4,8 +4,10 @@
  * echoed: a strict protobuf parser must read every reply), a job for a channel the broker does
  * not serve, then an invalid one. With a third argument (the backend endpoint) it also
  * announces a worker whose id holds a newline and a forged log line: pregond's log must show it
- * escaped on one line (run.sh checks). Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
- * failed". */
+ * escaped on one line (run.sh checks), and that its CONFIG_ERROR for a lease it does not hold is
+ * acknowledged and halts nothing. Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
+ * failed". With CURVE on (env PREGON_BROKER_KEY_FILE): the submitter connects with the key of
+ * PREGON_KEY_FILE, the worker with that of PREGON_WORKER_KEY_FILE. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include <zmq.h>
 
+#include "pg_curve.h"
 #include "pregon.pb-c.h"
 
 static int s_passed, s_failed;
@@ -46,9 +49,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: frames ENDPOINT MAX_FRAME_BYTES [BACKEND]\n");
         return 2;
     }
+    char err[512];
+    const char *broker_key = getenv("PREGON_BROKER_KEY_FILE");
+    pg_curve_t *client = pg_curve_load(getenv("PREGON_KEY_FILE"), broker_key, err, sizeof err);
+    pg_curve_t *worker =
+        pg_curve_load(getenv("PREGON_WORKER_KEY_FILE"), broker_key, err, sizeof err);
+    if (broker_key && *broker_key && (!client || !worker)) {
+        fprintf(stderr, "frames: %s\n", err);
+        return 2;
+    }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    pg_curve_apply(client, sock, err, sizeof err);
     zmq_connect(sock, argv[1]);
 
     const char garbage[] = "\xff\xff\xff\x0f this is not protobuf";
@@ -135,6 +148,7 @@ int main(int argc, char **argv) {
     if (argc == 4) { /* a hostile worker id: newline, a forged line, an escape sequence */
         void *w = zmq_socket(ctx, ZMQ_DEALER);
         zmq_setsockopt(w, ZMQ_LINGER, &linger, sizeof linger);
+        pg_curve_apply(worker, w, err, sizeof err);
         zmq_connect(w, argv[3]);
         Pregon__WorkerReady ready = PREGON__WORKER_READY__INIT;
         ready.channel = PREGON__CHANNEL__SMS;
@@ -148,29 +162,37 @@ int main(int argc, char **argv) {
         CHECK(zmq_send(w, wb, wl, 0) == (int)wl, "hostile worker ready sent");
         zmq_pollitem_t item = {w, 0, ZMQ_POLLIN, 0}; /* its first heartbeat: it was read */
         CHECK(zmq_poll(&item, 1, 10000) == 1, "pregond answered the hostile worker");
-        /* a configuration error from it: pregond halts that worker and tells it so */
+        /* a configuration error from it for a lease it does not hold: acknowledged, and it
+         * halts nothing (only the lease holder's applied CONFIG_ERROR halts a worker) */
         Pregon__DeliveryReport rep = PREGON__DELIVERY_REPORT__INIT;
         rep.lease_id = "1/not-a-lease";
         rep.outcome = PREGON__DELIVERY_REPORT__OUTCOME__CONFIG_ERROR;
         rep.detail = "credentials rejected";
+        rep.seq = 1;
         up.msg_case = PREGON__WORKER_TO_BROKER__MSG_REPORT;
         up.report = &rep;
         wl = pregon__worker_to_broker__pack(&up, wb);
         zmq_send(w, wb, wl, 0);
-        bool halted = false;
-        for (int k = 0; k < 50 && !halted && zmq_poll(&item, 1, 5000) == 1; k++) {
+        bool halted = false, acked = false;
+        /* until the ack, then what follows it within 500 ms (a halt comes right after it) */
+        for (int k = 0; k < 100 && !halted && zmq_poll(&item, 1, acked ? 500 : 5000) == 1; k++) {
             zmq_msg_t m;
             zmq_msg_init(&m);
             zmq_msg_recv(&m, w, 0);
             Pregon__BrokerToWorker *down =
                 pregon__broker_to_worker__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-            halted = down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_HALT &&
-                     strstr(down->halt->reason, "credentials rejected");
+            halted = down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_HALT;
+            if (down && down->msg_case == PREGON__BROKER_TO_WORKER__MSG_REPORT_ACK &&
+                down->report_ack->n_seqs == 1 && down->report_ack->seqs[0] == 1)
+                acked = true;
             if (down)
                 pregon__broker_to_worker__free_unpacked(down, NULL);
             zmq_msg_close(&m);
+            if (acked && k > 0 && !halted)
+                break; /* the ack and one message after it: no halt came between */
         }
-        CHECK(halted, "a worker reporting a configuration error is sent Halt");
+        CHECK(acked, "a report for a lease not held is acknowledged");
+        CHECK(!halted, "a CONFIG_ERROR for a lease the worker does not hold halts nothing");
         /* a Ready listing more held leases than any worker may: refused, and still served */
         enum { MANY = 70000 };
         char **many = calloc(MANY, sizeof *many);
@@ -208,6 +230,8 @@ int main(int argc, char **argv) {
 
     zmq_close(sock);
     zmq_ctx_term(ctx);
+    pg_curve_destroy(&client);
+    pg_curve_destroy(&worker);
     printf("%d passed, %d failed\n", s_passed, s_failed);
     return s_failed ? 1 : 0;
 }

@@ -5,8 +5,9 @@
 #  - a second install keeps an edited etc/pregon/pregon.yaml;
 #  - the installed pregond --help, pregonctl policy-check on the installed policies (the golden
 #    verdicts of tests/integration/policy_check);
-#  - the installed redis.conf is accepted by this redis-server (its dir pointed at a temp dir):
-#    AOF on, noeviction;
+#  - the installed redis.conf is accepted by this redis-server (its dir pointed at a temp dir, its
+#    ACL rendered by the installed redis-acl.sh from the installed users.acl): AOF on,
+#    noeviction, the default user disabled;
 #  - the installed pregond, started from an unrelated working directory with a config next to the
 #    installed pregon.yaml (relative policies/templates), admits a job through Redis.
 set -uo pipefail
@@ -14,6 +15,7 @@ build=$(cd "$1" && pwd)
 src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 . "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-install.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 prefix="$dir/prefix" etc="$dir/prefix/etc/pregon" share="$dir/prefix/share/pregon"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -23,10 +25,12 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   wait 2>/dev/null
   pg_redis_stop
-  redis-cli -s "$dir/conf.sock" shutdown nosave >/dev/null 2>&1
+  acli shutdown nosave >/dev/null 2>&1
   [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
 }
 trap cleanup EXIT
+# redis-cli as the ACL's admin on the Redis started with the installed redis.conf (section 4)
+acli() { REDISCLI_AUTH=$(cat "$dir/acl/redis-admin.password" 2>/dev/null) redis-cli -s "$dir/conf.sock" --user admin "$@"; }
 wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done; }
 
 # 1. the install
@@ -38,7 +42,7 @@ while IFS= read -r p; do # a program added later without its install() line
   [ -x "$prefix/bin/$(basename "$p")" ] && ok || ko "built but not installed: $p (add install(TARGETS ...))"
 done < <(find "$build/broker" "$build/channels" -type f -perm -u+x -name 'pregon*' 2>/dev/null)
 for d in "$etc" "$share"; do
-  for f in pregon.yaml redis.conf templates.yaml; do
+  for f in pregon.yaml redis.conf users.acl templates.yaml; do
     cmp -s "$src/deploy/$f" "$d/$f" && ok || ko "$d/$f missing or not the shipped file"
   done
   for f in "$src"/deploy/policies/*.yaml; do
@@ -72,19 +76,28 @@ done
 # 4. the installed redis.conf, its data dir pointed at a temp dir (redis-server refuses a
 #    missing dir even when overridden later on the command line), on a private socket
 mkdir "$dir/redis-data"
-sed "s|^dir /var/lib/pregon/redis\$|dir $dir/redis-data|" "$etc/redis.conf" >"$dir/redis.conf"
+sed -e "s|^dir /var/lib/pregon/redis\$|dir $dir/redis-data|" \
+    -e "s|^aclfile /etc/pregon/redis-users.acl\$|aclfile $dir/redis-users.acl|" "$etc/redis.conf" >"$dir/redis.conf"
 grep -q "^dir $dir/redis-data\$" "$dir/redis.conf" && ok || ko "redis.conf has no 'dir /var/lib/pregon/redis' line"
+grep -q "^aclfile $dir/redis-users.acl\$" "$dir/redis.conf" && ok || ko "redis.conf has no 'aclfile /etc/pregon/redis-users.acl' line"
+mkdir -m 700 "$dir/acl"
+"$share/redis-acl.sh" --passwords "$dir/acl" "$dir/redis-users.acl" 2>"$dir/acl.log" && ok \
+  || ko "the installed redis-acl.sh: $(cat "$dir/acl.log")"
 (redis-server "$dir/redis.conf" --port 0 --unixsocket "$dir/conf.sock" </dev/null >"$dir/conf-redis.log" 2>&1 &)
-if wait_for 10 sh -c "redis-cli -s '$dir/conf.sock' ping 2>/dev/null | grep -q PONG"; then
+conf_ping() { acli ping 2>/dev/null | grep -q PONG; }
+if wait_for 10 conf_ping; then
   ok
-  redis-cli -s "$dir/conf.sock" info persistence | tr -d '\r' >"$dir/persistence"
+  # without credentials: nothing (the default user is off)
+  out=$(redis-cli -s "$dir/conf.sock" ping 2>&1)
+  grep -q NOAUTH <<<"$out" && ok || ko "redis.conf's ACL lets an unauthenticated client in: $out"
+  acli info persistence | tr -d '\r' >"$dir/persistence"
   grep -q '^aof_enabled:1$' "$dir/persistence" && ok || ko "redis.conf: AOF not on: $(cat "$dir/persistence")"
   for kv in "appendfsync everysec" "maxmemory-policy noeviction" "protected-mode yes" "save " \
             "bind 127.0.0.1 -::1"; do
-    got=$(redis-cli -s "$dir/conf.sock" config get "${kv%% *}" | tail -1)
+    got=$(acli config get "${kv%% *}" | tail -1)
     [ "$got" = "${kv#* }" ] && ok || ko "redis.conf: ${kv%% *} is '$got', want '${kv#* }'"
   done
-  redis-cli -s "$dir/conf.sock" shutdown >/dev/null 2>&1
+  acli shutdown >/dev/null 2>&1
 else
   ko "redis-server refused the installed redis.conf: $(cat "$dir/conf-redis.log")"
 fi
@@ -94,7 +107,8 @@ fi
 pg_redis_start "$dir" || exit 1
 sed -e "s|^  socket: \"\"|  socket: \"$PG_REDIS_SOCK\"|" \
     -e "s|^  frontend: .*|  frontend: ipc://$dir/front|" -e "s|^  backend: .*|  backend: ipc://$dir/back|" \
-    -e "s|^  events: .*|  events: \"\"|" -e "s|^  hooks: .*|  hooks: \"\"|" "$etc/pregon.yaml" >"$etc/test.yaml"
+    -e "s|^  events: .*|  events: \"\"|" -e "s|^  hooks: .*|  hooks: \"\"|" \
+    -e "s|^  curve: 1 |  curve: 0 |" "$etc/pregon.yaml" >"$etc/test.yaml"
 "$prefix/bin/pregond" --config "$etc/test.yaml" 2>"$dir/pregond.log" &
 pids+=($!)
 npol=$(ls "$etc/policies" | wc -l)

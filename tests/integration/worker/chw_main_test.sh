@@ -19,6 +19,7 @@ set -euo pipefail
 for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
 tw=$(realpath "$1") sms=$(realpath "$2") broker=$(realpath "$3") sandbox=$(realpath "$4")
 dir=$(mktemp -d /tmp/pregon-chwmain.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -118,7 +119,7 @@ expect() { [[ "$line" == $1 ]] || fail "expected '$1', got '$line'"; ok "$2"; }
 rel="$dir/release.log"
 start() { # NAME ARGS...: a test worker on the fake broker
   local name=$1; shift
-  "$tw" --broker "$endpoint" --worker-id "$name" --concurrency 4 --heartbeat-ms 200 \
+  "$tw" --no-journal --broker "$endpoint" --worker-id "$name" --concurrency 4 --heartbeat-ms 200 \
     --request-timeout-ms 1000 --connect-timeout-ms 500 --drain-timeout-ms 3000 \
     --release-log "$rel" "$@" 2>"$dir/w-$name.log" &
   wpid=$!

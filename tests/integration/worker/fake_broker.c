@@ -37,6 +37,9 @@
  *   pump MS                              -> "pumped"
  *   bench N SENDERS [CONTACT]            keep the worker saturated until N reports ->
  *                                        "bench n=N secs=S rate=R sent=... other=..."
+ *   acks on|off                          answer every report with a ReportAck at once, as pregond
+ *                                        does (default off: reported leases stay vouched for)
+ *                                        -> "acks on|off"
  *   quit */
 #include <errno.h>
 #include <stdbool.h>
@@ -94,6 +97,7 @@ static char **s_held;
 static size_t s_nheld, s_ready_bytes;
 static s_leave_t s_leave[2];
 static bool s_ack_manual;
+static bool s_report_acks; /* "acks on" */
 
 static int64_t s_now_ms(void) {
     struct timespec ts;
@@ -122,6 +126,16 @@ static void s_send(const Pregon__BrokerToWorker *msg) {
 
 static void s_on_report(const Pregon__DeliveryReport *r) {
     s_reports++;
+    if (s_report_acks && r->seq) {
+        uint64_t seq = r->seq;
+        Pregon__ReportAck ack = PREGON__REPORT_ACK__INIT;
+        ack.seqs = &seq;
+        ack.n_seqs = 1;
+        Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
+        msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_REPORT_ACK;
+        msg.report_ack = &ack;
+        s_send(&msg);
+    }
     if (s_bench) {
         if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__SENT)
             s_bench_sent++;
@@ -519,6 +533,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(cmd, "lease") == 0 && n >= 2) {
             const s_lease_t *l = s_lease_of(argv2[1]);
             printf("lease %s %s\n", argv2[1], l ? l->lease : "-");
+        } else if (strcmp(cmd, "acks") == 0 && n >= 2) {
+            s_report_acks = strcmp(argv2[1], "on") == 0;
+            printf("acks %s\n", s_report_acks ? "on" : "off");
         } else if (strcmp(cmd, "lease-size") == 0 && n >= 2) {
             s_lease_size = (size_t)atol(argv2[1]);
             printf("lease-size %zu\n", s_lease_size);

@@ -7,6 +7,7 @@ set -euo pipefail
 sms=$(realpath "$1") broker=$(realpath "$2") sandbox=$(realpath "$3")
 conc=${4:-64} n=${5:-100000} senders=${6:-100}
 dir=$(mktemp -d /tmp/pregon-smsbench.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -24,11 +25,12 @@ fb=$FB_PID
 pids+=($fb)
 say() { echo "$*" >&"${FB[1]}"; IFS= read -r -u "${FB[0]}" line; }
 IFS= read -r -u "${FB[0]}" line
-"$sms" --broker "${line#endpoint }" --base-url "http://127.0.0.1:$(cat "$dir/port")" \
+"$sms" ${SMS_ARGS:-} --broker "${line#endpoint }" --base-url "http://127.0.0.1:$(cat "$dir/port")" \
   --worker-id bench --concurrency "$conc" --from +15005550006 2>"$dir/worker.log" &
 w=$!
 pids+=($w)
 say wait-ready
+say acks on # as pregond: every report acknowledged (the journal forgets it)
 # utime and stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat)
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 say bench 20000 "$senders"

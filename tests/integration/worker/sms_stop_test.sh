@@ -19,6 +19,7 @@ set -euo pipefail
 for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
 sms=$(realpath "$1") broker=$(realpath "$2") sandbox=$(realpath "$3")
 dir=$(mktemp -d /tmp/pregon-smsstop.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -64,7 +65,7 @@ endpoint=${line#endpoint }
 
 start_worker() { # name extra-args...
   local name=$1; shift
-  "$sms" --broker "$endpoint" --base-url "$base" --worker-id "$name" --from +15005550006 \
+  "$sms" --no-journal --broker "$endpoint" --base-url "$base" --worker-id "$name" --from +15005550006 \
     --concurrency 8 --heartbeat-ms 200 --request-timeout-ms 8000 --connect-timeout-ms 500 \
     --drain-timeout-ms 6000 "$@" 2>"$dir/$name.log" &
   wpid=$!

@@ -11,6 +11,7 @@ set -euo pipefail
 for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
 sms=$(realpath "$1") broker=$(realpath "$2") sandbox=$(realpath "$3")
 dir=$(mktemp -d /tmp/pregon-smstest.XXXXXX)
+export STATE_DIRECTORY="$dir" # where pregon-sms keeps its journal (<worker-id>.journal)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -51,7 +52,7 @@ endpoint=${line#endpoint }
 
 start_worker() { # name base-url extra-args...
   local name=$1 url=$2; shift 2
-  "$sms" --broker "$endpoint" --base-url "$url" --worker-id "$name" --concurrency 8 \
+  "$sms" --no-journal --broker "$endpoint" --base-url "$url" --worker-id "$name" --concurrency 8 \
     --heartbeat-ms 200 --request-timeout-ms 1000 --connect-timeout-ms 500 \
     --drain-timeout-ms 3000 "$@" 2>"$dir/$name.log" &
   wpid=$!
