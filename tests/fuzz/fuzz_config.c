@@ -25,9 +25,12 @@ static void s_broker(const char *path) {
         return;
     }
     if (!S_TERMINATED(cfg.redis_host) || !S_TERMINATED(cfg.redis_socket) ||
-        !S_TERMINATED(cfg.redis_prefix) || !S_TERMINATED(cfg.instance) ||
-        !S_TERMINATED(cfg.frontend) || !S_TERMINATED(cfg.backend) || !S_TERMINATED(cfg.events) ||
-        !S_TERMINATED(cfg.hooks) || !S_TERMINATED(cfg.policies) || !S_TERMINATED(cfg.templates))
+        !S_TERMINATED(cfg.redis_prefix) || !S_TERMINATED(cfg.redis_user) ||
+        !S_TERMINATED(cfg.redis_password_file) || !S_TERMINATED(cfg.redis_password) ||
+        !S_TERMINATED(cfg.secret_key_file) || !S_TERMINATED(cfg.keys) ||
+        !S_TERMINATED(cfg.instance) || !S_TERMINATED(cfg.frontend) || !S_TERMINATED(cfg.backend) ||
+        !S_TERMINATED(cfg.events) || !S_TERMINATED(cfg.hooks) || !S_TERMINATED(cfg.policies) ||
+        !S_TERMINATED(cfg.templates))
         fz_fail("a pregond setting without its NUL");
 }
 

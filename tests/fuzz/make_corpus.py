@@ -61,7 +61,7 @@ jobs[3].alt_time_zones.extend(["America/Chicago"])
 jobs[3].fallback_channels.extend([pb.WHATSAPP])
 batches = [pb.SubmitBatch(batch_id="b-1", jobs=jobs), pb.SubmitBatch(batch_id="b-2", jobs=[jobs[0]]),
            pb.SubmitBatch(batch_id="\xff", jobs=[job(job_id="{x}"), job(contact="3001112233")])]
-seeds("frontend", [b.SerializeToString() for b in batches])
+seeds("frontend", [b.SerializeToString(deterministic=True) for b in batches])
 
 text = pb.Content(text=pb.TextContent(text="Hola Ana, STOP"))
 email = pb.Content(email=pb.EmailContent(subject="Aviso", text="Hola", html="<p>Hola</p>"))
@@ -96,14 +96,14 @@ reply = pb.SubmitReply(batch_id="b-1", verdicts=[pb.Verdict(job_id="job-1", code
                                                             until=5, reason="quiet-hours", rule="co.hours")])
 event = pb.Event(type="report", tenant="acme", job_id="job-1", channel=pb.SMS, report=report, at_ms=9)
 # fuzz_frames: byte 0 picks the message (the order of s_descs in fuzz_frames.c)
-frames = [bytes([0]) + b.SerializeToString() for b in batches]
-frames += [bytes([1]) + m.SerializeToString() for m in w2b]
-frames += [bytes([2]) + m.SerializeToString() for m in h2b]
-frames += [bytes([3]) + j.SerializeToString() for j in jobs]
-frames += [bytes([4]) + inbound.SerializeToString()]
-frames += [bytes([5]) + m.SerializeToString() for m in b2w]
-frames += [bytes([6]) + m.SerializeToString() for m in b2h]
-frames += [bytes([7]) + reply.SerializeToString(), bytes([8]) + event.SerializeToString()]
+frames = [bytes([0]) + b.SerializeToString(deterministic=True) for b in batches]
+frames += [bytes([1]) + m.SerializeToString(deterministic=True) for m in w2b]
+frames += [bytes([2]) + m.SerializeToString(deterministic=True) for m in h2b]
+frames += [bytes([3]) + j.SerializeToString(deterministic=True) for j in jobs]
+frames += [bytes([4]) + inbound.SerializeToString(deterministic=True)]
+frames += [bytes([5]) + m.SerializeToString(deterministic=True) for m in b2w]
+frames += [bytes([6]) + m.SerializeToString(deterministic=True) for m in b2h]
+frames += [bytes([7]) + reply.SerializeToString(deterministic=True), bytes([8]) + event.SerializeToString(deterministic=True)]
 seeds("frames", frames)
 
 # fuzz_worker: even byte 0 = a BrokerToWorker frame; odd = Twilio's answer (status, JSON body)
@@ -112,7 +112,7 @@ twilio = [(201, b'{"sid":"SM123","status":"queued"}'),
           (400, b'{"code":21610,"message":"Attempt to send to unsubscribed recipient"}'),
           (401, b'{"code":20003,"message":"Authenticate"}'), (429, b'{"code":"20429"}'),
           (503, b'<html>busy</html>'), (302, b'')]
-seeds("worker", [bytes([0]) + m.SerializeToString() for m in b2w] +
+seeds("worker", [bytes([0]) + m.SerializeToString(deterministic=True) for m in b2w] +
       [bytes([1, (s - 100) >> 8, (s - 100) & 0xff]) + b for s, b in twilio])
 
 seeds("policy", [read(p) for p in sorted(glob.glob(os.path.join(ROOT, "deploy/policies/*.yaml"))) +
