@@ -17,6 +17,11 @@ typedef struct {
     uint64_t failed, retries;  /* reports that left a job FAILED / in RETRY */
     uint64_t inbound[7];       /* inbound events by result, in BRK_INBOUND_RESULTS order */
     uint64_t hooks_bad_frames; /* frames from pregon-hooks that were not a HooksToBroker */
+    /* tenant binding (brk_tenancy.h): jobs refused tenant-forbidden (also in verdicts[REJECTED]);
+     * event subscriptions refused (naming no tenant of their key), narrowed to the key's
+     * tenants, or dropped (read while libzmq could not say which subscriber sent them, after a
+     * message that was no subscription: brk_events.h); such messages */
+    uint64_t tenant_forbidden, subs_refused, subs_narrowed, subs_dropped, events_bad_frames;
 } brk_counters_t;
 
 #endif
