@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""tenant_client.py PB_DIR COMMAND ... — a client of pregond's frontend and events feed, with
+or without a CURVE client key, for the tenant binding test.
+
+  sub ENDPOINT OUT PREFIX...     subscribe to each PREFIX (Python escapes: "acme\\x1f"; "" for
+                                 all) and append one JSON line per event to OUT: its topic
+                                 (escaped the same way), and the Event's type, tenant and job id;
+                                 until SIGTERM
+  submit ENDPOINT TENANT JOB DEBTOR
+                                 submit one job (channel sms, policy TN) and print its verdict
+                                 as a JSON line: {"job_id", "code", "rule", "reason"}
+  xsub ENDPOINT HEX...           connect an XSUB, send each HEX as one message, stay connected
+                                 until SIGTERM (messages that are no subscriptions)
+
+CURVE: set PG_SERVER_KEY (pregond's public key, Z85) and PG_CLIENT_KEY (a file holding the
+client's public and secret keys, Z85, one per line); unset: plain TCP/ipc."""
+import json, os, signal, sys
+sys.path.insert(0, sys.argv[1])
+import zmq
+import pregon_pb2 as pb
+
+
+def socket(ctx, kind):
+    s = ctx.socket(kind)
+    s.setsockopt(zmq.LINGER, 0)
+    if os.environ.get("PG_SERVER_KEY"):
+        with open(os.environ["PG_CLIENT_KEY"]) as f:
+            pub, sec = [l.strip() for l in f if l.strip()][:2]
+        s.curve_serverkey = os.environ["PG_SERVER_KEY"].encode()
+        s.curve_publickey = pub.encode()
+        s.curve_secretkey = sec.encode()
+    return s
+
+
+def unescape(text):
+    return text.encode("latin-1").decode("unicode_escape").encode("latin-1")
+
+
+def escape(raw):
+    return raw.decode("latin-1").encode("unicode_escape").decode("ascii")
+
+
+def sub(ctx, endpoint, out, prefixes):
+    s = socket(ctx, zmq.SUB)
+    for p in prefixes:
+        s.setsockopt(zmq.SUBSCRIBE, unescape(p))
+    s.connect(endpoint)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    with open(out, "a") as f:
+        while not stop:
+            if s.poll(100) == 0:
+                continue
+            topic, body = s.recv_multipart()
+            ev = pb.Event()
+            ev.ParseFromString(body)
+            f.write(json.dumps({"topic": escape(topic), "type": ev.type, "tenant": ev.tenant,
+                                "job_id": ev.job_id}) + "\n")
+            f.flush()
+
+
+def submit(ctx, endpoint, tenant, job_id, debtor):
+    s = socket(ctx, zmq.DEALER)
+    s.connect(endpoint)
+    batch = pb.SubmitBatch(batch_id="t")
+    j = batch.jobs.add(job_id=job_id, tenant=tenant, campaign="tn", debtor_id=debtor,
+                       channel=pb.SMS, contact="+15215550000", template_id="aviso_mora_sms",
+                       jurisdiction="TN", time_zone="UTC")
+    for k, v in {"acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta", "monto": "$100",
+                 "telefono": "800", "enlace": "x.co"}.items():
+        j.variables[k] = v
+    s.send(batch.SerializeToString())
+    if s.poll(10000) == 0:
+        print(json.dumps({"job_id": job_id, "code": "NO-REPLY"}), flush=True)
+        return 1
+    reply = pb.SubmitReply()
+    reply.ParseFromString(s.recv())
+    if reply.error:
+        print(json.dumps({"job_id": job_id, "code": "ERROR", "reason": reply.error}), flush=True)
+        return 1
+    for v in reply.verdicts:
+        print(json.dumps({"job_id": v.job_id, "code": pb.Verdict.Code.Name(v.code),
+                          "rule": v.rule, "reason": v.reason}), flush=True)
+    return 0
+
+
+def xsub(ctx, endpoint, frames):
+    s = socket(ctx, zmq.XSUB)
+    s.connect(endpoint)
+    for h in frames:
+        s.send(bytes.fromhex(h))
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        s.poll(100)
+
+
+def main():
+    ctx = zmq.Context()
+    cmd, args = sys.argv[2], sys.argv[3:]
+    if cmd == "sub":
+        return sub(ctx, args[0], args[1], args[2:])
+    if cmd == "submit":
+        return submit(ctx, *args)
+    if cmd == "xsub":
+        return xsub(ctx, args[0], args[1:])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+sys.exit(main() or 0)
