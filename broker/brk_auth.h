@@ -25,6 +25,7 @@
 #include <zmq.h>
 
 #include "brk_config.h"
+#include "brk_counters.h"
 
 #define BRK_ROLE_CLIENT 1u /* frontend (submit) and events (read) */
 #define BRK_ROLE_WORKER 2u /* backend */
@@ -46,12 +47,16 @@ typedef struct {
 typedef struct brk_auth brk_auth_t;
 
 /* Reads the security settings of cfg (the broker's secret key, the keys folder) and, with CURVE
- * on, binds the ZAP handler in zctx. Returns NULL with a reason in err. */
-brk_auth_t *brk_auth_new(void *zctx, const brk_config_t *cfg, char *err, size_t err_len);
+ * on, binds the ZAP handler in zctx: call it before binding any socket. With CURVE off, checks
+ * that every endpoint of cfg is loopback and logs the plaintext warning. Denied handshakes are
+ * counted in n->auth_denied (n borrowed, may be NULL). Returns NULL with a reason in err (a
+ * configuration error: pregond exits 78). */
+brk_auth_t *brk_auth_new(void *zctx, const brk_config_t *cfg, brk_counters_t *n, char *err,
+                         size_t err_len);
 void brk_auth_destroy(brk_auth_t **self_p);
 
 /* Makes sock (not bound yet) a CURVE server of the ZAP domain `domain`; with CURVE off, checks
- * that endpoint is loopback (ipc://, inproc://, tcp://127.x or [::1]) and returns -1 otherwise. */
+ * that endpoint is loopback (brk_auth_loopback) and returns -1 otherwise. */
 int brk_auth_serve(brk_auth_t *self, void *sock, const char *domain, const char *endpoint,
                    char *err, size_t err_len);
 
@@ -62,8 +67,13 @@ void brk_auth_on_zap(brk_auth_t *self);
 /* Reads the keys folder again (SIGHUP). A bad folder keeps the old identities: -1 and why. */
 int brk_auth_reload(brk_auth_t *self, char *err, size_t err_len);
 
-/* The identity a received frame came from; NULL when its key is no longer known (removed at a
- * reload since it connected): refuse the message. */
+/* 1 if endpoint is reachable from this host only: ipc://, inproc://, tcp://127.x.x.x:PORT,
+ * tcp://[::1]:PORT, tcp://localhost:PORT. */
+bool brk_auth_loopback(const char *endpoint);
+
+/* The identity a received frame came from (any frame of a message: the routing-id frame of a
+ * ROUTER carries the same User-Id as the body); NULL when its key is no longer known (removed
+ * at a reload since it connected): refuse the message. With CURVE off: the anonymous one. */
 const brk_identity_t *brk_auth_peer(brk_auth_t *self, zmq_msg_t *frame);
 
 bool brk_identity_may_tenant(const brk_identity_t *id, const char *tenant);

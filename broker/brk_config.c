@@ -50,6 +50,9 @@ static const s_field_t s_fields[] = {
     F("dispatch.max_attempts", T_INT, max_attempts),
     F("dispatch.resend_unknown", T_CHANNELS, resend_unknown),
     F("test.clock_offset_s", T_I64, clock_offset_s),
+    F("security.curve", T_INT, curve),
+    F("security.secret_key_file", T_PATH, secret_key_file),
+    F("security.keys", T_PATH, keys),
 };
 #undef F
 
@@ -79,6 +82,7 @@ static void s_defaults(brk_config_t *c) {
     c->heartbeat_ms = 1000;
     c->max_attempts = 5;
     c->resend_unknown = 0; /* strict: an unknown outcome is never resent (G2) */
+    c->curve = 1;          /* plaintext only when asked for (loopback development) */
 }
 
 /* Sets field f from the file's value v. dir: the configuration file's folder, with its trailing
@@ -239,11 +243,11 @@ int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_l
     fclose(fp);
     if (rc == 0 && (cfg->max_batch < 1 || cfg->heartbeat_ms < 10 || cfg->lease_ms < 100 ||
                     cfg->max_attempts < 1 || cfg->max_frame_bytes < 1024 || cfg->shards < 1 ||
-                    cfg->shards > 16384 || !cfg->instance[0])) {
+                    cfg->shards > 16384 || !cfg->instance[0] || cfg->curve > 1)) {
         snprintf(err, err_len,
                  "%s: limits.max_batch >= 1, dispatch.heartbeat_ms >= 10, dispatch.lease_ms >= "
                  "100, dispatch.max_attempts >= 1, limits.max_frame_bytes >= 1024, redis.shards in "
-                 "1..16384 and a broker.instance are required",
+                 "1..16384, a broker.instance and security.curve 0 or 1 are required",
                  path);
         rc = -1;
     }

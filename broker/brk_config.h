@@ -36,17 +36,21 @@ typedef struct {
     int64_t max_queue;               /* ready jobs per channel beyond which submitters get BUSY */
     int lease_ms;                    /* a dispatched job without a report after this is UNKNOWN */
     int heartbeat_ms;
-    int max_attempts;        /* retryable failures before a job is FAILED */
-    uint32_t resend_unknown; /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */
-    int64_t clock_offset_s;  /* test mode only: added to the wall clock */
+    int max_attempts;          /* retryable failures before a job is FAILED */
+    uint32_t resend_unknown;   /* channel bits (1 << Channel) whose UNKNOWN outcomes are resent */
+    int64_t clock_offset_s;    /* test mode only: added to the wall clock */
+    int curve;                 /* security.curve: 1 every socket is a CURVE server (brk_auth.h);
+                                * 0 plaintext, allowed on loopback endpoints only */
+    char secret_key_file[512]; /* security.secret_key_file: pregond's own NAME.key (resolved) */
+    char keys[512];            /* security.keys: folder of the admitted NAME.pub (resolved) */
 } brk_config_t;
 
 /* Fills *cfg with defaults, then reads `path` (NULL: defaults only). Returns 0, or -1 with one
  * line "FILE:LINE:COL: message" in err.
- * `policies` and `templates` given as relative paths in the file are resolved against the folder
- * of `path` ("/etc/pregon/pregon.yaml" with "policies: policies" gives "/etc/pregon/policies");
- * absolute paths are kept; the defaults (no file, or a file that leaves them out) stay relative
- * to the working directory. */
+ * `policies`, `templates`, `security.secret_key_file` and `security.keys` given as relative paths
+ * in the file are resolved against the folder of `path` ("/etc/pregon/pregon.yaml" with "policies:
+ * policies" gives "/etc/pregon/policies"); absolute paths are kept; the defaults (no file, or a
+ * file that leaves them out) stay relative to the working directory. */
 int brk_config_load(brk_config_t *cfg, const char *path, char *err, size_t err_len);
 
 #endif

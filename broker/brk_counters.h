@@ -17,6 +17,9 @@ typedef struct {
     uint64_t failed, retries;  /* reports that left a job FAILED / in RETRY */
     uint64_t inbound[7];       /* inbound events by result, in BRK_INBOUND_RESULTS order */
     uint64_t hooks_bad_frames; /* frames from pregon-hooks that were not a HooksToBroker */
+    uint64_t auth_denied;      /* CURVE handshakes the ZAP handler refused (brk_auth) */
+    uint64_t auth_revoked;     /* messages from a key no longer admitted (removed at a reload
+                                * while its peer stayed connected): refused */
     /* tenant binding (brk_tenancy.h): jobs refused tenant-forbidden (also in verdicts[REJECTED]);
      * event subscriptions refused (naming no tenant of their key), narrowed to the key's
      * tenants, or dropped (read while libzmq could not say which subscriber sent them, after a

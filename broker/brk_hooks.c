@@ -73,6 +73,14 @@ bool brk_hooks_handle(brk_hooks_t *self, int64_t now_ms) {
         zmq_msg_close(&more);
         break;
     }
+    /* a key removed at a reload keeps its connection: its messages are refused (no answer) */
+    const brk_identity_t *peer = two ? brk_auth_peer(self->auth, &body) : NULL;
+    if (two && (!peer || !(peer->roles & BRK_ROLE_HOOKS))) {
+        self->n->auth_revoked++;
+        zmq_msg_close(&body);
+        zmq_msg_close(&id);
+        return true;
+    }
     Pregon__HooksToBroker *msg =
         two && !extra
             ? pregon__hooks_to_broker__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body))

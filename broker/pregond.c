@@ -5,7 +5,7 @@
  * connection, fail closed, the dataset stamp). Redis holds the truth: this process keeps only
  * the worker table and counters, so it can be killed and restarted at any moment.
  * Signal handlers only set flags: SIGTERM/SIGINT stop, SIGHUP reloads policies and templates
- * (a bad file keeps the old ones and says why). */
+ * and the CURVE keys folder (a bad file keeps the old ones and says why). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -267,13 +267,15 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
     return 0;
 }
 
+/* Creates the sockets and modules. Returns 0, or the exit code: 78 for the security settings,
+ * 1 otherwise. */
 static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *n, s_parts_t *p) {
     p->zctx = zmq_ctx_new();
     char err[1024];
-    p->auth = brk_auth_new(p->zctx, cfg, err, sizeof err);
+    p->auth = brk_auth_new(p->zctx, cfg, n, err, sizeof err);
     if (!p->auth) {
         pg_log("cannot start: %s", err);
-        return -1;
+        return 78; /* the security settings: a configuration error */
     }
     p->front_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->frontend, "frontend");
     p->back_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->backend, "backend");
@@ -283,7 +285,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
         p->hooks_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->hooks, "hooks");
     if (!p->front_sock || !p->back_sock || (cfg->events[0] && !p->pub_sock) ||
         (cfg->hooks[0] && !p->hooks_sock))
-        return -1;
+        return 1;
     char tag[128];
     s_broker_tag(cfg, tag, sizeof tag);
     int64_t now = s_now_ms(cfg);
@@ -307,7 +309,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     if (!p->keys || !p->events || !p->redis || !p->reports || !p->front || !p->workers ||
         !p->timers || !p->index || !p->inbound || !p->hooks) {
         pg_log("cannot start: out of memory or an invalid redis.prefix");
-        return -1;
+        return 1;
     }
     char b[4][256];
     pg_log("serving as %s: frontend %s, backend %s, events %s, hooks %s, %d shards, %zu "
@@ -346,7 +348,8 @@ static void s_stop_parts(s_parts_t *p) {
 static void s_usage(FILE *to) {
     fprintf(to, "usage: pregond [--config FILE]\n"
                 "  The broker. Configuration: deploy/pregon.yaml documents every setting.\n"
-                "  Signals: TERM/INT stop; HUP reloads policies and templates.\n");
+                "  Signals: TERM/INT stop; HUP reloads policies, templates and the keys folder.\n"
+                "  Exit codes: 0 stopped, 1 failure, 78 configuration (security included).\n");
 }
 
 int main(int argc, char **argv) {
@@ -390,19 +393,23 @@ int main(int argc, char **argv) {
 
     brk_counters_t n = {0};
     s_parts_t parts = {0};
-    int rc = s_start(&cfg, &rules, &n, &parts) < 0 ? 1 : s_run(&cfg, &rules, &parts);
+    int rc = s_start(&cfg, &rules, &n, &parts); /* 0, or the exit code */
+    if (rc == 0)
+        rc = s_run(&cfg, &rules, &parts);
     if (parts.reports)
         brk_reports_flush(parts.reports, s_now_ms(&cfg)); /* what the workers reported last */
     pg_log("stopping: %" PRIu64 " accepted, %" PRIu64 " deferred, %" PRIu64 " rejected, %" PRIu64
            " dispatched, %" PRIu64 " reports; inbound events: %" PRIu64 " applied, %" PRIu64
            " duplicate, %" PRIu64 " ignored, %" PRIu64 " unknown, %" PRIu64 " refused, %" PRIu64
-           " invalid, %" PRIu64 " error, %" PRIu64 " bad frames; tenant binding: %" PRIu64
+           " invalid, %" PRIu64 " error, %" PRIu64 " bad frames; %" PRIu64
+           " CURVE handshakes denied, %" PRIu64
+           " messages from revoked keys; tenant binding: %" PRIu64
            " jobs tenant-forbidden, event subscriptions %" PRIu64 " refused, %" PRIu64
            " narrowed, %" PRIu64 " dropped",
            n.verdicts[RL_V_ACCEPTED], n.verdicts[RL_V_DEFERRED], n.verdicts[RL_V_REJECTED],
            n.dispatched, n.reports, n.inbound[0], n.inbound[1], n.inbound[2], n.inbound[3],
-           n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames, n.tenant_forbidden,
-           n.subs_refused, n.subs_narrowed, n.subs_dropped);
+           n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames, n.auth_denied,
+           n.auth_revoked, n.tenant_forbidden, n.subs_refused, n.subs_narrowed, n.subs_dropped);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pc_explain.h"
+#include "pc_keys.h"
 #include "pc_policy_check.h"
 #include "pc_redis.h"
 #include "pc_submit.h"
@@ -26,6 +27,7 @@ static const s_command_t s_commands[] = {
     {"explain", pc_explain_main, "may this debtor be contacted now? which rule, until when"},
     {"redis", pc_redis_main, "the dataset: adopt after a loss, stats, keys, audit records"},
     {"suppress", pc_suppress_main, "suppressions: add, remove, list, import a CSV"},
+    {"keys", pc_keys_main, "CURVE keys: make a key pair for pregond or a peer, show a key file"},
 };
 
 static void s_usage(FILE *to) {

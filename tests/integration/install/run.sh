@@ -94,7 +94,8 @@ fi
 pg_redis_start "$dir" || exit 1
 sed -e "s|^  socket: \"\"|  socket: \"$PG_REDIS_SOCK\"|" \
     -e "s|^  frontend: .*|  frontend: ipc://$dir/front|" -e "s|^  backend: .*|  backend: ipc://$dir/back|" \
-    -e "s|^  events: .*|  events: \"\"|" -e "s|^  hooks: .*|  hooks: \"\"|" "$etc/pregon.yaml" >"$etc/test.yaml"
+    -e "s|^  events: .*|  events: \"\"|" -e "s|^  hooks: .*|  hooks: \"\"|" \
+    -e "s|^  curve: 1 |  curve: 0 |" "$etc/pregon.yaml" >"$etc/test.yaml"
 "$prefix/bin/pregond" --config "$etc/test.yaml" 2>"$dir/pregond.log" &
 pids+=($!)
 npol=$(ls "$etc/policies" | wc -l)

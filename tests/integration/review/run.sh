@@ -19,6 +19,7 @@ protoc --python_out="$dir" -I "$src/proto" "$src/proto/pregon.proto" || { echo "
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
+security: {curve: 0}   # plaintext: loopback endpoints only (tests/integration/curve covers CURVE)
 policies: $src/tests/integration/e2e/policies
 templates: $src/deploy/templates.yaml
 dispatch: {lease_ms: 10000, heartbeat_ms: 200}

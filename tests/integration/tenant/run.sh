@@ -61,6 +61,7 @@ sockets: {frontend: "$front", backend: "ipc://$dir/back", events: "tcp://127.0.0
 policies: $here/policies
 templates: $src/deploy/templates.yaml
 channels: sms
+security: {curve: 0}
 YAML
 
 # --- 1. plaintext: topics, prefixes, and a feed bound again after messages that are no
