@@ -79,11 +79,10 @@ static void s_refused(brk_events_t *self, const brk_identity_t *id, const unsign
     char shown[BRK_TOPIC_MAX + 1];
     size_t k = len < BRK_TOPIC_MAX ? len : BRK_TOPIC_MAX;
     memcpy(shown, topic, k);
-    shown[k] = '\0'; /* a NUL inside cuts the text shown, nothing else */
+    shown[k] = '\0'; /* a NUL inside cuts the text shown, nothing else; pg_log escapes it */
     pg_log("events: %s subscribed to \"%s\", no tenant it may read: refused (%llu more "
            "refused in the last %d s)",
-           id ? pg_log_quoted(id->name, BRK_KEY_NAME_MAX).s : "an unknown key",
-           pg_log_quoted(shown, BRK_TOPIC_MAX).s, (unsigned long long)self->refused_folded,
+           id ? id->name : "an unknown key", shown, (unsigned long long)self->refused_folded,
            REFUSED_LOG_MS / 1000);
     self->refused_logged_ms = now_ms;
     self->refused_folded = 0;
@@ -128,6 +127,8 @@ bool brk_events_handle(brk_events_t *self, int64_t now_ms) {
         const brk_identity_t *id = brk_auth_peer(self->auth, &msg);
         s_apply_t a = {self->pub, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE};
         brk_sub_t r = brk_tenancy_subscription(id, data + 1, len - 1, s_apply, &a);
+        if (subscribe && (!id || !(id->roles & BRK_ROLE_CLIENT)))
+            self->n->auth_revoked++;
         if (subscribe && r == BRK_SUB_NARROWED)
             self->n->subs_narrowed++;
         else if (subscribe && r == BRK_SUB_REFUSED)

@@ -115,11 +115,10 @@ static void s_log_forbidden(brk_front_t *self, const brk_identity_t *id, const c
         self->forbidden_folded += n;
         return;
     }
-    pg_log("frontend: %s submitted %zu job(s) for tenant %s, which it may not submit for: "
+    pg_log("frontend: %s submitted %zu job(s) for tenant %.64s, which it may not submit for: "
            "REJECTED tenant-forbidden (%llu more in the last %d s)",
-           id ? pg_log_quoted(id->name, BRK_KEY_NAME_MAX).s : "a key no longer known", n,
-           pg_log_quoted(tenant, 64).s, (unsigned long long)self->forbidden_folded,
-           FORBIDDEN_LOG_MS / 1000);
+           id ? id->name : "a key no longer known", n, tenant,
+           (unsigned long long)self->forbidden_folded, FORBIDDEN_LOG_MS / 1000);
     self->forbidden_logged_ms = now_ms;
     self->forbidden_folded = 0;
 }
@@ -225,8 +224,12 @@ bool brk_front_handle(brk_front_t *self, int64_t now_ms) {
                  self->cfg->max_batch);
         s_reply_error(self, &m, batch->batch_id, "too-large", detail);
     } else {
-        /* who sent it: the identity of the key (NULL: removed since it connected, may nothing) */
-        s_admit_batch(self, &m, batch, brk_auth_peer(self->auth, body), now_ms);
+        /* who sent it: the identity of the key (NULL: removed since it connected, may nothing:
+         * every job is tenant-forbidden) */
+        const brk_identity_t *id = brk_auth_peer(self->auth, body);
+        if (!id || !(id->roles & BRK_ROLE_CLIENT))
+            self->n->auth_revoked++;
+        s_admit_batch(self, &m, batch, id, now_ms);
     }
     if (batch)
         pregon__submit_batch__free_unpacked(batch, NULL);

@@ -14,9 +14,16 @@ int brk_tenancy_topic(char *buf, size_t len, const char *tenant, const char *typ
     return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
+/* A key that may name tenants at all: a client key (the anonymous one is every role). */
+static bool s_client(const brk_identity_t *id) {
+    return id && (id->roles & BRK_ROLE_CLIENT);
+}
+
 size_t brk_tenancy_split(const brk_identity_t *id, Pregon__SendRequest *const *reqs, size_t n,
                          size_t *allowed, rl_admit_verdict_t *verdicts) {
     size_t m = 0;
+    if (!s_client(id))
+        id = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *tenant = reqs[i]->tenant ? reqs[i]->tenant : "";
         if (id && brk_identity_may_tenant(id, tenant)) {
@@ -33,7 +40,7 @@ size_t brk_tenancy_split(const brk_identity_t *id, Pregon__SendRequest *const *r
 
 brk_sub_t brk_tenancy_subscription(const brk_identity_t *id, const void *topic, size_t len,
                                    brk_sub_fn fn, void *ctx) {
-    if (!id)
+    if (!s_client(id))
         return BRK_SUB_REFUSED;
     if (id->any_tenant) {
         fn(topic, len, ctx);

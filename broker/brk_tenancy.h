@@ -10,8 +10,8 @@
  * The event topic is "TENANT" 0x1F "TYPE" (e.g. "acme\x1fverdict"); an event without a tenant
  * (a halted channel, a report, an inbound event that matched no job) is "\x1fTYPE". A tenant is
  * printable ASCII without ':' (brk_validate.h), never 0x1F, so the prefix "acme\x1f" matches
- * tenant acme exactly, never "acme2". A NULL identity (a key removed since it connected) may do
- * nothing. */
+ * tenant acme exactly, never "acme2". A NULL identity (a key removed since it connected), or one
+ * without BRK_ROLE_CLIENT, may do nothing. */
 #ifndef BRK_TENANCY_H
 #define BRK_TENANCY_H
 
@@ -34,7 +34,8 @@ int brk_tenancy_topic(char *buf, size_t len, const char *tenant, const char *typ
 /* Sorts reqs[0..n) by whether id may submit their tenant (brk_identity_may_tenant): writes the
  * indices of the allowed ones, in order, into allowed[] (n entries) and returns how many; every
  * other job's verdict[i] is set to REJECTED, rule BRK_TENANT_RULE, reason BRK_TENANT_WHY (the
- * allowed ones' verdicts are left alone). A NULL id allows none. */
+ * allowed ones' verdicts are left alone). A NULL id, or one without BRK_ROLE_CLIENT, allows
+ * none. */
 size_t brk_tenancy_split(const brk_identity_t *id, Pregon__SendRequest *const *reqs, size_t n,
                          size_t *allowed, rl_admit_verdict_t *verdicts);
 
@@ -55,8 +56,8 @@ typedef void (*brk_sub_fn)(const void *prefix, size_t len, void *ctx);
  *   - a topic that names a tenant ("T\x1f...") the key may read: topic itself, AS_IS;
  *   - a topic shorter than any tenant's prefix ("", "ac") that some of the key's tenants extend:
  *     "T\x1f" for each of those tenants T, NARROWED (so "" is every tenant of the key);
- *   - anything else (another tenant, the tenant-less events "\x1f...", a NULL id): REFUSED, and
- *     fn is not called.
+ *   - anything else (another tenant, the tenant-less events "\x1f...", a NULL id or one without
+ *     BRK_ROLE_CLIENT): REFUSED, and fn is not called.
  * An unsubscription is decided the same way, so it removes what the subscription applied (as
  * long as the key's tenants did not change in between). */
 brk_sub_t brk_tenancy_subscription(const brk_identity_t *id, const void *topic, size_t len,

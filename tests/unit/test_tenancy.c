@@ -1,6 +1,7 @@
 /* test_tenancy.c — cmocka tests of brk_tenancy: event topics, which jobs of a batch a key may
  * submit (the others REJECTED tenant-forbidden, the allowed ones left to admission), and which
- * prefixes a subscription becomes for a key bound to some tenants, to every tenant, or to none.
+ * prefixes a subscription becomes for a key bound to some tenants, to every tenant, to none, or
+ * for a key that is not a client key.
  *
  * Identities are built here as brk_auth.h describes them (fake keys, no socket); whether a key
  * may name a tenant is brk_auth.c's brk_identity_may_tenant, linked as pregond links it. */
@@ -27,6 +28,9 @@ static const brk_identity_t s_key_b = {
 static const brk_identity_t s_key_all = {
     .name = "ops", .roles = BRK_ROLE_CLIENT, .any_tenant = true};
 static const brk_identity_t s_key_none = {.name = "nobody", .roles = BRK_ROLE_CLIENT};
+/* a worker key, even one that says every tenant: not a client, may name none */
+static const brk_identity_t s_key_worker = {
+    .name = "sms-1", .roles = BRK_ROLE_WORKER, .any_tenant = true, .channels = ~0u};
 
 /* ---------------------------------------------------------------------------------------------
  * Topics */
@@ -104,6 +108,7 @@ static void test_split(void **state) {
 
     /* a key bound to nothing, and a key removed since it connected (NULL): nothing */
     assert_int_equal(brk_tenancy_split(&s_key_none, b.ptrs, 6, allowed, v), 0);
+    assert_int_equal(brk_tenancy_split(&s_key_worker, b.ptrs, 6, allowed, v), 0);
     memset(v, 0, sizeof v);
     assert_int_equal(brk_tenancy_split(NULL, b.ptrs, 6, allowed, v), 0);
     for (size_t i = 0; i < 6; i++)
@@ -191,6 +196,7 @@ static void test_subscription_all_none(void **state) {
     /* bound to no tenant, or no longer known: nothing at all */
     s_sub(&s_key_none, S(""), BRK_SUB_REFUSED, 0, NULL);
     s_sub(&s_key_none, S("acme\x1f"), BRK_SUB_REFUSED, 0, NULL);
+    s_sub(&s_key_worker, S(""), BRK_SUB_REFUSED, 0, NULL);
     s_sub(NULL, S(""), BRK_SUB_REFUSED, 0, NULL);
     s_sub(NULL, S("acme\x1f"), BRK_SUB_REFUSED, 0, NULL);
 }

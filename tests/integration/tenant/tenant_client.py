@@ -6,16 +6,19 @@ or without a CURVE client key, for the tenant binding test.
                                  all) and append one JSON line per event to OUT: its topic
                                  (escaped the same way), and the Event's type, tenant and job id;
                                  until SIGTERM
-  submit ENDPOINT TENANT JOB DEBTOR
-                                 submit one job (channel sms, policy TN) and print its verdict
-                                 as a JSON line: {"job_id", "code", "rule", "reason"}
+  submit ENDPOINT TENANT:JOB:DEBTOR...
+                                 submit one batch of these jobs (channel sms, policy TN, a
+                                 phone number of the debtor's own) and
+                                 print each verdict as a JSON line: {"job_id", "code", "rule",
+                                 "reason"}
   xsub ENDPOINT HEX...           connect an XSUB, send each HEX as one message, stay connected
                                  until SIGTERM (messages that are no subscriptions)
 
-CURVE: set PG_SERVER_KEY (pregond's public key, Z85) and PG_CLIENT_KEY (a file holding the
-client's public and secret keys, Z85, one per line); unset: plain TCP/ipc."""
-import json, os, signal, sys
+CURVE: set PG_SERVER_KEY (pregond's NAME.pub) and PG_CLIENT_KEY (the client's NAME.key), both
+as `pregonctl keys new` writes them; unset: plaintext."""
+import json, os, signal, sys, zlib
 sys.path.insert(0, sys.argv[1])
+import yaml
 import zmq
 import pregon_pb2 as pb
 
@@ -24,11 +27,13 @@ def socket(ctx, kind):
     s = ctx.socket(kind)
     s.setsockopt(zmq.LINGER, 0)
     if os.environ.get("PG_SERVER_KEY"):
+        with open(os.environ["PG_SERVER_KEY"]) as f:
+            server = yaml.safe_load(f)
         with open(os.environ["PG_CLIENT_KEY"]) as f:
-            pub, sec = [l.strip() for l in f if l.strip()][:2]
-        s.curve_serverkey = os.environ["PG_SERVER_KEY"].encode()
-        s.curve_publickey = pub.encode()
-        s.curve_secretkey = sec.encode()
+            own = yaml.safe_load(f)
+        s.curve_serverkey = server["public"].encode()
+        s.curve_publickey = own["public"].encode()
+        s.curve_secretkey = own["secret"].encode()
     return s
 
 
@@ -59,24 +64,27 @@ def sub(ctx, endpoint, out, prefixes):
             f.flush()
 
 
-def submit(ctx, endpoint, tenant, job_id, debtor):
+def submit(ctx, endpoint, specs):
     s = socket(ctx, zmq.DEALER)
     s.connect(endpoint)
     batch = pb.SubmitBatch(batch_id="t")
-    j = batch.jobs.add(job_id=job_id, tenant=tenant, campaign="tn", debtor_id=debtor,
-                       channel=pb.SMS, contact="+15215550000", template_id="aviso_mora_sms",
-                       jurisdiction="TN", time_zone="UTC")
-    for k, v in {"acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta", "monto": "$100",
-                 "telefono": "800", "enlace": "x.co"}.items():
-        j.variables[k] = v
+    for spec in specs:
+        tenant, job_id, debtor = spec.split(":")
+        j = batch.jobs.add(job_id=job_id, tenant=tenant, campaign="tn", debtor_id=debtor,
+                           channel=pb.SMS, template_id="aviso_mora_sms",
+                           contact="+1521%07d" % (zlib.crc32(debtor.encode()) % 10**7),
+                           jurisdiction="TN", time_zone="UTC")
+        for k, v in {"acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta", "monto": "$100",
+                     "telefono": "800", "enlace": "x.co"}.items():
+            j.variables[k] = v
     s.send(batch.SerializeToString())
     if s.poll(10000) == 0:
-        print(json.dumps({"job_id": job_id, "code": "NO-REPLY"}), flush=True)
+        print(json.dumps({"code": "NO-REPLY"}), flush=True)
         return 1
     reply = pb.SubmitReply()
     reply.ParseFromString(s.recv())
     if reply.error:
-        print(json.dumps({"job_id": job_id, "code": "ERROR", "reason": reply.error}), flush=True)
+        print(json.dumps({"code": "ERROR", "reason": reply.error}), flush=True)
         return 1
     for v in reply.verdicts:
         print(json.dumps({"job_id": v.job_id, "code": pb.Verdict.Code.Name(v.code),
@@ -101,7 +109,7 @@ def main():
     if cmd == "sub":
         return sub(ctx, args[0], args[1], args[2:])
     if cmd == "submit":
-        return submit(ctx, *args)
+        return submit(ctx, args[0], args[1:])
     if cmd == "xsub":
         return xsub(ctx, args[0], args[1:])
     print(__doc__, file=sys.stderr)
