@@ -177,7 +177,10 @@ static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBat
                 self->n->tenant_forbidden++;
                 continue;
             }
-            brk_events_publish(self->events, "verdict", s_echo(batch->jobs[i]->tenant),
+            /* the topic names the tenant only when it is a valid one (an invalid one, which
+             * only a '*' key can submit, goes to the tenant-less topic) */
+            const char *tenant = batch->jobs[i]->tenant;
+            brk_events_publish(self->events, "verdict", brk_val_tenant(tenant) ? "" : tenant,
                                pv[i].job_id, batch->jobs[i]->channel, &pv[i], NULL);
         }
         if (first_forbidden)
