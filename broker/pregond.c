@@ -2,7 +2,9 @@
  *
  * The modules own the work: brk_front (submit), brk_workers (workers, dispatch), brk_reports
  * (reports to the store), brk_timers (retries, deferrals, lease expiry), brk_redis (the
- * connection, fail closed, the dataset stamp). Redis holds the truth: this process keeps only
+ * connection, fail closed, the dataset stamp), brk_events (the feed: each subscription decided
+ * for its key's tenants; this file binds its socket again when keys are reloaded or
+ * subscriptions were dropped). Redis holds the truth: this process keeps only
  * the worker table and counters, so it can be killed and restarted at any moment.
  * Signal handlers only set flags: SIGTERM/SIGINT stop, SIGHUP reloads policies and templates
  * and the CURVE keys folder (a bad file keeps the old ones and says why). */
