@@ -25,6 +25,9 @@ typedef struct {
      * tenants, or dropped (read while libzmq could not say which subscriber sent them, after a
      * message that was no subscription: brk_events.h); such messages */
     uint64_t tenant_forbidden, subs_refused, subs_narrowed, subs_dropped, events_bad_frames;
+    /* subscriptions that may have been applied for a subscriber already gone, and events not
+     * published while the feed could not be trusted (brk_events.c) */
+    uint64_t subs_tainted, events_withheld;
 } brk_counters_t;
 
 #endif

@@ -14,7 +14,16 @@
  * events). So after such a message every subscription is dropped until the queue has been
  * read empty (then the queue and its pipes agree again), and main binds the socket again
  * (brk_events_rebind_due), at most every REBIND_MIN_MS: every subscriber is disconnected,
- * reconnects by itself and sends its subscriptions again. */
+ * reconnects by itself and sends its subscriptions again.
+ *
+ * A second flaw (libzmq 4.3.4, seen under valgrind): a subscription's pipe is queued with it,
+ * and a subscriber that disconnects before the application reads its subscription leaves that
+ * pipe freed in the queue; ZMQ_SUBSCRIBE then records the freed pipe and the next publish that
+ * matches it reads freed memory. libzmq queues its own unsubscription (without metadata) behind
+ * such a subscription when the subscriber goes, so: once a subscription has been applied,
+ * nothing is published until the queue has been read empty (the case of a turn cut short);
+ * reading such an unsubscription in that window taints the socket: nothing is published until
+ * main has bound it again (at once the first time, then at most every REBIND_MIN_MS). */
 #include "brk_events.h"
 
 #include <stdlib.h>
@@ -38,7 +47,10 @@ struct brk_events {
     int64_t bad_logged_ms;     /* when the last line about a message not a subscription was */
     bool unsure;               /* such a message was read, the queue has not been empty since */
     bool rebind;               /* a subscription was dropped: subscribers must subscribe again */
-    int64_t rebound_ms;        /* when the socket was last bound again */
+    bool open_applied;         /* a subscription was applied since the queue was last empty */
+    bool tainted;              /* one of those may have been for a gone subscriber */
+    int64_t tainted_logged_ms;
+    int64_t rebound_ms; /* when the socket was last bound again */
 };
 
 brk_events_t *brk_events_new(void *xpub, brk_auth_t *auth, brk_counters_t *n) {
@@ -48,6 +60,7 @@ brk_events_t *brk_events_new(void *xpub, brk_auth_t *auth, brk_counters_t *n) {
         self->auth = auth;
         self->n = n;
         self->refused_logged_ms = self->bad_logged_ms = self->rebound_ms = INT64_MIN / 2;
+        self->tainted_logged_ms = INT64_MIN / 2;
     }
     return self;
 }
@@ -103,6 +116,20 @@ static void s_bad_frame(brk_events_t *self, int64_t now_ms) {
     self->bad_logged_ms = now_ms;
 }
 
+/* The subscriptions may name a pipe libzmq has freed: publish nothing (matching a topic would
+ * read it) until the socket is bound again. */
+static void s_tainted(brk_events_t *self, int64_t now_ms) {
+    self->tainted = true;
+    self->rebind = true;
+    self->n->subs_tainted++;
+    if (now_ms - self->tainted_logged_ms < REFUSED_LOG_MS)
+        return;
+    pg_log("events: a subscriber left while its subscription was read (%llu times since "
+           "start): no event is published until the feed is bound again",
+           (unsigned long long)self->n->subs_tainted);
+    self->tainted_logged_ms = now_ms;
+}
+
 bool brk_events_handle(brk_events_t *self, int64_t now_ms) {
     if (!self->pub)
         return false;
@@ -111,12 +138,19 @@ bool brk_events_handle(brk_events_t *self, int64_t now_ms) {
     if (zmq_msg_recv(&msg, self->pub, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&msg);
         self->unsure = false; /* the queue is empty: the next message comes with its own pipe */
+        self->open_applied = false; /* ... and every pipe applied to was alive when it was */
         return false;
     }
     const unsigned char *data = zmq_msg_data(&msg);
     size_t len = zmq_msg_size(&msg);
     if (len == 0 || data[0] > 1) { /* libzmq's own test, part by part: not "\x01T" / "\x00T" */
         s_bad_frame(self, now_ms);
+    } else if (data[0] == 0 && !zmq_msg_gets(&msg, "Socket-Type")) {
+        /* libzmq's own unsubscription for a subscriber that is gone (no connection, so no
+         * metadata): if a subscription was applied since the queue was last empty, it may have
+         * been that subscriber's, applied after it was gone */
+        if (self->open_applied)
+            s_tainted(self, now_ms);
     } else if (self->unsure) {
         if (data[0] == 1) {
             self->n->subs_dropped++;
@@ -127,6 +161,8 @@ bool brk_events_handle(brk_events_t *self, int64_t now_ms) {
         const brk_identity_t *id = brk_auth_peer(self->auth, &msg);
         s_apply_t a = {self->pub, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE};
         brk_sub_t r = brk_tenancy_subscription(id, data + 1, len - 1, s_apply, &a);
+        if (subscribe && r != BRK_SUB_REFUSED)
+            self->open_applied = true;
         if (subscribe && (!id || !(id->roles & BRK_ROLE_CLIENT)))
             self->n->auth_revoked++;
         if (subscribe && r == BRK_SUB_NARROWED)
@@ -138,13 +174,18 @@ bool brk_events_handle(brk_events_t *self, int64_t now_ms) {
     return true;
 }
 
-bool brk_events_rebind_due(brk_events_t *self, int64_t now_ms) {
-    return self->rebind && now_ms - self->rebound_ms >= REBIND_MIN_MS;
+const char *brk_events_rebind_due(brk_events_t *self, int64_t now_ms) {
+    if (!self->rebind || now_ms - self->rebound_ms < REBIND_MIN_MS)
+        return NULL;
+    return self->tainted ? "a subscriber left while its subscription was read"
+                         : "subscriptions dropped";
 }
 
 void brk_events_rebound(brk_events_t *self, void *xpub, int64_t now_ms) {
     self->pub = xpub;
     self->unsure = false;
+    self->open_applied = false;
+    self->tainted = false;
     self->rebind = false;
     self->rebound_ms = now_ms;
 }
@@ -154,6 +195,10 @@ void brk_events_publish(brk_events_t *self, const char *type, const char *tenant
                         const char *detail) {
     if (!self || !self->pub)
         return;
+    if (self->tainted || self->open_applied) { /* see s_tainted and the top of this file */
+        self->n->events_withheld++;
+        return;
+    }
     char topic[BRK_TOPIC_MAX];
     int tlen = brk_tenancy_topic(topic, sizeof topic, tenant, type);
     if (tlen < 0)

@@ -37,9 +37,12 @@ void brk_events_destroy(brk_events_t **self_p);
  * brk_events_rebind_due says when the socket should be bound again. */
 bool brk_events_handle(brk_events_t *self, int64_t now_ms);
 
-/* Whether main should re-create the socket now: subscriptions were dropped, and the last time
- * was at least 5 s ago. */
-bool brk_events_rebind_due(brk_events_t *self, int64_t now_ms);
+/* Why main should re-create the socket now (NULL: it should not): subscriptions were dropped,
+ * or one may have been applied for a subscriber already gone (then nothing is published until
+ * it is done: libzmq 4.3.4 would read freed memory, brk_events.c), and the last time was at
+ * least 5 s ago. Events published while a subscription applied in this turn is not known safe
+ * yet, or while tainted, are withheld (counted, brk_counters_t.events_withheld). */
+const char *brk_events_rebind_due(brk_events_t *self, int64_t now_ms);
 
 /* The socket was re-created (subscriptions dropped, or keys reloaded: a subscriber then
  * reconnects and its subscriptions are decided for its key as it is now): publish on xpub. */

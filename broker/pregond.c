@@ -245,8 +245,9 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         for (int k = 0; k < MAX_SUBS_PER_TURN && subs_in; k++)
             if (!brk_events_handle(p->events, s_now_ms(cfg)))
                 break;
-        if (brk_events_rebind_due(p->events, s_now_ms(cfg)))
-            s_events_rebind(p, cfg, "subscriptions dropped");
+        const char *rebind = brk_events_rebind_due(p->events, s_now_ms(cfg));
+        if (rebind)
+            s_events_rebind(p, cfg, rebind);
         int64_t now = s_now_ms(cfg);
         for (int k = 0; k < MAX_WORKER_PER_TURN && (items[1].revents & ZMQ_POLLIN); k++)
             if (!brk_workers_handle(p->workers, now)) /* until none waits: no ZMQ_EVENTS */
@@ -407,11 +408,12 @@ int main(int argc, char **argv) {
            " CURVE handshakes denied, %" PRIu64
            " messages from revoked keys; tenant binding: %" PRIu64
            " jobs tenant-forbidden, event subscriptions %" PRIu64 " refused, %" PRIu64
-           " narrowed, %" PRIu64 " dropped",
+           " narrowed, %" PRIu64 " dropped, %" PRIu64 " tainted, %" PRIu64 " events withheld",
            n.verdicts[RL_V_ACCEPTED], n.verdicts[RL_V_DEFERRED], n.verdicts[RL_V_REJECTED],
            n.dispatched, n.reports, n.inbound[0], n.inbound[1], n.inbound[2], n.inbound[3],
            n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames, n.auth_denied,
-           n.auth_revoked, n.tenant_forbidden, n.subs_refused, n.subs_narrowed, n.subs_dropped);
+           n.auth_revoked, n.tenant_forbidden, n.subs_refused, n.subs_narrowed, n.subs_dropped,
+           n.subs_tainted, n.events_withheld);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);
