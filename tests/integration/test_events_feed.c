@@ -37,6 +37,7 @@ typedef struct {
     brk_counters_t n;
     brk_auth_t *auth;
     brk_events_t *events;
+    void *peers[8]; /* open peer sockets: closed by the teardown when a test failed midway */
 } s_feed_t;
 
 static s_feed_t s_feed;
@@ -65,6 +66,9 @@ static int s_setup(void **state) {
 
 static int s_teardown(void **state) {
     (void)state;
+    for (int i = 0; i < 8; i++)
+        if (s_feed.peers[i])
+            zmq_close(s_feed.peers[i]); /* else zmq_ctx_term would wait for them forever */
     brk_events_destroy(&s_feed.events);
     zmq_close(s_feed.xpub);
     brk_auth_destroy(&s_feed.auth);
@@ -77,7 +81,19 @@ static void *s_peer(int type) {
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_connect(s, s_feed.endpoint), 0);
+    for (int i = 0; i < 8; i++)
+        if (!s_feed.peers[i]) {
+            s_feed.peers[i] = s;
+            break;
+        }
     return s;
+}
+
+static void s_close(void *s) {
+    for (int i = 0; i < 8; i++)
+        if (s_feed.peers[i] == s)
+            s_feed.peers[i] = NULL;
+    zmq_close(s);
 }
 
 /* Lets the XPUB process its commands (libzmq does it inside ZMQ_EVENTS) every 10 ms for up to
@@ -137,7 +153,7 @@ static void test_gone_subscriber(void **state) {
     void *gone = s_peer(ZMQ_SUB);
     zmq_setsockopt(gone, ZMQ_SUBSCRIBE, "acme\x1f", 5);
     assert_true(s_settle(true, 2000)); /* its subscription is queued, with its pipe */
-    zmq_close(gone);
+    s_close(gone);
     s_settle(false, 300);           /* its disconnection processed: the pipe freed, still queued */
     assert_int_equal(s_drain(), 2); /* the subscription, then libzmq's unsubscription */
     assert_int_equal(s_feed.n.subs_tainted, 1);
@@ -159,13 +175,13 @@ static void test_gone_subscriber(void **state) {
     zmq_getsockopt(s_feed.xpub, ZMQ_LAST_ENDPOINT, s_feed.endpoint, &len);
     brk_events_rebound(s_feed.events, s_feed.xpub, 1000);
     assert_null(brk_events_rebind_due(s_feed.events, 1000));
-    zmq_close(live);
+    s_close(live);
     live = s_peer(ZMQ_SUB);
     zmq_setsockopt(live, ZMQ_SUBSCRIBE, "", 0);
     assert_true(s_settle(true, 2000));
     s_drain();
     assert_true(s_delivered(live));
-    zmq_close(live);
+    s_close(live);
     s_settle(false, 100);
     s_drain();
 }
@@ -185,7 +201,7 @@ static void test_live_unsubscription(void **state) {
     assert_int_equal(s_feed.n.subs_tainted, tainted);
     assert_null(brk_events_rebind_due(s_feed.events, 1000));
     assert_true(s_delivered(sub));
-    zmq_close(sub);
+    s_close(sub);
     s_settle(false, 100);
     s_drain();
 }
@@ -214,8 +230,8 @@ static void test_junk_then_subscription(void **state) {
     assert_true(s_settle(true, 2000));
     assert_int_equal(s_drain(), 1);
     assert_true(s_delivered(sub));
-    zmq_close(sub);
-    zmq_close(xsub);
+    s_close(sub);
+    s_close(xsub);
 }
 
 int main(void) {
