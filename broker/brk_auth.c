@@ -1,13 +1,15 @@
 /* brk_auth.c — CURVE on pregond's sockets and the ZAP handler that admits keys (see brk_auth.h).
  *
  * The ZAP handler (ZeroMQ RFC 27) is a REP socket bound to inproc://zeromq.zap.01 in pregond's
- * context before any CURVE socket binds: libzmq asks it about every handshake and waits for the
- * answer, which pregond's loop gives as soon as brk_auth_zap_socket is readable. It answers 200
- * with the key's name as User-Id when the client's public key is in the keys folder for a role
- * that may use the socket's ZAP domain, 400 otherwise (counted in brk_counters_t.auth_denied,
- * logged through pg_logsum: an unknown key retrying every 100 ms must not flood the log).
- * The keys are one array sorted by name, replaced whole on a successful reload. Not the key
- * file format (common/pg_keyfile) and not what an identity may do per message (the modules). */
+ * context before any CURVE socket binds and closed after them (a stable libzmq admits every
+ * CURVE client when no handler is bound: ZMQ_ZAP_ENFORCE_DOMAIN is a draft option), so libzmq
+ * asks it about every handshake and waits for the answer, which pregond's loop gives as soon as
+ * brk_auth_zap_socket is readable. It answers 200 with the key's name as User-Id when the client's
+ * public key is in the keys folder for a role that may use the socket's ZAP domain, 400 otherwise
+ * (counted in brk_counters_t.auth_denied, logged through pg_logsum: an unknown key retrying every
+ * 100 ms must not flood the log). The keys are one array sorted by name, replaced whole on a
+ * successful reload. Not the key file format (common/pg_keyfile) and not what an identity may do
+ * per message (the modules). */
 #include "brk_auth.h"
 
 #include <dirent.h>
@@ -138,6 +140,11 @@ static int s_set_load(const char *dir, s_keyset_t *out, char *err, size_t err_le
     if (rc != 0)
         s_set_clear(out);
     return rc;
+}
+
+/* The key named like probe's name, or NULL (bsearch wants a non-NULL base even for 0 items). */
+static const s_key_t *s_find_name(const s_keyset_t *set, const s_key_t *probe) {
+    return set->n ? bsearch(probe, set->keys, set->n, sizeof *set->keys, s_by_name) : NULL;
 }
 
 static const s_key_t *s_find_raw(const s_keyset_t *set, const uint8_t *raw) {
@@ -430,13 +437,12 @@ int brk_auth_reload(brk_auth_t *self, char *err, size_t err_len) {
         return -1;
     size_t added = 0, removed = 0;
     for (size_t i = 0; i < fresh.n; i++)
-        if (!bsearch(&fresh.keys[i], self->set.keys, self->set.n, sizeof *self->set.keys,
-                     s_by_name)) {
+        if (!s_find_name(&self->set, &fresh.keys[i])) {
             added++;
             pg_log("reload: key %s added", fresh.keys[i].id.name);
         }
     for (size_t i = 0; i < self->set.n; i++)
-        if (!bsearch(&self->set.keys[i], fresh.keys, fresh.n, sizeof *fresh.keys, s_by_name)) {
+        if (!s_find_name(&fresh, &self->set.keys[i])) {
             removed++;
             pg_log("reload: key %s removed (its connections' messages are refused from now on)",
                    self->set.keys[i].id.name);
@@ -457,9 +463,7 @@ const brk_identity_t *brk_auth_peer(brk_auth_t *self, zmq_msg_t *frame) {
         return NULL;
     s_key_t probe;
     snprintf(probe.id.name, sizeof probe.id.name, "%s", user);
-    const s_key_t *k = self->set.n ? bsearch(&probe, self->set.keys, self->set.n,
-                                             sizeof *self->set.keys, s_by_name)
-                                   : NULL;
+    const s_key_t *k = s_find_name(&self->set, &probe);
     return k ? &k->id : NULL;
 }
 

@@ -35,16 +35,25 @@ echo "== starting redis-server, pregond, pregon-hooks, pregon-sandbox, pregon-sm
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly yes --dir "$dir" \
   --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 wait_for 10 sh -c "redis-cli -s '$dir/redis.sock' ping 2>/dev/null | grep -q PONG"
+# CURVE keys, as in production: pregond's, the campaign system's, the worker's, pregon-hooks'
+mkdir -p "$dir/own" "$dir/keys"
+$B/broker/pregonctl keys new pregond --role broker --dir "$dir/own" >/dev/null
+$B/broker/pregonctl keys new campaigns --role client --tenants acme-cobranzas --dir "$dir/own" >/dev/null
+$B/broker/pregonctl keys new sms --role worker --channels sms --dir "$dir/own" >/dev/null
+$B/broker/pregonctl keys new hooks --role hooks --dir "$dir/own" >/dev/null
+cp "$dir/own/campaigns.pub" "$dir/own/sms.pub" "$dir/own/hooks.pub" "$dir/keys/"
+keys() { echo "--key-file $dir/own/$1.key --broker-key-file $dir/own/pregond.pub"; }
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock"}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
+security: {curve: 1, secret_key_file: own/pregond.key, keys: keys}
 policies: $root/deploy/policies
 templates: $root/deploy/templates.yaml
 YAML
 $B/broker/pregond --config "$dir/pregon.yaml" 2>"$dir/pregond.log" & pids+=($!)
 export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token
 # pregon-hooks: the provider's webhooks (signed) in, InboundEvents to pregond
-$B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$dir/hooks" \
+$B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$dir/hooks" $(keys hooks) \
   2>"$dir/hooks.log" & pids+=($!)
 wait_for 10 grep -q "serving: http" "$dir/hooks.log"
 hooks=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
@@ -60,12 +69,12 @@ curl -s "$sb/_sandbox/twilio-sms/replies" -d "[$(for n in $stoppers; do
   printf '{"number":"%s","body":"%s","delay_ms":300},' "$n" "$([ "${n:1:2}" = 15 ] && echo STOP || echo Baja)"
   done | sed 's/,$//')]" >/dev/null
 $B/channels/sms/pregon-sms --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
-  --concurrency 64 --policy-dir "$root/deploy/policies" \
+  $(keys sms) --concurrency 64 --policy-dir "$root/deploy/policies" \
   --status-callback "$hooks/twilio/sms/status" 2>"$dir/sms.log" & pids+=($!)
 wait_for 10 grep -q "joined on sms" "$dir/pregond.log"
 
 echo "== submitting deploy/examples/campaign.jsonl ($(wc -l <deploy/examples/campaign.jsonl) jobs)"
-$B/broker/pregonctl submit --endpoint "ipc://$dir/front" deploy/examples/campaign.jsonl || true
+$B/broker/pregonctl submit --endpoint "ipc://$dir/front" $(keys campaigns) deploy/examples/campaign.jsonl || true
 wait_for 60 bash -c '[ "$(stat ready.sms)" = 0 ] && [ "$(stat leased)" = 0 ]' || true
 # the callbacks of the last messages: until pregon-hooks holds nothing and no job waits in SENT
 wait_for 20 bash -c "[ \"\$(curl -s $hooks/metrics | awk '\$1 == \"pregon_hooks_in_flight\" {print \$2}')\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' --scan --pattern 'pg:{s*}:j:*' | sed 's/^/HGET /; s/\$/ s/' | redis-cli -s '$dir/redis.sock' | grep -c '^sent\$')\" = 0 ]" || true
@@ -113,7 +122,7 @@ if [ -n "$first" ]; then
     "debtor_id": "someone-else", "channel": "sms", "contact": sys.argv[1], "template_id": "aviso_mora_sms",
     "jurisdiction": "US", "time_zone": "America/New_York", "variables": {"nombre": "Ana", "monto": "$1",
     "producto": "x", "fecha": "1/1", "enlace": "x", "acreedor": "Acme", "telefono": "1"}}))' "$first" |
-    $B/broker/pregonctl submit --endpoint "ipc://$dir/front" --json - 2>/dev/null | sed 's/^/    /'
+    $B/broker/pregonctl submit --endpoint "ipc://$dir/front" $(keys campaigns) --json - 2>/dev/null | sed 's/^/    /'
 fi
 echo
 echo "== stopping what the demo started"

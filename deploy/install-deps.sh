@@ -6,7 +6,7 @@ PKGS=(build-essential cmake pkg-config clang-format
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libhiredis-dev
       libjansson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcmocka-dev libcsv-dev
       redis-server redis-tools tzdata curl ca-certificates jq python3
-      python3-zmq python3-protobuf protobuf-compiler prometheus)
+      python3-zmq python3-protobuf python3-yaml protobuf-compiler prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,6 +18,7 @@
 
 #include "pc_jobs_reader.h"
 #include "pg_channel.h"
+#include "pg_curve.h"
 #include "pc_time.h"
 #include "pg_log.h"
 #include "pregon.pb-c.h"
@@ -278,19 +279,31 @@ static int s_send_batch(void *sock, Pregon__SendRequest **jobs, size_t n, long s
 }
 
 static void s_usage(FILE *to) {
-    fprintf(to, "usage: pregonctl submit [--endpoint URL] [--batch N] [--window N] [--json]\n"
-                "                        [--timeout S] [--csv] FILE.jsonl|FILE.csv|-\n"
-                "  Sends each job (a JSON line, or a CSV row under a header of pregon.proto field\n"
-                "  names with var.NAME columns for variables) to pregond; prints a summary of\n"
-                "  verdicts by rule, or one JSON verdict per job with --json.\n");
+    fprintf(to,
+            "usage: pregonctl submit [--endpoint URL] [--batch N] [--window N] [--json]\n"
+            "                        [--timeout S] [--csv] [--key-file F --broker-key-file F]\n"
+            "                        FILE.jsonl|FILE.csv|-\n"
+            "  Sends each job (a JSON line, or a CSV row under a header of pregon.proto field\n"
+            "  names with var.NAME columns for variables) to pregond; prints a summary of\n"
+            "  verdicts by rule, or one JSON verdict per job with --json.\n"
+            "  --key-file: this client's CURVE key (NAME.key, mode 0600; env PREGON_KEY_FILE),\n"
+            "  --broker-key-file: pregond's .pub (env PREGON_BROKER_KEY_FILE); without both\n"
+            "  pregonctl connects in plaintext.\n");
 }
 
 int pc_submit_main(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"batch", required_argument, NULL, 'b'},
-        {"window", required_argument, NULL, 'w'},   {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},           {"csv", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"endpoint", required_argument, NULL, 'e'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"window", required_argument, NULL, 'w'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"csv", no_argument, NULL, 'C'},
+                                         {"key-file", required_argument, NULL, 'k'},
+                                         {"broker-key-file", required_argument, NULL, 'K'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *key_file = getenv("PREGON_KEY_FILE"),
+               *broker_key_file = getenv("PREGON_BROKER_KEY_FILE");
     const char *endpoint =
         getenv("PREGON_FRONTEND") ? getenv("PREGON_FRONTEND") : "tcp://127.0.0.1:5555";
     long batch_size = 500, window = 4, timeout_s = 30;
@@ -316,6 +329,12 @@ int pc_submit_main(int argc, char **argv) {
                 break;
             case 'C':
                 format_csv = 1;
+                break;
+            case 'k':
+                key_file = optarg;
+                break;
+            case 'K':
+                broker_key_file = optarg;
                 break;
             case 'h':
                 s_usage(stdout);
@@ -344,12 +363,23 @@ int pc_submit_main(int argc, char **argv) {
             st.total_lines += ch == '\n';
         rewind(in);
     }
+    char kerr[1024];
+    pg_curve_t *curve = pg_curve_load(key_file, broker_key_file, kerr, sizeof kerr);
+    if (!curve && kerr[0]) {
+        fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(kerr, PG_LOG_QUOTED_MAX).s);
+        if (in != stdin)
+            fclose(in);
+        return 2;
+    }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(sock, endpoint) != 0) {
+    int curve_rc = pg_curve_apply(curve, sock, kerr, sizeof kerr);
+    pg_curve_destroy(&curve); /* libzmq keeps its copy */
+    if (curve_rc != 0 || zmq_connect(sock, endpoint) != 0) {
         fprintf(stderr, "pregonctl: cannot connect to %s: %s\n",
-                pg_log_quoted(endpoint, PG_LOG_QUOTED_MAX).s, zmq_strerror(zmq_errno()));
+                pg_log_quoted(endpoint, PG_LOG_QUOTED_MAX).s,
+                curve_rc != 0 ? kerr : zmq_strerror(zmq_errno()));
         zmq_close(sock);
         zmq_ctx_term(ctx);
         return 2;

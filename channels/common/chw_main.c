@@ -22,6 +22,7 @@
 
 #include "chw_recheck.h"
 #include "chw_worker.h"
+#include "pg_curve.h"
 #include "pg_log.h"
 #include "pg_logsum.h"
 
@@ -59,6 +60,8 @@ enum {
     O_POLICY_DIR,
     O_LOG_LEVEL,
     O_EXIT_ON_HALT,
+    O_KEY_FILE,
+    O_BROKER_KEY_FILE,
     O_HELP,
     O_VERSION,
     O_COUNT
@@ -84,6 +87,11 @@ static const struct {
     [O_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn or info (default info)"},
     [O_EXIT_ON_HALT] = {"exit-on-halt", NULL,
                         "leave and exit 69 when the channel halts (default: stay, hand back)"},
+    [O_KEY_FILE] = {"key-file", "FILE",
+                    "this worker's CURVE key, NAME.key, mode 0600 (env PREGON_KEY_FILE)"},
+    [O_BROKER_KEY_FILE] = {"broker-key-file", "FILE",
+                           "pregond's public key, its .pub (env PREGON_BROKER_KEY_FILE); "
+                           "without both: plaintext"},
     [O_HELP] = {"help", NULL, "this text"},
     [O_VERSION] = {"version", NULL, "the program's version"},
 };
@@ -101,6 +109,7 @@ struct chw_opts {
 
 typedef struct {
     chw_config_t cfg;
+    const char *key_file, *broker_key_file; /* CURVE: flags, else the environment */
     int log_level;
     bool exit_on_halt;
     char default_id[128];
@@ -224,6 +233,12 @@ static int s_set_common(s_settings_t *s, int id, const char *arg) {
             break;
         case O_EXIT_ON_HALT:
             s->exit_on_halt = true;
+            break;
+        case O_KEY_FILE:
+            s->key_file = arg;
+            break;
+        case O_BROKER_KEY_FILE:
+            s->broker_key_file = arg;
             break;
         default:
             break;
@@ -545,8 +560,18 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
     cfg->event_ctx = &log;
     cfg->stop_flag = &s_stop;
     int err = CHW_OK;
+    char kerr[1024];
+    pg_curve_t *curve = pg_curve_load(s->key_file, s->broker_key_file, kerr, sizeof kerr);
+    if (!curve && kerr[0]) {
+        pg_log("%s", kerr);
+        pg_logsum_destroy(&log.folded);
+        rl_policyset_destroy(&policies);
+        return CHW_EXIT_CONFIG;
+    }
+    cfg->curve = curve;
     chw_worker_t *worker = chw_worker_new(cfg, driver, &err);
     if (!worker) {
+        pg_curve_destroy(&curve);
         pg_log("cannot start the worker (broker %s): %s", pg_log_quoted(cfg->endpoint, S_SHOWN).s,
                chw_strerror(err));
         pg_logsum_destroy(&log.folded);
@@ -562,14 +587,16 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
     signal(SIGPIPE, SIG_IGN);
 
     if (s->log_level >= S_LOG_INFO)
-        pg_log("worker %s (incarnation %s)%s%s, concurrency %u, broker %s",
+        pg_log("worker %s (incarnation %s)%s%s, concurrency %u, broker %s, %s%s",
                pg_log_quoted(cfg->worker_id, S_ID_SHOWN).s, chw_worker_incarnation(worker),
                log.identity[0] ? ", " : "", log.identity, cfg->concurrency,
-               pg_log_quoted(cfg->endpoint, S_SHOWN).s);
+               pg_log_quoted(cfg->endpoint, S_SHOWN).s, curve ? "CURVE key " : "plaintext",
+               curve ? pg_curve_name(curve) : "");
     int rc = chw_worker_run(worker);
     pg_logsum_destroy(&log.folded); /* pending summaries first */
     s_log_summary(worker, rc);
     chw_worker_destroy(&worker);
+    pg_curve_destroy(&curve); /* after the worker: it reopens its socket with the keys */
     rl_policyset_destroy(&policies);
     if (rc != CHW_OK)
         return CHW_EXIT_FAILURE;
@@ -585,6 +612,8 @@ int chw_main(int argc, char **argv, const chw_program_t *p) {
     static s_settings_t s; /* large (the option names); one per process */
     memset(&s, 0, sizeof s);
     const char *env_broker = getenv("PREGON_BROKER");
+    s.key_file = getenv("PREGON_KEY_FILE");
+    s.broker_key_file = getenv("PREGON_BROKER_KEY_FILE");
     s.cfg = (chw_config_t){
         .channel = p->channel,
         .endpoint = env_broker && *env_broker ? env_broker : "tcp://127.0.0.1:5556",

@@ -169,6 +169,7 @@ int chw__open_socket(chw_worker_t *self) {
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        pg_curve_apply(self->cfg.curve, sock, NULL, 0) != 0 ||
         zmq_connect(sock, self->endpoint) != 0) {
         zmq_close(sock);
         return CHW_ERR_ZMQ;

@@ -23,6 +23,7 @@
 #include "pregon.pb-c.h"
 #include "chw_driver.h"
 #include "chw_retry.h"
+#include "pg_curve.h"
 
 typedef struct chw_worker chw_worker_t;
 
@@ -98,6 +99,8 @@ typedef struct {
     chw_event_fn on_event; /* may be NULL */
     void *event_ctx;
     volatile sig_atomic_t *stop_flag; /* set by a signal handler: leave and return; may be NULL */
+    const pg_curve_t *curve; /* borrowed, outlives the worker: CURVE keys for the broker socket
+                              * (every reconnection); NULL = plaintext */
 } chw_config_t;
 
 /* Room for WorkerReady.held_leases, in protobuf bytes (the rest of the message is < 300 bytes):

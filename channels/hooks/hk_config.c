@@ -31,6 +31,8 @@ static const s_field_t s_fields[] = {
     F("broker.heartbeat_ms", T_INT, heartbeat_ms, 10, 600000),
     F("broker.ack_timeout_ms", T_INT, ack_timeout_ms, 1, 600000),
     F("broker.max_in_flight", T_INT, max_in_flight, 1, 10000000),
+    F("broker.key_file", T_PATH, curve_key, 0, 0),
+    F("broker.broker_key_file", T_PATH, broker_pub, 0, 0),
     F("twilio.auth_tokens_file", T_PATH, twilio_tokens, 0, 0),
 };
 #undef F

@@ -19,6 +19,8 @@ typedef struct {
     int heartbeat_ms;        /* broker.heartbeat_ms */
     int ack_timeout_ms;      /* broker.ack_timeout_ms */
     int max_in_flight;       /* broker.max_in_flight */
+    char curve_key[512];     /* broker.key_file: this process's CURVE NAME.key; "" = plaintext */
+    char broker_pub[512];    /* broker.broker_key_file: pregond's .pub */
     char twilio_tokens[512]; /* twilio.auth_tokens_file; "" = env TWILIO_ACCOUNT_SID and
                               * TWILIO_AUTH_TOKEN */
 } hk_config_t;
@@ -26,8 +28,9 @@ typedef struct {
 /* Fills cfg with the defaults. */
 void hk_config_defaults(hk_config_t *cfg);
 
-/* Reads the file at path over cfg. A relative twilio.auth_tokens_file is resolved against the
- * file's folder. Returns 0, or -1 with "FILE:LINE:COL: reason" in err. */
+/* Reads the file at path over cfg. A relative twilio.auth_tokens_file, broker.key_file or
+ * broker.broker_key_file is resolved against the file's folder. Returns 0, or -1 with
+ * "FILE:LINE:COL: reason" in err. */
 int hk_config_load(hk_config_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Sets one setting by its dotted name from text (flags use this too). Returns 0, or -1 with a

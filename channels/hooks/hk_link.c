@@ -224,6 +224,7 @@ static int s_open(hk_link_t *self) {
         zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        pg_curve_apply(self->cfg.curve, self->sock, NULL, 0) != 0 ||
         zmq_connect(self->sock, self->endpoint) != 0)
         return -1;
     self->last_open = s_now();

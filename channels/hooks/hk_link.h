@@ -22,6 +22,7 @@
 
 #include "hk_metrics.h"
 #include "hk_module.h"
+#include "pg_curve.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +54,7 @@ void hk_hold_free(void *hold);
 
 typedef struct {
     const char *endpoint;    /* pregond's hooks ROUTER, e.g. "tcp://127.0.0.1:5558" */
+    const pg_curve_t *curve; /* borrowed, outlives the link: CURVE keys; NULL = plaintext */
     unsigned heartbeat_ms;   /* >= 10 */
     unsigned ack_timeout_ms; /* >= 1 */
     unsigned max_in_flight;  /* events submitted and unanswered, >= 1 */

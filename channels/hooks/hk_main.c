@@ -37,6 +37,8 @@ static void s_usage(FILE *out) {
             "  --ack-timeout-ms MS        broker.ack_timeout_ms\n"
             "  --heartbeat-ms MS          broker.heartbeat_ms\n"
             "  --max-in-flight N          broker.max_in_flight\n"
+            "  --key-file FILE            broker.key_file: this process's CURVE key (NAME.key)\n"
+            "  --broker-key-file FILE     broker.broker_key_file: pregond's public key (.pub)\n"
             "  --help\n");
 }
 
@@ -51,6 +53,8 @@ static const struct option s_options[] = {
     {"ack-timeout-ms", required_argument, NULL, 'a'},
     {"heartbeat-ms", required_argument, NULL, 'h'},
     {"max-in-flight", required_argument, NULL, 'f'},
+    {"key-file", required_argument, NULL, 'k'},
+    {"broker-key-file", required_argument, NULL, 'K'},
     {"help", no_argument, NULL, 'H'},
     {NULL, 0, NULL, 0},
 };
@@ -75,6 +79,10 @@ static const char *s_key_of(int opt) {
             return "broker.heartbeat_ms";
         case 'f':
             return "broker.max_in_flight";
+        case 'k':
+            return "broker.key_file";
+        case 'K':
+            return "broker.broker_key_file";
         default:
             return NULL;
     }
@@ -162,6 +170,7 @@ typedef struct {
     hk_metrics_t *metrics;
     void *zctx;
     hk_link_t *link;
+    pg_curve_t *curve; /* CURVE keys of the broker socket; NULL = plaintext */
     hk_module_t twilio_sms;
     hk_server_t *server;
     int sigfd;
@@ -172,6 +181,7 @@ static void s_teardown(s_proc_t *p) {
         hk_link_stop(p->link);
     hk_server_destroy(&p->server);
     hk_link_destroy(&p->link);
+    pg_curve_destroy(&p->curve); /* after the link: it reopens its socket with the keys */
     if (p->zctx)
         zmq_ctx_term(p->zctx);
     hk_metrics_destroy(&p->metrics);
@@ -204,7 +214,13 @@ static int s_start(s_proc_t *p) {
         pg_log("cannot start: out of memory");
         return 1;
     }
+    p->curve = pg_curve_load(p->cfg.curve_key, p->cfg.broker_pub, err, sizeof err);
+    if (!p->curve && err[0]) {
+        pg_log("broker.key_file: %s", err);
+        return 2;
+    }
     hk_link_config_t lc = {.endpoint = p->cfg.broker,
+                           .curve = p->curve,
                            .heartbeat_ms = (unsigned)p->cfg.heartbeat_ms,
                            .ack_timeout_ms = (unsigned)p->cfg.ack_timeout_ms,
                            .max_in_flight = (unsigned)p->cfg.max_in_flight,

@@ -2,6 +2,8 @@
 # private temp dir removed on exit with every process started, polling helpers, Redis on a Unix
 # socket, the sandbox on a free port, the job generator. Expects `build` and `src` to be set.
 # PG_REDIS_CLUSTER=1: Redis is a cluster node owning all slots (tests/integration/redis_lib.sh).
+# CURVE=1: pregond's sockets are CURVE servers and pregon-sms and pregonctl connect with keys
+# made by `pregonctl keys new` (make_keys, once per run); CURVE=0 (default): plaintext.
 . "$src/tests/integration/redis_lib.sh"
 dir=$(mktemp -d /tmp/pregon-bench.XXXXXX)
 pids=()
@@ -54,23 +56,41 @@ with open(path, "w") as f:
 PY
 }
 
+# make_keys: pregond's, a client's and a worker's CURVE keys in $dir/own, the admitted .pub
+# files in $dir/keys (once per run; CURVE=1 uses them)
+make_keys() {
+  [ -f "$dir/own/pregond.key" ] && return 0
+  mkdir -p "$dir/own" "$dir/keys"
+  "$build/broker/pregonctl" keys new pregond --role broker --dir "$dir/own" >/dev/null
+  "$build/broker/pregonctl" keys new bench --role client --tenants '*' --dir "$dir/own" >/dev/null
+  "$build/broker/pregonctl" keys new sms --role worker --channels sms --dir "$dir/own" >/dev/null
+  cp "$dir/own/bench.pub" "$dir/own/sms.pub" "$dir/keys/"
+}
+# client_keys NAME: the flags of a client holding $dir/own/NAME.key when CURVE=1, else none
+client_keys() {
+  [ "${CURVE:-0}" = 1 ] && echo "--key-file $dir/own/$1.key --broker-key-file $dir/own/pregond.pub"
+  return 0
+}
+
 # start_worker [ARGS...]: one pregon-sms on ipc://$dir/back against the sandbox
 start_worker() {
   TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
-    "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" \
+    "$build/channels/sms/pregon-sms" --broker "ipc://$dir/back" --base-url "$sb" $(client_keys sms) \
     --from +15005550006 --concurrency "${CONCURRENCY:-512}" "$@" 2>>"$dir/sms.log" &
   pids+=($!)
 }
 
 # submit FILE: pregonctl submit, batches of 1000, 8 in flight; its summary in FILE.out
-submit() { "$build/broker/pregonctl" submit --endpoint "ipc://$dir/front" --batch 1000 --window 8 "$1" >"$1.out"; }
+submit() { "$build/broker/pregonctl" submit --endpoint "ipc://$dir/front" --batch 1000 --window 8 $(client_keys bench) "$1" >"$1.out"; }
 
 # start_pregond [CLOCK_OFFSET_S]: pregond on ipc:// endpoints with the benchmark policies;
 # sets pregond_pid and waits until it serves
 start_pregond() {
+  [ "${CURVE:-0}" = 1 ] && make_keys
   cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock"}
 sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", hooks: "ipc://$dir/hooks"}
+security: {curve: ${CURVE:-0}, secret_key_file: "$dir/own/pregond.key", keys: "$dir/keys"}
 policies: $src/tests/bench/policies
 templates: $src/deploy/templates.yaml
 limits: {max_queue: 10000000}

@@ -5,7 +5,8 @@
  * not serve, then an invalid one. With a third argument (the backend endpoint) it also
  * announces a worker whose id holds a newline and a forged log line: pregond's log must show it
  * escaped on one line (run.sh checks). Usage: frames ENDPOINT MAX_FRAME_BYTES. Prints "N passed, M
- * failed". */
+ * failed". With CURVE on (env PREGON_BROKER_KEY_FILE): the submitter connects with the key of
+ * PREGON_KEY_FILE, the worker with that of PREGON_WORKER_KEY_FILE. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <zmq.h>
 
+#include "pg_curve.h"
 #include "pregon.pb-c.h"
 
 static int s_passed, s_failed;
@@ -46,9 +48,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: frames ENDPOINT MAX_FRAME_BYTES [BACKEND]\n");
         return 2;
     }
+    char err[512];
+    const char *broker_key = getenv("PREGON_BROKER_KEY_FILE");
+    pg_curve_t *client = pg_curve_load(getenv("PREGON_KEY_FILE"), broker_key, err, sizeof err);
+    pg_curve_t *worker =
+        pg_curve_load(getenv("PREGON_WORKER_KEY_FILE"), broker_key, err, sizeof err);
+    if (broker_key && *broker_key && (!client || !worker)) {
+        fprintf(stderr, "frames: %s\n", err);
+        return 2;
+    }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    pg_curve_apply(client, sock, err, sizeof err);
     zmq_connect(sock, argv[1]);
 
     const char garbage[] = "\xff\xff\xff\x0f this is not protobuf";
@@ -135,6 +147,7 @@ int main(int argc, char **argv) {
     if (argc == 4) { /* a hostile worker id: newline, a forged line, an escape sequence */
         void *w = zmq_socket(ctx, ZMQ_DEALER);
         zmq_setsockopt(w, ZMQ_LINGER, &linger, sizeof linger);
+        pg_curve_apply(worker, w, err, sizeof err);
         zmq_connect(w, argv[3]);
         Pregon__WorkerReady ready = PREGON__WORKER_READY__INIT;
         ready.channel = PREGON__CHANNEL__SMS;
@@ -208,6 +221,8 @@ int main(int argc, char **argv) {
 
     zmq_close(sock);
     zmq_ctx_term(ctx);
+    pg_curve_destroy(&client);
+    pg_curve_destroy(&worker);
     printf("%d passed, %d failed\n", s_passed, s_failed);
     return s_failed ? 1 : 0;
 }

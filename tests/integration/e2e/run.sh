@@ -7,6 +7,9 @@
 # policy open from 07:00 are deferred and must be released 10 seconds later.
 # PG_REDIS_CLUSTER=1: Redis is a cluster node owning all slots (tests/integration/redis_lib.sh),
 # so every cross-slot call fails; ctest's cluster.e2e runs it so.
+# CURVE is on, as in production: pregond's, acme's and the worker's keys are made by
+# `pregonctl keys new`; pregonctl and frames find theirs in PREGON_KEY_FILE and
+# PREGON_BROKER_KEY_FILE, pregon-sms is given its own with --key-file.
 set -uo pipefail
 build=$1
 src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
@@ -47,9 +50,19 @@ start=$(( now - now % 86400 + 7 * 3600 - 10 ))          # today 06:59:50 UTC
 offset=$((start - now))
 opens=$(( start + 10 ))                                  # 07:00:00
 cp -r "$here/policies" "$dir/policies"   # a copy: the SIGHUP test adds a bad file to it
+mkdir -p "$dir/own" "$dir/keys"
+newkey() { "$ctl" keys new "$@" --dir "$dir/own" >/dev/null || { echo "pregonctl keys new $* failed"; exit 1; }; }
+newkey pregond --role broker
+newkey acme --role client --tenants '*'
+newkey sms --role worker --channels sms
+newkey probe --role worker --channels sms
+cp "$dir/own/acme.pub" "$dir/own/sms.pub" "$dir/own/probe.pub" "$dir/keys/"
+export PREGON_KEY_FILE="$dir/own/acme.key" PREGON_BROKER_KEY_FILE="$dir/own/pregond.pub"
+export PREGON_WORKER_KEY_FILE="$dir/own/probe.key" # frames' hostile worker
 cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
 sockets: {frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*", hooks: "tcp://127.0.0.1:*"}
+security: {curve: 1, secret_key_file: own/pregond.key, keys: keys}
 policies: $dir/policies
 templates: $src/deploy/templates.yaml
 channels: sms,voice
@@ -69,6 +82,7 @@ sed -i "s|sockets: {.*}|sockets: {frontend: \"$front\", backend: \"$back\", even
 start_sms() {
   TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token \
     "$build/channels/sms/pregon-sms" --broker "$back" --base-url "$sb" --from +15005550006 \
+    --key-file "$dir/own/sms.key" \
     --concurrency 16 --heartbeat-ms 200 --policy-dir "$here/worker-policies" 2>>"$dir/sms.log" &
   pids+=($!); sms_pid=$!
 }
