@@ -24,6 +24,14 @@ typedef struct {
     uint64_t auth_denied;      /* CURVE handshakes the ZAP handler refused (brk_auth) */
     uint64_t auth_revoked;     /* messages from a key no longer admitted (removed at a reload
                                 * while its peer stayed connected): refused */
+    /* tenant binding (brk_tenancy.h): jobs refused tenant-forbidden (also in verdicts[REJECTED]);
+     * event subscriptions refused (naming no tenant of their key), narrowed to the key's
+     * tenants, or dropped (read while libzmq could not say which subscriber sent them, after a
+     * message that was no subscription: brk_events.h); such messages */
+    uint64_t tenant_forbidden, subs_refused, subs_narrowed, subs_dropped, events_bad_frames;
+    /* subscriptions that may have been applied for a subscriber already gone, and events not
+     * published while the feed could not be trusted (brk_events.c) */
+    uint64_t subs_tainted, events_withheld;
 } brk_counters_t;
 
 #endif

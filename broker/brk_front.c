@@ -8,10 +8,13 @@
 #include <zmq.h>
 
 #include "brk_admission.h"
+#include "brk_tenancy.h"
 #include "brk_validate.h"
+#include "pg_log.h"
 #include "pregon.pb-c.h"
 
-#define MAX_FRAMES 16
+#define MAX_FRAMES       16
+#define FORBIDDEN_LOG_MS 10000 /* at most one line about tenant-forbidden jobs per interval */
 
 struct brk_front {
     void *sock;       /* borrowed */
@@ -21,6 +24,8 @@ struct brk_front {
     const brk_rules_t *rules;
     brk_events_t *events;
     brk_counters_t *n;
+    int64_t forbidden_logged_ms; /* when the last line about tenant-forbidden jobs was written */
+    uint64_t forbidden_folded;   /* such jobs since that line */
 };
 
 typedef struct {
@@ -34,7 +39,7 @@ brk_front_t *brk_front_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg
     brk_front_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (brk_front_t){sock, auth, cfg, redis, rules, events, n};
+    *self = (brk_front_t){sock, auth, cfg, redis, rules, events, n, INT64_MIN / 2, 0};
     return self;
 }
 
@@ -102,31 +107,60 @@ static void s_reply_error(brk_front_t *self, s_multipart_t *m, const char *batch
     s_reply(self, m, &reply);
 }
 
-/* Admits the batch's jobs and answers one verdict per job. */
+/* Logs a batch's jobs refused tenant-forbidden: at most one line per FORBIDDEN_LOG_MS, the
+ * others folded into the next line's count. */
+static void s_log_forbidden(brk_front_t *self, const brk_identity_t *id, const char *tenant,
+                            size_t n, int64_t now_ms) {
+    if (now_ms - self->forbidden_logged_ms < FORBIDDEN_LOG_MS) {
+        self->forbidden_folded += n;
+        return;
+    }
+    pg_log("frontend: %s submitted %zu job(s) for tenant %.64s, which it may not submit for: "
+           "REJECTED tenant-forbidden (%llu more in the last %d s)",
+           id ? id->name : "a key no longer known", n, tenant,
+           (unsigned long long)self->forbidden_folded, FORBIDDEN_LOG_MS / 1000);
+    self->forbidden_logged_ms = now_ms;
+    self->forbidden_folded = 0;
+}
+
+/* Admits the jobs of the batch that identity id may submit (brk_tenancy_split: the others are
+ * REJECTED tenant-forbidden here, before admission, so nothing is stored, counted or audited
+ * under a tenant the key is not bound to) and answers one verdict per job. */
 static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBatch *batch,
-                          int64_t now_ms) {
-    size_t n = batch->n_jobs, k = n ? n : 1;
+                          const brk_identity_t *id, int64_t now_ms) {
+    size_t n = batch->n_jobs, k = n ? n : 1, a = 0;
     rl_admit_verdict_t *verdicts = calloc(k, sizeof *verdicts);
+    rl_admit_verdict_t *admitted = calloc(k, sizeof *admitted);
+    size_t *allowed = calloc(k, sizeof *allowed);
+    Pregon__SendRequest **reqs = calloc(k, sizeof *reqs);
     void **payloads = calloc(k, sizeof *payloads);
     size_t *lens = calloc(k, sizeof *lens);
     Pregon__Verdict *pv = calloc(k, sizeof *pv);
     Pregon__Verdict **pvp = calloc(k, sizeof *pvp);
-    int ok = verdicts && payloads && lens && pv && pvp;
-    for (size_t i = 0; ok && i < n; i++) {
-        lens[i] = pregon__send_request__get_packed_size(batch->jobs[i]);
-        payloads[i] = malloc(lens[i] ? lens[i] : 1);
-        if (!payloads[i])
+    int ok = verdicts && admitted && allowed && reqs && payloads && lens && pv && pvp;
+    if (ok)
+        a = brk_tenancy_split(id, batch->jobs, n, allowed, verdicts);
+    for (size_t j = 0; ok && j < a; j++) {
+        reqs[j] = batch->jobs[allowed[j]];
+        lens[j] = pregon__send_request__get_packed_size(reqs[j]);
+        payloads[j] = malloc(lens[j] ? lens[j] : 1);
+        if (!payloads[j])
             ok = 0;
         else
-            pregon__send_request__pack(batch->jobs[i], payloads[i]);
+            pregon__send_request__pack(reqs[j], payloads[j]);
     }
-    if (ok && n)
-        brk_admission_run(self->cfg, self->redis, self->rules, batch->jobs,
-                          (const void *const *)payloads, lens, n, 0, now_ms, verdicts);
+    if (ok && a)
+        brk_admission_run(self->cfg, self->redis, self->rules, reqs, (const void *const *)payloads,
+                          lens, a, 0, now_ms, admitted);
+    for (size_t j = 0; ok && j < a; j++)
+        verdicts[allowed[j]] = admitted[j];
     if (ok) {
         Pregon__SubmitReply reply = PREGON__SUBMIT_REPLY__INIT;
         reply.batch_id = s_echo(batch->batch_id);
-        for (size_t i = 0; i < n; i++) {
+        const char *first_forbidden = NULL; /* the tenant of the first job refused */
+        for (size_t i = 0, j = 0; i < n; i++) {
+            bool forbidden = !(j < a && allowed[j] == i);
+            j += !forbidden;
             pregon__verdict__init(&pv[i]);
             pv[i].job_id = s_echo(batch->jobs[i]->job_id);
             pv[i].code = (Pregon__Verdict__Code)verdicts[i].code;
@@ -137,18 +171,30 @@ static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBat
             pvp[i] = &pv[i];
             if (verdicts[i].code >= 1 && verdicts[i].code <= 6)
                 self->n->verdicts[verdicts[i].code]++;
-            brk_events_publish(self->events, "verdict", s_echo(batch->jobs[i]->tenant),
+            if (forbidden) { /* no event: it would reach the subscribers of the named tenant */
+                if (!first_forbidden)
+                    first_forbidden = batch->jobs[i]->tenant ? batch->jobs[i]->tenant : "";
+                self->n->tenant_forbidden++;
+                continue;
+            }
+            /* the topic names the tenant only when it is a valid one (an invalid one, which
+             * only a '*' key can submit, goes to the tenant-less topic) */
+            const char *tenant = batch->jobs[i]->tenant;
+            brk_events_publish(self->events, "verdict", brk_val_tenant(tenant) ? "" : tenant,
                                pv[i].job_id, batch->jobs[i]->channel, &pv[i], NULL);
         }
+        if (first_forbidden)
+            s_log_forbidden(self, id, first_forbidden, n - a, now_ms);
         reply.verdicts = pvp;
         reply.n_verdicts = n;
         s_reply(self, m, &reply);
     } else {
         s_reply_error(self, m, batch->batch_id, "busy", "out of memory");
     }
-    for (size_t i = 0; payloads && i < n; i++)
-        free(payloads[i]);
-    free(verdicts), free(payloads), free(lens), free(pv), free(pvp);
+    for (size_t j = 0; payloads && j < a; j++)
+        free(payloads[j]);
+    free(verdicts), free(admitted), free(allowed), free(reqs), free(payloads), free(lens);
+    free(pv), free(pvp);
 }
 
 bool brk_front_handle(brk_front_t *self, int64_t now_ms) {
@@ -181,7 +227,12 @@ bool brk_front_handle(brk_front_t *self, int64_t now_ms) {
                  self->cfg->max_batch);
         s_reply_error(self, &m, batch->batch_id, "too-large", detail);
     } else {
-        s_admit_batch(self, &m, batch, now_ms);
+        /* who sent it: the identity of the key (NULL: removed since it connected, may nothing:
+         * every job is tenant-forbidden) */
+        const brk_identity_t *id = brk_auth_peer(self->auth, body);
+        if (!id || !(id->roles & BRK_ROLE_CLIENT))
+            self->n->auth_revoked++;
+        s_admit_batch(self, &m, batch, id, now_ms);
     }
     if (batch)
         pregon__submit_batch__free_unpacked(batch, NULL);

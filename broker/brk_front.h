@@ -4,7 +4,14 @@
  * (a frame that is not a SubmitBatch, a frame over limits.max_frame_bytes, more than
  * limits.max_batch jobs) are answered with SubmitReply.error and counted; nothing is silently
  * dropped. Ids are echoed in verdicts only when they are valid (strict protobuf clients must be
- * able to parse every reply). */
+ * able to parse every reply).
+ *
+ * Each job's tenant must be one the submitting key may submit for (brk_auth_peer of the frame,
+ * then brk_tenancy_split): any other job is answered REJECTED, rule auth.tenant, reason
+ * tenant-forbidden, before admission (no idempotency record, no contact counted, no audit
+ * record, no event), counted (brk_counters_t.tenant_forbidden) and logged at most once per
+ * 10 s. So a job id another key submitted first for a tenant it is not bound to is still new
+ * to that tenant. The frontend takes only SubmitBatch: no other request names a tenant. */
 #ifndef BRK_FRONT_H
 #define BRK_FRONT_H
 

@@ -2,7 +2,9 @@
  *
  * The modules own the work: brk_front (submit), brk_workers (workers, dispatch), brk_reports
  * (reports to the store), brk_timers (retries, deferrals, lease expiry), brk_redis (the
- * connection, fail closed, the dataset stamp). Redis holds the truth: this process keeps only
+ * connection, fail closed, the dataset stamp), brk_events (the feed: each subscription decided
+ * for its key's tenants; this file binds its socket again when keys are reloaded or
+ * subscriptions were dropped). Redis holds the truth: this process keeps only
  * the worker table and counters, so it can be killed and restarted at any moment.
  * Signal handlers only set flags: SIGTERM/SIGINT stop, SIGHUP reloads policies and templates
  * and the CURVE keys folder (a bad file keeps the old ones and says why). */
@@ -41,6 +43,7 @@
 #define MAX_WORKER_PER_TURN 4096
 #define HOOKS_MAX_FRAME     (2 << 20) /* pregon-hooks' bodies are at most 1 MiB (hk_config) */
 #define MAX_HOOKS_PER_TURN  1024      /* inbound events applied per loop turn (each a few calls) */
+#define MAX_SUBS_PER_TURN   1024      /* event subscriptions decided per loop turn */
 #define FRONT_BUDGET_MS     5
 #define FRONT_HARD_MAX      (64 << 20) /* frames above max(this, 16 x the limit) drop the peer */
 
@@ -85,6 +88,10 @@ static void *s_bind(void *zctx, brk_auth_t *auth, const brk_config_t *cfg, int t
         int handover = 1; /* a worker reconnecting under its routing id takes its place over */
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
         zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);
+    }
+    if (type == ZMQ_XPUB) { /* subscriptions are brk_events' to decide, per subscriber's key */
+        int manual = 1;
+        zmq_setsockopt(s, ZMQ_XPUB_MANUAL, &manual, sizeof manual);
     }
     if (zmq_bind(s, endpoint) != 0) {
         pg_log("cannot bind the %s socket to %s: %s", what, endpoint, zmq_strerror(errno));
@@ -161,6 +168,43 @@ typedef struct {
     brk_hooks_t *hooks;
 } s_parts_t;
 
+/* Binds the events socket again where it is bound, after keys were reloaded or subscriptions
+ * dropped (brk_events.h): every subscriber is disconnected, reconnects by itself and subscribes
+ * again, decided for its key as it is now. The old socket is unbound and its listener awaited
+ * closed through a monitor first (libzmq closes it in its I/O thread: binding before would fail
+ * on a port still held, and the old listener's close would remove the new ipc file), at most
+ * 1 s, then a new XPUB is bound on the resolved endpoint. */
+static void s_events_rebind(s_parts_t *p, const brk_config_t *cfg, const char *why) {
+    static unsigned s_seq;
+    char ep[256], mon_ep[64];
+    size_t len = sizeof ep;
+    if (!p->pub_sock || zmq_getsockopt(p->pub_sock, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
+        return;
+    snprintf(mon_ep, sizeof mon_ep, "inproc://pregond-events-closed-%u", s_seq++);
+    void *mon = NULL;
+    if (zmq_socket_monitor(p->pub_sock, mon_ep, ZMQ_EVENT_CLOSED | ZMQ_EVENT_CLOSE_FAILED) == 0) {
+        mon = zmq_socket(p->zctx, ZMQ_PAIR);
+        if (mon && zmq_connect(mon, mon_ep) != 0) {
+            zmq_close(mon);
+            mon = NULL;
+        }
+    }
+    zmq_unbind(p->pub_sock, ep);
+    zmq_pollitem_t item = {mon, 0, ZMQ_POLLIN, 0};
+    if (mon && zmq_poll(&item, 1, 1000) <= 0)
+        pg_log("events: the listener on %s was not closed within 1 s", ep);
+    if (mon)
+        zmq_close(mon);
+    zmq_socket_monitor(p->pub_sock, NULL, 0);
+    zmq_close(p->pub_sock);
+    p->pub_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_XPUB, ep, "events");
+    brk_events_rebound(p->events, p->pub_sock, s_now_ms(cfg));
+    if (p->pub_sock)
+        pg_log("events: bound again on %s (%s): subscribers subscribe again", ep, why);
+    else
+        pg_log("events: the feed is off until pregond restarts (%s)", why);
+}
+
 /* The loop: workers first (their reports and credit free capacity for what comes next), then
  * submissions within a time budget, dispatch, timers. Returns the exit code. */
 static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
@@ -171,14 +215,16 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
             char err[1024];
             if (brk_auth_reload(p->auth, err, sizeof err) != 0)
                 pg_log("reload: keys kept as they were: %s", err);
+            else if (brk_auth_zap_socket(p->auth)) /* keys may have changed: decide again */
+                s_events_rebind(p, cfg, "keys reloaded");
         }
         /* sockets not in use are left out (a NULL socket would mean fd 0): front, back, then
-         * hooks and ZAP when they exist */
-        void *opt[2] = {p->hooks_sock, brk_auth_zap_socket(p->auth)};
-        zmq_pollitem_t items[4] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
+         * hooks, ZAP and events when they exist */
+        void *opt[3] = {p->hooks_sock, brk_auth_zap_socket(p->auth), p->pub_sock};
+        zmq_pollitem_t items[5] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
                                    {p->back_sock, 0, ZMQ_POLLIN, 0}};
-        int n_items = 2, at[2] = {-1, -1}; /* where hooks and ZAP are in items */
-        for (int i = 0; i < 2; i++)
+        int n_items = 2, at[3] = {-1, -1, -1}; /* where hooks, ZAP and events are in items */
+        for (int i = 0; i < 3; i++)
             if (opt[i]) {
                 at[i] = n_items;
                 items[n_items++] = (zmq_pollitem_t){opt[i], 0, ZMQ_POLLIN, 0};
@@ -196,6 +242,13 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         bool hooks_in = at[0] >= 0 && (items[at[0]].revents & ZMQ_POLLIN);
         if (at[1] >= 0 && (items[at[1]].revents & ZMQ_POLLIN))
             brk_auth_on_zap(p->auth); /* handshakes first: a peer waits for its answer */
+        bool subs_in = at[2] >= 0 && (items[at[2]].revents & ZMQ_POLLIN);
+        for (int k = 0; k < MAX_SUBS_PER_TURN && subs_in; k++)
+            if (!brk_events_handle(p->events, s_now_ms(cfg)))
+                break;
+        const char *rebind = brk_events_rebind_due(p->events, s_now_ms(cfg));
+        if (rebind)
+            s_events_rebind(p, cfg, rebind);
         int64_t now = s_now_ms(cfg);
         for (int k = 0; k < MAX_WORKER_PER_TURN && (items[1].revents & ZMQ_POLLIN); k++)
             if (!brk_workers_handle(p->workers, now)) /* until none waits: no ZMQ_EVENTS */
@@ -231,7 +284,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->front_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->frontend, "frontend");
     p->back_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->backend, "backend");
     if (cfg->events[0])
-        p->pub_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_PUB, cfg->events, "events");
+        p->pub_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_XPUB, cfg->events, "events");
     if (cfg->hooks[0])
         p->hooks_sock = s_bind(p->zctx, p->auth, cfg, ZMQ_ROUTER, cfg->hooks, "hooks");
     if (!p->front_sock || !p->back_sock || (cfg->events[0] && !p->pub_sock) ||
@@ -241,7 +294,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     s_broker_tag(cfg, tag, sizeof tag);
     int64_t now = s_now_ms(cfg);
     p->keys = st_keys_new(cfg->redis_prefix, cfg->shards);
-    p->events = brk_events_new(p->pub_sock);
+    p->events = brk_events_new(p->pub_sock, p->auth, n);
     p->redis = p->keys ? brk_redis_new(cfg, p->keys, tag, n) : NULL;
     p->reports = brk_reports_new(p->redis, p->keys, p->events, n);
     p->front = brk_front_new(p->front_sock, p->auth, cfg, p->redis, rules, p->events, n);
@@ -372,11 +425,15 @@ int main(int argc, char **argv) {
            " dispatched, %" PRIu64 " reports; inbound events: %" PRIu64 " applied, %" PRIu64
            " duplicate, %" PRIu64 " ignored, %" PRIu64 " unknown, %" PRIu64 " refused, %" PRIu64
            " invalid, %" PRIu64 " error, %" PRIu64 " bad frames; %" PRIu64
-           " CURVE handshakes denied, %" PRIu64 " messages from revoked keys",
+           " CURVE handshakes denied, %" PRIu64
+           " messages from revoked keys; tenant binding: %" PRIu64
+           " jobs tenant-forbidden, event subscriptions %" PRIu64 " refused, %" PRIu64
+           " narrowed, %" PRIu64 " dropped, %" PRIu64 " tainted, %" PRIu64 " events withheld",
            n.verdicts[RL_V_ACCEPTED], n.verdicts[RL_V_DEFERRED], n.verdicts[RL_V_REJECTED],
            n.dispatched, n.reports, n.inbound[0], n.inbound[1], n.inbound[2], n.inbound[3],
            n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames, n.auth_denied,
-           n.auth_revoked);
+           n.auth_revoked, n.tenant_forbidden, n.subs_refused, n.subs_narrowed, n.subs_dropped,
+           n.subs_tainted, n.events_withheld);
     pg_log("stopping: reports ignored: %" PRIu64 " naming no current lease, %" PRIu64
            " not from the lease's holder; %" PRIu64 " workers refused",
            n.wrong_leases, n.foreign_reports, n.workers_refused);
