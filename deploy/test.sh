@@ -23,7 +23,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-test
 ctest --output-on-failure --timeout 600 -j"$(nproc)"
 
-# ---- fuzzing (tests/fuzz; NOTES-fuzz.md): where clang-14 is installed, build the libFuzzer
+# ---- fuzzing (tests/fuzz; docs/fuzzing.md): where clang-14 is installed, build the libFuzzer
 # targets in build-fuzz/ and run each for 20 s, two at a time; a crash fails the run ----------
 cd "$root"
 if command -v clang-14 >/dev/null; then

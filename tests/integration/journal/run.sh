@@ -204,7 +204,7 @@ print("received", len(received))
 print("received_not_sent", sum(1 for j in received if states.get(j) not in ("sent", "delivered")))
 unknown = [j for j, s in states.items() if s == "unknown"]
 # A pg_lease call that Redis ran as it shut down, whose answer pregond never got: leased in Redis,
-# never dispatched, UNKNOWN at expiry (pregond's, not the worker's: see NOTES-journal.md).
+# never dispatched, UNKNOWN at expiry (pregond's, not the worker's: see docs/reliability.md).
 lost_reply = [j for j in unknown if j not in received and 0 <= stop - last_dispatch.get(j, -10**9) <= 200]
 print("unknown", len(unknown))
 print("unknown_lease_reply_lost", len(lost_reply))
