@@ -69,7 +69,8 @@ curl -s "$sb/_sandbox/twilio-sms/replies" -d "[$(for n in $stoppers; do
   printf '{"number":"%s","body":"%s","delay_ms":300},' "$n" "$([ "${n:1:2}" = 15 ] && echo STOP || echo Baja)"
   done | sed 's/,$//')]" >/dev/null
 $B/channels/sms/pregon-sms --broker "ipc://$dir/back" --base-url "$sb" --from +15005550006 \
-  $(keys sms) --concurrency 64 --policy-dir "$root/deploy/policies" \
+  $(keys sms) --worker-id demo-sms --journal "$dir/sms.journal" --concurrency 64 \
+  --policy-dir "$root/deploy/policies" \
   --status-callback "$hooks/twilio/sms/status" 2>"$dir/sms.log" & pids+=($!)
 wait_for 10 grep -q "joined on sms" "$dir/pregond.log"
 
