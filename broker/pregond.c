@@ -378,8 +378,10 @@ int main(int argc, char **argv) {
            n.inbound[4], n.inbound[5], n.inbound[6], n.hooks_bad_frames, n.auth_denied,
            n.auth_revoked);
     pg_log("stopping: reports ignored: %" PRIu64 " naming no current lease, %" PRIu64
-           " not from the lease's holder; %" PRIu64 " workers refused",
-           n.wrong_leases, n.foreign_reports, n.workers_refused);
+           " not from the lease's holder; %" PRIu64 " workers refused; handed back: %" PRIu64
+           " lost in transit or never started, %" PRIu64 " of lease calls whose answer was lost",
+           n.wrong_leases, n.foreign_reports, n.workers_refused, n.handed_back_lost,
+           n.handed_back_unanswered);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);
