@@ -15,8 +15,10 @@ typedef struct {
     uint64_t bad_leases, expired_leases, released_deferred, released_retries, redis_errors;
     uint64_t reports_dropped;  /* reports not kept: Redis unreachable and MAX_PENDING queued */
     uint64_t handed_back_lost; /* leases a worker did not hold on reconnect: handed back */
-    uint64_t wrong_leases;     /* reports naming a lease id that is not the current lease's */
-    uint64_t foreign_reports;  /* reports from a worker that does not hold the lease */
+    uint64_t handed_back_unanswered; /* leases of a pg_lease call whose answer was lost (Redis
+                                      * ran it, pregond never got the reply): handed back */
+    uint64_t wrong_leases;           /* reports naming a lease id that is not the current lease's */
+    uint64_t foreign_reports;        /* reports from a worker that does not hold the lease */
     uint64_t workers_refused;  /* WorkerReady refused: channel not the key's, table room full */
     uint64_t failed, retries;  /* reports that left a job FAILED / in RETRY */
     uint64_t inbound[7];       /* inbound events by result, in BRK_INBOUND_RESULTS order */

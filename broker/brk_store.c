@@ -166,8 +166,69 @@ static char *s_nonces(brk_store_t *self, int n) {
     return hex;
 }
 
+/* A pg_lease call of one brk_store_lease: whether its jobs reached the caller. */
+typedef enum { S_ASKED, S_TAKEN, S_NOT_RUN } s_fate_t;
+typedef struct {
+    int shard;
+    char *nonces;
+    s_fate_t fate;
+} s_call_t;
+
+/* The calls of a brk_store_lease that failed: none of their jobs is dispatched. Each call that
+ * may have run (no reply, or a reply whose jobs were not handed out) is remembered in `lost`;
+ * a Redis error reply proves its call did not run. Frees the nonces. */
+static void s_remember(brk_lost_t *lost, rl_channel_t ch, int64_t until_ms, s_call_t *calls,
+                       size_t n, bool failed) {
+    for (size_t c = 0; c < n; c++) {
+        if (failed && lost && calls[c].fate != S_NOT_RUN) {
+            int n_nonces = (int)(strlen(calls[c].nonces) / ST_NONCE_HEX);
+            brk_lost_add(lost, calls[c].shard, (int)ch, until_ms, calls[c].nonces, n_nonces);
+        }
+        free(calls[c].nonces);
+    }
+}
+
+/* Reads the replies of calls[from..to) in order (the connection stays in step). A call without a
+ * reply (connection lost) and every one after it keep the fate S_ASKED: outcome unknown. */
+static int s_read_leases(brk_store_t *self, s_call_t *calls, size_t from, size_t to,
+                         const int *asked, bool *full, brk_leased_t **out, size_t *n_out,
+                         size_t *cap, int *left) {
+    int rc = 0;
+    for (size_t c = from; c < to; c++) {
+        redisReply *r = NULL;
+        if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
+            s_seterr(self, "FCALL pg_lease", NULL);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            calls[c].fate = S_NOT_RUN; /* an error reply: it leased nothing */
+            if (rc == 0)
+                s_seterr(self, "FCALL pg_lease", r);
+            rc = -1;
+        } else if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements % 4)) {
+            s_seterr(self, "FCALL pg_lease", r);
+            rc = -1; /* keep reading: the connection stays in step */
+        }
+        for (size_t i = 0; rc == 0 && i + 3 < r->elements; i += 4)
+            if (s_push(self, out, n_out, cap, r->element[i], (unsigned)atoi(r->element[i + 2]->str),
+                       r->element[i + 3]->str, r->element[i + 1]) < 0)
+                rc = -1;
+        if (rc == 0) {
+            int got = (int)r->elements / 4;
+            full[calls[c].shard] = got == asked[c - from];
+            *left -= got;
+            calls[c].fate = S_TAKEN;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* Over 100 lines: the rounds of calls, their arguments and the bookkeeping of lost answers read
+ * best in one place. */
 int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms,
-                    int64_t now_ms, const char *worker_tag, brk_leased_t **out, size_t *n_out) {
+                    int64_t now_ms, const char *worker_tag, brk_lost_t *lost, brk_leased_t **out,
+                    size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     if (n <= 0 || ch <= RL_CH_NONE || ch >= RL_CH_COUNT)
@@ -182,10 +243,15 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(what, sizeof what, "q:%s", rl_channel_name(ch));
     int left = n, rc = 0;
-    size_t cap = 0;
+    size_t cap = 0, n_calls_all = 0;
     bool *full = calloc((size_t)shards, sizeof *full);
-    if (!full)
+    /* every call of every round, so that a failure can remember those whose jobs are lost */
+    s_call_t *all = calloc((size_t)shards * 4, sizeof *all);
+    int *asked = malloc((size_t)shards * sizeof *asked);
+    if (!full || !all || !asked) {
+        free(full), free(all), free(asked);
         return -1;
+    }
     for (int s = 0; s < shards; s++)
         full[s] = true;
     for (int round = 0; round < 4 && left > 0 && rc == 0; round++) {
@@ -203,13 +269,7 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
             n_calls = asking;
         int share = (left + n_calls - 1) / n_calls;
         int calls = 0, start = self->lease_rr[ch];
-        int *which = malloc((size_t)shards * sizeof *which),
-            *asked = malloc((size_t)shards * sizeof *asked);
-        if (!which || !asked) {
-            free(which), free(asked);
-            rc = -1;
-            break;
-        }
+        size_t first = n_calls_all;
         for (int k = 0, budget = left; k < shards && budget > 0; k++) {
             int s = (start + k) % shards;
             if (!full[s])
@@ -231,47 +291,79 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
             size_t argl[13];
             for (int i = 0; i < 13; i++)
                 argl[i] = (size_t)-1;
-            int appended = st_fn_append(self->fn, "pg_lease", 13, argv, argl);
-            free(nonces); /* the command is formatted by now */
-            if (appended < 0) {
+            if (st_fn_append(self->fn, "pg_lease", 13, argv, argl) < 0) {
+                free(nonces);
                 s_fnerr(self);
                 rc = -1;
                 break;
             }
-            which[calls] = s;
+            all[n_calls_all++] = (s_call_t){s, nonces, S_ASKED}; /* kept: its answer may be lost */
             asked[calls++] = want;
             budget -= want;
         }
         self->lease_rr[ch] = (start + 1) % shards;
-        for (int c = 0; c < calls; c++) {
-            redisReply *r = NULL;
-            if (redisGetReply(self->redis, (void **)&r) != REDIS_OK) {
-                s_seterr(self, "FCALL pg_lease", NULL);
-                rc = -1;
-                break;
-            }
-            if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements % 4)) {
-                s_seterr(self, "FCALL pg_lease", r);
-                rc = -1; /* keep reading: the connection stays in step */
-            }
-            for (size_t i = 0; rc == 0 && i + 3 < r->elements; i += 4)
-                if (s_push(self, out, n_out, &cap, r->element[i],
-                           (unsigned)atoi(r->element[i + 2]->str), r->element[i + 3]->str,
-                           r->element[i + 1]) < 0)
-                    rc = -1;
-            if (rc == 0) {
-                int got = (int)r->elements / 4;
-                full[which[c]] = got == asked[c];
-                left -= got;
-            }
-            freeReplyObject(r);
-        }
-        free(which), free(asked);
+        if (s_read_leases(self, all, first, first + (size_t)calls, asked, full, out, n_out, &cap,
+                          &left) < 0)
+            rc = -1;
     }
-    free(full);
     if (rc < 0 && !self->err[0])
         snprintf(self->err, sizeof self->err, "out of memory");
+    s_remember(lost, ch, lease_until_ms, all, n_calls_all, rc < 0);
+    if (rc < 0) { /* none is dispatched: the caller gets none */
+        brk_store_leased_free(*out, *n_out);
+        *out = NULL;
+        *n_out = 0;
+    }
+    free(full), free(all), free(asked);
     return rc;
+}
+
+int brk_store_recover_lost(brk_store_t *self, brk_lost_t *lost, brk_leased_t **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    size_t cap = 0;
+    for (const brk_lost_call_t *call; (call = brk_lost_oldest(lost)) != NULL;) {
+        char set[ST_KEY_MAX];
+        st_key_shared(self->keys, call->shard, "leases", set, sizeof set);
+        /* the exact score: the leases this shard gave in that millisecond, the call's among
+         * them if it ran */
+        redisReply *keys = redisCommand(self->redis, "ZRANGEBYSCORE %s %lld %lld", set,
+                                        (long long)call->until_ms, (long long)call->until_ms);
+        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+            s_seterr(self, "ZRANGEBYSCORE", keys);
+            freeReplyObject(keys);
+            return -1;
+        }
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAppendCommand(self->redis, "HMGET %b att l s", keys->element[i]->str,
+                               keys->element[i]->len);
+        int rc = 0;
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *h = NULL;
+            if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
+                s_seterr(self, "HMGET", NULL);
+                freeReplyObject(keys);
+                return -1;
+            }
+            bool ours = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
+                        h->element[0]->type == REDIS_REPLY_STRING &&
+                        h->element[2]->type == REDIS_REPLY_STRING &&
+                        strcmp(h->element[2]->str, "dispatched") == 0 &&
+                        brk_lost_has_nonce(call, s_lease_nonce(h->element[1]));
+            if (ours &&
+                s_push(self, out, n_out, &cap, keys->element[i], (unsigned)atoi(h->element[0]->str),
+                       s_lease_nonce(h->element[1]), NULL) < 0)
+                rc = -1;
+            freeReplyObject(h);
+        }
+        freeReplyObject(keys);
+        if (rc < 0) {
+            snprintf(self->err, sizeof self->err, "out of memory");
+            return -1;
+        }
+        brk_lost_forget_oldest(lost);
+    }
+    return 0;
 }
 
 /* --- reports ------------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "brk_lost.h"
 #include "rl_policy.h"
 #include "st_fn.h"
 #include "st_keys.h"
@@ -64,9 +65,21 @@ const char *brk_store_strerror(const brk_store_t *self);
 /* Leases up to n ready jobs of channel ch to the worker `worker_tag` ("key/name#incarnation")
  * until lease_until_ms, visiting shards round-robin. Each lease gets a fresh nonce of
  * ST_NONCE_BYTES random bytes (opts.random), part of its lease id and kept with the lease. Returns
- * 0 with an array (*out, *n_out) the caller frees with brk_store_leased_free, or -1. */
+ * 0 with an array (*out, *n_out) the caller frees with brk_store_leased_free, or -1 with none
+ * (nothing to dispatch). On -1, every pg_lease call of it that may have leased jobs (its answer
+ * lost with the connection, or read but not handed out) is remembered in `lost` (may be NULL),
+ * for brk_store_recover_lost; a call answered with a Redis error leased nothing. */
 int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_until_ms,
-                    int64_t now_ms, const char *worker_tag, brk_leased_t **out, size_t *n_out);
+                    int64_t now_ms, const char *worker_tag, brk_lost_t *lost, brk_leased_t **out,
+                    size_t *n_out);
+
+/* Finds the leases of the calls remembered in `lost`, oldest first: in the call's shard, the
+ * leases expiring at the call's until_ms exactly (ZRANGEBYSCORE, then HMGET att l s of each),
+ * still `dispatched`, whose nonce is one the call drew. Their lease ids and attempts go to *out
+ * (payload NULL; free with brk_store_leased_free); each call looked at is forgotten. Returns 0,
+ * or -1 when Redis failed (the calls not yet looked at stay remembered; *out holds what was
+ * found before). One shard per command. */
+int brk_store_recover_lost(brk_store_t *self, brk_lost_t *lost, brk_leased_t **out, size_t *n_out);
 void brk_store_leased_free(brk_leased_t *arr, size_t n);
 
 /* Result of a report: the state the job is left in ("sent", "retry"...), or "stale" (about

@@ -123,12 +123,16 @@ void brk_timers_run(brk_timers_t *self, int64_t now_ms) {
         s_release_retries(self, brk_redis_store(self->redis), now_ms);
         if (brk_redis_store(self->redis))
             s_release_deferred(self, brk_redis_store(self->redis), now_ms);
-        if (brk_redis_store(self->redis))
+        /* the leases of a call whose answer was lost are handed back first: expired, they would
+         * read UNKNOWN (Redis down longer than lease_ms) */
+        if (brk_redis_store(self->redis) && brk_workers_recover_lost(self->workers, now_ms) == 0 &&
+            brk_redis_store(self->redis))
             s_expire_leases(self, brk_redis_store(self->redis), now_ms);
         return;
     }
     /* between ticks: one more chunk of whatever backlog the tick found */
-    if (self->lease_backlog && brk_redis_ok(self->redis, now_ms))
+    if (self->lease_backlog && brk_redis_ok(self->redis, now_ms) &&
+        brk_workers_recover_lost(self->workers, now_ms) == 0 && brk_redis_store(self->redis))
         s_expire_leases(self, brk_redis_store(self->redis), now_ms);
     if ((!self->deferred_backlog && !self->retry_backlog) || !brk_workers_any(self->workers))
         return;

@@ -4,7 +4,8 @@
  * A tick every TIMER_MS handles one chunk of each. When a tick finds a full chunk due (a
  * campaign submitted at 03:00 for 07:00, thousands of leases after a crash), the rest is handled
  * a chunk per loop turn between dispatches, while the workers' ready queues stay short: a backlog
- * goes out at the rate the workers take it. */
+ * goes out at the rate the workers take it. The lease-expiry sweep waits until the leases of
+ * lease calls whose answer was lost are handed back (brk_workers_recover_lost). */
 #ifndef BRK_TIMERS_H
 #define BRK_TIMERS_H
 

@@ -57,6 +57,7 @@ struct brk_workers {
     bool no_worker_logged[RL_CH_COUNT];
     bool channel_halted[RL_CH_COUNT];
     pg_logsum_t *logsum; /* refusals and foreign reports: bounded lines */
+    brk_lost_t *lost;    /* lease calls whose answer was lost, until recovered */
 };
 
 static void s_on_result(void *ctx, int64_t now_ms, const void *peer, size_t peer_len,
@@ -79,7 +80,9 @@ brk_workers_t *brk_workers_new(void *sock, brk_auth_t *auth, const brk_config_t 
                             .n = n};
     self->w = calloc(MAX_WORKERS, sizeof *self->w);
     self->logsum = pg_logsum_new(&(pg_logsum_config_t){.interval_ms = 10000, .burst = 3});
-    if (!self->w || !self->logsum) {
+    self->lost = brk_lost_new();
+    if (!self->w || !self->logsum || !self->lost) {
+        brk_lost_destroy(&self->lost);
         pg_logsum_destroy(&self->logsum);
         free(self->w);
         free(self);
@@ -94,6 +97,12 @@ brk_workers_t *brk_workers_new(void *sock, brk_auth_t *auth, const brk_config_t 
 void brk_workers_destroy(brk_workers_t **self_p) {
     if (!self_p || !*self_p)
         return;
+    brk_workers_t *self = *self_p;
+    if (brk_lost_count(self->lost))
+        pg_log("stopping with %zu lease call(s) whose answer was lost not recovered: their leases "
+               "expire UNKNOWN",
+               brk_lost_count(self->lost));
+    brk_lost_destroy(&self->lost);
     pg_logsum_destroy(&(*self_p)->logsum);
     free((*self_p)->w);
     free(*self_p);
@@ -694,6 +703,8 @@ size_t brk_workers_dispatch(brk_workers_t *self, int64_t now_ms) {
     size_t total = 0;
     if (self->n_workers == 0 || !brk_redis_ok(self->redis, now_ms))
         return 0;
+    if (brk_workers_recover_lost(self, now_ms) < 0)
+        return 0;
     brk_store_t *store = brk_redis_store(self->redis);
     for (size_t k = 0; k < self->n_workers; k++) {
         s_worker_t *w = &self->w[(self->rr + k) % self->n_workers];
@@ -709,7 +720,13 @@ size_t brk_workers_dispatch(brk_workers_t *self, int64_t now_ms) {
             int64_t until = now_ms + self->cfg->lease_ms;
             brk_leased_t *jobs;
             size_t n;
-            if (brk_store_lease(store, w->channel, want, until, now_ms, w->tag, &jobs, &n) < 0) {
+            size_t lost_before = brk_lost_count(self->lost);
+            if (brk_store_lease(store, w->channel, want, until, now_ms, w->tag, self->lost, &jobs,
+                                &n) < 0) {
+                if (brk_lost_count(self->lost) != lost_before)
+                    pg_log("lease call for worker %s failed with its outcome unknown (%s): its "
+                           "leases are handed back once Redis answers",
+                           w->name, brk_store_strerror(store));
                 brk_redis_drop(self->redis, brk_store_strerror(store));
                 return total;
             }
@@ -723,6 +740,35 @@ size_t brk_workers_dispatch(brk_workers_t *self, int64_t now_ms) {
     }
     self->rr++;
     return total;
+}
+
+int brk_workers_recover_lost(brk_workers_t *self, int64_t now_ms) {
+    if (brk_lost_count(self->lost) == 0)
+        return 0;
+    brk_store_t *store = brk_redis_ok(self->redis, now_ms) ? brk_redis_store(self->redis) : NULL;
+    if (!store)
+        return -1;
+    const brk_lost_call_t *first = brk_lost_oldest(self->lost);
+    int channel = first->channel, asked = first->n;
+    size_t calls = brk_lost_count(self->lost);
+    brk_leased_t *found;
+    size_t n;
+    int rc = brk_store_recover_lost(store, self->lost, &found, &n);
+    for (size_t i = 0; i < n; i++)
+        brk_reports_add(self->reports, now_ms, found[i].lease_id, "HANDBACK", channel, "", "",
+                        "lease answer lost: never dispatched", now_ms / 1000, NULL, 0, 0, NULL);
+    self->n->handed_back_unanswered += n;
+    pg_log("recovered %zu lease call(s) whose answer was lost (first: %s, %d job(s) asked): %zu "
+           "lease(s) found in Redis, never dispatched: handed back%s",
+           calls - brk_lost_count(self->lost), rl_channel_name((rl_channel_t)channel), asked, n,
+           rc < 0 ? "; Redis failed before the rest" : "");
+    brk_store_leased_free(found, n);
+    brk_reports_flush(self->reports, now_ms); /* before any expiry sweep reads the leases */
+    if (rc < 0) {
+        brk_redis_drop(self->redis, brk_store_strerror(store));
+        return -1;
+    }
+    return 0;
 }
 
 void brk_workers_tick(brk_workers_t *self, int64_t now_ms) {

@@ -7,6 +7,8 @@
  * given nothing more; a worker silent for three heartbeats is gone. On a worker's (re)connection,
  * leases a previous incarnation of this broker gave that same worker process and that it no
  * longer holds were lost in transit: they are handed back, not left to expire UNKNOWN.
+ * A lease call whose answer was lost (Redis killed or the connection cut after it ran) is
+ * remembered (brk_lost.h); brk_workers_recover_lost hands its leases back once Redis answers.
  * A channel enabled in the configuration that has had no worker for limits.no_worker_warn_s is
  * logged once.
  *
@@ -50,6 +52,14 @@ bool brk_workers_handle(brk_workers_t *self, int64_t now_ms);
 
 /* Leases ready jobs to every worker with credit; returns how many were dispatched. */
 size_t brk_workers_dispatch(brk_workers_t *self, int64_t now_ms);
+
+/* Hands back the leases of the pg_lease calls whose answer was lost (brk_lost.h): leased in
+ * Redis, never dispatched (HANDBACK, detail "lease answer lost: never dispatched"; counted in
+ * handed_back_unanswered, one log line per call that had some), then applies the queued reports.
+ * Returns 0 when no such call is left to look at, -1 when some are and Redis cannot be asked
+ * now: lease expiry must wait then, or it would turn those leases UNKNOWN. Called by dispatch
+ * before it leases and by the timers before the lease-expiry sweep. */
+int brk_workers_recover_lost(brk_workers_t *self, int64_t now_ms);
 
 /* Heartbeats both ways, workers gone silent, channels without workers. */
 void brk_workers_tick(brk_workers_t *self, int64_t now_ms);

@@ -435,8 +435,10 @@ int main(int argc, char **argv) {
            n.auth_revoked, n.tenant_forbidden, n.subs_refused, n.subs_narrowed, n.subs_dropped,
            n.subs_tainted, n.events_withheld);
     pg_log("stopping: reports ignored: %" PRIu64 " naming no current lease, %" PRIu64
-           " not from the lease's holder; %" PRIu64 " workers refused",
-           n.wrong_leases, n.foreign_reports, n.workers_refused);
+           " not from the lease's holder; %" PRIu64 " workers refused; handed back: %" PRIu64
+           " lost in transit or never started, %" PRIu64 " of lease calls whose answer was lost",
+           n.wrong_leases, n.foreign_reports, n.workers_refused, n.handed_back_lost,
+           n.handed_back_unanswered);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);

@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
         brk_leased_t *l;
         size_t m;
         if (brk_store_lease(store, RL_CH_SMS, 512, now * 1000 + 30000, now * 1000, "anonymous/w#1",
-                            &l, &m) < 0 ||
+                            NULL, &l, &m) < 0 ||
             m == 0)
             break;
         for (size_t k = 0; k < m && got < n; k++)

@@ -67,7 +67,7 @@ static bool s_lease1(const char *tag, int64_t now_ms, char *buf, size_t len) {
     brk_leased_t *l = NULL;
     size_t m = 0;
     for (int round = 0; round < 16 && m == 0; round++) /* shards are visited round-robin */
-        brk_store_lease(s_store, RL_CH_SMS, 1, now_ms + 60000, now_ms, tag, &l, &m);
+        brk_store_lease(s_store, RL_CH_SMS, 1, now_ms + 60000, now_ms, tag, NULL, &l, &m);
     if (m == 1)
         snprintf(buf, len, "%s", l[0].lease_id);
     brk_store_leased_free(l, m);

@@ -144,8 +144,8 @@ static size_t s_lease_all(rl_channel_t ch) {
     for (int round = 0; round < 8; round++) { /* rejected jobs make a round come back short */
         brk_leased_t *l = NULL;
         size_t m = 0;
-        if (brk_store_lease(s_store, ch, 100, NOON * 1000 + 60000, NOON * 1000, "w#1", &l, &m) <
-            0) {
+        if (brk_store_lease(s_store, ch, 100, NOON * 1000 + 60000, NOON * 1000, "w#1", NULL, &l,
+                            &m) < 0) {
             fprintf(stderr, "lease: %s\n", brk_store_strerror(s_store));
             break;
         }
@@ -301,7 +301,8 @@ static void test_retry_then_suppressed(void) {
     brk_leased_t *l = NULL;
     size_t m = 0;
     for (int round = 0; round < 8 && m == 0; round++) /* the lease visits shards round-robin */
-        brk_store_lease(s_store, RL_CH_SMS, 10, NOON * 1000 + 60000, NOON * 1000, "w#1", &l, &m);
+        brk_store_lease(s_store, RL_CH_SMS, 10, NOON * 1000 + 60000, NOON * 1000, "w#1", NULL, &l,
+                        &m);
     CHECK(m == 1, "leased %zu", m);
     if (m == 1) {
         brk_report_t rep = {l[0].lease_id, "RETRY", "", "503", "", NOON + 10};
