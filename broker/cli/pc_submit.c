@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,8 +373,12 @@ int pc_submit_main(int argc, char **argv) {
         return 2;
     }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
+    /* never block past --timeout: with CURVE, a refused handshake leaves the DEALER without a
+     * peer, and a blocking send would wait for one for ever */
+    int linger = 0, io_timeout = (int)(timeout_s * 1000);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &io_timeout, sizeof io_timeout);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &io_timeout, sizeof io_timeout);
     int curve_rc = pg_curve_apply(curve, sock, kerr, sizeof kerr);
     pg_curve_destroy(&curve); /* libzmq keeps its copy */
     if (curve_rc != 0 || zmq_connect(sock, endpoint) != 0) {
@@ -414,6 +419,9 @@ int pc_submit_main(int argc, char **argv) {
         if (flush) {
             started[seq % window] = s_mono_ms();
             if (s_send_batch(sock, jobs, n, seq++) < 0) {
+                fprintf(stderr, "\npregonctl: cannot send to pregond at %s within %lds: %s\n",
+                        pg_log_quoted(endpoint, PG_LOG_QUOTED_MAX).s, timeout_s,
+                        zmq_strerror(errno));
                 failed = 1;
                 break;
             }
