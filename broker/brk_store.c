@@ -318,49 +318,68 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
     return rc;
 }
 
+/* Whether a dispatched job's lease (its `l` field) is one a scan wants. */
+typedef bool (*s_lease_pred_t)(brk_store_t *self, const redisReply *l, void *ctx);
+
+/* Appends to out the jobs of shard's leases set scored in [min, max] (ZRANGEBYSCORE bounds)
+ * that are still dispatched and whose `l` pred accepts: one ZRANGEBYSCORE, then one pipelined
+ * HMGET per job. Returns 0, or -1 with the reason in self->err. */
+static int s_scan_leases(brk_store_t *self, int shard, const char *min, const char *max,
+                         s_lease_pred_t pred, void *ctx, brk_leased_t **out, size_t *n_out,
+                         size_t *cap) {
+    char set[ST_KEY_MAX];
+    st_key_shared(self->keys, shard, "leases", set, sizeof set);
+    redisReply *keys = redisCommand(self->redis, "ZRANGEBYSCORE %s %s %s", set, min, max);
+    if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+        s_seterr(self, "ZRANGEBYSCORE", keys);
+        freeReplyObject(keys);
+        return -1;
+    }
+    for (size_t i = 0; i < keys->elements; i++)
+        redisAppendCommand(self->redis, "HMGET %b l att s", keys->element[i]->str,
+                           keys->element[i]->len);
+    int rc = 0;
+    for (size_t i = 0; i < keys->elements; i++) { /* every reply read, even after a failure */
+        redisReply *h = NULL;
+        if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
+            s_seterr(self, "HMGET", NULL);
+            freeReplyObject(keys);
+            return -1;
+        }
+        bool take = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 3;
+        for (size_t e = 0; take && e < 3; e++)
+            take = h->element[e]->type == REDIS_REPLY_STRING;
+        take =
+            take && strcmp(h->element[2]->str, "dispatched") == 0 && pred(self, h->element[0], ctx);
+        if (take &&
+            s_push(self, out, n_out, cap, keys->element[i], (unsigned)atoi(h->element[1]->str),
+                   s_lease_nonce(h->element[0]), NULL) < 0)
+            rc = -1;
+        freeReplyObject(h);
+    }
+    freeReplyObject(keys);
+    if (rc < 0)
+        snprintf(self->err, sizeof self->err, "out of memory");
+    return rc;
+}
+
+static bool s_is_lost_call(brk_store_t *self, const redisReply *l, void *ctx) {
+    (void)self;
+    return brk_lost_has_nonce(ctx, s_lease_nonce(l));
+}
+
 int brk_store_recover_lost(brk_store_t *self, brk_lost_t *lost, brk_leased_t **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     size_t cap = 0;
     for (const brk_lost_call_t *call; (call = brk_lost_oldest(lost)) != NULL;) {
-        char set[ST_KEY_MAX];
-        st_key_shared(self->keys, call->shard, "leases", set, sizeof set);
         /* the exact score: the leases this shard gave in that millisecond, the call's among
          * them if it ran */
-        redisReply *keys = redisCommand(self->redis, "ZRANGEBYSCORE %s %lld %lld", set,
-                                        (long long)call->until_ms, (long long)call->until_ms);
-        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
-            s_seterr(self, "ZRANGEBYSCORE", keys);
-            freeReplyObject(keys);
+        char score[32];
+        snprintf(score, sizeof score, "%lld", (long long)call->until_ms);
+        if (s_scan_leases(self, call->shard, score, score, s_is_lost_call, (void *)call, out, n_out,
+                          &cap) < 0)
             return -1;
-        }
-        for (size_t i = 0; i < keys->elements; i++)
-            redisAppendCommand(self->redis, "HMGET %b att l s", keys->element[i]->str,
-                               keys->element[i]->len);
-        int rc = 0;
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *h = NULL;
-            if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
-                s_seterr(self, "HMGET", NULL);
-                freeReplyObject(keys);
-                return -1;
-            }
-            bool ours = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
-                        h->element[0]->type == REDIS_REPLY_STRING &&
-                        h->element[2]->type == REDIS_REPLY_STRING &&
-                        strcmp(h->element[2]->str, "dispatched") == 0 &&
-                        brk_lost_has_nonce(call, s_lease_nonce(h->element[1]));
-            if (ours &&
-                s_push(self, out, n_out, &cap, keys->element[i], (unsigned)atoi(h->element[0]->str),
-                       s_lease_nonce(h->element[1]), NULL) < 0)
-                rc = -1;
-            freeReplyObject(h);
-        }
-        freeReplyObject(keys);
-        if (rc < 0) {
-            snprintf(self->err, sizeof self->err, "out of memory");
-            return -1;
-        }
         brk_lost_forget_oldest(lost);
     }
     return 0;
@@ -654,55 +673,33 @@ int brk_store_expired_leases(brk_store_t *self, int64_t now_ms, int limit, brk_l
 }
 
 /* The leases of worker_tag given by this instance: by an earlier incarnation only, or by any. */
+typedef struct {
+    const char *worker_tag;
+    bool any_incarnation;
+} s_holder_t;
+
+static bool s_is_holders(brk_store_t *self, const redisReply *l, void *ctx) {
+    const s_holder_t *want = ctx;
+    /* l: "worker NUL broker NUL nonce" (pregon.lua) */
+    const char *lw = l->str;
+    size_t lw_len = strlen(lw);
+    const char *lb = lw_len < l->len ? lw + lw_len + 1 : "";
+    return strcmp(lw, want->worker_tag) == 0 &&
+           strncmp(lb, self->instance, strlen(self->instance)) == 0 &&
+           (want->any_incarnation || strcmp(lb, self->broker_tag) != 0);
+}
+
 static int s_leases_matching(brk_store_t *self, const char *worker_tag, int64_t now_ms,
                              bool any_incarnation, brk_leased_t **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     size_t cap = 0;
-    for (int s = 0; s < st_keys_shards(self->keys); s++) {
-        char set[ST_KEY_MAX];
-        st_key_shared(self->keys, s, "leases", set, sizeof set);
-        redisReply *keys =
-            redisCommand(self->redis, "ZRANGEBYSCORE %s (%lld +inf", set, (long long)now_ms);
-        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
-            s_seterr(self, "ZRANGEBYSCORE", keys);
-            freeReplyObject(keys);
+    s_holder_t want = {worker_tag, any_incarnation};
+    char min[32];
+    snprintf(min, sizeof min, "(%lld", (long long)now_ms); /* leases not expired yet */
+    for (int s = 0; s < st_keys_shards(self->keys); s++)
+        if (s_scan_leases(self, s, min, "+inf", s_is_holders, &want, out, n_out, &cap) < 0)
             return -1;
-        }
-        for (size_t i = 0; i < keys->elements; i++)
-            redisAppendCommand(self->redis, "HMGET %b l att s", keys->element[i]->str,
-                               keys->element[i]->len);
-        int rc = 0;
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *h = NULL;
-            if (redisGetReply(self->redis, (void **)&h) != REDIS_OK) {
-                s_seterr(self, "HMGET", NULL);
-                freeReplyObject(keys);
-                return -1;
-            }
-            bool mine = rc == 0 && h->type == REDIS_REPLY_ARRAY && h->elements == 3;
-            for (size_t e = 0; mine && e < 3; e++)
-                mine = h->element[e]->type == REDIS_REPLY_STRING;
-            /* l: "worker NUL broker NUL nonce" (pregon.lua) */
-            const char *lw = mine ? h->element[0]->str : "";
-            size_t lw_len = strlen(lw);
-            const char *lb = mine && lw_len < h->element[0]->len ? lw + lw_len + 1 : "";
-            mine = mine && strcmp(lw, worker_tag) == 0 &&
-                   strcmp(h->element[2]->str, "dispatched") == 0 &&
-                   strncmp(lb, self->instance, strlen(self->instance)) == 0 &&
-                   (any_incarnation || strcmp(lb, self->broker_tag) != 0);
-            if (mine &&
-                s_push(self, out, n_out, &cap, keys->element[i], (unsigned)atoi(h->element[1]->str),
-                       s_lease_nonce(h->element[0]), NULL) < 0)
-                rc = -1;
-            freeReplyObject(h);
-        }
-        freeReplyObject(keys);
-        if (rc < 0) {
-            snprintf(self->err, sizeof self->err, "out of memory");
-            return -1;
-        }
-    }
     return 0;
 }
 
