@@ -36,7 +36,16 @@ typedef struct {
     char provider_code[CHW_PROVIDER_CODE_MAX]; /* e.g. "21211"; "" if none */
     char detail[CHW_DETAIL_MAX];               /* short human text, never a credential */
     int64_t min_retry_ms; /* RETRY: earliest delay the provider asked for (0 = none) */
+    unsigned flags;       /* CHW_RESULT_* bits; FAILED only */
 } chw_result_t;
+
+/* FAILED: the contact point cannot take this channel (WhatsApp 131026, Messenger 551, SMS
+ * landline, e-mail hard bounce): the job's fallback channels may take over
+ * (DeliveryReport.fallback_eligible). */
+#define CHW_RESULT_FALLBACK 0x1u
+/* FAILED: the contact point is dead for this channel (hard bounce, invalid number): pregond
+ * suppresses it for the tenant (DeliveryReport.suppress_contact). */
+#define CHW_RESULT_SUPPRESS 0x2u
 
 /* Clears `out` and sets its outcome and detail (printf-style). Returns `out`. */
 chw_result_t *chw_result_set(chw_result_t *out, chw_outcome_t outcome, const char *fmt, ...)

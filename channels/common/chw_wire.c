@@ -354,6 +354,8 @@ int chw__report(chw_worker_t *self, const Pregon__Dispatch *dispatch, const chw_
                               : (Pregon__DeliveryReport__Outcome)r->outcome;
     rep.provider_id = (char *)r->provider_id;
     rep.provider_code = (char *)r->provider_code;
+    rep.fallback_eligible = (r->flags & CHW_RESULT_FALLBACK) != 0;
+    rep.suppress_contact = (r->flags & CHW_RESULT_SUPPRESS) != 0;
     rep.detail = (char *)r->detail;
     rep.retry_at_ms = retry_at_ms;
     rep.at_ms = chw__wall_ms();

@@ -27,7 +27,8 @@ void hk_event_release(hk_event_t *ev) {
         return;
     char **fields[] = {&ev->tenant,      &ev->debtor_id, &ev->job_id,     &ev->contact,
                        &ev->provider_id, &ev->status,    &ev->text,       &ev->digits,
-                       &ev->event_id,    &ev->provider,  &ev->error_code, &ev->sender};
+                       &ev->event_id,    &ev->provider,  &ev->error_code, &ev->sender,
+                       &ev->keyword,     &ev->campaign,  &ev->template_id};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         free(*fields[i]);
     memset(ev, 0, sizeof *ev);

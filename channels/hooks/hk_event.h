@@ -26,7 +26,11 @@ typedef struct {
     char *event_id; /* stable across the provider's retries */
     char *provider; /* the module: "twilio-sms" */
     char *error_code;
-    char *sender; /* our number, page or address */
+    char *sender;          /* our number, page or address */
+    char *keyword;         /* the keyword-table entry a reply matched */
+    char *campaign;        /* when the provider echoes it */
+    char *template_id;     /* the template a status is about, when known */
+    int fallback_eligible; /* a failed delivery the job's fallback channels may take over */
 } hk_event_t;
 
 /* Replaces *field with a copy of value (NULL: unset). Returns 0, or -1 when out of memory

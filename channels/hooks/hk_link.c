@@ -281,6 +281,10 @@ static int s_send_event(hk_link_t *self, const hk_event_t *ev, uint64_t seq, int
     e.provider = s_str(ev->provider);
     e.error_code = s_str(ev->error_code);
     e.sender = s_str(ev->sender);
+    e.keyword = s_str(ev->keyword);
+    e.campaign = s_str(ev->campaign);
+    e.template_id = s_str(ev->template_id);
+    e.fallback_eligible = ev->fallback_eligible != 0;
     e.seq = seq;
     Pregon__HooksToBroker msg = PREGON__HOOKS_TO_BROKER__INIT;
     msg.msg_case = PREGON__HOOKS_TO_BROKER__MSG_EVENT;
