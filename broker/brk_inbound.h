@@ -38,6 +38,11 @@ brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const 
                                brk_events_t *events, brk_counters_t *n);
 void brk_inbound_destroy(brk_inbound_t **self_p);
 
+/* Fallbacks of failed deliveries (InboundEvent.fallback_eligible) and wrong-number answers go
+ * through `fallback` (borrowed; NULL, the default: none). */
+typedef struct brk_fallback brk_fallback_t;
+void brk_inbound_set_fallback(brk_inbound_t *self, brk_fallback_t *fallback);
+
 /* Applies one event. Returns its result (a static string) and writes a detail into detail. */
 const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,
                               char *detail, size_t detail_len);
