@@ -28,8 +28,13 @@
 --   the contact attempt (DISPATCHED): debt campaign contact local zone;
 --   outcomes (SENT DELIVERED FAILED RETRY HANDED_BACK SKIPPED UNKNOWN QUEUED CANCELLED):
 --     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's);
---   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS, from "inbound"): contact pid
---     (the provider's event id) provider detail (what the debtor wrote or pressed);
+--   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS PAYMENT_CLAIMED WRONG_NUMBER, from
+--     "inbound"): contact pid (the provider's event id) provider detail (what the debtor wrote
+--     or pressed);
+--   a fallback link (FALLBACK, on the original job, from its state; written by the pg_admit call
+--     that decides the fallback job, in the same shard: same tenant and debtor): reason
+--     (fallback-eligible, wrong-number) until pid pcode ("") detail "NEWJOB on CHANNEL: VERDICT";
+--     the fallback job's own decision record has detail "fallback-of:ORIGINAL";
 --   suppression changes (SUPPRESSED UNSUPPRESSED; job and attempt "", debtor the value of a
 --     debtor suppression, channel the suppression's channel or "*", from "none" or
 --     "suppressed"): scope value rule who why detail. Written once per change, in the audit

@@ -68,6 +68,15 @@ grep '"job":"f1~sms"' "$dir/audit.out" | grep -q '"to":"DUPLICATE"' && ok || ko 
 grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | grep -q 'f2~sms on sms: REJECTED' && ok || ko "f2's rejected candidate not linked"
 grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | grep -q 'f2~email on email: ACCEPTED' && ok || ko "f2's e-mail fallback not linked"
 
+# pregonctl submit --json carries the fallback fields too
+cat >"$dir/ctl.jsonl" <<EOF
+{"job_id": "p1", "tenant": "acme", "debtor_id": "p", "channel": "whatsapp", "contact": "+573005550001", "template_id": "wa_aviso", "jurisdiction": "RC", "time_zone": "UTC", $vars, "fallback_channels": ["email"], "fallback_contacts": {"email": "no-address"}, "fallback_on_wrong_number": true}
+{"job_id": "p2", "tenant": "acme", "debtor_id": "p", "channel": "whatsapp", "contact": "+573005550001", "template_id": "wa_aviso", "jurisdiction": "RC", "time_zone": "UTC", $vars, "fallback_channels": ["email"], "fallback_templates": {"mail": "correo_aviso"}}
+EOF
+"$ctl" submit --endpoint "ipc://$dir/front" --json "$dir/ctl.jsonl" >"$dir/ctl.out" 2>&1
+grep '"job_id":"p1"' "$dir/ctl.out" | grep -q 'bad-fallback-contact' && ok || ko "pregonctl's fallback_contacts: $(cat "$dir/ctl.out")"
+grep '"job_id":"p2"' "$dir/ctl.out" | grep -q 'bad-fallback-template' && ok || ko "pregonctl's fallback_templates: $(cat "$dir/ctl.out")"
+
 # 4: CO, 18:50 Bogotá on Wednesday 2027-02-10, then 19:30 (UTC-5: 23:50 and 00:30 UTC)
 off1=$(($(date -ud 2027-02-10T23:50:00Z +%s) - $(date +%s)))
 wc_pregond $off1
