@@ -7,7 +7,9 @@
 #      (f1~sms, to the same number), dispatched once; the audit links the two;
 #   2. a fallback whose SMS number is suppressed goes on to e-mail (fallback_contacts and
 #      fallback_templates); suppress_contact suppresses the WhatsApp number (undeliverable);
-#   3. fallback_of given by a submitter, a bad fallback contact: REJECTED job.fields;
+#   3. fallback_of given by a submitter, a bad fallback contact or template (also through
+#      pregonctl submit --json): REJECTED job.fields; an SMS fallback for a debtor who had an
+#      SMS today is DEFERRED by the SMS cap (FB.yaml: one SMS a day) to tomorrow;
 #   4. CO policy: a WhatsApp job sent at 18:50 Bogotá whose status webhook says failed at 19:30
 #      (pregond's clock offset): the SMS fallback is DEFERRED to 07:00 the next morning, never
 #      sent; the webhook again: DUPLICATE, one job;
@@ -21,7 +23,7 @@ src=${PG_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 . "$src/tests/integration/wcore/lib.sh"
 wc_setup fallback
 mkdir -p "$dir/policies"
-cp "$src/tests/integration/e2e/policies/RC.yaml" "$src/deploy/policies/CO.yaml" "$dir/policies/"
+cp "$src/tests/integration/e2e/policies/RC.yaml" "$src/deploy/policies/CO.yaml" "$here/FB.yaml" "$dir/policies/"
 export WC_POLICIES="$dir/policies"
 wc_pregond 0
 "$py" "$here/events_sub.py" "ipc://$dir/events" "$dir" "$dir/events.jsonl" 2>"$dir/sub.log" &
@@ -67,6 +69,27 @@ grep '"job":"f1~sms"' "$dir/audit.out" | grep -q '"to":"DUPLICATE"' && ok || ko 
 [ "$(grep -c '"job": "f1~sms"' "$dir/SMS.out")" = 1 ] && ok || ko "f1~sms dispatched $(grep -c 'f1~sms' "$dir/SMS.out") times"
 grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | grep -q 'f2~sms on sms: REJECTED' && ok || ko "f2's rejected candidate not linked"
 grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | grep -q 'f2~email on email: ACCEPTED' && ok || ko "f2's e-mail fallback not linked"
+
+# the SMS fallback goes through SMS's own caps: debtor c had an SMS today (FB: one a day)
+wc_submit >"$dir/v1c" <<EOF
+{"job_id": "c0", "tenant": "acme", "debtor_id": "c", "channel": "SMS", "contact": "+573002220005", "template_id": "wa_aviso", "jurisdiction": "FB", "time_zone": "UTC", $vars}
+EOF
+wait_for 10 dispatched SMS c0 || ko "c0 never sent"
+"$py" - "$dir/script.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["WHATSAPP:+573002220005"] = {"outcome": "FAILED", "code": "131026", "fallback_eligible": True}
+json.dump(s, open(sys.argv[1], "w"))
+EOF
+wc_submit >"$dir/v1d" <<EOF
+{"job_id": "c1", "tenant": "acme", "debtor_id": "c", "channel": "WHATSAPP", "contact": "+573002220005", "template_id": "wa_aviso", "jurisdiction": "FB", "time_zone": "UTC", $vars, "fallback_channels": ["SMS"]}
+EOF
+[ "$(verdict "$dir/v1d" c1 | cut -d' ' -f1)" = ACCEPTED ] && ok || ko "c1 (WhatsApp, not capped): $(verdict "$dir/v1d" c1)"
+wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme c 'c1~sms')' s)\" = deferred ]" \
+  || ko "c1's SMS fallback not DEFERRED by the SMS cap: $(state acme c 'c1~sms')"
+[ "$(rcli hget "$(rkey job acme c 'c1~sms')" r)" = fb.sms.daily ] && ok || ko "c1~sms deferred by '$(rcli hget "$(rkey job acme c 'c1~sms')" r)', not fb.sms.daily"
+tomorrow=$(( ($(date +%s) / 86400 + 1) * 86400 ))
+[ "$(rcli hget "$(rkey job acme c 'c1~sms')" u)" = "$tomorrow" ] && ok || ko "c1~sms deferred until $(rcli hget "$(rkey job acme c 'c1~sms')" u), not $tomorrow"
 
 # pregonctl submit --json carries the fallback fields too
 cat >"$dir/ctl.jsonl" <<EOF
