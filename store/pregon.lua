@@ -10,6 +10,8 @@
 -- Redis or a Redis Cluster. The C side mirrors the table in
 -- store/st_state.h; tests compare the two through pg_table. Embedded into pregon at build time
 -- and loaded with FUNCTION LOAD; `%VERSION%` is replaced by a hash of this text when loading.
+-- Past 800 lines on purpose: a library is one text (a function cannot call another library's),
+-- and every transition shares the table, the audit writers and the suppression and window checks.
 --
 -- Job hash (P:{sN}:j:T:D:J) fields:
 --   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent;
