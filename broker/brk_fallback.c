@@ -23,14 +23,16 @@ struct brk_fallback {
     const st_keys_t *keys;
     const brk_rules_t *rules;
     brk_events_t *events;
+    brk_counters_t *n;
 };
 
 brk_fallback_t *brk_fallback_new(const brk_config_t *cfg, brk_redis_t *redis, const st_keys_t *keys,
-                                 const brk_rules_t *rules, brk_events_t *events) {
+                                 const brk_rules_t *rules, brk_events_t *events,
+                                 brk_counters_t *n) {
     brk_fallback_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (brk_fallback_t){cfg, redis, keys, rules, events};
+    *self = (brk_fallback_t){cfg, redis, keys, rules, events, n};
     return self;
 }
 
@@ -85,6 +87,8 @@ static int s_try(brk_fallback_t *self, const Pregon__SendRequest *orig, size_t i
         snprintf(detail, dl, "fallback %s not admitted: %s", id, v.reason);
         return -1;
     }
+    if (v.code >= 1 && v.code <= 6)
+        self->n->fallbacks[v.code]++;
     Pregon__Verdict pv = PREGON__VERDICT__INIT;
     pv.job_id = id;
     pv.code = (Pregon__Verdict__Code)v.code;
@@ -177,6 +181,8 @@ int brk_fallback_suppress(brk_fallback_t *self, const char *job_key, const char 
     st_sup_t s = {tenant, ST_SUP_CONTACT, contact, channel, "undeliverable", who, why};
     st_sup_result_t res;
     int rc = st_suppress_add(sup, &s, false, now_ms, &res);
+    if (rc == 0 && (res.outcome == ST_SUP_ADDED || res.outcome == ST_SUP_CHANGED))
+        self->n->dead_contacts++;
     if (rc < 0 && res.outcome == ST_SUP_INVALID) {
         rc = 0;
     } else if (rc < 0) {

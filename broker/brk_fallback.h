@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "brk_config.h"
+#include "brk_counters.h"
 #include "brk_events.h"
 #include "brk_redis.h"
 #include "brk_rules.h"
@@ -39,8 +40,9 @@
 
 typedef struct brk_fallback brk_fallback_t;
 
+/* n counts fallbacks by verdict and dead contact points (brk_counters_t). */
 brk_fallback_t *brk_fallback_new(const brk_config_t *cfg, brk_redis_t *redis, const st_keys_t *keys,
-                                 const brk_rules_t *rules, brk_events_t *events);
+                                 const brk_rules_t *rules, brk_events_t *events, brk_counters_t *n);
 void brk_fallback_destroy(brk_fallback_t **self_p);
 
 /* Why a job falls back. */

@@ -310,7 +310,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->index = brk_index_new(p->redis, p->keys, cfg);
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
     p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
-    p->fallback = brk_fallback_new(cfg, p->redis, p->keys, rules, p->events);
+    p->fallback = brk_fallback_new(cfg, p->redis, p->keys, rules, p->events, n);
     if (p->fallback && p->inbound && p->reports) {
         brk_inbound_set_fallback(p->inbound, p->fallback);
         brk_reports_set_failed(p->reports, brk_fallback_on_failed, p->fallback);
@@ -449,6 +449,11 @@ int main(int argc, char **argv) {
            " lost in transit or never started, %" PRIu64 " of lease calls whose answer was lost",
            n.wrong_leases, n.foreign_reports, n.workers_refused, n.handed_back_lost,
            n.handed_back_unanswered);
+    pg_log("stopping: fallbacks: %" PRIu64 " accepted, %" PRIu64 " deferred, %" PRIu64
+           " rejected, %" PRIu64 " expired, %" PRIu64 " duplicate; %" PRIu64
+           " dead contact points suppressed",
+           n.fallbacks[RL_V_ACCEPTED], n.fallbacks[RL_V_DEFERRED], n.fallbacks[RL_V_REJECTED],
+           n.fallbacks[RL_V_EXPIRED], n.fallbacks[RL_V_DUPLICATE], n.dead_contacts);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);

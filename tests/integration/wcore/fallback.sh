@@ -173,6 +173,9 @@ wait_for 5 sh -c "grep -q 'cu' '$dir/events.jsonl'" # the last event published
 [ "$(ev DELIVERY_STATUS g1 | cut -d' ' -f1-3)" = "acme acme g" ] && ok || ko "g1's failed status on the feed: '$(ev DELIVERY_STATUS g1)'"
 grep '"type": "verdict"' "$dir/events.jsonl" | grep -q '"job_id": "h1~email".*"detail": "fallback-of:h1"' && ok || ko "the fallback's verdict not on the feed"
 kill -0 "$pregond_pid" 2>/dev/null && ok || ko "pregond died"
+kill -TERM "$pregond_pid"; wait "$pregond_pid" 2>/dev/null
+grep -q "stopping: fallbacks: 1 accepted, 0 deferred, 0 rejected, 0 expired, 0 duplicate; 0 dead contact points suppressed" "$dir/pregond.log" \
+  && ok || ko "fallback counters: $(grep 'stopping: fallbacks' "$dir/pregond.log")"
 
 echo "fallback: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
