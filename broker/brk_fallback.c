@@ -24,7 +24,12 @@ struct brk_fallback {
     const brk_rules_t *rules;
     brk_events_t *events;
     brk_counters_t *n;
+    brk_reports_t *reports; /* borrowed; NULL: no contact map for a window refusal */
 };
+
+void brk_fallback_set_reports(brk_fallback_t *self, brk_reports_t *reports) {
+    self->reports = reports;
+}
 
 brk_fallback_t *brk_fallback_new(const brk_config_t *cfg, brk_redis_t *redis, const st_keys_t *keys,
                                  const brk_rules_t *rules, brk_events_t *events,
@@ -32,7 +37,7 @@ brk_fallback_t *brk_fallback_new(const brk_config_t *cfg, brk_redis_t *redis, co
     brk_fallback_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (brk_fallback_t){cfg, redis, keys, rules, events, n};
+    *self = (brk_fallback_t){cfg, redis, keys, rules, events, n, NULL};
     return self;
 }
 
@@ -89,6 +94,9 @@ static int s_try(brk_fallback_t *self, const Pregon__SendRequest *orig, size_t i
     }
     if (v.code >= 1 && v.code <= 6)
         self->n->fallbacks[v.code]++;
+    if (self->reports && v.code == RL_V_REJECTED && !strcmp(v.reason, "window-closed"))
+        brk_reports_contact(self->reports, now_ms, ch, contact, req.tenant, req.debtor_id, id,
+                            req.sender); /* as brk_front does: the debtor's next message opens it */
     Pregon__Verdict pv = PREGON__VERDICT__INIT;
     pv.job_id = id;
     pv.code = (Pregon__Verdict__Code)v.code;

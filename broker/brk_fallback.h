@@ -45,6 +45,12 @@ brk_fallback_t *brk_fallback_new(const brk_config_t *cfg, brk_redis_t *redis, co
                                  const brk_rules_t *rules, brk_events_t *events, brk_counters_t *n);
 void brk_fallback_destroy(brk_fallback_t **self_p);
 
+/* A fallback REJECTED window-closed (a Messenger or free-form WhatsApp candidate outside the
+ * debtor's window) writes its contact map through `reports` (borrowed; NULL, the default: none),
+ * as a submitted job does (brk_front_set_reports). */
+typedef struct brk_reports brk_reports_t;
+void brk_fallback_set_reports(brk_fallback_t *self, brk_reports_t *reports);
+
 /* Why a job falls back. */
 typedef enum {
     BRK_FB_ELIGIBLE = 0, /* its attempt failed fallback-eligible */

@@ -314,6 +314,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     if (p->fallback && p->inbound && p->reports) {
         brk_inbound_set_fallback(p->inbound, p->fallback);
         brk_reports_set_failed(p->reports, brk_fallback_on_failed, p->fallback);
+        brk_fallback_set_reports(p->fallback, p->reports);
     }
     if (p->index && p->inbound && p->reports) {
         brk_index_set_early(p->index, brk_inbound_early, p->inbound);

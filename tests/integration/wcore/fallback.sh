@@ -91,6 +91,25 @@ wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme c
 tomorrow=$(( ($(date +%s) / 86400 + 1) * 86400 ))
 [ "$(rcli hget "$(rkey job acme c 'c1~sms')" u)" = "$tomorrow" ] && ok || ko "c1~sms deferred until $(rcli hget "$(rkey job acme c 'c1~sms')" u), not $tomorrow"
 
+# a Messenger fallback outside the window: REJECTED messenger.window, its contact map written,
+# so the debtor's message on Messenger is attributed and opens the window
+"$py" - "$dir/script.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["WHATSAPP:+573002220006"] = {"outcome": "FAILED", "code": "131026", "fallback_eligible": True}
+json.dump(s, open(sys.argv[1], "w"))
+EOF
+wc_submit >"$dir/v1e" <<EOF
+{"job_id": "q1", "tenant": "acme", "debtor_id": "q", "channel": "WHATSAPP", "contact": "+573002220006", "template_id": "wa_aviso", "jurisdiction": "RC", "time_zone": "UTC", $vars, "fallback_channels": ["MESSENGER"], "fallback_contacts": {"messenger": "9001"}, "fallback_templates": {"messenger": "msgr_aviso"}}
+EOF
+wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme q 'q1~messenger')' s)\" = rejected ]" \
+  || ko "q1's Messenger fallback: $(state acme q 'q1~messenger')"
+[ "$(rcli hget "$(rkey job acme q 'q1~messenger')" r)" = messenger.window ] && ok || ko "q1~messenger rule: $(rcli hget "$(rkey job acme q 'q1~messenger')" r)"
+wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hlen '$(rkey contact messenger 9001)')\" = 1 ]" || ko "q1~messenger wrote no contact map"
+r=$(wc_event '{"kind": "REPLY", "channel": "MESSENGER", "provider": "messenger", "contact": "9001", "text": "hola", "event_id": "m_q1"}')
+[ "${r%% *}" = applied ] && ok || ko "q's Messenger message: $r"
+[ -n "$(rcli get "$(rkey window acme q messenger 9001)")" ] && ok || ko "q's Messenger window not opened"
+
 # pregonctl submit --json carries the fallback fields too
 cat >"$dir/ctl.jsonl" <<EOF
 {"job_id": "p1", "tenant": "acme", "debtor_id": "p", "channel": "whatsapp", "contact": "+573005550001", "template_id": "wa_aviso", "jurisdiction": "RC", "time_zone": "UTC", $vars, "fallback_channels": ["email"], "fallback_contacts": {"email": "no-address"}, "fallback_on_wrong_number": true}
