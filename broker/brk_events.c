@@ -190,9 +190,8 @@ void brk_events_rebound(brk_events_t *self, void *xpub, int64_t now_ms) {
     self->rebound_ms = now_ms;
 }
 
-void brk_events_publish(brk_events_t *self, const char *type, const char *tenant,
-                        const char *job_id, int channel, const Pregon__Verdict *verdict,
-                        const char *detail) {
+/* Packs ev and publishes it under its tenant and type; never blocks. */
+static void s_publish(brk_events_t *self, Pregon__Event *ev) {
     if (!self || !self->pub)
         return;
     if (self->tainted || self->open_applied) { /* see s_tainted and the top of this file */
@@ -200,26 +199,44 @@ void brk_events_publish(brk_events_t *self, const char *type, const char *tenant
         return;
     }
     char topic[BRK_TOPIC_MAX];
-    int tlen = brk_tenancy_topic(topic, sizeof topic, tenant, type);
+    int tlen = brk_tenancy_topic(topic, sizeof topic, *ev->tenant ? ev->tenant : NULL, ev->type);
     if (tlen < 0)
         return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    ev->at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    size_t len = pregon__event__get_packed_size(ev);
+    uint8_t stackbuf[2048], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf)
+        return;
+    pregon__event__pack(ev, buf);
+    zmq_send(self->pub, topic, (size_t)tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->pub, buf, len, ZMQ_DONTWAIT);
+    if (buf != stackbuf)
+        free(buf);
+}
+
+void brk_events_publish(brk_events_t *self, const char *type, const char *tenant,
+                        const char *job_id, int channel, const Pregon__Verdict *verdict,
+                        const char *detail) {
     Pregon__Event ev = PREGON__EVENT__INIT;
     ev.type = (char *)type;
     ev.tenant = (char *)(tenant ? tenant : "");
     ev.job_id = (char *)(job_id ? job_id : "");
     ev.channel = (Pregon__Channel)channel;
     ev.verdict = (Pregon__Verdict *)verdict;
-    ev.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     ev.detail = (char *)(detail ? detail : "");
-    size_t len = pregon__event__get_packed_size(&ev);
-    uint8_t stackbuf[2048], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
-    if (!buf)
-        return;
-    pregon__event__pack(&ev, buf);
-    zmq_send(self->pub, topic, (size_t)tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(self->pub, buf, len, ZMQ_DONTWAIT);
-    if (buf != stackbuf)
-        free(buf);
+    s_publish(self, &ev);
+}
+
+void brk_events_publish_report(brk_events_t *self, const char *tenant, const char *job_id,
+                               const Pregon__DeliveryReport *report, const char *detail) {
+    Pregon__Event ev = PREGON__EVENT__INIT;
+    ev.type = "report";
+    ev.tenant = (char *)(tenant ? tenant : "");
+    ev.job_id = (char *)(job_id ? job_id : "");
+    ev.channel = report->channel;
+    ev.report = (Pregon__DeliveryReport *)report;
+    ev.detail = (char *)(detail ? detail : "");
+    s_publish(self, &ev);
 }
