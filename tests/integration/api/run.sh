@@ -76,9 +76,17 @@ case "$mode" in
   api) /usr/bin/python3 "$here/api_test.py"; rc=$? ;;
   openapi) /usr/bin/python3 "$here/openapi_check.py" "$src/api/openapi.yaml"; rc=$? ;;
   python)
-    # the client's protobuf module is generated at build time (clients/python: protoc)
-    PYTHONPATH="$src/clients/python:$build/clients/python" /usr/bin/python3 -m unittest discover \
-      -s "$src/clients/python/tests" -v; rc=$? ;;
+    # `pip install clients/python` (a copy: the build writes into the package folder) into a
+    # venv over the system's zmq and protobuf; offline, hence --no-build-isolation
+    cp -r "$src/clients/python" "$dir/client"
+    /usr/bin/python3 -m venv --system-site-packages "$dir/venv" &&
+      PREGON_PROTO="$src/proto/pregon.proto" "$dir/venv/bin/pip" install -q --no-build-isolation \
+        --no-deps --no-index "$dir/client" >"$dir/pip.log" 2>&1 ||
+      { echo "pip install clients/python failed"; cat "$dir/pip.log"; exit 1; }
+    (cd "$dir" && "$dir/venv/bin/python" -m unittest discover -s "$src/clients/python/tests" -v); rc=$?
+    # and the build tree's generated module, as the ctest build provides it
+    [ $rc = 0 ] && { PYTHONPATH="$src/clients/python:$build/clients/python" /usr/bin/python3 -c \
+      "import pregon; print('build tree module:', pregon.client.pb.__file__)" || rc=1; } ;;
 esac
 if [ $rc != 0 ]; then
   for f in pregond api sms; do echo "--- $f.log"; tail -30 "$dir/$f.log"; done
