@@ -24,7 +24,7 @@ echo "$(printf tok-bench | "$build/api/pregon-api" --hash-token) bench bench" >"
   --redis-socket "$dir/redis.sock" --policies "$src/tests/bench/policies" --rate 0 --threads 4 \
   --max-jobs 1000 $(client_keys gateway) 2>"$dir/api.log" &
 pids+=($!)
-wait_for 10 grep -q "pregon-api: serving" "$dir/api.log"
+wait_for 10 grep -qs "pregon-api: serving" "$dir/api.log"
 port=$(grep -m1 "pregon-api: serving" "$dir/api.log" | sed 's/.*(port \([0-9]*\)).*/\1/')
 echo "jobs per phase: $jobs; $(nproc) CPUs; CURVE=${CURVE:-0}"
 
