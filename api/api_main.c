@@ -168,11 +168,11 @@ static void s_http_log(void *ctx, const char *fmt, va_list ap) {
 
 /* Runs the server until SIGINT/SIGTERM; the exit code. */
 static int s_serve(const s_opts_t *o, api_ctx_t *ctx) {
-    char err[1024];
+    char err[1024] = "routes";
     pg_http_config_t hc = {o->listen, o->threads, 1024, 120, o->max_body, s_http_log, NULL};
     pg_http_t *http = pg_http_new(&hc, err, sizeof err);
     if (!http || api_routes_add(http, ctx) < 0 || pg_http_start(http, err, sizeof err) < 0) {
-        pg_log("cannot serve on %s: %s", o->listen, http ? err : err);
+        pg_log("cannot serve on %s: %s", o->listen, err);
         pg_http_destroy(&http);
         return 1;
     }
@@ -196,21 +196,14 @@ int main(int argc, char **argv) {
     static brk_config_t cfg;
     char err[2048];
     brk_config_load(&cfg, NULL, err, sizeof err); /* defaults */
-    s_opts_t o = {"127.0.0.1:8070",
-                  NULL,
-                  "deploy/policies",
-                  NULL,
-                  NULL,
-                  NULL,
-                  NULL,
-                  8,
-                  25000,
-                  16u << 20,
-                  10000,
-                  500,
-                  50.0,
-                  30000};
-    o.policies = NULL;
+    s_opts_t o = {.listen = "127.0.0.1:8070",
+                  .threads = 8,
+                  .wait_ms = 25000,
+                  .max_body = 16u << 20,
+                  .max_jobs = 10000,
+                  .batch = 500,
+                  .rate = 50.0,
+                  .timeout_ms = 30000};
     int rc = s_options(argc, argv, &o, &cfg);
     if (rc < 0)
         return rc == -1 ? 0 : 2;
@@ -218,6 +211,12 @@ int main(int argc, char **argv) {
     o.frontend = o.frontend ? o.frontend : cfg.frontend;
     o.key_file = o.key_file ? o.key_file : getenv("PREGON_KEY_FILE");
     o.broker_key_file = o.broker_key_file ? o.broker_key_file : getenv("PREGON_BROKER_KEY_FILE");
+    if (strchr(o.frontend, '*') || (o.events && strchr(o.events, '*'))) {
+        pg_log("pregond's config binds %s on a port of the system's choosing: give --frontend "
+               "and --events the endpoints pregond's startup line names",
+               strchr(o.frontend, '*') ? o.frontend : o.events);
+        return 2;
+    }
     sigset_t set; /* every thread made from here on blocks them: sigwait takes them */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
