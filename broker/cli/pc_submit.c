@@ -404,8 +404,8 @@ static int s_run(s_run_t *r, pc_jobs_reader_t *reader, const char *shown) {
         if (got == -2) {
             fprintf(stderr, "%s:%ld: error: %s\n", shown, lineno,
                     pg_log_quoted(why, PG_LOG_QUOTED_MAX).s);
-            s_flush(r);
-            s_drain(r, 1);
+            if (s_flush(r) < 0 || s_drain(r, 1) < 0)
+                return -1; /* 3 wins over 1: the jobs read before were not answered */
             return -2;
         }
         Pregon__SendRequest *job = got > 0 ? pc_job_from_json(o, jerr, sizeof jerr) : NULL;
@@ -513,6 +513,8 @@ int pc_submit_main(int argc, char **argv) {
     zmq_close(sock);
     zmq_ctx_term(ctx);
     s_summary(&st, elapsed);
+    if (rc == 0 && st.sent == 0 && st.bad_lines == 0 && st.answered == 0)
+        fprintf(stderr, "pregonctl: %s holds no job\n", shown.s);
     free(st.lat_ms);
     if (rc == -1)
         return 3;
