@@ -11,7 +11,8 @@
 #   --at WHEN   pin pregond's clock to WHEN for the run (`date -d` syntax, UTC unless WHEN says
 #               otherwise: 'Tue 10:00', '2026-12-08 15:00', 'next Sunday 03:00'; or PREGON_DEMO_AT):
 #               the counts depend on the instant (quiet hours, Sundays and holidays in each
-#               debtor's own zone), so a pinned instant gives the same counts every run
+#               debtor's own zone), so a pinned instant gives the same counts every run; the
+#               clock only moves forward: a past WHEN becomes the same weekday and time later
 #   --keep      keep the folder of logs (it is also kept, and named, when the demo fails; KEEP=1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,10 @@ clock_offset=0 at_epoch=$(date -u +%s)
 if [ -n "$demo_at" ]; then
   at_epoch=$(TZ=UTC date -d "$demo_at" +%s 2>/dev/null) ||
     { echo "demo.sh: --at '$demo_at': not a date (try 'Tue 10:00')" >&2; exit 2; }
-  clock_offset=$((at_epoch - $(date -u +%s)))
+  now=$(date -u +%s) weeks=0
+  while [ "$at_epoch" -lt "$now" ]; do at_epoch=$((at_epoch + 7 * 86400)); weeks=$((weeks + 1)); done
+  [ "$weeks" = 0 ] || echo "demo.sh: pregond's clock only moves forward: '$demo_at' is past, so the same weekday and time $weeks week(s) later"
+  clock_offset=$((at_epoch - now))
 fi
 bash deploy/install-deps.sh
 echo "== building (release) into build-demo/"
