@@ -192,7 +192,8 @@ void brk_events_rebound(brk_events_t *self, void *xpub, int64_t now_ms) {
 
 static void s_publish(brk_events_t *self, const char *type, const char *tenant, const char *job_id,
                       int channel, const Pregon__Verdict *verdict,
-                      const Pregon__InboundEvent *inbound, const char *detail) {
+                      const Pregon__InboundEvent *inbound, const Pregon__DeliveryReport *report,
+                      const char *detail) {
     if (!self || !self->pub)
         return;
     if (self->tainted || self->open_applied) { /* see s_tainted and the top of this file */
@@ -212,6 +213,7 @@ static void s_publish(brk_events_t *self, const char *type, const char *tenant, 
     ev.channel = (Pregon__Channel)channel;
     ev.verdict = (Pregon__Verdict *)verdict;
     ev.inbound = (Pregon__InboundEvent *)inbound;
+    ev.report = (Pregon__DeliveryReport *)report;
     ev.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     ev.detail = (char *)(detail ? detail : "");
     size_t len = pregon__event__get_packed_size(&ev);
@@ -228,7 +230,14 @@ static void s_publish(brk_events_t *self, const char *type, const char *tenant, 
 void brk_events_publish(brk_events_t *self, const char *type, const char *tenant,
                         const char *job_id, int channel, const Pregon__Verdict *verdict,
                         const char *detail) {
-    s_publish(self, type, tenant, job_id, channel, verdict, NULL, detail);
+    s_publish(self, type, tenant, job_id, channel, verdict, NULL, NULL, detail);
+}
+
+void brk_events_publish_report(brk_events_t *self, const char *tenant, const char *job_id,
+                               const Pregon__DeliveryReport *report, const char *detail) {
+    if (!report)
+        return;
+    s_publish(self, "report", tenant, job_id, (int)report->channel, NULL, NULL, report, detail);
 }
 
 void brk_events_publish_inbound(brk_events_t *self, const char *tenant, const char *debtor,
@@ -242,5 +251,5 @@ void brk_events_publish_inbound(brk_events_t *self, const char *tenant, const ch
     copy.job_id = (char *)(job_id ? job_id : "");
     copy.base.n_unknown_fields = 0;
     copy.base.unknown_fields = NULL;
-    s_publish(self, "inbound", tenant, job_id, (int)in->channel, NULL, &copy, detail);
+    s_publish(self, "inbound", tenant, job_id, (int)in->channel, NULL, &copy, NULL, detail);
 }

@@ -61,5 +61,11 @@ void brk_events_publish(brk_events_t *self, const char *type, const char *tenant
 void brk_events_publish_inbound(brk_events_t *self, const char *tenant, const char *debtor,
                                 const char *job_id, const Pregon__InboundEvent *in,
                                 const char *detail);
+/* Publishes a "report" event: tenant, job_id and channel of the job, `report` the outcome as
+ * applied (borrowed; its fields as a worker's DeliveryReport: outcome, provider_id,
+ * provider_code, detail, retry_at_ms, at_ms, channel, job_id, tenant; never the lease id),
+ * detail the state the store answered ("sent", "retry", ...). Never blocks. */
+void brk_events_publish_report(brk_events_t *self, const char *tenant, const char *job_id,
+                               const Pregon__DeliveryReport *report, const char *detail);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pg_log.h"
 #include "rl_policy.h"
@@ -270,6 +271,50 @@ static void s_after_failed(brk_reports_t *self, size_t n, int64_t now_ms) {
     }
 }
 
+/* True for a store answer that changed the job (not stale, gone, refused or a bad lease). */
+static bool s_applied(const char *st) {
+    return strcmp(st, "stale") != 0 && strcmp(st, "gone") != 0 && strcmp(st, "bad-lease") != 0 &&
+           strcmp(st, "wrong-lease") != 0 && strcmp(st, "not-holder") != 0 &&
+           strcmp(st, "error") != 0 && strncmp(st, "refused", 7) != 0;
+}
+
+/* The "report" event of an applied report: the job named by its lease (the store's word, not
+ * the worker's), every field of the report but the lease id, the state it led to. */
+static void s_publish(brk_reports_t *self, const s_pending_t *p, const char *state,
+                      int64_t now_ms) {
+    static const struct {
+        const char *name;
+        Pregon__DeliveryReport__Outcome code;
+    } outcomes[] = {{"SENT", PREGON__DELIVERY_REPORT__OUTCOME__SENT},
+                    {"DELIVERED", PREGON__DELIVERY_REPORT__OUTCOME__DELIVERED},
+                    {"FAILED", PREGON__DELIVERY_REPORT__OUTCOME__FAILED},
+                    {"RETRY", PREGON__DELIVERY_REPORT__OUTCOME__RETRY},
+                    {"UNKNOWN", PREGON__DELIVERY_REPORT__OUTCOME__UNKNOWN},
+                    {"CONFIG_ERROR", PREGON__DELIVERY_REPORT__OUTCOME__CONFIG_ERROR},
+                    {"SKIPPED", PREGON__DELIVERY_REPORT__OUTCOME__SKIPPED},
+                    {"HANDBACK", PREGON__DELIVERY_REPORT__OUTCOME__HANDED_BACK}};
+    char jk[ST_KEY_MAX];
+    unsigned attempt = 0;
+    st_job_ref_t ref;
+    if (!self->events ||
+        st_lease_parse(self->keys, p->lease_id, jk, sizeof jk, &attempt, NULL) != 0 ||
+        st_job_key_parse(self->keys, jk, strlen(jk), &ref) != 0)
+        return;
+    Pregon__DeliveryReport r = PREGON__DELIVERY_REPORT__INIT;
+    for (size_t k = 0; k < sizeof outcomes / sizeof *outcomes; k++)
+        if (strcasecmp(p->outcome, outcomes[k].name) == 0)
+            r.outcome = outcomes[k].code;
+    r.job_id = ref.job_id;
+    r.tenant = ref.tenant;
+    r.provider_id = (char *)p->provider_id;
+    r.provider_code = (char *)p->provider_code;
+    r.detail = (char *)p->detail;
+    r.retry_at_ms = p->retry_at > 0 ? p->retry_at * 1000 : 0;
+    r.at_ms = now_ms;
+    r.channel = (Pregon__Channel)p->channel;
+    brk_events_publish_report(self->events, ref.tenant, ref.job_id, &r, state);
+}
+
 void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
     size_t n = self->n_pending;
     if (n == 0) {
@@ -317,8 +362,8 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
             s_note(self, &self->pending[i], st);
         if (self->index && strcmp(st, "sent") == 0)
             s_index_sent(self, &self->pending[i], now_ms);
-        brk_events_publish(self->events, "report", NULL, NULL, self->pending[i].channel, NULL,
-                           self->pending[i].outcome);
+        if (s_applied(st))
+            s_publish(self, &self->pending[i], st, now_ms);
     }
     s_tell_results(self, n, now_ms);
     if (self->index)

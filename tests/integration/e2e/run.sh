@@ -211,7 +211,7 @@ rm -f "$dir/policies/bad.yaml"
 kill -0 "$pregond_pid" 2>/dev/null && ok || ko "pregond died of SIGHUP"
 
 # 5b. CSV input: a header of field names, var.NAME columns, RFC 4180 quoting; a bad row is
-# reported by record number and the others still go out
+# reported by its line (csv-2 spans two) and the others still go out
 cat >"$dir/jobs.csv" <<'CSV'
 job_id,tenant,debtor_id,channel,contact,template_id,jurisdiction,time_zone,priority,var.acreedor,var.nombre,var.producto,var.monto,var.telefono,var.enlace
 csv-1,acme,d-csv1,sms,+5215550801,aviso_mora_sms,E2E,UTC,1,"Acme, S.A.",Ana,tarjeta,$1,800,x.co
@@ -223,7 +223,7 @@ CSV
 rc=$?
 [ $rc = 1 ] && ok || ko "CSV with a bad row: exit $rc, want 1"
 [ "$(grep -c '"verdict":"ACCEPTED"' "$dir/csv.out")" = 2 ] && ok || ko "CSV: $(cat "$dir/csv.out")"
-grep -q 'jobs.csv:4: error: priority must be a number' "$dir/csv.err" && ok || ko "CSV error line: $(cat "$dir/csv.err")"
+grep -q 'jobs.csv:5: error: priority must be a whole number' "$dir/csv.err" && ok || ko "CSV error line: $(cat "$dir/csv.err")"
 wait_for 10 sh -c "curl -s '$sb/_sandbox/requests?limit=100000' | grep -q 'Acme, S.A.: Ana'" && ok || ko "CSV quoted comma did not reach the provider intact"
 
 # 6. the worker's last check: admitted by pregond (RC open there) but closed for the worker
