@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 
+#include "pg_prom.h"
+#include "pg_tally.h"
+
 /* The results of an inbound event (InboundAck.result), in the order of brk_counters_t.inbound. */
 #define BRK_INBOUND_RESULTS                                                                        \
     { "applied", "duplicate", "ignored", "unknown", "refused", "invalid", "error" }
@@ -34,6 +37,11 @@ typedef struct {
     /* subscriptions that may have been applied for a subscriber already gone, and events not
      * published while the feed could not be trusted (brk_events.c) */
     uint64_t subs_tainted, events_withheld;
+    /* for /metrics (brk_metrics.h; NULL tallies count nothing): verdicts by code, reason, rule
+     * and jurisdiction; reports by channel, outcome and provider code; the latency of admitting
+     * one batch (Redis included), in seconds */
+    pg_tally_t *verdicts_by, *reports_by;
+    pg_prom_hist_t admission_seconds;
 } brk_counters_t;
 
 #endif

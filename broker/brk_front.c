@@ -1,5 +1,7 @@
 /* brk_front.c — the submit path (see brk_front.h). */
 #include "brk_front.h"
+#include "brk_metrics.h"
+#include "pg_ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,9 +151,12 @@ static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBat
         else
             pregon__send_request__pack(reqs[j], payloads[j]);
     }
-    if (ok && a)
+    if (ok && a) {
+        int64_t t0 = pg_ops_mono_us();
         brk_admission_run(self->cfg, self->redis, self->rules, reqs, (const void *const *)payloads,
                           lens, a, 0, now_ms, admitted);
+        pg_prom_hist_observe(&self->n->admission_seconds, (double)(pg_ops_mono_us() - t0) / 1e6);
+    }
     for (size_t j = 0; ok && j < a; j++)
         verdicts[allowed[j]] = admitted[j];
     if (ok) {
@@ -171,6 +176,8 @@ static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBat
             pvp[i] = &pv[i];
             if (verdicts[i].code >= 1 && verdicts[i].code <= 6)
                 self->n->verdicts[verdicts[i].code]++;
+            brk_metrics_count_verdict(self->n, self->rules, verdicts[i].code, verdicts[i].reason,
+                                      verdicts[i].rule, batch->jobs[i]->jurisdiction);
             if (forbidden) { /* no event: it would reach the subscribers of the named tenant */
                 if (!first_forbidden)
                     first_forbidden = batch->jobs[i]->tenant ? batch->jobs[i]->tenant : "";

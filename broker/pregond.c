@@ -27,6 +27,7 @@
 #include "brk_front.h"
 #include "brk_hooks.h"
 #include "brk_inbound.h"
+#include "brk_metrics.h"
 #include "brk_rauth.h"
 #include "brk_index.h"
 #include "brk_redis.h"
@@ -166,6 +167,7 @@ typedef struct {
     brk_index_t *index;
     brk_inbound_t *inbound;
     brk_hooks_t *hooks;
+    brk_metrics_t *metrics; /* NULL when ops.listen is "" */
 } s_parts_t;
 
 /* Binds the events socket again where it is bound, after keys were reloaded or subscriptions
@@ -221,7 +223,7 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         /* sockets not in use are left out (a NULL socket would mean fd 0): front, back, then
          * hooks, ZAP and events when they exist */
         void *opt[3] = {p->hooks_sock, brk_auth_zap_socket(p->auth), p->pub_sock};
-        zmq_pollitem_t items[5] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[6] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
                                    {p->back_sock, 0, ZMQ_POLLIN, 0}};
         int n_items = 2, at[3] = {-1, -1, -1}; /* where hooks, ZAP and events are in items */
         for (int i = 0; i < 3; i++)
@@ -229,6 +231,8 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
                 at[i] = n_items;
                 items[n_items++] = (zmq_pollitem_t){opt[i], 0, ZMQ_POLLIN, 0};
             }
+        if (p->metrics) /* a scrape waiting for the loop's render wakes it */
+            items[n_items++] = (zmq_pollitem_t){NULL, brk_metrics_fd(p->metrics), ZMQ_POLLIN, 0};
         int64_t t = s_now_ms(cfg);
         long wait = brk_timers_wait_ms(p->timers, t), due = brk_reports_wait_ms(p->reports, t);
         if (due >= 0 && due < wait)
@@ -267,6 +271,7 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         brk_workers_dispatch(p->workers, now);
         brk_reports_maybe_flush(p->reports, now); /* and jobs that could not be rendered */
         brk_timers_run(p->timers, now);
+        brk_metrics_turn(p->metrics, now);
     }
     return 0;
 }
@@ -315,6 +320,14 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
         pg_log("cannot start: out of memory or an invalid redis.prefix");
         return 1;
     }
+    if (cfg->ops_listen[0]) {
+        p->metrics = brk_metrics_new(cfg, p->redis, p->keys, p->workers, rules, n, err, sizeof err);
+        if (!p->metrics) {
+            pg_log("cannot start: %s", err);
+            return 78;
+        }
+        pg_log("ops: /metrics, /healthz and /readyz on port %u", brk_metrics_port(p->metrics));
+    }
     char b[4][256];
     pg_log("serving as %s: frontend %s, backend %s, events %s, hooks %s, %d shards, %zu "
            "policies, %zu templates%s",
@@ -326,6 +339,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
 }
 
 static void s_stop_parts(s_parts_t *p) {
+    brk_metrics_destroy(&p->metrics);
     brk_hooks_destroy(&p->hooks);
     brk_inbound_destroy(&p->inbound);
     brk_timers_destroy(&p->timers);
@@ -416,7 +430,9 @@ int main(int argc, char **argv) {
 
     brk_counters_t n = {0};
     s_parts_t parts = {0};
-    int rc = s_start(&cfg, &rules, &n, &parts); /* 0, or the exit code */
+    int rc = brk_metrics_counters_init(&n) == 0 ? 0 : 1;
+    if (rc == 0)
+        rc = s_start(&cfg, &rules, &n, &parts); /* 0, or the exit code */
     if (rc == 0)
         rc = s_run(&cfg, &rules, &parts);
     if (parts.reports)
@@ -440,6 +456,7 @@ int main(int argc, char **argv) {
            n.wrong_leases, n.foreign_reports, n.workers_refused, n.handed_back_lost,
            n.handed_back_unanswered);
     s_stop_parts(&parts);
+    brk_metrics_counters_release(&n);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);
     return rc;

@@ -48,6 +48,12 @@ int64_t pg_ops_mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t pg_ops_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* 1 when the host part of listen ("H:P", "[H]:P") is a loopback name or address. */
 static int s_loopback(const char *listen) {
     const char *colon = strrchr(listen, ':');

@@ -62,7 +62,8 @@ void pg_ops_set_ready(pg_ops_t *self, bool ready, const char *why);
 uint64_t pg_ops_scrapes(const pg_ops_t *self);
 uint64_t pg_ops_stale(const pg_ops_t *self);
 
-/* CLOCK_MONOTONIC in ms. */
+/* CLOCK_MONOTONIC in ms, and in µs (for latency histograms). */
 int64_t pg_ops_mono_ms(void);
+int64_t pg_ops_mono_us(void);
 
 #endif
