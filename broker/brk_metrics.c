@@ -408,12 +408,12 @@ static void s_render(brk_metrics_t *self, int64_t now_ms) {
     pg_ops_publish(self->ops, text, len);
 }
 
-void brk_metrics_turn(brk_metrics_t *self, int64_t now_ms) {
+void brk_metrics_turn(brk_metrics_t *self, int64_t now_ms, bool fd_ready) {
     if (!self)
         return;
     pg_ops_alive(self->ops, pg_ops_mono_ms());
     int64_t every = self->cfg->ops_gauges_ms > 0 ? self->cfg->ops_gauges_ms : 5000;
-    bool wanted = pg_ops_wanted(self->ops);
+    bool wanted = fd_ready && pg_ops_wanted(self->ops);
     /* on schedule: a scrape between two reads is served the last one (and its age) */
     if (!self->tried_at_ms || now_ms - self->tried_at_ms >= every || now_ms < self->tried_at_ms)
         s_read_gauges(self, now_ms);

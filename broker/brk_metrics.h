@@ -60,7 +60,8 @@ void brk_metrics_destroy(brk_metrics_t **self_p);
 int brk_metrics_fd(const brk_metrics_t *self);
 uint16_t brk_metrics_port(const brk_metrics_t *self);
 
-/* One loop turn: liveness, the gauges when due, a render when a scrape waits, readiness. */
-void brk_metrics_turn(brk_metrics_t *self, int64_t now_ms);
+/* One loop turn: liveness, the gauges when due, a render when a scrape waits (fd_ready: the
+ * descriptor polled readable this turn), readiness. */
+void brk_metrics_turn(brk_metrics_t *self, int64_t now_ms, bool fd_ready);
 
 #endif

@@ -231,8 +231,11 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
                 at[i] = n_items;
                 items[n_items++] = (zmq_pollitem_t){opt[i], 0, ZMQ_POLLIN, 0};
             }
-        if (p->metrics) /* a scrape waiting for the loop's render wakes it */
+        int ops_at = -1; /* a scrape waiting for the loop's render wakes it */
+        if (p->metrics) {
+            ops_at = n_items;
             items[n_items++] = (zmq_pollitem_t){NULL, brk_metrics_fd(p->metrics), ZMQ_POLLIN, 0};
+        }
         int64_t t = s_now_ms(cfg);
         long wait = brk_timers_wait_ms(p->timers, t), due = brk_reports_wait_ms(p->reports, t);
         if (due >= 0 && due < wait)
@@ -271,7 +274,7 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         brk_workers_dispatch(p->workers, now);
         brk_reports_maybe_flush(p->reports, now); /* and jobs that could not be rendered */
         brk_timers_run(p->timers, now);
-        brk_metrics_turn(p->metrics, now);
+        brk_metrics_turn(p->metrics, now, ops_at >= 0 && (items[ops_at].revents & ZMQ_POLLIN));
     }
     return 0;
 }

@@ -44,8 +44,9 @@ uint16_t pg_ops_port(const pg_ops_t *self);
 /* A descriptor to poll for reading: readable when a scrape waits for a text. */
 int pg_ops_fd(const pg_ops_t *self);
 
-/* True when a scrape waits for a fresh text (and clears the descriptor's readiness): render
- * and pg_ops_publish. */
+/* Call when pg_ops_fd() polled readable: clears its readiness and answers true when a scrape
+ * waits for a fresh text (render, then pg_ops_publish). (Calling it every turn works too, at
+ * the price of a read(2) per turn.) */
 bool pg_ops_wanted(pg_ops_t *self);
 
 /* Hands over a rendered text (malloc'd, NUL-terminated; ownership passes; NULL = keep the

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# run.sh BUILD_DIR — pregond's operations endpoint over real processes: redis-server, pregond
-# (ops.listen on a free loopback port), pregon-sandbox, pregon-sms, and a real Prometheus.
+# run.sh BUILD_DIR — the operations endpoints over real processes: redis-server, pregond
+# (ops.listen on a free loopback port), pregon-sandbox, pregon-sms (--ops-listen), and a real
+# Prometheus.
 #   - /healthz is 200 from the start; /readyz is 503 "no sms worker" until pregon-sms joins,
 #     then 200, and 503 again naming Redis when Redis stops;
 #   - /metrics passes `promtool check metrics` before and after traffic;
 #   - a campaign of N jobs moves the counters by exactly N: verdicts{code="accepted"} and
 #     reports{outcome="sent"}; a job deferred by two hours shows in pregon_deferred_jobs and in
 #     the sunrise wave (pregon_deferred_due_jobs) in the hour it comes due;
+#   - pregon-sms' own /metrics passes promtool, counts the same N sent, and its /readyz is 200;
 #   - a real Prometheus scrapes pregond and answers the PromQL sum of the sent counter (N) and
 #     a rate() over it.
 # Free ports and private sockets: runs never collide.
@@ -63,11 +65,18 @@ wait_for 10 test -s "$dir/sandbox.port" || { echo "sandbox did not start"; cat "
 sb="http://127.0.0.1:$(cat "$dir/sandbox.port")"
 TWILIO_ACCOUNT_SID=$AC TWILIO_AUTH_TOKEN=$TOKEN "$build/channels/sms/pregon-sms" --worker-id sms-metrics \
   --broker "ipc://$dir/back" --base-url "$sb" --from $FROM --heartbeat-ms 200 \
-  --policy-dir "$src/tests/integration/e2e/policies" 2>"$dir/sms.log" &
+  --policy-dir "$src/tests/integration/e2e/policies" --ops-listen 127.0.0.1:0 2>"$dir/sms.log" &
 pids+=($!)
 wait_for 10 grep -q "joined on sms" "$dir/pregond.log" || { echo "worker never joined"; cat "$dir/sms.log"; exit 1; }
 wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $ops/readyz)\" = 200 ]" && ok || ko "readyz with a worker: $(code /readyz) $(cat "$dir/body")"
 [ "$(metric pregon_workers 'channel="sms"')" = 1 ] && ok || ko "pregon_workers: $(metric pregon_workers)"
+wport=$(grep -m1 -o "on port [0-9]*" "$dir/sms.log" | grep -o "[0-9]*$")
+[ -n "$wport" ] || { echo "no ops port in: $(cat "$dir/sms.log")"; exit 1; }
+wops="http://127.0.0.1:$wport"
+# wmetric NAME MATCH...: metric, on the worker's endpoint
+wmetric() { ops=$wops metric "$@"; }
+wready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$wops/readyz")" = 200 ]; }
+wait_for 10 wready && ok || ko "worker readyz: $(curl -s "$wops/readyz")"
 
 # 3. a campaign moves the counters by exactly N
 sent0=$(metric pregon_reports_total 'outcome="sent"')
@@ -97,6 +106,9 @@ wait_for 30 all_sent && ok || ko "sent counter: $(metric pregon_reports_total 'o
 gauged() { [ "$(metric pregon_deferred_jobs)" = 1 ] && [ "$(metric pregon_deferred_due_jobs 'hours_ahead="2"')" = 1 ] && [ "$(metric pregon_deferred_due_jobs)" = 1 ]; }
 wait_for 10 gauged && ok || ko "deferred gauges: $(curl -s "$ops/metrics" | grep -E '^pregon_deferred' | grep -v ' 0$')"
 [ "$(metric pregon_admission_batch_seconds_count)" -ge 1 ] && ok || ko "admission histogram empty"
+[ "$(wmetric pregon_worker_reports_total 'outcome="sent"')" = $N ] && ok || ko "worker sent: $(wmetric pregon_worker_reports_total 'outcome="sent"')"
+[ "$(wmetric pregon_worker_provider_request_seconds_count)" = $N ] && ok || ko "worker request histogram: $(wmetric pregon_worker_provider_request_seconds_count)"
+curl -sf "$wops/metrics" >"$dir/w1.txt" && promtool check metrics <"$dir/w1.txt" && ok || ko "promtool (worker): $(head -5 "$dir/w1.txt")"
 curl -sf "$ops/metrics" >"$dir/m1.txt" && promtool check metrics <"$dir/m1.txt" && ok || ko "promtool (after traffic)"
 
 # 4. a real Prometheus scrapes pregond and answers PromQL
