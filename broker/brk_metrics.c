@@ -26,7 +26,7 @@
 
 typedef struct {
     long long ready[RL_CH_COUNT]; /* per channel; -1 = channel not enabled */
-    long long deferred, retry, leases, audit;
+    long long deferred, retry, leases, audit, parked, pauses;
     long long due[S_HOURS]; /* deferred jobs due in hour h from now */
 } s_shard_t;
 
@@ -165,8 +165,8 @@ static int s_append_shard(brk_metrics_t *self, redisContext *c, int shard, int64
         redisAppendCommand(c, "ZCARD %s", key);
         k++;
     }
-    const char *sets[] = {"deferred", "retry", "leases"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *sets[] = {"deferred", "retry", "leases", "paused"};
+    for (size_t i = 0; i < 4; i++) {
         if (st_key_shared(self->keys, shard, sets[i], key, sizeof key) < 0)
             return -1;
         redisAppendCommand(c, "ZCARD %s", key);
@@ -175,6 +175,10 @@ static int s_append_shard(brk_metrics_t *self, redisContext *c, int shard, int64
     if (st_key_shared(self->keys, shard, "audit", key, sizeof key) < 0)
         return -1;
     redisAppendCommand(c, "XLEN %s", key);
+    k++;
+    if (st_key_shared(self->keys, shard, "pause", key, sizeof key) < 0)
+        return -1;
+    redisAppendCommand(c, "HLEN %s", key);
     k++;
     if (st_key_shared(self->keys, shard, "deferred", key, sizeof key) < 0)
         return -1;
@@ -194,7 +198,7 @@ static int s_append_shard(brk_metrics_t *self, redisContext *c, int shard, int64
 /* Reads the answers of one shard into sh. Returns 0, or -1 on an error (the connection is
  * then dropped by the caller). */
 static int s_read_shard(brk_metrics_t *self, redisContext *c, s_shard_t *sh) {
-    long long *slots[RL_CH_COUNT + 4 + S_HOURS];
+    long long *slots[RL_CH_COUNT + 6 + S_HOURS];
     int k = 0;
     for (int ch = 1; ch < RL_CH_COUNT; ch++) {
         sh->ready[ch] = -1;
@@ -204,7 +208,9 @@ static int s_read_shard(brk_metrics_t *self, redisContext *c, s_shard_t *sh) {
     slots[k++] = &sh->deferred;
     slots[k++] = &sh->retry;
     slots[k++] = &sh->leases;
+    slots[k++] = &sh->parked;
     slots[k++] = &sh->audit;
+    slots[k++] = &sh->pauses;
     for (int h = 0; h < S_HOURS; h++)
         slots[k++] = &sh->due[h];
     int rc = 0;
@@ -308,12 +314,13 @@ static void s_render_gauges(brk_metrics_t *self, pg_prom_t *p, int64_t now_ms) {
             pg_prom_samplef(p, "pregon_ready_jobs", (double)sum, "channel",
                             rl_channel_name((rl_channel_t)ch), "shard", "all", NULL);
     }
-    long long deferred = 0, retry = 0, leases = 0, audit = 0, due[S_HOURS] = {0};
+    long long deferred = 0, retry = 0, leases = 0, audit = 0, parked = 0, due[S_HOURS] = {0};
     for (int s = 0; s < self->n_shards; s++) {
         deferred += self->shards[s].deferred;
         retry += self->shards[s].retry;
         leases += self->shards[s].leases;
         audit += self->shards[s].audit;
+        parked += self->shards[s].parked;
         for (int h = 0; h < S_HOURS; h++)
             due[h] += self->shards[s].due[h];
     }
@@ -327,6 +334,10 @@ static void s_render_gauges(brk_metrics_t *self, pg_prom_t *p, int64_t now_ms) {
         pg_prom_samplef(p, "pregon_deferred_due_jobs", (double)due[h], "hours_ahead", hs, NULL);
     }
     s_gauge(p, "pregon_retry_jobs", "Jobs waiting for their retry instant.", (double)retry);
+    s_gauge(p, "pregon_parked_jobs", "Jobs parked by a pause, waiting for its end.",
+            (double)parked);
+    s_gauge(p, "pregon_pauses", "Pauses in force (tenant, campaign, channel).",
+            (double)(self->n_shards ? self->shards[0].pauses : 0));
     s_gauge(p, "pregon_leases_in_flight", "Jobs leased to workers and not reported yet.",
             (double)leases);
     s_gauge(p, "pregon_audit_backlog_records",
@@ -389,6 +400,8 @@ static void s_render(brk_metrics_t *self, int64_t now_ms) {
               n->released_deferred);
     s_counter(p, "pregon_released_retries_total", "Retries queued again at their time.",
               n->released_retries);
+    s_counter(p, "pregon_unparked_total", "Parked jobs sent back to admission, their pause lifted.",
+              n->unparked);
     s_counter(p, "pregon_expired_leases_total", "Leases that expired without a report (UNKNOWN).",
               n->expired_leases);
     s_counter(p, "pregon_bad_frames_total", "Frames refused as malformed.", n->bad_frames);
