@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -53,8 +54,8 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     static brk_config_t cfg;
-    char err[1024];
-    brk_config_load(&cfg, NULL, err, sizeof err); /* defaults */
+    if (pc_redis_defaults(&cfg) < 0)
+        return 2;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -170,6 +171,17 @@ static int s_adopt(s_conn_t *c) {
     }
     printf("dataset adopted as %s on %d shards: pregond admits again within a second\n", id,
            st_keys_shards(c->keys));
+    return 0;
+}
+
+int pc_redis_defaults(brk_config_t *cfg) {
+    const char *path = getenv("PREGON_CONFIG");
+    if (!path || !*path)
+        path = access(PC_DEFAULT_CONFIG, R_OK) == 0 ? PC_DEFAULT_CONFIG : NULL;
+    if (path)
+        return pc_redis_config(cfg, path);
+    char err[1024];
+    brk_config_load(cfg, NULL, err, sizeof err); /* the built-in defaults */
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "pc_redis.h"
 #include "pc_submit.h"
 #include "pc_ops.h"
+#include "pc_status.h"
 #include "pc_suppress.h"
 #include "pg_log.h"
 
@@ -32,6 +33,9 @@ static const s_command_t s_commands[] = {
     {"pause", pc_ops_main, "pause a tenant, campaign or channel: nothing of it is dispatched"},
     {"resume", pc_ops_main, "lift a pause: its parked jobs go through admission again"},
     {"pauses", pc_ops_main, "the pauses in force: who, when, why"},
+    {"status", pc_status_main,
+     "what pregond does now: rates, backlog, sunrise wave, pauses, rules"},
+    {"top", pc_status_main, "the same, live in the terminal (ncurses), every second"},
     {"jobs", pc_ops_main, "jobs show (state and history) and jobs cancel (by job or campaign)"},
 };
 

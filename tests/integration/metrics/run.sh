@@ -9,6 +9,8 @@
 #     reports{outcome="sent"}; a job deferred by two hours shows in pregon_deferred_jobs and in
 #     the sunrise wave (pregon_deferred_due_jobs) in the hour it comes due;
 #   - pregon-sms' own /metrics passes promtool, counts the same N sent, and its /readyz is 200;
+#   - pregonctl status (text, --json) shows the same counts; pregonctl top renders them in a
+#     tmux pane (capture-pane);
 #   - a real Prometheus scrapes pregond and answers the PromQL sum of the sent counter (N) and
 #     a rate() over it.
 # Free ports and private sockets: runs never collide.
@@ -110,6 +112,28 @@ wait_for 10 gauged && ok || ko "deferred gauges: $(curl -s "$ops/metrics" | grep
 [ "$(wmetric pregon_worker_provider_request_seconds_count)" = $N ] && ok || ko "worker request histogram: $(wmetric pregon_worker_provider_request_seconds_count)"
 curl -sf "$wops/metrics" >"$dir/w1.txt" && promtool check metrics <"$dir/w1.txt" && ok || ko "promtool (worker): $(head -5 "$dir/w1.txt")"
 curl -sf "$ops/metrics" >"$dir/m1.txt" && promtool check metrics <"$dir/m1.txt" && ok || ko "promtool (after traffic)"
+
+# 3b. pregonctl status (--json and text) and top (ncurses, in a tmux pane) read the same numbers
+"$ctl" status --ops "$ops" --json --interval-ms 300 --redis-socket "$dir/redis.sock" >"$dir/st.json" 2>"$dir/st.err"
+$py - "$dir/st.json" $((sent0 + N)) <<'PY' && ok || ko "status --json: $(cat "$dir/st.json" "$dir/st.err" | head -20)"
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["channels"]["sms"]["sent_total"] == int(sys.argv[2]), v["channels"]["sms"]
+assert v["channels"]["sms"]["workers"] == 1 and v["rates"] is True
+assert v["deferred"] == 1 and sum(v["sunrise_wave"]) == 1 and v["sunrise_wave"][2] == 1
+PY
+"$ctl" status --ops "$ops" --interval-ms 0 --redis-socket "$dir/redis.sock" >"$dir/st.txt" 2>&1
+grep -q "^sms .*running" "$dir/st.txt" && grep -q "sunrise wave" "$dir/st.txt" && grep -q "paused: none" "$dir/st.txt" \
+  && ok || ko "status: $(cat "$dir/st.txt")"
+if command -v tmux >/dev/null; then
+  tm=(tmux -L "pregon-metrics-$$")
+  "${tm[@]}" new-session -d -x 120 -y 50 "$ctl top --ops $ops --redis-socket $dir/redis.sock"
+  topped() { "${tm[@]}" capture-pane -p >"$dir/top.txt" 2>/dev/null; grep -q "pregon top" "$dir/top.txt" && grep -q "^sms .*running" "$dir/top.txt" && grep -q "+ 2h" "$dir/top.txt"; }
+  wait_for 10 topped && ok || ko "top in tmux: $(cat "$dir/top.txt")"
+  "${tm[@]}" send-keys q; "${tm[@]}" kill-server 2>/dev/null
+else
+  ko "tmux is not installed (deploy/install-deps.sh installs it)"
+fi
 
 # 4. a real Prometheus scrapes pregond and answers PromQL
 pport=$(freeport)
