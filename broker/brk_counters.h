@@ -37,6 +37,7 @@ typedef struct {
     /* subscriptions that may have been applied for a subscriber already gone, and events not
      * published while the feed could not be trusted (brk_events.c) */
     uint64_t subs_tainted, events_withheld;
+    uint64_t dry_runs; /* jobs answered in a dry run (SubmitBatch.dry_run): nothing stored */
     uint64_t unparked; /* jobs parked by a pause sent back to admission once it was lifted */
     /* for /metrics (brk_metrics.h; NULL tallies count nothing): verdicts by code, reason, rule
      * and jurisdiction; reports by channel, outcome and provider code; the latency of admitting

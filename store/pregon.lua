@@ -303,6 +303,44 @@ local function admit(keys, args)
   return out
 end
 
+-- pg_peek: the dry run of pg_admit (same keys and arguments): the answer pg_admit would give
+-- now, the idempotency and suppression checks included, with nothing written, reserved or
+-- audited (pregonctl submit --dry-run; SubmitBatch.dry_run).
+local function peek(keys, args)
+  local NK, NA = 4, 16
+  local out, sc = {}, {}
+  for i = 0, (#keys - 2) / NK - 1 do
+    local k, a = 3 + i * NK, 4 + i * NA
+    local jk, sk = keys[k + 1], keys[k + 2]
+    local readmit, action = args[a + 3], args[a + 5]
+    local untl, rule, reason = args[a + 6], args[a + 7], args[a + 8]
+    local ch, cp = args[a + 11], args[a + 12]
+    local j = unpack_ctx({db = args[a + 2]}, args[a + 14])
+    local res
+    if action == 'X' then
+      res = {'R', rule, reason}
+    else
+      local st = redis.call('HGET', jk, 's')
+      if readmit == '0' and st then
+        res = {'U', redis.call('HGET', jk, 'v') or 'UNKNOWN'}
+      elseif readmit == '1' and st ~= 'deferred' then
+        res = {'S', st or 'none'}
+      elseif sup_any(sc, sk) then
+        local r = suppressed(sk, ch, sup_contact(cp), j.db, j.dt or '')
+        if r then res = {'R', r, 'suppressed'} end
+      end
+    end
+    if not res then
+      if action == 'A' then res = {'A'}
+      elseif action == 'D' then res = {'D', untl}
+      elseif action == 'E' then res = {'E', untl}
+      else res = {'R', rule, reason} end
+    end
+    out[i + 1] = res
+  end
+  return out
+end
+
 -- pg_lease: leases up to N ready jobs of one shard's channel queue to a worker.
 -- KEYS[1] ready queue, KEYS[2] leases, KEYS[3] audit.
 -- ARGV[1] how many, ARGV[2] lease expiry (ms), ARGV[3] now (ms), ARGV[4] the worker
@@ -830,6 +868,7 @@ end
 
 redis.register_function('pg_admit', admit)
 redis.register_function('pg_lease', lease)
+redis.register_function{function_name = 'pg_peek', callback = peek, flags = {'no-writes'}}
 redis.register_function('pg_report', report)
 redis.register_function('pg_release', release)
 redis.register_function('pg_cancel', cancel)

@@ -262,6 +262,8 @@ static int s_take_reply(void *sock, s_state_t *st) {
     return n;
 }
 
+static int s_dry_run; /* --dry-run: SubmitBatch.dry_run, nothing stored */
+
 static int s_send_batch(void *sock, Pregon__SendRequest **jobs, size_t n, long seq) {
     char id[32];
     snprintf(id, sizeof id, "b%ld", seq);
@@ -269,6 +271,7 @@ static int s_send_batch(void *sock, Pregon__SendRequest **jobs, size_t n, long s
     batch.batch_id = id;
     batch.jobs = jobs;
     batch.n_jobs = n;
+    batch.dry_run = s_dry_run;
     size_t len = pregon__submit_batch__get_packed_size(&batch);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
@@ -283,13 +286,16 @@ static void s_usage(FILE *to) {
     fprintf(to,
             "usage: pregonctl submit [--endpoint URL] [--batch N] [--window N] [--json]\n"
             "                        [--timeout S] [--csv] [--key-file F --broker-key-file F]\n"
+            "                        [--dry-run]\n"
             "                        FILE.jsonl|FILE.csv|-\n"
             "  Sends each job (a JSON line, or a CSV row under a header of pregon.proto field\n"
             "  names with var.NAME columns for variables) to pregond; prints a summary of\n"
             "  verdicts by rule, or one JSON verdict per job with --json.\n"
             "  --key-file: this client's CURVE key (NAME.key, mode 0600; env PREGON_KEY_FILE),\n"
             "  --broker-key-file: pregond's .pub (env PREGON_BROKER_KEY_FILE); without both\n"
-            "  pregonctl connects in plaintext.\n");
+            "  pregonctl connects in plaintext.\n"
+            "  --dry-run: the verdicts the jobs would get now (and when the deferred ones would\n"
+            "  go), from live counters: nothing is stored, reserved, audited or published.\n");
 }
 
 int pc_submit_main(int argc, char **argv) {
@@ -301,6 +307,7 @@ int pc_submit_main(int argc, char **argv) {
                                          {"csv", no_argument, NULL, 'C'},
                                          {"key-file", required_argument, NULL, 'k'},
                                          {"broker-key-file", required_argument, NULL, 'K'},
+                                         {"dry-run", no_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *key_file = getenv("PREGON_KEY_FILE"),
@@ -336,6 +343,9 @@ int pc_submit_main(int argc, char **argv) {
                 break;
             case 'K':
                 broker_key_file = optarg;
+                break;
+            case 'n':
+                s_dry_run = 1;
                 break;
             case 'h':
                 s_usage(stdout);

@@ -9,7 +9,10 @@
 #   3. cancel a campaign while no worker runs: every queued job CANCELLED, none sent once the
 #      worker is back, reservations given back (the same debtors' next jobs ACCEPTED);
 #      `jobs show` prints the state and the history with who cancelled and why;
-#   4. cancel one job by id; usage errors exit 2.
+#   4. cancel one job by id; usage errors exit 2;
+#   5. submit --dry-run answers what admission would (ACCEPTED, DEFERRED by the cap, REJECTED
+#      suppressed, DUPLICATE) and stores nothing: Redis' key count and the audit unchanged, and
+#      the same jobs submitted for real afterwards are ACCEPTED, not DUPLICATE.
 # Free ports and private sockets: runs never collide.
 set -uo pipefail
 build=$1
@@ -137,6 +140,22 @@ submit "$dir/c5.jsonl" >/dev/null
 [ $rc = 1 ] && grep -q "refused 1" "$dir/y.out" && ok || ko "cancel of a sent job: exit $rc $(cat "$dir/y.out")"
 "$ctl" jobs cancel --tenant acme --campaign c3 "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "cancel without --who/--why is not a usage error"
 "$ctl" pause --campaign c3 --who a --why b "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "pause without --tenant is not a usage error"
+
+# 5. dry run: the verdicts of now, nothing stored (key count and audit length unchanged)
+audit_len() { local n=0; for s in $(seq 0 15); do n=$((n + $(rcli xlen "pg:{s$s}:audit"))); done; echo $n; }
+"$ctl" suppress add --tenant acme --contact +521557000402 --who ops --why "asked by phone" "${R[@]}" >/dev/null 2>&1 || ko "suppress add"
+jobs "$dir/d1.jsonl" c6 h 400 3            # new debtors; the third's number is suppressed
+jobs "$dir/d2.jsonl" c4 f 201 1            # d201 was contacted today (cap 1): DEFERRED; id f201 known: DUPLICATE
+jobs "$dir/d3.jsonl" c7 k 201 1            # a new id for d201: DEFERRED by the cap
+cat "$dir/d1.jsonl" "$dir/d2.jsonl" "$dir/d3.jsonl" >"$dir/dry.jsonl"
+keys0=$(rcli dbsize); alen0=$(audit_len)
+"$ctl" submit --dry-run --endpoint "ipc://$dir/front" --json "$dir/dry.jsonl" >"$dir/dry.out" 2>/dev/null
+[ "$(rcli dbsize)" = "$keys0" ] && [ "$(audit_len)" = "$alen0" ] && ok || ko "dry run stored something: keys $keys0 -> $(rcli dbsize), audit $alen0 -> $(audit_len)"
+[ "$(count "$dir/dry.out" ACCEPTED)" = 2 ] && grep -q '"job_id":"h402","verdict":"REJECTED"' "$dir/dry.out" \
+  && grep -q '"job_id":"f201","verdict":"DUPLICATE"' "$dir/dry.out" \
+  && grep -q '"job_id":"k201","verdict":"DEFERRED","rule":"lv.daily"' "$dir/dry.out" && ok || ko "dry-run verdicts: $(cat "$dir/dry.out")"
+submit "$dir/d1.jsonl" >"$dir/d1.out"      # for real now: not duplicates of the dry run
+[ "$(count "$dir/d1.out" ACCEPTED)" = 2 ] && ! grep -q DUPLICATE "$dir/d1.out" && ok || ko "after the dry run: $(cat "$dir/d1.out")"
 
 echo "levers: $pass passed, $fail failed"
 [ $fail = 0 ]
