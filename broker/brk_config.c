@@ -46,6 +46,7 @@ static const s_field_t s_fields[] = {
     F("hooks.opt_out_every_channel", T_INT, hooks_opt_out_every_channel),
     F("policies", T_PATH, policies),
     F("templates", T_PATH, templates),
+    F("budgets", T_PATH, budgets),
     F("limits.max_batch", T_INT, max_batch),
     F("limits.max_frame_bytes", T_INT, max_frame_bytes),
     F("limits.max_queue", T_I64, max_queue),

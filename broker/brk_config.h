@@ -38,6 +38,7 @@ typedef struct {
                                       * 0: on the channel it came by */
     char policies[512];              /* folder of policy files (resolved: see brk_config_load) */
     char templates[512];             /* template catalog file (resolved: see brk_config_load) */
+    char budgets[512];               /* budgets file (brk_budget.h; resolved); "" = none */
     int max_batch;                   /* jobs per SubmitBatch */
     int max_frame_bytes;             /* larger frames are refused with "too-large" */
     int64_t max_queue;               /* ready jobs per channel beyond which submitters get BUSY */

@@ -123,6 +123,13 @@ static void s_reload_rules(const brk_config_t *cfg, brk_rules_t *rules) {
         rl_policyset_destroy(&p);
         return;
     }
+    brk_budgets_t *b = brk_budgets_load(cfg->budgets, err, sizeof err);
+    if (!b) {
+        pg_log("reload: policies, templates and budgets kept as they were: %s", err);
+        rl_policyset_destroy(&p);
+        brk_tpl_destroy(&t);
+        return;
+    }
     pg_log("reload: %zu policies (were %zu), %zu templates (were %zu)", rl_policyset_count(p),
            rl_policyset_count(rules->policies), brk_tpl_count(t), brk_tpl_count(rules->templates));
     for (size_t i = 0; i < rl_policyset_count(p); i++) {
@@ -137,8 +144,10 @@ static void s_reload_rules(const brk_config_t *cfg, brk_rules_t *rules) {
     }
     rl_policyset_destroy(&rules->policies);
     brk_tpl_destroy(&rules->templates);
+    brk_budgets_destroy(&rules->budgets);
     rules->policies = p;
     rules->templates = t;
+    rules->budgets = b;
 }
 
 /* "instance#incarnation": leases record which broker process handed them out. */
@@ -417,13 +426,16 @@ int main(int argc, char **argv) {
     }
     if (s_check_redis_secret(&cfg, config) < 0)
         return 78;
-    brk_rules_t rules = {NULL, NULL};
+    brk_rules_t rules = {NULL, NULL, NULL};
     rules.policies = rl_policyset_load(cfg.policies, err, sizeof err);
     if (rules.policies)
         rules.templates = brk_tpl_load(cfg.templates, err, sizeof err);
-    if (!rules.policies || !rules.templates) {
+    if (rules.templates)
+        rules.budgets = brk_budgets_load(cfg.budgets, err, sizeof err);
+    if (!rules.policies || !rules.templates || !rules.budgets) {
         pg_log("%s", err);
         rl_policyset_destroy(&rules.policies);
+        brk_tpl_destroy(&rules.templates);
         return 78;
     }
     signal(SIGPIPE, SIG_IGN); /* a dead Redis or peer is an error to handle, not a death */
@@ -462,5 +474,6 @@ int main(int argc, char **argv) {
     brk_metrics_counters_release(&n);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);
+    brk_budgets_destroy(&rules.budgets);
     return rc;
 }

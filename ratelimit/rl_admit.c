@@ -86,6 +86,10 @@ void rl_admit_set_dry_run(rl_admit_t *self, int on) {
         self->dry_run = on != 0;
 }
 
+int rl_admit_dry_run(const rl_admit_t *self) {
+    return self ? self->dry_run : 0;
+}
+
 void rl_admit_set_idem_ttl(rl_admit_t *self, int64_t seconds) {
     if (seconds > 0)
         self->idem_ttl = seconds;

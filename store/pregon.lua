@@ -664,6 +664,52 @@ local function unpark(keys, args)
   return {moved, left, nxt}
 end
 
+-- pg_budget: reserves (ARGV[1] "reserve"), checks ("check": a dry run, nothing written) or
+-- gives back ("refund") the cost of jobs of one tenant against its budgets, in its budget hash
+-- (KEYS[1], P:{sH}:budget:T; fields d:DAY m:MONTH for the tenant, cd:CAMPAIGN:DAY
+-- cm:CAMPAIGN:MONTH ct:CAMPAIGN for a campaign; amounts in millionths).
+-- ARGV[2] day (YYYYMMDD, UTC), ARGV[3] month (YYYYMM), ARGV[4] the tenant's daily budget,
+-- ARGV[5] its monthly one (0 = none), ARGV[6] the hash's TTL (s), then per job: campaign, cost,
+-- the campaign's daily, monthly and total budget (0 = none).
+-- Returns per job "" (it fits: reserved, or would be) or the rule of the first budget it would
+-- break; in order, so a batch's later jobs see what its earlier ones took.
+local function budget(keys, args)
+  local bk, op, day, month = keys[1], args[1], args[2], args[3]
+  local td, tm = tonumber(args[4]) or 0, tonumber(args[5]) or 0
+  local cache, out = {}, {}
+  local function get(f)
+    if cache[f] == nil then cache[f] = tonumber(redis.call('HGET', bk, f) or '0') end
+    return cache[f]
+  end
+  local function add(f, v)
+    cache[f] = get(f) + v
+    if op ~= 'check' then redis.call('HINCRBY', bk, f, v) end
+  end
+  for i = 0, (#args - 6) / 5 - 1 do
+    local a = 7 + i * 5
+    local cm, cost = args[a], tonumber(args[a + 1]) or 0
+    local cd, cmo, ct = tonumber(args[a + 2]) or 0, tonumber(args[a + 3]) or 0,
+      tonumber(args[a + 4]) or 0
+    local f = {'d:' .. day, 'm:' .. month, 'cd:' .. cm .. ':' .. day, 'cm:' .. cm .. ':' .. month,
+      'ct:' .. cm}
+    local rule = ''
+    if op ~= 'refund' then
+      local lim = {td, tm, cd, cmo, ct}
+      local names = {'budget.tenant.daily', 'budget.tenant.monthly', 'budget.campaign.daily',
+        'budget.campaign.monthly', 'budget.campaign.total'}
+      for k = 1, 5 do
+        if rule == '' and lim[k] > 0 and get(f[k]) + cost > lim[k] then rule = names[k] end
+      end
+    end
+    if rule == '' then
+      for k = 1, 5 do add(f[k], op == 'refund' and -cost or cost) end
+    end
+    out[i + 1] = rule
+  end
+  if op ~= 'check' then redis.call('EXPIRE', bk, tonumber(args[6]) or 34560000) end
+  return out
+end
+
 -- pg_sup_add and pg_sup_del: suppression changes of one shard (store/st_suppress.c makes one
 -- call per shard the change must reach; every entry names a tenant's hash of this shard).
 -- KEYS[1] the shard's sp-tenants set, KEYS[2] its audit stream, then per entry the tenant's
@@ -874,6 +920,7 @@ redis.register_function('pg_release', release)
 redis.register_function('pg_cancel', cancel)
 redis.register_function('pg_pause', pause_fn)
 redis.register_function('pg_unpark', unpark)
+redis.register_function('pg_budget', budget)
 redis.register_function('pg_index', index)
 redis.register_function('pg_lookup', lookup)
 redis.register_function('pg_inbound', inbound)

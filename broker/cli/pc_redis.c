@@ -37,7 +37,7 @@ static void s_usage(FILE *to) {
             "  adopt                 accept the dataset Redis holds now: pregond admits again\n"
             "  stats [--json]        jobs per structure and audit records over every shard\n"
             "  key job TENANT DEBTOR JOB | key history|suppress|events TENANT DEBTOR\n"
-            "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID\n"
+            "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID | key budget TENANT\n"
             "  audit [--count N]     audit records of every shard, oldest first, as JSON lines\n");
 }
 
@@ -256,6 +256,8 @@ static int s_key(s_conn_t *c, int argc, char **argv) {
         n = st_key_contact(c->keys, argv[1], argv[2], k, sizeof k);
     else if (argc == 3 && strcmp(argv[0], "provider") == 0)
         n = st_key_provider(c->keys, argv[1], argv[2], k, sizeof k);
+    else if (argc == 2 && strcmp(argv[0], "budget") == 0)
+        n = st_key_budget(c->keys, argv[1], k, sizeof k);
     if (n < 0) {
         s_usage(stderr);
         return 2;

@@ -12,7 +12,9 @@
 #   4. cancel one job by id; usage errors exit 2;
 #   5. submit --dry-run answers what admission would (ACCEPTED, DEFERRED by the cap, REJECTED
 #      suppressed, DUPLICATE) and stores nothing: Redis' key count and the audit unchanged, and
-#      the same jobs submitted for real afterwards are ACCEPTED, not DUPLICATE.
+#      the same jobs submitted for real afterwards are ACCEPTED, not DUPLICATE;
+#   6. budgets: two concurrent submitters never exceed a campaign's budget; the refused are
+#      REJECTED budget.campaign.total and audited; duplicates give their reservation back.
 # Free ports and private sockets: runs never collide.
 set -uo pipefail
 build=$1
@@ -31,7 +33,17 @@ sockets: {frontend: "ipc://$dir/front", backend: "ipc://$dir/back", events: "", 
 security: {curve: 0}   # plaintext: loopback endpoints only
 policies: $pol
 templates: $src/deploy/templates.yaml
+budgets: $dir/budgets.yaml
 dispatch: {lease_ms: 10000, heartbeat_ms: 200}
+YAML
+cat >"$dir/budgets.yaml" <<YAML
+costs: {sms: 0.5}
+tenants:
+  acme:
+    costs: {sms: 1}
+    campaigns:
+      bud: {total: 50}
+      bud2: {daily: 3}
 YAML
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
 pids+=($!)
@@ -156,6 +168,30 @@ keys0=$(rcli dbsize); alen0=$(audit_len)
   && grep -q '"job_id":"k201","verdict":"DEFERRED","rule":"lv.daily"' "$dir/dry.out" && ok || ko "dry-run verdicts: $(cat "$dir/dry.out")"
 submit "$dir/d1.jsonl" >"$dir/d1.out"      # for real now: not duplicates of the dry run
 [ "$(count "$dir/d1.out" ACCEPTED)" = 2 ] && ! grep -q DUPLICATE "$dir/d1.out" && ok || ko "after the dry run: $(cat "$dir/d1.out")"
+
+# 6. budgets: two submitters at once never spend past a campaign's budget (50 messages at 1
+#    each); what does not fit is REJECTED budget.campaign.total, audited; a dry run says so too
+jobs "$dir/b1.jsonl" bud m 1000 60; jobs "$dir/b2.jsonl" bud n 2000 60
+submit "$dir/b1.jsonl" >"$dir/b1.out" & p1=$!
+submit "$dir/b2.jsonl" >"$dir/b2.out" & p2=$!
+wait $p1 $p2
+acc=$(( $(count "$dir/b1.out" ACCEPTED) + $(count "$dir/b2.out" ACCEPTED) ))
+rej=$(cat "$dir/b1.out" "$dir/b2.out" | grep -c '"verdict":"REJECTED","rule":"budget.campaign.total","reason":"budget"')
+[ $acc = 50 ] && [ $rej = 70 ] && ok || ko "budget: $acc accepted (want 50), $rej rejected by the budget (want 70)"
+spent=$(rcli hget "$(rkey budget acme 2>/dev/null || echo none)" ct:bud 2>/dev/null)
+[ "$spent" = 50000000 ] && ok || ko "spent on bud: $spent (want 50000000 millionths)"
+jobs "$dir/b3.jsonl" bud q 3000 1
+"$ctl" submit --dry-run --endpoint "ipc://$dir/front" --json "$dir/b3.jsonl" 2>/dev/null | grep -q '"rule":"budget.campaign.total"' \
+  && ok || ko "dry run of an over-budget job"
+# a job that is not ACCEPTED gives its reservation back: the daily budget of 3 holds 3 jobs,
+# whatever else was refused before them (a duplicate)
+jobs "$dir/b4.jsonl" bud2 r 4000 2; submit "$dir/b4.jsonl" >/dev/null
+submit "$dir/b4.jsonl" >"$dir/b4dup.out"   # duplicates: reserved, then given back
+jobs "$dir/b5.jsonl" bud2 s 5000 3; submit "$dir/b5.jsonl" >"$dir/b5.out"
+[ "$(count "$dir/b4dup.out" DUPLICATE)" = 2 ] && [ "$(count "$dir/b5.out" ACCEPTED)" = 1 ] \
+  && [ "$(grep -c budget.campaign.daily "$dir/b5.out")" = 2 ] && ok || ko "refund of duplicates: $(cat "$dir/b5.out")"
+n_budget=0; for s in $(seq 0 15); do n_budget=$((n_budget + $(rcli xrange "pg:{s$s}:audit" - + | grep -c '^budget.campaign.total$'))); done
+[ $n_budget -ge 70 ] && ok || ko "budget refusals audited: $n_budget"
 
 echo "levers: $pass passed, $fail failed"
 [ $fail = 0 ]
