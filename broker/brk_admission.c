@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "brk_budget_redis.h"
 #include "brk_submit.h"
 
 static void s_busy(rl_admit_verdict_t *v, size_t n, const char *reason) {
@@ -66,11 +67,36 @@ static void s_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t
         }
         where[m++] = i;
     }
+    /* budgets: each job's cost reserved before the decision, given back after it unless the
+     * job was ACCEPTED (brk_budget.h) */
+    const brk_budgets_t *bud = rules->budgets;
+    int64_t *cost = NULL;
+    char(*brule)[BRK_BUDGET_RULE_MAX] = NULL;
+    if (m && bud && brk_budgets_tenants(bud)) {
+        cost = calloc(m, sizeof *cost);
+        brule = calloc(m, sizeof *brule);
+        if (!cost || !brule ||
+            brk_budget_reserve(bud, brk_redis_context(redis), brk_redis_fn(redis),
+                               brk_redis_keys(redis), jobs, m, now_ms / 1000,
+                               rl_admit_dry_run(admit), cost, brule) < 0) {
+            for (size_t k = 0; k < m; k++)
+                s_busy(&verdicts[where[k]], 1, cost && brule ? "redis-unavailable" : "no-memory");
+            if (cost && brule)
+                brk_redis_drop(redis, "reserving budgets");
+            free(cost), free(brule), free(jobs), free(where), free(sub);
+            return;
+        }
+    }
     if (m && rl_admit_batch(admit, jobs, m, now_ms / 1000, sub) < 0)
         brk_redis_drop(redis, rl_admit_strerror(admit));
+    else if (cost &&
+             brk_budget_refund(bud, brk_redis_context(redis), brk_redis_fn(redis),
+                               brk_redis_keys(redis), jobs, m, now_ms / 1000, cost, sub) < 0)
+        brk_redis_drop(redis,
+                       "giving budgets back"); /* what stays reserved errs on the safe side */
     for (size_t k = 0; k < m; k++)
         verdicts[where[k]] = sub[k];
-    free(jobs), free(where), free(sub);
+    free(cost), free(brule), free(jobs), free(where), free(sub);
 }
 
 void brk_admission_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t *rules,

@@ -46,6 +46,7 @@ static const s_field_t s_fields[] = {
     F("hooks.opt_out_every_channel", T_INT, hooks_opt_out_every_channel),
     F("policies", T_PATH, policies),
     F("templates", T_PATH, templates),
+    F("budgets", T_PATH, budgets),
     F("limits.max_batch", T_INT, max_batch),
     F("limits.max_frame_bytes", T_INT, max_frame_bytes),
     F("limits.max_queue", T_I64, max_queue),
@@ -59,6 +60,10 @@ static const s_field_t s_fields[] = {
     F("security.curve", T_INT, curve),
     F("security.secret_key_file", T_PATH, secret_key_file),
     F("security.keys", T_PATH, keys),
+    F("ops.listen", T_STR, ops_listen),
+    F("ops.allow_public", T_INT, ops_allow_public),
+    F("ops.gauges_ms", T_INT, ops_gauges_ms),
+    F("ops.max_audit_backlog", T_I64, ops_max_audit_backlog),
 };
 #undef F
 
@@ -91,6 +96,7 @@ static void s_defaults(brk_config_t *c) {
     c->anonymous_workers = 64; /* of the 256 entries: the rest is the keys' reserved room */
     c->resend_unknown = 0;     /* strict: an unknown outcome is never resent (G2) */
     c->curve = 1;              /* plaintext only when asked for (loopback development) */
+    c->ops_gauges_ms = 5000;
 }
 
 /* Sets field f from the file's value v. dir: the configuration file's folder, with its trailing

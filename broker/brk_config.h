@@ -38,6 +38,7 @@ typedef struct {
                                       * 0: on the channel it came by */
     char policies[512];              /* folder of policy files (resolved: see brk_config_load) */
     char templates[512];             /* template catalog file (resolved: see brk_config_load) */
+    char budgets[512];               /* budgets file (brk_budget.h; resolved); "" = none */
     int max_batch;                   /* jobs per SubmitBatch */
     int max_frame_bytes;             /* larger frames are refused with "too-large" */
     int64_t max_queue;               /* ready jobs per channel beyond which submitters get BUSY */
@@ -52,6 +53,11 @@ typedef struct {
                                 * 0 plaintext, allowed on loopback endpoints only */
     char secret_key_file[512]; /* security.secret_key_file: pregond's own NAME.key (resolved) */
     char keys[512];            /* security.keys: folder of the admitted NAME.pub (resolved) */
+    char ops_listen[256];      /* ops.listen: /metrics, /healthz, /readyz ("" = not served) */
+    int ops_allow_public;      /* ops.allow_public: 1 lets ops.listen be a non-loopback address */
+    int ops_gauges_ms;         /* ops.gauges_ms: how often the queue gauges are read (5000) */
+    int64_t
+        ops_max_audit_backlog; /* ops.max_audit_backlog: /readyz fails past it (0 = unchecked) */
 } brk_config_t;
 
 /* Fills *cfg with defaults, then reads `path` (NULL: defaults only). Returns 0, or -1 with one

@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 
+#include "pg_prom.h"
+#include "pg_tally.h"
+
 /* The results of an inbound event (InboundAck.result), in the order of brk_counters_t.inbound. */
 #define BRK_INBOUND_RESULTS                                                                        \
     { "applied", "duplicate", "ignored", "unknown", "refused", "invalid", "error" }
@@ -37,6 +40,13 @@ typedef struct {
     /* fallback jobs submitted (brk_fallback), by verdict (rl_vcode_t), and contact points
      * suppressed because a worker reported them dead (DeliveryReport.suppress_contact) */
     uint64_t fallbacks[7], dead_contacts;
+    uint64_t dry_runs; /* jobs answered in a dry run (SubmitBatch.dry_run): nothing stored */
+    uint64_t unparked; /* jobs parked by a pause sent back to admission once it was lifted */
+    /* for /metrics (brk_metrics.h; NULL tallies count nothing): verdicts by code, reason, rule
+     * and jurisdiction; reports by channel, outcome and provider code; the latency of admitting
+     * one batch (Redis included), in seconds */
+    pg_tally_t *verdicts_by, *reports_by;
+    pg_prom_hist_t admission_seconds;
 } brk_counters_t;
 
 #endif

@@ -1,5 +1,7 @@
 /* brk_front.c — the submit path (see brk_front.h). */
 #include "brk_front.h"
+#include "brk_metrics.h"
+#include "pg_ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,12 +169,31 @@ static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBat
         else
             pregon__send_request__pack(reqs[j], payloads[j]);
     }
-    if (ok && a)
+    bool dry = batch->dry_run;
+    rl_admit_t *admit = dry ? brk_redis_admit(self->redis) : NULL;
+    if (ok && a && dry && !admit) { /* Redis down: what a real batch gets, without a try */
+        for (size_t j = 0; j < a; j++) {
+            memset(&admitted[j], 0, sizeof admitted[j]);
+            admitted[j].code = RL_V_BUSY;
+            snprintf(admitted[j].reason, sizeof admitted[j].reason, "%s",
+                     brk_redis_busy_reason(self->redis));
+        }
+    } else if (ok && a) {
+        int64_t t0 = pg_ops_mono_us();
+        rl_admit_set_dry_run(admit, 1);
         brk_admission_run(self->cfg, self->redis, self->rules, reqs, (const void *const *)payloads,
                           lens, a, 0, now_ms, admitted);
+        rl_admit_set_dry_run(admit, 0);
+        if (!dry)
+            pg_prom_hist_observe(&self->n->admission_seconds,
+                                 (double)(pg_ops_mono_us() - t0) / 1e6);
+        else
+            self->n->dry_runs += a;
+    }
     for (size_t j = 0; ok && j < a; j++) {
         verdicts[allowed[j]] = admitted[j];
-        s_window_refused(self, reqs[j], &admitted[j], now_ms);
+        if (!dry) /* a dry run writes nothing, not even the contact map */
+            s_window_refused(self, reqs[j], &admitted[j], now_ms);
     }
     if (ok) {
         Pregon__SubmitReply reply = PREGON__SUBMIT_REPLY__INIT;
@@ -189,8 +210,12 @@ static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBat
             pv[i].rule = verdicts[i].rule;
             pv[i].first = (Pregon__Verdict__Code)verdicts[i].first;
             pvp[i] = &pv[i];
+            if (dry) /* nothing happened: neither counted nor published */
+                continue;
             if (verdicts[i].code >= 1 && verdicts[i].code <= 6)
                 self->n->verdicts[verdicts[i].code]++;
+            brk_metrics_count_verdict(self->n, self->rules, verdicts[i].code, verdicts[i].reason,
+                                      verdicts[i].rule, batch->jobs[i]->jurisdiction);
             if (forbidden) { /* no event: it would reach the subscribers of the named tenant */
                 if (!first_forbidden)
                     first_forbidden = batch->jobs[i]->tenant ? batch->jobs[i]->tenant : "";

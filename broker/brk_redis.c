@@ -298,3 +298,7 @@ redisContext *brk_redis_context(brk_redis_t *self) {
 st_fn_t *brk_redis_fn(brk_redis_t *self) {
     return self->state == S_UP ? self->fn : NULL;
 }
+
+const st_keys_t *brk_redis_keys(const brk_redis_t *self) {
+    return self ? self->keys : NULL;
+}

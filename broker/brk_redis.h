@@ -51,5 +51,7 @@ brk_store_t *brk_redis_store(brk_redis_t *self);
  * (brk_index, brk_inbound); NULL while not ok. After an error, call brk_redis_drop. */
 redisContext *brk_redis_context(brk_redis_t *self);
 st_fn_t *brk_redis_fn(brk_redis_t *self);
+/* The key layout it was made with (borrowed from the caller of brk_redis_new). */
+const st_keys_t *brk_redis_keys(const brk_redis_t *self);
 
 #endif

@@ -278,10 +278,13 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
             int s = (start + k) % shards;
             if (!full[s])
                 continue;
-            char q[ST_KEY_MAX], l[ST_KEY_MAX], a[ST_KEY_MAX], cnt[16];
+            char q[ST_KEY_MAX], l[ST_KEY_MAX], a[ST_KEY_MAX], pk[ST_KEY_MAX], pz[ST_KEY_MAX];
+            char cnt[16];
             st_key_shared(self->keys, s, what, q, sizeof q);
             st_key_shared(self->keys, s, "leases", l, sizeof l);
             st_key_shared(self->keys, s, "audit", a, sizeof a);
+            st_key_shared(self->keys, s, "pause", pk, sizeof pk);
+            st_key_shared(self->keys, s, "paused", pz, sizeof pz);
             int want = share < budget ? share : budget;
             snprintf(cnt, sizeof cnt, "%d", want);
             char *nonces = s_nonces(self, want);
@@ -290,12 +293,12 @@ int brk_store_lease(brk_store_t *self, rl_channel_t ch, int n, int64_t lease_unt
                 break;
             }
             const char *argv[] = {
-                NULL, NULL,  "3", q, l, a, cnt, until, now, worker_tag, self->broker_tag,
+                NULL, NULL,  "5", q, l, a, pk, pz, cnt, until, now, worker_tag, self->broker_tag,
                 ttl,  nonces};
-            size_t argl[13];
-            for (int i = 0; i < 13; i++)
+            size_t argl[15];
+            for (int i = 0; i < 15; i++)
                 argl[i] = (size_t)-1;
-            if (st_fn_append(self->fn, "pg_lease", 13, argv, argl) < 0) {
+            if (st_fn_append(self->fn, "pg_lease", 15, argv, argl) < 0) {
                 free(nonces);
                 s_fnerr(self);
                 rc = -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "brk_admission.h"
+#include "brk_pause.h"
 #include "pg_log.h"
 #include "pregon.pb-c.h"
 
@@ -28,19 +29,33 @@ struct brk_timers {
     brk_counters_t *n;
     int64_t next_tick_ms;
     bool deferred_backlog, retry_backlog, lease_backlog;
+    brk_pause_t *pause; /* parked jobs back to admission once their pause is lifted */
 };
 
 brk_timers_t *brk_timers_new(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t *rules,
                              brk_workers_t *workers, brk_reports_t *reports, brk_counters_t *n) {
     brk_timers_t *self = calloc(1, sizeof *self);
     if (self)
-        *self = (brk_timers_t){cfg, redis, rules, workers, reports, n, 0, false, false, false};
+        *self = (brk_timers_t){cfg,
+                               redis,
+                               rules,
+                               workers,
+                               reports,
+                               n,
+                               0,
+                               false,
+                               false,
+                               false,
+                               brk_pause_new(cfg, redis)};
+    if (self && !self->pause)
+        brk_timers_destroy(&self);
     return self;
 }
 
 void brk_timers_destroy(brk_timers_t **self_p) {
     if (!self_p || !*self_p)
         return;
+    brk_pause_destroy(&(*self_p)->pause);
     free(*self_p);
     *self_p = NULL;
 }
@@ -121,6 +136,11 @@ void brk_timers_run(brk_timers_t *self, int64_t now_ms) {
         if (!brk_redis_ok(self->redis, now_ms))
             return;
         s_release_retries(self, brk_redis_store(self->redis), now_ms);
+        long unparked = brk_pause_unpark(self->pause, now_ms, NULL);
+        if (unparked > 0) {
+            self->n->unparked += (uint64_t)unparked;
+            self->deferred_backlog = true; /* they are due now: admit them without a tick's wait */
+        }
         if (brk_redis_store(self->redis))
             s_release_deferred(self, brk_redis_store(self->redis), now_ms);
         /* the leases of a call whose answer was lost are handed back first: expired, they would

@@ -1,5 +1,6 @@
 /* brk_workers.c — the worker table, the backend protocol and dispatch (see brk_workers.h). */
 #include "brk_workers.h"
+#include "brk_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,6 +535,8 @@ static void s_on_report(brk_workers_t *self, s_worker_t *w, const brk_identity_t
                         const zmq_msg_t *id, const Pregon__DeliveryReport *r, int64_t now_ms) {
     const char *outcome = s_outcome_name(r->outcome);
     self->n->reports++;
+    brk_metrics_count_report(self->n, (int)r->channel, outcome ? outcome : "invalid",
+                             r->provider_code);
     if (!outcome || !r->lease_id || !r->lease_id[0]) {
         self->n->bad_frames++;
         return;
@@ -838,6 +841,23 @@ bool brk_workers_any(const brk_workers_t *self) {
         if (s_takes_jobs(&self->w[i]))
             return true;
     return false;
+}
+
+void brk_workers_channel(const brk_workers_t *self, int channel, brk_workers_channel_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!self || channel <= 0 || channel >= RL_CH_COUNT)
+        return;
+    for (size_t i = 0; i < self->n_workers; i++) {
+        const s_worker_t *w = &self->w[i];
+        if ((int)w->channel != channel)
+            continue;
+        out->held += w->held;
+        if (!s_takes_jobs(w))
+            continue;
+        out->workers++;
+        out->credit += w->credit;
+    }
+    out->halted = self->channel_halted[channel];
 }
 
 long long brk_workers_ready_jobs(brk_workers_t *self, int64_t now_ms) {

@@ -70,6 +70,16 @@ void brk_workers_ack(void *self, const void *peer, size_t peer_len, const uint64
 /* True when some worker takes jobs now. */
 bool brk_workers_any(const brk_workers_t *self);
 
+/* What the workers of one channel look like now (for /metrics): workers connected and taking
+ * jobs, credit they asked for and were not given, leases they hold, and whether the channel is
+ * halted (a provider's CONFIG_ERROR, or its last worker gone). */
+typedef struct {
+    unsigned workers;
+    uint64_t credit, held;
+    bool halted;
+} brk_workers_channel_t;
+void brk_workers_channel(const brk_workers_t *self, int channel, brk_workers_channel_t *out);
+
 /* Ready jobs waiting in the queues of channels that have a worker taking jobs; -1 on error. */
 long long brk_workers_ready_jobs(brk_workers_t *self, int64_t now_ms);
 

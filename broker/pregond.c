@@ -28,6 +28,7 @@
 #include "brk_front.h"
 #include "brk_hooks.h"
 #include "brk_inbound.h"
+#include "brk_metrics.h"
 #include "brk_rauth.h"
 #include "brk_index.h"
 #include "brk_redis.h"
@@ -123,6 +124,13 @@ static void s_reload_rules(const brk_config_t *cfg, brk_rules_t *rules) {
         rl_policyset_destroy(&p);
         return;
     }
+    brk_budgets_t *b = brk_budgets_load(cfg->budgets, err, sizeof err);
+    if (!b) {
+        pg_log("reload: policies, templates and budgets kept as they were: %s", err);
+        rl_policyset_destroy(&p);
+        brk_tpl_destroy(&t);
+        return;
+    }
     pg_log("reload: %zu policies (were %zu), %zu templates (were %zu)", rl_policyset_count(p),
            rl_policyset_count(rules->policies), brk_tpl_count(t), brk_tpl_count(rules->templates));
     for (size_t i = 0; i < rl_policyset_count(p); i++) {
@@ -137,8 +145,10 @@ static void s_reload_rules(const brk_config_t *cfg, brk_rules_t *rules) {
     }
     rl_policyset_destroy(&rules->policies);
     brk_tpl_destroy(&rules->templates);
+    brk_budgets_destroy(&rules->budgets);
     rules->policies = p;
     rules->templates = t;
+    rules->budgets = b;
 }
 
 /* "instance#incarnation": leases record which broker process handed them out. */
@@ -168,6 +178,7 @@ typedef struct {
     brk_inbound_t *inbound;
     brk_fallback_t *fallback;
     brk_hooks_t *hooks;
+    brk_metrics_t *metrics; /* NULL when ops.listen is "" */
 } s_parts_t;
 
 /* Binds the events socket again where it is bound, after keys were reloaded or subscriptions
@@ -223,7 +234,7 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         /* sockets not in use are left out (a NULL socket would mean fd 0): front, back, then
          * hooks, ZAP and events when they exist */
         void *opt[3] = {p->hooks_sock, brk_auth_zap_socket(p->auth), p->pub_sock};
-        zmq_pollitem_t items[5] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[6] = {{p->front_sock, 0, ZMQ_POLLIN, 0},
                                    {p->back_sock, 0, ZMQ_POLLIN, 0}};
         int n_items = 2, at[3] = {-1, -1, -1}; /* where hooks, ZAP and events are in items */
         for (int i = 0; i < 3; i++)
@@ -231,6 +242,11 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
                 at[i] = n_items;
                 items[n_items++] = (zmq_pollitem_t){opt[i], 0, ZMQ_POLLIN, 0};
             }
+        int ops_at = -1; /* a scrape waiting for the loop's render wakes it */
+        if (p->metrics) {
+            ops_at = n_items;
+            items[n_items++] = (zmq_pollitem_t){NULL, brk_metrics_fd(p->metrics), ZMQ_POLLIN, 0};
+        }
         int64_t t = s_now_ms(cfg);
         long wait = brk_timers_wait_ms(p->timers, t), due = brk_reports_wait_ms(p->reports, t);
         if (due >= 0 && due < wait)
@@ -269,6 +285,7 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
         brk_workers_dispatch(p->workers, now);
         brk_reports_maybe_flush(p->reports, now); /* and jobs that could not be rendered */
         brk_timers_run(p->timers, now);
+        brk_metrics_turn(p->metrics, now, ops_at >= 0 && (items[ops_at].revents & ZMQ_POLLIN));
     }
     return 0;
 }
@@ -325,6 +342,14 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
         pg_log("cannot start: out of memory or an invalid redis.prefix");
         return 1;
     }
+    if (cfg->ops_listen[0]) {
+        p->metrics = brk_metrics_new(cfg, p->redis, p->keys, p->workers, rules, n, err, sizeof err);
+        if (!p->metrics) {
+            pg_log("cannot start: %s", err);
+            return 78;
+        }
+        pg_log("ops: /metrics, /healthz and /readyz on port %u", brk_metrics_port(p->metrics));
+    }
     char b[4][256];
     pg_log("serving as %s: frontend %s, backend %s, events %s, hooks %s, %d shards, %zu "
            "policies, %zu templates%s",
@@ -336,6 +361,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
 }
 
 static void s_stop_parts(s_parts_t *p) {
+    brk_metrics_destroy(&p->metrics);
     brk_hooks_destroy(&p->hooks);
     brk_inbound_destroy(&p->inbound);
     brk_fallback_destroy(&p->fallback);
@@ -411,13 +437,16 @@ int main(int argc, char **argv) {
     }
     if (s_check_redis_secret(&cfg, config) < 0)
         return 78;
-    brk_rules_t rules = {NULL, NULL};
+    brk_rules_t rules = {NULL, NULL, NULL};
     rules.policies = rl_policyset_load(cfg.policies, err, sizeof err);
     if (rules.policies)
         rules.templates = brk_tpl_load(cfg.templates, err, sizeof err);
-    if (!rules.policies || !rules.templates) {
+    if (rules.templates)
+        rules.budgets = brk_budgets_load(cfg.budgets, err, sizeof err);
+    if (!rules.policies || !rules.templates || !rules.budgets) {
         pg_log("%s", err);
         rl_policyset_destroy(&rules.policies);
+        brk_tpl_destroy(&rules.templates);
         return 78;
     }
     signal(SIGPIPE, SIG_IGN); /* a dead Redis or peer is an error to handle, not a death */
@@ -427,7 +456,9 @@ int main(int argc, char **argv) {
 
     brk_counters_t n = {0};
     s_parts_t parts = {0};
-    int rc = s_start(&cfg, &rules, &n, &parts); /* 0, or the exit code */
+    int rc = brk_metrics_counters_init(&n) == 0 ? 0 : 1;
+    if (rc == 0)
+        rc = s_start(&cfg, &rules, &n, &parts); /* 0, or the exit code */
     if (rc == 0)
         rc = s_run(&cfg, &rules, &parts);
     if (parts.reports)
@@ -456,7 +487,9 @@ int main(int argc, char **argv) {
            n.fallbacks[RL_V_ACCEPTED], n.fallbacks[RL_V_DEFERRED], n.fallbacks[RL_V_REJECTED],
            n.fallbacks[RL_V_EXPIRED], n.fallbacks[RL_V_DUPLICATE], n.dead_contacts);
     s_stop_parts(&parts);
+    brk_metrics_counters_release(&n);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);
+    brk_budgets_destroy(&rules.budgets);
     return rc;
 }

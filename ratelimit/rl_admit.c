@@ -24,6 +24,7 @@ struct rl_admit {
     int64_t idem_ttl;
     char err[256];
     uint64_t retries;
+    int dry_run; /* pg_peek instead of pg_admit: nothing written */
 };
 
 /* Per-job working state of one batch. */
@@ -79,6 +80,15 @@ void rl_admit_destroy(rl_admit_t **self_p) {
         return;
     free(*self_p);
     *self_p = NULL;
+}
+
+void rl_admit_set_dry_run(rl_admit_t *self, int on) {
+    if (self)
+        self->dry_run = on != 0;
+}
+
+int rl_admit_dry_run(const rl_admit_t *self) {
+    return self ? self->dry_run : 0;
 }
 
 void rl_admit_set_idem_ttl(rl_admit_t *self, int64_t seconds) {
@@ -491,7 +501,8 @@ static int s_commit(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *w, c
         used += (size_t)argc[c];
     }
     redisReply **rs = calloc(calls, sizeof *rs);
-    if (!rs || st_fn_pipeline(self->fn, "pg_admit", calls, argc, at, argv, argl, rs) < 0) {
+    const char *fn = self->dry_run ? "pg_peek" : "pg_admit";
+    if (!rs || st_fn_pipeline(self->fn, fn, calls, argc, at, argv, argl, rs) < 0) {
         snprintf(self->err, sizeof self->err, "%s", rs ? st_fn_strerror(self->fn) : "no memory");
         rc = -1; /* the jobs of a call without a reply stay pending: BUSY, fail closed */
     }

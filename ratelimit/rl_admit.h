@@ -83,6 +83,11 @@ typedef struct rl_admit rl_admit_t;
 rl_admit_t *rl_admit_new(redisContext *redis, const st_keys_t *keys, st_fn_t *fn);
 void rl_admit_destroy(rl_admit_t **self_p);
 
+/* Dry run (on != 0): rl_admit_batch answers what it would answer now, idempotency and
+ * suppressions included, and writes nothing (store/pregon.lua pg_peek). */
+void rl_admit_set_dry_run(rl_admit_t *self, int on);
+int rl_admit_dry_run(const rl_admit_t *self);
+
 /* Sets the idempotency TTL of finished jobs (default 35 days). */
 void rl_admit_set_idem_ttl(rl_admit_t *self, int64_t seconds);
 

@@ -49,6 +49,14 @@
 -- Suppression hash (P:{sN}:sp:T, one per tenant and shard): field KIND|VALUE|CHANNEL (KIND c
 --   contact, d debtor, b debt; CHANNEL a channel or *), value RULE NUL AT NUL WHO NUL WHY.
 --   A suppressed job's verdict rule is "suppressed.SCOPE:RULE" (SCOPE contact, debtor, debt).
+-- Pauses (P:{sN}:pause, a hash in every shard, each holding every pause): field TENANT NUL
+--   CAMPAIGN NUL CHANNEL ("" campaign or channel: all of them), value WHO NUL WHY NUL AT (ms).
+--   A queued job pg_lease finds paused is parked (transition PAUSED: queued -> deferred, no
+--   instant, its reservation given back when it was never attempted) in P:{sN}:paused (zset,
+--   score the queue score it had); pg_unpark moves the parked jobs whose pause is gone to the
+--   deferred set, due at once, so they go through admission again (today's caps decide).
+--   pg_pause writes the change; its audit record (PAUSE or RESUME, job and attempt "", scope,
+--   who, why) goes to one shard's stream, the tenant's home shard (CRC16(tenant) mod S).
 -- History (P:{sN}:h:T:D, field c): records "AT,CH,FLAGS,DEBT,JOB;" as ratelimit/rl_history.h
 -- documents; this file reads and writes them only through hist_edit below.
 
@@ -72,6 +80,7 @@ local T = {
   UNKNOWN     = {from = {dispatched = 1}, to = 'unknown'},
   QUEUED      = {from = {retry = 1}, to = 'queued'},
   CANCELLED   = {from = {queued = 1, deferred = 1, retry = 1}, to = 'cancelled'},
+  PAUSED      = {from = {queued = 1}, to = 'deferred'},
 }
 
 local function allowed(label, from)
@@ -347,6 +356,53 @@ local function admit(keys, args)
   return out
 end
 
+-- pg_peek: the dry run of pg_admit (same keys and arguments): the answer pg_admit would give
+-- now, the idempotency and suppression checks included, with nothing written, reserved or
+-- audited (pregonctl submit --dry-run; SubmitBatch.dry_run).
+local function peek(keys, args)
+  local NK = 4
+  local n_jobs = (#keys - 2) / NK
+  local NA = n_jobs > 0 and (#args - 3) / n_jobs or 19
+  local now = args[1]
+  local out, sc = {}, {}
+  for i = 0, (#keys - 2) / NK - 1 do
+    local k, a = 3 + i * NK, 4 + i * NA
+    local jk, sk = keys[k + 1], keys[k + 2]
+    local readmit, action = args[a + 3], args[a + 5]
+    local untl, rule, reason = args[a + 6], args[a + 7], args[a + 8]
+    local ch, cp = args[a + 11], args[a + 12]
+    local j = unpack_ctx({db = args[a + 2]}, args[a + 14])
+    local res
+    if action == 'X' then
+      res = {'R', rule, reason}
+    else
+      local st = redis.call('HGET', jk, 's')
+      if readmit == '0' and st then
+        res = {'U', redis.call('HGET', jk, 'v') or 'UNKNOWN'}
+      elseif readmit == '1' and st ~= 'deferred' then
+        res = {'S', st or 'none'}
+      else
+        if sup_any(sc, sk) then
+          local r = suppressed(sk, ch, sup_contact(cp), j.db, j.dt or '')
+          if r then res = {'R', r, 'suppressed'} end
+        end
+        local win = NA >= 19 and args[a + 16] or ''
+        if not res and not window_open(win, jk, now) then
+          res = {'R', ch .. '.window', 'window-closed'}
+        end
+      end
+    end
+    if not res then
+      if action == 'A' then res = {'A'}
+      elseif action == 'D' then res = {'D', untl}
+      elseif action == 'E' then res = {'E', untl}
+      else res = {'R', rule, reason} end
+    end
+    out[i + 1] = res
+  end
+  return out
+end
+
 -- pg_lease: leases up to N ready jobs of one shard's channel queue to a worker.
 -- KEYS[1] ready queue, KEYS[2] leases, KEYS[3] audit.
 -- ARGV[1] how many, ARGV[2] lease expiry (ms), ARGV[3] now (ms), ARGV[4] the worker
@@ -362,8 +418,17 @@ end
 -- a windowed job (field w, pg_admit) whose window is closed at now: rule "CHANNEL.window",
 -- reason "window-closed", detail "dispatch re-check".
 local NONCE_HEX = 16
+-- The pause that holds a job of tenant tn, campaign cm, channel ch in pause hash pk, or nil.
+local function pause_of(pk, tn, cm, ch)
+  local f = redis.call('HMGET', pk, tn .. '\0\0', tn .. '\0' .. cm .. '\0', tn .. '\0\0' .. ch,
+    tn .. '\0' .. cm .. '\0' .. ch)
+  return f[1] or f[2] or f[3] or f[4]
+end
+
 local function lease(keys, args)
   local qk, lk, ak = keys[1], keys[2], keys[3]
+  local pk, pz = keys[4], keys[5]  -- the shard's pauses and parked jobs (optional)
+  local any_pause = pk and redis.call('EXISTS', pk) == 1
   local until_ms, now = args[2], args[3]
   local ttl = tonumber(args[6]) or 3024000
   local holders = args[4] .. '\0' .. args[5] .. '\0'
@@ -394,7 +459,24 @@ local function lease(keys, args)
         end
       end
     end
-    if rule and allowed('REJECTED', st) then
+    local pause = (not rule) and any_pause and p and allowed('PAUSED', st) and
+      pause_of(pk, v[5] or '', cm or '', v[7] or '')
+    if pause then
+      -- parked: never dispatched while the pause lasts; the reservation of a job never
+      -- attempted is given back (admission decides again on resume)
+      if (tonumber(v[2]) or 0) == 0 then
+        local head, et, ed = string.match(jk, '^(.-{s%d+}:)j:([^:]*):([^:]*):')
+        hist_edit(head .. 'h:' .. et .. ':' .. ed, job_ref(v[5] or '', v[4] or ''),
+          function() return '' end)
+      end
+      redis.call('HSET', jk, 's', T.PAUSED.to, 'u', '')
+      redis.call('ZADD', pz, popped[i + 1], jk)
+      local who, why = string.match(pause, '^([^%z]*)%z([^%z]*)%z')
+      audit(ak, now, {id = v[4], tn = v[5], db = v[6], ch = v[7], dt = dt, cm = cm, cp = cp,
+        tz = tz, off = off}, st, 'PAUSED',
+        {attempt = v[2] or '0', rule = 'paused', reason = 'paused',
+         detail = (who or '') .. ': ' .. (why or '')})
+    elseif rule and allowed('REJECTED', st) then
       -- never attempted: the contact admission counted will not happen (as SKIPPED)
       if (tonumber(v[2]) or 0) == 0 then
         local head, et, ed = string.match(jk, '^(.-{s%d+}:)j:([^:]*):([^:]*):')
@@ -581,8 +663,16 @@ local function cancel(keys, args)
     elseif not allowed('CANCELLED', st) then
       out[i + 1] = 'refused: ' .. st .. ' -> CANCELLED'
     else
-      if st == 'queued' then redis.call('ZREM', qk, jk)
-      elseif st == 'deferred' then redis.call('ZREM', dk, jk)
+      if st == 'queued' then
+        redis.call('ZREM', qk, jk)
+        if (tonumber(v[2]) or 0) == 0 then  -- never attempted: its reservation is given back
+          local head, et, ed = string.match(jk, '^(.-{s%d+}:)j:([^:]*):([^:]*):')
+          hist_edit(head .. 'h:' .. et .. ':' .. ed, job_ref(v[4] or '', v[3] or ''),
+            function() return '' end)
+        end
+      elseif st == 'deferred' then
+        redis.call('ZREM', dk, jk)
+        redis.call('ZREM', (string.gsub(dk, 'deferred$', 'paused')), jk)  -- parked by a pause
       else redis.call('ZREM', rk, jk) end
       redis.call('HSET', jk, 's', T.CANCELLED.to)
       redis.call('HDEL', jk, 'p')
@@ -592,6 +682,106 @@ local function cancel(keys, args)
       out[i + 1] = 'cancelled'
     end
   end
+  return out
+end
+
+-- pg_pause: sets (ARGV[1] "pause") or lifts ("resume") a pause in one shard's pause hash.
+-- KEYS[1] pause hash, KEYS[2] audit stream (written only when ARGV[8] is "1": the home shard).
+-- ARGV[2] tenant, ARGV[3] campaign ("" = all), ARGV[4] channel ("" = all), ARGV[5] who,
+-- ARGV[6] why, ARGV[7] now (ms). Returns 1 when it changed something, 0 when it was so.
+local function pause_fn(keys, args)
+  local pk, ak = keys[1], keys[2]
+  local op, tn, cm, ch, who, why, now = args[1], args[2], args[3], args[4], args[5], args[6],
+    args[7]
+  local f = tn .. '\0' .. cm .. '\0' .. ch
+  local changed
+  if op == 'pause' then
+    changed = redis.call('HSET', pk, f, who .. '\0' .. why .. '\0' .. now)  -- 0: updated
+  else
+    changed = redis.call('HDEL', pk, f)
+  end
+  if args[8] == '1' then
+    redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', '', 'tenant', tn,
+      'debtor', '', 'channel', ch, 'from', op == 'pause' and 'running' or 'paused',
+      'to', op == 'pause' and 'PAUSE' or 'RESUME', 'attempt', '', 'scope', 'campaign',
+      'value', cm, 'rule', 'pause', 'who', who, 'why', why, 'detail', '')
+  end
+  return changed
+end
+
+-- pg_unpark: parked jobs whose pause is gone go to the deferred set, due at once (admission
+-- decides them again). KEYS[1] pause hash, KEYS[2] parked set, KEYS[3] deferred set.
+-- ARGV[1] now (ms), ARGV[2] from (index in the parked set), ARGV[3] how many to look at.
+-- Returns {moved, parked left, the next index to look at (0: start again)}.
+local function unpark(keys, args)
+  local pk, pz, dk = keys[1], keys[2], keys[3]
+  local due = floor(tonumber(args[1]) / 1000)
+  local from, count = tonumber(args[2]) or 0, tonumber(args[3]) or 100
+  local members = redis.call('ZRANGE', pz, from, from + count - 1)
+  local moved = 0
+  for _, jk in ipairs(members) do
+    local v = redis.call('HMGET', jk, 's', 'tn', 'ch', 'x')
+    if v[1] ~= 'deferred' then
+      redis.call('ZREM', pz, jk)  -- cancelled meanwhile, or gone
+    else
+      local cm = v[4] and string.match(v[4], '^[^%z]*%z([^%z]*)%z') or ''
+      if not pause_of(pk, v[2] or '', cm, v[3] or '') then
+        redis.call('ZREM', pz, jk)
+        redis.call('HSET', jk, 'u', due)
+        redis.call('ZADD', dk, due, jk)
+        moved = moved + 1
+      end
+    end
+  end
+  local left = redis.call('ZCARD', pz)
+  local nxt = from + #members - moved
+  if #members < count or nxt >= left then nxt = 0 end
+  return {moved, left, nxt}
+end
+
+-- pg_budget: reserves (ARGV[1] "reserve"), checks ("check": a dry run, nothing written) or
+-- gives back ("refund") the cost of jobs of one tenant against its budgets, in its budget hash
+-- (KEYS[1], P:{sH}:budget:T; fields d:DAY m:MONTH for the tenant, cd:CAMPAIGN:DAY
+-- cm:CAMPAIGN:MONTH ct:CAMPAIGN for a campaign; amounts in millionths).
+-- ARGV[2] day (YYYYMMDD, UTC), ARGV[3] month (YYYYMM), ARGV[4] the tenant's daily budget,
+-- ARGV[5] its monthly one (0 = none), ARGV[6] the hash's TTL (s), then per job: campaign, cost,
+-- the campaign's daily, monthly and total budget (0 = none).
+-- Returns per job "" (it fits: reserved, or would be) or the rule of the first budget it would
+-- break; in order, so a batch's later jobs see what its earlier ones took.
+local function budget(keys, args)
+  local bk, op, day, month = keys[1], args[1], args[2], args[3]
+  local td, tm = tonumber(args[4]) or 0, tonumber(args[5]) or 0
+  local cache, out = {}, {}
+  local function get(f)
+    if cache[f] == nil then cache[f] = tonumber(redis.call('HGET', bk, f) or '0') end
+    return cache[f]
+  end
+  local function add(f, v)
+    cache[f] = get(f) + v
+    if op ~= 'check' then redis.call('HINCRBY', bk, f, v) end
+  end
+  for i = 0, (#args - 6) / 5 - 1 do
+    local a = 7 + i * 5
+    local cm, cost = args[a], tonumber(args[a + 1]) or 0
+    local cd, cmo, ct = tonumber(args[a + 2]) or 0, tonumber(args[a + 3]) or 0,
+      tonumber(args[a + 4]) or 0
+    local f = {'d:' .. day, 'm:' .. month, 'cd:' .. cm .. ':' .. day, 'cm:' .. cm .. ':' .. month,
+      'ct:' .. cm}
+    local rule = ''
+    if op ~= 'refund' then
+      local lim = {td, tm, cd, cmo, ct}
+      local names = {'budget.tenant.daily', 'budget.tenant.monthly', 'budget.campaign.daily',
+        'budget.campaign.monthly', 'budget.campaign.total'}
+      for k = 1, 5 do
+        if rule == '' and lim[k] > 0 and get(f[k]) + cost > lim[k] then rule = names[k] end
+      end
+    end
+    if rule == '' then
+      for k = 1, 5 do add(f[k], op == 'refund' and -cost or cost) end
+    end
+    out[i + 1] = rule
+  end
+  if op ~= 'check' then redis.call('EXPIRE', bk, tonumber(args[6]) or 34560000) end
   return out
 end
 
@@ -810,9 +1000,13 @@ end
 
 redis.register_function('pg_admit', admit)
 redis.register_function('pg_lease', lease)
+redis.register_function{function_name = 'pg_peek', callback = peek, flags = {'no-writes'}}
 redis.register_function('pg_report', report)
 redis.register_function('pg_release', release)
 redis.register_function('pg_cancel', cancel)
+redis.register_function('pg_pause', pause_fn)
+redis.register_function('pg_unpark', unpark)
+redis.register_function('pg_budget', budget)
 redis.register_function('pg_index', index)
 redis.register_function('pg_lookup', lookup)
 redis.register_function('pg_inbound', inbound)

@@ -229,6 +229,17 @@ int st_key_suppress(const st_keys_t *self, int shard, const char *tenant, char *
     return (int)at - 1;
 }
 
+int st_key_budget(const st_keys_t *self, const char *tenant, char *buf, size_t len) {
+    char head[64];
+    const char *t = tenant ? tenant : "";
+    int shard = (int)(st_crc16(t, strlen(t)) % (unsigned)self->shards);
+    int hl = s_head(self, shard, head, sizeof head);
+    size_t at = 0;
+    if (hl < 0 || len == 0 || !s_one(head, (size_t)hl, "budget", t, NULL, NULL, buf, len, &at))
+        return -1;
+    return (int)at - 1;
+}
+
 int st_key_provider(const st_keys_t *self, const char *provider, const char *id, char *buf,
                     size_t len) {
     return s_debtor_key(self, "pm", provider, id, NULL, buf, len);

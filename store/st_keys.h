@@ -18,6 +18,10 @@
  *   P:{sN}:leases       zset    job keys by lease expiry (ms)
  *   P:{sN}:audit        stream  one record per transition (schema in pregon.lua)
  *   P:{sN}:dataset      string  the dataset id pregond stamped (st_dataset)
+ *   P:{sN}:pause        hash    the pauses in force, in every shard (store/pregon.lua)
+ *   P:{sN}:paused       zset    jobs parked by a pause, by their queue score
+ *   P:{sH}:budget:T     hash    what tenant T spent, per day, month and campaign (H: its home
+ *                               shard, CRC16(T) mod S; broker/brk_budget.h)
  * T, D and J are escaped (':' '%' '{' '}' and bytes outside 0x21..0x7e become %XX), so a key
  * names exactly one (tenant, debtor, job) and never changes its own hash tag.
  * Lease ids handed to workers are built and read here too (with the nonce drawn by the caller:
@@ -57,6 +61,9 @@ int st_key_history(const st_keys_t *self, const char *tenant, const char *debtor
                    size_t len);
 int st_key_job(const st_keys_t *self, const char *tenant, const char *debtor, const char *job_id,
                char *buf, size_t len);
+/* The budget hash of `tenant` (P:{sH}:budget:T, H = CRC16(tenant) mod S, its home shard):
+ * what it spent per day, month and campaign (broker/brk_budget.h). */
+int st_key_budget(const st_keys_t *self, const char *tenant, char *buf, size_t len);
 /* The suppression hash of `tenant` in `shard` (P:{sN}:sp:T). */
 int st_key_suppress(const st_keys_t *self, int shard, const char *tenant, char *buf, size_t len);
 /* A debtor's three keys and one of its jobs' at once (the shard is computed once): the history,

@@ -39,6 +39,7 @@ typedef enum {
     ST_T_UNKNOWN,
     ST_T_QUEUED,
     ST_T_CANCELLED,
+    ST_T_PAUSED,
     ST_TRANSITION_COUNT
 } st_transition_t;
 
@@ -69,6 +70,8 @@ static const st_rule_t st_rules[ST_TRANSITION_COUNT] = {
     [ST_T_QUEUED] = {"QUEUED", ST_BIT(ST_RETRY), ST_QUEUED},
     [ST_T_CANCELLED] = {"CANCELLED", ST_BIT(ST_QUEUED) | ST_BIT(ST_DEFERRED) | ST_BIT(ST_RETRY),
                         ST_CANCELLED},
+    /* a queued job of a paused tenant, campaign or channel, parked by dispatch (pregon.lua) */
+    [ST_T_PAUSED] = {"PAUSED", ST_BIT(ST_QUEUED), ST_DEFERRED},
 };
 
 /* Names as stored ("queued", ...); "new" for ST_NEW. */

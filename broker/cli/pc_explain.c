@@ -197,7 +197,8 @@ int pc_explain_main(int argc, char **argv) {
     int json = 0, c;
     static brk_config_t cfg;
     char err[2048];
-    brk_config_load(&cfg, NULL, err, sizeof err); /* defaults */
+    if (pc_redis_defaults(&cfg) < 0) /* $PREGON_CONFIG, the installed file, else defaults */
+        return 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -37,7 +38,7 @@ static void s_usage(FILE *to) {
             "  stats [--json]        jobs per structure and audit records over every shard\n"
             "  key job TENANT DEBTOR JOB | key history|suppress|events TENANT DEBTOR\n"
             "  key window TENANT DEBTOR CHANNEL CONTACT\n"
-            "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID\n"
+            "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID | key budget TENANT\n"
             "  audit [--count N]     audit records of every shard, oldest first, as JSON lines\n");
 }
 
@@ -54,8 +55,8 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     static brk_config_t cfg;
-    char err[1024];
-    brk_config_load(&cfg, NULL, err, sizeof err); /* defaults */
+    if (pc_redis_defaults(&cfg) < 0)
+        return 2;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -174,6 +175,17 @@ static int s_adopt(s_conn_t *c) {
     return 0;
 }
 
+int pc_redis_defaults(brk_config_t *cfg) {
+    const char *path = getenv("PREGON_CONFIG");
+    if (!path || !*path)
+        path = access(PC_DEFAULT_CONFIG, R_OK) == 0 ? PC_DEFAULT_CONFIG : NULL;
+    if (path)
+        return pc_redis_config(cfg, path);
+    char err[1024];
+    brk_config_load(cfg, NULL, err, sizeof err); /* the built-in defaults */
+    return 0;
+}
+
 int pc_redis_config(brk_config_t *cfg, const char *path) {
     char err[1024];
     if (brk_config_load(cfg, path, err, sizeof err) < 0) {
@@ -247,6 +259,8 @@ static int s_key(s_conn_t *c, int argc, char **argv) {
         n = st_key_provider(c->keys, argv[1], argv[2], k, sizeof k);
     else if (argc == 5 && strcmp(argv[0], "window") == 0)
         n = st_key_window(c->keys, argv[1], argv[2], argv[3], argv[4], k, sizeof k);
+    else if (argc == 2 && strcmp(argv[0], "budget") == 0)
+        n = st_key_budget(c->keys, argv[1], k, sizeof k);
     if (n < 0) {
         s_usage(stderr);
         return 2;

@@ -29,6 +29,12 @@ void pc_redis_option(brk_config_t *cfg, int option, const char *arg);
 /* --config FILE: pregond's configuration (its redis: section, credentials included; an inline
  * redis.password in a file others may read is warned about). 0, or -1 with the error printed. */
 int pc_redis_config(brk_config_t *cfg, const char *path);
+/* The configuration a command starts from, before its flags: the file $PREGON_CONFIG names,
+ * else the installed PC_DEFAULT_CONFIG when it can be read, else the built-in defaults (a
+ * --config flag then loads its file instead). -1 after printing why a file named or
+ * found is invalid. */
+#define PC_DEFAULT_CONFIG "/etc/pregon/pregon.yaml"
+int pc_redis_defaults(brk_config_t *cfg);
 /* Connects and authenticates as cfg says (brk_rauth.h). Returns 0 with *out the caller's, or,
  * with the reason printed (never the password): 2 when the password cannot be had, 3 when Redis
  * is unreachable or refuses the credentials. */

@@ -145,6 +145,8 @@ static int s_take_reply(void *sock, s_state_t *st) {
     return n;
 }
 
+static int s_dry_run; /* --dry-run: SubmitBatch.dry_run, nothing stored */
+
 static int s_send_batch(void *sock, Pregon__SendRequest **jobs, size_t n, long seq) {
     char id[32];
     snprintf(id, sizeof id, "b%ld", seq);
@@ -152,6 +154,7 @@ static int s_send_batch(void *sock, Pregon__SendRequest **jobs, size_t n, long s
     batch.batch_id = id;
     batch.jobs = jobs;
     batch.n_jobs = n;
+    batch.dry_run = s_dry_run;
     size_t len = pregon__submit_batch__get_packed_size(&batch);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
@@ -167,7 +170,7 @@ static void s_usage(FILE *to) {
             "usage: pregonctl submit [--endpoint URL] [--batch N] [--window N] [--json]\n"
             "                        [--timeout S] [--csv | --jsonl] [--delimiter C]\n"
             "                        [--max-frame-bytes N] [--key-file F --broker-key-file F]\n"
-            "                        FILE.jsonl|FILE.csv|-\n"
+            "                        [--dry-run] FILE.jsonl|FILE.csv|-\n"
             "  Sends each job (a JSON line, or a CSV row under a header of pregon.proto field\n"
             "  names with var.NAME columns for variables) to pregond; prints a summary of\n"
             "  verdicts by rule, or one JSON verdict per job with --json.\n"
@@ -176,6 +179,8 @@ static void s_usage(FILE *to) {
             "  --key-file: this client's CURVE key (NAME.key, mode 0600; env PREGON_KEY_FILE),\n"
             "  --broker-key-file: pregond's .pub (env PREGON_BROKER_KEY_FILE); without both\n"
             "  pregonctl connects in plaintext.\n"
+            "  --dry-run: the verdicts the jobs would get now (and when the deferred ones would\n"
+            "  go), from live counters: nothing is stored, reserved, audited or published.\n"
             "  Exit: 0 every job answered, none BUSY; 1 some jobs invalid (not sent, or\n"
             "  REJECTED job.*/auth.*) or the file refused; 2 usage; 3 pregond did not answer\n"
             "  (or refused a batch); 4 some jobs BUSY: submit the file again (idempotent).\n");
@@ -205,6 +210,7 @@ static int s_options(int argc, char **argv, s_opts_t *o, s_state_t *st, const ch
                                          {"max-frame-bytes", required_argument, NULL, 'M'},
                                          {"key-file", required_argument, NULL, 'k'},
                                          {"broker-key-file", required_argument, NULL, 'K'},
+                                         {"dry-run", no_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -246,6 +252,9 @@ static int s_options(int argc, char **argv, s_opts_t *o, s_state_t *st, const ch
                 break;
             case 'K':
                 *broker_key_file = optarg;
+                break;
+            case 'n':
+                s_dry_run = 1;
                 break;
             case 'h':
                 s_usage(stdout);

@@ -540,8 +540,8 @@ int pc_suppress_main(int argc, char **argv) {
     }
     const char *sub = argv[1];
     static brk_config_t cfg;
-    char err[1024];
-    brk_config_load(&cfg, NULL, err, sizeof err); /* defaults */
+    if (pc_redis_defaults(&cfg) < 0) /* $PREGON_CONFIG, the installed file, else defaults */
+        return 2;
     s_opts_t o = {0};
     int c;
     optind = 1;

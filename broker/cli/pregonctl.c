@@ -12,6 +12,8 @@
 #include "pc_policy_check.h"
 #include "pc_redis.h"
 #include "pc_submit.h"
+#include "pc_ops.h"
+#include "pc_status.h"
 #include "pc_suppress.h"
 #include "pg_log.h"
 
@@ -28,6 +30,13 @@ static const s_command_t s_commands[] = {
     {"redis", pc_redis_main, "the dataset: adopt after a loss, stats, keys, audit records"},
     {"suppress", pc_suppress_main, "suppressions: add, remove, list, import a CSV"},
     {"keys", pc_keys_main, "CURVE keys: make a key pair for pregond or a peer, show a key file"},
+    {"pause", pc_ops_main, "pause a tenant, campaign or channel: nothing of it is dispatched"},
+    {"resume", pc_ops_main, "lift a pause: its parked jobs go through admission again"},
+    {"pauses", pc_ops_main, "the pauses in force: who, when, why"},
+    {"status", pc_status_main,
+     "what pregond does now: rates, backlog, sunrise wave, pauses, rules"},
+    {"top", pc_status_main, "the same, live in the terminal (ncurses), every second"},
+    {"jobs", pc_ops_main, "jobs show (state and history) and jobs cancel (by job or campaign)"},
 };
 
 static void s_usage(FILE *to) {

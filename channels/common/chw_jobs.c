@@ -203,6 +203,9 @@ static int s_complete(chw_worker_t *self, chw__slot_t *slot, CURLcode code, int6
     if (status > 0) {
         /* The status line is the provider's decision even if the body was cut short. */
         self->counters.http_status[status < 600 ? status : 0]++;
+        curl_off_t total_us = 0;
+        if (curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
+            pg_prom_hist_observe(&self->counters.request_seconds, (double)total_us / 1e6);
         chw_response_t response = {.status = status,
                                    .body = slot->body ? slot->body : "",
                                    .body_len = slot->body_len,

@@ -7,6 +7,7 @@
  * the driver's; a secret is read from its file or the environment, handed to the driver's
  * open() and wiped. Signal handlers only set the flag the runtime's loop watches. */
 #include "chw_main.h"
+#include "chw_ops.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -64,6 +65,7 @@ enum {
     O_NO_JOURNAL,
     O_KEY_FILE,
     O_BROKER_KEY_FILE,
+    O_OPS_LISTEN,
     O_HELP,
     O_VERSION,
     O_COUNT
@@ -99,6 +101,9 @@ static const struct {
     [O_BROKER_KEY_FILE] = {"broker-key-file", "FILE",
                            "pregond's public key, its .pub (env PREGON_BROKER_KEY_FILE); "
                            "without both: plaintext"},
+    [O_OPS_LISTEN] = {"ops-listen", "ADDR",
+                      "serve /metrics, /healthz, /readyz on this loopback address, e.g. "
+                      "127.0.0.1:9471 (env PREGON_OPS_LISTEN; default: none)"},
     [O_HELP] = {"help", NULL, "this text"},
     [O_VERSION] = {"version", NULL, "the program's version"},
 };
@@ -119,7 +124,8 @@ typedef struct {
     const char *key_file, *broker_key_file; /* CURVE: flags, else the environment */
     int log_level;
     bool exit_on_halt;
-    const char *journal; /* --journal */
+    const char *journal;    /* --journal */
+    const char *ops_listen; /* --ops-listen, else PREGON_OPS_LISTEN */
     bool no_journal;
     char default_id[128];
     chw_opts_t opts;
@@ -255,6 +261,10 @@ static int s_set_common(s_settings_t *s, int id, const char *arg) {
             break;
         case O_BROKER_KEY_FILE:
             s->broker_key_file = arg;
+            break;
+        case O_OPS_LISTEN:
+            s->ops_listen = arg;
+            bad = !*arg;
             break;
         default:
             break;
@@ -627,8 +637,26 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
         return CHW_EXIT_CONFIG;
     }
     cfg->curve = curve;
+    chw_ops_t *ops = NULL;
+    if (s->ops_listen && s->ops_listen[0]) {
+        ops = chw_ops_new(s->ops_listen, p->channel, cfg->worker_id, cfg->concurrency, kerr,
+                          sizeof kerr);
+        if (!ops) {
+            pg_log("--ops-listen %s: %s", pg_log_quoted(s->ops_listen, S_SHOWN).s, kerr);
+            pg_curve_destroy(&curve);
+            pg_logsum_destroy(&log.folded);
+            rl_policyset_destroy(&policies);
+            return CHW_EXIT_CONFIG;
+        }
+        cfg->on_tick = chw_ops_tick;
+        cfg->tick_ctx = ops;
+        cfg->tick_fd = chw_ops_fd(ops);
+        if (s->log_level >= S_LOG_INFO)
+            pg_log("ops: /metrics, /healthz and /readyz on port %u", chw_ops_port(ops));
+    }
     chw_worker_t *worker = chw_worker_new(cfg, driver, &err);
     if (!worker) {
+        chw_ops_destroy(&ops);
         pg_curve_destroy(&curve);
         pg_log("cannot start the worker (broker %s): %s", pg_log_quoted(cfg->endpoint, S_SHOWN).s,
                chw_strerror(err));
@@ -641,6 +669,7 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
         rc_open = s_open_journal(s, worker, &journal);
         if (rc_open != 0) {
             chw_worker_destroy(&worker);
+            chw_ops_destroy(&ops);
             pg_curve_destroy(&curve);
             pg_logsum_destroy(&log.folded);
             rl_policyset_destroy(&policies);
@@ -668,6 +697,7 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
     pg_logsum_destroy(&log.folded); /* pending summaries first */
     s_log_summary(worker, rc);
     chw_worker_destroy(&worker);
+    chw_ops_destroy(&ops); /* after the worker: its loop ticked it */
     chw_journal_close(&journal);
     pg_curve_destroy(&curve); /* after the worker: it reopens its socket with the keys */
     rl_policyset_destroy(&policies);
@@ -687,6 +717,7 @@ int chw_main(int argc, char **argv, const chw_program_t *p) {
     const char *env_broker = getenv("PREGON_BROKER");
     s.key_file = getenv("PREGON_KEY_FILE");
     s.broker_key_file = getenv("PREGON_BROKER_KEY_FILE");
+    s.ops_listen = getenv("PREGON_OPS_LISTEN");
     s.cfg = (chw_config_t){
         .channel = p->channel,
         .endpoint = env_broker && *env_broker ? env_broker : "tcp://127.0.0.1:5556",

@@ -207,6 +207,13 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
     self->zctx = zmq_ctx_new();
     if (!self->zctx)
         goto fail;
+    *err = CHW_ERR_SYS;
+    if (c->on_tick && c->tick_fd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = c->tick_fd};
+        if (epoll_ctl(self->epfd, EPOLL_CTL_ADD, c->tick_fd, &ev) != 0)
+            goto fail;
+    }
+    pg_prom_hist_init(&self->counters.request_seconds, pg_prom_latency_bounds, pg_prom_latency_n);
     *err = chw__open_socket(self);
     if (*err != CHW_OK)
         goto fail;
@@ -275,6 +282,11 @@ int chw_worker_attach_journal(chw_worker_t *self, chw_journal_t *journal,
              prev_incarnation ? prev_incarnation : "");
     self->replay_due = true;
     return CHW_OK;
+}
+
+bool chw_worker_broker_up(const chw_worker_t *self) {
+    return self && self->last_recv_ms &&
+           chw__mono_ms() - self->last_recv_ms < 3 * (int64_t)self->cfg.heartbeat_ms;
 }
 
 const char *chw_worker_halt_reason(const chw_worker_t *self) {
@@ -404,8 +416,8 @@ static int s_turn(chw_worker_t *self, int nready) {
     for (int i = 0; i < nready; i++) {
         int fd = self->events[i].data.fd;
         uint32_t rev = self->events[i].events;
-        if (fd == self->zmq_fd)
-            continue;
+        if (fd == self->zmq_fd || (self->cfg.on_tick && fd == self->cfg.tick_fd))
+            continue; /* the broker's was read above; the tick's is on_tick's */
         if (fd >= 0 && (size_t)fd < self->fd_state_cap && (self->fd_state[fd] & CHW__FD_PARKED)) {
             /* An idle pooled connection woke (closed by the server, or writable): stop watching
              * it. curl checks a connection before reusing it and drops a dead one. */
@@ -538,9 +550,14 @@ int chw_worker_run(chw_worker_t *self) {
             rc = CHW_ERR_SYS;
             break;
         }
+        bool tick_ready = false;
+        for (int i = 0; self->cfg.on_tick && i < nready; i++)
+            tick_ready |= self->events[i].data.fd == self->cfg.tick_fd;
         rc = s_turn(self, nready);
         if (rc != CHW_OK)
             break;
+        if (self->cfg.on_tick)
+            self->cfg.on_tick(self->cfg.tick_ctx, self, tick_ready);
     }
     /* The last turns' records (hand-backs, acknowledgements, cut transfers): a restart then
      * finds the journal as this process left it. A failure here changes nothing (a started

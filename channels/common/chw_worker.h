@@ -26,6 +26,7 @@
 #include "chw_journal.h"
 #include "chw_retry.h"
 #include "pg_curve.h"
+#include "pg_prom.h"
 
 typedef struct chw_worker chw_worker_t;
 
@@ -107,6 +108,12 @@ typedef struct {
     volatile sig_atomic_t *stop_flag; /* set by a signal handler: leave and return; may be NULL */
     const pg_curve_t *curve; /* borrowed, outlives the worker: CURVE keys for the broker socket
                               * (every reconnection); NULL = plaintext */
+    /* Called at the end of every loop turn (the ops endpoint renders /metrics there: chw_ops.h);
+     * NULL = none. tick_fd (>= 0; -1 = none) is watched too when on_tick is set: readable, it
+     * ends the wait, and on_tick is told (tick_ready) so that it reads it. */
+    void (*on_tick)(void *ctx, const struct chw_worker *worker, bool tick_ready);
+    void *tick_ctx;
+    int tick_fd;
 } chw_config_t;
 
 /* Room for WorkerReady.held_leases, in protobuf bytes (the rest of the message is < 300 bytes):
@@ -123,9 +130,10 @@ typedef struct {
     uint64_t resent;      /* reports sent again from the journal (not acknowledged in time) */
     uint64_t bad_frames;
     uint64_t reconnects;
-    uint64_t in_flight;        /* gauge: jobs held (queued + running) */
-    uint64_t queued;           /* gauge: jobs waiting for their sender's token */
-    uint64_t http_status[600]; /* answers by HTTP status; [0] = no HTTP answer */
+    uint64_t in_flight;             /* gauge: jobs held (queued + running) */
+    uint64_t queued;                /* gauge: jobs waiting for their sender's token */
+    uint64_t http_status[600];      /* answers by HTTP status; [0] = no HTTP answer */
+    pg_prom_hist_t request_seconds; /* provider requests answered (any status), whole duration */
 } chw_counters_t;
 
 /* Creates a worker and connects its socket (the ready message goes out in chw_worker_run).
@@ -184,6 +192,9 @@ void chw_worker_counters(const chw_worker_t *self, chw_counters_t *out);
 /* This worker's incarnation: 16 hex digits drawn at chw_worker_new, sent in every WorkerReady
  * of this object's life (a new worker object, like a new process, is a new incarnation). */
 const char *chw_worker_incarnation(const chw_worker_t *self);
+
+/* True while the broker has been heard within three heartbeats. */
+bool chw_worker_broker_up(const chw_worker_t *self);
 
 /* Why the worker stopped taking work ("" if it did not). */
 const char *chw_worker_halt_reason(const chw_worker_t *self);

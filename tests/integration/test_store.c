@@ -187,6 +187,19 @@ static void s_attempt(const s_job_t *j, st_state_t from, st_transition_t t) {
                               j->qs[0],     j->qs[1], j->qs[2], j->qs[3], j->qs[4],
                               "1773241200", "100",    NOW};
         r = s_fcall("pg_release", 13, argv);
+    } else if (t == ST_T_PAUSED) { /* dispatch finds the job's tenant paused: parked */
+        char pk[256], pz[256];
+        snprintf(pk, sizeof pk, "%.*spause", (int)(strlen(j->audit) - 5), j->audit);
+        snprintf(pz, sizeof pz, "%.*spaused", (int)(strlen(j->audit) - 5), j->audit);
+        static const char field[] = "t\0\0", value[] = "ops\0test\0"
+                                                       "1773241200000";
+        s_cmd("HSET %s %b %b", pk, field, sizeof field - 1, value, sizeof value - 1);
+        s_cmd("ZADD %s 5 %s", j->q, j->jk);
+        const char *argv[] = {NULL,     NULL,  "5",   j->q, j->leases,
+                              j->audit, pk,    pz,    "10", "99999999999999",
+                              NOW,      "w#1", "b#1", "100"};
+        r = s_fcall("pg_lease", 14, argv);
+        s_cmd("DEL %s %s", pk, pz);
     } else if (t == ST_T_CANCELLED) {
         const char *argv[] = {NULL,  NULL, "5", j->audit, j->deferred, j->retry,
                               j->jk, j->q, NOW, "100",    "ops@test",  "test"};

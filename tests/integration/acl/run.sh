@@ -182,6 +182,19 @@ sed 's|user: pregond, password_file: pw/redis-pregond.password|user: pregonctl, 
 [ $rc = 3 ] && grep -q 'WRONGPASS' "$dir/wrong.out" && ! grep -qF "$(cat "$dir/pw/redis-pregond.password")" "$dir/wrong.out" \
   && ok || ko "pregonctl with a wrong password: exit $rc: $(cat "$dir/wrong.out")"
 
+# the levers: pregonctl's read-mostly user may not pause or cancel; pregon-operator may
+popr=(--redis-socket "$PG_REDIS_SOCK" --redis-user pregon-operator --redis-password-file "$dir/pw/redis-pregon-operator.password")
+"$ctl" pause --tenant acme --campaign zz --who ops --why "acl test" "${pctl[@]}" >"$dir/pp.out" 2>&1 \
+  && ko "pregonctl's user may pause: $(cat "$dir/pp.out")" || ok
+"$ctl" pause --tenant acme --campaign zz --who ops --why "acl test" "${popr[@]}" >"$dir/po.out" 2>&1 \
+  && "$ctl" pauses "${pctl[@]}" | grep -q zz && ok || ko "pregon-operator pause / pregonctl pauses: $(cat "$dir/po.out")"
+"$ctl" resume --tenant acme --campaign zz --who ops --why "acl test" "${popr[@]}" >"$dir/pr.out" 2>&1 \
+  && ok || ko "pregon-operator resume: $(cat "$dir/pr.out")"
+"$ctl" jobs cancel --tenant acme --campaign zz --who ops --why "acl test" "${popr[@]}" >"$dir/pc.out" 2>&1 \
+  && grep -q "cancelled 0," "$dir/pc.out" && ok || ko "pregon-operator jobs cancel: $(cat "$dir/pc.out")"
+"$ctl" jobs show --tenant acme --debtor d0 --job a0 "${pctl[@]}" >"$dir/js.out" 2>&1 \
+  && grep -q "to=DISPATCHED" "$dir/js.out" && ok || ko "pregonctl jobs show: $(head -5 "$dir/js.out")"
+
 # --- 5. a permission taken away while pregond runs --------------------------------------------
 rcli acl log reset >/dev/null
 rcli acl setuser pregond -xadd >/dev/null # every transition writes its audit record
