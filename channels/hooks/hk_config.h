@@ -9,24 +9,25 @@
 #include <stddef.h>
 
 typedef struct {
-    char listen[256];           /* http.listen */
-    char public_url[512];       /* http.public_url; "" = http://LISTEN-HOST:BOUND-PORT */
-    int threads;                /* http.threads */
-    int max_connections;        /* http.max_connections */
-    int idle_timeout_s;         /* http.idle_timeout_s */
-    int max_body_bytes;         /* http.max_body_bytes */
-    char broker[256];           /* broker.endpoint */
-    int heartbeat_ms;           /* broker.heartbeat_ms */
-    int ack_timeout_ms;         /* broker.ack_timeout_ms */
-    int max_in_flight;          /* broker.max_in_flight */
-    char curve_key[512];        /* broker.key_file: this process's CURVE NAME.key; "" = plaintext */
-    char broker_pub[512];       /* broker.broker_key_file: pregond's .pub */
-    char twilio_tokens[512];    /* twilio.auth_tokens_file; "" = env TWILIO_ACCOUNT_SID and
-                                 * TWILIO_AUTH_TOKEN */
-    char messenger_secret[512]; /* messenger.app_secret_file (mode 0600); "" = env
-                                 * MESSENGER_APP_SECRET */
-    char messenger_verify[512]; /* messenger.verify_token_file (mode 0600); "" = env
-                                 * MESSENGER_VERIFY_TOKEN */
+    char listen[256];        /* http.listen */
+    char public_url[512];    /* http.public_url; "" = http://LISTEN-HOST:BOUND-PORT */
+    int threads;             /* http.threads */
+    int max_connections;     /* http.max_connections */
+    int idle_timeout_s;      /* http.idle_timeout_s */
+    int max_body_bytes;      /* http.max_body_bytes */
+    char broker[256];        /* broker.endpoint */
+    int heartbeat_ms;        /* broker.heartbeat_ms */
+    int ack_timeout_ms;      /* broker.ack_timeout_ms */
+    int max_in_flight;       /* broker.max_in_flight */
+    char curve_key[512];     /* broker.key_file: this process's CURVE NAME.key; "" = plaintext */
+    char broker_pub[512];    /* broker.broker_key_file: pregond's .pub */
+    char twilio_tokens[512]; /* twilio.auth_tokens_file; "" = env TWILIO_ACCOUNT_SID and
+                              * TWILIO_AUTH_TOKEN */
+
+    /* messenger.app_secret_file and messenger.verify_token_file (mode 0600); "" = env
+     * MESSENGER_APP_SECRET, MESSENGER_VERIFY_TOKEN */
+    char messenger_secret[512];
+    char messenger_verify[512];
 } hk_config_t;
 
 /* Fills cfg with the defaults. */
