@@ -321,8 +321,8 @@ const char *msg_send_halt_hint(const chw_result_t *r) {
     const char *code = r ? r->provider_code : "";
     const char *detail = r ? r->detail : "";
     if (strncmp(code, "190", 3) == 0 || strstr(detail, "access token"))
-        return "the page access token is invalid or expired: fix MESSENGER_PAGE_TOKEN (or "
-               "--page-token-file) and restart";
+        return "put a valid page access token in MESSENGER_PAGE_TOKEN (or --page-token-file) "
+               "and restart";
     if (strstr(detail, "provider URL"))
         return "fix --base-url and restart";
     return "fix the Messenger configuration and restart";

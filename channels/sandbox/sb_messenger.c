@@ -544,15 +544,16 @@ static void s_inbound_post(pg_http_request_t *req, void *ctx) {
         pg_http_reply_error(req, 400, why);
     else if (opened != 0)
         pg_http_reply_error(req, 500, "out of memory");
-    else if (!url || !url[0] || !secret)
-        pg_http_reply_error(req, 400,
-                            "the window is open, but there is no webhook URL or app secret to "
-                            "post the message to (--messenger-webhook-url, "
-                            "--messenger-app-secret)");
+    else if (!url || !url[0] || !secret) /* the window is open all the same */
+        sb_reply_json(
+            req, 202,
+            json_pack("{s:s, s:I, s:b}", "mid", "", "timestamp", (json_int_t)now, "posted", 0));
     else if (rc != 0)
         pg_http_reply_error(req, 503, "the webhook queue is full");
     else
-        sb_reply_json(req, 202, json_pack("{s:s, s:I}", "mid", mid, "timestamp", (json_int_t)now));
+        sb_reply_json(
+            req, 202,
+            json_pack("{s:s, s:I, s:b}", "mid", mid, "timestamp", (json_int_t)now, "posted", 1));
     if (secret)
         OPENSSL_cleanse(secret, strlen(secret));
     free(secret);

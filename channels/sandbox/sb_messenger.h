@@ -23,7 +23,8 @@
  *                                          partial update
  *   POST /_sandbox/messenger/inbound      {"psid","text"[,"page","url"]}: the person writes to
  *                                          the page now: opens (restarts) the window, posts the
- *                                          signed message webhook -> 202 {"mid"}
+ *                                          signed message webhook when there is a URL and an app
+ *                                          secret -> 202 {"mid","timestamp","posted"}
  *   POST /_sandbox/messenger/forge        {"kind":"message"|"delivery"|"read","psid"[,"page",
  *                                          "mid","text","url"]}: one webhook signed with a wrong
  *                                          secret -> 202
