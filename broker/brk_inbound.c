@@ -23,8 +23,9 @@
 /* packed bytes past which an early event is not kept: pregon-hooks' default body limit. The
  * hooks socket takes frames up to 64 MB, and each of a map's 16 early events was kept whole. */
 #define EARLY_BYTES_MAX (64 << 10)
-#define DETAIL_MAX      160 /* bytes of a debtor's text kept in the audit record */
-#define MAX_TENANTS     32  /* tenants one contact point's map may name */
+#define DETAIL_MAX      160                  /* bytes of a debtor's text kept in the audit record */
+#define MAX_TENANTS     32                   /* tenants one contact point's map may name */
+#define BRK_WINDOW_MS   (24 * 3600 * 1000LL) /* Meta's customer service window */
 
 struct brk_inbound {
     brk_redis_t *redis;
@@ -179,6 +180,10 @@ static const char *s_kind_name(int kind) {
             return "DIGITS";
         case PREGON__INBOUND_EVENT__KIND__CONVERSATION:
             return "CONVERSATION";
+        case PREGON__INBOUND_EVENT__KIND__PAYMENT_CLAIMED:
+            return "PAYMENT_CLAIMED";
+        case PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER:
+            return "WRONG_NUMBER";
         default:
             return NULL;
     }
@@ -267,15 +272,41 @@ static int s_seen(brk_inbound_t *self, const s_contacted_t *c, const char *event
     return seen;
 }
 
-/* Records the event in the debtor's shard: "applied", "duplicate" or NULL on error. */
+/* Whether ev is a message the debtor wrote on a channel with a 24-hour service window: it
+ * opens that window (Meta counts every message of the user, whatever it says). */
+static bool s_opens_window(const Pregon__InboundEvent *ev) {
+    if (ev->channel != PREGON__CHANNEL__WHATSAPP && ev->channel != PREGON__CHANNEL__MESSENGER)
+        return false;
+    switch (ev->kind) {
+        case PREGON__INBOUND_EVENT__KIND__REPLY:
+        case PREGON__INBOUND_EVENT__KIND__OPT_OUT:
+        case PREGON__INBOUND_EVENT__KIND__OPT_IN:
+        case PREGON__INBOUND_EVENT__KIND__PAYMENT_CLAIMED:
+        case PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER:
+            return true;
+        default:
+            return false;
+    }
+}
+
+/* Records the event in the debtor's shard: "applied", "duplicate" or NULL on error. A message
+ * on WhatsApp or Messenger opens the debtor's service window there in the same call. */
 static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
                             const s_contacted_t *c, const char *kind, int64_t now_ms) {
-    char ak[ST_KEY_MAX], hk[ST_KEY_MAX], ek[ST_KEY_MAX], now[24], ttl[24], ref[16], text[256];
+    char ak[ST_KEY_MAX], hk[ST_KEY_MAX], ek[ST_KEY_MAX], wk[ST_KEY_MAX], now[24], ttl[24], ref[16],
+        text[256], wuntil[24], wttl[24];
     int shard = st_keys_shard(self->keys, c->tenant, c->debtor);
     if (st_key_shared(self->keys, shard, "audit", ak, sizeof ak) < 0 ||
         st_key_history(self->keys, c->tenant, c->debtor, hk, sizeof hk) < 0 ||
         st_key_events(self->keys, c->tenant, c->debtor, ek, sizeof ek) < 0)
         return NULL;
+    bool window =
+        s_opens_window(ev) && ev->contact[0] &&
+        st_key_window(self->keys, c->tenant, c->debtor, rl_channel_name((rl_channel_t)ev->channel),
+                      ev->contact, wk, sizeof wk) >= 0;
+    snprintf(wuntil, sizeof wuntil, "%lld", (long long)(now_ms + BRK_WINDOW_MS));
+    /* kept a while past its close: a clock a test shifts forward still finds it, closed */
+    snprintf(wttl, sizeof wttl, "%lld", (long long)(BRK_WINDOW_MS + 3600 * 1000LL));
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_seen_ttl_s);
     if (c->job[0])
@@ -286,10 +317,11 @@ static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
     snprintf(text, sizeof text, "%.*s", DETAIL_MAX, body);
     const char *argv[] = {NULL,
                           NULL,
-                          "3",
+                          window ? "4" : "3",
                           ak,
                           hk,
                           ek,
+                          window ? wk : NULL, /* dropped below when there is no window */
                           now,
                           ttl,
                           ev->event_id,
@@ -301,8 +333,15 @@ static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
                           ev->contact,
                           ref,
                           ev->provider,
-                          text};
-    redisReply *r = s_call(self, "pg_inbound", (int)(sizeof argv / sizeof *argv), argv);
+                          text,
+                          wuntil,
+                          wttl};
+    int argc = (int)(sizeof argv / sizeof *argv);
+    if (!window) { /* no window key and no window arguments */
+        memmove(&argv[6], &argv[7], (size_t)(argc - 7) * sizeof *argv);
+        argc -= 3;
+    }
+    redisReply *r = s_call(self, "pg_inbound", argc, argv);
     if (!r)
         return NULL;
     const char *res = r->type == REDIS_REPLY_STRING && !strcmp(r->str, "duplicate") ? "duplicate"

@@ -206,4 +206,14 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
         return;
     }
     brk_tpl_content_free(&content);
+    /* Meta allows a business-initiated message only as an approved template: every Messenger
+     * job, and a WhatsApp job whose template names no approved WhatsApp template (free-form
+     * text), may be sent only inside the debtor's 24-hour service window (rl_admit_job_t) */
+    out->window = brk_submit_windowed(tpl, (int)req->channel);
+}
+
+int brk_submit_windowed(const brk_tpl_t *tpl, int channel) {
+    if (channel == PREGON__CHANNEL__MESSENGER)
+        return 1;
+    return channel == PREGON__CHANNEL__WHATSAPP && (!tpl || !brk_tpl_whatsapp_name(tpl));
 }

@@ -56,11 +56,22 @@
  *     checked, then rendered for the job's channel       template-variables, template-too-long,
  *     (brk_tpl_render_content lists every reason)        template-subject-too-long,
  *                                                        template-param-invalid, ...
- * All of these have rule "job.fields" except the last group. Every string a job carries is then
- * within its limit and well-formed UTF-8 (identifiers and contact points are ASCII), and its
+ *   then (not a check of the job's fields: of the debtor's service window, in the script)
+ *     a windowed job (brk_submit_windowed) outside it     window-closed (rule whatsapp.window,
+ *                                                        messenger.window)
+ * All of these have rule "job.fields" except the last two groups. Every string a job carries is
+ * then within its limit and well-formed UTF-8 (identifiers and contact points are ASCII), and its
  * Dispatch fits the worker's frame limit (brk_limits.h). */
 void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t *templates,
                         const Pregon__SendRequest *req, const void *payload, size_t payload_len,
                         double queue_score, int readmit, rl_admit_job_t *out);
+
+/* 1 when a job of template tpl on `channel` (pregon.proto numbering) may be sent only inside the
+ * debtor's 24-hour service window: every Messenger job, and a WhatsApp job whose template names
+ * no approved WhatsApp template (brk_tpl_whatsapp_name NULL: the content is free-form text).
+ * Such a job is REJECTED rule "whatsapp.window" / "messenger.window", reason "window-closed", at
+ * admission unless a message from the debtor opened the window (brk_inbound), and re-checked at
+ * dispatch (pg_lease; Dispatch.window_until_ms tells the worker when it closes). 0 otherwise. */
+int brk_submit_windowed(const brk_tpl_t *tpl, int channel);
 
 #endif

@@ -683,6 +683,7 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     d.lease_expires_ms = lease_until_ms;
     d.attempt = job->attempt;
     d.content = content;
+    d.window_until_ms = job->window_until_ms; /* 0 unless the job needs the service window */
     /* "key/worker_id#incarnation", the lease's holder: the incarnation follows the holder */
     d.worker_incarnation = w->tag + strlen(w->holder);
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;

@@ -303,6 +303,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->timers = brk_timers_new(cfg, p->redis, rules, p->workers, p->reports, n);
     if (p->reports && p->workers)
         brk_reports_set_ack(p->reports, brk_workers_ack, p->workers);
+    if (p->front)
+        brk_front_set_reports(p->front, p->reports);
     p->index = brk_index_new(p->redis, p->keys, cfg);
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
     p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
