@@ -6,8 +6,10 @@
  * options, how they become a Send API driver, how it names its page in a log line and what to
  * fix when the Graph API halts the channel. The page access token comes from
  * --page-token-file or MESSENGER_PAGE_TOKEN, never from a flag, and is never logged. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "chw_main.h"
 #include "msg_send.h"
@@ -23,8 +25,22 @@ static const chw_option_t s_options[] = {
     {"rate-limit-backoff-ms", "MS",
      "least wait before retrying a job the Graph API rate-limited (4, 613) without Retry-After",
      NULL, "60000", 0},
+    {"test-clock-offset-s", "S",
+     "tests only: the window re-check reads a clock S seconds ahead (pregond's "
+     "test.clock_offset_s, on the worker's side)",
+     NULL, "0", 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };
+
+static int64_t s_clock_offset_ms;
+
+/* The window re-check's clock: the wall clock, shifted by --test-clock-offset-s. */
+static int64_t s_clock(void *ctx) {
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + s_clock_offset_ms;
+}
 
 static int s_open(const chw_opts_t *opts, chw_driver_t *driver, char *err, size_t err_len) {
     const char *backoff = chw_opts_get(opts, "rate-limit-backoff-ms");
@@ -34,11 +50,19 @@ static int s_open(const chw_opts_t *opts, chw_driver_t *driver, char *err, size_
         snprintf(err, err_len, "--rate-limit-backoff-ms wants 1..86400000");
         return -1;
     }
+    const char *offset = chw_opts_get(opts, "test-clock-offset-s");
+    long long off = offset ? strtoll(offset, &end, 10) : 0;
+    if (offset && (!*offset || *end || off < -31622400 || off > 31622400)) {
+        snprintf(err, err_len, "--test-clock-offset-s wants -31622400..31622400");
+        return -1;
+    }
+    s_clock_offset_ms = off * 1000;
     msg_send_config_t c = {.base_url = chw_opts_get(opts, "base-url"),
                            .version = chw_opts_get(opts, "graph-version"),
                            .page_id = chw_opts_get(opts, "page-id"),
                            .page_token = chw_opts_get(opts, "page-token"),
-                           .rate_backoff_ms = ms};
+                           .rate_backoff_ms = ms,
+                           .clock = s_clock};
     msg_send_t *send = msg_send_new(&c);
     if (!send) {
         snprintf(err, err_len,
