@@ -125,5 +125,96 @@ if [ -n "$first" ]; then
     "producto": "x", "fecha": "1/1", "enlace": "x", "acreedor": "Acme", "telefono": "1"}}))' "$first" |
     $B/broker/pregonctl submit --endpoint "ipc://$dir/front" $(keys campaigns) --json - 2>/dev/null | sed 's/^/    /'
 fi
+# ---- BEGIN messenger ----
+# Messenger: the Send API may carry automated reminders only inside the 24 hours after the
+# debtor's last message to the page. A second pregond on the same Redis serves the channel
+# (CURVE keys of its own), with its own pregon-hooks (the Messenger webhook) and sandbox (a page,
+# its token, the app secret that signs the webhooks) and one pregon-messenger. Four debtors are
+# first refused (nobody wrote yet), three of them then write to the page, the campaign submits
+# again: three reminders go out, are delivered and read; the fourth is refused again.
+echo
+echo "== Messenger: reminders only inside the 24-hour window"
+cmake --build build-demo -j"$(nproc)" --target pregon-messenger >/dev/null
+m="$dir/messenger"; mkdir -p "$m/own" "$m/keys"
+$B/broker/pregonctl keys new pregond --role broker --dir "$m/own" >/dev/null
+$B/broker/pregonctl keys new campaigns --role client --tenants acme-cobranzas --dir "$m/own" >/dev/null
+$B/broker/pregonctl keys new messenger --role worker --channels messenger --dir "$m/own" >/dev/null
+$B/broker/pregonctl keys new hooks --role hooks --dir "$m/own" >/dev/null
+cp "$m/own/campaigns.pub" "$m/own/messenger.pub" "$m/own/hooks.pub" "$m/keys/"
+mkeys() { echo "--key-file $m/own/$1.key --broker-key-file $m/own/pregond.pub"; }
+# the deploy policies, and one open at every hour so that this part shows the window whenever
+# the demo runs (the real jurisdictions' quiet hours would defer the reminders at night)
+mkdir -p "$m/policies"; cp deploy/policies/*.yaml "$m/policies/"
+cat >"$m/policies/DEMO-24H.yaml" <<'YAML'
+id: DEMO-24H
+name: "demo only: open at every hour"
+windows:
+  - id: demo.open
+    channels: all
+    daily: "00:00-24:00"
+YAML
+cat >"$m/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock"}
+sockets: {frontend: "ipc://$m/front", backend: "ipc://$m/back", events: "", hooks: "ipc://$m/hooks"}
+security: {curve: 1, secret_key_file: own/pregond.key, keys: keys}
+policies: $m/policies
+templates: $root/deploy/templates.yaml
+channels: "messenger"
+YAML
+m_pids=()
+$B/broker/pregond --config "$m/pregon.yaml" 2>"$m/pregond.log" & m_pids+=($!)
+page=104000000000123 secret=demo-app-secret-$RANDOM
+MESSENGER_APP_SECRET=$secret $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 \
+  --broker "ipc://$m/hooks" $(mkeys hooks) 2>"$m/hooks.log" & m_pids+=($!)
+wait_for 10 grep -q "serving: http" "$m/hooks.log"
+mhooks=$(grep -m1 "serving: http" "$m/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+wait_for 10 sh -c "curl -sf '$mhooks/healthz' >/dev/null"
+export MESSENGER_PAGE_TOKEN=EAAG-demo-page-token-$RANDOM
+$B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$m/sandbox.port" \
+  --latency-ms 20 --messenger-page "$page:$MESSENGER_PAGE_TOKEN" --messenger-app-secret "$secret" \
+  --messenger-webhook-url "$mhooks/messenger/webhook" --messenger-callback-delay-ms 100 \
+  2>"$m/sandbox.log" & m_pids+=($!)
+wait_for 10 test -s "$m/sandbox.port"
+msb="http://127.0.0.1:$(cat "$m/sandbox.port")"
+$B/channels/messenger/pregon-messenger --broker "ipc://$m/back" --base-url "$msb" --page-id "$page" \
+  $(mkeys messenger) --worker-id demo-messenger --journal "$m/messenger.journal" \
+  --policy-dir "$m/policies" 2>"$m/messenger.log" & m_pids+=($!)
+wait_for 10 grep -q "joined on messenger" "$m/pregond.log"
+# msgr_jobs ROUND: one reminder per debtor
+msgr_jobs() {
+  python3 - "$1" <<'PY'
+import json, sys
+for i, (name, psid) in enumerate([("Ana", "7001"), ("Luis", "7002"), ("Marta", "7003"), ("Pedro", "7004")]):
+    print(json.dumps({"job_id": f"msgr-{sys.argv[1]}-{i}", "tenant": "acme-cobranzas", "campaign": "messenger-demo",
+        "debtor_id": f"fb-{psid}", "channel": "messenger", "contact": psid, "template_id": "recordatorio_messenger",
+        "jurisdiction": "DEMO-24H", "time_zone": "America/Bogota", "variables": {"nombre": name, "monto": "$120.000",
+        "producto": "tarjeta", "fecha": "30/12", "enlace": "https://pagos.example.co/x"}}))
+PY
+}
+msgr_submit() {
+  msgr_jobs "$1" | $B/broker/pregonctl submit --endpoint "ipc://$m/front" $(mkeys campaigns) --json - 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    v = json.loads(l); print("    %-14s %-9s %s" % (v["job_id"], v["verdict"], v.get("rule") or ""))'
+}
+echo "  round 1: nobody wrote to the page yet"
+msgr_submit r1
+echo "  Ana, Luis and Marta write to the page (the sandbox posts their messages, signed, to pregon-hooks)"
+for psid in 7001 7002 7003; do
+  curl -s "$msb/_sandbox/messenger/inbound" -d "{\"psid\": \"$psid\", \"text\": \"Hola, quiero saber mi saldo\"}" >/dev/null
+done
+wait_for 10 bash -c "for p in 7001 7002 7003; do [ -n \"\$(redis-cli -s '$dir/redis.sock' get \"\$($B/broker/pregonctl redis key window acme-cobranzas fb-\$p messenger \$p --redis-socket '$dir/redis.sock')\")\" ] || exit 1; done" || true
+echo "  round 2: the campaign submits again"
+msgr_submit r2
+msgr_state() { redis-cli -s "$dir/redis.sock" hget "$($B/broker/pregonctl redis key job acme-cobranzas "fb-$1" "msgr-r2-$2" --redis-socket "$dir/redis.sock")" s; }
+wait_for 20 bash -c "$(declare -f msgr_state); for i in 0 1 2; do [ \"\$(msgr_state 700\$((i + 1)) \$i)\" = delivered ] || exit 1; done" || true
+echo "  after the delivery and read webhooks:"
+for i in 0 1 2 3; do printf '    msgr-r2-%s     %s\n' "$i" "$(msgr_state "700$((i + 1))" "$i" || true)"; done
+curl -s "$msb/_sandbox/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin)
+m=s["modules"]["messenger"]; print("  sandbox: %d messages accepted, %d refused outside the window, %d delivery and %d read webhooks, %d debtor messages" % (m["sent"], m["outside_window"], m["deliveries"], m["reads"], m["inbound"]))'
+curl -s "$mhooks/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { print "  " $1 " " $2 }'
+for p in "${m_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${m_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+# ---- END messenger ----
 echo
 echo "== stopping what the demo started"
