@@ -79,7 +79,7 @@ static void s_reply_error(pg_http_request_t *req, int status, int code, const ch
 static void s_render_error(pg_http_request_t *req, int status, int code, const char *message,
                            void *ctx) {
     (void)ctx;
-    s_reply_error(req, status ? status : 400, code, message);
+    s_reply_error(req, code == 190 ? 401 : status ? status : 400, code, message);
 }
 
 /* --- the summary the store records --- */
