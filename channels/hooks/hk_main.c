@@ -13,6 +13,7 @@
 #include "hk_secrets.h"
 #include "hk_server.h"
 #include "hk_twilio_sms.h"
+#include "hk_whatsapp.h"
 #include "pg_log.h"
 #include "pg_secret.h"
 
@@ -156,10 +157,11 @@ static hk_secrets_t *s_twilio_tokens(const hk_config_t *cfg) {
     return tokens;
 }
 
-/* A Messenger secret: the file's content (mode 0600), else the environment variable, else ""
- * into buf. Returns 0, or -1 (logged, never the secret) when the file cannot be read. */
-static int s_messenger_secret(const char *file, const char *key, const char *env, char *buf,
-                              size_t len) {
+/* A Meta app's secret (WhatsApp, Messenger): the file's content (mode 0600), else the environment
+ * variable, else "" into buf. Returns 0, or -1 (logged, never the secret) when the file cannot be
+ * read. */
+static int s_meta_secret(const char *file, const char *key, const char *env, char *buf,
+                         size_t len) {
     char err[768];
     buf[0] = '\0';
     if (file[0]) {
@@ -175,14 +177,33 @@ static int s_messenger_secret(const char *file, const char *key, const char *env
     return 0;
 }
 
+/* The WhatsApp module from its app secret and verify token. Returns 0, or the exit code. */
+static int s_whatsapp(const hk_config_t *cfg, hk_module_t *out) {
+    char secret[1024], verify[1024];
+    int rc = 0;
+    if (s_meta_secret(cfg->whatsapp_secret, "whatsapp.app_secret_file", "WHATSAPP_APP_SECRET",
+                      secret, sizeof secret) < 0 ||
+        s_meta_secret(cfg->whatsapp_verify, "whatsapp.verify_token_file", "WHATSAPP_VERIFY_TOKEN",
+                      verify, sizeof verify) < 0)
+        rc = 2;
+    else if (hk_whatsapp_init(out, secret, verify) < 0)
+        rc = 1;
+    else if (!secret[0])
+        pg_log("no WhatsApp app secret (whatsapp.app_secret_file, or WHATSAPP_APP_SECRET): "
+               "every WhatsApp webhook will be refused");
+    explicit_bzero(secret, sizeof secret);
+    explicit_bzero(verify, sizeof verify);
+    return rc;
+}
+
 /* The Messenger module from its two secrets. Returns 0, or the exit code. */
 static int s_messenger(const hk_config_t *cfg, hk_module_t *out) {
     char secret[1024], verify[1024];
     int rc = 0;
-    if (s_messenger_secret(cfg->messenger_secret, "messenger.app_secret_file",
-                           "MESSENGER_APP_SECRET", secret, sizeof secret) < 0 ||
-        s_messenger_secret(cfg->messenger_verify, "messenger.verify_token_file",
-                           "MESSENGER_VERIFY_TOKEN", verify, sizeof verify) < 0)
+    if (s_meta_secret(cfg->messenger_secret, "messenger.app_secret_file", "MESSENGER_APP_SECRET",
+                      secret, sizeof secret) < 0 ||
+        s_meta_secret(cfg->messenger_verify, "messenger.verify_token_file",
+                      "MESSENGER_VERIFY_TOKEN", verify, sizeof verify) < 0)
         rc = 2;
     else if (hk_messenger_init(out, secret, verify) < 0)
         rc = 1;
@@ -212,6 +233,7 @@ typedef struct {
     hk_link_t *link;
     pg_curve_t *curve; /* CURVE keys of the broker socket; NULL = plaintext */
     hk_module_t twilio_sms;
+    hk_module_t whatsapp;
     hk_module_t messenger;
     hk_server_t *server;
     int sigfd;
@@ -221,6 +243,8 @@ static void s_teardown(s_proc_t *p) {
     if (p->link)
         hk_link_stop(p->link);
     hk_server_destroy(&p->server);
+    if (p->whatsapp.destroy)
+        p->whatsapp.destroy(p->whatsapp.ctx);
     if (p->messenger.destroy)
         p->messenger.destroy(p->messenger.ctx);
     hk_link_destroy(&p->link);
@@ -275,6 +299,9 @@ static int s_start(s_proc_t *p) {
         return 2;
     }
     hk_twilio_sms_init(&p->twilio_sms, p->tokens);
+    int wa_rc = s_whatsapp(&p->cfg, &p->whatsapp);
+    if (wa_rc != 0)
+        return wa_rc;
     if ((rc = s_messenger(&p->cfg, &p->messenger)) != 0)
         return rc;
     hk_server_config_t sc = {.listen = p->cfg.listen,
@@ -289,6 +316,7 @@ static int s_start(s_proc_t *p) {
                              .log = s_http_log};
     if (!(p->server = hk_server_new(&sc, err, sizeof err)) ||
         hk_server_add_module(p->server, &p->twilio_sms, err, sizeof err) < 0 ||
+        hk_server_add_module(p->server, &p->whatsapp, err, sizeof err) < 0 ||
         hk_server_add_module(p->server, &p->messenger, err, sizeof err) < 0 ||
         hk_server_start(p->server, err, sizeof err) < 0) {
         pg_log("cannot serve on %s: %s", p->cfg.listen, err);

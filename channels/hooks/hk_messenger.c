@@ -98,9 +98,25 @@ static hk_event_t *s_event(hk_result_t *res, int kind, const char *psid, const c
     return ev;
 }
 
-/* A message the debtor wrote (or a button they pressed: text = its title). */
+static int s_kind_of(hk_keyword_kind_t k) {
+    switch (k) {
+        case HK_KEYWORD_OPT_OUT:
+            return PREGON__INBOUND_EVENT__KIND__OPT_OUT;
+        case HK_KEYWORD_OPT_IN:
+            return PREGON__INBOUND_EVENT__KIND__OPT_IN;
+        case HK_KEYWORD_PAYMENT_CLAIMED:
+            return PREGON__INBOUND_EVENT__KIND__PAYMENT_CLAIMED;
+        case HK_KEYWORD_WRONG_NUMBER:
+            return PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER;
+        default:
+            return PREGON__INBOUND_EVENT__KIND__REPLY;
+    }
+}
+
+/* A message the debtor wrote (or a button they pressed: text = its title, payload its
+ * payload, also read as a keyword). */
 static hk_verdict_t s_from_debtor(hk_result_t *res, const char *psid, const char *page, int64_t at,
-                                  const char *mid, const char *text) {
+                                  const char *mid, const char *text, const char *payload) {
     char id[S_ID_MAX];
     if (!mid || !*mid) {
         snprintf(id, sizeof id, "postback:%.64s:%lld", psid, (long long)at);
@@ -108,11 +124,11 @@ static hk_verdict_t s_from_debtor(hk_result_t *res, const char *psid, const char
     }
     const char *keyword = NULL;
     hk_keyword_kind_t k = hk_keyword_classify(text, strlen(text), &keyword);
-    int kind = k == HK_KEYWORD_OPT_OUT  ? PREGON__INBOUND_EVENT__KIND__OPT_OUT
-               : k == HK_KEYWORD_OPT_IN ? PREGON__INBOUND_EVENT__KIND__OPT_IN
-                                        : PREGON__INBOUND_EVENT__KIND__REPLY;
-    hk_event_t *ev = s_event(res, kind, psid, page, at);
+    if (k == HK_KEYWORD_NONE && payload)
+        k = hk_keyword_classify(payload, strlen(payload), &keyword);
+    hk_event_t *ev = s_event(res, s_kind_of(k), psid, page, at);
     if (!ev || hk_event_set(&ev->text, text) < 0 || hk_event_set(&ev->status, keyword) < 0 ||
+        hk_event_set(&ev->keyword, keyword) < 0 ||
         hk_event_set(&ev->provider_id, mid == id ? NULL : mid) < 0 ||
         hk_event_set(&ev->event_id, mid) < 0)
         return HK_NOMEM;
@@ -158,7 +174,7 @@ static hk_verdict_t s_item(hk_result_t *res, const json_t *item, const char *ent
             res->reason = "missing-field";
             return HK_INVALID;
         }
-        return s_from_debtor(res, psid, page, at, mid, text ? text : "");
+        return s_from_debtor(res, psid, page, at, mid, text ? text : "", NULL);
     }
     const json_t *postback = json_object_get(item, "postback");
     if (json_is_object(postback)) {
@@ -168,7 +184,8 @@ static hk_verdict_t s_item(hk_result_t *res, const json_t *item, const char *ent
                              json_string_value(json_object_get(postback, "mid")),
                              title     ? title
                              : payload ? payload
-                                       : "");
+                                       : "",
+                             payload);
     }
     const json_t *delivery = json_object_get(item, "delivery");
     if (json_is_object(delivery)) {

@@ -11,8 +11,9 @@
  *                             a wrong one; a signed body that is not a page object, 400. Each
  *                             messaging item becomes events (channel MESSENGER, provider
  *                             "messenger", contact = sender.id (the PSID), sender = the page):
- *       message (not an echo)  one REPLY, or OPT_OUT / OPT_IN when the whole text is a keyword
- *                              (hk_keyword, status = the keyword), text, provider_id = event_id
+ *       message (not an echo)  one REPLY, or OPT_OUT / OPT_IN / PAYMENT_CLAIMED / WRONG_NUMBER
+ *                              when the whole text is a keyword (hk_keyword; status and keyword
+ *                              = the keyword matched), text, provider_id = event_id
  *                              = mid, at = timestamp: a reply opens the debtor's 24-hour window
  *                              (pregond's part);
  *       delivery               one DELIVERY_STATUS "delivered" per mid (provider_id = the mid,
@@ -22,7 +23,8 @@
  *       read                   one DELIVERY_STATUS "read" naming the PSID, at = the watermark,
  *                              event_id "read:" PAGE ":" PSID ":" WATERMARK (Messenger names no
  *                              message: pregond maps it through the PSID's contact map);
- *       postback               a REPLY with the button's title as text, event_id = mid or
+ *       postback               as a message, the button's title as text (its payload read as a
+ *                              keyword too), event_id = mid or
  *                              "postback:" PSID ":" TIMESTAMP;
  *     anything else (echoes, reactions, referrals) is answered and ignored. The answer is 200
  *     "EVENT_RECEIVED" once pregond acknowledged every event. Text that is not UTF-8 cannot
