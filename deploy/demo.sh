@@ -176,7 +176,7 @@ $B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$m/sandbox.
   2>"$m/sandbox.log" & m_pids+=($!)
 wait_for 10 test -s "$m/sandbox.port"
 msb="http://127.0.0.1:$(cat "$m/sandbox.port")"
-$B/channels/messenger/pregon-messenger --broker "ipc://$m/back" --base-url "$msb" --page-id "$page" \
+$B/channels/messenger/pregon-messenger --broker "ipc://$m/back" --base-url "$msb/messenger" --page-id "$page" \
   $(mkeys messenger) --worker-id demo-messenger --journal "$m/messenger.journal" \
   --policy-dir "$m/policies" 2>"$m/messenger.log" & m_pids+=($!)
 wait_for 10 grep -q "joined on messenger" "$m/pregond.log"

@@ -743,7 +743,7 @@ static int s_module_start(void *state, const sb_env_t *env, char *err, size_t er
     if (sb_server_control_routes(env->server, routes, sizeof routes / sizeof routes[0], self) !=
             0 ||
         sb_server_provider_route(env->server, &self->provider, "POST",
-                                 "/{Version}/{PageId}/messages", PG_HTTP_BODY_RAW, s_send,
+                                 "/messenger/{Version}/{PageId}/messages", PG_HTTP_BODY_RAW, s_send,
                                  self) != 0) {
         snprintf(err, errlen, "cannot register the messenger routes");
         return -1;
@@ -766,7 +766,7 @@ static json_t *s_module_stats(void *state) {
 
 const sb_module_t sb_messenger_module = {
     .name = S_PROVIDER,
-    .describe = "Messenger Send API: POST /{version}/{page-id}/messages, the 24 h window",
+    .describe = "Messenger Send API: POST /messenger/{version}/{page-id}/messages, the 24 h window",
     .flags = s_flags,
     .n_flags = sizeof s_flags / sizeof s_flags[0],
     .new = s_module_new,

@@ -1,7 +1,9 @@
 /* sb_messenger.h — simulated Messenger Platform: the Send API, the 24-hour window, and the
  * signed webhooks a page's subscription receives.
  *
- * POST /{version}/{page-id}/messages (page-id "me": the token's page) with the page access
+ * POST /messenger/{version}/{page-id}/messages (page-id "me": the token's page; the Graph API's
+ * path under /messenger, since WhatsApp Cloud's sandbox holds the bare /{version}/{id}/messages:
+ * a worker's base URL is http://SANDBOX/messenger) with the page access
  * token as "Authorization: Bearer TOKEN" or ?access_token=TOKEN and a JSON body
  * {"recipient":{"id":PSID},"messaging_type":"RESPONSE"|"UPDATE"|"MESSAGE_TAG"[,"tag"],
  *  "message":{"text":TEXT}}. Checked in the order a client sees from Graph: the token (190),

@@ -45,7 +45,7 @@ phase() {
   local args=()
   while [ "$1" != -- ]; do args+=("$1"); shift; done
   shift
-  "$prog" --no-journal --broker "$endpoint" --base-url "$sb" --worker-id "bench-$name" \
+  "$prog" --no-journal --broker "$endpoint" --base-url "$sb${BASE_PATH:-}" --worker-id "bench-$name" \
     --concurrency "$conc" "${args[@]}" 2>"$dir/$name.log" &
   local w=$!
   say wait-ready 10000
@@ -64,9 +64,9 @@ phase() {
 }
 echo "== $n messages per phase, concurrency $conc, one sandbox ($(nproc) CPUs on this machine)"
 phase sms "$build/channels/sms/pregon-sms" --from +15005550006 --rate 0 -- 100 +573001234567
-phase messenger "$build/channels/messenger/pregon-messenger" --page-id "$PAGE" --rate 0 -- \
+BASE_PATH=/messenger phase messenger "$build/channels/messenger/pregon-messenger" --page-id "$PAGE" --rate 0 -- \
   1 "$PSID" "${PAGE%0000}"
-WARM_N=300 PHASE_N=3000 phase messenger_shaped "$build/channels/messenger/pregon-messenger" --page-id "$PAGE" -- \
+BASE_PATH=/messenger WARM_N=300 PHASE_N=3000 phase messenger_shaped "$build/channels/messenger/pregon-messenger" --page-id "$PAGE" -- \
   1 "$PSID" "${PAGE%0000}"
 awk -v m="$rate_messenger" -v s="$rate_sms" 'BEGIN { printf "messenger / sms: %.2f\n", m / s }'
 curl -s "$sb/_sandbox/stats" | python3 -c 'import json,sys; m=json.load(sys.stdin)["modules"]["messenger"]

@@ -8,6 +8,7 @@
 #      the next job is sent, DELIVERED by the delivery webhook (its mid), and its read receipt
 #      (a PSID and a watermark, no mid) is applied to it; with deliveries off, the read alone
 #      makes a job DELIVERED;
+#      a reply "ya pagué" is a PAYMENT_CLAIMED event, "STOP" suppresses the PSID;
 #   4. each error class of the Send API through pregond: 551 FAILED (its fallback flag is
 #      checked by worker.sh: pregond does not record it yet), 100/2018001 FAILED, 1200 and 2 retried then DELIVERED, 4/613 retried after the
 #      rate-limit backoff, 190 halts the channel (the worker exits 69 with one clear line; the
@@ -57,7 +58,7 @@ pids+=($!)
 wait_for 10 test -s "$dir/sandbox.port" || { echo "sandbox did not start"; cat "$dir/sandbox.log"; exit 1; }
 sb="http://127.0.0.1:$(cat "$dir/sandbox.port")"
 start_worker() { # extra args
-  "$build/channels/messenger/pregon-messenger" --broker "ipc://$dir/back" --base-url "$sb" \
+  "$build/channels/messenger/pregon-messenger" --broker "ipc://$dir/back" --base-url "$sb/messenger" \
     --page-id "$PAGE" --worker-id msgr-it --heartbeat-ms 200 --rate-limit-backoff-ms 3000 \
     --policy-dir "$src/tests/integration/e2e/policies" "$@" 2>>"$dir/messenger.log" &
   worker_pid=$!; pids+=($!)
@@ -132,6 +133,17 @@ wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis ke
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
 grep '"job":"r5001"' "$dir/audit.out" | grep '"to":"DELIVERED"' | grep -q 'webhook: read' && ok || ko "r5001's DELIVERED record: $(grep '"job":"r5001"' "$dir/audit.out")"
 curl -sf "$sb/_sandbox/messenger/config" -d '{"deliveries": true}' >/dev/null || ko "config"
+
+# replies and keywords: "ya pagué" is a payment claim, "STOP" opts the PSID out of Messenger
+inbound 5001 "Ya pagué"
+inbound 5000 "STOP"
+audit_to() { "$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep "\"contact\":\"$1\"" | grep -q "\"to\":\"$2\""; }
+wait_for 15 audit_to 5001 PAYMENT_CLAIMED && ok || ko "ya pagué: no PAYMENT_CLAIMED record"
+wait_for 15 sh -c "$ctl suppress list --tenant acme --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q '5000'" \
+  && ok || ko "STOP from 5000 not suppressed: $("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock")"
+jobs "$dir/x.jsonl" x 5000
+submit "$dir/x.jsonl" >"$dir/x.out"
+[ "$(verdict "$dir/x.out" x5000)" = "REJECTED suppressed.contact:opt-out" ] && ok || ko "after STOP: $(verdict "$dir/x.out" x5000)"
 
 # 4. the error classes, scripted per PSID in the sandbox
 open 5002 5003 5004 5005 5006 5007

@@ -48,7 +48,7 @@ endpoint=${line#endpoint }
 
 start_worker() { # name extra-args...
   local name=$1; shift
-  "$msgr" --no-journal --broker "$endpoint" --base-url "$sb" --graph-version v19.0 \
+  "$msgr" --no-journal --broker "$endpoint" --base-url "$sb/messenger" --graph-version v19.0 \
     --page-id "$PAGE" --worker-id "$name" --concurrency 8 --heartbeat-ms 200 \
     --request-timeout-ms 2000 --rate-limit-backoff-ms 1500 "$@" 2>"$dir/$name.log" &
   wpid=$!
@@ -71,13 +71,13 @@ python3 - "$dir/req.json" "$MESSENGER_PAGE_TOKEN" "$PAGE" <<'PY' || fail "reques
 import json, sys
 reqs, token, page = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 r = reqs[-1]
-assert r["path"] == f"/v19.0/{page}/messages", r["path"]
+assert r["path"] == f"/messenger/v19.0/{page}/messages", r["path"]
 p = r["params"]
 assert p["messaging_type"] == "RESPONSE" and p["recipient"] == {"id": "3001"}, p
 assert p["message"]["text"].startswith("Hola"), p
 assert token not in json.dumps(reqs), "the token is in a recorded request"
 PY
-ok "POST /v19.0/PAGE/messages, RESPONSE, recipient.id, message.text, no token in the URL"
+ok "POST {base}/v19.0/PAGE/messages, RESPONSE, recipient.id, message.text, no token in the URL"
 
 # 2. the re-check: window_until_ms past -> SKIPPED window-closed, no request; future -> SENT
 before=$(count_to 3001)
