@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "brk_fallback.h"
 #include "brk_store.h"
 #include "brk_validate.h"
 #include "pg_log.h"
@@ -33,14 +34,19 @@ struct brk_inbound {
     const brk_config_t *cfg;
     brk_events_t *events;
     brk_counters_t *n;
+    brk_fallback_t *fallback; /* borrowed; NULL: no fallback */
 };
+
+void brk_inbound_set_fallback(brk_inbound_t *self, brk_fallback_t *fallback) {
+    self->fallback = fallback;
+}
 
 brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const brk_config_t *cfg,
                                brk_events_t *events, brk_counters_t *n) {
     brk_inbound_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (brk_inbound_t){redis, keys, cfg, events, n};
+    *self = (brk_inbound_t){redis, keys, cfg, events, n, NULL};
     return self;
 }
 
@@ -133,9 +139,10 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
                  (long long)self->cfg->hooks_early_ttl_s);
         return "unknown";
     }
-    char lease[ST_LEASE_MAX];
+    char lease[ST_LEASE_MAX], jk[ST_KEY_MAX];
     unsigned attempt = (unsigned)strtoul(r->element[1]->str, NULL, 10);
     int ok = st_lease_id(self->keys, r->element[0]->str, attempt, NULL, lease, sizeof lease);
+    snprintf(jk, sizeof jk, "%s", r->element[0]->str);
     freeReplyObject(r);
     brk_store_t *store = brk_redis_store(self->redis);
     if (ok < 0 || !store)
@@ -147,8 +154,20 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     if (brk_store_report_many(store, &rep, 1, now_ms, state) < 0 || !strcmp(state[0], "error"))
         return "error";
     snprintf(detail, dl, "%s", state[0]);
+    bool failed = !strcmp(state[0], "failed") || !strcmp(state[0], "refused: failed -> FAILED");
+    if (failed && ev->fallback_eligible && self->fallback) {
+        /* applied now or before (the webhook again): a fallback lost with a pregond that died
+         * in between is submitted then; brk_fallback is idempotent */
+        char fb[200];
+        if (brk_fallback_job(self->fallback, jk, BRK_FB_ELIGIBLE, now_ms, fb, sizeof fb) < 0)
+            return "error";
+        snprintf(detail, dl, "%s; %s", state[0], fb);
+    }
     if (!strcmp(state[0], "delivered") || !strcmp(state[0], "failed")) {
-        brk_events_publish(self->events, "inbound", NULL, NULL, ev->channel, NULL, state[0]);
+        st_job_ref_t ref;
+        if (st_job_key_parse(self->keys, jk, strlen(jk), &ref) == 0)
+            brk_events_publish_inbound(self->events, ref.tenant, ref.debtor, ref.job_id, ev,
+                                       state[0]);
         return "applied";
     }
     if (!strncmp(state[0], "refused: ", 9)) { /* "refused: delivered -> DELIVERED" */
@@ -355,9 +374,13 @@ static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
 static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const s_contacted_t *c,
                      int64_t now_ms);
 
+static int s_wrong_number(brk_inbound_t *self, const Pregon__InboundEvent *ev,
+                          const s_contacted_t *c, int64_t now_ms, char *out, size_t ol);
+
 static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent *ev,
                                  int64_t now_ms, char *detail, size_t dl) {
     const char *kind = s_kind_name(ev->kind);
+    char fb[200] = "";
     s_contacted_t found[MAX_TENANTS];
     int n = s_contacted(self, ev, found, MAX_TENANTS);
     if (n < 0)
@@ -379,19 +402,35 @@ static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent
         }
         if (s_consent(self, ev, &found[i], now_ms) < 0)
             return "error";
+        if (s_wrong_number(self, ev, &found[i], now_ms, fb, sizeof fb) < 0)
+            return "error";
         const char *res = s_record(self, ev, &found[i], kind, now_ms);
         if (!res)
             return "error";
         if (!strcmp(res, "applied")) {
             applied++;
-            brk_events_publish(self->events, "inbound", found[i].tenant, found[i].job, ev->channel,
-                               NULL, kind);
+            brk_events_publish_inbound(self->events, found[i].tenant, found[i].debtor, found[i].job,
+                                       ev, kind);
         } else {
             duplicates++;
         }
     }
-    snprintf(detail, dl, "%s for %d tenant(s), %d already applied", kind, applied, duplicates);
+    snprintf(detail, dl, "%s for %d tenant(s), %d already applied%s%s", kind, applied, duplicates,
+             fb[0] ? "; " : "", fb);
     return applied ? "applied" : "duplicate";
+}
+
+/* A wrong-number answer: the job it answers falls back when it asks for it
+ * (fallback_on_wrong_number; the suppression is s_consent's). Before the event is recorded, as
+ * s_consent: a failure is finished by the provider's retry, and the fallback is idempotent. 0, or
+ * -1 when Redis failed. */
+static int s_wrong_number(brk_inbound_t *self, const Pregon__InboundEvent *ev,
+                          const s_contacted_t *c, int64_t now_ms, char *out, size_t ol) {
+    char jk[ST_KEY_MAX];
+    if (ev->kind != PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER || !self->fallback || !c->job[0] ||
+        st_key_job(self->keys, c->tenant, c->debtor, c->job, jk, sizeof jk) < 0)
+        return 0;
+    return brk_fallback_job(self->fallback, jk, BRK_FB_WRONG_NUMBER, now_ms, out, ol);
 }
 
 /* An opt-out suppresses the contact point for every debtor of the tenant (on the event's
@@ -400,7 +439,8 @@ static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent
  * when Redis failed (the event is then not recorded: the provider's retry finishes it). */
 static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const s_contacted_t *c,
                      int64_t now_ms) {
-    bool out = ev->kind == PREGON__INBOUND_EVENT__KIND__OPT_OUT;
+    bool wrong = ev->kind == PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER;
+    bool out = ev->kind == PREGON__INBOUND_EVENT__KIND__OPT_OUT || wrong;
     if (!out && ev->kind != PREGON__INBOUND_EVENT__KIND__OPT_IN)
         return 0;
     st_suppress_t *sup =
@@ -413,16 +453,23 @@ static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const 
         return 0; /* longer than any suppression can name: validation said so already */
     }
     snprintf(who, sizeof who, "hooks:%.50s", ev->provider[0] ? ev->provider : "unknown");
-    snprintf(why, sizeof why, "%s \"%.80s\" (event %.100s)", out ? "opt-out" : "opt-in", ev->text,
-             ev->event_id);
-    st_sup_t s = {
-        c->tenant,
-        ST_SUP_CONTACT,
-        contact,
-        self->cfg->hooks_opt_out_every_channel ? "*" : rl_channel_name((rl_channel_t)ev->channel),
-        "opt-out",
-        who,
-        why};
+    if (wrong)
+        snprintf(why, sizeof why, "wrong number \"%.80s\" for debtor %.40s (event %.100s)",
+                 ev->text[0] ? ev->text : ev->digits, c->debtor, ev->event_id);
+    else
+        snprintf(why, sizeof why, "%s \"%.80s\" (event %.100s)", out ? "opt-out" : "opt-in",
+                 ev->text, ev->event_id);
+    /* a wrong number is not the debtor's on any channel: suppressed on every one, for every
+     * debtor of the tenant (whoever answers it is not the one the tenant looks for) */
+    st_sup_t s = {c->tenant,
+                  ST_SUP_CONTACT,
+                  contact,
+                  wrong || self->cfg->hooks_opt_out_every_channel
+                      ? "*"
+                      : rl_channel_name((rl_channel_t)ev->channel),
+                  wrong ? "wrong-number" : "opt-out",
+                  who,
+                  why};
     st_sup_result_t res;
     int rc = out ? st_suppress_add(sup, &s, false, now_ms, &res)
                  : st_suppress_remove(sup, &s, now_ms, &res);

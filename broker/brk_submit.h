@@ -20,6 +20,7 @@
  * bytes). The first failing check decides, in this order:
  *
  *   identity, keys are built from it (brk_validate.h)     bad-job-id, bad-tenant, bad-debtor
+ *   fallback_of given by a submitter (pregond's own)      fallback-of-given
  *   every limit of brk_limits.h, in field-number order:
  *     campaign                                           campaign-too-long, campaign-not-utf8
  *     template_id                                        template-id-too-long,
@@ -35,6 +36,10 @@
  *                                                        alt-zones-not-utf8
  *     fallback_channels (entries, then each one is a     fallback-too-many, bad-fallback
  *       channel of pregon.proto)
+ *     fallback_contacts (entries; each key a channel's   fallback-contacts-too-many,
+ *       name, its value a contact point of that channel)  bad-fallback-contact
+ *     fallback_templates (entries; each key a channel's  fallback-templates-too-many,
+ *       name, its value at most BRK_LIM_TEMPLATE_ID)      bad-fallback-template
  *     segment.currency, .debtor_type, .product           segment-currency-too-long,
  *                                                        segment-currency-not-utf8,
  *                                                        segment-debtor-type-too-long,
@@ -62,6 +67,10 @@
  * All of these have rule "job.fields" except the last two groups. Every string a job carries is
  * then within its limit and well-formed UTF-8 (identifiers and contact points are ASCII), and its
  * Dispatch fits the worker's frame limit (brk_limits.h). */
+/* Where a job comes from (brk_submit_prepare's `readmit`): a submitter (NEW: fallback_of is
+ * refused), a deferred job coming due (READMIT), or pregond's own fallback (FALLBACK: new to
+ * admission, fallback_of set by brk_fallback). */
+enum { BRK_SUBMIT_NEW = 0, BRK_SUBMIT_READMIT = 1, BRK_SUBMIT_FALLBACK = 2 };
 void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t *templates,
                         const Pregon__SendRequest *req, const void *payload, size_t payload_len,
                         double queue_score, int readmit, rl_admit_job_t *out);

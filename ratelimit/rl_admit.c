@@ -372,7 +372,7 @@ static int s_take_result(const redisReply *e, s_work_t *wk, rl_admit_verdict_t *
 
 #define S_HEAD 5  /* FCALL name numkeys audit deferred */
 #define S_NK   4  /* keys per job */
-#define S_NA   18 /* arguments per job */
+#define S_NA   19 /* arguments per job */
 
 /* Builds one pg_admit call over the pending jobs idx[0..m) (all of one shard) into argv/argl;
  * returns its argc. `num` holds the call's own number strings (numkeys, audit, deferred keys). */
@@ -423,6 +423,7 @@ static int s_admit_call(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *
         S_ARG(wk->counters);
         S_ARG(wk->win ? wk->win : "");
         S_ARGN(job->link ? job->link : "", job->link ? job->link_len : 0);
+        S_ARG(job->keep_payload ? "1" : "0");
     }
 #undef S_ARG
 #undef S_ARGN

@@ -62,6 +62,9 @@ typedef struct {
      * pg_admit), NULL for any other job. link_len its length. */
     const char *link;
     size_t link_len;
+    /* 1: the job may fall back to another channel: its payload is kept once it is sent or has
+     * failed (pg_report), for brk_fallback to build the next job from. */
+    int keep_payload;
 } rl_admit_job_t;
 
 typedef struct {

@@ -10,9 +10,12 @@
 -- Redis or a Redis Cluster. The C side mirrors the table in
 -- store/st_state.h; tests compare the two through pg_table. Embedded into pregon at build time
 -- and loaded with FUNCTION LOAD; `%VERSION%` is replaced by a hash of this text when loading.
+-- Past 800 lines on purpose: a library is one text (a function cannot call another library's),
+-- and every transition shares the table, the audit writers and the suppression and window checks.
 --
 -- Job hash (P:{sN}:j:T:D:J) fields:
---   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent),
+--   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent;
+--   kept after that when fb is 1: a job with fallback channels), w its service window's key,
 --   id tn db ch: job, tenant, debtor, channel; x the rest of the audit context, packed as
 --   debt NUL campaign NUL contact NUL zone NUL utc_offset (s, at admission) (few fields keep a
 --   hash cheap: every field is an allocation); qs queue score, att attempts made, u until
@@ -27,8 +30,13 @@
 --   the contact attempt (DISPATCHED): debt campaign contact local zone;
 --   outcomes (SENT DELIVERED FAILED RETRY HANDED_BACK SKIPPED UNKNOWN QUEUED CANCELLED):
 --     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's);
---   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS, from "inbound"): contact pid
---     (the provider's event id) provider detail (what the debtor wrote or pressed);
+--   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS PAYMENT_CLAIMED WRONG_NUMBER, from
+--     "inbound"): contact pid (the provider's event id) provider detail (what the debtor wrote
+--     or pressed);
+--   a fallback link (FALLBACK, on the original job, from its state; written by the pg_admit call
+--     that decides the fallback job, in the same shard: same tenant and debtor): reason
+--     (fallback-eligible, wrong-number) until pid pcode ("") detail "NEWJOB on CHANNEL: VERDICT";
+--     the fallback job's own decision record has detail "fallback-of:ORIGINAL";
 --   suppression changes (SUPPRESSED UNSUPPRESSED; job and attempt "", debtor the value of a
 --     debtor suppression, channel the suppression's channel or "*", from "none" or
 --     "suppressed"): scope value rule who why detail. Written once per change, in the audit
@@ -210,7 +218,9 @@ end
 -- in this shard, ready queue.
 -- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] history TTL (s), then per job:
 --   job_id tenant debtor readmit(0|1) expected_version action until rule reason new_history
---   payload channel contact queue_score x (the packed audit context) counters win link
+--   payload channel contact queue_score x (the packed audit context) counters win link keep
+--   keep: '1' for a job with fallback channels: field fb = 1, and pg_report keeps its payload
+--   once it is sent, delivered or failed (brk_fallback builds the next channel's job from it).
 --   action: A accept, D defer, R reject, E expire, X reject invalid input (audited, not stored).
 -- Returns per job: {A} | {D until} | {R rule reason} | {E until} | {U first_verdict} (duplicate)
 --   | {T} (history changed since the decision: decide again) | {S state} (readmission of a job
@@ -244,7 +254,8 @@ end
 local function admit(keys, args)
   local NK = 4
   local n_jobs = (#keys - 2) / NK
-  local NA = n_jobs > 0 and (#args - 3) / n_jobs or 18  -- 16: without win and link (older callers)
+  -- 16 arguments a job: without win, link and keep (older callers)
+  local NA = n_jobs > 0 and (#args - 3) / n_jobs or 19
   local ak, dk = keys[1], keys[2]
   local now, idem_ttl, hist_ttl = args[1], tonumber(args[2]), tonumber(args[3])
   local out, sc = {}, {}
@@ -257,8 +268,8 @@ local function admit(keys, args)
     local x = args[a + 14]
     local j = unpack_ctx({id = args[a], tn = args[a + 1], db = args[a + 2], ch = ch}, x)
     local e = {attempt = '0', counters = args[a + 15]}
-    local win, link = '', ''
-    if NA >= 18 then win, link = args[a + 16], args[a + 17] end
+    local win, link, keep = '', '', '0'
+    if NA >= 19 then win, link, keep = args[a + 16], args[a + 17], args[a + 18] end
     if link ~= '' then e.detail = 'fallback-of:' .. string.match(link, '^[^%z]*') end
     local res
     local from = 'new'
@@ -299,6 +310,7 @@ local function admit(keys, args)
           redis.call('HSET', jk, 'v', first or 'ACCEPTED', 's', 'queued', 'p', args[a + 10],
             'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch, 'x', x, 'qs', args[a + 13], 'at', now)
           if win ~= '' then redis.call('HSET', jk, 'w', win) end
+          if keep == '1' then redis.call('HSET', jk, 'fb', '1') end
           if from == 'deferred' then redis.call('ZREM', dk, jk) end
           redis.call('ZADD', qk, args[a + 13], jk)
           audit(ak, now, j, from, 'ACCEPTED', e)
@@ -309,6 +321,7 @@ local function admit(keys, args)
           'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch, 'x', x, 'qs', args[a + 13], 'u', untl,
           'r', rule, 'at', now)
         if win ~= '' then redis.call('HSET', jk, 'w', win) end
+        if keep == '1' then redis.call('HSET', jk, 'fb', '1') end
         redis.call('ZADD', dk, untl, jk)
         e['until'] = untl
         audit(ak, now, j, from, 'DEFERRED', e)
@@ -459,8 +472,9 @@ local function report(keys, args)
     local ref = args[a + 6]
     local nonce, reporter = '', ''
     if NA >= 9 then nonce, reporter = args[a + 7], args[a + 8] end
-    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'l')
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'l', 'fb')
     local st, ch = v[1], v[6]
+    local keep_p = v[8] and true or false  -- fb: the payload stays for a fallback
     local label = OUTCOME[outcome]
     local res
     if not st then
@@ -490,17 +504,17 @@ local function report(keys, args)
         local to = T[label].to
         if label == 'SENT' then
           redis.call('HSET', jk, 's', to, 'pid', pid)
-          redis.call('HDEL', jk, 'p')
+          if not keep_p then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'DELIVERED' then
           hist_flag(hk, ref, HIST_DELIVERED)
           redis.call('HSET', jk, 's', to)
-          redis.call('HDEL', jk, 'p')
+          if not keep_p then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'FAILED' or label == 'UNKNOWN' then
           if label == 'FAILED' then hist_flag(hk, ref, HIST_FAILED) end
           redis.call('HSET', jk, 's', to, 'pid', pid, 'pcode', pcode)
-          redis.call('HDEL', jk, 'p')
+          if not keep_p then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'RETRY' or label == 'HANDED_BACK' then
           local att = attempt

@@ -5,10 +5,11 @@ Plays the worker side of the real protocol (WorkerReady, credit, heartbeats, Dis
 DeliveryReport) for a channel whose real worker is not needed by the test (WhatsApp, Messenger).
 Every Dispatch it gets is appended to OUT as one JSON line (job, contact, attempt, lease,
 window_until_ms, content kind). SCRIPT (a JSON file, read again before each job) maps a contact
-point to the reports to send, e.g. {"+573001": {"outcome": "FAILED", "code": "131026",
+point ("CHANNEL:CONTACT" first, then "CONTACT") to the reports to send, e.g. {"+573001": {"outcome": "FAILED", "code": "131026",
 "fallback_eligible": true, "suppress_contact": false, "repeat": 2}}; a contact not named gets
 one SENT report with provider id "wamid.JOB". "repeat" sends the same report (same seq) that
-many times: a report the broker must apply once. Stops on SIGTERM."""
+many times: a report the broker must apply once. Sends its WorkerReady again when the broker
+has said nothing for a second (pregond restarted by the test). Stops on SIGTERM."""
 import json, os, random, signal, sys, time
 sys.path.insert(0, sys.argv[2])
 import zmq
@@ -37,8 +38,12 @@ ready.ready.incarnation = "%016x" % random.getrandbits(64)
 send(ready)
 seq = int(time.time() * 1e6)
 last_hb = 0
+heard = time.time()
 while running:
     now = time.time()
+    if now - heard > 1.0:  # a broker that says nothing is a new one (restarted): join it
+        send(ready)
+        heard = now
     if now - last_hb > 0.2:
         hb = pb.WorkerToBroker()
         hb.heartbeat.at_ms = int(now * 1000)
@@ -48,6 +53,7 @@ while running:
         continue
     m = pb.BrokerToWorker()
     m.ParseFromString(s.recv())
+    heard = time.time()
     kind = m.WhichOneof("msg")
     if kind != "dispatch":
         continue
@@ -63,7 +69,7 @@ while running:
             script = json.load(f)
     except (OSError, ValueError):
         script = {}
-    plan = script.get(d.job.contact, {})
+    plan = script.get(channel + ":" + d.job.contact, script.get(d.job.contact, {}))
     seq += 1
     r = pb.WorkerToBroker()
     r.report.job_id = d.job.job_id

@@ -23,7 +23,7 @@ for line in sys.stdin:
             r.channel = pb.Channel.Value(v)
         elif k == "fallback_channels":
             r.fallback_channels.extend(pb.Channel.Value(c) for c in v)
-        elif k in ("variables", "fallback_contacts"):
+        elif k in ("variables", "fallback_contacts", "fallback_templates"):
             getattr(r, k).update(v)
         else:
             setattr(r, k, v)
