@@ -9,8 +9,8 @@
 #      (a PSID and a watermark, no mid) is applied to it; with deliveries off, the read alone
 #      makes a job DELIVERED;
 #      a reply "ya pagué" is a PAYMENT_CLAIMED event, "STOP" suppresses the PSID;
-#   4. each error class of the Send API through pregond: 551 FAILED (its fallback flag is
-#      checked by worker.sh: pregond does not record it yet), 100/2018001 FAILED, 1200 and 2 retried then DELIVERED, 4/613 retried after the
+#   4. each error class of the Send API through pregond: 551 FAILED and fallback-eligible (the
+#      job goes on to its SMS fallback, e5002~sms), 100/2018001 FAILED (no fallback), 1200 and 2 retried then DELIVERED, 4/613 retried after the
 #      rate-limit backoff, 190 halts the channel (the worker exits 69 with one clear line; the
 #      job is handed back and sent by the next worker);
 #   5. forged webhooks (a wrong app secret) are refused 403, counted, and change nothing: a
@@ -29,6 +29,7 @@ state() { rcli hget "$(rkey job acme "$1" "$2")" s; }
 field() { rcli hget "$(rkey job acme "$1" "$2")" "$3"; }
 
 pg_redis_start "$dir" || exit 1
+: >"$dir/pregond.log"; : >"$dir/hooks.log"   # polled at once, before the programs open them
 start_pregond() {
   cat >"$dir/pregon.yaml" <<YAML
 redis: {socket: "$dir/redis.sock", prefix: pg}
@@ -73,11 +74,15 @@ import json, sys
 path, prefix = sys.argv[1:3]
 with open(path, "w") as f:
     for psid in sys.argv[3:]:
-        f.write(json.dumps({"job_id": f"{prefix}{psid}", "tenant": "acme", "campaign": "msgr",
+        job = {"job_id": f"{prefix}{psid}", "tenant": "acme", "campaign": "msgr",
             "debtor_id": f"d{psid}", "channel": "messenger", "contact": psid,
             "template_id": "recordatorio_messenger", "jurisdiction": "RC", "time_zone": "UTC",
             "variables": {"nombre": "Ana", "monto": "$100", "producto": "tarjeta",
-                          "fecha": "30/12", "enlace": "x.co"}}) + "\n")
+                          "fecha": "30/12", "enlace": "x.co", "acreedor": "Acme", "telefono": "800"}}
+        if prefix.startswith("e"):  # the error-class jobs may fall back to SMS
+            job.update({"fallback_channels": ["sms"], "fallback_contacts": {"sms": "+57300555" + psid},
+                        "fallback_templates": {"sms": "aviso_mora_sms"}})
+        f.write(json.dumps(job) + "\n")
 PY
 }
 submit() { "$ctl" submit --endpoint "ipc://$dir/front" --json "$1" 2>/dev/null; }
@@ -158,8 +163,15 @@ submit "$dir/e.jsonl" >"$dir/e.out"
 wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d5002 e5002 --redis-socket '$dir/redis.sock')\" s)\" = failed ]" \
   && ok || ko "551: $(state d5002 e5002)"
 [ "$(field d5002 e5002 pcode)" = 551/1545041 ] && ok || ko "551's code: $(field d5002 e5002 pcode)"
+# 551 is fallback-eligible: the job goes on to SMS (its fallback), through SMS's admission
+wait_for 10 sh -c "[ -n \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d5002 'e5002~sms' --redis-socket '$dir/redis.sock')\" s)\" ]" \
+  && ok || ko "551: no SMS fallback job e5002~sms"
+"$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
+grep '"job":"e5002"' "$dir/audit.out" | grep -q '"to":"FALLBACK"' && ok || ko "551: no FALLBACK record on e5002: $(grep '"job":"e5002"' "$dir/audit.out")"
+grep '"job":"e5002~sms"' "$dir/audit.out" | grep '"to":"ACCEPTED"' | grep -q '+573005555002' && ok || ko "e5002~sms: $(grep 'e5002~sms' "$dir/audit.out")"
 wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d5003 e5003 --redis-socket '$dir/redis.sock')\" s)\" = failed ]" \
   && ok || ko "100/2018001: $(state d5003 e5003)"
+"$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep -q '"job":"e5003~sms"' && ko "100/2018001 fell back (not eligible)" || ok
 for p in 5004 5005 5006; do
   wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d$p e$p --redis-socket '$dir/redis.sock')\" s)\" = delivered ]" \
     && ok || ko "e$p not DELIVERED after its retry: $(state "d$p" "e$p")"
