@@ -15,6 +15,7 @@
 #      job is handed back and sent by the next worker);
 #   5. forged webhooks (a wrong app secret) are refused 403, counted, and change nothing: a
 #      forged read leaves a SENT job SENT, a forged message opens no window;
+#      an echo applies nothing, a postback's keyword counts, a tampered body is 403;
 #   6. the re-check before sending: a worker 25 h ahead (--test-clock-offset-s) is given a job
 #      whose window closed an hour ago by its clock: SKIPPED window-closed, no request.
 # Free ports and private sockets. PG_REDIS_CLUSTER=1: on a cluster node.
@@ -220,6 +221,38 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Hub-Signature-256: sha256=00
 code=$(curl -s -o /dev/null -w '%{http_code}' -d '{"object":"page","entry":[]}' "$hooks/messenger/webhook")
 [ "$code" = 403 ] && ok || ko "an unsigned POST answered $code"
 curl -sf "$sb/_sandbox/messenger/config" -d '{"deliveries": true, "reads": true}' >/dev/null || ko "config"
+
+# 5b. webhooks signed here (HMAC-SHA256 with the app secret): an echo of our own message is
+#     answered and applies nothing; a postback's payload is read as a keyword; a signed body
+#     that is not a page object is 400; a tampered body (signature of another) is 403
+signed_post() { # BODY -> HTTP status
+  /usr/bin/python3 - "$SECRET" "$1" "$hooks/messenger/webhook" <<'PY'
+import hashlib, hmac, sys, urllib.request, urllib.error
+secret, body, url = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+req = urllib.request.Request(url, data=body, headers={"X-Hub-Signature-256": sig, "Content-Type": "application/json"})
+try: print(urllib.request.urlopen(req).status)
+except urllib.error.HTTPError as e: print(e.code)
+PY
+}
+now=$(date +%s%3N)
+echo_body="{\"object\":\"page\",\"entry\":[{\"id\":\"$PAGE\",\"time\":$now,\"messaging\":[{\"sender\":{\"id\":\"$PAGE\"},\"recipient\":{\"id\":\"5004\"},\"timestamp\":$now,\"message\":{\"mid\":\"m_echo1\",\"is_echo\":true,\"text\":\"STOP\"}}]}]}"
+[ "$(signed_post "$echo_body")" = 200 ] && ok || ko "a signed echo not answered 200"
+"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | grep -q "$PAGE" && ko "an echo was applied as the page's STOP" || ok
+pb_body="{\"object\":\"page\",\"entry\":[{\"id\":\"$PAGE\",\"time\":$now,\"messaging\":[{\"sender\":{\"id\":\"5004\"},\"recipient\":{\"id\":\"$PAGE\"},\"timestamp\":$now,\"postback\":{\"mid\":\"m_pb1\",\"title\":\"Ya pagué\",\"payload\":\"PAGO_REALIZADO\"}}]}]}"
+[ "$(signed_post "$pb_body")" = 200 ] && ok || ko "a signed postback not answered 200"
+wait_for 15 audit_to 5004 PAYMENT_CLAIMED && ok || ko "the postback \"Ya pagué\" was no PAYMENT_CLAIMED"
+[ "$(signed_post '{"object":"user","entry":[]}')" = 400 ] && ok || ko "a signed non-page object not 400"
+tampered=$(/usr/bin/python3 - "$SECRET" "$pb_body" "$hooks/messenger/webhook" <<'PY'
+import hashlib, hmac, sys, urllib.request, urllib.error
+secret, body, url = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+req = urllib.request.Request(url, data=body.replace(b"5004", b"5005"), headers={"X-Hub-Signature-256": sig})
+try: print(urllib.request.urlopen(req).status)
+except urllib.error.HTTPError as e: print(e.code)
+PY
+)
+[ "$tampered" = 403 ] && ok || ko "a tampered body answered $tampered"
 
 # 6. the re-check before sending: a worker whose clock is 25 h ahead of pregond's
 #    (--test-clock-offset-s) gets a job whose window, by its clock, closed an hour ago: SKIPPED
