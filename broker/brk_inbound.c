@@ -184,6 +184,7 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
 /* One tenant's share of a debtor's event: checked, applied, recorded. */
 typedef struct {
     char tenant[160], debtor[160], job[160], sender[96];
+    int64_t at; /* when that job went to the contact point (ms), 0 = unknown */
 } s_contacted_t;
 
 static const char *s_kind_name(int kind) {
@@ -266,6 +267,7 @@ static int s_contacted(brk_inbound_t *self, const Pregon__InboundEvent *ev, s_co
             snprintf(dst[k], cap_of[k], "%.*s", (int)l, p);
             p = p + l < end ? p + l + 1 : end;
         }
+        c->at = p < end ? strtoll(p, NULL, 10) : 0;
         snprintf(c->tenant, sizeof c->tenant, "%s", f->str);
         if (c->sender[0] && ev->sender[0] && strcmp(c->sender, ev->sender) != 0)
             continue; /* that tenant wrote from another number: not its debtor's answer */
@@ -483,6 +485,61 @@ static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const 
     return rc;
 }
 
+/* The provider id of tenant's job `job` of debtor into pid ("" when it has none yet). 0, or -1
+ * on error. */
+static int s_job_pid(brk_inbound_t *self, const s_contacted_t *c, char *pid, size_t len) {
+    char key[ST_KEY_MAX];
+    redisContext *ctx = brk_redis_context(self->redis);
+    pid[0] = '\0';
+    if (st_key_job(self->keys, c->tenant, c->debtor, c->job, key, sizeof key) < 0)
+        return 0;
+    redisReply *r = ctx ? redisCommand(ctx, "HGET %s pid", key) : NULL;
+    if (!r) {
+        if (ctx && ctx->err)
+            brk_redis_drop(self->redis, "inbound event");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_STRING)
+        snprintf(pid, len, "%.*s", (int)r->len, r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* A delivery status naming a contact point instead of a message: Messenger's read receipts,
+ * and its deliveries without mids, say "everything sent to this PSID before the watermark"
+ * (ev->at; 0 = whenever). Applied, as s_delivery does, to the job each tenant last sent to
+ * that contact point on the channel (its contact map), when that job went out before the
+ * watermark and has a provider id. */
+static const char *s_delivery_by_contact(brk_inbound_t *self, const Pregon__InboundEvent *ev,
+                                         int64_t now_ms, char *detail, size_t dl) {
+    s_contacted_t found[MAX_TENANTS];
+    int n = s_contacted(self, ev, found, MAX_TENANTS);
+    if (n < 0)
+        return "error";
+    const char *res = "unknown";
+    int applied = 0;
+    snprintf(detail, dl, "no job sent to that %s contact point before %lld",
+             rl_channel_name((rl_channel_t)ev->channel), (long long)ev->at);
+    for (int i = 0; i < n; i++) {
+        char pid[ST_KEY_MAX];
+        if (!found[i].job[0] || (ev->at > 0 && found[i].at > ev->at))
+            continue;
+        if (s_job_pid(self, &found[i], pid, sizeof pid) < 0)
+            return "error";
+        if (!pid[0])
+            continue;
+        Pregon__InboundEvent one = *ev;
+        one.provider_id = pid;
+        const char *r = s_delivery(self, &one, now_ms, detail, dl);
+        if (!strcmp(r, "error"))
+            return r;
+        applied += !strcmp(r, "applied");
+        if (strcmp(res, "applied") != 0 && strcmp(r, "unknown") != 0)
+            res = r;
+    }
+    return applied ? "applied" : res;
+}
+
 const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,
                               char *detail, size_t detail_len) {
     detail[0] = '\0';
@@ -499,6 +556,9 @@ const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *e
         snprintf(detail, detail_len, "an event needs a channel and an event id (1..200 bytes)");
         return "invalid";
     }
+    if (ev->kind == PREGON__INBOUND_EVENT__KIND__DELIVERY_STATUS && !ev->provider_id[0] &&
+        ev->contact[0] && ev->status[0])
+        return s_delivery_by_contact(self, ev, now_ms, detail, detail_len);
     if (ev->kind == PREGON__INBOUND_EVENT__KIND__DELIVERY_STATUS) {
         if (!ev->provider_id[0] || !ev->status[0]) {
             snprintf(detail, detail_len, "a delivery status needs provider_id and status");

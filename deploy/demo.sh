@@ -200,5 +200,232 @@ if [ -n "$first" ]; then
     "producto": "x", "fecha": "1/1", "enlace": "x", "acreedor": "Acme", "telefono": "1"}}))' "$first" |
     $B/broker/pregonctl submit --endpoint "ipc://$dir/front" $(keys campaigns) --json - 2>/dev/null | sed 's/^/    /'
 fi
+# ---- BEGIN whatsapp ----
+# A mixed SMS + WhatsApp campaign on a stack of its own (Redis, pregond serving sms and whatsapp,
+# pregon-hooks, the sandbox playing Twilio and WhatsApp Cloud, pregon-sms, pregon-whatsapp), under
+# a policy open all day (the SMS part above shows quiet hours): WhatsApp template messages are
+# delivered and read; two numbers are not on WhatsApp (131026: undeliverable, fallback-eligible:
+# they go on by SMS once pregond's fallback exists); two debtors answer "ya pagué" and one "baja".
+echo
+echo "== WhatsApp: a mixed SMS + WhatsApp campaign"
+cmake --build build-demo -j"$(nproc)" --target pregon-whatsapp >/dev/null
+wa=$dir/wa
+mkdir -p "$wa/own" "$wa/keys" "$wa/policies"
+wa_pids=()
+wa_ac=AC00000000000000000000000000000000 # the sandbox's Twilio account
+redis-server --port 0 --unixsocket "$wa/redis.sock" --save '' --appendonly no --dir "$wa" \
+  --logfile "$wa/redis.log" & wa_pids+=($!); pids+=($!)
+wait_for 10 sh -c "redis-cli -s '$wa/redis.sock' ping 2>/dev/null | grep -q PONG"
+for k in "pregond --role broker" "campaigns --role client --tenants acme-cobranzas" \
+         "sms --role worker --channels sms" "whatsapp --role worker --channels whatsapp" "hooks --role hooks"; do
+  $B/broker/pregonctl keys new $k --dir "$wa/own" >/dev/null
+done
+cp "$wa/own/campaigns.pub" "$wa/own/sms.pub" "$wa/own/whatsapp.pub" "$wa/own/hooks.pub" "$wa/keys/"
+wkeys() { echo "--key-file $wa/own/$1.key --broker-key-file $wa/own/pregond.pub"; }
+cat >"$wa/policies/DEMO-WA.yaml" <<'YAML'
+# the WhatsApp demo's policy: open all day, so this part runs whatever the hour
+id: DEMO-WA
+windows:
+  - id: demo-wa.open
+    channels: all
+    daily: "00:00-24:00"
+YAML
+cat >"$wa/pregon.yaml" <<YAML
+redis: {socket: "$wa/redis.sock"}
+sockets: {frontend: "ipc://$wa/front", backend: "ipc://$wa/back", events: "", hooks: "ipc://$wa/hooks"}
+security: {curve: 1, secret_key_file: own/pregond.key, keys: keys}
+channels: sms,whatsapp
+policies: $wa/policies
+templates: $root/deploy/templates.yaml
+YAML
+$B/broker/pregond --config "$wa/pregon.yaml" 2>"$wa/pregond.log" & wa_pids+=($!); pids+=($!)
+WHATSAPP_APP_SECRET=demo-app-secret WHATSAPP_VERIFY_TOKEN=demo-verify \
+  TWILIO_ACCOUNT_SID=$wa_ac TWILIO_AUTH_TOKEN=sandbox-token \
+  $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$wa/hooks" $(wkeys hooks) \
+  2>"$wa/hooks.log" & wa_pids+=($!); pids+=($!)
+wait_for 10 grep -q "serving: http" "$wa/hooks.log"
+wa_hooks=$(grep -m1 "serving: http" "$wa/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+wait_for 10 sh -c "curl -sf '$wa_hooks/healthz' >/dev/null"
+echo '[{"name": "recordatorio_pago", "language": "es_MX", "body_params": 4}]' >"$wa/templates.json"
+$B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$wa/sandbox.port" \
+  --latency-ms 20 --jitter-ms 30 --callbacks --callback-delay-ms 100 \
+  --inbound-url "$wa_hooks/twilio/sms/inbound" --wa-app-secret demo-app-secret \
+  --wa-phone-number-id 1065550001 --wa-templates "$wa/templates.json" \
+  --wa-webhook-url "$wa_hooks/whatsapp/webhook" --wa-callback-delay-ms 100 \
+  --wa-pair-interval-ms 6000 2>"$wa/sandbox.log" & wa_pids+=($!); pids+=($!)
+wait_for 10 test -s "$wa/sandbox.port"
+wa_sb="http://127.0.0.1:$(cat "$wa/sandbox.port")"
+# not on WhatsApp: the failed status webhook says 131026; two replies "ya pagué", one "baja"
+curl -s "$wa_sb/_sandbox/whatsapp/outcomes" -d '[{"number": "+573001000003", "error_code": 131026},
+  {"number": "+525511000006", "error_code": 131026}]' >/dev/null
+curl -s "$wa_sb/_sandbox/whatsapp/replies" -d '[{"number": "+573001000001", "body": "ya pagué", "delay_ms": 200},
+  {"number": "+525511000005", "body": "Ya pagué!", "delay_ms": 200}, {"number": "+573001000002", "body": "baja", "delay_ms": 200}]' >/dev/null
+TWILIO_ACCOUNT_SID=$wa_ac TWILIO_AUTH_TOKEN=sandbox-token \
+  $B/channels/sms/pregon-sms --broker "ipc://$wa/back" --base-url "$wa_sb" --from +15005550006 \
+  $(wkeys sms) --worker-id demo-wa-sms --journal "$wa/sms.journal" --policy-dir "$wa/policies" \
+  --status-callback "$wa_hooks/twilio/sms/status" 2>"$wa/sms.log" & wa_pids+=($!); pids+=($!)
+WHATSAPP_TOKEN=sandbox-wa-token $B/channels/whatsapp/pregon-whatsapp --broker "ipc://$wa/back" \
+  --base-url "$wa_sb" --phone-number-id 1065550001 $(wkeys whatsapp) --worker-id demo-whatsapp \
+  --journal "$wa/whatsapp.journal" --policy-dir "$wa/policies" 2>"$wa/whatsapp.log" & wa_pids+=($!); pids+=($!)
+wait_for 10 sh -c "grep -q 'joined on sms' '$wa/pregond.log' && grep -q 'joined on whatsapp' '$wa/pregond.log'" ||
+  echo "   (a worker did not join: see $wa/sms.log, $wa/whatsapp.log)"
+# fallback_contacts once pregonctl knows the field (pregond's fallback), else the channel alone
+wa_fb=$(grep -q '"fallback_contacts"' broker/cli/pc_submit.c && echo 1 || echo 0)
+python3 - "$wa/campaign.jsonl" "$wa_fb" <<'PY'
+import json, sys
+v = {"nombre": "Ana", "monto": "$150.000", "producto": "tarjeta de crédito", "fecha": "15/12",
+     "enlace": "https://pagos.example/ana", "referencia": "ref-1", "acreedor": "Acme Cobranzas",
+     "telefono": "018000123456"}
+jobs = []
+for i, (cc, zone) in enumerate([("+5730010000", "America/Bogota")] * 4 + [("+5255110000", "America/Mexico_City")] * 4):
+    n = f"{cc}{i:02d}"
+    jobs.append({"job_id": f"wa-{i}", "channel": "whatsapp", "contact": n, "template_id": "recordatorio_pago",
+                 "fallback_channels": ["sms"], "time_zone": zone})
+    if sys.argv[2] == "1":
+        jobs[-1]["fallback_contacts"] = {"sms": n}
+for i in range(4):
+    jobs.append({"job_id": f"sms-{i}", "channel": "sms", "contact": f"+5730020000{i:02d}",
+                 "template_id": "aviso_mora_sms", "time_zone": "America/Bogota"})
+with open(sys.argv[1], "w") as f:
+    for j in jobs:
+        j.update({"tenant": "acme-cobranzas", "campaign": "mora-wa", "debtor_id": "deb-" + j["job_id"],
+                  "jurisdiction": "DEMO-WA", "variables": v})
+        f.write(json.dumps(j, ensure_ascii=False) + "\n")
+PY
+echo "   submitting 8 WhatsApp template jobs (2 to numbers not on WhatsApp) and 4 SMS jobs"
+$B/broker/pregonctl submit --endpoint "ipc://$wa/front" $(wkeys campaigns) "$wa/campaign.jsonl" | sed 's/^/   /' || true
+# until every reply came back through pregon-hooks and no job waits in queued/dispatched/sent
+wa_settled() {
+  [ "$(curl -s "$wa_sb/_sandbox/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["modules"]["whatsapp"]["inbound"])')" -ge 3 ] || return 1
+  [ "$(redis-cli -s "$wa/redis.sock" --scan --pattern 'pg:{s*}:j:*' | sed 's/^/HGET /; s/$/ s/' |
+       redis-cli -s "$wa/redis.sock" | grep -cE '^(queued|dispatched|sent)$')" = 0 ]
+}
+wait_for 60 wa_settled || echo "   (not everything settled within 60 s: see $wa)"
+sleep 1 # the last webhooks' acks
+echo "   per channel, what happened to each job:"
+$B/broker/pregonctl redis audit --redis-socket "$wa/redis.sock" 2>/dev/null | python3 -c '
+import collections, json, sys
+STATES = {"ACCEPTED", "DEFERRED", "REJECTED", "EXPIRED", "DISPATCHED", "SENT", "DELIVERED",
+          "FAILED", "RETRY", "SKIPPED", "UNKNOWN", "HANDED_BACK", "CANCELLED"}
+last, chan, detail, answers = {}, {}, {}, []
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get("to") not in STATES or not r.get("job"):
+        if r.get("job") and r.get("to"):
+            answers.append("%s answered: %s %s" % (r["job"], r["to"], r.get("detail") or r.get("reason") or ""))
+        continue
+    last[r["job"]] = r["to"]; chan[r["job"]] = r.get("channel", "?")
+    if r.get("detail") or r.get("pcode"):
+        detail[r["job"]] = (r.get("detail") or "") + (" (Meta %s)" % r["pcode"] if r.get("pcode") else "")
+by = collections.defaultdict(list)
+for j in sorted(last): by[chan[j]].append(j)
+for c in sorted(by):
+    counts = collections.Counter(last[j] for j in by[c])
+    print("   %-9s %s" % (c, ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))))
+    for j in by[c]:
+        if last[j] != "DELIVERED":
+            print("     %-10s %-10s %s" % (j, last[j], detail.get(j, "")))
+for a in answers:
+    print("   " + a)'
+echo "   the sandbox received: $(curl -s "$wa_sb/_sandbox/stats" | python3 -c 'import json,sys; p=json.load(sys.stdin)["providers"]
+print(", ".join("%s %d" % (k, v["total"]) for k, v in sorted(p.items())))'); WhatsApp webhooks posted: $(curl -s "$wa_sb/_sandbox/stats" | python3 -c 'import json,sys; m=json.load(sys.stdin)["modules"]["whatsapp"]; print("%d statuses (sent, delivered, read, failed), %d replies" % (m["statuses"], m["inbound"]))')"
+echo "   (\"ya pagué\" reaches pregond as PAYMENT_CLAIMED; a pregond that does not know the kind yet acks it \"invalid\")"
+echo "   webhooks through pregon-hooks: $(curl -s "$wa_hooks/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { printf "%s %s  ", $1, $2 }')"
+echo "   suppressed after \"baja\" (WhatsApp only, every debtor of the tenant):"
+$B/broker/pregonctl suppress list --redis-socket "$wa/redis.sock" | sed 's/^/     /'
+for p in "${wa_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${wa_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+# ---- END whatsapp ----
+# ---- BEGIN messenger ----
+# Messenger: the Send API may carry automated reminders only inside the 24 hours after the
+# debtor's last message to the page. A second pregond on the same Redis serves the channel
+# (CURVE keys of its own), with its own pregon-hooks (the Messenger webhook) and sandbox (a page,
+# its token, the app secret that signs the webhooks) and one pregon-messenger. Four debtors are
+# first refused (nobody wrote yet), three of them then write to the page, the campaign submits
+# again: three reminders go out, are delivered and read; the fourth is refused again.
+echo
+echo "== Messenger: reminders only inside the 24-hour window"
+cmake --build build-demo -j"$(nproc)" --target pregon-messenger >/dev/null
+m="$dir/messenger"; mkdir -p "$m/own" "$m/keys"
+$B/broker/pregonctl keys new pregond --role broker --dir "$m/own" >/dev/null
+$B/broker/pregonctl keys new campaigns --role client --tenants acme-cobranzas --dir "$m/own" >/dev/null
+$B/broker/pregonctl keys new messenger --role worker --channels messenger --dir "$m/own" >/dev/null
+$B/broker/pregonctl keys new hooks --role hooks --dir "$m/own" >/dev/null
+cp "$m/own/campaigns.pub" "$m/own/messenger.pub" "$m/own/hooks.pub" "$m/keys/"
+mkeys() { echo "--key-file $m/own/$1.key --broker-key-file $m/own/pregond.pub"; }
+# the deploy policies, and one open at every hour so that this part shows the window whenever
+# the demo runs (the real jurisdictions' quiet hours would defer the reminders at night)
+mkdir -p "$m/policies"; cp deploy/policies/*.yaml "$m/policies/"
+cat >"$m/policies/DEMO-24H.yaml" <<'YAML'
+id: DEMO-24H
+name: "demo only: open at every hour"
+windows:
+  - id: demo.open
+    channels: all
+    daily: "00:00-24:00"
+YAML
+cat >"$m/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock"}
+sockets: {frontend: "ipc://$m/front", backend: "ipc://$m/back", events: "", hooks: "ipc://$m/hooks"}
+security: {curve: 1, secret_key_file: own/pregond.key, keys: keys}
+policies: $m/policies
+templates: $root/deploy/templates.yaml
+channels: "messenger"
+YAML
+m_pids=()
+$B/broker/pregond --config "$m/pregon.yaml" 2>"$m/pregond.log" & m_pids+=($!)
+page=104000000000123 secret=demo-app-secret-$RANDOM
+MESSENGER_APP_SECRET=$secret $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 \
+  --broker "ipc://$m/hooks" $(mkeys hooks) 2>"$m/hooks.log" & m_pids+=($!)
+wait_for 10 grep -q "serving: http" "$m/hooks.log"
+mhooks=$(grep -m1 "serving: http" "$m/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+wait_for 10 sh -c "curl -sf '$mhooks/healthz' >/dev/null"
+export MESSENGER_PAGE_TOKEN=EAAG-demo-page-token-$RANDOM
+$B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$m/sandbox.port" \
+  --latency-ms 20 --messenger-page "$page:$MESSENGER_PAGE_TOKEN" --messenger-app-secret "$secret" \
+  --messenger-webhook-url "$mhooks/messenger/webhook" --messenger-callback-delay-ms 100 \
+  2>"$m/sandbox.log" & m_pids+=($!)
+wait_for 10 test -s "$m/sandbox.port"
+msb="http://127.0.0.1:$(cat "$m/sandbox.port")"
+$B/channels/messenger/pregon-messenger --broker "ipc://$m/back" --base-url "$msb/messenger" --page-id "$page" \
+  $(mkeys messenger) --worker-id demo-messenger --journal "$m/messenger.journal" \
+  --policy-dir "$m/policies" 2>"$m/messenger.log" & m_pids+=($!)
+wait_for 10 grep -q "joined on messenger" "$m/pregond.log"
+# msgr_jobs ROUND: one reminder per debtor
+msgr_jobs() {
+  python3 - "$1" <<'PY'
+import json, sys
+for i, (name, psid) in enumerate([("Ana", "7001"), ("Luis", "7002"), ("Marta", "7003"), ("Pedro", "7004")]):
+    print(json.dumps({"job_id": f"msgr-{sys.argv[1]}-{i}", "tenant": "acme-cobranzas", "campaign": "messenger-demo",
+        "debtor_id": f"fb-{psid}", "channel": "messenger", "contact": psid, "template_id": "recordatorio_messenger",
+        "jurisdiction": "DEMO-24H", "time_zone": "America/Bogota", "variables": {"nombre": name, "monto": "$120.000",
+        "producto": "tarjeta", "fecha": "30/12", "enlace": "https://pagos.example.co/x"}}))
+PY
+}
+msgr_submit() {
+  msgr_jobs "$1" | $B/broker/pregonctl submit --endpoint "ipc://$m/front" $(mkeys campaigns) --json - 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    v = json.loads(l); print("    %-14s %-9s %s" % (v["job_id"], v["verdict"], v.get("rule") or ""))'
+}
+echo "  round 1: nobody wrote to the page yet"
+msgr_submit r1
+echo "  Ana, Luis and Marta write to the page (the sandbox posts their messages, signed, to pregon-hooks)"
+for psid in 7001 7002 7003; do
+  curl -s "$msb/_sandbox/messenger/inbound" -d "{\"psid\": \"$psid\", \"text\": \"Hola, quiero saber mi saldo\"}" >/dev/null
+done
+wait_for 10 bash -c "for p in 7001 7002 7003; do [ -n \"\$(redis-cli -s '$dir/redis.sock' get \"\$($B/broker/pregonctl redis key window acme-cobranzas fb-\$p messenger \$p --redis-socket '$dir/redis.sock')\")\" ] || exit 1; done" || true
+echo "  round 2: the campaign submits again"
+msgr_submit r2
+msgr_state() { redis-cli -s "$dir/redis.sock" hget "$($B/broker/pregonctl redis key job acme-cobranzas "fb-$1" "msgr-r2-$2" --redis-socket "$dir/redis.sock")" s; }
+wait_for 20 bash -c "$(declare -f msgr_state); for i in 0 1 2; do [ \"\$(msgr_state 700\$((i + 1)) \$i)\" = delivered ] || exit 1; done" || true
+echo "  after the delivery and read webhooks:"
+for i in 0 1 2 3; do printf '    msgr-r2-%s     %s\n' "$i" "$(msgr_state "700$((i + 1))" "$i" || true)"; done
+curl -s "$msb/_sandbox/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin)
+m=s["modules"]["messenger"]; print("  sandbox: %d messages accepted, %d refused outside the window, %d delivery and %d read webhooks, %d debtor messages" % (m["sent"], m["outside_window"], m["deliveries"], m["reads"], m["inbound"]))'
+curl -s "$mhooks/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { print "  " $1 " " $2 }'
+for p in "${m_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${m_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+# ---- END messenger ----
 echo
 echo "== stopping what the demo started"

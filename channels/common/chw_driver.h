@@ -67,6 +67,13 @@ typedef struct {
      * other. NULL = chw_shape_key_sender. */
     const char *(*shape_key)(void *ctx, const Pregon__Dispatch *dispatch, char *buf, size_t len);
     void *ctx;
+    /* Optional second level of shaping: the group `dispatch`'s shaping key belongs to, written
+     * as shape_key writes its key (WhatsApp: the business phone number, whose throughput is
+     * limited across all its pairs). A job starts only when its key's bucket and its group's
+     * have a token; every group gets group_rate msg/s and group_burst (0 = max(1, rate)).
+     * NULL, or group_rate <= 0 = no groups. */
+    const char *(*shape_group)(void *ctx, const Pregon__Dispatch *dispatch, char *buf, size_t len);
+    double group_rate, group_burst;
 } chw_driver_t;
 
 /* Shaping key: the job's sender (job.sender; "" is the worker's default sender). SMS: a long

@@ -2,7 +2,9 @@
  *
  * Senders live in a chained hash table (FNV-1a); those with queued items are also on a circular
  * "active" list that pops walk round-robin. Idle senders whose bucket is full are evicted when
- * the table grows past a bound, so a stream of one-off senders does not grow memory forever. */
+ * the table grows past a bound, so a stream of one-off senders does not grow memory forever.
+ * Groups (a bucket several senders share) live in a small chained table of their own, counted
+ * by the senders that name them; unnamed, full ones are dropped past a bound too. */
 #include "chw_shaper.h"
 
 #include <math.h>
@@ -52,8 +54,20 @@ int64_t chw_bucket_wait_ms(chw_bucket_t *self, int64_t now_ms) {
     return wait < 1 ? 1 : wait;
 }
 
+#define S_MAX_IDLE_GROUPS 1024
+#define S_GROUP_TABLE     64
+
+typedef struct s_group {
+    struct s_group *next_hash;
+    chw_bucket_t bucket;
+    uint32_t hash;
+    size_t refs; /* senders in it */
+    char name[];
+} s_group_t;
+
 typedef struct s_sender {
     struct s_sender *next_hash;
+    s_group_t *group;                           /* NULL = none */
     struct s_sender *prev_active, *next_active; /* circular; NULL when not active */
     chw_bucket_t bucket;
     uint32_t hash;
@@ -70,6 +84,9 @@ struct chw_shaper {
     size_t senders;
     size_t queued;
     s_sender_t *active; /* head of the circular active list: the next sender to try */
+    double group_rate, group_burst;
+    s_group_t *groups[S_GROUP_TABLE];
+    size_t n_groups;
 };
 
 static uint32_t s_hash(const char *s) {
@@ -99,6 +116,8 @@ chw_shaper_t *chw_shaper_new(double rate, double burst, uint32_t queue_max) {
 
 static void s_sender_free(s_sender_t *sender) {
     if (sender) {
+        if (sender->group)
+            sender->group->refs--;
         free(sender->ring);
         free(sender);
     }
@@ -117,8 +136,41 @@ void chw_shaper_destroy(chw_shaper_t **self_p) {
         }
     }
     free(self->table);
+    for (size_t i = 0; i < S_GROUP_TABLE; i++) {
+        s_group_t *g = self->groups[i];
+        while (g) {
+            s_group_t *next = g->next_hash;
+            free(g);
+            g = next;
+        }
+    }
     free(self);
     *self_p = NULL;
+}
+
+void chw_shaper_set_group_rate(chw_shaper_t *self, double rate, double burst) {
+    self->group_rate = rate;
+    self->group_burst = burst > 0 ? burst : (rate > 1 ? rate : 1);
+}
+
+/* Drops groups no sender names whose bucket is full: forgetting them changes no decision. */
+static void s_evict_groups(chw_shaper_t *self, int64_t now_ms) {
+    for (size_t i = 0; i < S_GROUP_TABLE; i++) {
+        s_group_t **link = &self->groups[i];
+        while (*link) {
+            s_group_t *g = *link;
+            if (g->refs == 0) {
+                s_bucket_refill(&g->bucket, now_ms);
+                if (g->bucket.rate <= 0 || g->bucket.tokens >= g->bucket.burst) {
+                    *link = g->next_hash;
+                    free(g);
+                    self->n_groups--;
+                    continue;
+                }
+            }
+            link = &g->next_hash;
+        }
+    }
 }
 
 static void s_active_add(chw_shaper_t *self, s_sender_t *sender) {
@@ -217,13 +269,49 @@ static s_sender_t *s_lookup(chw_shaper_t *self, const char *name, int64_t now_ms
     return sender;
 }
 
+static s_group_t *s_group_lookup(chw_shaper_t *self, const char *name, int64_t now_ms) {
+    uint32_t hash = s_hash(name);
+    for (s_group_t *g = self->groups[hash % S_GROUP_TABLE]; g; g = g->next_hash)
+        if (g->hash == hash && strcmp(g->name, name) == 0)
+            return g;
+    if (self->n_groups >= S_MAX_IDLE_GROUPS)
+        s_evict_groups(self, now_ms);
+    size_t len = strlen(name);
+    s_group_t *g = calloc(1, sizeof *g + len + 1);
+    if (!g)
+        return NULL;
+    memcpy(g->name, name, len + 1);
+    g->hash = hash;
+    chw_bucket_init(&g->bucket, self->group_rate, self->group_burst, now_ms);
+    g->next_hash = self->groups[hash % S_GROUP_TABLE];
+    self->groups[hash % S_GROUP_TABLE] = g;
+    self->n_groups++;
+    return g;
+}
+
 int chw_shaper_push(chw_shaper_t *self, const char *sender_name, int item, int64_t now_ms,
                     int64_t *retry_in_ms) {
+    return chw_shaper_push_in(self, sender_name, NULL, item, now_ms, retry_in_ms);
+}
+
+int chw_shaper_push_in(chw_shaper_t *self, const char *sender_name, const char *group_name,
+                       int item, int64_t now_ms, int64_t *retry_in_ms) {
     s_sender_t *sender = s_lookup(self, sender_name ? sender_name : "", now_ms);
+    s_group_t *group = NULL;
+    if (sender && group_name && *group_name && self->group_rate > 0 &&
+        (!sender->group || strcmp(sender->group->name, group_name) != 0) &&
+        !(group = s_group_lookup(self, group_name, now_ms)))
+        sender = NULL;
     if (!sender) {
         if (retry_in_ms)
             *retry_in_ms = 1000;
         return -1;
+    }
+    if (group) { /* the sender moves to (or joins) this group */
+        if (sender->group)
+            sender->group->refs--;
+        sender->group = group;
+        group->refs++;
     }
     if (sender->count >= self->queue_max) {
         if (retry_in_ms) {
@@ -260,8 +348,14 @@ int chw_shaper_pop(chw_shaper_t *self, int64_t now_ms) {
         return -1;
     s_sender_t *sender = start;
     do {
-        if (chw_bucket_take(&sender->bucket, now_ms))
+        chw_bucket_t *g = sender->group ? &sender->group->bucket : NULL;
+        if (chw_bucket_wait_ms(&sender->bucket, now_ms) == 0 &&
+            (!g || chw_bucket_wait_ms(g, now_ms) == 0)) {
+            chw_bucket_take(&sender->bucket, now_ms);
+            if (g)
+                chw_bucket_take(g, now_ms);
             return s_take(self, sender);
+        }
         sender = sender->next_active;
     } while (sender != start);
     return -1;
@@ -279,6 +373,10 @@ int64_t chw_shaper_wake_ms(chw_shaper_t *self, int64_t now_ms) {
     s_sender_t *sender = start;
     do {
         int64_t wait = chw_bucket_wait_ms(&sender->bucket, now_ms);
+        if (sender->group) {
+            int64_t gw = chw_bucket_wait_ms(&sender->group->bucket, now_ms);
+            wait = gw > wait ? gw : wait;
+        }
         if (best < 0 || wait < best)
             best = wait;
         if (best == 0)
@@ -294,4 +392,8 @@ size_t chw_shaper_queued(const chw_shaper_t *self) {
 
 size_t chw_shaper_senders(const chw_shaper_t *self) {
     return self->senders;
+}
+
+size_t chw_shaper_groups(const chw_shaper_t *self) {
+    return self->n_groups;
 }

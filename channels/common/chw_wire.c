@@ -567,7 +567,11 @@ static int s_on_dispatch(chw_worker_t *self, Pregon__BrokerToWorker *msg, int64_
         int64_t retry_in = 0;
         char buf[CHW_SHAPE_KEY_MAX];
         const char *key = self->driver.shape_key(self->driver.ctx, d, buf, sizeof buf);
-        if (chw_shaper_push(self->shaper, key ? key : "", item, now, &retry_in) != 0) {
+        char gbuf[CHW_SHAPE_KEY_MAX];
+        const char *group = self->driver.shape_group
+                                ? self->driver.shape_group(self->driver.ctx, d, gbuf, sizeof gbuf)
+                                : NULL;
+        if (chw_shaper_push_in(self->shaper, key ? key : "", group, item, now, &retry_in) != 0) {
             chw_result_set(&r, CHW_RETRY, "sender-queue-full");
             return chw__finish(self, slot, &r, chw__wall_ms() + retry_in, true, now);
         }

@@ -169,6 +169,8 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
     self->slots = calloc(c->concurrency, sizeof *self->slots);
     self->free_stack = calloc(c->concurrency, sizeof *self->free_stack);
     self->shaper = chw_shaper_new(c->rate_per_sender, c->burst, c->sender_queue_max);
+    if (self->shaper && self->driver.shape_group && self->driver.group_rate > 0)
+        chw_shaper_set_group_rate(self->shaper, self->driver.group_rate, self->driver.group_burst);
     self->reported = chw_leaseset_new(CHW_READY_HELD_MAX);
     self->multi = curl_multi_init();
     /* Ready events per turn: every transfer's socket and the broker's; more wait a turn. */

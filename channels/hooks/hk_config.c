@@ -34,6 +34,10 @@ static const s_field_t s_fields[] = {
     F("broker.key_file", T_PATH, curve_key, 0, 0),
     F("broker.broker_key_file", T_PATH, broker_pub, 0, 0),
     F("twilio.auth_tokens_file", T_PATH, twilio_tokens, 0, 0),
+    F("whatsapp.app_secret_file", T_PATH, whatsapp_secret, 0, 0),
+    F("whatsapp.verify_token_file", T_PATH, whatsapp_verify, 0, 0),
+    F("messenger.app_secret_file", T_PATH, messenger_secret, 0, 0),
+    F("messenger.verify_token_file", T_PATH, messenger_verify, 0, 0),
 };
 #undef F
 

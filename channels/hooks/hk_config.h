@@ -23,6 +23,15 @@ typedef struct {
     char broker_pub[512];    /* broker.broker_key_file: pregond's .pub */
     char twilio_tokens[512]; /* twilio.auth_tokens_file; "" = env TWILIO_ACCOUNT_SID and
                               * TWILIO_AUTH_TOKEN */
+
+    /* whatsapp.app_secret_file and whatsapp.verify_token_file (mode 0600); "" = env
+     * WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN */
+    char whatsapp_secret[512];
+    char whatsapp_verify[512];
+    /* messenger.app_secret_file and messenger.verify_token_file (mode 0600); "" = env
+     * MESSENGER_APP_SECRET, MESSENGER_VERIFY_TOKEN */
+    char messenger_secret[512];
+    char messenger_verify[512];
 } hk_config_t;
 
 /* Fills cfg with the defaults. */

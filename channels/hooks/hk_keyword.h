@@ -1,5 +1,6 @@
 /* hk_keyword.h — the keyword classifier of inbound text messages: is this message an opt-out
- * (STOP, BAJA...), an opt-in (START, ALTA...), or an ordinary reply?
+ * (STOP, BAJA...), an opt-in (START, ALTA...), a payment claim (YA PAGUÉ...), a wrong-number
+ * answer (NÚMERO EQUIVOCADO...), or an ordinary reply?
  *
  * A message is a keyword only when the whole of it is one, once folded: Latin accents removed
  * (as NFKD would decompose them, then the marks dropped: "Sí" -> "SI", "ÁLTO" -> "ALTO", a
@@ -13,6 +14,12 @@
  * Opt-out: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT (Twilio's defaults), REVOKE, OPTOUT,
  * OPT OUT (the FCC's 2024 list of per se revocation words), BAJA, DAR DE BAJA, ALTO, CANCELAR.
  * Opt-in: START, YES, UNSTOP (Twilio's defaults), ALTA, DAR DE ALTA, SI (the Spanish YES).
+ * Payment claimed: PAGO REALIZADO, YA PAGUE, YA PAGUÉ, YA PAGAMOS, YA HICE EL PAGO, YA REALICE
+ * EL PAGO, PAGADO (a claim for the campaign's agents to check, never a state change by itself).
+ * Wrong number: NUMERO EQUIVOCADO, NÚMERO EQUIVOCADO, NUMERO INCORRECTO, EQUIVOCADO, WRONG
+ * NUMBER, NO SOY (the debtor is not at this number: the contact is suppressed for that debtor).
+ * The SMS module forwards only opt-outs and opt-ins as such (any other match is a REPLY); the
+ * WhatsApp and Messenger modules forward every kind.
  * Pure functions: no allocation, no state, thread-safe. */
 #ifndef HK_KEYWORD_H
 #define HK_KEYWORD_H
@@ -23,6 +30,8 @@ typedef enum {
     HK_KEYWORD_NONE = 0, /* an ordinary reply */
     HK_KEYWORD_OPT_OUT,
     HK_KEYWORD_OPT_IN,
+    HK_KEYWORD_PAYMENT_CLAIMED,
+    HK_KEYWORD_WRONG_NUMBER,
 } hk_keyword_kind_t;
 
 /* Longest folded message that can still be a keyword; longer texts are replies. */

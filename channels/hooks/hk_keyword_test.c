@@ -60,7 +60,7 @@ static void test_replies(void **state) {
     (void)state;
     const char *texts[] = {"please stop calling",
                            "stop calling",
-                           "ya pagué",
+                           "ya pagué la cuenta",
                            "no",
                            "S.T.O.P",
                            "STOPP",
@@ -70,7 +70,7 @@ static void test_replies(void **state) {
                            "🙏",
                            "stop stop",
                            "sin",
-                           "número equivocado",
+                           "número equivocado no",
                            "STOP2",
                            "ok stop",
                            "ST\x1bOP"};
@@ -119,12 +119,38 @@ static void test_fold(void **state) {
     assert_int_equal(hk_keyword_fold("", 0, out, 0), (size_t)-1);
 }
 
+/* The WhatsApp keyword table: payment claims and wrong numbers, accents and case folded. */
+static void test_claims_and_wrong_number(void **state) {
+    (void)state;
+    const char *paid[] = {"ya pagué",        "YA PAGUE",    "Ya Pagué!",       "pago realizado",
+                          "PAGO REALIZADO.", "ya  pagué 🙏", "Ya hice el pago", "pagado"};
+    for (size_t i = 0; i < sizeof paid / sizeof paid[0]; i++) {
+        const char *m = NULL;
+        if (hk_keyword_classify(paid[i], strlen(paid[i]), &m) != HK_KEYWORD_PAYMENT_CLAIMED)
+            fail_msg("\"%s\" is not a payment claim", paid[i]);
+        assert_non_null(m);
+    }
+    const char *wrong[] = {"número equivocado", "NUMERO EQUIVOCADO", "Número incorrecto",
+                           "equivocado", "wrong number"};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
+        if (hk_keyword_classify(wrong[i], strlen(wrong[i]), NULL) != HK_KEYWORD_WRONG_NUMBER)
+            fail_msg("\"%s\" is not a wrong number", wrong[i]);
+    const char *m = NULL;
+    assert_int_equal(hk_keyword_classify("Número equivocado", strlen("Número equivocado"), &m),
+                     HK_KEYWORD_WRONG_NUMBER);
+    assert_string_equal(m, "NUMERO EQUIVOCADO");
+    const char *replies[] = {"ya pagué la mitad", "todavía no he pagado", "¿pago realizado?x"};
+    for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++)
+        assert_int_equal(hk_keyword_classify(replies[i], strlen(replies[i]), NULL),
+                         HK_KEYWORD_NONE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_opt_out_words), cmocka_unit_test(test_opt_in_words),
         cmocka_unit_test(test_accents),       cmocka_unit_test(test_replies),
         cmocka_unit_test(test_invalid_utf8),  cmocka_unit_test(test_long),
-        cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_fold),          cmocka_unit_test(test_claims_and_wrong_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

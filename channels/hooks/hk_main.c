@@ -8,11 +8,14 @@
  * Exit codes: 0 stopped by a signal, 1 a failure while running, 2 bad flags or settings. */
 #include "hk_config.h"
 #include "hk_link.h"
+#include "hk_messenger.h"
 #include "hk_metrics.h"
 #include "hk_secrets.h"
 #include "hk_server.h"
 #include "hk_twilio_sms.h"
+#include "hk_whatsapp.h"
 #include "pg_log.h"
+#include "pg_secret.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -154,6 +157,64 @@ static hk_secrets_t *s_twilio_tokens(const hk_config_t *cfg) {
     return tokens;
 }
 
+/* A Meta app's secret (WhatsApp, Messenger): the file's content (mode 0600), else the environment
+ * variable, else "" into buf. Returns 0, or -1 (logged, never the secret) when the file cannot be
+ * read. */
+static int s_meta_secret(const char *file, const char *key, const char *env, char *buf,
+                         size_t len) {
+    char err[768];
+    buf[0] = '\0';
+    if (file[0]) {
+        if (pg_secret_read(file, buf, len, err, sizeof err) < 0) {
+            pg_log("%s: %s", key, err);
+            return -1;
+        }
+        return 0;
+    }
+    const char *v = getenv(env);
+    if (v && strlen(v) < len)
+        snprintf(buf, len, "%s", v);
+    return 0;
+}
+
+/* The WhatsApp module from its app secret and verify token. Returns 0, or the exit code. */
+static int s_whatsapp(const hk_config_t *cfg, hk_module_t *out) {
+    char secret[1024], verify[1024];
+    int rc = 0;
+    if (s_meta_secret(cfg->whatsapp_secret, "whatsapp.app_secret_file", "WHATSAPP_APP_SECRET",
+                      secret, sizeof secret) < 0 ||
+        s_meta_secret(cfg->whatsapp_verify, "whatsapp.verify_token_file", "WHATSAPP_VERIFY_TOKEN",
+                      verify, sizeof verify) < 0)
+        rc = 2;
+    else if (hk_whatsapp_init(out, secret, verify) < 0)
+        rc = 1;
+    else if (!secret[0])
+        pg_log("no WhatsApp app secret (whatsapp.app_secret_file, or WHATSAPP_APP_SECRET): "
+               "every WhatsApp webhook will be refused");
+    explicit_bzero(secret, sizeof secret);
+    explicit_bzero(verify, sizeof verify);
+    return rc;
+}
+
+/* The Messenger module from its two secrets. Returns 0, or the exit code. */
+static int s_messenger(const hk_config_t *cfg, hk_module_t *out) {
+    char secret[1024], verify[1024];
+    int rc = 0;
+    if (s_meta_secret(cfg->messenger_secret, "messenger.app_secret_file", "MESSENGER_APP_SECRET",
+                      secret, sizeof secret) < 0 ||
+        s_meta_secret(cfg->messenger_verify, "messenger.verify_token_file",
+                      "MESSENGER_VERIFY_TOKEN", verify, sizeof verify) < 0)
+        rc = 2;
+    else if (hk_messenger_init(out, secret, verify) < 0)
+        rc = 1;
+    else if (!secret[0])
+        pg_log("no Messenger app secret (messenger.app_secret_file, or MESSENGER_APP_SECRET): "
+               "every Messenger webhook will be refused");
+    explicit_bzero(secret, sizeof secret);
+    explicit_bzero(verify, sizeof verify);
+    return rc;
+}
+
 static void s_link_report(void *ctx, const char *msg) {
     (void)ctx;
     pg_log("%s", msg);
@@ -172,6 +233,8 @@ typedef struct {
     hk_link_t *link;
     pg_curve_t *curve; /* CURVE keys of the broker socket; NULL = plaintext */
     hk_module_t twilio_sms;
+    hk_module_t whatsapp;
+    hk_module_t messenger;
     hk_server_t *server;
     int sigfd;
 } s_proc_t;
@@ -180,6 +243,10 @@ static void s_teardown(s_proc_t *p) {
     if (p->link)
         hk_link_stop(p->link);
     hk_server_destroy(&p->server);
+    if (p->whatsapp.destroy)
+        p->whatsapp.destroy(p->whatsapp.ctx);
+    if (p->messenger.destroy)
+        p->messenger.destroy(p->messenger.ctx);
     hk_link_destroy(&p->link);
     pg_curve_destroy(&p->curve); /* after the link: it reopens its socket with the keys */
     if (p->zctx)
@@ -193,6 +260,7 @@ static void s_teardown(s_proc_t *p) {
 /* Everything up to serving. Returns 0, or the exit code. */
 static int s_start(s_proc_t *p) {
     char err[768];
+    int rc;
     if (!(p->tokens = s_twilio_tokens(&p->cfg)))
         return 2;
     if (hk_secrets_count(p->tokens) == 0)
@@ -231,6 +299,11 @@ static int s_start(s_proc_t *p) {
         return 2;
     }
     hk_twilio_sms_init(&p->twilio_sms, p->tokens);
+    int wa_rc = s_whatsapp(&p->cfg, &p->whatsapp);
+    if (wa_rc != 0)
+        return wa_rc;
+    if ((rc = s_messenger(&p->cfg, &p->messenger)) != 0)
+        return rc;
     hk_server_config_t sc = {.listen = p->cfg.listen,
                              .public_url = p->cfg.public_url,
                              .threads = (unsigned)p->cfg.threads,
@@ -243,6 +316,8 @@ static int s_start(s_proc_t *p) {
                              .log = s_http_log};
     if (!(p->server = hk_server_new(&sc, err, sizeof err)) ||
         hk_server_add_module(p->server, &p->twilio_sms, err, sizeof err) < 0 ||
+        hk_server_add_module(p->server, &p->whatsapp, err, sizeof err) < 0 ||
+        hk_server_add_module(p->server, &p->messenger, err, sizeof err) < 0 ||
         hk_server_start(p->server, err, sizeof err) < 0) {
         pg_log("cannot serve on %s: %s", p->cfg.listen, err);
         return 2;

@@ -13,7 +13,9 @@
  *   held LEASE...                        listed in the last ready? -> "held L1=yes L2=no ..."
  *   dispatch JOB CONTACT [SENDER|-] [k=v...]  send one Dispatch (attempt=, expires_at=, body=,
  *                                        lease_ms=, tenant=, content=email|none: an e-mail
- *                                        or no content instead of text) -> "dispatched JOB"
+ *                                        or no content instead of text, window_ms=: the
+ *                                        Dispatch's window_until_ms that long from now (< 0:
+ *                                        past), channel=messenger) -> "dispatched JOB"
  *   lease JOB                            lease id of JOB's last dispatch -> "lease JOB L"
  *   lease-size N                         pad the next lease ids to N bytes -> "lease-size N"
  *   wait-report JOB [MS]                 -> "report JOB OUTCOME code=C id=I retry_in_ms=R
@@ -35,7 +37,8 @@
  *   halt REASON                          send Halt -> "halted"
  *   silence MS                           no heartbeats for MS -> "silence readies=K"
  *   pump MS                              -> "pumped"
- *   bench N SENDERS [CONTACT]            keep the worker saturated until N reports ->
+ *   bench N SENDERS [CONTACT [PREFIX]]   keep the worker saturated until N reports (senders
+ *                                        PREFIX0000.., default +1415555) ->
  *                                        "bench n=N secs=S rate=R sent=... other=..."
  *   acks on|off                          answer every report with a ReportAck at once, as pregond
  *                                        does (default off: reported leases stay vouched for)
@@ -161,11 +164,11 @@ static void s_on_report(const Pregon__DeliveryReport *r) {
     snprintf(k->outcome, sizeof k->outcome, "%s", ev ? ev->name : "?");
     snprintf(k->job_id, sizeof k->job_id, "%s", r->job_id);
     snprintf(k->line, sizeof k->line,
-             "report %s %s code=%s id=%s retry_in_ms=%lld lease=%s seq=%ld "
+             "report %s %s code=%s id=%s retry_in_ms=%lld lease=%s seq=%ld fallback=%d "
              "detail=%s",
              r->job_id, ev ? ev->name : "?", r->provider_code, r->provider_id,
              r->retry_at_ms ? (long long)(r->retry_at_ms - s_now_ms()) : -1LL, r->lease_id,
-             s_reports, r->detail);
+             s_reports, (int)r->fallback_eligible, r->detail);
 }
 
 static void s_on_ready(const Pregon__WorkerReady *r, size_t frame_bytes) {
@@ -367,6 +370,10 @@ static void s_dispatch(const char *job_id, const char *contact, const char *send
             text.text = (char *)v;
         else if (strcmp(kv[i], "tenant") == 0)
             job.tenant = (char *)v;
+        else if (strcmp(kv[i], "window_ms") == 0) /* the window closes that long from now */
+            d.window_until_ms = s_now_ms() + atoll(v);
+        else if (strcmp(kv[i], "channel") == 0 && strcmp(v, "messenger") == 0)
+            job.channel = PREGON__CHANNEL__MESSENGER;
         else if (strcmp(kv[i], "content") == 0 && strcmp(v, "email") == 0) {
             content.body_case = PREGON__CONTENT__BODY_EMAIL;
             content.email = &email;
@@ -380,7 +387,7 @@ static void s_dispatch(const char *job_id, const char *contact, const char *send
     s_credit--;
 }
 
-static void s_bench_run(long n, int senders, const char *contact) {
+static void s_bench_run(long n, int senders, const char *contact, const char *prefix) {
     s_bench = true;
     s_bench_sent = s_bench_other = 0;
     long base = s_reports, issued = 0;
@@ -400,7 +407,7 @@ static void s_bench_run(long n, int senders, const char *contact) {
         }
         while (s_credit > 0 && issued < n) {
             snprintf(job, sizeof job, "bench-%ld", issued);
-            snprintf(sender, sizeof sender, "+1415555%04d", (int)(issued % senders));
+            snprintf(sender, sizeof sender, "%.16s%04d", prefix, (int)(issued % senders));
             s_dispatch(job, contact, sender, NULL, 0);
             issued++;
         }
@@ -517,7 +524,8 @@ int main(int argc, char **argv) {
             s_pump(atol(argv2[1]), NULL, NULL);
             printf("pumped heartbeats=%ld\n", s_heartbeats);
         } else if (strcmp(cmd, "bench") == 0 && n >= 3) {
-            s_bench_run(atol(argv2[1]), atoi(argv2[2]), n > 3 ? argv2[3] : "+573001234567");
+            s_bench_run(atol(argv2[1]), atoi(argv2[2]), n > 3 ? argv2[3] : "+573001234567",
+                        n > 4 ? argv2[4] : "+1415555");
         } else if (strcmp(cmd, "ready-info") == 0) {
             printf("ready-info count=%ld credit=%ld incarnation=%s held=%zu bytes=%zu\n", s_readies,
                    s_credit, s_incarnation[0] ? s_incarnation : "-", s_nheld, s_ready_bytes);

@@ -393,6 +393,47 @@ static void test_leaseset_bound(void **state) {
     chw_leaseset_destroy(&set);
 }
 
+/* Groups: pairs shaped at 1 per 6 s each, their business number at 2 msg/s across all pairs. */
+static void test_shaper_groups(void **state) {
+    (void)state;
+    chw_shaper_t *s = chw_shaper_new(1.0 / 6, 1, 4);
+    chw_shaper_set_group_rate(s, 2, 2);
+    /* five pairs of number A, one of number B, one pair without a group */
+    assert_int_equal(chw_shaper_push_in(s, "A/1", "A", 1, 0, NULL), 0);
+    assert_int_equal(chw_shaper_push_in(s, "A/1", "A", 11, 0, NULL), 0);
+    for (int i = 2; i <= 5; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "A/%d", i);
+        assert_int_equal(chw_shaper_push_in(s, key, "A", i, 0, NULL), 0);
+    }
+    assert_int_equal(chw_shaper_push_in(s, "B/1", "B", 21, 0, NULL), 0);
+    assert_int_equal(chw_shaper_push_in(s, "C/1", NULL, 31, 0, NULL), 0);
+    assert_int_equal(chw_shaper_groups(s), 2);
+    int started_a = 0, other = 0;
+    int item;
+    while ((item = chw_shaper_pop(s, 0)) >= 0) {
+        if (item < 20)
+            started_a++;
+        else
+            other++;
+    }
+    assert_int_equal(started_a, 2); /* A's burst of 2, although 5 of its pairs had a token */
+    assert_int_equal(other, 2);     /* B and the ungrouped pair never wait for A */
+    assert_int_equal(chw_shaper_wake_ms(s, 0), 500); /* A's next token */
+    assert_int_equal(chw_shaper_pop(s, 499), -1);
+    item = chw_shaper_pop(s, 500);
+    assert_true(item >= 1 && item <= 5); /* a pair that had its token, not A/1's second job */
+    assert_int_equal(chw_shaper_pop(s, 500), -1);
+    assert_true(chw_shaper_pop(s, 1000) >= 1);
+    /* A/1's second job waits for its pair's 6 s, whatever the group has */
+    for (int64_t t = 1500; t < 6000; t += 500) {
+        int got = chw_shaper_pop(s, t);
+        assert_int_not_equal(got, 11);
+    }
+    assert_int_equal(chw_shaper_pop(s, 6000), 11);
+    chw_shaper_destroy(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_bounds),
@@ -405,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_shaper_many_senders),
         cmocka_unit_test(test_shape_keys),
         cmocka_unit_test(test_shaper_pair_keys),
+        cmocka_unit_test(test_shaper_groups),
         cmocka_unit_test(test_leaseset_entry_bytes),
         cmocka_unit_test(test_leaseset_expiry),
         cmocka_unit_test(test_leaseset_ack),
