@@ -56,7 +56,7 @@ struct sb_call {
     char *sid, *account, *token, *to, *from, *url, *method, *status_callback, *cb_method;
     char *amd;   /* MachineDetection, NULL when off */
     char *twiml; /* the inline document (Twiml), NULL when url is fetched */
-    unsigned events, timeout_s;
+    unsigned events, timeout_s, time_limit_s;
     unsigned max_documents; /* the engine's max_documents */
     sb_callee_t callee;
 

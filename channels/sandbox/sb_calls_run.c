@@ -123,7 +123,9 @@ static void s_fetch(sb_calls_engine_t *e, sb_call_t *c, const char *url, const c
 static void s_answered(sb_calls_engine_t *e, sb_call_t *c) {
     c->status = "in-progress";
     c->answered_ms = sb_calls_now_ms();
-    if (c->callee.answer == SB_CALLEE_HUMAN && c->callee.hangup_ms)
+    c->hangup_sim_ms = (uint64_t)c->time_limit_s * 1000; /* Twilio hangs up at TimeLimit */
+    if (c->callee.answer == SB_CALLEE_HUMAN && c->callee.hangup_ms &&
+        c->callee.hangup_ms < c->hangup_sim_ms)
         c->hangup_sim_ms = c->callee.hangup_ms;
     bool machine = c->callee.answer == SB_CALLEE_MACHINE;
     if (!c->amd) {
@@ -353,7 +355,8 @@ void sb_calls_run_timer(sb_calls_engine_t *e, sb_call_t *c) {
             s_dial_end(e, c);
             return;
         case SB_T_HANGUP:
-            s_end(e, c, "completed", "callee");
+            s_end(e, c, "completed",
+                  c->hangup_sim_ms == (uint64_t)c->time_limit_s * 1000 ? "time-limit" : "callee");
             return;
         default:
             return;
