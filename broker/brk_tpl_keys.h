@@ -28,6 +28,9 @@ enum {
     K_DIGITS,
     K_VOICEMAIL,
     K_GATHER,
+    K_GOODBYE,
+    K_NO_INPUT,
+    K_SAY_AS,
     K_COUNT
 };
 

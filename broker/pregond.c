@@ -306,6 +306,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->index = brk_index_new(p->redis, p->keys, cfg);
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
     p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
+    if (p->hooks)
+        brk_hooks_set_scripts(p->hooks, p->redis, p->keys, rules);
     if (p->index && p->inbound && p->reports) {
         brk_index_set_early(p->index, brk_inbound_early, p->inbound);
         brk_reports_set_index(p->reports, p->index);

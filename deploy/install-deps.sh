@@ -10,7 +10,7 @@ PKGS=(build-essential cmake pkg-config clang-format
 # tests/fuzz (deploy/test.sh runs it where clang-14 is installed): clang-14 alone lacks libFuzzer's
 # runtime, which libclang-rt-14-dev holds (only a Recommends of clang-14).
 if command -v clang-14 >/dev/null; then PKGS+=(libclang-rt-14-dev); fi
-# pregon-sandbox's Twilio Calls reads TwiML with libxml2.
+# pregon-sandbox's Twilio Calls reads TwiML with libxml2; pregon-hooks writes it with it.
 PKGS+=(libxml2-dev)
 missing=()
 for p in "${PKGS[@]}"; do

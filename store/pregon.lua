@@ -438,12 +438,13 @@ local function report(keys, args)
         local to = T[label].to
         if label == 'SENT' then
           redis.call('HSET', jk, 's', to, 'pid', pid)
-          redis.call('HDEL', jk, 'p')
+          -- voice: the call's TwiML is rendered from p while the call lasts (ScriptRequest)
+          if ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'DELIVERED' then
           hist_flag(hk, ref, HIST_DELIVERED)
           redis.call('HSET', jk, 's', to)
-          redis.call('HDEL', jk, 'p')
+          if ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'FAILED' or label == 'UNKNOWN' then
           if label == 'FAILED' then hist_flag(hk, ref, HIST_FAILED) end

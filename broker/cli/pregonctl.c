@@ -13,6 +13,7 @@
 #include "pc_redis.h"
 #include "pc_submit.h"
 #include "pc_suppress.h"
+#include "pc_voice.h"
 #include "pg_log.h"
 
 typedef struct {
@@ -28,6 +29,7 @@ static const s_command_t s_commands[] = {
     {"redis", pc_redis_main, "the dataset: adopt after a loss, stats, keys, audit records"},
     {"suppress", pc_suppress_main, "suppressions: add, remove, list, import a CSV"},
     {"keys", pc_keys_main, "CURVE keys: make a key pair for pregond or a peer, show a key file"},
+    {"voice", pc_voice_main, "voice caller ids: list the pools, retire or restore a number"},
 };
 
 static void s_usage(FILE *to) {

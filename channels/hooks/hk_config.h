@@ -23,6 +23,8 @@ typedef struct {
     char broker_pub[512];    /* broker.broker_key_file: pregond's .pub */
     char twilio_tokens[512]; /* twilio.auth_tokens_file; "" = env TWILIO_ACCOUNT_SID and
                               * TWILIO_AUTH_TOKEN */
+    char voice_url_key[512]; /* voice.url_key_file: the key of pregon-voice's call URLs
+                              * (pg_callsig); "" = the voice module is off */
 } hk_config_t;
 
 /* Fills cfg with the defaults. */
