@@ -78,6 +78,8 @@ struct sb_call {
     const sb_tw_verb_t *verb; /* the verb the timer belongs to */
     char pending_digits[SB_CALLEE_MAX_DIGITS + 1];
     unsigned dial_s; /* the last Dial's connected seconds */
+    bool in_dial;    /* a Dial's leg is ringing or connected (verb is the Dial) */
+    uint64_t dial_start_sim_ms;
 
     /* the one timer */
     sb_timer_kind_t timer;

@@ -383,6 +383,10 @@ def run(base):
     c = one(base, st_)
     check("TimeLimit=12 hangs up the transfer", hangup(c).get("by") == "time-limit" and
           c["duration_s"] == 12, str(c))
+    cut = APP.wait(lambda r: r["path"] == "/dialed" and r["query"].get("job") == "28", 1)
+    check("TimeLimit during the Dial: its action still posted (connected 12-3-2 s)", cut and
+          cut[0]["fields"].get("DialCallStatus") == "completed" and
+          cut[0]["fields"].get("DialCallDuration") == "7", str(cut))
 
     # GET the call resource
     code, j = http("GET", "%s/2010-04-01/Accounts/%s/Calls/%s.json" % (base, ACCOUNT, s1),
