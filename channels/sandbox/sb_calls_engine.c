@@ -648,21 +648,23 @@ static json_t *s_ms(int64_t ms) {
     return ms ? json_integer((json_int_t)ms) : json_null();
 }
 
-/* The call as JSON. Lock held. */
+/* The call as JSON: deep copies, since the reply is written after the lock is let go while
+ * this thread goes on appending to the call's arrays. Lock held. */
 static json_t *s_call_json(const sb_call_t *c) {
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:i, s:s, s:s?, s:s?, s:I, s:o, s:o, s:o, "
         "s:o, "
-        "s:i, s:O, s:O, s:O, s:s?, s:s?, s:O, s:s, s:s}",
+        "s:i, s:o, s:o, s:o, s:s?, s:s?, s:o, s:s, s:s}",
         "sid", c->sid, "account_sid", c->account, "to", c->to, "from", c->from, "url", c->url,
         "status_callback", c->status_callback, "machine_detection", c->amd, "timeout_s",
         (int)c->timeout_s, "time_limit_s", (int)c->time_limit_s, "status", c->status, "answered_by",
         c->answered_by, "callee_rule", c->callee.rule[0] ? c->callee.rule : NULL, "duration_s",
         (json_int_t)(c->answered_ms ? (c->sim_ms + 999) / 1000 : 0), "created_ms",
         s_ms(c->created_ms), "started_ms", s_ms(c->started_ms), "answered_ms", s_ms(c->answered_ms),
-        "ended_ms", s_ms(c->ended_ms), "active_at_start", (int)c->active_at_start, "said", c->said,
-        "digits", c->digits, "callbacks", c->callbacks, "transfer", c->transfer, "dial_status",
-        c->dial_status, "events", c->events_log, "callee", sb_callee_answer_name(c->callee.answer),
+        "ended_ms", s_ms(c->ended_ms), "active_at_start", (int)c->active_at_start, "said",
+        json_deep_copy(c->said), "digits", json_deep_copy(c->digits), "callbacks",
+        json_deep_copy(c->callbacks), "transfer", c->transfer, "dial_status", c->dial_status,
+        "events", json_deep_copy(c->events_log), "callee", sb_callee_answer_name(c->callee.answer),
         "state", c->state == SB_CALL_DONE ? "done" : "active");
     return o;
 }

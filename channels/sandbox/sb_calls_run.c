@@ -238,14 +238,22 @@ static void s_gather(sb_calls_engine_t *e, sb_call_t *c, const sb_tw_verb_t *v) 
     }
 }
 
-/* The callee keyed the gather's digits: post them to the action. */
+/* The callee keyed the gather's digits: post them to the action (up to the finishOnKey,
+ * which Twilio leaves out of Digits and names in FinishedOnKey). */
 static void s_digits(sb_calls_engine_t *e, sb_call_t *c) {
     const sb_tw_verb_t *v = c->verb;
-    sb_calls_log(c, "digits", json_pack("{s:s}", "digits", c->pending_digits));
+    char key[2] = "";
+    char *end = v->finish_on_key ? strchr(c->pending_digits, v->finish_on_key) : NULL;
+    if (end) {
+        key[0] = *end;
+        *end = '\0';
+    }
+    sb_calls_log(c, "digits",
+                 json_pack("{s:s, s:s}", "digits", c->pending_digits, "finished_on_key", key));
     json_array_append_new(c->digits, json_string(c->pending_digits));
     pg_form_t *f = sb_calls_run_form(c);
     if (f && (pg_form_add(f, "Digits", c->pending_digits) != 0 ||
-              pg_form_add(f, "FinishedOnKey", "") != 0))
+              pg_form_add(f, "FinishedOnKey", key) != 0))
         pg_form_destroy(&f);
     s_fetch(e, c, v->action ? v->action : c->doc_url, v->method, f, "gather");
     pg_form_destroy(&f);
