@@ -158,7 +158,7 @@ $B/broker/pregond --config "$v/pregon.yaml" 2>"$v/pregond.log" & pids+=($!)
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$v/url.key"; chmod 600 "$v/url.key"
 $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$v/hooks" $(vkeys hooks "$dir/own") \
   --voice-url-key-file "$v/url.key" 2>"$v/hooks.log" & pids+=($!)
-wait_for 10 grep -q "serving: http" "$v/hooks.log"
+wait_for 10 sh -c "grep -q 'serving: http' '$v/hooks.log' 2>/dev/null"
 vhooks=$(grep -m1 "serving: http" "$v/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
 wait_for 10 sh -c "curl -sf '$vhooks/healthz' >/dev/null"
 cat >"$v/pools.yaml" <<'YAML'
