@@ -56,7 +56,7 @@ struct sb_call {
     char *sid, *account, *token, *to, *from, *url, *method, *status_callback, *cb_method;
     char *amd;   /* MachineDetection, NULL when off */
     char *twiml; /* the inline document (Twiml), NULL when url is fetched */
-    unsigned events, timeout_s;
+    unsigned events, timeout_s, time_limit_s;
     unsigned max_documents; /* the engine's max_documents */
     sb_callee_t callee;
 
@@ -78,6 +78,8 @@ struct sb_call {
     const sb_tw_verb_t *verb; /* the verb the timer belongs to */
     char pending_digits[SB_CALLEE_MAX_DIGITS + 1];
     unsigned dial_s; /* the last Dial's connected seconds */
+    bool in_dial;    /* a Dial's leg is ringing or connected (verb is the Dial) */
+    uint64_t dial_start_sim_ms;
 
     /* the one timer */
     sb_timer_kind_t timer;

@@ -203,6 +203,8 @@ int sb_callees_add_json(sb_callees_t *self, const json_t *rules, char *err, size
         const char *why = s_rule(o, &parsed[i]);
         if (why) {
             snprintf(err, errlen, "rule %zu: %s", i, why);
+            for (size_t k = 0; k < i; k++)
+                json_decref(parsed[k].given);
             free(parsed);
             return -1;
         }

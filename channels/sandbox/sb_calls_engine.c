@@ -146,6 +146,7 @@ static sb_call_t *s_call_new(const sb_calls_engine_t *e, const sb_calls_new_t *n
     c->twiml = s_dup(n->twiml);
     c->events = n->events;
     c->timeout_s = n->timeout_s;
+    c->time_limit_s = n->time_limit_s ? n->time_limit_s : 14400;
     c->max_documents = e->cfg.max_documents;
     c->callee = n->callee;
     c->created_ms = n->created_ms;
@@ -650,12 +651,13 @@ static json_t *s_ms(int64_t ms) {
 /* The call as JSON. Lock held. */
 static json_t *s_call_json(const sb_call_t *c) {
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:s, s:s?, s:s?, s:I, s:o, s:o, s:o, s:o, "
+        "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:i, s:s, s:s?, s:s?, s:I, s:o, s:o, s:o, "
+        "s:o, "
         "s:i, s:O, s:O, s:O, s:s?, s:s?, s:O, s:s, s:s}",
         "sid", c->sid, "account_sid", c->account, "to", c->to, "from", c->from, "url", c->url,
         "status_callback", c->status_callback, "machine_detection", c->amd, "timeout_s",
-        (int)c->timeout_s, "status", c->status, "answered_by", c->answered_by, "callee_rule",
-        c->callee.rule[0] ? c->callee.rule : NULL, "duration_s",
+        (int)c->timeout_s, "time_limit_s", (int)c->time_limit_s, "status", c->status, "answered_by",
+        c->answered_by, "callee_rule", c->callee.rule[0] ? c->callee.rule : NULL, "duration_s",
         (json_int_t)(c->answered_ms ? (c->sim_ms + 999) / 1000 : 0), "created_ms",
         s_ms(c->created_ms), "started_ms", s_ms(c->started_ms), "answered_ms", s_ms(c->answered_ms),
         "ended_ms", s_ms(c->ended_ms), "active_at_start", (int)c->active_at_start, "said", c->said,

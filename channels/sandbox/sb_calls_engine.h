@@ -58,6 +58,7 @@ typedef struct {
     unsigned events;               /* SB_CALLS_EV_* */
     const char *machine_detection; /* NULL, "Enable" or "DetectMessageEnd" */
     unsigned timeout_s;            /* ringing before no-answer */
+    unsigned time_limit_s;         /* TimeLimit: longest in-progress call (Twilio: 14400) */
     int64_t created_ms;            /* arrival of the request, real */
     sb_callee_t callee;
 } sb_calls_new_t;

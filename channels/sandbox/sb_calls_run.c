@@ -25,6 +25,7 @@
 #define S_DIAL_RING_MS 2000
 
 static void s_next_verb(sb_calls_engine_t *e, sb_call_t *c);
+static void s_dial_action(sb_calls_engine_t *e, sb_call_t *c, const sb_tw_verb_t *v);
 
 pg_form_t *sb_calls_run_form(const sb_call_t *c) {
     pg_form_t *f = pg_form_new();
@@ -123,7 +124,9 @@ static void s_fetch(sb_calls_engine_t *e, sb_call_t *c, const char *url, const c
 static void s_answered(sb_calls_engine_t *e, sb_call_t *c) {
     c->status = "in-progress";
     c->answered_ms = sb_calls_now_ms();
-    if (c->callee.answer == SB_CALLEE_HUMAN && c->callee.hangup_ms)
+    c->hangup_sim_ms = (uint64_t)c->time_limit_s * 1000; /* Twilio hangs up at TimeLimit */
+    if (c->callee.answer == SB_CALLEE_HUMAN && c->callee.hangup_ms &&
+        c->callee.hangup_ms < c->hangup_sim_ms)
         c->hangup_sim_ms = c->callee.hangup_ms;
     bool machine = c->callee.answer == SB_CALLEE_MACHINE;
     if (!c->amd) {
@@ -265,17 +268,29 @@ static void s_dial(sb_calls_engine_t *e, sb_call_t *c, const sb_tw_verb_t *v) {
                   : o == SB_DIAL_FAILED ? 0
                                         : (uint64_t)v->timeout_s * 1000;
     c->verb = v;
+    c->in_dial = true;
+    c->dial_start_sim_ms = c->sim_ms;
     s_wait(e, c, SB_T_DIAL_END, ms);
 }
 
-/* The transferred leg ended: the Dial action, or the verbs after the Dial. */
-static void s_dial_end(sb_calls_engine_t *e, sb_call_t *c) {
+/* The call ends during a Dial (the callee hung up, or TimeLimit): Twilio still requests the
+ * Dial's action, with how long the leg was connected; its answer is not run. */
+static void s_dial_cut(sb_calls_engine_t *e, sb_call_t *c) {
     const sb_tw_verb_t *v = c->verb;
-    if (!v->action) {
-        c->pc++;
-        s_next_verb(e, c);
-        return;
-    }
+    c->in_dial = false;
+    uint64_t t = c->sim_ms - c->dial_start_sim_ms;
+    bool connected = c->callee.transfer == SB_DIAL_ANSWERED && t > S_DIAL_RING_MS;
+    c->dial_status = connected ? "completed" : "no-answer";
+    c->dial_s = connected ? (unsigned)((t - S_DIAL_RING_MS + 999) / 1000) : 0;
+    sb_calls_log(
+        c, "dial_cut",
+        json_pack("{s:s, s:i}", "dial_status", c->dial_status, "dial_duration_s", (int)c->dial_s));
+    if (v && v->action)
+        s_dial_action(e, c, v);
+}
+
+/* Posts the Dial's action with DialCallStatus, DialCallSid, DialCallDuration. */
+static void s_dial_action(sb_calls_engine_t *e, sb_call_t *c, const sb_tw_verb_t *v) {
     char dur[16], dsid[SB_TWILIO_SID_SIZE];
     snprintf(dur, sizeof dur, "%u", c->dial_s);
     pg_form_t *f = sb_calls_run_form(c);
@@ -286,6 +301,18 @@ static void s_dial_end(sb_calls_engine_t *e, sb_call_t *c) {
         pg_form_destroy(&f);
     s_fetch(e, c, v->action, v->method, f, "dial");
     pg_form_destroy(&f);
+}
+
+/* The transferred leg ended: the Dial action, or the verbs after the Dial. */
+static void s_dial_end(sb_calls_engine_t *e, sb_call_t *c) {
+    const sb_tw_verb_t *v = c->verb;
+    c->in_dial = false;
+    if (!v->action) {
+        c->pc++;
+        s_next_verb(e, c);
+        return;
+    }
+    s_dial_action(e, c, v);
 }
 
 /* Runs the verb at pc, or hangs up past the last. */
@@ -353,7 +380,10 @@ void sb_calls_run_timer(sb_calls_engine_t *e, sb_call_t *c) {
             s_dial_end(e, c);
             return;
         case SB_T_HANGUP:
-            s_end(e, c, "completed", "callee");
+            if (c->in_dial)
+                s_dial_cut(e, c);
+            s_end(e, c, "completed",
+                  c->hangup_sim_ms == (uint64_t)c->time_limit_s * 1000 ? "time-limit" : "callee");
             return;
         default:
             return;

@@ -120,16 +120,17 @@ static int s_validate(const s_calls_t *self, const pg_form_t *f, const char **me
     return sb_twilio_to_error(self->twilio, to);
 }
 
-/* Timeout: seconds of ringing, 60 by default, Twilio's bounds 1..600 (clamped, as Twilio). */
-static unsigned s_timeout(const pg_form_t *f) {
-    const char *t = s_nonempty(pg_form_get(f, "Timeout"));
+/* A seconds parameter: def when absent or not a positive number, clamped to max (as Twilio
+ * does: Timeout 60 by default, at most 600; TimeLimit 14400 by default and at most). */
+static unsigned s_seconds(const pg_form_t *f, const char *name, unsigned def, unsigned max) {
+    const char *t = s_nonempty(pg_form_get(f, name));
     if (!t)
-        return 60;
+        return def;
     char *end;
     long v = strtol(t, &end, 10);
     if (*end || v < 1)
-        return 60;
-    return v > 600 ? 600 : (unsigned)v;
+        return def;
+    return v > (long)max ? max : (unsigned)v;
 }
 
 static void s_create(pg_http_request_t *req, void *ctx) {
@@ -166,7 +167,8 @@ static void s_create(pg_http_request_t *req, void *ctx) {
         .status_callback_method = s_nonempty(pg_form_get(f, "StatusCallbackMethod")),
         .events = (unsigned)s_events(f),
         .machine_detection = s_nonempty(pg_form_get(f, "MachineDetection")),
-        .timeout_s = s_timeout(f),
+        .timeout_s = s_seconds(f, "Timeout", 60, 600),
+        .time_limit_s = s_seconds(f, "TimeLimit", 14400, 14400),
         .created_ms = pg_http_request_arrival_ms(req),
     };
     sb_callees_pick(self->callees, to, &call.callee);

@@ -3,12 +3,12 @@
  *
  * POST /2010-04-01/Accounts/{AccountSid}/Calls.json with Basic auth and a form (To, From, Url
  * or Twiml, Method, StatusCallback, StatusCallbackMethod, StatusCallbackEvent, MachineDetection,
- * Timeout): validates like Twilio (20003, 21201, 21211, 21213, 21212, 21205, 21609, 21626, then
- * the recipient number table of the "twilio" module), answers 201 with a Twilio-shaped call
- * resource (sid CA..., status queued) and places the call.
- * GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json: the call's status now.
- * Accounts are the "twilio" module's (listed before this one). Control routes (JSON):
- *   GET    /_sandbox/twilio-calls/calls[?sid=CA..][&to=+E164][&done=1]
+ * Timeout, TimeLimit): validates like Twilio (20003, 21201, 21211, 21213, 21212, 21205, 21609,
+ * 21626, then the recipient number table of the "twilio" module), answers 201 with a Twilio-shaped
+ * call resource (sid CA..., status queued) and places the call. GET
+ * /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json: the call's status now. Accounts are the
+ * "twilio" module's (listed before this one). Control routes (JSON): GET
+ * /_sandbox/twilio-calls/calls[?sid=CA..][&to=+E164][&done=1]
  *              {"calls": [transcript...], "stats": {...}} (fields in NOTES-vsand.md)
  *   DELETE /_sandbox/twilio-calls/calls      forget finished calls, reset finished/max_concurrent
  *   GET    /_sandbox/twilio-calls/wait?finished=N[&timeout_ms=T]   long poll {"finished","reached"}

@@ -72,7 +72,7 @@ start_voice() {
   TWILIO_AUTH_TOKEN=$TOKEN PREGON_VOICE_URL_KEY=$(cat "$dir/url.key") "$build/channels/voice/pregon-voice" \
     --broker "ipc://$dir/back" --base-url "$sb" --account-sid $AC --hooks-url "$hooks" \
     --pools "$dir/pools.yaml" --worker-id voice-it --concurrency 40 --rate 20 --heartbeat-ms 200 \
-    --ring-timeout-s 5 --max-call-s 10 --line-slack-s 0 \
+    --ring-timeout-s 5 --max-call-s 120 --line-slack-s 0 \
     --policy-dir "$src/tests/integration/e2e/policies" 2>>"$dir/voice.log" &
   pids+=($!); voice_pid=$!
 }
