@@ -42,6 +42,9 @@
  *       no_input_repeats: 1        # optional: 0..3 (default 1) repetitions without a digit
  *       say_as: {monto: amount, fecha: date, telefono: digits}  # optional: how variables are
  *                                  # read aloud in the call's TwiML (brk_speech.h)
+ *       retries: 2                 # optional: 0..10 (default 0) calls again after a busy,
+ *       retry_gap_s: 7200          # no-answer, failed or canceled one, each at least 60..604800
+ *                                  # s later (default 7200), through admission (brk_retry.h)
  *
  * Placeholders: {{name}}, name 1..64 of [A-Za-z0-9_], no spaces inside the braces. "{{" that does
  * not open such a placeholder, and "}}" that does not close one, are errors. A template uses at
@@ -381,6 +384,8 @@ static const char *const s_tpl_keys[K_COUNT + 1] = {"id",
                                                     "goodbye",
                                                     "no_input_repeats",
                                                     "say_as",
+                                                    "retries",
+                                                    "retry_gap_s",
                                                     NULL};
 
 static void s_text_free(brk_tpl_text_t *x) {
@@ -802,6 +807,14 @@ const char *brk_tpl_whatsapp_language(const brk_tpl_t *tpl) {
 
 const char *brk_tpl_voice(const brk_tpl_t *tpl) {
     return tpl->voice;
+}
+
+unsigned brk_tpl_retries(const brk_tpl_t *tpl) {
+    return tpl ? tpl->retries : 0;
+}
+
+unsigned brk_tpl_retry_gap_s(const brk_tpl_t *tpl) {
+    return tpl ? tpl->retry_gap_s : 0;
 }
 
 int brk_tpl_say_as(const brk_tpl_t *tpl, const char *name) {

@@ -400,7 +400,9 @@ int brk_tpl__voice_keys(pg_yaml_t *ld, brk_tpl_t *t, pg_yaml_slot_t *s) {
         brk_tpl__only_for(ld, t, &s[K_GATHER], "gather_timeout_s", S_VOICE) != 0 ||
         brk_tpl__only_for(ld, t, &s[K_GOODBYE], "goodbye", S_VOICE) != 0 ||
         brk_tpl__only_for(ld, t, &s[K_NO_INPUT], "no_input_repeats", S_VOICE) != 0 ||
-        brk_tpl__only_for(ld, t, &s[K_SAY_AS], "say_as", S_VOICE) != 0) {
+        brk_tpl__only_for(ld, t, &s[K_SAY_AS], "say_as", S_VOICE) != 0 ||
+        brk_tpl__only_for(ld, t, &s[K_RETRIES], "retries", S_VOICE) != 0 ||
+        brk_tpl__only_for(ld, t, &s[K_RETRY_GAP], "retry_gap_s", S_VOICE) != 0) {
         return -1;
     }
     if (s[K_VOICE].val &&
@@ -433,6 +435,14 @@ int brk_tpl__voice_keys(pg_yaml_t *ld, brk_tpl_t *t, pg_yaml_slot_t *s) {
         return -1;
     }
     if (s[K_SAY_AS].val && s_say_as(ld, t, s[K_SAY_AS].val) != 0) {
+        return -1;
+    }
+    t->retry_gap_s = 7200;
+    if (s[K_RETRIES].val && s_seconds(ld, s[K_RETRIES].val, "retries", 0, 10, &t->retries) != 0) {
+        return -1;
+    }
+    if (s[K_RETRY_GAP].val &&
+        s_seconds(ld, s[K_RETRY_GAP].val, "retry_gap_s", 60, 604800, &t->retry_gap_s) != 0) {
         return -1;
     }
     if (s[K_VOICEMAIL].val && s_voicemail_limited(ld, t, s[K_VOICEMAIL].val) != 0) {

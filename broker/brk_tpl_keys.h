@@ -31,6 +31,8 @@ enum {
     K_GOODBYE,
     K_NO_INPUT,
     K_SAY_AS,
+    K_RETRIES,
+    K_RETRY_GAP,
     K_COUNT
 };
 

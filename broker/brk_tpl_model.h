@@ -93,6 +93,8 @@ struct brk_tpl {
     uint32_t no_input_repeats; /* default 1 */
     brk_tpl_say_as_t say_as[BRK_LIM_SAY_AS];
     size_t n_say_as;
+    uint32_t retries;     /* calls again after an unanswered one (brk_retry.h); 0 = none */
+    uint32_t retry_gap_s; /* at least this long after the failure */
     /* variables of all texts; var_channels[i]: the channels whose content uses vars[i] */
     char *vars[BRK_TPL_MAX_VARS];
     uint32_t var_channels[BRK_TPL_MAX_VARS];

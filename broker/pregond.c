@@ -305,6 +305,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
         brk_reports_set_ack(p->reports, brk_workers_ack, p->workers);
     p->index = brk_index_new(p->redis, p->keys, cfg);
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
+    if (p->inbound)
+        brk_inbound_set_rules(p->inbound, rules);
     p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
     if (p->hooks)
         brk_hooks_set_scripts(p->hooks, p->redis, p->keys, rules);

@@ -627,6 +627,11 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
         return CHW_EXIT_CONFIG;
     }
     cfg->curve = curve;
+    if (p->queue_s > 0 && cfg->rate_per_sender > 0) {
+        double q = p->queue_s * cfg->rate_per_sender;
+        uint32_t conc = cfg->concurrency ? cfg->concurrency : 64;
+        cfg->sender_queue_max = q < 4 ? 4 : (q > conc ? conc : (uint32_t)q);
+    }
     chw_worker_t *worker = chw_worker_new(cfg, driver, &err);
     if (!worker) {
         pg_curve_destroy(&curve);

@@ -8,6 +8,7 @@
 #include "pg_callsig.h"
 #include "pg_sig.h"
 
+#include <libxml/parser.h>
 #include <libxml/xmlwriter.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -385,6 +386,9 @@ static void s_destroy(void *ctx) {
 int hk_twilio_voice_init(hk_module_t *out, const hk_secrets_t *tokens, const char *url_key) {
     if (!url_key || !*url_key)
         return -1;
+    /* libxml2's global state, once, before the HTTP threads write TwiML concurrently (asan
+     * caught xmlTextWriterStartDocument racing on it in integration.voice) */
+    xmlInitParser();
     s_ctx_t *c = calloc(1, sizeof *c);
     if (!c || !(c->url_key = strdup(url_key))) {
         free(c);

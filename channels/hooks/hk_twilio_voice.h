@@ -26,7 +26,8 @@
 #include "hk_module.h"
 #include "hk_secrets.h"
 
-/* Fills *out with the module. tokens (AccountSid -> auth token) are borrowed and must outlive
+/* Fills *out with the module (call from the main thread, before the server's threads start:
+ * it initialises libxml2). tokens (AccountSid -> auth token) are borrowed and must outlive
  * it; url_key (the pg_callsig key) is copied. Returns 0, or -1 when out of memory or url_key is
  * empty. The module's destroy frees its copy. */
 int hk_twilio_voice_init(hk_module_t *out, const hk_secrets_t *tokens, const char *url_key);

@@ -94,7 +94,9 @@ static const chw_program_t voice_program = {
     .summary = "The voice channel worker: Twilio Calls with a TwiML IVR served by pregon-hooks; "
                "--concurrency is the lines, --rate the calls per second.",
     .options = s_options,
-    .rate = 1, /* Twilio's default account CPS */
+    .rate = 1,     /* Twilio's default account CPS */
+    .burst = 1,    /* never two calls at once: a burst would pass the account's CPS */
+    .queue_s = 10, /* jobs wait for the account's CPS in the worker up to ~10 s (leases: 30) */
     .open = s_open,
     .close = s_close,
     .identity = s_identity,

@@ -436,6 +436,24 @@ static bool s_usable(const vc_pool_t *self, const s_pool_t *p, const s_number_t 
     return !p->daily_cap || today < p->daily_cap;
 }
 
+/* Bytes two numbers share from the start, at most VC_COUNTRY_MAX ("+" and 3 digits: a
+ * country code, or NANP's "+1" and an area code's first digits). */
+#define VC_COUNTRY_MAX 4
+static size_t s_common(const char *a, const char *b) {
+    size_t n = 0;
+    while (n < VC_COUNTRY_MAX && a[n] && a[n] == b[n])
+        n++;
+    return n;
+}
+
+/* How well num serves `to`: its area's length when the area is a prefix of to (local
+ * presence), else 0; *near gets the bytes num itself shares with to (same country). */
+static size_t s_area_match(const s_number_t *num, const char *to, size_t to_len, size_t *near) {
+    size_t al = strlen(num->area);
+    *near = s_common(num->number, to);
+    return al && al <= to_len && !strncmp(num->area, to, al) ? al : 0;
+}
+
 static int s_choose(vc_pool_t *self, const char *tenant, const char *campaign, const char *debtor,
                     const char *to, int64_t now_ms, vc_choice_t *out, bool count) {
     s_pool_t *p = s_find_pool(self, tenant ? tenant : "", campaign);
@@ -444,51 +462,47 @@ static int s_choose(vc_pool_t *self, const char *tenant, const char *campaign, c
         return 1;
     }
     uint32_t day = (uint32_t)(now_ms / 86400000);
-    size_t to_len = to ? strlen(to) : 0;
-    /* the longest matching area first, then shorter ones, then the whole pool (limit -1) */
-    size_t limit = (size_t)-1;
-    for (;;) {
-        size_t best_len = 0;
-        bool any_area = false;
-        for (size_t i = 0; i < p->n; i++) {
-            size_t al = strlen(p->numbers[i].area);
-            if (al && al <= to_len && al < limit && !strncmp(p->numbers[i].area, to, al) &&
-                al > best_len && s_usable(self, p, &p->numbers[i], day)) {
-                best_len = al;
-                any_area = true;
-            }
-        }
-        s_number_t *win = NULL;
-        uint64_t win_w = 0;
-        for (size_t i = 0; i < p->n; i++) {
-            s_number_t *num = &p->numbers[i];
-            if (any_area && strlen(num->area) != best_len)
-                continue;
-            if (any_area && strncmp(num->area, to, best_len) != 0)
-                continue;
-            if (!s_usable(self, p, num, day))
-                continue;
-            uint64_t w = vc_pool_weight(tenant, debtor ? debtor : "", num->number);
-            if (!win || w > win_w) {
-                win = num;
-                win_w = w;
-            }
-        }
-        if (win) {
-            if (count) {
-                if (win->day != day)
-                    win->day = day, win->today = 0;
-                win->today++;
-            }
-            snprintf(out->number, sizeof out->number, "%s", win->number);
-            out->amd = p->amd;
-            out->calls_today = (win->day == day ? win->today : 0) + (count ? 0 : 1);
-            return 0;
-        }
-        if (!any_area)
-            return -1;    /* the whole pool was looked at */
-        limit = best_len; /* unreachable: an area found means a usable number; kept for safety */
+    to = to ? to : "";
+    size_t to_len = strlen(to);
+    /* the candidates: the usable numbers of the longest matching area; none: those of the
+     * debtor's country (the longest shared start, up to VC_COUNTRY_MAX); none: the pool */
+    size_t best_area = 0, best_near = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        size_t near, area = s_area_match(&p->numbers[i], to, to_len, &near);
+        if (!s_usable(self, p, &p->numbers[i], day))
+            continue;
+        if (area > best_area)
+            best_area = area;
+        if (near > best_near)
+            best_near = near;
     }
+    s_number_t *win = NULL;
+    uint64_t win_w = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        s_number_t *num = &p->numbers[i];
+        size_t near, area = s_area_match(num, to, to_len, &near);
+        if (!s_usable(self, p, num, day) || (best_area && area != best_area) ||
+            (!best_area && near != best_near))
+            continue;
+        uint64_t w = vc_pool_weight(tenant, debtor ? debtor : "", num->number);
+        if (!win || w > win_w) {
+            win = num;
+            win_w = w;
+        }
+    }
+    if (!win)
+        return -1; /* every number retired or at its cap */
+    if (count) {
+        if (win->day != day) {
+            win->day = day;
+            win->today = 0;
+        }
+        win->today++;
+    }
+    snprintf(out->number, sizeof out->number, "%s", win->number);
+    out->amd = p->amd;
+    out->calls_today = (win->day == day ? win->today : 0) + (count ? 0 : 1);
+    return 0;
 }
 
 int vc_pool_choose(vc_pool_t *self, const char *tenant, const char *campaign, const char *debtor,

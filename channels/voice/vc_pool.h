@@ -4,9 +4,10 @@
  * campaign of the tenant; a campaign's own pool wins), each with its numbers and the area
  * prefix each one serves (local presence: "+571" for Bogotá, "+1212" for Manhattan), a
  * per-number daily call cap and the campaign's AMD setting. The choice for one call:
- *   1. the numbers whose area is the longest prefix of the debtor's number (none matches: the
- *      whole pool), without the retired ones and those at their daily cap; when that leaves
- *      nobody, the next shorter matching prefix, then the whole pool;
+ *   1. among the numbers not retired and under their daily cap: those whose area is the
+ *      longest prefix of the debtor's number; when no area matches, those of the debtor's
+ *      country (the numbers sharing the longest start with the debtor's, up to "+" and 3
+ *      digits), which is the whole pool when none shares even the country code;
  *   2. among those, the one with the highest hash of (tenant, debtor, number) (rendezvous
  *      hashing): the same debtor always gets the same number, retiring one number moves only
  *      the debtors who had it, and adding one moves only those it now wins. Never per call.

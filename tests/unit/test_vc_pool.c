@@ -80,8 +80,17 @@ static void test_local_and_sticky(void **state) {
         seen[!strcmp(c1.number, "+5716010002")]++;
     }
     assert_true(seen[0] > 60 && seen[1] > 60);
-    /* nothing local: the whole pool; a campaign's own pool wins, with its AMD */
+    /* no area matches: the debtor's country (a CO mobile, +573, gets a CO number; a US one the
+     * US number); a campaign's own pool wins, with its AMD */
+    for (int d = 0; d < 50; d++) {
+        char debtor[16];
+        snprintf(debtor, sizeof debtor, "m%d", d);
+        assert_int_equal(vc_pool_peek(p, "acme", "c", debtor, "+573001234567", 0, &c1), 0);
+        assert_true(!strncmp(c1.number, "+57", 3));
+    }
     assert_int_equal(vc_pool_peek(p, "acme", "c", "d1", "+12125550000", 0, &c1), 0);
+    assert_string_equal(c1.number, "+18005550100");
+    assert_int_equal(vc_pool_peek(p, "acme", "c", "d1", "+34911234567", 0, &c1), 0);
     assert_int_equal(vc_pool_peek(p, "acme", "vip", "d1", "+5713001234", 0, &c2), 0);
     assert_string_equal(c2.number, "+5716019999");
     assert_int_equal(c2.amd, VC_AMD_ENABLE);

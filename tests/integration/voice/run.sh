@@ -130,6 +130,13 @@ wait_for 15 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis ke
 wait_for 15 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d1 a0 --redis-socket '$dir/redis.sock')\" s)\" = delivered ]" \
   && ok || ko "answered call not DELIVERED: $(state acme d1 a0)"
 [ "$(state acme d7 a6)" = sent ] && ok || ko "a machine answer is an attempt, not a contact: $(state acme d7 a6)"
+# the campaign's retry rule (retries: 2, retry_gap_s: 7200): a new job through admission, 2 h on
+wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d6 a7~r1 --redis-socket '$dir/redis.sock')\" s)\" = deferred ]" \
+  && ok || ko "no retry of the busy call: $(state acme d6 a7~r1); $(grep retry "$dir/pregond.log")"
+until=$(rcli hget "$(rkey job acme d6 a7~r1)" u)
+now=$(date +%s)
+[ -n "$until" ] && [ "$until" -ge $((now + 7100)) ] && [ "$until" -le $((now + 7300)) ] && ok || ko "retry due at $until, now $now"
+[ -z "$(state acme d6 a7~r2)" ] && ok || ko "a second retry before the first was tried"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
 wait_for 10 sh -c "$ctl redis audit --redis-socket '$dir/redis.sock' 2>/dev/null | grep '\"job\":\"a0\"' | grep -q '\"to\":\"CONVERSATION\"'" \
   && ok || ko "the completed transfer is no CONVERSATION: $(grep '"job":"a0"' "$dir/audit.out")"
