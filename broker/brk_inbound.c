@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "brk_fallback.h"
+#include "brk_retry.h"
 #include "brk_store.h"
 #include "brk_validate.h"
 #include "pg_log.h"
@@ -35,10 +36,15 @@ struct brk_inbound {
     brk_events_t *events;
     brk_counters_t *n;
     brk_fallback_t *fallback; /* borrowed; NULL: no fallback */
+    const brk_rules_t *rules; /* for voice retries; NULL = none */
 };
 
 void brk_inbound_set_fallback(brk_inbound_t *self, brk_fallback_t *fallback) {
     self->fallback = fallback;
+}
+
+void brk_inbound_set_rules(brk_inbound_t *self, const brk_rules_t *rules) {
+    self->rules = rules;
 }
 
 brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const brk_config_t *cfg,
@@ -143,6 +149,16 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     unsigned attempt = (unsigned)strtoul(r->element[1]->str, NULL, 10);
     int ok = st_lease_id(self->keys, r->element[0]->str, attempt, NULL, lease, sizeof lease);
     snprintf(jk, sizeof jk, "%s", r->element[0]->str);
+    /* an unanswered call: its payload (kept while the call lasts) for the retry rule */
+    redisReply *payload = NULL;
+    if (ok >= 0 && self->rules && !strcmp(outcome, "FAILED") && !strcmp(ch, "voice")) {
+        redisContext *c = brk_redis_context(self->redis);
+        payload = c ? redisCommand(c, "HGET %s p", r->element[0]->str) : NULL;
+        if (payload && payload->type != REDIS_REPLY_STRING) {
+            freeReplyObject(payload);
+            payload = NULL;
+        }
+    }
     freeReplyObject(r);
     brk_store_t *store = brk_redis_store(self->redis);
     if (ok < 0 || !store)
@@ -151,8 +167,11 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     snprintf(why, sizeof why, "webhook: %.40s", ev->status);
     brk_report_t rep = {lease, outcome, ev->provider_id, ev->error_code, why, 0};
     char state[1][BRK_STATE_LEN];
-    if (brk_store_report_many(store, &rep, 1, now_ms, state) < 0 || !strcmp(state[0], "error"))
+    if (brk_store_report_many(store, &rep, 1, now_ms, state) < 0 || !strcmp(state[0], "error")) {
+        if (payload)
+            freeReplyObject(payload);
         return "error";
+    }
     snprintf(detail, dl, "%s", state[0]);
     bool failed = !strcmp(state[0], "failed") || !strcmp(state[0], "refused: failed -> FAILED");
     if (failed && ev->fallback_eligible && self->fallback) {
@@ -163,6 +182,14 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
             return "error";
         snprintf(detail, dl, "%s; %s", state[0], fb);
     }
+    if (payload && !strcmp(state[0], "failed")) {
+        char why_retry[200];
+        if (brk_retry_call(self->cfg, self->redis, self->rules, payload->str, payload->len, now_ms,
+                           why_retry, sizeof why_retry) > 0)
+            pg_log("voice call %s %.40s: %s", ev->provider_id, ev->error_code, why_retry);
+    }
+    if (payload)
+        freeReplyObject(payload);
     if (!strcmp(state[0], "delivered") || !strcmp(state[0], "failed")) {
         st_job_ref_t ref;
         if (st_job_key_parse(self->keys, jk, strlen(jk), &ref) == 0)

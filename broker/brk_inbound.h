@@ -38,6 +38,7 @@
 #include "brk_counters.h"
 #include "brk_events.h"
 #include "brk_redis.h"
+#include "brk_rules.h"
 #include "pregon.pb-c.h"
 #include "st_keys.h"
 
@@ -45,6 +46,11 @@ typedef struct brk_inbound brk_inbound_t;
 
 brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const brk_config_t *cfg,
                                brk_events_t *events, brk_counters_t *n);
+
+/* The rules the retry of an unanswered voice call reads (brk_retry.h): a voice DELIVERY_STATUS
+ * failed that makes the job FAILED proposes its retry through admission. Borrowed; unset = no
+ * retries. */
+void brk_inbound_set_rules(brk_inbound_t *self, const brk_rules_t *rules);
 void brk_inbound_destroy(brk_inbound_t **self_p);
 
 /* Fallbacks of failed deliveries (InboundEvent.fallback_eligible) and wrong-number answers go

@@ -112,6 +112,9 @@
 #define BRK_LIM_DIGIT_TARGET     254   /*   DigitAction.target: E.164 or a SIP URI */
 #define BRK_LIM_SAY_BYTES        1024  /*   DigitAction.say */
 #define BRK_LIM_VOICEMAIL_BYTES  4096  /* VoiceScript.voicemail */
+#define BRK_LIM_GOODBYE_BYTES    1024  /* VoiceScript.goodbye */
+#define BRK_LIM_CALLER_ID        16    /*   VoiceTransfer.caller_id: E.164 */
+#define BRK_LIM_SAY_AS           16    /* a voice template's say_as entries */
 
 /* --- protobuf encoding sizes (upper bounds; arguments are constants) ----------------------- */
 
@@ -191,7 +194,10 @@
     (BRK_PB_LEN(1, BRK_LIM_SPEECH_BYTES) + BRK_PB_LEN(2, BRK_LIM_VOICE_NAME) +                     \
      BRK_PB_LEN(3, BRK_LIM_VOICE_LANGUAGE) +                                                       \
      BRK_LIM_DIGITS * BRK_PB_LEN(4, BRK_LIM_DIGIT_ACTION_BYTES) +                                  \
-     BRK_PB_LEN(5, BRK_LIM_VOICEMAIL_BYTES) + BRK_PB_U32(6))
+     BRK_PB_LEN(5, BRK_LIM_VOICEMAIL_BYTES) + BRK_PB_U32(6) +                                      \
+     BRK_PB_LEN(7, BRK_LIM_GOODBYE_BYTES) + BRK_PB_U32(8) +                                        \
+     BRK_LIM_DIGITS *                                                                              \
+         BRK_PB_LEN(9, BRK_PB_LEN(1, 1) + BRK_PB_LEN(2, BRK_LIM_CALLER_ID) + BRK_PB_U32(3)))
 #define BRK_PB_MAX(a, b) ((a) > (b) ? (a) : (b))
 /* Content{oneof text = 1 | email = 2 | whatsapp = 3 | voice = 4}: the largest of them. */
 #define BRK_LIM_CONTENT_BYTES                                                                      \

@@ -32,9 +32,19 @@
  *         "1": {action: transfer, target: "+5716000000", say: "Le comunicamos..."}
  *         "9": {action: opt-out, say: "No volveremos a llamarle."}
  *                                  # action: transfer (needs target: E.164 or sip:/sips: URI),
- *                                  # repeat, promise, opt-out, hangup; say: optional text
- *       voicemail: "..."           # optional: what an answering machine hears
+ *                                  # repeat, promise, opt-out, hangup, wrong-number; say:
+ *                                  # optional text; transfer only: caller_id (E.164, the
+ *                                  # <Dial> callerId) and timeout_s (5..600, the queue's ring)
+ *       voicemail: "..."           # optional: what an answering machine hears (no variable
+ *                                  # said as an amount or a date: Reg F limited content)
  *       gather_timeout_s: 6        # optional: 1..60 seconds to wait for a digit
+ *       goodbye: "..."             # optional: said when nothing was pressed, then hang up
+ *       no_input_repeats: 1        # optional: 0..3 (default 1) repetitions without a digit
+ *       say_as: {monto: amount, fecha: date, telefono: digits}  # optional: how variables are
+ *                                  # read aloud in the call's TwiML (brk_speech.h)
+ *       retries: 2                 # optional: 0..10 (default 0) calls again after a busy,
+ *       retry_gap_s: 7200          # no-answer, failed or canceled one, each at least 60..604800
+ *                                  # s later (default 7200), through admission (brk_retry.h)
  *
  * Placeholders: {{name}}, name 1..64 of [A-Za-z0-9_], no spaces inside the braces. "{{" that does
  * not open such a placeholder, and "}}" that does not close one, are errors. A template uses at
@@ -83,7 +93,7 @@ _Static_assert(4 * BRK_TPL_SMS_MAX_CHARS <= BRK_LIM_BODY_BYTES &&
                "a channel's limit is past the renderer's bounds (brk_limits.h)");
 
 const char *const brk_tpl__action_names[BRK_TPL_ACT_COUNT] = {"transfer", "repeat", "promise",
-                                                              "opt-out", "hangup"};
+                                                              "opt-out",  "hangup", "wrong-number"};
 
 /* ---------------------------------------------------------------------------------------------
  * Text helpers */
@@ -371,6 +381,11 @@ static const char *const s_tpl_keys[K_COUNT + 1] = {"id",
                                                     "digits",
                                                     "voicemail",
                                                     "gather_timeout_s",
+                                                    "goodbye",
+                                                    "no_input_repeats",
+                                                    "say_as",
+                                                    "retries",
+                                                    "retry_gap_s",
                                                     NULL};
 
 static void s_text_free(brk_tpl_text_t *x) {
@@ -389,6 +404,10 @@ static void s_tpl_free(brk_tpl_t *t) {
     s_text_free(&t->subject);
     s_text_free(&t->html);
     s_text_free(&t->voicemail);
+    s_text_free(&t->goodbye);
+    for (size_t i = 0; i < t->n_say_as; i++) {
+        free(t->say_as[i].name);
+    }
     for (size_t i = 0; i < t->n_wa_body; i++) {
         s_text_free(&t->wa_body[i]);
     }
@@ -400,6 +419,7 @@ static void s_tpl_free(brk_tpl_t *t) {
     }
     for (size_t i = 0; i < t->n_digits; i++) {
         free(t->digits[i].target);
+        free(t->digits[i].caller_id);
         s_text_free(&t->digits[i].say);
     }
     for (size_t i = 0; i < t->n_vars; i++) {
@@ -534,6 +554,7 @@ static int s_template(pg_yaml_t *ld, yaml_node_t *n, brk_tpl_t *t) {
         return -1;
     }
     t->line = n->start_mark.line + 1;
+    t->no_input_repeats = 1;
     if (pg_yaml_require(ld, n, &s[K_ID], "id", "a template") != 0 ||
         pg_yaml_require(ld, n, &s[K_CHANNELS], "channels", "a template") != 0 ||
         pg_yaml_require(ld, n, &s[K_BODY], "body", "a template") != 0) {
@@ -786,6 +807,23 @@ const char *brk_tpl_whatsapp_language(const brk_tpl_t *tpl) {
 
 const char *brk_tpl_voice(const brk_tpl_t *tpl) {
     return tpl->voice;
+}
+
+unsigned brk_tpl_retries(const brk_tpl_t *tpl) {
+    return tpl ? tpl->retries : 0;
+}
+
+unsigned brk_tpl_retry_gap_s(const brk_tpl_t *tpl) {
+    return tpl ? tpl->retry_gap_s : 0;
+}
+
+int brk_tpl_say_as(const brk_tpl_t *tpl, const char *name) {
+    for (size_t i = 0; tpl && name && i < tpl->n_say_as; i++) {
+        if (!strcmp(tpl->say_as[i].name, name)) {
+            return tpl->say_as[i].kind;
+        }
+    }
+    return 0;
 }
 
 size_t brk_tpl_vars(const brk_tpl_t *tpl, const char *const **names) {

@@ -153,4 +153,13 @@ size_t brk_tpl_vars(const brk_tpl_t *tpl, const char *const **names);
 /* The TTS voice of a voice template (e.g. "Polly.Mia"), or NULL when the entry names none. */
 const char *brk_tpl_voice(const brk_tpl_t *tpl);
 
+/* How variable `name` is read aloud by a voice template (its say_as entry): a brk_say_t of
+ * brk_speech.h (BRK_SAY_TEXT = 0 when the template says nothing about it). */
+int brk_tpl_say_as(const brk_tpl_t *tpl, const char *name);
+
+/* A voice template's retry rule for unanswered calls (brk_retry.h): how many more calls (0 =
+ * none) and the least gap in seconds (default 7200). */
+unsigned brk_tpl_retries(const brk_tpl_t *tpl);
+unsigned brk_tpl_retry_gap_s(const brk_tpl_t *tpl);
+
 #endif

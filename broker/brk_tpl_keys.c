@@ -8,6 +8,7 @@
 #include "brk_tpl_keys.h"
 #include "brk_limits.h"
 #include "brk_template.h"
+#include "brk_speech.h"
 #include "brk_validate.h"
 
 #include <stdio.h>
@@ -204,10 +205,82 @@ static int s_target(pg_yaml_t *ld, yaml_node_t *n, char **out) {
     return *out ? 0 : pg_yaml_fail(ld, n, "out of memory");
 }
 
-/* One entry of `digits`: key "1", value {action, target, say}. */
+/* A number of seconds min..max, decimal digits. */
+static int s_seconds(pg_yaml_t *ld, yaml_node_t *n, const char *what, unsigned min, unsigned max,
+                     uint32_t *out) {
+    const char *v = NULL;
+    if (pg_yaml_text(ld, n, what, &v) != 0) {
+        return -1;
+    }
+    size_t len = strlen(v);
+    unsigned long x = len <= 5 && strspn(v, "0123456789") == len ? strtoul(v, NULL, 10) : 0;
+    if (len == 0 || x < min || x > max) {
+        char q[48];
+        return pg_yaml_fail(ld, n, "%s \"%s\" is not a number %u to %u", what,
+                            pg_yaml_quote(q, sizeof q, v), min, max);
+    }
+    *out = (uint32_t)x;
+    return 0;
+}
+
+/* say_as: {variable: amount|date|digits|text}, at most BRK_LIM_SAY_AS entries. */
+static int s_say_as(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *n) {
+    if (pg_yaml_expect(ld, n, YAML_MAPPING_NODE, "say_as") != 0) {
+        return -1;
+    }
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *key = pg_yaml_node(ld, p->key), *val = pg_yaml_node(ld, p->value);
+        const char *k = NULL, *v = NULL;
+        if (!key || !val || pg_yaml_text(ld, key, "a say_as variable", &k) != 0 ||
+            pg_yaml_text(ld, val, "a say_as kind", &v) != 0) {
+            return -1;
+        }
+        int kind = brk_speech_kind(v);
+        if (kind < 0) {
+            char q[48];
+            return pg_yaml_fail(ld, val, "say_as \"%s\" is not amount, date, digits or text",
+                                pg_yaml_quote(q, sizeof q, v));
+        }
+        if (t->n_say_as == BRK_LIM_SAY_AS) {
+            return pg_yaml_fail(ld, key, "more than %d say_as entries", BRK_LIM_SAY_AS);
+        }
+        for (size_t i = 0; i < t->n_say_as; i++) {
+            if (!strcmp(t->say_as[i].name, k)) {
+                return pg_yaml_fail(ld, key, "say_as lists \"%s\" twice", k);
+            }
+        }
+        if (!(t->say_as[t->n_say_as].name = strdup(k))) {
+            return pg_yaml_fail(ld, key, "out of memory");
+        }
+        t->say_as[t->n_say_as++].kind = kind;
+    }
+    return 0;
+}
+
+/* Reg F's limited-content voicemail: no variable read as an amount or a date (a debt detail). */
+static int s_voicemail_limited(pg_yaml_t *ld, const brk_tpl_t *t, yaml_node_t *n) {
+    for (size_t i = 0; i < t->voicemail.n_segs; i++) {
+        int var = t->voicemail.segs[i].var;
+        if (var < 0) {
+            continue;
+        }
+        for (size_t k = 0; k < t->n_say_as; k++) {
+            if (!strcmp(t->say_as[k].name, t->vars[var]) &&
+                (t->say_as[k].kind == BRK_SAY_AMOUNT || t->say_as[k].kind == BRK_SAY_DATE)) {
+                return pg_yaml_fail(ld, n,
+                                    "voicemail uses {{%s}}, an amount or a date: what a machine "
+                                    "records must not mention the debt (Reg F limited content)",
+                                    t->vars[var]);
+            }
+        }
+    }
+    return 0;
+}
+
+/* One entry of `digits`: key "1", value {action, target, say, caller_id, timeout_s}. */
 static int s_digit(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *key, yaml_node_t *val,
                    brk_tpl_digit_t *d) {
-    static const char *const keys[] = {"action", "target", "say", NULL};
+    static const char *const keys[] = {"action", "target", "say", "caller_id", "timeout_s", NULL};
     const char *k = NULL;
     if (pg_yaml_text(ld, key, "a digit", &k) != 0) {
         return -1;
@@ -225,7 +298,7 @@ static int s_digit(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *key, yaml_node_t *v
         }
     }
     d->digit[0] = k[0];
-    pg_yaml_slot_t s[3];
+    pg_yaml_slot_t s[5];
     const char *a = NULL;
     if (pg_yaml_fields(ld, val, "a digit's action", keys, s) != 0 ||
         pg_yaml_require(ld, val, &s[0], "action", "a digit's action") != 0 ||
@@ -240,7 +313,7 @@ static int s_digit(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *key, yaml_node_t *v
         char q[48];
         return pg_yaml_fail(ld, s[0].val,
                             "unknown action \"%s\" (expected transfer, repeat, promise, opt-out, "
-                            "hangup)",
+                            "hangup, wrong-number)",
                             pg_yaml_quote(q, sizeof q, a));
     }
     d->action = (brk_tpl_action_t)act;
@@ -251,6 +324,25 @@ static int s_digit(pg_yaml_t *ld, brk_tpl_t *t, yaml_node_t *key, yaml_node_t *v
         return pg_yaml_fail(ld, s[1].key, "\"target\" is only for action transfer");
     }
     if (s[1].val && s_target(ld, s[1].val, &d->target) != 0) {
+        return -1;
+    }
+    if (d->action != BRK_TPL_ACT_TRANSFER && (s[3].key || s[4].key)) {
+        return pg_yaml_fail(ld, s[3].key ? s[3].key : s[4].key,
+                            "\"caller_id\" and \"timeout_s\" are only for action transfer");
+    }
+    if (s[3].val) {
+        const char *v = NULL;
+        if (pg_yaml_text(ld, s[3].val, "caller_id", &v) != 0) {
+            return -1;
+        }
+        if (v[0] != '+' || brk_val_contact(S_VOICE, v) != NULL || strlen(v) > BRK_LIM_CALLER_ID) {
+            return pg_yaml_fail(ld, s[3].val, "caller_id must be an E.164 number");
+        }
+        if (!(d->caller_id = strdup(v))) {
+            return pg_yaml_fail(ld, s[3].val, "out of memory");
+        }
+    }
+    if (s[4].val && s_seconds(ld, s[4].val, "timeout_s", 5, 600, &d->timeout_s) != 0) {
         return -1;
     }
     if (s[2].val &&
@@ -305,7 +397,12 @@ int brk_tpl__voice_keys(pg_yaml_t *ld, brk_tpl_t *t, pg_yaml_slot_t *s) {
     if (brk_tpl__only_for(ld, t, &s[K_VOICE], "voice", S_VOICE) != 0 ||
         brk_tpl__only_for(ld, t, &s[K_DIGITS], "digits", S_VOICE) != 0 ||
         brk_tpl__only_for(ld, t, &s[K_VOICEMAIL], "voicemail", S_VOICE) != 0 ||
-        brk_tpl__only_for(ld, t, &s[K_GATHER], "gather_timeout_s", S_VOICE) != 0) {
+        brk_tpl__only_for(ld, t, &s[K_GATHER], "gather_timeout_s", S_VOICE) != 0 ||
+        brk_tpl__only_for(ld, t, &s[K_GOODBYE], "goodbye", S_VOICE) != 0 ||
+        brk_tpl__only_for(ld, t, &s[K_NO_INPUT], "no_input_repeats", S_VOICE) != 0 ||
+        brk_tpl__only_for(ld, t, &s[K_SAY_AS], "say_as", S_VOICE) != 0 ||
+        brk_tpl__only_for(ld, t, &s[K_RETRIES], "retries", S_VOICE) != 0 ||
+        brk_tpl__only_for(ld, t, &s[K_RETRY_GAP], "retry_gap_s", S_VOICE) != 0) {
         return -1;
     }
     if (s[K_VOICE].val &&
@@ -325,6 +422,30 @@ int brk_tpl__voice_keys(pg_yaml_t *ld, brk_tpl_t *t, pg_yaml_slot_t *s) {
         return -1;
     }
     if (s[K_GATHER].val && s_gather(ld, s[K_GATHER].val, &t->gather_timeout_s) != 0) {
+        return -1;
+    }
+    if (s[K_GOODBYE].val && (brk_tpl__text(ld, t, s[K_GOODBYE].val, "goodbye", S_ALLOW_NL,
+                                           S_PART_SOURCE_MAX, S_BIT(S_VOICE), &t->goodbye) != 0 ||
+                             brk_tpl__fixed_limit(ld, s[K_GOODBYE].val, "goodbye", &t->goodbye, 0,
+                                                  BRK_LIM_GOODBYE_BYTES) != 0)) {
+        return -1;
+    }
+    if (s[K_NO_INPUT].val &&
+        s_seconds(ld, s[K_NO_INPUT].val, "no_input_repeats", 0, 3, &t->no_input_repeats) != 0) {
+        return -1;
+    }
+    if (s[K_SAY_AS].val && s_say_as(ld, t, s[K_SAY_AS].val) != 0) {
+        return -1;
+    }
+    t->retry_gap_s = 7200;
+    if (s[K_RETRIES].val && s_seconds(ld, s[K_RETRIES].val, "retries", 0, 10, &t->retries) != 0) {
+        return -1;
+    }
+    if (s[K_RETRY_GAP].val &&
+        s_seconds(ld, s[K_RETRY_GAP].val, "retry_gap_s", 60, 604800, &t->retry_gap_s) != 0) {
+        return -1;
+    }
+    if (s[K_VOICEMAIL].val && s_voicemail_limited(ld, t, s[K_VOICEMAIL].val) != 0) {
         return -1;
     }
     return 0;

@@ -28,6 +28,11 @@ enum {
     K_DIGITS,
     K_VOICEMAIL,
     K_GATHER,
+    K_GOODBYE,
+    K_NO_INPUT,
+    K_SAY_AS,
+    K_RETRIES,
+    K_RETRY_GAP,
     K_COUNT
 };
 

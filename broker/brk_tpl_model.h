@@ -47,6 +47,7 @@ typedef enum {
     BRK_TPL_ACT_PROMISE,
     BRK_TPL_ACT_OPT_OUT,
     BRK_TPL_ACT_HANGUP,
+    BRK_TPL_ACT_WRONG_NUMBER,
     BRK_TPL_ACT_COUNT
 } brk_tpl_action_t;
 
@@ -55,7 +56,15 @@ typedef struct {
     brk_tpl_action_t action;
     char *target;       /* transfer: E.164 or SIP URI; otherwise NULL */
     brk_tpl_text_t say; /* text NULL: none */
+    char *caller_id;    /* transfer: the <Dial> callerId (E.164); NULL = the call's own */
+    uint32_t timeout_s; /* transfer: seconds the queue rings; 0 = Twilio's default */
 } brk_tpl_digit_t;
+
+/* How a variable is read aloud (say_as: {monto: amount}); brk_speech.h's kinds. */
+typedef struct {
+    char *name;
+    int kind; /* brk_say_t */
+} brk_tpl_say_as_t;
 
 struct brk_tpl {
     char *id;
@@ -80,6 +89,12 @@ struct brk_tpl {
     size_t n_digits;
     brk_tpl_text_t voicemail; /* text NULL: none */
     uint32_t gather_timeout_s;
+    brk_tpl_text_t goodbye;    /* text NULL: none */
+    uint32_t no_input_repeats; /* default 1 */
+    brk_tpl_say_as_t say_as[BRK_LIM_SAY_AS];
+    size_t n_say_as;
+    uint32_t retries;     /* calls again after an unanswered one (brk_retry.h); 0 = none */
+    uint32_t retry_gap_s; /* at least this long after the failure */
     /* variables of all texts; var_channels[i]: the channels whose content uses vars[i] */
     char *vars[BRK_TPL_MAX_VARS];
     uint32_t var_channels[BRK_TPL_MAX_VARS];

@@ -37,6 +37,8 @@ typedef struct {
             Pregon__VoiceScript msg;
             Pregon__DigitAction act[BRK_LIM_DIGITS];
             Pregon__DigitAction *actp[BRK_LIM_DIGITS];
+            Pregon__VoiceTransfer tr[BRK_LIM_DIGITS];
+            Pregon__VoiceTransfer *trp[BRK_LIM_DIGITS];
         } voice;
     } u;
 } s_box_t;
@@ -197,6 +199,7 @@ static const s_lim_t s_lim_speech = {BRK_TPL_VOICE_MAX_BYTES, 0, "template-too-l
 static const s_lim_t s_lim_say = {BRK_TPL_SAY_MAX_BYTES, 0, "template-say-too-long"};
 static const s_lim_t s_lim_voicemail = {BRK_TPL_VOICEMAIL_MAX_BYTES, 0,
                                         "template-voicemail-too-long"};
+static const s_lim_t s_lim_goodbye = {BRK_LIM_GOODBYE_BYTES, 0, "template-say-too-long"};
 
 /* ---------------------------------------------------------------------------------------------
  * One builder per kind of content. Each fills box b (real or a probe while measuring) and
@@ -274,6 +277,25 @@ static size_t s_build_voice(const brk_tpl_t *t, const s_vals_t *v, s_box_t *b, s
         s->voicemail = s_put(o, &t->voicemail, v, 0, &s_lim_voicemail);
     }
     s->gather_timeout_s = t->gather_timeout_s;
+    if (t->goodbye.text) {
+        s->goodbye = s_put(o, &t->goodbye, v, 0, &s_lim_goodbye);
+    }
+    s->no_input_repeats = t->no_input_repeats;
+    size_t n_tr = 0;
+    for (size_t i = 0; i < t->n_digits; i++) {
+        const brk_tpl_digit_t *d = &t->digits[i];
+        if (d->action != BRK_TPL_ACT_TRANSFER || (!d->caller_id && !d->timeout_s)) {
+            continue;
+        }
+        Pregon__VoiceTransfer *x = &b->u.voice.tr[n_tr];
+        *x = (Pregon__VoiceTransfer)PREGON__VOICE_TRANSFER__INIT;
+        x->digit = s_put_str(o, d->digit);
+        x->caller_id = s_put_str(o, d->caller_id);
+        x->timeout_s = d->timeout_s;
+        b->u.voice.trp[n_tr++] = x;
+    }
+    s->n_transfers = n_tr;
+    s->transfers = b->u.voice.trp;
     b->content.body_case = PREGON__CONTENT__BODY_VOICE;
     b->content.voice = s;
     return offsetof(s_box_t, u) + sizeof b->u.voice;

@@ -326,6 +326,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
         brk_front_set_reports(p->front, p->reports);
     p->index = brk_index_new(p->redis, p->keys, cfg);
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
+    if (p->inbound)
+        brk_inbound_set_rules(p->inbound, rules);
     p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
     p->fallback = brk_fallback_new(cfg, p->redis, p->keys, rules, p->events, n);
     if (p->fallback && p->inbound && p->reports) {
@@ -333,6 +335,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
         brk_reports_set_failed(p->reports, brk_fallback_on_failed, p->fallback);
         brk_fallback_set_reports(p->fallback, p->reports);
     }
+    if (p->hooks)
+        brk_hooks_set_scripts(p->hooks, p->redis, p->keys, rules);
     if (p->index && p->inbound && p->reports) {
         brk_index_set_early(p->index, brk_inbound_early, p->inbound);
         brk_reports_set_index(p->reports, p->index);

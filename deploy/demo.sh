@@ -427,5 +427,116 @@ curl -s "$mhooks/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { pri
 for p in "${m_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${m_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 # ---- END messenger ----
+# ---- BEGIN voice ----
+# The voice blaster: pregon-voice places the calls on Twilio (the sandbox's Twilio Calls plays the
+# debtors and fetches each call's TwiML from pregon-hooks, which serves the IVR). Some press 1 and
+# are transferred to the negotiators, some 2 (support), some 9 (no more calls), answering machines
+# hear the voicemail variant. A pregond of its own (Redis prefix pgv, the same CURVE keys) runs
+# with its clock on Wednesday 2027-03-10 11:00 in Bogotá and New York (test.clock_offset_s), so
+# the calls fall inside both countries' calling hours whenever the demo is run.
+echo
+echo "== voice: a campaign of calls over CO and US debtors (pregond's clock: 2027-03-10 16:00 UTC)"
+cmake --build build-demo -j"$(nproc)" --target pregon-voice >/dev/null
+$B/broker/pregonctl keys new voice --role worker --channels voice --dir "$dir/own" >/dev/null
+mkdir -p "$dir/vkeys"
+cp "$dir/own/campaigns.pub" "$dir/own/hooks.pub" "$dir/own/voice.pub" "$dir/vkeys/"
+cat >"$dir/pregon-voice.yaml" <<YAML
+redis: {socket: "$dir/redis.sock", prefix: pgv}
+sockets: {frontend: "ipc://$dir/vfront", backend: "ipc://$dir/vback", events: "", hooks: "ipc://$dir/vhooks"}
+security: {curve: 1, secret_key_file: own/pregond.key, keys: vkeys}
+policies: $root/deploy/policies
+templates: $root/deploy/templates.yaml
+channels: voice
+test: {clock_offset_s: $(( $(date -u -d 2027-03-10T16:00:00Z +%s) - $(date -u +%s) ))}
+YAML
+$B/broker/pregond --config "$dir/pregon-voice.yaml" 2>"$dir/pregond-voice.log" & pids+=($!)
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/url.key"; chmod 600 "$dir/url.key"
+$B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$dir/vhooks" $(keys hooks) \
+  --voice-url-key-file "$dir/url.key" 2>"$dir/hooks-voice.log" & pids+=($!)
+wait_for 10 grep -qs "serving: http" "$dir/hooks-voice.log"
+vhooks=$(grep -m1 "serving: http" "$dir/hooks-voice.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+wait_for 10 sh -c "curl -sf '$vhooks/healthz' >/dev/null"
+# the debtors, by number: what each does when the call comes; a simulated second lasts 20 ms
+curl -s "$sb/_sandbox/twilio-calls/config" -d '{"time_scale": 0.02}' >/dev/null
+curl -s "$sb/_sandbox/twilio-calls/callees" -d '[
+  {"number": "+573001000001", "answer": "human", "press": "1", "transfer": "answered", "talk_s": 90},
+  {"number": "+573001000002", "answer": "human", "press": "2", "transfer": "answered", "talk_s": 40},
+  {"number": "+573001000003", "answer": "human", "press": "9"},
+  {"number": "+573001000004", "answer": "machine", "greeting_s": 6},
+  {"number": "+573001000005", "answer": "no-answer"},
+  {"number": "+12125550001", "answer": "human", "press": "1", "transfer": "answered", "talk_s": 120},
+  {"number": "+12125550002", "answer": "human", "press": "2", "transfer": "answered", "talk_s": 30},
+  {"number": "+13055550003", "answer": "human", "press": "9"},
+  {"number": "+13055550004", "answer": "machine", "greeting_s": 5},
+  {"number": "+12125550005", "answer": "busy"}]' >/dev/null
+cat >"$dir/pools.yaml" <<'YAML'
+pools:
+  - tenant: acme-cobranzas
+    daily_cap: 500
+    machine_detection: DetectMessageEnd
+    numbers:
+      - {number: "+5716010001", area: "+57"}
+      - {number: "+5746010002", area: "+57"}
+      - {number: "+12125550100", area: "+1212"}
+      - {number: "+13055550100", area: "+1305"}
+YAML
+PREGON_VOICE_URL_KEY=$(cat "$dir/url.key") $B/channels/voice/pregon-voice --broker "ipc://$dir/vback" \
+  --base-url "$sb" --hooks-url "$vhooks" --pools "$dir/pools.yaml" --from +15005550006 \
+  $(keys voice) --worker-id demo-voice --journal "$dir/voice.journal" --concurrency 20 --rate 5 \
+  --ring-timeout-s 20 --max-call-s 300 --line-slack-s 5 2>"$dir/voice.log" & pids+=($!)
+wait_for 10 grep -q "joined on voice" "$dir/pregond-voice.log"
+python3 - "$dir/voice.jsonl" <<'PY'
+import json, sys
+people = [("co-1", "+573001000001", "Camila"), ("co-2", "+573001000002", "Andrés"),
+          ("co-3", "+573001000003", "Lucía"), ("co-4", "+573001000004", "Jorge"),
+          ("co-5", "+573001000005", "Sofía"), ("us-1", "+12125550001", "Ana"),
+          ("us-2", "+12125550002", "Luis"), ("us-3", "+13055550003", "María"),
+          ("us-4", "+13055550004", "José"), ("us-5", "+12125550005", "Elena")]
+with open(sys.argv[1], "w") as f:
+    for i, (d, c, name) in enumerate(people):
+        co = d.startswith("co")
+        f.write(json.dumps({"job_id": "voz-%d" % i, "tenant": "acme-cobranzas", "campaign": "voz-marzo",
+            "debtor_id": d, "debt_id": "deuda-" + d, "channel": "voice", "contact": c,
+            "template_id": "cobranza_voz", "jurisdiction": "CO" if co else "US",
+            "time_zone": "America/Bogota" if co else "America/New_York",
+            "variables": {"acreedor": "Banco Acme", "nombre": name,
+                          "monto": "$1.250.000" if co else "$1,250", "fecha": "30/03",
+                          "telefono": "6015551234" if co else "8005551234"}}) + "\n")
+PY
+$B/broker/pregonctl submit --endpoint "ipc://$dir/vfront" $(keys campaigns) "$dir/voice.jsonl" | sed 's/^/  /' || true
+curl -s "$sb/_sandbox/twilio-calls/wait?finished=10&timeout_ms=60000" >/dev/null
+# the outcomes reach pregond through pregon-hooks: until it holds nothing
+wait_for 20 bash -c "[ \"\$(curl -s $vhooks/metrics | awk '\$1 == \"pregon_hooks_in_flight\" {print \$2}')\" = 0 ]" || true
+$B/broker/pregonctl redis audit --prefix pgv --redis-socket "$dir/redis.sock" >"$dir/voice-audit.jsonl"
+curl -s "$sb/_sandbox/twilio-calls/calls" >"$dir/calls.json"
+python3 - "$dir/calls.json" "$dir/voice-audit.jsonl" <<'PY'
+import json, sys
+calls = json.load(open(sys.argv[1]))["calls"]
+audit = [json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")]
+print("  %-5s %-14s %-13s %-17s %-6s %-40s %s" % ("who", "to", "caller id", "answered by", "keyed",
+                                                  "transfer", "in pregond"))
+for c in calls:
+    job = next((r["job"] for r in audit if r.get("pid") == c["sid"]), None)
+    steps = [r["to"] for r in audit if r.get("job") == job and r["to"] not in ("ACCEPTED", "DISPATCHED")]
+    debtor = next((r["debtor"] for r in audit if r.get("job") == job and r.get("debtor")), "?")
+    keyed = ",".join(d for d in c["digits"] if d) or "-"
+    print("  %-5s %-14s %-13s %-17s %-6s %-40s %s" % (debtor, c["to"], c["from"], c["answered_by"] or c["status"],
+          keyed, (c["transfer"] or "-") + (" (%s)" % c["dial_status"] if c["transfer"] else ""),
+          " ".join(steps)))
+m = next(c for c in calls if c["to"] == "+573001000004")
+print("  the answering machine of co-4 heard only: %s" % " ".join(m["said"]))
+h = next(c for c in calls if c["to"] == "+573001000001")
+print("  co-1 heard: %s" % h["said"][0][:150] + "...")
+PY
+echo "  suppressed for voice after pressing 9:"
+$B/broker/pregonctl suppress list --prefix pgv --redis-socket "$dir/redis.sock" 2>/dev/null | sed 's/^/    /' || true
+echo "  us-1 was transferred to an agent (a conversation): the next call about that debt"
+python3 -c 'import json; print(json.dumps({"job_id": "voz-again", "tenant": "acme-cobranzas",
+  "campaign": "voz-marzo", "debtor_id": "us-1", "debt_id": "deuda-us-1", "channel": "voice",
+  "contact": "+12125550001", "template_id": "cobranza_voz", "jurisdiction": "US",
+  "time_zone": "America/New_York", "variables": {"acreedor": "Banco Acme", "nombre": "Ana",
+  "monto": "$1,250", "fecha": "30/03", "telefono": "8005551234"}}))' |
+  $B/broker/pregonctl submit --endpoint "ipc://$dir/vfront" $(keys campaigns) --json - 2>/dev/null | sed 's/^/    /'
+# ---- END voice ----
 echo
 echo "== stopping what the demo started"

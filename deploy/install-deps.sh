@@ -14,6 +14,8 @@ PKGS+=(libncurses-dev tmux)
 if command -v clang-14 >/dev/null; then PKGS+=(libclang-rt-14-dev); fi
 # pregon-api's OpenAPI conformance test (tests/integration/api) and the Python client's install
 PKGS+=(python3-jsonschema python3-pip python3-setuptools)
+# pregon-sandbox's Twilio Calls reads TwiML with libxml2; pregon-hooks writes it with it.
+PKGS+=(libxml2-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

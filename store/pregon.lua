@@ -586,12 +586,14 @@ local function report(keys, args)
         local to = T[label].to
         if label == 'SENT' then
           redis.call('HSET', jk, 's', to, 'pid', pid)
-          if not keep_p then redis.call('HDEL', jk, 'p') end
+          -- kept: for a fallback (keep_p), or a voice call's TwiML while it lasts (ScriptRequest)
+          if not keep_p and ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'DELIVERED' then
           hist_flag(hk, ref, HIST_DELIVERED)
           redis.call('HSET', jk, 's', to)
-          if not keep_p then redis.call('HDEL', jk, 'p') end
+          -- kept: for a fallback (keep_p), or a voice call's TwiML while it lasts (ScriptRequest)
+          if not keep_p and ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'FAILED' or label == 'UNKNOWN' then
           if label == 'FAILED' then hist_flag(hk, ref, HIST_FAILED) end

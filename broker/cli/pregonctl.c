@@ -15,6 +15,7 @@
 #include "pc_ops.h"
 #include "pc_status.h"
 #include "pc_suppress.h"
+#include "pc_voice.h"
 #include "pg_log.h"
 
 typedef struct {
@@ -37,6 +38,7 @@ static const s_command_t s_commands[] = {
      "what pregond does now: rates, backlog, sunrise wave, pauses, rules"},
     {"top", pc_status_main, "the same, live in the terminal (ncurses), every second"},
     {"jobs", pc_ops_main, "jobs show (state and history) and jobs cancel (by job or campaign)"},
+    {"voice", pc_voice_main, "voice caller ids: list the pools, retire or restore a number"},
 };
 
 static void s_usage(FILE *to) {

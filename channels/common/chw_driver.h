@@ -66,6 +66,13 @@ typedef struct {
      * Jobs with one key share the worker's rate and burst; different keys never wait for each
      * other. NULL = chw_shape_key_sender. */
     const char *(*shape_key)(void *ctx, const Pregon__Dispatch *dispatch, char *buf, size_t len);
+    /* Called once at the job's exit, before release, with its final result (never for a
+     * hand-back): how many ms the job's slot stays taken after its report (a voice call holds
+     * a line until it ends, long after Calls.json answered). While held, the slot is neither
+     * offered as credit nor counted as a job in flight (a stop does not wait for it). 0 = free
+     * at once. NULL = never hold. */
+    int64_t (*hold_ms)(void *ctx, void *job_state, const Pregon__Dispatch *dispatch,
+                       const chw_result_t *result);
     void *ctx;
     /* Optional second level of shaping: the group `dispatch`'s shaping key belongs to, written
      * as shape_key writes its key (WhatsApp: the business phone number, whose throughput is

@@ -32,14 +32,50 @@ void chw__release(chw_worker_t *self, chw__slot_t *slot, const chw_result_t *r) 
 int chw__finish(chw_worker_t *self, chw__slot_t *slot, const chw_result_t *r, int64_t retry_at_ms,
                 bool handed_back, int64_t now) {
     int rc = chw__report(self, slot->dispatch, r, retry_at_ms, handed_back, now);
+    int64_t hold = !handed_back && self->driver.hold_ms && slot->dispatch
+                       ? self->driver.hold_ms(self->driver.ctx, slot->job_state, slot->dispatch, r)
+                       : 0;
     chw__release(self, slot, r);
     pregon__broker_to_worker__free_unpacked(slot->msg, NULL);
     slot->msg = NULL;
     slot->dispatch = NULL;
     slot->body_len = 0;
+    if (hold > 0) {
+        slot->held_until = now + hold;
+        self->held_count++;
+        if (self->next_held_end < 0 || slot->held_until < self->next_held_end)
+            self->next_held_end = slot->held_until;
+        return rc;
+    }
     self->free_stack[self->free_count++] = (int)(slot - self->slots);
     self->pending_credit++;
     return rc;
+}
+
+/* Frees the held slots whose time is up (credit again); once per loop turn. A linear scan,
+ * only when the earliest end has come: holds last seconds to minutes, turns are far more. */
+void chw__free_held(chw_worker_t *self, int64_t now) {
+    if (!self->held_count || self->next_held_end < 0 || now < self->next_held_end)
+        return;
+    int64_t next = -1;
+    for (uint32_t i = 0; i < self->cfg.concurrency; i++) {
+        chw__slot_t *slot = &self->slots[i];
+        if (!slot->held_until)
+            continue;
+        if (slot->held_until <= now) {
+            slot->held_until = 0;
+            self->held_count--;
+            self->free_stack[self->free_count++] = (int)i;
+            self->pending_credit++;
+        } else if (next < 0 || slot->held_until < next) {
+            next = slot->held_until;
+        }
+    }
+    self->next_held_end = next;
+}
+
+uint32_t chw__jobs_held(const chw_worker_t *self) {
+    return self->cfg.concurrency - self->free_count - self->held_count;
 }
 
 /* Hands every job still waiting for a token back to the broker, untried. */

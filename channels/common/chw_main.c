@@ -654,6 +654,11 @@ static int s_run(const chw_program_t *p, s_settings_t *s, const chw_driver_t *dr
         if (s->log_level >= S_LOG_INFO)
             pg_log("ops: /metrics, /healthz and /readyz on port %u", chw_ops_port(ops));
     }
+    if (p->queue_s > 0 && cfg->rate_per_sender > 0) {
+        double q = p->queue_s * cfg->rate_per_sender;
+        uint32_t conc = cfg->concurrency ? cfg->concurrency : 64;
+        cfg->sender_queue_max = q < 4 ? 4 : (q > conc ? conc : (uint32_t)q);
+    }
     chw_worker_t *worker = chw_worker_new(cfg, driver, &err);
     if (!worker) {
         chw_ops_destroy(&ops);

@@ -73,6 +73,10 @@ typedef struct {
     const chw_option_t *options; /* the driver's options, ending with {NULL}; may be NULL */
     double rate, burst;          /* default shaping per key (driver.shape_key): messages/s (0 =
                                     unlimited) and burst (0 = max(1, rate)); --rate and --burst win */
+    double queue_s;              /* a shaping key's FIFO holds this many seconds of its rate
+                                    (at least 4, at most --concurrency); 0 = the runtime's
+                                    default (2 x burst): a driver whose jobs all share one key
+                                    (voice: the account's calls per second) wants several */
     /* Builds the driver from its options (every required one has a value). Returns 0 with
      * *driver filled (driver->ctx is the driver's state), or -1 with a one-line reason in err
      * (never a secret): chw_main then exits CHW_EXIT_CONFIG. */

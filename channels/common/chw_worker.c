@@ -187,6 +187,7 @@ chw_worker_t *chw_worker_new(const chw_config_t *config, const chw_driver_t *dri
         self->free_stack[i] = (int)(c->concurrency - 1 - i);
     }
     self->free_count = c->concurrency;
+    self->next_held_end = -1;
 
     *err = CHW_ERR_CURL;
     if (curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, chw__socket_cb) != CURLM_OK ||
@@ -267,7 +268,8 @@ void chw_worker_destroy(chw_worker_t **self_p) {
 
 void chw_worker_counters(const chw_worker_t *self, chw_counters_t *out) {
     *out = self->counters;
-    out->in_flight = self->cfg.concurrency - self->free_count;
+    out->in_flight = chw__jobs_held(self);
+    out->held = self->held_count;
     out->queued = chw_shaper_queued(self->shaper);
 }
 
@@ -302,7 +304,7 @@ static int s_begin_stop(chw_worker_t *self, int64_t now) {
     self->drain_deadline = now + self->cfg.drain_timeout_ms;
     self->leave_sent_ms = now;
     self->ack_deadline = now + 3 * (int64_t)self->cfg.heartbeat_ms;
-    uint32_t held = self->cfg.concurrency - self->free_count;
+    uint32_t held = chw__jobs_held(self);
     size_t queued = chw_shaper_queued(self->shaper);
     int rc = chw__send_leaving(self, false, now);
     int frc = chw__hand_back_queued(self, CHW__STOP_REASON, now);
@@ -335,13 +337,13 @@ static int s_stop_step(chw_worker_t *self, int64_t now, bool *done) {
             rc = s_rc_;                                                                            \
     } while (0)
     *done = false;
-    if (self->free_count != self->cfg.concurrency && now >= self->drain_deadline) {
+    if (chw__jobs_held(self) && now >= self->drain_deadline) {
         S_KEEP(chw__abort_running(self, now));
         S_KEEP(chw__hand_back_queued(self, CHW__STOP_REASON,
                                      now)); /* none expected: belt and braces */
         S_KEEP(chw__flush_unsent(self, now));
     }
-    bool held = self->free_count != self->cfg.concurrency;
+    bool held = chw__jobs_held(self) != 0;
     if (!held && !self->left && (self->leave_acked || now >= self->ack_deadline)) {
         if (!self->leave_acked)
             chw__event(self, CHW_EV_LEAVE_UNACKED, NULL, NULL,
@@ -374,9 +376,11 @@ static int s_poll_timeout(chw_worker_t *self, int64_t now) {
         wait = s_min_wait(wait, self->curl_timer_at - now);
     if (!self->halted && !self->stopping)
         wait = s_min_wait(wait, chw_shaper_wake_ms(self->shaper, now));
+    if (self->held_count && self->next_held_end >= 0)
+        wait = s_min_wait(wait, self->next_held_end - now);
     if (self->stopping) {
         /* Each deadline counts only while it can still change something (no busy loop). */
-        if (self->free_count != self->cfg.concurrency)
+        if (chw__jobs_held(self))
             wait = s_min_wait(wait, self->drain_deadline - now);
         if (!self->left && !self->leave_acked && self->ack_deadline > now)
             wait = s_min_wait(wait, self->ack_deadline - now);
@@ -441,6 +445,7 @@ static int s_turn(chw_worker_t *self, int nready) {
     if (self->curl_timer_at >= 0 && self->curl_timer_at <= now)
         S_KEEP(s_curl_timeout(self));
     S_KEEP(chw__collect(self, now));
+    chw__free_held(self, now);
 
     bool started = false;
     if (!self->halted && !self->stopping) {

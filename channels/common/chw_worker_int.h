@@ -32,6 +32,8 @@ typedef struct {
     CURL *easy;
     void *job_state; /* the driver's (chw_driver_t.prepare), released in chw__finish */
     bool running;
+    int64_t held_until; /* monotonic ms: after its report the slot stays taken (driver.hold_ms)
+                           until then; 0 = not held */
     char *body;
     size_t body_len, body_cap;
     char errbuf[CURL_ERROR_SIZE];
@@ -62,6 +64,8 @@ struct chw_worker {
     chw__slot_t *slots;
     int *free_stack;
     uint32_t free_count;
+    uint32_t held_count;   /* slots taken by driver.hold_ms after their job's report */
+    int64_t next_held_end; /* monotonic ms: the earliest held_until; -1 = none */
     chw_shaper_t *shaper;
 
     int epfd;          /* epoll over curl's sockets and zmq_fd */
@@ -147,6 +151,9 @@ int chw__collect(chw_worker_t *self, int64_t now);
 void chw__fd_forget(chw_worker_t *self, uint8_t *state, int fd);
 int chw__finish(chw_worker_t *self, chw__slot_t *slot, const chw_result_t *r, int64_t retry_at_ms,
                 bool handed_back, int64_t now);
+void chw__free_held(chw_worker_t *self, int64_t now);
+/* Jobs held (queued or running), without the slots driver.hold_ms keeps after a report. */
+uint32_t chw__jobs_held(const chw_worker_t *self);
 int chw__halt(chw_worker_t *self, const char *reason, int64_t now);
 int chw__hand_back_queued(chw_worker_t *self, const char *why, int64_t now);
 void chw__release(chw_worker_t *self, chw__slot_t *slot, const chw_result_t *r);

@@ -32,6 +32,8 @@ typedef struct {
      * MESSENGER_APP_SECRET, MESSENGER_VERIFY_TOKEN */
     char messenger_secret[512];
     char messenger_verify[512];
+    char voice_url_key[512]; /* voice.url_key_file: the key of pregon-voice's call URLs
+                              * (pg_callsig); "" = the voice module is off */
 } hk_config_t;
 
 /* Fills cfg with the defaults. */

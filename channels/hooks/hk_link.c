@@ -34,8 +34,11 @@ struct hk_hold {
     hk_event_t *events;
     size_t n_events;
     pg_http_waker_t *waker;
-    int64_t deadline; /* monotonic ms, set by submit */
-    hk_hold_t *next;  /* in the submit queue */
+    int64_t deadline;                                /* monotonic ms, set by submit */
+    char *script_tenant, *script_job, *script_lease; /* a ScriptRequest hold: all set */
+    uint8_t *script_reply; /* the packed ScriptReply, written before the hold is decided */
+    size_t script_reply_len;
+    hk_hold_t *next; /* in the submit queue */
     /* link thread only */
     size_t unresolved; /* events not yet acked, expired or failed */
 };
@@ -105,6 +108,30 @@ hk_hold_t *hk_hold_new(hk_result_t *res, int route, pg_http_waker_t **waker) {
     return h;
 }
 
+hk_hold_t *hk_hold_new_script(hk_result_t *res, int route, pg_http_waker_t **waker) {
+    hk_hold_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    atomic_init(&h->refs, 1);
+    atomic_init(&h->state, HK_HOLD_WAITING);
+    h->route = route;
+    h->n_events = 1; /* the request, in flight until its reply */
+    h->script_tenant = res->script_tenant;
+    h->script_job = res->script_job;
+    h->script_lease = res->script_lease;
+    res->script_tenant = res->script_job = res->script_lease = NULL;
+    h->waker = *waker;
+    *waker = NULL;
+    return h;
+}
+
+const uint8_t *hk_hold_script(const hk_hold_t *hold, size_t *len) {
+    if (hk_hold_state(hold, NULL) != HK_HOLD_ACKED || !hold->script_reply)
+        return NULL;
+    *len = hold->script_reply_len;
+    return hold->script_reply;
+}
+
 hk_hold_state_t hk_hold_state(const hk_hold_t *hold, hk_unavail_kind_t *why) {
     int st = atomic_load_explicit(&((hk_hold_t *)hold)->state, memory_order_acquire);
     if (st == HK_HOLD_FAILED && why)
@@ -119,9 +146,13 @@ void hk_hold_release(hk_hold_t **hold_p) {
     *hold_p = NULL;
     if (atomic_fetch_sub(&h->refs, 1) != 1)
         return;
-    for (size_t i = 0; i < h->n_events; i++)
+    for (size_t i = 0; h->events && i < h->n_events; i++)
         hk_event_release(&h->events[i]);
     free(h->events);
+    free(h->script_tenant);
+    free(h->script_job);
+    free(h->script_lease);
+    free(h->script_reply);
     pg_http_waker_release(&h->waker);
     free(h);
 }
@@ -292,6 +323,19 @@ static int s_send_event(hk_link_t *self, const hk_event_t *ev, uint64_t seq, int
     return s_send(self, &msg, now);
 }
 
+/* Sends h's ScriptRequest as seq. */
+static int s_send_script(hk_link_t *self, const hk_hold_t *h, uint64_t seq, int64_t now) {
+    Pregon__ScriptRequest rq = PREGON__SCRIPT_REQUEST__INIT;
+    rq.seq = seq;
+    rq.tenant = h->script_tenant;
+    rq.job_id = h->script_job;
+    rq.lease_id = h->script_lease;
+    Pregon__HooksToBroker msg = PREGON__HOOKS_TO_BROKER__INIT;
+    msg.msg_case = PREGON__HOOKS_TO_BROKER__MSG_SCRIPT_REQUEST;
+    msg.script_request = &rq;
+    return s_send(self, &msg, now);
+}
+
 /* --- the loop ------------------------------------------------------------------------------ */
 
 hk_link_t *hk_link_new(void *zctx, const hk_link_config_t *cfg, char *err, size_t errlen) {
@@ -407,7 +451,8 @@ static int s_send_queued(hk_link_t *self, int64_t now) {
                 s_fail(self, h, HK_UNAVAIL_SEND_FAILED);
                 continue;
             }
-            int rc = s_send_event(self, &h->events[i], seq, now);
+            int rc = h->script_tenant ? s_send_script(self, h, seq, now)
+                                      : s_send_event(self, &h->events[i], seq, now);
             if (rc < 0)
                 return -1;
             if (rc == 0) {
@@ -440,6 +485,29 @@ static void s_on_ack(hk_link_t *self, const Pregon__InboundAck *ack) {
     s_ring_trim(self);
 }
 
+/* A ScriptReply: kept packed in its hold, which is then acked (the request reads it). */
+static void s_on_script(hk_link_t *self, const Pregon__ScriptReply *reply) {
+    if (reply->seq < self->base_seq || reply->seq >= self->next_seq ||
+        !s_entry(self, reply->seq)->hold || !s_entry(self, reply->seq)->hold->script_tenant) {
+        hk_metrics_ack(self->cfg.metrics, HK_ACK_LATE);
+        return;
+    }
+    s_entry_t *e = s_entry(self, reply->seq);
+    hk_hold_t *h = e->hold;
+    e->hold = NULL;
+    size_t len = pregon__script_reply__get_packed_size(reply);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) {
+        s_fail(self, h, HK_UNAVAIL_SEND_FAILED);
+    } else {
+        pregon__script_reply__pack(reply, buf);
+        h->script_reply = buf;
+        h->script_reply_len = len;
+        s_one_done(self, h);
+    }
+    s_ring_trim(self);
+}
+
 static int s_recv_all(hk_link_t *self, int64_t now) {
     for (;;) {
         zmq_msg_t frame;
@@ -468,6 +536,8 @@ static int s_recv_all(hk_link_t *self, int64_t now) {
         }
         if (msg->msg_case == PREGON__BROKER_TO_HOOKS__MSG_ACK && msg->ack)
             s_on_ack(self, msg->ack);
+        else if (msg->msg_case == PREGON__BROKER_TO_HOOKS__MSG_SCRIPT && msg->script)
+            s_on_script(self, msg->script);
         pregon__broker_to_hooks__free_unpacked(msg, NULL);
     }
 }

@@ -44,6 +44,14 @@ typedef enum {
  * owns one reference. */
 hk_hold_t *hk_hold_new(hk_result_t *res, int route, pg_http_waker_t **waker);
 
+/* A hold for a ScriptRequest instead of events: takes res's script_* strings (nulled) and
+ * *waker. It counts as one event in flight; acked once the ScriptReply came (its bytes then
+ * through hk_hold_script). NULL when out of memory (nothing taken). */
+hk_hold_t *hk_hold_new_script(hk_result_t *res, int route, pg_http_waker_t **waker);
+
+/* The packed ScriptReply of an acked script hold (borrowed from the hold), NULL otherwise. */
+const uint8_t *hk_hold_script(const hk_hold_t *hold, size_t *len);
+
 /* The hold's state (any thread); when failed, *why (may be NULL) gets the reason. */
 hk_hold_state_t hk_hold_state(const hk_hold_t *hold, hk_unavail_kind_t *why);
 

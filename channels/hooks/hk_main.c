@@ -14,6 +14,8 @@
 #include "hk_server.h"
 #include "hk_twilio_sms.h"
 #include "hk_whatsapp.h"
+#include "hk_twilio_voice.h"
+#include "pg_secret.h"
 #include "pg_log.h"
 #include "pg_secret.h"
 
@@ -42,6 +44,8 @@ static void s_usage(FILE *out) {
             "  --max-in-flight N          broker.max_in_flight\n"
             "  --key-file FILE            broker.key_file: this process's CURVE key (NAME.key)\n"
             "  --broker-key-file FILE     broker.broker_key_file: pregond's public key (.pub)\n"
+            "  --voice-url-key-file FILE  voice.url_key_file: pregon-voice's call URL key (the\n"
+            "                             voice module /twilio/voice/ is on with it)\n"
             "  --help\n");
 }
 
@@ -58,6 +62,7 @@ static const struct option s_options[] = {
     {"max-in-flight", required_argument, NULL, 'f'},
     {"key-file", required_argument, NULL, 'k'},
     {"broker-key-file", required_argument, NULL, 'K'},
+    {"voice-url-key-file", required_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'H'},
     {NULL, 0, NULL, 0},
 };
@@ -86,6 +91,8 @@ static const char *s_key_of(int opt) {
             return "broker.key_file";
         case 'K':
             return "broker.broker_key_file";
+        case 'V':
+            return "voice.url_key_file";
         default:
             return NULL;
     }
@@ -235,6 +242,7 @@ typedef struct {
     hk_module_t twilio_sms;
     hk_module_t whatsapp;
     hk_module_t messenger;
+    hk_module_t twilio_voice; /* ctx NULL: off (no voice.url_key_file) */
     hk_server_t *server;
     int sigfd;
 } s_proc_t;
@@ -247,6 +255,8 @@ static void s_teardown(s_proc_t *p) {
         p->whatsapp.destroy(p->whatsapp.ctx);
     if (p->messenger.destroy)
         p->messenger.destroy(p->messenger.ctx);
+    if (p->twilio_voice.destroy)
+        p->twilio_voice.destroy(p->twilio_voice.ctx);
     hk_link_destroy(&p->link);
     pg_curve_destroy(&p->curve); /* after the link: it reopens its socket with the keys */
     if (p->zctx)
@@ -304,6 +314,17 @@ static int s_start(s_proc_t *p) {
         return wa_rc;
     if ((rc = s_messenger(&p->cfg, &p->messenger)) != 0)
         return rc;
+    if (p->cfg.voice_url_key[0]) {
+        char key[512];
+        if (pg_secret_read(p->cfg.voice_url_key, key, sizeof key, err, sizeof err) < 0 ||
+            hk_twilio_voice_init(&p->twilio_voice, p->tokens, key) < 0) {
+            pg_log("voice.url_key_file: %s", err[0] ? err : "out of memory");
+            return 2;
+        }
+        volatile char *k = key;
+        while (*k)
+            *k++ = 0;
+    }
     hk_server_config_t sc = {.listen = p->cfg.listen,
                              .public_url = p->cfg.public_url,
                              .threads = (unsigned)p->cfg.threads,
@@ -318,6 +339,8 @@ static int s_start(s_proc_t *p) {
         hk_server_add_module(p->server, &p->twilio_sms, err, sizeof err) < 0 ||
         hk_server_add_module(p->server, &p->whatsapp, err, sizeof err) < 0 ||
         hk_server_add_module(p->server, &p->messenger, err, sizeof err) < 0 ||
+        (p->twilio_voice.ctx &&
+         hk_server_add_module(p->server, &p->twilio_voice, err, sizeof err) < 0) ||
         hk_server_start(p->server, err, sizeof err) < 0) {
         pg_log("cannot serve on %s: %s", p->cfg.listen, err);
         return 2;

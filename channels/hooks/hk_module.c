@@ -29,6 +29,16 @@ int hk_result_set_body(hk_result_t *res, const char *content_type, const char *t
     return 0;
 }
 
+int hk_result_script(hk_result_t *res, const char *tenant, const char *job, const char *lease) {
+    free(res->script_tenant);
+    free(res->script_job);
+    free(res->script_lease);
+    res->script_tenant = strdup(tenant ? tenant : "");
+    res->script_job = strdup(job ? job : "");
+    res->script_lease = strdup(lease ? lease : "");
+    return res->script_tenant && res->script_job && res->script_lease ? 0 : -1;
+}
+
 void hk_result_release(hk_result_t *res) {
     if (!res)
         return;
@@ -36,5 +46,8 @@ void hk_result_release(hk_result_t *res) {
         hk_event_release(&res->events[i]);
     free(res->events);
     free(res->body);
+    free(res->script_tenant);
+    free(res->script_job);
+    free(res->script_lease);
     memset(res, 0, sizeof *res);
 }

@@ -21,6 +21,7 @@
 
 #include "hk_event.h"
 #include "pg_http.h"
+#include "pregon.pb-c.h"
 
 #include <stddef.h>
 
@@ -38,6 +39,9 @@ typedef enum {
                     * nothing forwarded, res's events ignored */
     HK_INVALID,    /* 400: signed but unusable (a field missing); res->reason */
     HK_NOMEM,      /* 500: out of memory */
+    HK_SCRIPT,     /* the answer needs the job's script: res->script_* name it; the server asks
+                    * pregond (ScriptRequest) and calls the route's with_script with the reply,
+                    * whose verdict then counts (503 when pregond does not answer) */
 } hk_verdict_t;
 
 /* A handler's output. The server zeroes it before the call and releases it after. */
@@ -51,10 +55,17 @@ typedef struct {
     size_t cap_events;
     const char *reason; /* static string, for HK_REFUSE/HK_INVALID: a metrics label, e.g.
                          * "unsigned", "forged", "unknown-account", "missing-field" */
+    char *script_tenant, *script_job, *script_lease; /* HK_SCRIPT: owned; hk_result_script */
 } hk_result_t;
 
 /* Handles one request of a route. ctx is the module's. */
 typedef hk_verdict_t (*hk_handle_fn)(void *ctx, const hk_request_t *req, hk_result_t *res);
+
+/* Goes on with a request whose handler said HK_SCRIPT, once pregond answered: reply is its
+ * ScriptReply (borrowed for the call; reply->error "" = found). res is zeroed again; the
+ * verdict is final (HK_SCRIPT again is HK_NOMEM). */
+typedef hk_verdict_t (*hk_script_fn)(void *ctx, const hk_request_t *req,
+                                     const Pregon__ScriptReply *reply, hk_result_t *res);
 
 typedef struct {
     const char *method;  /* "POST", "GET" */
@@ -62,6 +73,7 @@ typedef struct {
     pg_http_body_t body; /* PG_HTTP_BODY_FORM for Twilio, PG_HTTP_BODY_RAW for Meta's JSON */
     const char *name;    /* the route's metrics label, e.g. "sms-status" */
     hk_handle_fn handle;
+    hk_script_fn with_script; /* for routes whose handler may say HK_SCRIPT; else NULL */
 } hk_route_t;
 
 /* A provider module. The struct and its routes must outlive the server. */
@@ -79,6 +91,10 @@ hk_event_t *hk_result_add_event(hk_result_t *res);
 /* Sets the answer body to a copy of text (NUL-terminated) with content_type (static). Returns
  * 0, or -1 when out of memory. */
 int hk_result_set_body(hk_result_t *res, const char *content_type, const char *text);
+
+/* Names the job whose script the answer needs (HK_SCRIPT): copies of the three. Returns 0, or
+ * -1 when out of memory. */
+int hk_result_script(hk_result_t *res, const char *tenant, const char *job, const char *lease);
 
 /* Frees the body and the events and zeroes res; accepts NULL. */
 void hk_result_release(hk_result_t *res);

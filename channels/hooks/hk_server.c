@@ -5,7 +5,10 @@
  *                request waits (pg_http_call_again) with its answer kept in an s_wait_t;
  *   called again (the link woke it, or the wait ran out, or the server is stopping)
  *                acked -> the module's answer; failed -> 503; still waiting -> wait again,
- *                unless stopping or far past the ack timeout (503). */
+ *                unless stopping or far past the ack timeout (503);
+ *   a script     a handler that says HK_SCRIPT gets a script hold first (a ScriptRequest to
+ *                pregond); once it is acked the route's with_script runs with the reply, and
+ *                its verdict goes the way of a first call's (its events held in turn). */
 #include "hk_server.h"
 
 #include <stdio.h>
@@ -33,6 +36,7 @@ struct hk_server {
 /* A held request's state: the hold and the answer to give once it is acked. */
 typedef struct {
     hk_hold_t *hold;
+    bool script; /* hold is a script hold: with_script is still to run */
     int status;
     const char *content_type;
     char *body;
@@ -62,10 +66,16 @@ static void s_unavailable(s_route_t *r, pg_http_request_t *req) {
     s_reply_text(r, req, 503, "pregond did not take the event; retry\n");
 }
 
+static void s_after_script(s_route_t *r, pg_http_request_t *req, s_wait_t *w);
+
 static void s_called_again(s_route_t *r, pg_http_request_t *req, s_wait_t *w) {
     hk_unavail_kind_t why;
     switch (hk_hold_state(w->hold, &why)) {
         case HK_HOLD_ACKED: {
+            if (w->script) {
+                s_after_script(r, req, w);
+                return;
+            }
             char *body = w->body;
             w->body = NULL;
             s_reply(r, req, w->status ? w->status : 200, w->content_type, body, w->body_len);
@@ -99,11 +109,14 @@ static char *s_url(const hk_server_t *self, pg_http_request_t *req) {
     return url;
 }
 
-/* Forwards res's events: holds the request, or answers 503/500 at once. */
-static void s_forward(s_route_t *r, pg_http_request_t *req, hk_result_t *res) {
+/* Forwards res's events (or its script request, script = true): holds the request, or answers
+ * 503/500 at once. */
+static void s_forward(s_route_t *r, pg_http_request_t *req, hk_result_t *res, bool script) {
     s_wait_t *w = calloc(1, sizeof *w);
     pg_http_waker_t *waker = w ? pg_http_request_waker(req) : NULL;
-    hk_hold_t *hold = waker ? hk_hold_new(res, r->id, &waker) : NULL;
+    hk_hold_t *hold = !waker   ? NULL
+                      : script ? hk_hold_new_script(res, r->id, &waker)
+                               : hk_hold_new(res, r->id, &waker);
     if (!hold) {
         pg_http_waker_release(&waker);
         free(w);
@@ -111,18 +124,73 @@ static void s_forward(s_route_t *r, pg_http_request_t *req, hk_result_t *res) {
         return;
     }
     *w = (s_wait_t){.hold = hold,
+                    .script = script,
                     .status = res->status,
                     .content_type = res->content_type,
                     .body = res->body,
                     .body_len = res->body_len};
     res->body = NULL;
-    pg_http_request_set_data(req, w, s_wait_free);
+    pg_http_request_set_data(req, w, s_wait_free); /* frees a previous wait (a script's) */
     hk_unavail_kind_t why;
     if (hk_link_submit(r->server->cfg.link, hold, &why) < 0) {
         s_unavailable(r, req);
         return;
     }
     pg_http_call_again(req, r->server->cfg.ack_timeout_ms + 1000);
+}
+
+/* What a handler (or with_script, final = true) decided. */
+static void s_verdict(s_route_t *r, pg_http_request_t *req, hk_verdict_t v, hk_result_t *res,
+                      bool final) {
+    if (v == HK_SCRIPT && (final || !r->route->with_script))
+        v = HK_NOMEM;
+    switch (v) {
+        case HK_SCRIPT:
+            s_forward(r, req, res, true);
+            return;
+        case HK_REFUSE:
+            hk_metrics_refused(r->server->cfg.metrics, r->id, res->reason);
+            s_reply_text(r, req, 403, "forbidden\n");
+            break;
+        case HK_INVALID:
+            hk_metrics_invalid(r->server->cfg.metrics, r->id, res->reason);
+            s_reply_text(r, req, 400, res->reason ? res->reason : "invalid");
+            break;
+        case HK_NOMEM:
+            s_reply_text(r, req, 500, "out of memory\n");
+            break;
+        case HK_ANSWER:
+            if (res->n_events) {
+                s_forward(r, req, res, false);
+            } else {
+                char *body = res->body;
+                res->body = NULL;
+                s_reply(r, req, res->status ? res->status : 200, res->content_type, body,
+                        res->body_len);
+            }
+            break;
+    }
+}
+
+/* A script hold was acked: with_script goes on with the reply. */
+static void s_after_script(s_route_t *r, pg_http_request_t *req, s_wait_t *w) {
+    size_t len = 0;
+    const uint8_t *packed = hk_hold_script(w->hold, &len);
+    Pregon__ScriptReply *reply = packed ? pregon__script_reply__unpack(NULL, len, packed) : NULL;
+    char *url = reply ? s_url(r->server, req) : NULL;
+    if (!url) {
+        if (reply)
+            pregon__script_reply__free_unpacked(reply, NULL);
+        s_unavailable(r, req);
+        return;
+    }
+    hk_request_t hreq = {.http = req, .url = url};
+    hk_result_t res = {0};
+    hk_verdict_t v = r->route->with_script(r->module->ctx, &hreq, reply, &res);
+    free(url);
+    pregon__script_reply__free_unpacked(reply, NULL);
+    s_verdict(r, req, v, &res, true);
+    hk_result_release(&res);
 }
 
 static void s_handle(pg_http_request_t *req, void *ctx) {
@@ -141,29 +209,7 @@ static void s_handle(pg_http_request_t *req, void *ctx) {
     hk_result_t res = {0};
     hk_verdict_t v = r->route->handle(r->module->ctx, &hreq, &res);
     free(url);
-    switch (v) {
-        case HK_REFUSE:
-            hk_metrics_refused(r->server->cfg.metrics, r->id, res.reason);
-            s_reply_text(r, req, 403, "forbidden\n");
-            break;
-        case HK_INVALID:
-            hk_metrics_invalid(r->server->cfg.metrics, r->id, res.reason);
-            s_reply_text(r, req, 400, res.reason ? res.reason : "invalid");
-            break;
-        case HK_NOMEM:
-            s_reply_text(r, req, 500, "out of memory\n");
-            break;
-        case HK_ANSWER:
-            if (res.n_events) {
-                s_forward(r, req, &res);
-            } else {
-                char *body = res.body;
-                res.body = NULL;
-                s_reply(r, req, res.status ? res.status : 200, res.content_type, body,
-                        res.body_len);
-            }
-            break;
-    }
+    s_verdict(r, req, v, &res, false);
     hk_result_release(&res);
 }
 

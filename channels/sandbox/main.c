@@ -17,6 +17,7 @@
 #include "sb_server.h"
 #include "sb_store.h"
 #include "sb_twilio.h"
+#include "sb_twilio_calls.h"
 #include "sb_twilio_sms.h"
 #include "sb_webhook.h"
 #include "sb_whatsapp.h"
@@ -42,8 +43,10 @@
 
 /* The simulated providers, in start order (a module may use those before it). Next: WhatsApp
  * Cloud, Messenger, Twilio Calls (after "twilio"), an SMTP sink. */
-static const sb_module_t *const s_modules[] = {&sb_twilio_module, &sb_twilio_sms_module,
-                                               &sb_whatsapp_module, &sb_messenger_module};
+static const sb_module_t *const s_modules[] = {
+    &sb_twilio_module,   &sb_twilio_sms_module, &sb_twilio_calls_module,
+    &sb_whatsapp_module, &sb_messenger_module,
+};
 #define S_N_MODULES (sizeof s_modules / sizeof s_modules[0])
 
 /* getopt ids: the sandbox's own flags from 256, module m's flag i at S_MODULE_ID(m, i). */

@@ -2,8 +2,8 @@
  * SIDs and dates, and the number tables (synchronous error codes by recipient
  * prefix, delivery outcomes for status callbacks).
  *
- * Messages (sb_twilio_sms) uses it now; Calls will next. It is also the sandbox module "twilio"
- * (sb_twilio_module: the flags --account, --to-error, --dlr and the control route
+ * Messages (sb_twilio_sms) and Calls (sb_twilio_calls) use it. It is also the sandbox module
+ * "twilio" (sb_twilio_module: the flags --account, --to-error, --dlr and the control route
  * POST /_sandbox/twilio/dlr), listed before the Twilio API modules, which find it with
  * sb_env_module(env, "twilio"). Accounts are fixed before the server starts; the number tables
  * may grow at any time (a lock guards them), so the object is safe to share between threads. */

@@ -1058,6 +1058,8 @@ typedef struct {
     Pregon__VoiceScript voice;
     Pregon__DigitAction act[BRK_LIM_DIGITS];
     Pregon__DigitAction *actp[BRK_LIM_DIGITS];
+    Pregon__VoiceTransfer tr[BRK_LIM_DIGITS];
+    Pregon__VoiceTransfer *trp[BRK_LIM_DIGITS];
 } s_max_content_t;
 
 /* Fills m with the maximal content of kind body_case; returns its bound from brk_limits.h. */
@@ -1115,6 +1117,17 @@ static size_t s_max_content(s_max_content_t *m, Pregon__Content__BodyCase body_c
             m->voice.digits = m->actp;
             m->voice.voicemail = s_rep("m", BRK_LIM_VOICEMAIL_BYTES);
             m->voice.gather_timeout_s = UINT32_MAX;
+            m->voice.goodbye = s_rep("g", BRK_LIM_GOODBYE_BYTES);
+            m->voice.no_input_repeats = UINT32_MAX;
+            for (int i = 0; i < BRK_LIM_DIGITS; i++) {
+                m->tr[i] = (Pregon__VoiceTransfer)PREGON__VOICE_TRANSFER__INIT;
+                m->tr[i].digit = "#";
+                m->tr[i].caller_id = s_rep("c", BRK_LIM_CALLER_ID);
+                m->tr[i].timeout_s = UINT32_MAX;
+                m->trp[i] = &m->tr[i];
+            }
+            m->voice.n_transfers = BRK_LIM_DIGITS;
+            m->voice.transfers = m->trp;
             m->content.voice = &m->voice;
             return BRK_PB_LEN(4, BRK_LIM_VOICE_CONTENT_BYTES);
         default:
@@ -1194,7 +1207,8 @@ static void test_worst_case_frame(void **state) {
     assert_int_equal(pregon__text_content__descriptor.n_fields, 1);
     assert_int_equal(pregon__email_content__descriptor.n_fields, 3);
     assert_int_equal(pregon__whats_app_template__descriptor.n_fields, 6);
-    assert_int_equal(pregon__voice_script__descriptor.n_fields, 6);
+    assert_int_equal(pregon__voice_script__descriptor.n_fields, 9);
+    assert_int_equal(pregon__voice_transfer__descriptor.n_fields, 3);
     assert_int_equal(pregon__digit_action__descriptor.n_fields, 4);
     /* the largest content of each kind: its bound is exact, and the frame fits */
     const struct {

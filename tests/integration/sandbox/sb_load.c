@@ -1,4 +1,5 @@
-/* sb_load.c — a bounded load generator for pregon-sandbox's Twilio Messages endpoint.
+/* sb_load.c — a bounded load generator for pregon-sandbox's Twilio Messages endpoint (and, with
+ * --form, any form endpoint such as Calls.json).
  *
  * Keeps --connections HTTP/1.1 keep-alive connections busy with a libcurl multi handle (the
  * same client shape as pregon-sms), sends exactly --requests valid form POSTs with Basic auth,
@@ -23,6 +24,8 @@ typedef struct {
     const char *from;
     const char *body;
     const char *callback;
+    const char
+        *form; /* --form: the whole body as given (already encoded), e.g. a Calls.json form */
     long connections;
     unsigned long requests;
     long expect;
@@ -63,16 +66,23 @@ static void s_usage(void) {
             "usage: sb-load --url http://127.0.0.1:PORT/2010-04-01/Accounts/AC.../Messages.json\n"
             "               [--user SID:TOKEN] [--connections 128] [--requests 100000]\n"
             "               [--to +573001112233] [--from +15005550006] [--body TEXT]\n"
-            "               [--expect 201] [--callback STATUS_CALLBACK_URL]\n");
+            "               [--expect 201] [--callback STATUS_CALLBACK_URL]\n"
+            "               [--form ENCODED_BODY (instead of To/From/Body: e.g. Calls.json)]\n");
 }
 
 static int s_parse(int argc, char **argv, s_opts_t *o) {
     static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},         {"user", required_argument, NULL, 'a'},
-        {"connections", required_argument, NULL, 'c'}, {"requests", required_argument, NULL, 'n'},
-        {"to", required_argument, NULL, 't'},          {"from", required_argument, NULL, 'f'},
-        {"body", required_argument, NULL, 'b'},        {"expect", required_argument, NULL, 'e'},
-        {"callback", required_argument, NULL, 'k'},    {NULL, 0, NULL, 0},
+        {"url", required_argument, NULL, 'u'},
+        {"user", required_argument, NULL, 'a'},
+        {"connections", required_argument, NULL, 'c'},
+        {"requests", required_argument, NULL, 'n'},
+        {"to", required_argument, NULL, 't'},
+        {"from", required_argument, NULL, 'f'},
+        {"body", required_argument, NULL, 'b'},
+        {"expect", required_argument, NULL, 'e'},
+        {"callback", required_argument, NULL, 'k'},
+        {"form", required_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     char *end;
@@ -95,6 +105,9 @@ static int s_parse(int argc, char **argv, s_opts_t *o) {
                 break;
             case 'k':
                 o->callback = optarg;
+                break;
+            case 'F':
+                o->form = optarg;
                 break;
             case 'c':
                 o->connections = strtol(optarg, &end, 10);
@@ -120,6 +133,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o) {
 
 /* Form body: To, From, Body and optionally StatusCallback, percent-encoded. You own it. */
 static char *s_form(const s_opts_t *o) {
+    if (o->form)
+        return strdup(o->form);
     char *to = curl_easy_escape(NULL, o->to, 0);
     char *from = curl_easy_escape(NULL, o->from, 0);
     char *body = curl_easy_escape(NULL, o->body, 0);
