@@ -60,6 +60,7 @@ static const s_field_t s_fields[] = {
     F("security.curve", T_INT, curve),
     F("security.secret_key_file", T_PATH, secret_key_file),
     F("security.keys", T_PATH, keys),
+    F("log.format", T_STR, log_format),
     F("ops.listen", T_STR, ops_listen),
     F("ops.allow_public", T_INT, ops_allow_public),
     F("ops.gauges_ms", T_INT, ops_gauges_ms),

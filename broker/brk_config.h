@@ -53,6 +53,7 @@ typedef struct {
                                 * 0 plaintext, allowed on loopback endpoints only */
     char secret_key_file[512]; /* security.secret_key_file: pregond's own NAME.key (resolved) */
     char keys[512];            /* security.keys: folder of the admitted NAME.pub (resolved) */
+    char log_format[16];       /* log.format: "text" (default) or "json" (JSON lines, pg_log.h) */
     char ops_listen[256];      /* ops.listen: /metrics, /healthz, /readyz ("" = not served) */
     int ops_allow_public;      /* ops.allow_public: 1 lets ops.listen be a non-loopback address */
     int ops_gauges_ms;         /* ops.gauges_ms: how often the queue gauges are read (5000) */

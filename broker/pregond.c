@@ -439,6 +439,12 @@ int main(int argc, char **argv) {
         pg_log("%s", err);
         return 78;
     }
+    if (strcmp(cfg.log_format, "json") == 0)
+        pg_log_set_json(true);
+    else if (cfg.log_format[0] && strcmp(cfg.log_format, "text") != 0) {
+        pg_log("log.format must be text or json, not \"%s\"", pg_log_quoted(cfg.log_format, 16).s);
+        return 78;
+    }
     if (s_check_redis_secret(&cfg, config) < 0)
         return 78;
     brk_rules_t rules = {NULL, NULL, NULL};

@@ -11,6 +11,7 @@
 #include "pg_utf8.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -29,8 +30,41 @@ static FILE *s_output = NULL; /* NULL: stderr */
 static int64_t (*s_clock)(void *ctx) = NULL;
 static void *s_clock_ctx = NULL;
 
+static bool s_json; /* one JSON object a line (pg_log_set_json, PREGON_LOG_FORMAT=json) */
+
 void pg_log_init(const char *program) {
     s_program = program ? program : "pregon";
+    const char *f = getenv("PREGON_LOG_FORMAT");
+    s_json = f && strcmp(f, "json") == 0;
+}
+
+void pg_log_set_json(bool on) {
+    s_json = on;
+}
+
+/* The JSON form of a line already escaped for a terminal (no control byte is left in it: only
+ * the backslash of those escapes and the double quote need escaping again):
+ *   {"ts":"2026-12-02T21:04:05.123Z","program":"pregond","msg":"..."} */
+static size_t s_json_line(char *out, size_t cap, const char *ts, const char *program, size_t prog_n,
+                          const char *msg, size_t msg_n) {
+    size_t w = (size_t)snprintf(out, cap, "{\"ts\":\"%.24s\",\"program\":\"", ts);
+    const char *parts[2] = {program, msg};
+    size_t lens[2] = {prog_n, msg_n};
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < lens[k] && w + 8 < cap; i++) {
+            char c = parts[k][i];
+            if (c == '\\' || c == '"')
+                out[w++] = '\\';
+            out[w++] = c;
+        }
+        const char *sep = k == 0 ? "\",\"msg\":\"" : "\"}\n";
+        size_t sl = strlen(sep);
+        if (w + sl >= cap)
+            w = cap - sl - 1;
+        memcpy(out + w, sep, sl);
+        w += sl;
+    }
+    return w;
 }
 
 void pg_log_set_output(FILE *to) {
@@ -449,6 +483,17 @@ void pg_logv(const char *fmt, va_list ap) {
     line[w++] = ' ';
     w += s_escape(line + w, sizeof line - w - 1, masked, masked_n, masked_n, cut);
     line[w++] = '\n';
+    if (s_json) {
+        char js[2 * PG_LOG_LINE_MAX + 64];
+        size_t prog_end = 25;
+        while (prog_end < w && line[prog_end] != ':')
+            prog_end++;
+        size_t msg_at = prog_end + 2 < w ? prog_end + 2 : w - 1;
+        size_t n = s_json_line(js, sizeof js, line, line + 25, prog_end - 25, line + msg_at,
+                               w - 1 - msg_at);
+        s_emit(s_output ? s_output : stderr, js, n);
+        return;
+    }
     s_emit(s_output ? s_output : stderr, line, w);
 }
 

@@ -30,6 +30,7 @@
 #define PG_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,11 @@
 /* Sets the program name printed on every line ("pregond", "pregon-sms"). Borrowed: the string
  * must outlive every later log call (a literal or argv). NULL or never called: "pregon". */
 void pg_log_init(const char *program);
+
+/* JSON lines instead of text (for Loki, ELK): {"ts":..., "program":..., "msg":...}, the message
+ * escaped as for the terminal, then for JSON. pg_log_init turns it on when the environment says
+ * PREGON_LOG_FORMAT=json (every process, systemd units set it); pregond's log.format: json too. */
+void pg_log_set_json(bool on);
 
 /* Sends the lines to `to` instead of stderr (NULL: back to stderr). Borrowed. Lines go to the
  * stream's file descriptor with write(2) after fflush(to); a stream without a descriptor (e.g.

@@ -102,6 +102,31 @@ static void test_line_format(void **state) {
     pg_log_init("test");
 }
 
+/* log.format json: one JSON object a line, the terminal escapes kept and JSON's added; when
+ * python3 is there the line must parse as JSON and give the message back as the text line shows */
+static void test_json_lines(void **state) {
+    (void)state;
+    pg_log_set_json(true);
+    pg_log("a \"quoted\" \\ word\nand\tmore to +573001234567");
+    const char *line = s_take();
+    pg_log_set_json(false);
+    assert_string_equal(line, "{\"ts\":\"2026-12-02T21:04:05.123Z\",\"program\":\"test\","
+                              "\"msg\":\"a \\\"quoted\\\" \\\\\\\\ word\\\\nand\\\\tmore to "
+                              "+57******4567\"}\n");
+    if (system("command -v python3 >/dev/null 2>&1") == 0) {
+        char cmd[4096];
+        snprintf(
+            cmd, sizeof cmd,
+            "printf '%%s' '%s' | python3 -c 'import json,sys; d=json.load(sys.stdin); "
+            "sys.exit(0 if d[\"program\"]==\"test\" and d[\"msg\"].startswith(\"a \\\"quoted\") "
+            "else 1)'",
+            line);
+        assert_int_equal(system(cmd), 0);
+    }
+    pg_log("text again");
+    assert_string_equal(s_take(), S_PREFIX "text again\n");
+}
+
 static void test_memstream_output(void **state) {
     (void)state;
     char *mem = NULL;
@@ -542,6 +567,7 @@ static void test_concurrent_writers_never_interleave(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_line_format, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_json_lines, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_memstream_output, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_escape_ascii_controls, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_escape_unicode, s_setup, s_teardown),
