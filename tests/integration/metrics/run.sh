@@ -155,6 +155,26 @@ wait_for 60 promsent && ok || ko "PromQL sum of sent: $(q 'sum(pregon_reports_to
 rated() { r=$(q 'sum(rate(pregon_reports_total{outcome="sent"}[1m]))' 2>/dev/null); [ -n "$r" ] && [ "$r" != none ]; }
 wait_for 30 rated && ok || ko "PromQL rate of sent: $(q 'sum(rate(pregon_reports_total{outcome="sent"}[1m]))')"
 
+# 4b. the shipped monitoring files: the alert rules and scrape config pass promtool; the Grafana
+#     dashboard validates against its schema and every one of its queries runs on this Prometheus
+mon="$src/deploy/monitoring"
+promtool check rules "$mon/pregon-alerts.yml" >/dev/null && promtool check config "$mon/prometheus.yml" >/dev/null \
+  && ok || ko "promtool on deploy/monitoring: $(promtool check rules "$mon/pregon-alerts.yml" 2>&1 | tail -3)"
+$py - "$mon" "http://127.0.0.1:$pport" <<'PY' && ok || ko "the Grafana dashboard"
+import json, sys, urllib.parse, urllib.request
+import jsonschema
+mon, prom = sys.argv[1], sys.argv[2]
+dash = json.load(open(mon + "/grafana-pregon.json"))
+jsonschema.validate(dash, json.load(open(mon + "/grafana-dashboard.schema.json")))
+ids = [p["id"] for p in dash["panels"]]
+assert len(ids) == len(set(ids)), "panel ids repeat"
+for p in dash["panels"]:
+    for t in p["targets"]:
+        q = urllib.parse.urlencode({"query": t["expr"]})
+        r = json.load(urllib.request.urlopen(prom + "/api/v1/query?" + q, timeout=10))
+        assert r["status"] == "success", (p["title"], t["expr"], r)
+PY
+
 # 5. Redis gone: not ready, and says so; still alive
 pg_redis_stop
 notready() { [ "$(code /readyz)" = 503 ] && grep -q redis "$dir/body"; }
