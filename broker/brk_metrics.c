@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg_ops.h"
 #include "rl_policy.h"
@@ -374,6 +375,73 @@ static void s_render_workers(brk_metrics_t *self, pg_prom_t *p) {
     }
 }
 
+/* What budgeted tenants and their listed campaigns spent today, this month and in total, and
+ * their budgets (brk_budget.h): spent from each tenant's budget hash at render time (one HMGET
+ * per tenant and campaign: both come from the budgets file, a bounded set), limits from the file.
+ * Amounts in the tenant's currency; campaign "" is the tenant's own budget. */
+static const char *const s_periods[3] = {"day", "month", "total"};
+
+static void s_budget_fields(const char *cm, const char *day, const char *month, char f[3][200]) {
+    if (cm) {
+        snprintf(f[0], 200, "cd:%s:%s", cm, day);
+        snprintf(f[1], 200, "cm:%s:%s", cm, month);
+        snprintf(f[2], 200, "ct:%s", cm);
+    } else {
+        snprintf(f[0], 200, "d:%s", day);
+        snprintf(f[1], 200, "m:%s", month);
+        snprintf(f[2], 200, "-"); /* a tenant has no total budget */
+    }
+}
+
+static void s_render_budgets(brk_metrics_t *self, pg_prom_t *p, int64_t now_ms) {
+    const brk_budgets_t *b = self->rules ? self->rules->budgets : NULL;
+    redisContext *c = self->redis_up ? brk_redis_context(self->redis) : NULL;
+    if (!b || !brk_budgets_tenants(b))
+        return;
+    time_t t = (time_t)(now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char day[16], month[16];
+    strftime(day, sizeof day, "%Y%m%d", &tm);
+    strftime(month, sizeof month, "%Y%m", &tm);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *name = pass ? "pregon_budget_limit" : "pregon_budget_spent";
+        pg_prom_family(p, name, "gauge",
+                       pass ? "The budget of the period (0: none), in the tenant's currency."
+                            : "Spent on messages in the period, in the tenant's currency.");
+        for (size_t i = 0; i < brk_budgets_tenants(b); i++) {
+            const char *tn = brk_budgets_tenant(b, i);
+            char bk[ST_KEY_MAX];
+            if (st_key_budget(self->keys, tn, bk, sizeof bk) < 0)
+                continue;
+            size_t nc = brk_budgets_campaigns(b, i);
+            for (size_t k = 0; k <= nc; k++) {
+                const char *cm = k < nc ? brk_budgets_campaign(b, i, k) : NULL;
+                brk_budget_limits_t l;
+                brk_budget_limits(b, tn, cm, &l);
+                int64_t limits[3] = {cm ? l.campaign_daily : l.tenant_daily,
+                                     cm ? l.campaign_monthly : l.tenant_monthly,
+                                     cm ? l.campaign_total : 0};
+                char f[3][200];
+                s_budget_fields(cm, day, month, f);
+                redisReply *r =
+                    !pass && c ? redisCommand(c, "HMGET %s %s %s %s", bk, f[0], f[1], f[2]) : NULL;
+                bool got = r && r->type == REDIS_REPLY_ARRAY && r->elements == 3;
+                for (int q = 0; q < 3; q++) {
+                    if ((!cm && q == 2) || (!pass && !got))
+                        continue;
+                    double v = pass                 ? (double)limits[q] / 1e6
+                               : r->element[q]->str ? atof(r->element[q]->str) / 1e6
+                                                    : 0;
+                    pg_prom_samplef(p, name, v, "tenant", tn, "campaign", cm ? cm : "", "period",
+                                    s_periods[q], NULL);
+                }
+                freeReplyObject(r);
+            }
+        }
+    }
+}
+
 static const char *const s_inbound_names[] = BRK_INBOUND_RESULTS;
 
 static void s_render(brk_metrics_t *self, int64_t now_ms) {
@@ -414,6 +482,7 @@ static void s_render(brk_metrics_t *self, int64_t now_ms) {
     s_counter(p, "pregon_metrics_scrapes_total", "Scrapes of this endpoint served.",
               pg_ops_scrapes(self->ops));
     s_render_workers(self, p);
+    s_render_budgets(self, p, now_ms);
     s_render_gauges(self, p, now_ms);
     size_t len = 0;
     char *text = pg_prom_take(p, &len);

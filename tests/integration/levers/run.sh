@@ -35,6 +35,7 @@ policies: $pol
 templates: $src/deploy/templates.yaml
 budgets: $dir/budgets.yaml
 dispatch: {lease_ms: 10000, heartbeat_ms: 200}
+ops: {listen: "127.0.0.1:0"}
 YAML
 cat >"$dir/budgets.yaml" <<YAML
 costs: {sms: 0.5}
@@ -190,6 +191,11 @@ submit "$dir/b4.jsonl" >"$dir/b4dup.out"   # duplicates: reserved, then given ba
 jobs "$dir/b5.jsonl" bud2 s 5000 3; submit "$dir/b5.jsonl" >"$dir/b5.out"
 [ "$(count "$dir/b4dup.out" DUPLICATE)" = 2 ] && [ "$(count "$dir/b5.out" ACCEPTED)" = 1 ] \
   && [ "$(grep -c budget.campaign.daily "$dir/b5.out")" = 2 ] && ok || ko "refund of duplicates: $(cat "$dir/b5.out")"
+ops=http://127.0.0.1:$(grep -m1 -o "on port [0-9]*" "$dir/pregond.log" | grep -o "[0-9]*$")
+curl -sf "$ops/metrics" >"$dir/m.txt"
+grep -q '^pregon_budget_spent{tenant="acme",campaign="bud",period="total"} 50$' "$dir/m.txt" \
+  && grep -q '^pregon_budget_limit{tenant="acme",campaign="bud",period="total"} 50$' "$dir/m.txt" \
+  && promtool check metrics <"$dir/m.txt" && ok || ko "budget metrics: $(grep budget "$dir/m.txt")"
 n_budget=0; for s in $(seq 0 15); do n_budget=$((n_budget + $(rcli xrange "pg:{s$s}:audit" - + | grep -c '^budget.campaign.total$'))); done
 [ $n_budget -ge 70 ] && ok || ko "budget refusals audited: $n_budget"
 
