@@ -36,6 +36,7 @@ static const s_field_t s_fields[] = {
     F("twilio.auth_tokens_file", T_PATH, twilio_tokens, 0, 0),
     F("whatsapp.app_secret_file", T_PATH, whatsapp_secret, 0, 0),
     F("whatsapp.verify_token_file", T_PATH, whatsapp_verify, 0, 0),
+    F("keywords.file", T_PATH, keywords_file, 0, 0),
 };
 #undef F
 

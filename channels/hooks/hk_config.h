@@ -28,6 +28,9 @@ typedef struct {
      * WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN */
     char whatsapp_secret[512];
     char whatsapp_verify[512];
+    /* keywords.file: the template catalog (or any YAML file) whose "keywords" list replies are
+     * matched against first (common/pg_kwtable.h); "" = hk_keyword's words only */
+    char keywords_file[512];
 } hk_config_t;
 
 /* Fills cfg with the defaults. */
