@@ -964,7 +964,6 @@ static int s_teardown(void **state) {
     return rmdir(s_tmpdir);
 }
 
-
 /* The catalog's keyword table (pregon-hooks reads it; pregond checks it): the demo catalog's
  * loads, a bad kind or an empty word refuses the catalog at its position. */
 static void test_keyword_table(void **state) {
@@ -989,20 +988,13 @@ static void test_keyword_table(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_catalog),
-        cmocka_unit_test(test_check),
-        cmocka_unit_test(test_check_per_channel),
-        cmocka_unit_test(test_render_text),
-        cmocka_unit_test(test_render_email),
-        cmocka_unit_test(test_render_whatsapp),
-        cmocka_unit_test(test_render_voice),
-        cmocka_unit_test(test_render_limits),
-        cmocka_unit_test(test_render_param_limits),
-        cmocka_unit_test(test_bad_channel_keys),
-        cmocka_unit_test(test_bad_placeholders),
-        cmocka_unit_test(test_bad_catalogs),
-        cmocka_unit_test(test_keyword_table),
-        cmocka_unit_test(test_truncated_and_corrupted),
+        cmocka_unit_test(test_shipped_catalog),     cmocka_unit_test(test_check),
+        cmocka_unit_test(test_check_per_channel),   cmocka_unit_test(test_render_text),
+        cmocka_unit_test(test_render_email),        cmocka_unit_test(test_render_whatsapp),
+        cmocka_unit_test(test_render_voice),        cmocka_unit_test(test_render_limits),
+        cmocka_unit_test(test_render_param_limits), cmocka_unit_test(test_bad_channel_keys),
+        cmocka_unit_test(test_bad_placeholders),    cmocka_unit_test(test_bad_catalogs),
+        cmocka_unit_test(test_keyword_table),       cmocka_unit_test(test_truncated_and_corrupted),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
