@@ -6,6 +6,8 @@
  * delivery: escaping for TwiML, JSON or MIME is the channel worker's. Catalog format
  * (deploy/templates.yaml; the README documents every key):
  *
+ *   keywords: [{word: "ya cancelé", kind: payment-claimed}]  # optional: pregon-hooks' keyword
+ *                                  # table (common/pg_kwtable.h), checked here
  *   templates:                     # required: a non-empty list of at most 1024 templates
  *     - id: recordatorio_pago      # required; [A-Za-z0-9._-], at most 63 bytes; unique
  *       channels: [sms, whatsapp]  # required: a channel (sms, whatsapp, voice, email,
@@ -59,6 +61,7 @@
 #include "brk_tpl_keys.h"
 #include "brk_tpl_model.h"
 #include "pg_channel.h"
+#include "pg_kwtable.h"
 #include "pg_utf8.h"
 #include "pg_yaml.h"
 
@@ -593,10 +596,21 @@ static int s_cmp_tpl(const void *a, const void *b) {
 }
 
 static int s_document(pg_yaml_t *ld, yaml_node_t *root, brk_tpl_catalog_t *cat) {
-    static const char *const keys[] = {"templates", NULL};
-    pg_yaml_slot_t s[1];
+    static const char *const keys[] = {"templates", "keywords", NULL};
+    pg_yaml_slot_t s[2];
     if (pg_yaml_fields(ld, root, "the catalog", keys, s) != 0) {
         return -1;
+    }
+    if (s[1].val) { /* pregon-hooks' keyword table (pg_kwtable.h): checked here, used there */
+        pg_kw_entry_t *kw = malloc(PG_KW_MAX * sizeof *kw);
+        if (!kw) {
+            return pg_yaml_fail(ld, s[1].val, "out of memory");
+        }
+        int n = pg_kwtable_parse(ld, s[1].val, kw, PG_KW_MAX);
+        free(kw);
+        if (n < 0) {
+            return -1;
+        }
     }
     if (pg_yaml_require(ld, root, &s[0], "templates", "the catalog") != 0) {
         return -1;

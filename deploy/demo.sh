@@ -205,7 +205,8 @@ fi
 # pregon-hooks, the sandbox playing Twilio and WhatsApp Cloud, pregon-sms, pregon-whatsapp), under
 # a policy open all day (the SMS part above shows quiet hours): WhatsApp template messages are
 # delivered and read; two numbers are not on WhatsApp (131026: undeliverable, fallback-eligible:
-# they go on by SMS once pregond's fallback exists); two debtors answer "ya pagué" and one "baja".
+# pregond submits each again as an SMS, ID~sms); two debtors answer "ya pagué" (PAYMENT_CLAIMED)
+# and one "baja" (opted out of WhatsApp).
 echo
 echo "== WhatsApp: a mixed SMS + WhatsApp campaign"
 cmake --build build-demo -j"$(nproc)" --target pregon-whatsapp >/dev/null
@@ -329,7 +330,6 @@ for a in answers:
     print("   " + a)'
 echo "   the sandbox received: $(curl -s "$wa_sb/_sandbox/stats" | python3 -c 'import json,sys; p=json.load(sys.stdin)["providers"]
 print(", ".join("%s %d" % (k, v["total"]) for k, v in sorted(p.items())))'); WhatsApp webhooks posted: $(curl -s "$wa_sb/_sandbox/stats" | python3 -c 'import json,sys; m=json.load(sys.stdin)["modules"]["whatsapp"]; print("%d statuses (sent, delivered, read, failed), %d replies" % (m["statuses"], m["inbound"]))')"
-echo "   (\"ya pagué\" reaches pregond as PAYMENT_CLAIMED; a pregond that does not know the kind yet acks it \"invalid\")"
 echo "   webhooks through pregon-hooks: $(curl -s "$wa_hooks/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { printf "%s %s  ", $1, $2 }')"
 echo "   suppressed after \"baja\" (WhatsApp only, every debtor of the tenant):"
 $B/broker/pregonctl suppress list --redis-socket "$wa/redis.sock" | sed 's/^/     /'

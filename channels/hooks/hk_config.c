@@ -39,6 +39,7 @@ static const s_field_t s_fields[] = {
     F("messenger.app_secret_file", T_PATH, messenger_secret, 0, 0),
     F("messenger.verify_token_file", T_PATH, messenger_verify, 0, 0),
     F("voice.url_key_file", T_PATH, voice_url_key, 0, 0),
+    F("keywords.file", T_PATH, keywords_file, 0, 0),
 };
 #undef F
 

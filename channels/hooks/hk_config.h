@@ -34,6 +34,9 @@ typedef struct {
     char messenger_verify[512];
     char voice_url_key[512]; /* voice.url_key_file: the key of pregon-voice's call URLs
                               * (pg_callsig); "" = the voice module is off */
+    /* keywords.file: the template catalog (or any YAML file) whose "keywords" list replies are
+     * matched against first (common/pg_kwtable.h); "" = hk_keyword's words only */
+    char keywords_file[512];
 } hk_config_t;
 
 /* Fills cfg with the defaults. */

@@ -13,6 +13,7 @@
 #include "hk_secrets.h"
 #include "hk_server.h"
 #include "hk_twilio_sms.h"
+#include "hk_kwtable.h"
 #include "hk_whatsapp.h"
 #include "hk_twilio_voice.h"
 #include "pg_secret.h"
@@ -222,6 +223,31 @@ static int s_messenger(const hk_config_t *cfg, hk_module_t *out) {
     return rc;
 }
 
+/* The catalog's keyword table (keywords.file), or none. Returns 0, or the exit code. */
+static int s_keywords(const hk_config_t *cfg, hk_kwtable_t **out) {
+    *out = NULL;
+    if (!cfg->keywords_file[0])
+        return 0;
+    pg_kw_entry_t *kw = malloc(PG_KW_MAX * sizeof *kw);
+    char err[768];
+    int n = kw ? pg_kwtable_load(cfg->keywords_file, kw, PG_KW_MAX, err, sizeof err) : -1;
+    if (n < 0) {
+        pg_log("keywords.file: %s", kw ? err : "out of memory");
+        free(kw);
+        return 2;
+    }
+    *out = hk_kwtable_new(kw, (size_t)n);
+    free(kw);
+    if (!*out) {
+        pg_log("keywords.file %s: out of memory, or a word of nothing but punctuation",
+               cfg->keywords_file);
+        return 2;
+    }
+    pg_log("keywords.file %s: %d keyword(s) matched before the built-in ones", cfg->keywords_file,
+           n);
+    return 0;
+}
+
 static void s_link_report(void *ctx, const char *msg) {
     (void)ctx;
     pg_log("%s", msg);
@@ -243,6 +269,7 @@ typedef struct {
     hk_module_t whatsapp;
     hk_module_t messenger;
     hk_module_t twilio_voice; /* ctx NULL: off (no voice.url_key_file) */
+    hk_kwtable_t *keywords;   /* keywords.file's table; NULL = none */
     hk_server_t *server;
     int sigfd;
 } s_proc_t;
@@ -257,6 +284,7 @@ static void s_teardown(s_proc_t *p) {
         p->messenger.destroy(p->messenger.ctx);
     if (p->twilio_voice.destroy)
         p->twilio_voice.destroy(p->twilio_voice.ctx);
+    hk_kwtable_destroy(&p->keywords);
     hk_link_destroy(&p->link);
     pg_curve_destroy(&p->curve); /* after the link: it reopens its socket with the keys */
     if (p->zctx)
@@ -325,6 +353,9 @@ static int s_start(s_proc_t *p) {
         while (*k)
             *k++ = 0;
     }
+    if ((wa_rc = s_keywords(&p->cfg, &p->keywords)) != 0)
+        return wa_rc;
+    hk_whatsapp_set_keywords(&p->whatsapp, p->keywords);
     hk_server_config_t sc = {.listen = p->cfg.listen,
                              .public_url = p->cfg.public_url,
                              .threads = (unsigned)p->cfg.threads,

@@ -4,7 +4,7 @@
  * parse. */
 #include "hk_whatsapp.h"
 
-#include "hk_keyword.h"
+#include "hk_kwtable.h"
 #include "pg_sig.h"
 #include "pregon.pb-c.h"
 
@@ -20,8 +20,9 @@
 #define S_ID_MAX   256 /* bytes of an id or a field we copy from the webhook */
 
 typedef struct {
-    char *app_secret;   /* NULL: every POST refused */
-    char *verify_token; /* NULL: every GET refused */
+    char *app_secret;             /* NULL: every POST refused */
+    char *verify_token;           /* NULL: every GET refused */
+    const hk_kwtable_t *keywords; /* the catalog's; NULL: hk_keyword's words only */
 } s_ctx_t;
 
 static char *s_copy_secret(const char *s) {
@@ -203,7 +204,8 @@ static const char *s_message_text(const json_t *m, const char *type, const char 
 }
 
 /* One messages[] item. */
-static hk_verdict_t s_message(const json_t *m, const char *sender, hk_result_t *res) {
+static hk_verdict_t s_message(const s_ctx_t *self, const json_t *m, const char *sender,
+                              hk_result_t *res) {
     char b1[32];
     const char *id = s_str(m, "id", b1, sizeof b1);
     const char *from = json_string_value(json_object_get(m, "from"));
@@ -215,9 +217,9 @@ static hk_verdict_t s_message(const json_t *m, const char *sender, hk_result_t *
     const char *payload = NULL, *text = s_message_text(m, type, &payload);
     const char *keyword = NULL;
     hk_keyword_kind_t k =
-        text ? hk_keyword_classify(text, strlen(text), &keyword) : HK_KEYWORD_NONE;
+        text ? hk_kwtable_classify(self->keywords, text, strlen(text), &keyword) : HK_KEYWORD_NONE;
     if (k == HK_KEYWORD_NONE && payload)
-        k = hk_keyword_classify(payload, strlen(payload), &keyword);
+        k = hk_kwtable_classify(self->keywords, payload, strlen(payload), &keyword);
     hk_event_t *ev = s_event(res, s_kind_of(k), sender);
     if (!ev)
         return HK_NOMEM;
@@ -243,7 +245,7 @@ static const char *s_check(const s_ctx_t *self, const hk_request_t *req, const c
 }
 
 /* Every change of the notification. */
-static hk_verdict_t s_changes(const json_t *root, hk_result_t *res) {
+static hk_verdict_t s_changes(const s_ctx_t *self, const json_t *root, hk_result_t *res) {
     size_t i, j, k;
     json_t *entry, *change, *item;
     json_array_foreach(json_object_get(root, "entry"), i, entry) {
@@ -261,7 +263,7 @@ static hk_verdict_t s_changes(const json_t *root, hk_result_t *res) {
                     return v;
             }
             json_array_foreach(json_object_get(value, "messages"), k, item) {
-                if ((v = s_message(item, sender, res)) != HK_ANSWER)
+                if ((v = s_message(self, item, sender, res)) != HK_ANSWER)
                     return v;
             }
         }
@@ -284,7 +286,7 @@ static hk_verdict_t s_notify(void *ctx, const hk_request_t *req, hk_result_t *re
         res->reason = "not-whatsapp";
         v = HK_INVALID;
     } else {
-        v = s_changes(root, res);
+        v = s_changes(ctx, root, res);
     }
     json_decref(root);
     return v;
@@ -312,4 +314,8 @@ int hk_whatsapp_init(hk_module_t *out, const char *app_secret, const char *verif
                          .ctx = self,
                          .destroy = s_destroy};
     return 0;
+}
+
+void hk_whatsapp_set_keywords(hk_module_t *module, const hk_kwtable_t *keywords) {
+    ((s_ctx_t *)module->ctx)->keywords = keywords;
 }

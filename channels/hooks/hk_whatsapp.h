@@ -17,7 +17,8 @@
  *                    (wa_cloud_job_ref);
  *     messages[]  -> a reply from contact = +from: text.body, button.text (payload when it
  *                    matches no keyword), interactive button/list titles, or "" for media
- *                    (status = the type then), classified by hk_keyword: OPT_OUT (baja, stop...),
+ *                    (status = the type then), classified by the catalog's keyword table
+ *                    (hk_kwtable, keywords.file), then hk_keyword: OPT_OUT (baja, stop...),
  *                    OPT_IN, PAYMENT_CLAIMED (ya pagué, pago realizado...), WRONG_NUMBER (número
  *                    equivocado...) with keyword (and status) = the canonical keyword, else REPLY;
  *                    provider_id = event_id = the message id.
@@ -26,10 +27,15 @@
 #ifndef HK_WHATSAPP_H
 #define HK_WHATSAPP_H
 
+#include "hk_kwtable.h"
 #include "hk_module.h"
 
 /* Fills *out with the module. app_secret and verify_token are copied (wiped at destroy); NULL or
  * "" refuses every POST, respectively every GET. Returns 0, or -1 when out of memory. */
 int hk_whatsapp_init(hk_module_t *out, const char *app_secret, const char *verify_token);
+
+/* Makes the module match replies against the catalog's keyword table first (borrowed: it must
+ * outlive the module's server; NULL = hk_keyword's words only). Call before serving. */
+void hk_whatsapp_set_keywords(hk_module_t *module, const hk_kwtable_t *keywords);
 
 #endif

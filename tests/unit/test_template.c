@@ -964,21 +964,37 @@ static int s_teardown(void **state) {
     return rmdir(s_tmpdir);
 }
 
+/* The catalog's keyword table (pregon-hooks reads it; pregond checks it): the demo catalog's
+ * loads, a bad kind or an empty word refuses the catalog at its position. */
+static void test_keyword_table(void **state) {
+    (void)state;
+    pg_kw_entry_t kw[PG_KW_MAX];
+    char err[512] = "";
+    int n = pg_kwtable_load(CATALOG, kw, PG_KW_MAX, err, sizeof err);
+    assert_true(n > 0);
+    assert_string_equal(kw[0].word, "ya cancelé");
+    assert_int_equal(kw[0].kind, PG_KW_PAYMENT_CLAIMED);
+    const char *tpl = "templates:\n  - id: t\n    channels: [sms]\n    body: \"x\"\n";
+    char text[512];
+    snprintf(text, sizeof text, "%skeywords:\n  - {word: \"ya pague\", kind: paid}\n", tpl);
+    s_expect_error(text, 6, 30, "kind must be opt-out, opt-in, payment-claimed or wrong-number");
+    snprintf(text, sizeof text, "%skeywords:\n  - {word: \"\", kind: opt-out}\n", tpl);
+    s_expect_error(text, 6, 12, "word");
+    snprintf(text, sizeof text, "%skeywords:\n  - {word: x, kind: opt-out, extra: 1}\n", tpl);
+    s_expect_error(text, 6, 30, "unknown key \"extra\"");
+    snprintf(text, sizeof text, "%skeywords: {word: x}\n", tpl);
+    s_expect_error(text, 5, 11, "keywords");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_catalog),
-        cmocka_unit_test(test_check),
-        cmocka_unit_test(test_check_per_channel),
-        cmocka_unit_test(test_render_text),
-        cmocka_unit_test(test_render_email),
-        cmocka_unit_test(test_render_whatsapp),
-        cmocka_unit_test(test_render_voice),
-        cmocka_unit_test(test_render_limits),
-        cmocka_unit_test(test_render_param_limits),
-        cmocka_unit_test(test_bad_channel_keys),
-        cmocka_unit_test(test_bad_placeholders),
-        cmocka_unit_test(test_bad_catalogs),
-        cmocka_unit_test(test_truncated_and_corrupted),
+        cmocka_unit_test(test_shipped_catalog),     cmocka_unit_test(test_check),
+        cmocka_unit_test(test_check_per_channel),   cmocka_unit_test(test_render_text),
+        cmocka_unit_test(test_render_email),        cmocka_unit_test(test_render_whatsapp),
+        cmocka_unit_test(test_render_voice),        cmocka_unit_test(test_render_limits),
+        cmocka_unit_test(test_render_param_limits), cmocka_unit_test(test_bad_channel_keys),
+        cmocka_unit_test(test_bad_placeholders),    cmocka_unit_test(test_bad_catalogs),
+        cmocka_unit_test(test_keyword_table),       cmocka_unit_test(test_truncated_and_corrupted),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -15,7 +15,9 @@
 #   4. a forged webhook (wrong app secret) and an unsigned one are refused (403), counted, and
 #      change nothing; the GET verification answers the challenge;
 #   5. replies: "Baja" opts the number out of WhatsApp for the tenant (a new job REJECTED),
-#      "ya pagué" and a question reach pregond as their own events.
+#      "ya pagué" and a question reach pregond as their own events;
+#   6. the 24-hour window: a free-form answer to the number that wrote goes out as text, one to
+#      a number that never wrote is REJECTED whatsapp.window.
 # Free ports and private sockets: runs never collide.
 set -uo pipefail
 build=$1
@@ -201,7 +203,23 @@ submit "$dir/r2.jsonl" >"$dir/r2.out"
 [ "$(verdict "$dir/r2.out" s1)" = "ACCEPTED -" ] && ok || ko "a number that only asked: $(verdict "$dir/r2.out" s1)"
 replies_posted() { [ "$(stat inbound)" -ge 3 ]; }
 wait_for 15 replies_posted && ok || ko "the sandbox posted $(stat inbound) replies, want 3"
-# 6. 190: the channel halts with one line naming the token; a later job is not sent
+# 6. the 24-hour window: a free-form answer (respuesta_whatsapp) to the number that asked is
+#    admitted and goes out as text (the sandbox, enforcing the window, accepts it); to a number
+#    that never wrote it is REJECTED whatsapp.window and never sent
+curl -sf "$sb/_sandbox/whatsapp/config" -d '{"enforce_window": true}' >/dev/null || ko "config"
+jobs "$dir/w.jsonl" w respuesta_whatsapp r3:+5215570000203 t2:+5215570000002
+submit "$dir/w.jsonl" >"$dir/w.out"
+[ "$(verdict "$dir/w.out" w0)" = "ACCEPTED -" ] && ok || ko "free-form inside the window: $(verdict "$dir/w.out" w0)"
+[ "$(verdict "$dir/w.out" w1)" = "REJECTED whatsapp.window" ] && ok || ko "free-form outside the window: $(verdict "$dir/w.out" w1)"
+wait_for 15 all_state delivered acme:r3:w0 && ok || ko "the free-form answer: $(states acme:r3:w0)"
+requests | /usr/bin/python3 -c '
+import json, sys
+r = [x for x in json.load(sys.stdin) if x["to"] == "+5215570000203" and x["params"].get("type") == "text"]
+assert len(r) == 1 and r[0]["status"] == 200 and r[0]["params"]["text"]["body"].startswith("Hola Ana, gracias por escribirnos"), r
+' && ok || ko "the free-form request: $(requests | grep -o '"to":"+5215570000203"[^}]*' | tail -2)"
+[ "$(stat window_refused)" = 0 ] && ok || ko "the sandbox refused $(stat window_refused) outside its window"
+
+# 7. 190: the channel halts with one line naming the token; a later job is not sent
 script +5215570000301 190
 jobs "$dir/z1.jsonl" z recordatorio_pago z1:+5215570000301
 jobs "$dir/z2.jsonl" y recordatorio_pago z2:+5215570000302

@@ -11,7 +11,9 @@ status, contact, sender, time, error code, fallback_eligible and the job from
 biz_opaque_callback_data; replies become REPLY, OPT_OUT (baja, STOP), PAYMENT_CLAIMED (ya pagué,
 Pago realizado), WRONG_NUMBER (Número equivocado) with the keyword, whatever the case and the
 accents; a button reply is classified by its text; unsigned, forged and other-secret requests
-get 403, are counted and reach nothing; a body that is not WhatsApp's is 400.
+get 403, are counted and reach nothing; a body that is not WhatsApp's is 400. With
+keywords.file = deploy/templates.yaml, the catalog's keyword table is matched first ("ya cancelé"
+-> PAYMENT_CLAIMED) and the built-in words still work; a bad table exits 2 naming its position.
 
 usage: wa_hooks_test.py PATH/TO/pregon-hooks PATH/TO/pregon.proto
 """
@@ -113,12 +115,12 @@ def sign(body, secret=SECRET):
 
 
 class Hooks:
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, extra=(), name="hooks"):
         env = dict(os.environ, WHATSAPP_APP_SECRET=SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY)
-        self.log = open(os.path.join(WORK, "hooks.log"), "w+")
+        self.log = open(os.path.join(WORK, name + ".log"), "w+")
         self.proc = subprocess.Popen([BIN, "--listen", "127.0.0.1:0", "--broker", endpoint,
-                                      "--heartbeat-ms", "200"], env=env, stderr=self.log,
-                                     stdout=self.log)
+                                      "--heartbeat-ms", "200"] + list(extra), env=env,
+                                     stderr=self.log, stdout=self.log)
         self.port, end = None, time.time() + 10
         while time.time() < end and self.proc.poll() is None and not self.port:
             self.log.flush()
@@ -184,6 +186,9 @@ def main():
     finally:
         hooks.proc.terminate()
         hooks.proc.wait(10)
+    try:
+        catalog_keywords(broker)
+    finally:
         broker.stop()
     if FAILS:
         print("hooks log:\n" + open(hooks.log.name).read())
@@ -282,6 +287,41 @@ def run(broker, hooks):
     st, _ = hooks.post(envelope({"statuses": [{"id": "wamid.Z", "status": "Delivered!"}]}))
     check("a status that is no word: 400", st == 400, st)
     check("invalid: no event", broker.none())
+
+
+def catalog_keywords(broker):
+    """keywords.file: the catalog's table is matched first; the built-in words still work."""
+    catalog = os.path.join(os.path.dirname(PROTO), "..", "deploy", "templates.yaml")
+    conf = os.path.join(WORK, "kw.yaml")
+    with open(conf, "w") as f:
+        f.write("keywords:\n  file: %s\n" % os.path.abspath(catalog))
+    hooks = Hooks(broker.endpoint, ["--config", conf], "hooks-kw")
+    try:
+        cases = [("Ya cancelé.", pb.InboundEvent.PAYMENT_CLAIMED, "YA CANCELE"),
+                 ("NO ES MI NUMERO", pb.InboundEvent.WRONG_NUMBER, "NO ES MI NUMERO"),
+                 ("no me escriban más!", pb.InboundEvent.OPT_OUT, "NO ME ESCRIBAN MAS"),
+                 ("ya pagué", pb.InboundEvent.PAYMENT_CLAIMED, "YA PAGUE"),
+                 ("ya cancelé la cuota de marzo", pb.InboundEvent.REPLY, "")]
+        msgs = [text_msg("wamid.KW%d" % i, t) for i, (t, _, _) in enumerate(cases)]
+        st, _ = hooks.post(envelope({"messages": msgs}))
+        evs = broker.take(len(cases))
+        check("catalog keywords: 200 and one event each", st == 200 and len(evs) == len(cases))
+        for (text, kind, kw), e in zip(cases, evs):
+            check("catalog keyword %r" % text, e.kind == kind and e.keyword == kw, e)
+        check("catalog keywords: the load is logged", "3 keyword(s)" not in open(hooks.log.name).read()
+              and "keyword(s) matched before the built-in ones" in open(hooks.log.name).read())
+    finally:
+        hooks.proc.terminate()
+        hooks.proc.wait(10)
+    bad = os.path.join(WORK, "bad-kw.yaml")
+    with open(bad, "w") as f:
+        f.write("keywords:\n  - {word: x, kind: maybe}\n")
+    with open(conf, "w") as f:
+        f.write("keywords:\n  file: %s\n" % bad)
+    r = subprocess.run([BIN, "--listen", "127.0.0.1:0", "--broker", broker.endpoint, "--config",
+                        conf], capture_output=True, text=True, timeout=10)
+    check("a bad keyword table: exit 2 naming the position", r.returncode == 2 and
+          "bad-kw.yaml:2:" in r.stderr and "kind must be" in r.stderr, (r.returncode, r.stderr))
 
 
 main()
