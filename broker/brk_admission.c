@@ -15,10 +15,11 @@ static void s_busy(rl_admit_verdict_t *v, size_t n, const char *reason) {
     }
 }
 
-void brk_admission_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t *rules,
-                       Pregon__SendRequest *const *reqs, const void *const *payloads,
-                       const size_t *payload_lens, size_t n, int readmit, int64_t now_ms,
-                       rl_admit_verdict_t *verdicts) {
+/* brk_admission_run, with each job's audit link (links NULL: none; see rl_admit_job_t). */
+static void s_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t *rules,
+                  Pregon__SendRequest *const *reqs, const void *const *payloads,
+                  const size_t *payload_lens, size_t n, int readmit, const char *const *links,
+                  const size_t *link_lens, int64_t now_ms, rl_admit_verdict_t *verdicts) {
     rl_admit_t *admit = brk_redis_ok(redis, now_ms) ? brk_redis_admit(redis) : NULL;
     brk_store_t *store = brk_redis_store(redis);
     if (!admit || !store) {
@@ -45,13 +46,17 @@ void brk_admission_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_ru
                            score, readmit, job);
         job->debt_id = reqs[i]->debt_id;
         job->campaign = reqs[i]->campaign;
+        if (links) {
+            job->link = links[i];
+            job->link_len = link_lens[i];
+        }
         int ch = (int)reqs[i]->channel;
         if (ch <= 0 || ch >= RL_CH_COUNT || !(cfg->channels & RL_CH_BIT(ch))) {
             /* first of all reasons: nothing about this job can be served here */
             job->reject_rule = "broker.channels";
             job->reject_reason = "channel-disabled";
         }
-        if (!readmit && !job->reject_reason) {
+        if (readmit == BRK_SUBMIT_NEW && !job->reject_reason) { /* a fallback is not refused */
             if (qlen[ch] == -2)
                 qlen[ch] = brk_store_queue_len(store, (rl_channel_t)ch);
             if (qlen[ch] >= cfg->max_queue) { /* G6: refuse what would go past the limit */
@@ -66,4 +71,20 @@ void brk_admission_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_ru
     for (size_t k = 0; k < m; k++)
         verdicts[where[k]] = sub[k];
     free(jobs), free(where), free(sub);
+}
+
+void brk_admission_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t *rules,
+                       Pregon__SendRequest *const *reqs, const void *const *payloads,
+                       const size_t *payload_lens, size_t n, int readmit, int64_t now_ms,
+                       rl_admit_verdict_t *verdicts) {
+    s_run(cfg, redis, rules, reqs, payloads, payload_lens, n, readmit, NULL, NULL, now_ms,
+          verdicts);
+}
+
+void brk_admission_fallback(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t *rules,
+                            Pregon__SendRequest *req, const void *payload, size_t payload_len,
+                            const char *link, size_t link_len, int64_t now_ms,
+                            rl_admit_verdict_t *verdict) {
+    s_run(cfg, redis, rules, &req, &payload, &payload_len, 1, BRK_SUBMIT_FALLBACK, &link, &link_len,
+          now_ms, verdict);
 }

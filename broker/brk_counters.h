@@ -34,6 +34,9 @@ typedef struct {
     /* subscriptions that may have been applied for a subscriber already gone, and events not
      * published while the feed could not be trusted (brk_events.c) */
     uint64_t subs_tainted, events_withheld;
+    /* fallback jobs submitted (brk_fallback), by verdict (rl_vcode_t), and contact points
+     * suppressed because a worker reported them dead (DeliveryReport.suppress_contact) */
+    uint64_t fallbacks[7], dead_contacts;
 } brk_counters_t;
 
 #endif

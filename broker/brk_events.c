@@ -190,9 +190,9 @@ void brk_events_rebound(brk_events_t *self, void *xpub, int64_t now_ms) {
     self->rebound_ms = now_ms;
 }
 
-void brk_events_publish(brk_events_t *self, const char *type, const char *tenant,
-                        const char *job_id, int channel, const Pregon__Verdict *verdict,
-                        const char *detail) {
+static void s_publish(brk_events_t *self, const char *type, const char *tenant, const char *job_id,
+                      int channel, const Pregon__Verdict *verdict,
+                      const Pregon__InboundEvent *inbound, const char *detail) {
     if (!self || !self->pub)
         return;
     if (self->tainted || self->open_applied) { /* see s_tainted and the top of this file */
@@ -211,6 +211,7 @@ void brk_events_publish(brk_events_t *self, const char *type, const char *tenant
     ev.job_id = (char *)(job_id ? job_id : "");
     ev.channel = (Pregon__Channel)channel;
     ev.verdict = (Pregon__Verdict *)verdict;
+    ev.inbound = (Pregon__InboundEvent *)inbound;
     ev.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     ev.detail = (char *)(detail ? detail : "");
     size_t len = pregon__event__get_packed_size(&ev);
@@ -222,4 +223,24 @@ void brk_events_publish(brk_events_t *self, const char *type, const char *tenant
     zmq_send(self->pub, buf, len, ZMQ_DONTWAIT);
     if (buf != stackbuf)
         free(buf);
+}
+
+void brk_events_publish(brk_events_t *self, const char *type, const char *tenant,
+                        const char *job_id, int channel, const Pregon__Verdict *verdict,
+                        const char *detail) {
+    s_publish(self, type, tenant, job_id, channel, verdict, NULL, detail);
+}
+
+void brk_events_publish_inbound(brk_events_t *self, const char *tenant, const char *debtor,
+                                const char *job_id, const Pregon__InboundEvent *in,
+                                const char *detail) {
+    if (!self || !self->pub || !in)
+        return;
+    Pregon__InboundEvent copy = *in; /* borrowed fields; the answer's names filled in */
+    copy.tenant = (char *)(tenant ? tenant : "");
+    copy.debtor_id = (char *)(debtor ? debtor : "");
+    copy.job_id = (char *)(job_id ? job_id : "");
+    copy.base.n_unknown_fields = 0;
+    copy.base.unknown_fields = NULL;
+    s_publish(self, "inbound", tenant, job_id, (int)in->channel, NULL, &copy, detail);
 }

@@ -53,4 +53,13 @@ void brk_events_publish(brk_events_t *self, const char *type, const char *tenant
                         const char *job_id, int channel, const Pregon__Verdict *verdict,
                         const char *detail);
 
+/* Publishes an applied InboundEvent (type "inbound", topic the tenant's) with Event.inbound
+ * filled: `in` as pregon-hooks sent it, its tenant, debtor_id and job_id set to those of the job
+ * it answers (for a reply, the tenant's latest job to that contact point), so that a campaign
+ * system's agents or chatbot can take the conversation over. detail: what pregond did ("REPLY
+ * for 1 tenant(s)...", "delivered", "failed"). Strings may be NULL. */
+void brk_events_publish_inbound(brk_events_t *self, const char *tenant, const char *debtor,
+                                const char *job_id, const Pregon__InboundEvent *in,
+                                const char *detail);
+
 #endif

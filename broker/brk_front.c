@@ -24,6 +24,7 @@ struct brk_front {
     const brk_rules_t *rules;
     brk_events_t *events;
     brk_counters_t *n;
+    brk_reports_t *reports;      /* borrowed; NULL: no contact maps for window refusals */
     int64_t forbidden_logged_ms; /* when the last line about tenant-forbidden jobs was written */
     uint64_t forbidden_folded;   /* such jobs since that line */
 };
@@ -39,7 +40,7 @@ brk_front_t *brk_front_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg
     brk_front_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (brk_front_t){sock, auth, cfg, redis, rules, events, n, INT64_MIN / 2, 0};
+    *self = (brk_front_t){sock, auth, cfg, redis, rules, events, n, NULL, INT64_MIN / 2, 0};
     return self;
 }
 
@@ -123,6 +124,23 @@ static void s_log_forbidden(brk_front_t *self, const brk_identity_t *id, const c
     self->forbidden_folded = 0;
 }
 
+/* A job refused because its 24-hour service window is closed still names the contact point
+ * the tenant wants to reach for that debtor: its contact map is written (as a dispatch writes
+ * it), so that the debtor's next message (or one that came before, kept early) is attributed to
+ * that debtor and opens the window (brk_inbound); the campaign system, told by the events feed,
+ * submits again. Without it a Messenger conversation could never start: every Messenger job
+ * needs the window, and only a contacted point's messages are attributed to a debtor. */
+static void s_window_refused(brk_front_t *self, const Pregon__SendRequest *req,
+                             const rl_admit_verdict_t *v, int64_t now_ms) {
+    if (self->reports && v->code == RL_V_REJECTED && !strcmp(v->reason, "window-closed"))
+        brk_reports_contact(self->reports, now_ms, (int)req->channel, req->contact, req->tenant,
+                            req->debtor_id, req->job_id, req->sender);
+}
+
+void brk_front_set_reports(brk_front_t *self, brk_reports_t *reports) {
+    self->reports = reports;
+}
+
 /* Admits the jobs of the batch that identity id may submit (brk_tenancy_split: the others are
  * REJECTED tenant-forbidden here, before admission, so nothing is stored, counted or audited
  * under a tenant the key is not bound to) and answers one verdict per job. */
@@ -152,8 +170,10 @@ static void s_admit_batch(brk_front_t *self, s_multipart_t *m, Pregon__SubmitBat
     if (ok && a)
         brk_admission_run(self->cfg, self->redis, self->rules, reqs, (const void *const *)payloads,
                           lens, a, 0, now_ms, admitted);
-    for (size_t j = 0; ok && j < a; j++)
+    for (size_t j = 0; ok && j < a; j++) {
         verdicts[allowed[j]] = admitted[j];
+        s_window_refused(self, reqs[j], &admitted[j], now_ms);
+    }
     if (ok) {
         Pregon__SubmitReply reply = PREGON__SUBMIT_REPLY__INIT;
         reply.batch_id = s_echo(batch->batch_id);

@@ -23,6 +23,7 @@
 #include "brk_counters.h"
 #include "brk_events.h"
 #include "brk_redis.h"
+#include "brk_reports.h"
 #include "brk_rules.h"
 
 typedef struct brk_front brk_front_t;
@@ -32,6 +33,11 @@ brk_front_t *brk_front_new(void *sock, brk_auth_t *auth, const brk_config_t *cfg
                            brk_redis_t *redis, const brk_rules_t *rules, brk_events_t *events,
                            brk_counters_t *n);
 void brk_front_destroy(brk_front_t **self_p);
+
+/* A job REJECTED window-closed (outside its 24-hour service window) has its contact map written
+ * through `reports` (borrowed; NULL, the default: none), so the debtor's message is attributed
+ * to it and opens the window (brk_front.c, s_window_refused). */
+void brk_front_set_reports(brk_front_t *self, brk_reports_t *reports);
 
 /* Handles one waiting message; false when none was waiting. */
 bool brk_front_handle(brk_front_t *self, int64_t now_ms);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "brk_retry.h"
+#include "brk_fallback.h"
 #include "brk_store.h"
 #include "brk_validate.h"
 #include "pg_log.h"
@@ -24,8 +25,9 @@
 /* packed bytes past which an early event is not kept: pregon-hooks' default body limit. The
  * hooks socket takes frames up to 64 MB, and each of a map's 16 early events was kept whole. */
 #define EARLY_BYTES_MAX (64 << 10)
-#define DETAIL_MAX      160 /* bytes of a debtor's text kept in the audit record */
-#define MAX_TENANTS     32  /* tenants one contact point's map may name */
+#define DETAIL_MAX      160                  /* bytes of a debtor's text kept in the audit record */
+#define MAX_TENANTS     32                   /* tenants one contact point's map may name */
+#define BRK_WINDOW_MS   (24 * 3600 * 1000LL) /* Meta's customer service window */
 
 struct brk_inbound {
     brk_redis_t *redis;
@@ -34,10 +36,15 @@ struct brk_inbound {
     brk_events_t *events;
     brk_counters_t *n;
     const brk_rules_t *rules; /* for voice retries; NULL = none */
+    brk_fallback_t *fallback; /* borrowed; NULL: no fallback */
 };
 
 void brk_inbound_set_rules(brk_inbound_t *self, const brk_rules_t *rules) {
     self->rules = rules;
+}
+
+void brk_inbound_set_fallback(brk_inbound_t *self, brk_fallback_t *fallback) {
+    self->fallback = fallback;
 }
 
 brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const brk_config_t *cfg,
@@ -138,9 +145,10 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
                  (long long)self->cfg->hooks_early_ttl_s);
         return "unknown";
     }
-    char lease[ST_LEASE_MAX];
+    char lease[ST_LEASE_MAX], jk[ST_KEY_MAX];
     unsigned attempt = (unsigned)strtoul(r->element[1]->str, NULL, 10);
     int ok = st_lease_id(self->keys, r->element[0]->str, attempt, NULL, lease, sizeof lease);
+    snprintf(jk, sizeof jk, "%s", r->element[0]->str);
     /* an unanswered call: its payload (kept while the call lasts) for the retry rule */
     redisReply *payload = NULL;
     if (ok >= 0 && self->rules && !strcmp(outcome, "FAILED") && !strcmp(ch, "voice")) {
@@ -153,8 +161,11 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     }
     freeReplyObject(r);
     brk_store_t *store = brk_redis_store(self->redis);
-    if (ok < 0 || !store)
+    if (ok < 0 || !store) {
+        if (payload)
+            freeReplyObject(payload);
         return ok < 0 ? "invalid" : "error";
+    }
     char why[96];
     snprintf(why, sizeof why, "webhook: %.40s", ev->status);
     brk_report_t rep = {lease, outcome, ev->provider_id, ev->error_code, why, 0};
@@ -173,8 +184,20 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     }
     if (payload)
         freeReplyObject(payload);
+    bool failed = !strcmp(state[0], "failed") || !strcmp(state[0], "refused: failed -> FAILED");
+    if (failed && ev->fallback_eligible && self->fallback) {
+        /* applied now or before (the webhook again): a fallback lost with a pregond that died
+         * in between is submitted then; brk_fallback is idempotent */
+        char fb[200];
+        if (brk_fallback_job(self->fallback, jk, BRK_FB_ELIGIBLE, now_ms, fb, sizeof fb) < 0)
+            return "error";
+        snprintf(detail, dl, "%s; %s", state[0], fb);
+    }
     if (!strcmp(state[0], "delivered") || !strcmp(state[0], "failed")) {
-        brk_events_publish(self->events, "inbound", NULL, NULL, ev->channel, NULL, state[0]);
+        st_job_ref_t ref;
+        if (st_job_key_parse(self->keys, jk, strlen(jk), &ref) == 0)
+            brk_events_publish_inbound(self->events, ref.tenant, ref.debtor, ref.job_id, ev,
+                                       state[0]);
         return "applied";
     }
     if (!strncmp(state[0], "refused: ", 9)) { /* "refused: delivered -> DELIVERED" */
@@ -205,6 +228,10 @@ static const char *s_kind_name(int kind) {
             return "DIGITS";
         case PREGON__INBOUND_EVENT__KIND__CONVERSATION:
             return "CONVERSATION";
+        case PREGON__INBOUND_EVENT__KIND__PAYMENT_CLAIMED:
+            return "PAYMENT_CLAIMED";
+        case PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER:
+            return "WRONG_NUMBER";
         default:
             return NULL;
     }
@@ -292,15 +319,41 @@ static int s_seen(brk_inbound_t *self, const s_contacted_t *c, const char *event
     return seen;
 }
 
-/* Records the event in the debtor's shard: "applied", "duplicate" or NULL on error. */
+/* Whether ev is a message the debtor wrote on a channel with a 24-hour service window: it
+ * opens that window (Meta counts every message of the user, whatever it says). */
+static bool s_opens_window(const Pregon__InboundEvent *ev) {
+    if (ev->channel != PREGON__CHANNEL__WHATSAPP && ev->channel != PREGON__CHANNEL__MESSENGER)
+        return false;
+    switch (ev->kind) {
+        case PREGON__INBOUND_EVENT__KIND__REPLY:
+        case PREGON__INBOUND_EVENT__KIND__OPT_OUT:
+        case PREGON__INBOUND_EVENT__KIND__OPT_IN:
+        case PREGON__INBOUND_EVENT__KIND__PAYMENT_CLAIMED:
+        case PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER:
+            return true;
+        default:
+            return false;
+    }
+}
+
+/* Records the event in the debtor's shard: "applied", "duplicate" or NULL on error. A message
+ * on WhatsApp or Messenger opens the debtor's service window there in the same call. */
 static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
                             const s_contacted_t *c, const char *kind, int64_t now_ms) {
-    char ak[ST_KEY_MAX], hk[ST_KEY_MAX], ek[ST_KEY_MAX], now[24], ttl[24], ref[16], text[256];
+    char ak[ST_KEY_MAX], hk[ST_KEY_MAX], ek[ST_KEY_MAX], wk[ST_KEY_MAX], now[24], ttl[24], ref[16],
+        text[256], wuntil[24], wttl[24];
     int shard = st_keys_shard(self->keys, c->tenant, c->debtor);
     if (st_key_shared(self->keys, shard, "audit", ak, sizeof ak) < 0 ||
         st_key_history(self->keys, c->tenant, c->debtor, hk, sizeof hk) < 0 ||
         st_key_events(self->keys, c->tenant, c->debtor, ek, sizeof ek) < 0)
         return NULL;
+    bool window =
+        s_opens_window(ev) && ev->contact[0] &&
+        st_key_window(self->keys, c->tenant, c->debtor, rl_channel_name((rl_channel_t)ev->channel),
+                      ev->contact, wk, sizeof wk) >= 0;
+    snprintf(wuntil, sizeof wuntil, "%lld", (long long)(now_ms + BRK_WINDOW_MS));
+    /* kept a while past its close: a clock a test shifts forward still finds it, closed */
+    snprintf(wttl, sizeof wttl, "%lld", (long long)(BRK_WINDOW_MS + 3600 * 1000LL));
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(ttl, sizeof ttl, "%lld", (long long)self->cfg->hooks_seen_ttl_s);
     if (c->job[0])
@@ -311,10 +364,11 @@ static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
     snprintf(text, sizeof text, "%.*s", DETAIL_MAX, body);
     const char *argv[] = {NULL,
                           NULL,
-                          "3",
+                          window ? "4" : "3",
                           ak,
                           hk,
                           ek,
+                          window ? wk : NULL, /* dropped below when there is no window */
                           now,
                           ttl,
                           ev->event_id,
@@ -326,8 +380,15 @@ static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
                           ev->contact,
                           ref,
                           ev->provider,
-                          text};
-    redisReply *r = s_call(self, "pg_inbound", (int)(sizeof argv / sizeof *argv), argv);
+                          text,
+                          wuntil,
+                          wttl};
+    int argc = (int)(sizeof argv / sizeof *argv);
+    if (!window) { /* no window key and no window arguments */
+        memmove(&argv[6], &argv[7], (size_t)(argc - 7) * sizeof *argv);
+        argc -= 3;
+    }
+    redisReply *r = s_call(self, "pg_inbound", argc, argv);
     if (!r)
         return NULL;
     const char *res = r->type == REDIS_REPLY_STRING && !strcmp(r->str, "duplicate") ? "duplicate"
@@ -341,9 +402,13 @@ static const char *s_record(brk_inbound_t *self, const Pregon__InboundEvent *ev,
 static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const s_contacted_t *c,
                      int64_t now_ms);
 
+static int s_wrong_number(brk_inbound_t *self, const Pregon__InboundEvent *ev,
+                          const s_contacted_t *c, int64_t now_ms, char *out, size_t ol);
+
 static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent *ev,
                                  int64_t now_ms, char *detail, size_t dl) {
     const char *kind = s_kind_name(ev->kind);
+    char fb[200] = "";
     s_contacted_t found[MAX_TENANTS];
     int n = s_contacted(self, ev, found, MAX_TENANTS);
     if (n < 0)
@@ -365,19 +430,35 @@ static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent
         }
         if (s_consent(self, ev, &found[i], now_ms) < 0)
             return "error";
+        if (s_wrong_number(self, ev, &found[i], now_ms, fb, sizeof fb) < 0)
+            return "error";
         const char *res = s_record(self, ev, &found[i], kind, now_ms);
         if (!res)
             return "error";
         if (!strcmp(res, "applied")) {
             applied++;
-            brk_events_publish(self->events, "inbound", found[i].tenant, found[i].job, ev->channel,
-                               NULL, kind);
+            brk_events_publish_inbound(self->events, found[i].tenant, found[i].debtor, found[i].job,
+                                       ev, kind);
         } else {
             duplicates++;
         }
     }
-    snprintf(detail, dl, "%s for %d tenant(s), %d already applied", kind, applied, duplicates);
+    snprintf(detail, dl, "%s for %d tenant(s), %d already applied%s%s", kind, applied, duplicates,
+             fb[0] ? "; " : "", fb);
     return applied ? "applied" : "duplicate";
+}
+
+/* A wrong-number answer: the job it answers falls back when it asks for it
+ * (fallback_on_wrong_number; the suppression is s_consent's). Before the event is recorded, as
+ * s_consent: a failure is finished by the provider's retry, and the fallback is idempotent. 0, or
+ * -1 when Redis failed. */
+static int s_wrong_number(brk_inbound_t *self, const Pregon__InboundEvent *ev,
+                          const s_contacted_t *c, int64_t now_ms, char *out, size_t ol) {
+    char jk[ST_KEY_MAX];
+    if (ev->kind != PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER || !self->fallback || !c->job[0] ||
+        st_key_job(self->keys, c->tenant, c->debtor, c->job, jk, sizeof jk) < 0)
+        return 0;
+    return brk_fallback_job(self->fallback, jk, BRK_FB_WRONG_NUMBER, now_ms, out, ol);
 }
 
 /* An opt-out suppresses the contact point for every debtor of the tenant (on the event's
@@ -386,7 +467,8 @@ static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent
  * when Redis failed (the event is then not recorded: the provider's retry finishes it). */
 static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const s_contacted_t *c,
                      int64_t now_ms) {
-    bool out = ev->kind == PREGON__INBOUND_EVENT__KIND__OPT_OUT;
+    bool wrong = ev->kind == PREGON__INBOUND_EVENT__KIND__WRONG_NUMBER;
+    bool out = ev->kind == PREGON__INBOUND_EVENT__KIND__OPT_OUT || wrong;
     if (!out && ev->kind != PREGON__INBOUND_EVENT__KIND__OPT_IN)
         return 0;
     st_suppress_t *sup =
@@ -399,16 +481,23 @@ static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const 
         return 0; /* longer than any suppression can name: validation said so already */
     }
     snprintf(who, sizeof who, "hooks:%.50s", ev->provider[0] ? ev->provider : "unknown");
-    snprintf(why, sizeof why, "%s \"%.80s\" (event %.100s)", out ? "opt-out" : "opt-in", ev->text,
-             ev->event_id);
-    st_sup_t s = {
-        c->tenant,
-        ST_SUP_CONTACT,
-        contact,
-        self->cfg->hooks_opt_out_every_channel ? "*" : rl_channel_name((rl_channel_t)ev->channel),
-        "opt-out",
-        who,
-        why};
+    if (wrong)
+        snprintf(why, sizeof why, "wrong number \"%.80s\" for debtor %.40s (event %.100s)",
+                 ev->text[0] ? ev->text : ev->digits, c->debtor, ev->event_id);
+    else
+        snprintf(why, sizeof why, "%s \"%.80s\" (event %.100s)", out ? "opt-out" : "opt-in",
+                 ev->text, ev->event_id);
+    /* a wrong number is not the debtor's on any channel: suppressed on every one, for every
+     * debtor of the tenant (whoever answers it is not the one the tenant looks for) */
+    st_sup_t s = {c->tenant,
+                  ST_SUP_CONTACT,
+                  contact,
+                  wrong || self->cfg->hooks_opt_out_every_channel
+                      ? "*"
+                      : rl_channel_name((rl_channel_t)ev->channel),
+                  wrong ? "wrong-number" : "opt-out",
+                  who,
+                  why};
     st_sup_result_t res;
     int rc = out ? st_suppress_add(sup, &s, false, now_ms, &res)
                  : st_suppress_remove(sup, &s, now_ms, &res);

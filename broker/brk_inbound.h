@@ -8,12 +8,21 @@
  *                    which marks the history record so "direct contact" rules see it. A status
  *                    that overtakes the worker's SENT report is kept by pg_lookup and applied
  *                    when the id is mapped (brk_inbound_early). queued/sent/accepted: ignored.
- *   REPLY, CONVERSATION, OPT_OUT, OPT_IN, IVR_DIGITS  the contact point leads to the tenants
- *                    that contacted it (and to the debtor and job each contacted): each gets an
- *                    audited inbound record in the debtor's shard (pg_inbound), once per event
- *                    id; a reply marks the job's history record a conversation; an opt-out adds
- *                    a contact-point suppression for every debtor of the tenant, an opt-in lifts
- *                    the one an opt-out keyword made (never an operator's or a regulator's).
+ *                    A failed status with fallback_eligible submits the job's fallback
+ *                    (brk_fallback), also when the status comes again (idempotent).
+ *   REPLY, CONVERSATION, OPT_OUT, OPT_IN, IVR_DIGITS, PAYMENT_CLAIMED, WRONG_NUMBER  the contact
+ *                    point leads to the tenants that contacted it (and to the debtor and job
+ *                    each contacted): each gets an audited inbound record in the debtor's shard
+ *                    (pg_inbound), once per event id; a reply or a payment claim marks the job's
+ *                    history record a conversation; an opt-out adds a contact-point suppression
+ *                    for every debtor of the tenant, an opt-in lifts the one an opt-out keyword
+ *                    made (never an operator's or a regulator's); a wrong number suppresses the
+ *                    contact point on every channel for every debtor of the tenant (rule
+ *                    "wrong-number") and, when the job asks (fallback_on_wrong_number), submits
+ *                    its fallback; a message on WhatsApp or Messenger opens the debtor's 24-hour
+ *                    service window there (st_key_window).
+ * Every applied event is published on the events feed (brk_events_publish_inbound: type
+ * "inbound", Event.inbound with the tenant, debtor and job it answers).
  * Results, as InboundAck.result says: "applied", "duplicate", "ignored", "unknown", "refused",
  * "invalid" (a field missing, or an unknown field protobuf-c could not write back when the
  * event is kept: brk_val_repackable), "error" (Redis failed: nothing is half applied that a
@@ -43,6 +52,11 @@ brk_inbound_t *brk_inbound_new(brk_redis_t *redis, const st_keys_t *keys, const 
  * retries. */
 void brk_inbound_set_rules(brk_inbound_t *self, const brk_rules_t *rules);
 void brk_inbound_destroy(brk_inbound_t **self_p);
+
+/* Fallbacks of failed deliveries (InboundEvent.fallback_eligible) and wrong-number answers go
+ * through `fallback` (borrowed; NULL, the default: none). */
+typedef struct brk_fallback brk_fallback_t;
+void brk_inbound_set_fallback(brk_inbound_t *self, brk_fallback_t *fallback);
 
 /* Applies one event. Returns its result (a static string) and writes a detail into detail. */
 const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,

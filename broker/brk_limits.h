@@ -42,8 +42,8 @@
  *   BRK_LIM_CONTENT_BYTES   largest Content: the WhatsApp template's (32 body parameters)
  *   BRK_LIM_DISPATCH_BYTES  largest serialized Dispatch
  *   BRK_LIM_FRAME_BYTES     largest BrokerToWorker frame, <= CHW_MAX_FRAME_BYTES
- * With the tables above: a job of 71815; contents of 16388 (text), 70640 (e-mail), 164337
- * (WhatsApp) and 23907 (voice); a Dispatch of 236784 and a frame of 236788 bytes, 22.6 % of the
+ * With the tables above: a job of 73705; contents of 16392 (text), 70644 (e-mail), 164341
+ * (WhatsApp) and 23911 (voice); a Dispatch of 238751 and a frame of 238755 bytes, 22.8 % of the
  * worker's 1 MiB (test_validate prints what protobuf-c actually packs). */
 #ifndef BRK_LIMITS_H
 #define BRK_LIMITS_H
@@ -69,12 +69,17 @@
 #define BRK_LIM_SEGMENT_TEXT 64   /* segment = 18: currency, debtor_type, product */
 #define BRK_LIM_WINDOW       32   /* preferred_window = 19 */
 #define BRK_LIM_SENDER       64   /* sender = 20 */
+#define BRK_LIM_FB_ENTRIES   5    /* fallback_contacts = 21, fallback_templates = 24: entries */
+#define BRK_LIM_FB_KEY       9    /*   bytes of a key: a channel's name ("messenger") */
+/* fallback_contacts' values are contact points (BRK_LIM_CONTACT), fallback_templates' template
+ * ids (BRK_LIM_TEMPLATE_ID); fallback_of = 22 a job id (BRK_LIM_JOB_ID), set by pregond only;
+ * fallback_on_wrong_number = 23 a bool. */
 
 /* Fields the table covers: a test compares them with the generated descriptors, so a field
  * added to pregon.proto without a limit here fails the build's tests. */
-#define BRK_LIM_SENDREQUEST_FIELDS 20
+#define BRK_LIM_SENDREQUEST_FIELDS 24
 #define BRK_LIM_SEGMENT_FIELDS     5
-#define BRK_LIM_DISPATCH_FIELDS    6
+#define BRK_LIM_DISPATCH_FIELDS    7
 
 /* --- what the broker adds at dispatch ------------------------------------------------------ */
 
@@ -129,6 +134,8 @@
 #define BRK_PB_INT(f) (BRK_PB_KEY(f) + 10)
 /* A uint32 field. */
 #define BRK_PB_U32(f) (BRK_PB_KEY(f) + 5)
+/* A bool field. */
+#define BRK_PB_BOOL(f) (BRK_PB_KEY(f) + 1)
 
 /* --- derived worst cases ------------------------------------------------------------------- */
 
@@ -148,6 +155,14 @@
     (BRK_LIM_FALLBACK_PACKED > BRK_LIM_FALLBACK_UNPACKED ? BRK_LIM_FALLBACK_PACKED                 \
                                                          : BRK_LIM_FALLBACK_UNPACKED)
 
+/* fallback_contacts and fallback_templates: map entries {key = 1, value = 2}. */
+#define BRK_LIM_FB_CONTACTS_BYTES                                                                  \
+    (BRK_LIM_FB_ENTRIES *                                                                          \
+     BRK_PB_LEN(21, BRK_PB_LEN(1, BRK_LIM_FB_KEY) + BRK_PB_LEN(2, BRK_LIM_CONTACT)))
+#define BRK_LIM_FB_TEMPLATES_BYTES                                                                 \
+    (BRK_LIM_FB_ENTRIES *                                                                          \
+     BRK_PB_LEN(24, BRK_PB_LEN(1, BRK_LIM_FB_KEY) + BRK_PB_LEN(2, BRK_LIM_TEMPLATE_ID)))
+
 /* The largest serialized SendRequest whose fields are all within the table. */
 #define BRK_LIM_JOB_BYTES                                                                          \
     (BRK_PB_LEN(1, BRK_LIM_JOB_ID) + BRK_PB_LEN(2, BRK_LIM_TENANT) +                               \
@@ -158,7 +173,8 @@
      BRK_PB_LEN(11, BRK_LIM_JURISDICTION) + BRK_PB_LEN(12, BRK_LIM_TIME_ZONE) +                    \
      BRK_LIM_ALT_ZONES * BRK_PB_LEN(13, BRK_LIM_TIME_ZONE) + BRK_PB_INT(14) + BRK_PB_INT(15) +     \
      BRK_PB_INT(16) + BRK_LIM_FALLBACK_BYTES + BRK_PB_LEN(18, BRK_LIM_SEGMENT_BYTES) +             \
-     BRK_PB_LEN(19, BRK_LIM_WINDOW) + BRK_PB_LEN(20, BRK_LIM_SENDER))
+     BRK_PB_LEN(19, BRK_LIM_WINDOW) + BRK_PB_LEN(20, BRK_LIM_SENDER) + BRK_LIM_FB_CONTACTS_BYTES + \
+     BRK_PB_LEN(22, BRK_LIM_JOB_ID) + BRK_PB_BOOL(23) + BRK_LIM_FB_TEMPLATES_BYTES)
 
 /* Content, for each kind of body: the largest message the renderer can produce. */
 #define BRK_LIM_TEXT_CONTENT_BYTES BRK_PB_LEN(1, BRK_LIM_BODY_BYTES)
@@ -194,11 +210,12 @@
  * WorkerReady's, cut to 64 bytes). */
 #define BRK_LIM_WORKER_INCARNATION 64
 
-/* Dispatch: job, lease_id, lease_expires_ms, attempt, content, worker_incarnation. */
+/* Dispatch: job, lease_id, lease_expires_ms, attempt, content, worker_incarnation,
+ * window_until_ms. */
 #define BRK_LIM_DISPATCH_BYTES                                                                     \
     (BRK_PB_LEN(1, BRK_LIM_JOB_BYTES) + BRK_PB_LEN(2, BRK_LIM_LEASE_ID) + BRK_PB_INT(3) +          \
      BRK_PB_U32(4) + BRK_PB_LEN(6, BRK_LIM_CONTENT_BYTES) +                                        \
-     BRK_PB_LEN(7, BRK_LIM_WORKER_INCARNATION))
+     BRK_PB_LEN(7, BRK_LIM_WORKER_INCARNATION) + BRK_PB_INT(8))
 
 /* BrokerToWorker{dispatch = 1}: the largest frame the broker sends a worker (heartbeat, halt and
  * leave_ack are a few bytes). */

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t seq;
     char holder[BRK_HOLDER_MAX]; /* "" with has_holder false: the broker's own */
     bool has_holder;
+    unsigned flags; /* BRK_REPORT_FALLBACK, BRK_REPORT_SUPPRESS */
 } s_pending_t;
 
 struct brk_reports {
@@ -50,7 +51,19 @@ struct brk_reports {
     uint64_t *ack_seqs; /* MAX_PENDING */
     brk_index_t *index; /* borrowed; NULL: no webhook maps */
     int64_t first_index_ms;
+    brk_reports_failed_fn failed;
+    void *failed_ctx;
 };
+
+void brk_reports_set_failed(brk_reports_t *self, brk_reports_failed_fn fn, void *ctx) {
+    self->failed = fn;
+    self->failed_ctx = ctx;
+}
+
+void brk_reports_flag_last(brk_reports_t *self, unsigned flags) {
+    if (self->n_pending)
+        self->pending[self->n_pending - 1].flags = flags;
+}
 
 void brk_reports_set_ack(brk_reports_t *self, brk_reports_ack_fn fn, void *ctx) {
     self->ack = fn;
@@ -92,15 +105,15 @@ void brk_reports_destroy(brk_reports_t **self_p) {
     *self_p = NULL;
 }
 
-void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
-                     int channel, const char *provider_id, const char *provider_code,
-                     const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
-                     uint64_t seq, const char *holder) {
+int brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
+                    int channel, const char *provider_id, const char *provider_code,
+                    const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
+                    uint64_t seq, const char *holder) {
     if (self->n_pending == MAX_PENDING)
         brk_reports_flush(self, now_ms);
     if (self->n_pending == MAX_PENDING) { /* Redis unreachable and the buffer full */
         self->n->reports_dropped++;
-        return; /* not acknowledged: a worker sends it again, an expiry reports it again */
+        return -1; /* not acknowledged: a worker sends it again, an expiry reports it again */
     }
     if (self->n_pending == 0)
         self->first_pending_ms = now_ms;
@@ -118,6 +131,8 @@ void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, 
     p->seq = seq;
     p->has_holder = holder != NULL;
     snprintf(p->holder, sizeof p->holder, "%s", holder ? holder : "");
+    p->flags = 0;
+    return 0;
 }
 
 /* Tells each worker which of its reports were applied (in the order they came). */
@@ -239,6 +254,22 @@ void brk_reports_contact(brk_reports_t *self, int64_t now_ms, int channel, const
     brk_index_contact(self->index, now_ms, channel, contact, tenant, debtor, job_id, sender);
 }
 
+/* Reports with flags whose job is FAILED now (applied, or found so already): the fallback and
+ * the suppression they ask for (brk_reports_set_failed). One whose hook failed is not
+ * acknowledged ("error"): its worker sends it again. */
+static void s_after_failed(brk_reports_t *self, size_t n, int64_t now_ms) {
+    for (size_t i = 0; self->failed && i < n; i++) {
+        const s_pending_t *p = &self->pending[i];
+        const char *st = self->states[i];
+        if (!p->flags ||
+            (strcmp(st, "failed") != 0 && strcmp(st, "refused: failed -> FAILED") != 0))
+            continue;
+        if (self->failed(self->failed_ctx, p->lease_id, p->flags, p->provider_code, p->detail,
+                         now_ms) < 0)
+            snprintf(self->states[i], BRK_STATE_LEN, "error");
+    }
+}
+
 void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
     size_t n = self->n_pending;
     if (n == 0) {
@@ -268,6 +299,7 @@ void brk_reports_flush(brk_reports_t *self, int64_t now_ms) {
         brk_redis_drop(self->redis, brk_store_strerror(store));
         return;
     }
+    s_after_failed(self, n, now_ms);
     s_acknowledge(self, n);
     for (size_t i = 0; i < n; i++) {
         const char *st = self->states[i];

@@ -31,10 +31,25 @@ void brk_reports_destroy(brk_reports_t **self_p);
  * acknowledge it to once applied. `holder` is who reports it as leases record their worker
  * ("key/name#", brk_store_report_t.holder): a worker's report applies only to a lease that
  * worker holds; NULL for the broker's own reports. */
-void brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
-                     int channel, const char *provider_id, const char *provider_code,
-                     const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
-                     uint64_t seq, const char *holder);
+int brk_reports_add(brk_reports_t *self, int64_t now_ms, const char *lease_id, const char *outcome,
+                    int channel, const char *provider_id, const char *provider_code,
+                    const char *detail, int64_t retry_at_s, const void *peer, size_t peer_len,
+                    uint64_t seq, const char *holder);
+/* (brk_reports_add returns 0 when the report was queued, -1 when it was dropped.) */
+
+/* What a FAILED report asks besides the transition (DeliveryReport.fallback_eligible,
+ * suppress_contact): marks the report brk_reports_add queued last. */
+#define BRK_REPORT_FALLBACK 1u
+#define BRK_REPORT_SUPPRESS 2u
+void brk_reports_flag_last(brk_reports_t *self, unsigned flags);
+
+/* Called during a flush, before the reports are acknowledged, for each report with flags that
+ * left its job FAILED or found it FAILED already (the same report sent again: a fallback lost
+ * with a pregond that died is submitted then; brk_fallback is idempotent). Returning -1 (Redis
+ * failed) leaves that report unacknowledged: the worker sends it again. */
+typedef int (*brk_reports_failed_fn)(void *ctx, const char *lease_id, unsigned flags,
+                                     const char *provider_code, const char *detail, int64_t now_ms);
+void brk_reports_set_failed(brk_reports_t *self, brk_reports_failed_fn fn, void *ctx);
 
 /* Called after a flush for each report of a worker (peer given) whose call got an answer, with
  * its lease id, outcome, the store's state for it (brk_store.h: "retry", "not-holder", ...) and

@@ -205,16 +205,20 @@ static int s_read_leases(brk_store_t *self, s_call_t *calls, size_t from, size_t
             if (rc == 0)
                 s_seterr(self, "FCALL pg_lease", r);
             rc = -1;
-        } else if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements % 4)) {
+        } else if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements % 5)) {
             s_seterr(self, "FCALL pg_lease", r);
             rc = -1; /* keep reading: the connection stays in step */
         }
-        for (size_t i = 0; rc == 0 && i + 3 < r->elements; i += 4)
+        for (size_t i = 0; rc == 0 && i + 4 < r->elements; i += 5) {
+            size_t before = *n_out;
             if (s_push(self, out, n_out, cap, r->element[i], (unsigned)atoi(r->element[i + 2]->str),
                        r->element[i + 3]->str, r->element[i + 1]) < 0)
                 rc = -1;
+            else if (*n_out > before && r->element[i + 4]->type == REDIS_REPLY_STRING)
+                (*out)[*n_out - 1].window_until_ms = strtoll(r->element[i + 4]->str, NULL, 10);
+        }
         if (rc == 0) {
-            int got = (int)r->elements / 4;
+            int got = (int)r->elements / 5;
             full[calls[c].shard] = got == asked[c - from];
             *left -= got;
             calls[c].fate = S_TAKEN;

@@ -28,6 +28,7 @@ typedef struct {
     void *payload;  /* the serialized SendRequest */
     size_t payload_len;
     unsigned attempt;
+    int64_t window_until_ms; /* leases: when the job's service window closes (ms); 0: none */
 } brk_leased_t;
 
 /* Longest holder ("key/worker_id#", escaped) a report or a lease names, NUL included. */

@@ -51,6 +51,36 @@ static const char *s_texts(const s_text_t *t, size_t n) {
     return NULL;
 }
 
+/* The channel (pregon.proto numbering) a fallback map's key names ("sms", ...), or 0. */
+static int s_fb_channel(const char *key) {
+    for (int c = S_CH_FIRST; key && c <= S_CH_LAST; c++)
+        if (!strcmp(key, rl_channel_name((rl_channel_t)c)))
+            return c;
+    return 0;
+}
+
+/* fallback_contacts (each key a channel, its value a contact point that channel takes) and
+ * fallback_templates (each key a channel, its value a template id), fields 21 and 24. */
+static const char *s_fallback_maps(const Pregon__SendRequest *req) {
+    if (req->n_fallback_contacts > BRK_LIM_FB_ENTRIES)
+        return "fallback-contacts-too-many";
+    for (size_t i = 0; i < req->n_fallback_contacts; i++) {
+        const Pregon__SendRequest__FallbackContactsEntry *e = req->fallback_contacts[i];
+        int ch = e ? s_fb_channel(e->key) : 0;
+        if (!ch || !e->value || strlen(e->value) > BRK_LIM_CONTACT || brk_val_contact(ch, e->value))
+            return "bad-fallback-contact";
+    }
+    if (req->n_fallback_templates > BRK_LIM_FB_ENTRIES)
+        return "fallback-templates-too-many";
+    for (size_t i = 0; i < req->n_fallback_templates; i++) {
+        const Pregon__SendRequest__FallbackTemplatesEntry *e = req->fallback_templates[i];
+        if (!e || !s_fb_channel(e->key) ||
+            brk_val_text(e->value, BRK_LIM_TEMPLATE_ID) != BRK_VAL_TEXT_OK)
+            return "bad-fallback-template";
+    }
+    return NULL;
+}
+
 /* The limits of brk_limits.h other than identity and contact point, in field-number order; the
  * variables' form too (brk_val_variables). Fills keys[] and values[] (BRK_LIM_VARS each) with
  * the variables when it gets that far. */
@@ -100,6 +130,9 @@ static const char *s_limits(const Pregon__SendRequest *req, const char **keys,
             return "bad-fallback";
         }
     }
+    if ((why = s_fallback_maps(req))) {
+        return why;
+    }
     if (req->segment) {
         const Pregon__Segment *g = req->segment;
         const s_text_t seg[] = {
@@ -133,7 +166,7 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
     out->payload = payload;
     out->payload_len = payload_len;
     out->queue_score = queue_score;
-    out->readmit = readmit;
+    out->readmit = readmit == BRK_SUBMIT_READMIT;
     out->decide.channel = (rl_channel_t)req->channel;
 
     const char *why;
@@ -149,6 +182,12 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
     }
     if (strchr(req->tenant, ':')) {
         s_reject(out, "job.fields", "bad-tenant");
+        return;
+    }
+    /* fallback_of is pregond's own mark (brk_fallback): a submitter cannot claim it */
+    if (req->fallback_of && req->fallback_of[0] &&
+        (readmit == BRK_SUBMIT_NEW || strlen(req->fallback_of) > BRK_LIM_JOB_ID)) {
+        s_reject(out, "job.fields", "fallback-of-given");
         return;
     }
     /* then sizes, before anything reads a field whole: a job that passes is dispatchable */
@@ -206,4 +245,16 @@ void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t 
         return;
     }
     brk_tpl_content_free(&content);
+    /* Meta allows a business-initiated message only as an approved template: every Messenger
+     * job, and a WhatsApp job whose template names no approved WhatsApp template (free-form
+     * text), may be sent only inside the debtor's 24-hour service window (rl_admit_job_t) */
+    out->window = brk_submit_windowed(tpl, (int)req->channel);
+    /* a job that may fall back keeps its payload once sent (pg_report): brk_fallback reads it */
+    out->keep_payload = req->n_fallback_channels > 0;
+}
+
+int brk_submit_windowed(const brk_tpl_t *tpl, int channel) {
+    if (channel == PREGON__CHANNEL__MESSENGER)
+        return 1;
+    return channel == PREGON__CHANNEL__WHATSAPP && (!tpl || !brk_tpl_whatsapp_name(tpl));
 }

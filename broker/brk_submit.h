@@ -20,6 +20,7 @@
  * bytes). The first failing check decides, in this order:
  *
  *   identity, keys are built from it (brk_validate.h)     bad-job-id, bad-tenant, bad-debtor
+ *   fallback_of given by a submitter (pregond's own)      fallback-of-given
  *   every limit of brk_limits.h, in field-number order:
  *     campaign                                           campaign-too-long, campaign-not-utf8
  *     template_id                                        template-id-too-long,
@@ -35,6 +36,10 @@
  *                                                        alt-zones-not-utf8
  *     fallback_channels (entries, then each one is a     fallback-too-many, bad-fallback
  *       channel of pregon.proto)
+ *     fallback_contacts (entries; each key a channel's   fallback-contacts-too-many,
+ *       name, its value a contact point of that channel)  bad-fallback-contact
+ *     fallback_templates (entries; each key a channel's  fallback-templates-too-many,
+ *       name, its value at most BRK_LIM_TEMPLATE_ID)      bad-fallback-template
  *     segment.currency, .debtor_type, .product           segment-currency-too-long,
  *                                                        segment-currency-not-utf8,
  *                                                        segment-debtor-type-too-long,
@@ -56,11 +61,26 @@
  *     checked, then rendered for the job's channel       template-variables, template-too-long,
  *     (brk_tpl_render_content lists every reason)        template-subject-too-long,
  *                                                        template-param-invalid, ...
- * All of these have rule "job.fields" except the last group. Every string a job carries is then
- * within its limit and well-formed UTF-8 (identifiers and contact points are ASCII), and its
+ *   then (not a check of the job's fields: of the debtor's service window, in the script)
+ *     a windowed job (brk_submit_windowed) outside it     window-closed (rule whatsapp.window,
+ *                                                        messenger.window)
+ * All of these have rule "job.fields" except the last two groups. Every string a job carries is
+ * then within its limit and well-formed UTF-8 (identifiers and contact points are ASCII), and its
  * Dispatch fits the worker's frame limit (brk_limits.h). */
+/* Where a job comes from (brk_submit_prepare's `readmit`): a submitter (NEW: fallback_of is
+ * refused), a deferred job coming due (READMIT), or pregond's own fallback (FALLBACK: new to
+ * admission, fallback_of set by brk_fallback). */
+enum { BRK_SUBMIT_NEW = 0, BRK_SUBMIT_READMIT = 1, BRK_SUBMIT_FALLBACK = 2 };
 void brk_submit_prepare(const rl_policyset_t *policies, const brk_tpl_catalog_t *templates,
                         const Pregon__SendRequest *req, const void *payload, size_t payload_len,
                         double queue_score, int readmit, rl_admit_job_t *out);
+
+/* 1 when a job of template tpl on `channel` (pregon.proto numbering) may be sent only inside the
+ * debtor's 24-hour service window: every Messenger job, and a WhatsApp job whose template names
+ * no approved WhatsApp template (brk_tpl_whatsapp_name NULL: the content is free-form text).
+ * Such a job is REJECTED rule "whatsapp.window" / "messenger.window", reason "window-closed", at
+ * admission unless a message from the debtor opened the window (brk_inbound), and re-checked at
+ * dispatch (pg_lease; Dispatch.window_until_ms tells the worker when it closes). 0 otherwise. */
+int brk_submit_windowed(const brk_tpl_t *tpl, int channel);
 
 #endif

@@ -544,10 +544,16 @@ static void s_on_report(brk_workers_t *self, s_worker_t *w, const brk_identity_t
     else
         s_holder_of(ident->name, zmq_msg_data((zmq_msg_t *)id), zmq_msg_size((zmq_msg_t *)id),
                     holder, sizeof holder);
-    brk_reports_add(self->reports, now_ms, r->lease_id, outcome, r->channel, r->provider_id,
-                    r->provider_code, r->detail,
-                    r->retry_at_ms ? r->retry_at_ms / 1000 : now_ms / 1000 + 1,
-                    zmq_msg_data((zmq_msg_t *)id), zmq_msg_size((zmq_msg_t *)id), r->seq, holder);
+    unsigned flags = 0;
+    if (r->outcome == PREGON__DELIVERY_REPORT__OUTCOME__FAILED)
+        flags = (r->fallback_eligible ? BRK_REPORT_FALLBACK : 0u) |
+                (r->suppress_contact ? BRK_REPORT_SUPPRESS : 0u);
+    if (brk_reports_add(
+            self->reports, now_ms, r->lease_id, outcome, r->channel, r->provider_id,
+            r->provider_code, r->detail, r->retry_at_ms ? r->retry_at_ms / 1000 : now_ms / 1000 + 1,
+            zmq_msg_data((zmq_msg_t *)id), zmq_msg_size((zmq_msg_t *)id), r->seq, holder) == 0 &&
+        flags)
+        brk_reports_flag_last(self->reports, flags);
 }
 
 /* brk_reports_result_fn: what became of a worker's report. Applied: one lease fewer held, and a
@@ -683,6 +689,7 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     d.lease_expires_ms = lease_until_ms;
     d.attempt = job->attempt;
     d.content = content;
+    d.window_until_ms = job->window_until_ms; /* 0 unless the job needs the service window */
     /* "key/worker_id#incarnation", the lease's holder: the incarnation follows the holder */
     d.worker_incarnation = w->tag + strlen(w->holder);
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;

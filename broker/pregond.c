@@ -24,6 +24,7 @@
 #include "brk_config.h"
 #include "brk_counters.h"
 #include "brk_events.h"
+#include "brk_fallback.h"
 #include "brk_front.h"
 #include "brk_hooks.h"
 #include "brk_inbound.h"
@@ -165,6 +166,7 @@ typedef struct {
     brk_timers_t *timers;
     brk_index_t *index;
     brk_inbound_t *inbound;
+    brk_fallback_t *fallback;
     brk_hooks_t *hooks;
 } s_parts_t;
 
@@ -303,6 +305,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->timers = brk_timers_new(cfg, p->redis, rules, p->workers, p->reports, n);
     if (p->reports && p->workers)
         brk_reports_set_ack(p->reports, brk_workers_ack, p->workers);
+    if (p->front)
+        brk_front_set_reports(p->front, p->reports);
     p->index = brk_index_new(p->redis, p->keys, cfg);
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
     if (p->inbound)
@@ -310,12 +314,18 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
     if (p->hooks)
         brk_hooks_set_scripts(p->hooks, p->redis, p->keys, rules);
+    p->fallback = brk_fallback_new(cfg, p->redis, p->keys, rules, p->events, n);
+    if (p->fallback && p->inbound && p->reports) {
+        brk_inbound_set_fallback(p->inbound, p->fallback);
+        brk_reports_set_failed(p->reports, brk_fallback_on_failed, p->fallback);
+        brk_fallback_set_reports(p->fallback, p->reports);
+    }
     if (p->index && p->inbound && p->reports) {
         brk_index_set_early(p->index, brk_inbound_early, p->inbound);
         brk_reports_set_index(p->reports, p->index);
     }
     if (!p->keys || !p->events || !p->redis || !p->reports || !p->front || !p->workers ||
-        !p->timers || !p->index || !p->inbound || !p->hooks) {
+        !p->timers || !p->index || !p->inbound || !p->hooks || !p->fallback) {
         pg_log("cannot start: out of memory or an invalid redis.prefix");
         return 1;
     }
@@ -332,6 +342,7 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
 static void s_stop_parts(s_parts_t *p) {
     brk_hooks_destroy(&p->hooks);
     brk_inbound_destroy(&p->inbound);
+    brk_fallback_destroy(&p->fallback);
     brk_timers_destroy(&p->timers);
     brk_workers_destroy(&p->workers);
     brk_front_destroy(&p->front);
@@ -443,6 +454,11 @@ int main(int argc, char **argv) {
            " lost in transit or never started, %" PRIu64 " of lease calls whose answer was lost",
            n.wrong_leases, n.foreign_reports, n.workers_refused, n.handed_back_lost,
            n.handed_back_unanswered);
+    pg_log("stopping: fallbacks: %" PRIu64 " accepted, %" PRIu64 " deferred, %" PRIu64
+           " rejected, %" PRIu64 " expired, %" PRIu64 " duplicate; %" PRIu64
+           " dead contact points suppressed",
+           n.fallbacks[RL_V_ACCEPTED], n.fallbacks[RL_V_DEFERRED], n.fallbacks[RL_V_REJECTED],
+           n.fallbacks[RL_V_EXPIRED], n.fallbacks[RL_V_DUPLICATE], n.dead_contacts);
     s_stop_parts(&parts);
     rl_policyset_destroy(&rules.policies);
     brk_tpl_destroy(&rules.templates);

@@ -46,6 +46,7 @@ typedef struct {
     char score_s[NUM_LEN];
     char *new_hist; /* owned; accepted jobs only */
     int new_hist_len;
+    char *win; /* owned: the window key of a windowed job (rl_admit_job_t.window), else NULL */
 } s_work_t;
 
 static const char *const s_vnames[] = {"UNKNOWN",   "ACCEPTED", "DEFERRED", "REJECTED",
@@ -371,7 +372,7 @@ static int s_take_result(const redisReply *e, s_work_t *wk, rl_admit_verdict_t *
 
 #define S_HEAD 5  /* FCALL name numkeys audit deferred */
 #define S_NK   4  /* keys per job */
-#define S_NA   16 /* arguments per job */
+#define S_NA   19 /* arguments per job */
 
 /* Builds one pg_admit call over the pending jobs idx[0..m) (all of one shard) into argv/argl;
  * returns its argc. `num` holds the call's own number strings (numkeys, audit, deferred keys). */
@@ -420,6 +421,9 @@ static int s_admit_call(rl_admit_t *self, const rl_admit_job_t *jobs, s_work_t *
         S_ARG(wk->score_s);
         S_ARGN(wk->ctx, (size_t)wk->ctx_len);
         S_ARG(wk->counters);
+        S_ARG(wk->win ? wk->win : "");
+        S_ARGN(job->link ? job->link : "", job->link ? job->link_len : 0);
+        S_ARG(job->keep_payload ? "1" : "0");
     }
 #undef S_ARG
 #undef S_ARGN
@@ -564,6 +568,19 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
             snprintf(wk->score_s, sizeof wk->score_s, "%.17g", score);
         if (!job->reject_reason)
             s_offset_string(&job->decide, now, wk->off, sizeof wk->off);
+        if (job->window && !job->reject_reason) {
+            char wkey[ST_KEY_MAX];
+            if (st_key_window(self->keys, job->tenant, job->debtor,
+                              rl_channel_name(job->decide.channel),
+                              job->contact ? job->contact : "", wkey, sizeof wkey) < 0 ||
+                !(wk->win = strdup(wkey))) {
+                out[i].code = RL_V_REJECTED;
+                snprintf(out[i].rule, sizeof out[i].rule, "job.fields");
+                snprintf(out[i].reason, sizeof out[i].reason, "id-too-long");
+                wk->pending = 0;
+                continue;
+            }
+        }
         if (s_pack_ctx(job, wk) < 0) {
             out[i].code = RL_V_BUSY;
             snprintf(out[i].reason, sizeof out[i].reason, "no-memory");
@@ -631,7 +648,7 @@ int rl_admit_batch(rl_admit_t *self, const rl_admit_job_t *jobs, size_t n, int64
     }
     s_busy_all(w, n, out, rc < 0 ? "redis-unavailable" : "contention");
     for (size_t i = 0; i < n; i++)
-        free(w[i].new_hist), free(w[i].ctx);
+        free(w[i].new_hist), free(w[i].ctx), free(w[i].win);
     free(w), free(order), free(hist), free(qkey);
     s_arena_free(&arena);
     return rc;

@@ -52,6 +52,19 @@ typedef struct {
     int readmit;             /* 1: a deferred job coming due (not a duplicate of itself) */
     const char *reject_rule; /* set by the caller for invalid input: audited, never stored */
     const char *reject_reason;
+    /* 1: a job allowed only inside the debtor's 24-hour service window on its channel (every
+     * Messenger job, a free-form WhatsApp message): the script refuses it, REJECTED rule
+     * "CHANNEL.window" reason "window-closed", unless the window (st_key_window of tenant,
+     * debtor, channel name, contact) is open at now; pg_lease re-checks it. */
+    int window;
+    /* A job pregond submits as the fallback of another (brk_fallback): its audit link,
+     * "ORIGINAL_JOB NUL ORIGINAL_CHANNEL NUL ORIGINAL_STATE NUL ATTEMPT NUL WHY" (pregon.lua's
+     * pg_admit), NULL for any other job. link_len its length. */
+    const char *link;
+    size_t link_len;
+    /* 1: the job may fall back to another channel: its payload is kept once it is sent or has
+     * failed (pg_report), for brk_fallback to build the next job from. */
+    int keep_payload;
 } rl_admit_job_t;
 
 typedef struct {

@@ -10,9 +10,12 @@
 -- Redis or a Redis Cluster. The C side mirrors the table in
 -- store/st_state.h; tests compare the two through pg_table. Embedded into pregon at build time
 -- and loaded with FUNCTION LOAD; `%VERSION%` is replaced by a hash of this text when loading.
+-- Past 800 lines on purpose: a library is one text (a function cannot call another library's),
+-- and every transition shares the table, the audit writers and the suppression and window checks.
 --
 -- Job hash (P:{sN}:j:T:D:J) fields:
---   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent),
+--   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent;
+--   kept after that when fb is 1: a job with fallback channels), w its service window's key,
 --   id tn db ch: job, tenant, debtor, channel; x the rest of the audit context, packed as
 --   debt NUL campaign NUL contact NUL zone NUL utc_offset (s, at admission) (few fields keep a
 --   hash cheap: every field is an allocation); qs queue score, att attempts made, u until
@@ -27,8 +30,13 @@
 --   the contact attempt (DISPATCHED): debt campaign contact local zone;
 --   outcomes (SENT DELIVERED FAILED RETRY HANDED_BACK SKIPPED UNKNOWN QUEUED CANCELLED):
 --     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's);
---   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS, from "inbound"): contact pid
---     (the provider's event id) provider detail (what the debtor wrote or pressed);
+--   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS PAYMENT_CLAIMED WRONG_NUMBER, from
+--     "inbound"): contact pid (the provider's event id) provider detail (what the debtor wrote
+--     or pressed);
+--   a fallback link (FALLBACK, on the original job, from its state; written by the pg_admit call
+--     that decides the fallback job, in the same shard: same tenant and debtor): reason
+--     (fallback-eligible, wrong-number) until pid pcode ("") detail "NEWJOB on CHANNEL: VERDICT";
+--     the fallback job's own decision record has detail "fallback-of:ORIGINAL";
 --   suppression changes (SUPPRESSED UNSUPPRESSED; job and attempt "", debtor the value of a
 --     debtor suppression, channel the suppression's channel or "*", from "none" or
 --     "suppressed"): scope value rule who why detail. Written once per change, in the audit
@@ -210,13 +218,44 @@ end
 -- in this shard, ready queue.
 -- ARGV[1] now (ms), ARGV[2] TTL (s) of finished jobs, ARGV[3] history TTL (s), then per job:
 --   job_id tenant debtor readmit(0|1) expected_version action until rule reason new_history
---   payload channel contact queue_score x (the packed audit context) counters
+--   payload channel contact queue_score x (the packed audit context) counters win link keep
+--   keep: '1' for a job with fallback channels: field fb = 1, and pg_report keeps its payload
+--   once it is sent, delivered or failed (brk_fallback builds the next channel's job from it).
 --   action: A accept, D defer, R reject, E expire, X reject invalid input (audited, not stored).
 -- Returns per job: {A} | {D until} | {R rule reason} | {E until} | {U first_verdict} (duplicate)
 --   | {T} (history changed since the decision: decide again) | {S state} (readmission of a job
 --   that is no longer deferred: nothing done).
+-- Window (the job's last two arguments): win, the window key of a job allowed only inside the
+--   debtor's 24-hour service window (st_key_window: P:{sN}:w:T:D:CH:CP, the job's own shard,
+--   checked) or '': unless GET win is an instant after now, such a job is REJECTED rule
+--   "CHANNEL.window" reason "window-closed" (after suppressions: they decide first); an admitted
+--   one keeps it in field w, and pg_lease checks it again. link: '' or, for a job pregond
+--   submits as another's fallback (same tenant and debtor: the same shard), "ORIGINAL NUL
+--   ORIGINAL_CHANNEL NUL ORIGINAL_STATE NUL ATTEMPT NUL WHY": the decision record's detail is
+--   "fallback-of:ORIGINAL", and the original job gets a FALLBACK record (from its state, reason
+--   WHY, detail "JOB on CHANNEL: VERDICT") unless the answer is DUPLICATE: the two are linked.
+local function window_open(win, jk, now)
+  if win == '' then return true end
+  if string.match(win, '{s%d+}') ~= string.match(jk, '{s%d+}') then
+    error('window key ' .. win .. ' is not in the job\'s shard')
+  end
+  local u = tonumber(redis.call('GET', win) or '0') or 0
+  return u > tonumber(now)
+end
+local function link_record(ak, now, j, link, label)
+  local orig, och, ost, oatt, why =
+    string.match(link, '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+  if not orig then return end
+  redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', orig, 'tenant', j.tn or '',
+    'debtor', j.db or '', 'channel', och, 'from', ost, 'to', 'FALLBACK', 'attempt', oatt,
+    'reason', why, 'until', '', 'pid', '', 'pcode', '',
+    'detail', (j.id or '') .. ' on ' .. (j.ch or '') .. ': ' .. label)
+end
 local function admit(keys, args)
-  local NK, NA = 4, 16
+  local NK = 4
+  local n_jobs = (#keys - 2) / NK
+  -- 16 arguments a job: without win, link and keep (older callers)
+  local NA = n_jobs > 0 and (#args - 3) / n_jobs or 19
   local ak, dk = keys[1], keys[2]
   local now, idem_ttl, hist_ttl = args[1], tonumber(args[2]), tonumber(args[3])
   local out, sc = {}, {}
@@ -229,6 +268,9 @@ local function admit(keys, args)
     local x = args[a + 14]
     local j = unpack_ctx({id = args[a], tn = args[a + 1], db = args[a + 2], ch = ch}, x)
     local e = {attempt = '0', counters = args[a + 15]}
+    local win, link, keep = '', '', '0'
+    if NA >= 19 then win, link, keep = args[a + 16], args[a + 17], args[a + 18] end
+    if link ~= '' then e.detail = 'fallback-of:' .. string.match(link, '^[^%z]*') end
     local res
     local from = 'new'
     if action == 'X' then
@@ -250,6 +292,9 @@ local function admit(keys, args)
           local r = suppressed(sk, ch, sup_contact(cp), j.db, j.dt or '')
           if r then rule, reason, action = r, 'suppressed', 'R' end
         end
+        if action ~= 'R' and not window_open(win, jk, now) then
+          rule, reason, action = ch .. '.window', 'window-closed', 'R'
+        end
       end
     end
     if not res then
@@ -264,6 +309,8 @@ local function admit(keys, args)
           redis.call('EXPIRE', hk, hist_ttl)
           redis.call('HSET', jk, 'v', first or 'ACCEPTED', 's', 'queued', 'p', args[a + 10],
             'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch, 'x', x, 'qs', args[a + 13], 'at', now)
+          if win ~= '' then redis.call('HSET', jk, 'w', win) end
+          if keep == '1' then redis.call('HSET', jk, 'fb', '1') end
           if from == 'deferred' then redis.call('ZREM', dk, jk) end
           redis.call('ZADD', qk, args[a + 13], jk)
           audit(ak, now, j, from, 'ACCEPTED', e)
@@ -273,6 +320,8 @@ local function admit(keys, args)
         redis.call('HSET', jk, 'v', first or 'DEFERRED', 's', 'deferred', 'p', args[a + 10],
           'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch, 'x', x, 'qs', args[a + 13], 'u', untl,
           'r', rule, 'at', now)
+        if win ~= '' then redis.call('HSET', jk, 'w', win) end
+        if keep == '1' then redis.call('HSET', jk, 'fb', '1') end
         redis.call('ZADD', dk, untl, jk)
         e['until'] = untl
         audit(ak, now, j, from, 'DEFERRED', e)
@@ -289,6 +338,10 @@ local function admit(keys, args)
         if action == 'E' then res = {'E', untl} else res = {'R', rule, reason} end
       end
     end
+    if link ~= '' and res[1] ~= 'U' and res[1] ~= 'S' and res[1] ~= 'T' then
+      local names = {A = 'ACCEPTED', D = 'DEFERRED', R = 'REJECTED', E = 'EXPIRED'}
+      link_record(ak, now, j, link, names[res[1]] or res[1])
+    end
     out[i + 1] = res
   end
   return out
@@ -301,10 +354,13 @@ end
 -- finished jobs (default 35 days), ARGV[7] the nonces: NONCE_HEX hex digits per job asked for,
 -- drawn by the caller from the system's random source (a Function has none); the i-th job
 -- leased gets the i-th (missing: "", a lease no worker's report can name).
--- Returns a flat array: job key, payload, attempt, nonce, ... A queue entry whose job is gone or no
--- longer queued is dropped from the queue (an index entry, not a transition). A queued job a
--- suppression now blocks (the tenant's hash in this shard, derived from the job key: the same
--- slot) goes queued -> REJECTED, audited, its payload dropped, and is not returned.
+-- Returns a flat array: job key, payload, attempt, nonce, window, ... (window: the instant in ms
+-- the job's service window closes, '0' for a job that needs none). A queue entry whose job is
+-- gone or no longer queued is dropped from the queue (an index entry, not a transition). A queued
+-- job a suppression now blocks (the tenant's hash in this shard, derived from the job key: the
+-- same slot) goes queued -> REJECTED, audited, its payload dropped, and is not returned; so does
+-- a windowed job (field w, pg_admit) whose window is closed at now: rule "CHANNEL.window",
+-- reason "window-closed", detail "dispatch re-check".
 local NONCE_HEX = 16
 local function lease(keys, args)
   local qk, lk, ak = keys[1], keys[2], keys[3]
@@ -316,8 +372,9 @@ local function lease(keys, args)
   local out, sc = {}, {}
   for i = 1, #popped, 2 do
     local jk = popped[i]
-    local v = redis.call('HMGET', jk, 's', 'att', 'p', 'id', 'tn', 'db', 'ch', 'x')
+    local v = redis.call('HMGET', jk, 's', 'att', 'p', 'id', 'tn', 'db', 'ch', 'x', 'w')
     local st, p = v[1], v[3]
+    local wu, reason = '0', 'suppressed'
     local dt, cm, cp, tz, off
     if v[8] then
       dt, cm, cp, tz, off = string.match(v[8], '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
@@ -328,6 +385,13 @@ local function lease(keys, args)
       local spk = head and (head .. 'sp:' .. et)
       if spk and sup_any(sc, spk) then
         rule = suppressed(spk, v[7] or '', sup_contact(cp or ''), v[6] or '', dt or '')
+      end
+      if not rule and v[9] then
+        wu = redis.call('GET', v[9]) or '0'
+        if string.match(v[9], '{s%d+}') ~= string.match(jk, '{s%d+}') or
+            (tonumber(wu) or 0) <= tonumber(now) then
+          rule, reason = (v[7] or '') .. '.window', 'window-closed'
+        end
       end
     end
     if rule and allowed('REJECTED', st) then
@@ -342,7 +406,7 @@ local function lease(keys, args)
       redis.call('EXPIRE', jk, ttl)
       audit(ak, now, {id = v[4], tn = v[5], db = v[6], ch = v[7], dt = dt, cm = cm, cp = cp,
         tz = tz, off = off}, st, 'REJECTED',
-        {attempt = v[2] or '0', rule = rule, reason = 'suppressed', detail = 'dispatch re-check'})
+        {attempt = v[2] or '0', rule = rule, reason = reason, detail = 'dispatch re-check'})
     elseif p and allowed('DISPATCHED', st) then
       local att = tostring((tonumber(v[2]) or 0) + 1)
       local nonce = string.sub(nonces, (i - 1) / 2 * NONCE_HEX + 1, (i + 1) / 2 * NONCE_HEX)
@@ -356,6 +420,7 @@ local function lease(keys, args)
       out[#out + 1] = p
       out[#out + 1] = att
       out[#out + 1] = nonce
+      out[#out + 1] = wu
     end
   end
   return out
@@ -407,8 +472,9 @@ local function report(keys, args)
     local ref = args[a + 6]
     local nonce, reporter = '', ''
     if NA >= 9 then nonce, reporter = args[a + 7], args[a + 8] end
-    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'l')
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'l', 'fb')
     local st, ch = v[1], v[6]
+    local keep_p = v[8] and true or false  -- fb: the payload stays for a fallback
     local label = OUTCOME[outcome]
     local res
     if not st then
@@ -439,17 +505,17 @@ local function report(keys, args)
         if label == 'SENT' then
           redis.call('HSET', jk, 's', to, 'pid', pid)
           -- voice: the call's TwiML is rendered from p while the call lasts (ScriptRequest)
-          if ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
+          if not keep_p and ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'DELIVERED' then
           hist_flag(hk, ref, HIST_DELIVERED)
           redis.call('HSET', jk, 's', to)
-          if ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
+          if not keep_p and ch ~= 'voice' then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'FAILED' or label == 'UNKNOWN' then
           if label == 'FAILED' then hist_flag(hk, ref, HIST_FAILED) end
           redis.call('HSET', jk, 's', to, 'pid', pid, 'pcode', pcode)
-          redis.call('HDEL', jk, 'p')
+          if not keep_p then redis.call('HDEL', jk, 'p') end
           redis.call('EXPIRE', jk, ttl)
         elseif label == 'RETRY' or label == 'HANDED_BACK' then
           local att = attempt
@@ -704,16 +770,27 @@ end
 -- ARGV[1] now (ms), ARGV[2] TTL (s) of applied-event ids, ARGV[3] event id, ARGV[4] kind
 --   (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS), ARGV[5..11] tenant debtor channel job contact,
 --   the job's history ref (hex; '' none), provider, ARGV[12] detail (the text, bounded).
--- A REPLY or CONVERSATION marks the job's history record a conversation (policies that read
--- "direct contact" as two-way, and cooldowns after a conversation, count it); a debtor's reply
--- is never an attempt of ours. Returns 'applied' or 'duplicate'.
+-- Optional: KEYS[4] the debtor's service window on the event's channel and contact point
+-- (st_key_window), ARGV[13] the instant it closes now (ms), ARGV[14] how long the key is kept
+-- (ms): a message from the debtor on WhatsApp or Messenger opens (or extends: never shortens)
+-- the 24-hour window in which free-form messages may be sent (pg_admit, pg_lease).
+-- A REPLY, CONVERSATION or PAYMENT_CLAIMED marks the job's history record a conversation
+-- (policies that read "direct contact" as two-way, and cooldowns after a conversation, count
+-- it); a debtor's reply is never an attempt of ours. Returns 'applied' or 'duplicate'.
 local function inbound(keys, args)
   local ak, hk, ek = keys[1], keys[2], keys[3]
   local now, kind = args[1], args[4]
   if redis.call('HSETNX', ek, args[3], now) == 0 then return 'duplicate' end
   redis.call('EXPIRE', ek, args[2])
-  if (kind == 'REPLY' or kind == 'CONVERSATION') and args[10] ~= '' then
+  if (kind == 'REPLY' or kind == 'CONVERSATION' or kind == 'PAYMENT_CLAIMED')
+      and args[10] ~= '' then
     hist_flag(hk, args[10], HIST_CONVERSATION)
+  end
+  if keys[4] and args[13] then
+    local old = tonumber(redis.call('GET', keys[4]) or '0') or 0
+    if tonumber(args[13]) > old then
+      redis.call('SET', keys[4], args[13], 'PX', args[14])
+    end
   end
   redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', args[8], 'tenant', args[5],
     'debtor', args[6], 'channel', args[7], 'from', 'inbound', 'to', kind, 'attempt', '',

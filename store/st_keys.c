@@ -244,6 +244,23 @@ int st_key_events(const st_keys_t *self, const char *tenant, const char *debtor,
     return s_debtor_key(self, "ev", tenant, debtor, NULL, buf, len);
 }
 
+int st_key_window(const st_keys_t *self, const char *tenant, const char *debtor,
+                  const char *channel, const char *contact, char *buf, size_t len) {
+    int n = s_debtor_key(self, "w", tenant, debtor, NULL, buf, len);
+    if (n < 0)
+        return -1;
+    size_t at = (size_t)n;
+    const char *parts[2] = {channel ? channel : "", contact ? contact : ""};
+    for (int i = 0; i < 2; i++) {
+        if (at + 1 >= len)
+            return -1;
+        buf[at++] = ':';
+        if (!s_esc(buf, len, &at, parts[i]))
+            return -1;
+    }
+    return (int)at;
+}
+
 int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len) {
     if (shard < 0 || shard >= self->shards)
         return -1;

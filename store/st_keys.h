@@ -78,6 +78,10 @@ int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf,
  *                                 "debtor NUL job NUL sender NUL at(ms)" (the latest job)
  *   P:{sN}:ev:T:D           hash  events applied to a debtor: event id -> at (ms), so a webhook
  *                                 the provider delivers twice is applied once
+ *   P:{sN}:w:T:D:CH:CP      string the 24-hour service window of WhatsApp / Messenger: the
+ *                                 instant (ms, pregond's clock) it closes, opened by a message
+ *                                 from contact point CP on channel CH that the contact map
+ *                                 attributed to debtor D of tenant T; expires by itself (PX)
  * M = shard of (PROVIDER, ID), K = shard of (CHANNEL, CP), N = the debtor's shard. */
 int st_key_provider(const st_keys_t *self, const char *provider, const char *id, char *buf,
                     size_t len);
@@ -85,6 +89,11 @@ int st_key_contact(const st_keys_t *self, const char *channel, const char *conta
                    size_t len);
 int st_key_events(const st_keys_t *self, const char *tenant, const char *debtor, char *buf,
                   size_t len);
+/* The service window of (tenant, debtor) on channel `channel` ("whatsapp", "messenger") to
+ * contact point `contact`, in the debtor's shard: admission (pg_admit) and dispatch (pg_lease)
+ * read it in the same call as the job. */
+int st_key_window(const st_keys_t *self, const char *tenant, const char *debtor,
+                  const char *channel, const char *contact, char *buf, size_t len);
 
 /* What a job key names; strings unescaped into the caller's storage. */
 typedef struct {

@@ -36,6 +36,7 @@ static void s_usage(FILE *to) {
             "  adopt                 accept the dataset Redis holds now: pregond admits again\n"
             "  stats [--json]        jobs per structure and audit records over every shard\n"
             "  key job TENANT DEBTOR JOB | key history|suppress|events TENANT DEBTOR\n"
+            "  key window TENANT DEBTOR CHANNEL CONTACT\n"
             "  key contact CHANNEL CONTACT | key provider CHANNEL PROVIDER_ID\n"
             "  audit [--count N]     audit records of every shard, oldest first, as JSON lines\n");
 }
@@ -244,6 +245,8 @@ static int s_key(s_conn_t *c, int argc, char **argv) {
         n = st_key_contact(c->keys, argv[1], argv[2], k, sizeof k);
     else if (argc == 3 && strcmp(argv[0], "provider") == 0)
         n = st_key_provider(c->keys, argv[1], argv[2], k, sizeof k);
+    else if (argc == 5 && strcmp(argv[0], "window") == 0)
+        n = st_key_window(c->keys, argv[1], argv[2], argv[3], argv[4], k, sizeof k);
     if (n < 0) {
         s_usage(stderr);
         return 2;

@@ -90,6 +90,63 @@ static int s_time(json_t *o, const char *k, int64_t *out) {
     return json_is_string(v) ? pc_time_parse(json_string_value(v), out) : -1;
 }
 
+/* The fallback fields of o into r: fallback_channels (channel names), fallback_contacts and
+ * fallback_templates (objects: a channel's name -> a string), fallback_on_wrong_number (bool).
+ * Returns -1 when one has the wrong form (r keeps what was read, freed with it). */
+static int s_fallback(json_t *o, Pregon__SendRequest *r) {
+    int bad = 0;
+    json_t *fb = json_object_get(o, "fallback_channels");
+    if (json_is_array(fb)) {
+        r->n_fallback_channels = json_array_size(fb);
+        r->fallback_channels = calloc(r->n_fallback_channels + 1, sizeof *r->fallback_channels);
+        for (size_t i = 0; i < r->n_fallback_channels; i++) {
+            json_t *c = json_array_get(fb, i);
+            r->fallback_channels[i] =
+                (Pregon__Channel)pg_channel_parse(json_is_string(c) ? json_string_value(c) : NULL);
+            bad |= !r->fallback_channels[i];
+        }
+    } else if (fb) {
+        bad = 1;
+    }
+    json_t *fc = json_object_get(o, "fallback_contacts");
+    if (json_is_object(fc)) {
+        r->fallback_contacts = calloc(json_object_size(fc) + 1, sizeof *r->fallback_contacts);
+        const char *key;
+        json_t *val;
+        json_object_foreach(fc, key, val) {
+            Pregon__SendRequest__FallbackContactsEntry *e = calloc(1, sizeof *e);
+            pregon__send_request__fallback_contacts_entry__init(e);
+            e->key = strdup(key);
+            e->value = strdup(json_is_string(val) ? json_string_value(val) : "");
+            bad |= !json_is_string(val);
+            r->fallback_contacts[r->n_fallback_contacts++] = e;
+        }
+    } else if (fc) {
+        bad = 1;
+    }
+    json_t *ft = json_object_get(o, "fallback_templates");
+    if (json_is_object(ft)) {
+        r->fallback_templates = calloc(json_object_size(ft) + 1, sizeof *r->fallback_templates);
+        const char *key;
+        json_t *val;
+        json_object_foreach(ft, key, val) {
+            Pregon__SendRequest__FallbackTemplatesEntry *e = calloc(1, sizeof *e);
+            pregon__send_request__fallback_templates_entry__init(e);
+            e->key = strdup(key);
+            e->value = strdup(json_is_string(val) ? json_string_value(val) : "");
+            bad |= !json_is_string(val);
+            r->fallback_templates[r->n_fallback_templates++] = e;
+        }
+    } else if (ft) {
+        bad = 1;
+    }
+    json_t *wn = json_object_get(o, "fallback_on_wrong_number");
+    if (wn && !json_is_boolean(wn))
+        bad = 1;
+    r->fallback_on_wrong_number = json_is_true(wn);
+    return bad ? -1 : 0;
+}
+
 /* Builds a SendRequest from a JSON object; returns NULL with *err set. */
 static Pregon__SendRequest *s_job(json_t *o, const char **err) {
     static const char *const known[] = {"job_id",
@@ -109,6 +166,9 @@ static Pregon__SendRequest *s_job(json_t *o, const char **err) {
                                         "expires_at",
                                         "priority",
                                         "fallback_channels",
+                                        "fallback_contacts",
+                                        "fallback_templates",
+                                        "fallback_on_wrong_number",
                                         "segment",
                                         "preferred_window",
                                         "sender",
@@ -158,6 +218,7 @@ static Pregon__SendRequest *s_job(json_t *o, const char **err) {
             r->variables[i++] = e;
         }
     }
+    int bad_fallback = s_fallback(o, r);
     json_t *alt = json_object_get(o, "alt_time_zones");
     if (json_is_array(alt)) {
         r->n_alt_time_zones = json_array_size(alt);
@@ -170,6 +231,9 @@ static Pregon__SendRequest *s_job(json_t *o, const char **err) {
     *err = NULL;
     if ((ch && !r->channel) || rn < 0)
         *err = ch && !r->channel ? "unknown channel" : "unknown role";
+    else if (bad_fallback)
+        *err = "fallback_channels must name channels; fallback_contacts and fallback_templates "
+               "map a channel's name to a string";
     else if (s_time(o, "not_before", &r->not_before) < 0 ||
              s_time(o, "expires_at", &r->expires_at) < 0)
         *err = "not_before/expires_at must be RFC 3339 with an offset, or Unix seconds";

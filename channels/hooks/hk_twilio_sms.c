@@ -90,6 +90,11 @@ static hk_verdict_t s_status(void *ctx, const hk_request_t *req, hk_result_t *re
     }
     if (ev->error_code && !*ev->error_code)
         hk_event_set(&ev->error_code, NULL);
+    /* 30005 unknown destination handset, 30006 landline or unreachable carrier (PROVIDERS.md):
+     * the number cannot take an SMS; the job's fallback channels may take over */
+    if (ev->error_code && (!strcmp(ev->status, "undelivered") || !strcmp(ev->status, "failed")) &&
+        (!strcmp(ev->error_code, "30005") || !strcmp(ev->error_code, "30006")))
+        ev->fallback_eligible = 1;
     size_t n = strlen(ev->provider_id) + 1 + strlen(ev->status) + 1;
     char *id = malloc(n);
     if (!id)

@@ -250,6 +250,10 @@ void sms_twilio_classify(long status, const char *body, size_t body_len, chw_res
         chw_result_set(out, CHW_FAILED, "opted-out");
     } else if (status >= 400 && status < 500) {
         chw_result_set(out, CHW_FAILED, "%.200s", message[0] ? message : "rejected");
+        /* unroutable, landline, not a mobile number (PROVIDERS.md): the number cannot take an
+         * SMS, another channel may reach it (the job's fallback_channels) */
+        if (code == 21612 || code == 21614 || code == 21635)
+            out->flags |= CHW_RESULT_FALLBACK;
     } else {
         chw_result_set(out, CHW_UNKNOWN, "unexpected HTTP status %ld", status);
     }

@@ -1,7 +1,10 @@
 /* bench_store.c — what each state-machine function costs Redis, per job: admission (pg_admit),
  * leasing (pg_lease) and reporting SENT (pg_report), measured from Redis's own account of the
  * time it spent in FCALL (INFO commandstats), so client and socket costs are left out.
- * Usage: bench_store REDIS_SOCK [JOBS]. Prints one line per phase. Flushes the database. */
+ * Usage: bench_store REDIS_SOCK [JOBS] [window]. Prints one line per phase. Flushes the
+ * database. "window": every job needs the 24-hour service window (rl_admit_job_t.window), open
+ * for each debtor beforehand: what the window's check costs admission and lease, against a run
+ * without (run both in one go and compare). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     size_t n = argc > 2 ? (size_t)atol(argv[2]) : 20000;
+    int windowed = argc > 3 && strcmp(argv[3], "window") == 0;
     redisContext *c = redisConnectUnix(argv[1]);
     if (!c || c->err)
         return 1;
@@ -87,7 +91,18 @@ int main(int argc, char **argv) {
                                    .decide = decide,
                                    .payload = payload,
                                    .payload_len = sizeof payload,
-                                   .queue_score = (double)i};
+                                   .queue_score = (double)i,
+                                   .window = windowed};
+        if (windowed) { /* the debtor wrote: its window is open */
+            char wk[ST_KEY_MAX];
+            st_key_window(keys, "bench", debtors[i], "sms", "+525510012345", wk, sizeof wk);
+            redisAppendCommand(c, "SET %s %lld", wk, (long long)(now + 86400) * 1000);
+        }
+    }
+    for (size_t i = 0; windowed && i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) == REDIS_OK)
+            freeReplyObject(r);
     }
     long long calls0;
     double usec0 = s_fcall_usec(c, &calls0);

@@ -178,9 +178,9 @@ def main():
             frm, to = r["from"], r["to"]
             if frm == "inbound":
                 continue
-            if to == "DUPLICATE":
+            if to in ("DUPLICATE", "FALLBACK"):  # answers and links, not transitions
                 if frm != cur:
-                    problems["audit"].append(f"{jid}: DUPLICATE from {frm}, job was {cur}")
+                    problems["audit"].append(f"{jid}: {to} from {frm}, job was {cur}")
                 continue
             if frm != cur:
                 problems["audit"].append(f"{jid}: {frm} -> {to}, but the last record left it {cur}")

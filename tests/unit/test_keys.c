@@ -53,6 +53,26 @@ static void test_job_key_round_trip(void **state) {
     st_keys_destroy(&k);
 }
 
+/* The service window lives in the debtor's shard (admission and lease read it with the job),
+ * its parts escaped like a job key's: it cannot change its own hash tag. */
+static void test_window_key(void **state) {
+    (void)state;
+    st_keys_t *k = st_keys_new("pg", 16);
+    assert_non_null(k);
+    char key[ST_KEY_MAX], job[ST_KEY_MAX], want[ST_KEY_MAX];
+    assert_true(st_key_window(k, "acme", "d-1", "whatsapp", "+573001112233", key, sizeof key) > 0);
+    assert_true(st_key_job(k, "acme", "d-1", "j", job, sizeof job) > 0);
+    snprintf(want, sizeof want, "pg:{s%d}:w:acme:d-1:whatsapp:+573001112233",
+             st_keys_shard(k, "acme", "d-1"));
+    assert_string_equal(key, want);
+    assert_true(st_key_window(k, "a:b", "d}", "messenger", "7:0{1}", key, sizeof key) > 0);
+    snprintf(want, sizeof want, "pg:{s%d}:w:a%%3Ab:d%%7D:messenger:7%%3A0%%7B1%%7D",
+             st_keys_shard(k, "a:b", "d}"));
+    assert_string_equal(key, want);
+    assert_int_equal(st_key_window(k, "acme", "d-1", "whatsapp", "+573001112233", key, 20), -1);
+    st_keys_destroy(&k);
+}
+
 /* A key whose shard number is written another way would hash to another slot. */
 static void test_forged_tags_refused(void **state) {
     (void)state;
@@ -89,6 +109,7 @@ int main(void) {
         cmocka_unit_test(test_crc16_vector),
         cmocka_unit_test(test_job_key_round_trip),
         cmocka_unit_test(test_forged_tags_refused),
+        cmocka_unit_test(test_window_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

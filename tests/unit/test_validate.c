@@ -625,6 +625,10 @@ typedef struct {
     Pregon__SendRequest__VariablesEntry *entp[BRK_LIM_VARS + 1];
     char *alt[BRK_LIM_ALT_ZONES + 1];
     Pregon__Channel fb[BRK_LIM_FALLBACK + 1];
+    Pregon__SendRequest__FallbackContactsEntry fc[BRK_LIM_FB_ENTRIES + 1];
+    Pregon__SendRequest__FallbackContactsEntry *fcp[BRK_LIM_FB_ENTRIES + 1];
+    Pregon__SendRequest__FallbackTemplatesEntry ft[BRK_LIM_FB_ENTRIES + 1];
+    Pregon__SendRequest__FallbackTemplatesEntry *ftp[BRK_LIM_FB_ENTRIES + 1];
 } s_job_t;
 
 /* A valid SMS job, accepted by brk_submit_prepare. */
@@ -635,6 +639,12 @@ static void s_job(s_job_t *j) {
     for (size_t i = 0; i < sizeof j->ent / sizeof j->ent[0]; i++) {
         pregon__send_request__variables_entry__init(&j->ent[i]);
         j->entp[i] = &j->ent[i];
+    }
+    for (size_t i = 0; i < sizeof j->fc / sizeof j->fc[0]; i++) {
+        pregon__send_request__fallback_contacts_entry__init(&j->fc[i]);
+        pregon__send_request__fallback_templates_entry__init(&j->ft[i]);
+        j->fcp[i] = &j->fc[i];
+        j->ftp[i] = &j->ft[i];
     }
     Pregon__SendRequest *r = &j->req;
     r->job_id = "job-1";
@@ -1003,6 +1013,7 @@ static size_t s_frame(const Pregon__SendRequest *job, const Pregon__Content *con
     d.attempt = UINT32_MAX;
     d.content = (Pregon__Content *)content;
     d.worker_incarnation = s_keep(s_str("", 'i', BRK_LIM_WORKER_INCARNATION, ""));
+    d.window_until_ms = INT64_MIN;
     Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;
@@ -1172,6 +1183,18 @@ static void test_worst_case_frame(void **state) {
     j.seg.product = s_rep("P", BRK_LIM_SEGMENT_TEXT);
     r->preferred_window = s_rep("w", BRK_LIM_WINDOW);
     r->sender = s_rep("s", BRK_LIM_SENDER);
+    for (int f = 0; f < BRK_LIM_FB_ENTRIES; f++) {
+        j.fc[f].key = s_rep("k", BRK_LIM_FB_KEY);
+        j.fc[f].value = s_rep("@", BRK_LIM_CONTACT);
+        j.ft[f].key = s_rep("k", BRK_LIM_FB_KEY);
+        j.ft[f].value = s_rep("m", BRK_LIM_TEMPLATE_ID);
+    }
+    r->n_fallback_contacts = BRK_LIM_FB_ENTRIES;
+    r->fallback_contacts = j.fcp;
+    r->n_fallback_templates = BRK_LIM_FB_ENTRIES;
+    r->fallback_templates = j.ftp;
+    r->fallback_of = s_rep("o", BRK_LIM_JOB_ID);
+    r->fallback_on_wrong_number = 1;
 
     /* the bound is tight: only the choice between packed and unpacked fallback_channels (the
      * header takes the larger) separates it from what protobuf-c writes */

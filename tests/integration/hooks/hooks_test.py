@@ -259,6 +259,7 @@ def test_status(hooks, broker):
     check("event sender = From", ev.sender == "+15005550006")
     check("event event_id", ev.event_id == "SM" + "1" * 32 + ":delivered")
     check("event error_code empty", ev.error_code == "")
+    first_fallback = ev.fallback_eligible
     check("event seq set", ev.seq > 0)
     time.sleep(0.3)
     check("no answer before the ack", t.is_alive())
@@ -274,6 +275,8 @@ def test_status(hooks, broker):
     ev = broker.next_event()
     check("undelivered forwarded with error_code",
           ev is not None and ev.error_code == "30006" and ev.status == "undelivered", ev)
+    check("30006 (landline) fallback-eligible", ev is not None and ev.fallback_eligible, ev)
+    check("delivered not fallback-eligible", not first_fallback)
     if ev:
         broker.ack(ev.seq, "duplicate")
     t.join(5)

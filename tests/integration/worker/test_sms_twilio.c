@@ -2,6 +2,7 @@
  * (HTTP status and Twilio code -> outcome), form encoding, and the masking of the account sid. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,6 +84,10 @@ static void test_classify_table(void **state) {
         }
         if (rows[i].detail && !strstr(r.detail, rows[i].detail))
             fail_msg("row %zu: detail \"%s\" lacks \"%s\"", i, r.detail, rows[i].detail);
+        /* unroutable / landline / not a mobile: fallback-eligible, nothing else */
+        bool fb = rows[i].code == 21612 || rows[i].code == 21614 || rows[i].code == 21635;
+        if (r.flags != (fb ? CHW_RESULT_FALLBACK : 0u))
+            fail_msg("row %zu: code %d gave flags %u", i, rows[i].code, r.flags);
     }
 }
 
