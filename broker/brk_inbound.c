@@ -161,8 +161,11 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     }
     freeReplyObject(r);
     brk_store_t *store = brk_redis_store(self->redis);
-    if (ok < 0 || !store)
+    if (ok < 0 || !store) {
+        if (payload)
+            freeReplyObject(payload);
         return ok < 0 ? "invalid" : "error";
+    }
     char why[96];
     snprintf(why, sizeof why, "webhook: %.40s", ev->status);
     brk_report_t rep = {lease, outcome, ev->provider_id, ev->error_code, why, 0};

@@ -237,5 +237,23 @@ set +e; wait "$wpid"; rc=$?; set -e
 grep -q "channel halted: provider rejected credentials (HTTP 401); fix the configuration and restart" \
   "$dir/w-exit.log" || fail "no halt line"; ok "one halt line with the generic hint"
 
+# ---- BEGIN voice ----
+# --- F. a driver's hold (chw_driver_t.hold_ms: a voice call's line): the slot of a SENT job is
+# no credit until the hold passes, a FAILED job's is at once, and a stop does not wait for holds
+PG_TEST_API_KEY="$key" start hold --url "$url" --hold-ms 1500
+say wait-ready;                   expect "ready credit=4 *" "hold worker ready"
+say send h1 +573001000050;        expect "report h1 SENT *" "h1 sent"
+say send h2 +573001000051;        expect "report h2 SENT *" "h2 sent"
+say credit 300;                   expect "credit 2" "two held slots are not offered as credit"
+script '{"count":1,"status":400,"error_code":21211}'
+say send h3 +573001000052;        expect "report h3 FAILED *" "h3 failed"
+say credit 300;                   expect "credit 2" "a FAILED job's slot is credit again at once"
+say credit 1500;                  expect "credit 4" "the held slots are credit again after the hold"
+say send h4 +573001000053;        expect "report h4 SENT *" "h4 sent"
+t0=${EPOCHREALTIME/./}; stop; t1=${EPOCHREALTIME/./}
+[ $(( (t1 - t0) / 1000 )) -lt 1400 ] || fail "the stop waited for a held slot: $(( (t1 - t0) / 1000 )) ms"
+ok "a stop does not wait for held slots ($(( (t1 - t0) / 1000 )) ms)"
+# ---- END voice ----
+
 echo quit >&"${FB[1]}"
 echo "all chw_main checks passed"

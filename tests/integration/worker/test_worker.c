@@ -23,6 +23,7 @@ typedef struct {
     char *url, *userpwd, *fail_for;
     FILE *release_log;
     bool pair;
+    long hold_ms;
 } s_driver_t;
 
 typedef struct {
@@ -37,6 +38,7 @@ static const chw_option_t s_options[] = {
     {"release-log", "FILE", "where every release is written", NULL, "/dev/null", 0},
     {"shape", "sender|pair", "shaping key", NULL, "sender", 0},
     {"fail-prepare-for", "CONTACT", "prepare refuses jobs to this contact", NULL, NULL, 0},
+    {"hold-ms", "MS", "a SENT job keeps its slot this long (chw_driver_t.hold_ms)", NULL, "0", 0},
     {"verbose", NULL, "a switch (only shown in --help)", NULL, NULL, CHW_OPT_SWITCH},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };
@@ -123,6 +125,13 @@ static const char *s_key(void *ctx, const Pregon__Dispatch *d, char *buf, size_t
                       : chw_shape_key_sender(ctx, d, buf, len);
 }
 
+/* A SENT job holds its slot --hold-ms (as a voice call holds its line). */
+static int64_t s_hold(void *ctx, void *job_state, const Pregon__Dispatch *d,
+                      const chw_result_t *r) {
+    (void)job_state, (void)d;
+    return r && r->outcome == CHW_SENT ? ((s_driver_t *)ctx)->hold_ms : 0;
+}
+
 static void s_close(void *ctx) {
     s_driver_t *self = ctx;
     if (!self)
@@ -146,6 +155,7 @@ static int s_open(const chw_opts_t *opts, chw_driver_t *driver, char *err, size_
     size_t len = strlen(key) + 64;
     if (self) {
         self->pair = strcmp(shape, "pair") == 0;
+        self->hold_ms = strtol(chw_opts_get(opts, "hold-ms"), NULL, 10);
         self->url = strdup(chw_opts_get(opts, "url"));
         self->fail_for = fail ? strdup(fail) : NULL;
         self->userpwd = malloc(len);
@@ -163,6 +173,7 @@ static int s_open(const chw_opts_t *opts, chw_driver_t *driver, char *err, size_
                              .classify = s_classify,
                              .release = s_release,
                              .shape_key = s_key,
+                             .hold_ms = s_hold,
                              .ctx = self};
     return 0;
 }
