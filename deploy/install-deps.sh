@@ -7,6 +7,8 @@ PKGS=(build-essential cmake pkg-config clang-format
       libjansson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcmocka-dev libcsv-dev
       redis-server redis-tools tzdata curl ca-certificates jq python3
       python3-zmq python3-protobuf python3-yaml protobuf-compiler prometheus)
+# email: GMime 3 (MIME), libopendkim (DKIM signing); the SMTP sink and its DKIM check in tests.
+PKGS+=(libgmime-3.0-dev libopendkim-dev python3-aiosmtpd python3-dkim openssl)
 # tests/fuzz (deploy/test.sh runs it where clang-14 is installed): clang-14 alone lacks libFuzzer's
 # runtime, which libclang-rt-14-dev holds (only a Recommends of clang-14).
 if command -v clang-14 >/dev/null; then PKGS+=(libclang-rt-14-dev); fi
