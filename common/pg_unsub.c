@@ -94,6 +94,13 @@ int pg_unsub_verify(const void *key, size_t key_len, const char *token, pg_unsub
     long mlen = s_unb64url(dot + 1, strlen(dot + 1), got);
     if (plen <= 0 || plen > 3 * PG_UNSUB_FIELD_MAX + 2 || mlen != S_MAC_LEN)
         return -1;
+    /* Only the canonical spelling: the last character's unused bits must be zero, so that no
+     * second token names the same bytes. */
+    char again[PG_UNSUB_TOKEN_MAX];
+    size_t n = s_b64url(payload, (size_t)plen, again);
+    if (n != (size_t)(dot - token) || memcmp(again, token, n) != 0 ||
+        s_b64url(got, S_MAC_LEN, again) != strlen(dot + 1) || strcmp(again, dot + 1) != 0)
+        return -1;
     s_mac(key, key_len, payload, (size_t)plen, mac);
     if (CRYPTO_memcmp(mac, got, S_MAC_LEN) != 0)
         return -1;

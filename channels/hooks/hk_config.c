@@ -34,6 +34,7 @@ static const s_field_t s_fields[] = {
     F("broker.key_file", T_PATH, curve_key, 0, 0),
     F("broker.broker_key_file", T_PATH, broker_pub, 0, 0),
     F("twilio.auth_tokens_file", T_PATH, twilio_tokens, 0, 0),
+    F("email.unsubscribe_key_file", T_PATH, unsub_key_file, 0, 0),
 };
 #undef F
 

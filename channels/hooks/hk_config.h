@@ -23,6 +23,9 @@ typedef struct {
     char broker_pub[512];    /* broker.broker_key_file: pregond's .pub */
     char twilio_tokens[512]; /* twilio.auth_tokens_file; "" = env TWILIO_ACCOUNT_SID and
                               * TWILIO_AUTH_TOKEN */
+    /* email.unsubscribe_key_file: the one-click token key shared with pregon-email; "" = env
+     * PREGON_UNSUBSCRIBE_KEY, else no /u/ routes */
+    char unsub_key_file[512];
 } hk_config_t;
 
 /* Fills cfg with the defaults. */

@@ -12,6 +12,8 @@
 #include "hk_secrets.h"
 #include "hk_server.h"
 #include "hk_twilio_sms.h"
+#include "hk_unsubscribe.h"
+#include "pg_secret.h"
 #include "pg_log.h"
 
 #include <getopt.h>
@@ -172,6 +174,7 @@ typedef struct {
     hk_link_t *link;
     pg_curve_t *curve; /* CURVE keys of the broker socket; NULL = plaintext */
     hk_module_t twilio_sms;
+    hk_module_t unsubscribe; /* .routes NULL: no unsubscribe key, no /u/ routes */
     hk_server_t *server;
     int sigfd;
 } s_proc_t;
@@ -180,6 +183,8 @@ static void s_teardown(s_proc_t *p) {
     if (p->link)
         hk_link_stop(p->link);
     hk_server_destroy(&p->server);
+    if (p->unsubscribe.destroy)
+        p->unsubscribe.destroy(p->unsubscribe.ctx);
     hk_link_destroy(&p->link);
     pg_curve_destroy(&p->curve); /* after the link: it reopens its socket with the keys */
     if (p->zctx)
@@ -188,6 +193,29 @@ static void s_teardown(s_proc_t *p) {
     hk_secrets_destroy(&p->tokens);
     if (p->sigfd >= 0)
         close(p->sigfd);
+}
+
+/* The e-mail one-click unsubscribe module, when a key is configured (email.unsubscribe_key_file,
+ * else env PREGON_UNSUBSCRIBE_KEY). Returns 0, or -1 after logging why. */
+static int s_unsubscribe(s_proc_t *p) {
+    char key[4096], err[512];
+    long len = -1;
+    const char *env = getenv("PREGON_UNSUBSCRIBE_KEY");
+    if (p->cfg.unsub_key_file[0]) {
+        if ((len = pg_secret_read(p->cfg.unsub_key_file, key, sizeof key, err, sizeof err)) < 0) {
+            pg_log("email.unsubscribe_key_file: %s", err);
+            return -1;
+        }
+    } else if (env && *env) {
+        len = (long)snprintf(key, sizeof key, "%s", env);
+    } else {
+        return 0;
+    }
+    int rc = hk_unsubscribe_init(&p->unsubscribe, key, (size_t)len);
+    explicit_bzero(key, sizeof key);
+    if (rc != 0)
+        pg_log("cannot set up the unsubscribe module: out of memory or an empty key");
+    return rc;
 }
 
 /* Everything up to serving. Returns 0, or the exit code. */
@@ -231,6 +259,8 @@ static int s_start(s_proc_t *p) {
         return 2;
     }
     hk_twilio_sms_init(&p->twilio_sms, p->tokens);
+    if (s_unsubscribe(p) != 0)
+        return 2;
     hk_server_config_t sc = {.listen = p->cfg.listen,
                              .public_url = p->cfg.public_url,
                              .threads = (unsigned)p->cfg.threads,
@@ -243,6 +273,8 @@ static int s_start(s_proc_t *p) {
                              .log = s_http_log};
     if (!(p->server = hk_server_new(&sc, err, sizeof err)) ||
         hk_server_add_module(p->server, &p->twilio_sms, err, sizeof err) < 0 ||
+        (p->unsubscribe.routes &&
+         hk_server_add_module(p->server, &p->unsubscribe, err, sizeof err) < 0) ||
         hk_server_start(p->server, err, sizeof err) < 0) {
         pg_log("cannot serve on %s: %s", p->cfg.listen, err);
         return 2;
