@@ -140,7 +140,7 @@ em_dkim_t *em_dkim_new(void) {
         return NULL;
     self->lib = dkim_init(NULL, NULL);
     if (!self->lib || dkim_options(self->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, s_signed_headers,
-                                   sizeof s_signed_headers) != DKIM_STAT_OK) {
+                                   sizeof(const char **)) != DKIM_STAT_OK) {
         em_dkim_destroy(&self);
         return NULL;
     }
