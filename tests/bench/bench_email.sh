@@ -64,7 +64,7 @@ wait_for 10 grep -q "pregond: serving" "$dir/pregond.log"
 SMTP_PASSWORD=pw "$build/channels/email/pregon-email" --broker "ipc://$dir/back" --worker-id email-bench \
   --concurrency "$conc" --smtp-url "smtp://localhost:$port" --ca-file "$dir/sink.crt" --smtp-user bench \
   --from avisos@acme.test --from-name "Cobranzas Ñandú" --dkim "acme.test=pg1:$dir/dkim.key" \
-  --unsubscribe-url "http://127.0.0.1:1/u/" --unsubscribe-mailto bajas@acme.test --log-level warn \
+  --unsubscribe-url "http://127.0.0.1:1/u/" --unsubscribe-mailto bajas@acme.test --log-level warn ${EMAIL_ARGS:-} \
   2>"$dir/email.log" &
 pids+=($!)
 wait_for 10 grep -q "joined on email" "$dir/pregond.log"
