@@ -188,7 +188,7 @@ email_jobs em "jose.perez@correo.example:José Pérez Núñez" "maria@correo.exa
   "no.existe@correo.example:Nadie" "vieja@correo.example:Cuenta Vieja" "sofia@correo.example:Sofía Gutiérrez" \
   >"$em/campaign.jsonl"
 echo "  submitting 5 e-mail jobs (2 to addresses that bounce; each job asks for an SMS fallback)"
-$B/broker/pregonctl submit --endpoint "ipc://$em/front" $(ekeys campaigns) --timeout 10000 --json "$em/campaign.jsonl" 2>&1 | sed 's/^/    /'
+$B/broker/pregonctl submit --endpoint "ipc://$em/front" $(ekeys campaigns) --timeout 10 --json "$em/campaign.jsonl" 2>&1 | sed 's/^/    /'
 estate() { redis-cli -s "$dir/redis.sock" hget "$($B/broker/pregonctl redis key job acme-cobranzas "deu-$1" "$1" --prefix pgmail --redis-socket "$dir/redis.sock" 2>/dev/null)" s; }
 wait_for 20 bash -c "for j in em0 em1 em2 em3 em4; do s=\$(redis-cli -s '$dir/redis.sock' hget \"\$($B/broker/pregonctl redis key job acme-cobranzas deu-\$j \$j --prefix pgmail --redis-socket '$dir/redis.sock' 2>/dev/null)\" s); [ \"\$s\" = sent ] || [ \"\$s\" = failed ] || exit 1; done" || true
 for j in em0 em1 em2 em3 em4; do echo "  $j: $(estate $j)"; done
@@ -221,7 +221,7 @@ echo "    the same with a forged token -> HTTP $(curl -s -o /dev/null -w '%{http
 wait_for 10 bash -c "$B/broker/pregonctl suppress list --tenant acme-cobranzas --prefix pgmail --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q jose.perez" || true
 email_jobs after "jose.perez@correo.example:José Pérez Núñez" >"$em/after.jsonl"
 echo "  the next job to jose.perez@correo.example:"
-$B/broker/pregonctl submit --endpoint "ipc://$em/front" $(ekeys campaigns) --timeout 10000 --json "$em/after.jsonl" 2>&1 | sed 's/^/    /'
+$B/broker/pregonctl submit --endpoint "ipc://$em/front" $(ekeys campaigns) --timeout 10 --json "$em/after.jsonl" 2>&1 | sed 's/^/    /'
 for p in "${em_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${em_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 set -e -o pipefail
