@@ -178,16 +178,15 @@ for i, pair in enumerate(sys.argv[2:]):
     print(json.dumps({"job_id": "%s%d" % (sys.argv[1], i), "tenant": "acme-cobranzas", "campaign": "castigada-dic",
         "debtor_id": "deu-%s%d" % (sys.argv[1], i), "channel": "email", "contact": addr,
         "template_id": "aviso_mora_email", "jurisdiction": "RC", "time_zone": "America/Bogota",
-        "fallback_channels": ["sms"], "fallback_contacts": {"sms": "+5730000000%d" % i},
         "variables": {"acreedor": "Banco Andino", "nombre": name, "producto": "tarjeta Visa", "monto": "$1.250.000",
         "fecha": "15 de diciembre", "telefono": "601 555 0100", "enlace": "https://pagos.example.co/x"}},
-        ensure_ascii=False))
+        ensure_ascii=False))  # fallback_channels/fallback_contacts: once pregonctl's JSON takes them
 PY
 }
 email_jobs em "jose.perez@correo.example:José Pérez Núñez" "maria@correo.example:María Ñúñez" \
   "no.existe@correo.example:Nadie" "vieja@correo.example:Cuenta Vieja" "sofia@correo.example:Sofía Gutiérrez" \
   >"$em/campaign.jsonl"
-echo "  submitting 5 e-mail jobs (2 to addresses that bounce; each job asks for an SMS fallback)"
+echo "  submitting 5 e-mail jobs (2 to addresses that bounce)"
 $B/broker/pregonctl submit --endpoint "ipc://$em/front" $(ekeys campaigns) --timeout 10 --json "$em/campaign.jsonl" 2>&1 | sed 's/^/    /'
 estate() { redis-cli -s "$dir/redis.sock" hget "$($B/broker/pregonctl redis key job acme-cobranzas "deu-$1" "$1" --prefix pgmail --redis-socket "$dir/redis.sock" 2>/dev/null)" s; }
 wait_for 20 bash -c "for j in em0 em1 em2 em3 em4; do s=\$(redis-cli -s '$dir/redis.sock' hget \"\$($B/broker/pregonctl redis key job acme-cobranzas deu-\$j \$j --prefix pgmail --redis-socket '$dir/redis.sock' 2>/dev/null)\" s); [ \"\$s\" = sent ] || [ \"\$s\" = failed ] || exit 1; done" || true
