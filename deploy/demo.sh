@@ -538,5 +538,105 @@ python3 -c 'import json; print(json.dumps({"job_id": "voz-again", "tenant": "acm
   "monto": "$1,250", "fecha": "30/03", "telefono": "8005551234"}}))' |
   $B/broker/pregonctl submit --endpoint "ipc://$dir/vfront" $(keys campaigns) --json - 2>/dev/null | sed 's/^/    /'
 # ---- END voice ----
+# ---- BEGIN email ----
+# E-mail: its own pregond (channels: email; the always-open RC policy so the demo sends at any
+# hour), pregon-email to the SMTP sink (STARTTLS, AUTH, DKIM), pregon-hooks serving the
+# one-click unsubscribe. Some addresses bounce; one debtor clicks "unsubscribe" (curl); the
+# next job to that address is REJECTED by the opt-out rule.
+set +e +o pipefail # the e-mail part reports what happened; a failure of it never stops the demo
+echo
+echo "== e-mail: pregond (email), pregon-email, the SMTP sink, pregon-hooks (one-click unsubscribe)"
+cmake --build build-demo -j"$(nproc)" --target pregon-email >/dev/null
+em="$dir/email"; mkdir -p "$em/own" "$em/keys"
+for k in "pregond broker" "campaigns client --tenants acme-cobranzas" "email worker --channels email" \
+  "hooks hooks"; do set -- $k; $B/broker/pregonctl keys new "$1" --role $2 "${@:3}" --dir "$em/own" >/dev/null; done
+cp "$em/own/campaigns.pub" "$em/own/email.pub" "$em/own/hooks.pub" "$em/keys/"
+ekeys() { echo "--key-file $em/own/$1.key --broker-key-file $em/own/pregond.pub"; }
+cat >"$em/pregon.yaml" <<YAML
+redis: {socket: "$dir/redis.sock", prefix: pgmail}
+sockets: {frontend: "ipc://$em/front", backend: "ipc://$em/back", events: "", hooks: "ipc://$em/hooks"}
+security: {curve: 1, secret_key_file: own/pregond.key, keys: keys}
+channels: email
+policies: $root/tests/integration/e2e/policies
+templates: $root/deploy/templates.yaml
+YAML
+$B/broker/pregond --config "$em/pregon.yaml" 2>"$em/pregond.log" & em_pids=($!)
+openssl genrsa -out "$em/dkim.key" 2048 2>/dev/null; chmod 600 "$em/dkim.key"
+head -c 32 /dev/urandom | base64 -w0 >"$em/unsub.key"; chmod 600 "$em/unsub.key"
+printf 'email:\n  unsubscribe_key_file: %s\n' "$em/unsub.key" >"$em/hooks.yaml"
+$B/channels/hooks/pregon-hooks --config "$em/hooks.yaml" --listen 127.0.0.1:0 --broker "ipc://$em/hooks" \
+  $(ekeys hooks) 2>"$em/hooks.log" & em_pids+=($!)
+wait_for 10 grep -q "serving: http" "$em/hooks.log"
+ehooks=$(grep -m1 "serving: http" "$em/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+SINK_PASSWORD=demo-pass /usr/bin/python3 channels/sandbox/smtp_sink.py --port-file "$em/smtp.port" \
+  --http-port-file "$em/sink.port" --user pregon --cert-dir "$em" 2>"$em/sink.log" & em_pids+=($!)
+wait_for 20 test -s "$em/smtp.port" -a -s "$em/sink.port"
+sink="http://127.0.0.1:$(cat "$em/sink.port")"
+curl -s "$sink/script" -d '[{"rcpt": "no.existe@correo.example", "code": 550, "text": "5.1.1 user unknown"},
+  {"rcpt": "vieja@correo.example", "code": 553, "text": "5.1.3 mailbox name not allowed"}]' >/dev/null
+echo -n demo-pass >"$em/smtp.pass"; chmod 600 "$em/smtp.pass"
+$B/channels/email/pregon-email --broker "ipc://$em/back" $(ekeys email) --worker-id demo-email \
+  --journal "$em/email.journal" --smtp-url "smtp://localhost:$(cat "$em/smtp.port")" --ca-file "$em/sink.crt" \
+  --smtp-user pregon --smtp-password-file "$em/smtp.pass" --from avisos@acme-cobranzas.example \
+  --from-name "Acme Cobranzas — Servicio al Cliente" --dkim "acme-cobranzas.example=pg1:$em/dkim.key" \
+  --unsubscribe-url "$ehooks/u/" --unsubscribe-mailto bajas@acme-cobranzas.example \
+  --unsubscribe-key-file "$em/unsub.key" --warmup "acme-cobranzas.example:$(date -u +%F)" \
+  --policy-dir "$root/tests/integration/e2e/policies" 2>"$em/email.log" & em_pids+=($!)
+wait_for 10 grep -q "joined on email" "$em/pregond.log"
+email_jobs() { # email_jobs PREFIX ADDR:NAME... — JSON lines on stdout
+  python3 - "$@" <<'PY'
+import json, sys
+for i, pair in enumerate(sys.argv[2:]):
+    addr, name = pair.split(":", 1)
+    print(json.dumps({"job_id": "%s%d" % (sys.argv[1], i), "tenant": "acme-cobranzas", "campaign": "castigada-dic",
+        "debtor_id": "deu-%s%d" % (sys.argv[1], i), "channel": "email", "contact": addr,
+        "template_id": "aviso_mora_email", "jurisdiction": "RC", "time_zone": "America/Bogota",
+        "variables": {"acreedor": "Banco Andino", "nombre": name, "producto": "tarjeta Visa", "monto": "$1.250.000",
+        "fecha": "15 de diciembre", "telefono": "601 555 0100", "enlace": "https://pagos.example.co/x"}},
+        ensure_ascii=False))  # fallback_channels/fallback_contacts: once pregonctl's JSON takes them
+PY
+}
+email_jobs em "jose.perez@correo.example:José Pérez Núñez" "maria@correo.example:María Ñúñez" \
+  "no.existe@correo.example:Nadie" "vieja@correo.example:Cuenta Vieja" "sofia@correo.example:Sofía Gutiérrez" \
+  >"$em/campaign.jsonl"
+echo "  submitting 5 e-mail jobs (2 to addresses that bounce)"
+$B/broker/pregonctl submit --endpoint "ipc://$em/front" $(ekeys campaigns) --timeout 10 --json "$em/campaign.jsonl" 2>&1 | sed 's/^/    /'
+estate() { redis-cli -s "$dir/redis.sock" hget "$($B/broker/pregonctl redis key job acme-cobranzas "deu-$1" "$1" --prefix pgmail --redis-socket "$dir/redis.sock" 2>/dev/null)" s; }
+wait_for 20 bash -c "for j in em0 em1 em2 em3 em4; do s=\$(redis-cli -s '$dir/redis.sock' hget \"\$($B/broker/pregonctl redis key job acme-cobranzas deu-\$j \$j --prefix pgmail --redis-socket '$dir/redis.sock' 2>/dev/null)\" s); [ \"\$s\" = sent ] || [ \"\$s\" = failed ] || exit 1; done" || true
+for j in em0 em1 em2 em3 em4; do echo "  $j: $(estate $j)"; done
+echo "  what the SMTP sink received (each DKIM-verified against the key's public half):"
+openssl rsa -in "$em/dkim.key" -pubout -outform DER 2>/dev/null | base64 -w0 >"$em/dkim.pub"
+curl -s "$sink/messages" | /usr/bin/python3 -c '
+import dkim, email, email.policy, json, sys
+pub = open(sys.argv[1]).read().strip().encode()
+for m in json.load(sys.stdin):
+    raw = m["data"].encode("utf-8", "surrogateescape")
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    ok = dkim.verify(raw, dnsfunc=lambda n, timeout=5: b"v=DKIM1; k=rsa; p=" + pub)
+    print("    to %-40s %s | DKIM %s | %s" % (str(msg["To"]), msg["Subject"], "pass" if ok else "FAIL",
+          " + ".join(p.get_content_type() for p in msg.iter_parts())))' "$em/dkim.pub"
+echo "  bounces (pregond suppresses a hard bounce and falls back to the job's SMS where it applies DeliveryReport.suppress_contact/fallback_eligible):"
+$B/broker/pregonctl redis audit --prefix pgmail --redis-socket "$dir/redis.sock" 2>/dev/null |
+  grep '"to":"FAILED"' | python3 -c 'import json,sys
+for l in sys.stdin:
+    r = json.loads(l); print("    %s %s: %s" % (r["job"], r.get("contact", ""), r.get("detail", "")))' || true
+$B/broker/pregonctl suppress list --tenant acme-cobranzas --prefix pgmail --redis-socket "$dir/redis.sock" 2>/dev/null | sed 's/^/    /' || true
+url=$(curl -s "$sink/messages" | /usr/bin/python3 -c '
+import email, email.policy, json, re, sys
+for m in json.load(sys.stdin):
+    if "jose.perez@correo.example" in m["rcpts"]:
+        msg = email.message_from_string(m["data"], policy=email.policy.default)
+        print(re.search(r"<(http[^>]+)>", str(msg["List-Unsubscribe"])).group(1))')
+echo "  José clicks \"unsubscribe\" in his mail client (RFC 8058 one-click POST):"
+echo "    curl -d List-Unsubscribe=One-Click ${url:0:60}…  -> HTTP $(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "$url")"
+echo "    the same with a forged token -> HTTP $(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "${url%.*}.AAAAAAAAAAAAAAAAAAAAAA")"
+wait_for 10 bash -c "$B/broker/pregonctl suppress list --tenant acme-cobranzas --prefix pgmail --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q jose.perez" || true
+email_jobs after "jose.perez@correo.example:José Pérez Núñez" >"$em/after.jsonl"
+echo "  the next job to jose.perez@correo.example:"
+$B/broker/pregonctl submit --endpoint "ipc://$em/front" $(ekeys campaigns) --timeout 10 --json "$em/after.jsonl" 2>&1 | sed 's/^/    /'
+for p in "${em_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${em_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+set -e -o pipefail
+# ---- END email ----
 echo
 echo "== stopping what the demo started"

@@ -22,6 +22,12 @@ typedef struct {
     const char *body; /* NUL-terminated; truncated past CHW_BODY_MAX bytes */
     size_t body_len;
     int64_t retry_after_s; /* Retry-After header in seconds (CURLINFO_RETRY_AFTER); -1 if none */
+    /* The transfer's CURLcode (CURLE_OK for a complete answer) and curl's error text ("" if
+     * none): a protocol whose status is the last reply of a dialogue (SMTP: CURLINFO_RESPONSE_CODE
+     * is the last reply code, which may be an intermediate 250 or 354 when the transfer failed
+     * later) needs both to tell an answer from a cut dialogue. */
+    int curl_code;
+    const char *errmsg;
 } chw_response_t;
 
 #define CHW_BODY_MAX (64 * 1024)
@@ -50,7 +56,9 @@ typedef struct {
      * release: CURLOPT_COPYPOSTFIELDS, the driver's ctx, or *job_state. Returns 0, or -1 after
      * filling `err` (FAILED, RETRY or CONFIG_ERROR) when the job cannot be sent; release still
      * follows, with whatever *job_state was set to. A Dispatch whose content is not of the
-     * driver's type is FAILED "content-not-<type>" here. */
+     * driver's type is FAILED "content-not-<type>" here. A RETRY with CHW_RESULT_HAND_BACK in
+     * err->flags is a job the driver will not try now (a daily volume spent, a receiving
+     * domain backing off): it is handed back, not an attempt, due err->min_retry_ms from now. */
     int (*prepare)(void *ctx, CURL *easy, const Pregon__Dispatch *dispatch, void **job_state,
                    chw_result_t *err);
     /* Classifies an HTTP answer into `out` (cleared). Called only when the transfer completed;

@@ -245,7 +245,9 @@ static int s_complete(chw_worker_t *self, chw__slot_t *slot, CURLcode code, int6
         chw_response_t response = {.status = status,
                                    .body = slot->body ? slot->body : "",
                                    .body_len = slot->body_len,
-                                   .retry_after_s = retry_after > 0 ? (int64_t)retry_after : -1};
+                                   .retry_after_s = retry_after > 0 ? (int64_t)retry_after : -1,
+                                   .curl_code = (int)code,
+                                   .errmsg = slot->errbuf};
         memset(&r, 0, sizeof r);
         self->driver.classify(self->driver.ctx, slot->job_state, slot->dispatch, &response, &r);
     } else {
@@ -333,7 +335,10 @@ int chw__start(chw_worker_t *self, chw__slot_t *slot, int64_t now) {
             chw__event(self, CHW_EV_HALTED, &r, d, "%s", r.detail);
             rc = chw__halt(self, r.detail, now);
         }
-        int frc = chw__finish(self, slot, &r, 0, false, now);
+        bool hand_back = r.outcome == CHW_RETRY && (r.flags & CHW_RESULT_HAND_BACK);
+        int64_t retry_at = hand_back ? wall + (r.min_retry_ms > 0 ? r.min_retry_ms : 0) : 0;
+        r.flags &= ~CHW_RESULT_HAND_BACK;
+        int frc = chw__finish(self, slot, &r, retry_at, hand_back, now);
         return rc != CHW_OK ? rc : frc;
     }
     /* Journaled before the transfer exists: committed this turn, before curl may send. */

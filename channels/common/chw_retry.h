@@ -36,7 +36,8 @@ typedef struct {
     char provider_code[CHW_PROVIDER_CODE_MAX]; /* e.g. "21211"; "" if none */
     char detail[CHW_DETAIL_MAX];               /* short human text, never a credential */
     int64_t min_retry_ms; /* RETRY: earliest delay the provider asked for (0 = none) */
-    unsigned flags;       /* CHW_RESULT_* bits; FAILED only */
+    unsigned flags;       /* CHW_RESULT_* bits: FALLBACK, SUPPRESS with FAILED; HAND_BACK
+                             with RETRY from a driver's prepare */
 } chw_result_t;
 
 /* FAILED: the contact point cannot take this channel (WhatsApp 131026, Messenger 551, SMS
@@ -46,6 +47,10 @@ typedef struct {
 /* FAILED: the contact point is dead for this channel (hard bounce, invalid number): pregond
  * suppresses it for the tenant (DeliveryReport.suppress_contact). */
 #define CHW_RESULT_SUPPRESS 0x2u
+/* RETRY from a driver's prepare: the job was not tried (the driver holds it back: a daily
+ * volume spent, a receiving domain backing off): report HANDED_BACK (not an attempt) with
+ * retry_at = now + min_retry_ms. */
+#define CHW_RESULT_HAND_BACK 0x4u
 
 /* Clears `out` and sets its outcome and detail (printf-style). Returns `out`. */
 chw_result_t *chw_result_set(chw_result_t *out, chw_outcome_t outcome, const char *fmt, ...)

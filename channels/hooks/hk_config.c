@@ -40,6 +40,7 @@ static const s_field_t s_fields[] = {
     F("messenger.verify_token_file", T_PATH, messenger_verify, 0, 0),
     F("voice.url_key_file", T_PATH, voice_url_key, 0, 0),
     F("keywords.file", T_PATH, keywords_file, 0, 0),
+    F("email.unsubscribe_key_file", T_PATH, unsub_key_file, 0, 0),
 };
 #undef F
 

@@ -37,6 +37,9 @@ typedef struct {
     /* keywords.file: the template catalog (or any YAML file) whose "keywords" list replies are
      * matched against first (common/pg_kwtable.h); "" = hk_keyword's words only */
     char keywords_file[512];
+    /* email.unsubscribe_key_file: the one-click token key shared with pregon-email; "" = env
+     * PREGON_UNSUBSCRIBE_KEY, else no /u/ routes */
+    char unsub_key_file[512];
 } hk_config_t;
 
 /* Fills cfg with the defaults. */

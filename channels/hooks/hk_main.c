@@ -16,6 +16,7 @@
 #include "hk_kwtable.h"
 #include "hk_whatsapp.h"
 #include "hk_twilio_voice.h"
+#include "hk_unsubscribe.h"
 #include "pg_secret.h"
 #include "pg_log.h"
 #include "pg_secret.h"
@@ -270,6 +271,7 @@ typedef struct {
     hk_module_t messenger;
     hk_module_t twilio_voice; /* ctx NULL: off (no voice.url_key_file) */
     hk_kwtable_t *keywords;   /* keywords.file's table; NULL = none */
+    hk_module_t unsubscribe;  /* .routes NULL: no unsubscribe key, no /u/ routes */
     hk_server_t *server;
     int sigfd;
 } s_proc_t;
@@ -285,6 +287,8 @@ static void s_teardown(s_proc_t *p) {
     if (p->twilio_voice.destroy)
         p->twilio_voice.destroy(p->twilio_voice.ctx);
     hk_kwtable_destroy(&p->keywords);
+    if (p->unsubscribe.destroy)
+        p->unsubscribe.destroy(p->unsubscribe.ctx);
     hk_link_destroy(&p->link);
     pg_curve_destroy(&p->curve); /* after the link: it reopens its socket with the keys */
     if (p->zctx)
@@ -293,6 +297,29 @@ static void s_teardown(s_proc_t *p) {
     hk_secrets_destroy(&p->tokens);
     if (p->sigfd >= 0)
         close(p->sigfd);
+}
+
+/* The e-mail one-click unsubscribe module, when a key is configured (email.unsubscribe_key_file,
+ * else env PREGON_UNSUBSCRIBE_KEY). Returns 0, or -1 after logging why. */
+static int s_unsubscribe(s_proc_t *p) {
+    char key[4096], err[512];
+    long len = -1;
+    const char *env = getenv("PREGON_UNSUBSCRIBE_KEY");
+    if (p->cfg.unsub_key_file[0]) {
+        if ((len = pg_secret_read(p->cfg.unsub_key_file, key, sizeof key, err, sizeof err)) < 0) {
+            pg_log("email.unsubscribe_key_file: %s", err);
+            return -1;
+        }
+    } else if (env && *env) {
+        len = (long)snprintf(key, sizeof key, "%s", env);
+    } else {
+        return 0;
+    }
+    int rc = hk_unsubscribe_init(&p->unsubscribe, key, (size_t)len);
+    explicit_bzero(key, sizeof key);
+    if (rc != 0)
+        pg_log("cannot set up the unsubscribe module: out of memory or an empty key");
+    return rc;
 }
 
 /* Everything up to serving. Returns 0, or the exit code. */
@@ -356,6 +383,8 @@ static int s_start(s_proc_t *p) {
     if ((wa_rc = s_keywords(&p->cfg, &p->keywords)) != 0)
         return wa_rc;
     hk_whatsapp_set_keywords(&p->whatsapp, p->keywords);
+    if (s_unsubscribe(p) != 0)
+        return 2;
     hk_server_config_t sc = {.listen = p->cfg.listen,
                              .public_url = p->cfg.public_url,
                              .threads = (unsigned)p->cfg.threads,
@@ -372,6 +401,8 @@ static int s_start(s_proc_t *p) {
         hk_server_add_module(p->server, &p->messenger, err, sizeof err) < 0 ||
         (p->twilio_voice.ctx &&
          hk_server_add_module(p->server, &p->twilio_voice, err, sizeof err) < 0) ||
+        (p->unsubscribe.routes &&
+         hk_server_add_module(p->server, &p->unsubscribe, err, sizeof err) < 0) ||
         hk_server_start(p->server, err, sizeof err) < 0) {
         pg_log("cannot serve on %s: %s", p->cfg.listen, err);
         return 2;
