@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pc_audit.h"
 #include "pc_explain.h"
 #include "pc_keys.h"
 #include "pc_policy_check.h"
@@ -28,6 +29,7 @@ static const s_command_t s_commands[] = {
     {"redis", pc_redis_main, "the dataset: adopt after a loss, stats, keys, audit records"},
     {"suppress", pc_suppress_main, "suppressions: add, remove, list, import a CSV"},
     {"keys", pc_keys_main, "CURVE keys: make a key pair for pregond or a peer, show a key file"},
+    {"audit", pc_audit_main, "the audit archive: verify, a debtor's contact log, export, stats"},
 };
 
 static void s_usage(FILE *to) {
