@@ -382,16 +382,18 @@ static int s_segment_facts(au_drain_t *self, const char *path, int *keep, char *
     au_lines_t r;
     if (au_lines_open(&r, path) < 0)
         return s_fail(self, "%s: cannot open", path);
-    *keep = self->o.keep->default_days;
+    *keep = 0;
     int closed = 0, got;
     static const char tag[] = "\"jurisdiction\":\"";
     while ((got = au_lines_next(&r)) == 1) {
-        const char *j = strstr(r.line, tag);
-        if (j) {
-            j += sizeof tag - 1;
-            const char *e = strchr(j, '"');
-            char name[32];
-            snprintf(name, sizeof name, "%.*s", e ? (int)(e - j) : 0, j);
+        if (!strstr(r.line, "\"kind\":\"")) { /* a record: its jurisdiction's, or the default */
+            const char *j = strstr(r.line, tag);
+            char name[32] = "";
+            if (j) {
+                j += sizeof tag - 1;
+                const char *e = strchr(j, '"');
+                snprintf(name, sizeof name, "%.*s", e ? (int)(e - j) : 0, j);
+            }
             int d = au_retention_days(self->o.keep, name);
             if (d > *keep)
                 *keep = d;

@@ -237,11 +237,12 @@ static int s_fsync_dir(const char *path) {
 /* What one line of a segment says about the chain. */
 typedef struct {
     uint64_t seq, count;
-    const char *kind; /* "" a record */
-    char id[48];      /* a record's id, a seal's or checkpoint's upto */
+    char kind[16]; /* "" a record */
+    char id[48];   /* a record's id, a seal's or checkpoint's upto */
+    char prev[AU_HASH_HEX];
 } s_line_t;
 
-static int s_parse(const char *line, size_t len, s_line_t *out, json_t **keep) {
+static int s_parse(const char *line, size_t len, s_line_t *out) {
     json_t *o = json_loadb(line, len, 0, NULL);
     if (!json_is_object(o)) {
         json_decref(o);
@@ -251,10 +252,12 @@ static int s_parse(const char *line, size_t len, s_line_t *out, json_t **keep) {
     out->seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
     out->count = (uint64_t)json_integer_value(json_object_get(o, "count"));
     const char *k = json_string_value(json_object_get(o, "kind"));
-    out->kind = k ? k : "";
+    snprintf(out->kind, sizeof out->kind, "%s", k ? k : "");
     const char *id = json_string_value(json_object_get(o, k ? "upto" : "id"));
     snprintf(out->id, sizeof out->id, "%s", id ? id : "");
-    *keep = o; /* kind points into it */
+    const char *p = json_string_value(json_object_get(o, "prev"));
+    snprintf(out->prev, sizeof out->prev, "%s", p ? p : AU_GENESIS);
+    json_decref(o);
     return 0;
 }
 
@@ -294,7 +297,6 @@ static int s_recover(au_seg_t *self, int day, const char *path, uint64_t size) {
     s_line_t l, last_signed = {0}, first;
     int have_signed = 0, have_first = 0;
     uint64_t after_signed = 0, records = 0;
-    json_t *o = NULL;
     char first_prev[AU_HASH_HEX] = "";
     uint64_t start = size > S_TAIL_WINDOW ? size - S_TAIL_WINDOW : 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -306,13 +308,11 @@ static int s_recover(au_seg_t *self, int day, const char *path, uint64_t size) {
         fseeko(r.f, 0, SEEK_SET);
         r.next = 0;
         /* the first line, for the previous checkpoint's hash */
-        if (!have_first && au_lines_next(&r) == 1 && s_parse(r.line, r.len, &first, &o) == 0) {
-            const char *p = json_string_value(json_object_get(o, "prev"));
-            snprintf(first_prev, sizeof first_prev, "%s", p ? p : AU_GENESIS);
+        if (!have_first && au_lines_next(&r) == 1 && s_parse(r.line, r.len, &first) == 0) {
+            snprintf(first_prev, sizeof first_prev, "%s", first.prev);
             h->first_seq = first.seq;
             have_first = 1;
         }
-        json_decref(o), o = NULL;
         if (start > 0) {
             fseeko(r.f, (off_t)start, SEEK_SET);
             r.next = start;
@@ -324,8 +324,7 @@ static int s_recover(au_seg_t *self, int day, const char *path, uint64_t size) {
         records = after_signed = 0;
         int rc;
         while ((rc = au_lines_next(&r)) == 1 && r.off < size) {
-            if (s_parse(r.line, r.len, &l, &o) < 0) {
-                json_decref(o);
+            if (s_parse(r.line, r.len, &l) < 0) {
                 au_lines_close(&r);
                 errno = 0;
                 snprintf(self->err, sizeof self->err, "%s at byte %" PRIu64 ": not a JSON line",
@@ -345,7 +344,6 @@ static int s_recover(au_seg_t *self, int day, const char *path, uint64_t size) {
                     h->id_ms = ms, h->id_seq = sq;
             }
             h->unsigned_tail = *l.kind == '\0';
-            json_decref(o), o = NULL;
             if (strcmp(l.kind, "checkpoint") == 0 && r.next >= size) {
                 h->day = -1;
                 snprintf(h->cp_hash, sizeof h->cp_hash, "%s", h->hash);

@@ -5,12 +5,16 @@
  *   reindex  rebuilds DIR's SQLite index from the segments
  *   keygen   makes the Ed25519 key pair that signs seals, checkpoints and removals
  * Only this file's main loop logs; the library reports through callbacks. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,15 +205,23 @@ static int s_drain(s_args_t *a) {
                          .keep = &a->keep,
                          .note = s_note};
     au_drain_t *d = NULL;
-    int rc = 1;
+    int rc = 1, lock = -1;
     if (!keys) {
         pg_log("prefix must be 1..31 bytes without '{', shards 1..16384");
         goto out;
     }
+    /* one drainer per archive: two would interleave their chains */
+    char lock_path[600];
+    snprintf(lock_path, sizeof lock_path, "%s/lock", a->dir);
+    mkdir(a->dir, 0750);
+    lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
+        pg_log("%s: %s", lock_path,
+               lock >= 0 && errno == EWOULDBLOCK ? "another pregon-audit drains this archive"
+                                                 : strerror(errno));
+        goto out;
+    }
     if (!a->no_index) {
-        /* the directory must exist before SQLite makes its file in it */
-        au_seg_t *probe = au_seg_open(a->dir, 0, key, err, sizeof err);
-        au_seg_destroy(&probe);
         index = au_index_open(a->index ? a->index : index_path, 1, err, sizeof err);
         if (!index) {
             pg_log("index: %s", err);
@@ -275,6 +287,8 @@ static int s_drain(s_args_t *a) {
     if (c)
         redisFree(c);
 out:
+    if (lock >= 0)
+        close(lock);
     au_drain_destroy(&d);
     au_index_destroy(&index);
     st_keys_destroy(&keys);
