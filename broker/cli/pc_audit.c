@@ -180,7 +180,7 @@ static void s_utc(const char *at_ms, char out[32]) {
 static const char *const S_COLS[] = {"utc",      "local",    "zone",     "channel", "contact",
                                      "template", "campaign", "job",      "attempt", "event",
                                      "rule",     "reason",   "counters", "until",   "provider_id",
-                                     "detail",   "record"};
+                                     "detail",   "content",  "record"};
 #define S_NCOLS (sizeof S_COLS / sizeof S_COLS[0])
 
 /* The column values of record o into vals (pointing into o or into bufs). */
@@ -203,10 +203,11 @@ static void s_row(json_t *o, int mask, char bufs[3][PG_LOG_MASK_LEN], const char
     vals[13] = s_get(o, "until");
     vals[14] = s_get(o, "pid");
     vals[15] = s_get(o, "detail");
+    vals[16] = s_get(o, "content");
     snprintf(bufs[2], PG_LOG_MASK_LEN, "s%d:%" JSON_INTEGER_FORMAT,
              (int)json_integer_value(json_object_get(o, "sh")),
              json_integer_value(json_object_get(o, "seq")));
-    vals[16] = bufs[2];
+    vals[17] = bufs[2];
 }
 
 static void s_csv_row(FILE *to, const char *const *vals, size_t n) {

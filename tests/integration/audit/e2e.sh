@@ -111,7 +111,11 @@ for v in verdicts:
         s = [r for r in rs if r["to"] == "SENT"]
         if s and s[0].get("pid") not in pids:
             bad.append(f"{v['job_id']}: SENT pid {s[0].get('pid')} is not the job's")
+        if sum(1 for r in rs if r["to"] == "CONTENT" and len(r.get("content", "")) == 64) != 1:
+            bad.append(f"{v['job_id']}: not one CONTENT record")
         for r in rs:
+            if r["to"] == "CONTENT":
+                continue
             if r.get("campaign") != "dic" or r.get("template") != "aviso_mora_sms" or r.get("jurisdiction") != "AU" or not r.get("contact"):
                 bad.append(f"{v['job_id']}: {r['to']} lacks its context: {r}")
                 break
@@ -122,6 +126,14 @@ print(len(verdicts), "jobs;", "; ".join(bad[:5]) if bad else "one to one")
 sys.exit(1 if bad or len(verdicts) != 24 else 0)
 PY
 ) && ok || ko "archive vs campaign: $out"
+
+# content evidence: one body for 22 identical reminders, kept once, named by its hash
+n_content=$(find "$dir/archive/content" -name '*.json' | wc -l)
+[ "$n_content" = 1 ] && ok || ko "content files: $n_content, want 1 (every job rendered the same text)"
+f=$(find "$dir/archive/content" -name '*.json' | head -1)
+[ -n "$f" ] && [ "$(sha256sum "$f" | cut -d' ' -f1).json" = "$(basename "$f")" ] && grep -q '"kind":"text"' "$f" && grep -q 'Ana' "$f" && ok \
+  || ko "content file $f: $(cat "$f" 2>/dev/null)"
+grep '"to":"CONTENT"' "$dir/all.jsonl" | grep -q '"body"' && ko "a CONTENT record kept its body in the segment" || ok
 
 # 2. the debtor report
 "$ctl" audit debtor --dir "$dir/archive" --tenant acme --debtor dd --format csv >"$dir/dd.csv" 2>&1 || ko "debtor csv: $(cat "$dir/dd.csv")"
@@ -153,7 +165,7 @@ sys.exit(1 if bad else 0)
 PY
 ) && ok || ko "debtor report: $out"
 "$ctl" audit debtor --dir "$dir/archive" --tenant acme --debtor dd >"$dir/dd.txt" 2>&1 && grep -q "au.daily" "$dir/dd.txt" && ok || ko "debtor table: $(cat "$dir/dd.txt")"
-"$ctl" audit debtor --dir "$dir/archive" --tenant acme --debtor dd --format json | $py -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if len(r) >= 10 and all("*" in x["contact"] for x in r) else 1)' \
+"$ctl" audit debtor --dir "$dir/archive" --tenant acme --debtor dd --format json | $py -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if len(r) >= 10 and all("*" in x["contact"] for x in r if x["to"] != "CONTENT") else 1)' \
   && ok || ko "debtor json"
 "$ctl" audit debtor --dir "$dir/archive" --tenant acme --debtor dd --format html --pub "$dir/audit.pub" >"$dir/dd.html" 2>&1
 grep -q "Covered by seal s[0-9]*/[0-9-]* seq [0-9]* (sha256 [0-9a-f]*…, signature valid)" "$dir/dd.html" && grep -q "<td>au.daily</td>" "$dir/dd.html" && ok \
