@@ -318,12 +318,11 @@ static int s_shard_round(au_drain_t *self, s_shard_t *sh, uint64_t *drained) {
     if (rc == 0 && au_seg_commit(sh->seg) < 0)
         rc = s_fail(self, "%s", au_seg_strerror(sh->seg));
     if (rc == 0 && self->o.index) {
-        /* the index is derived: a failure is reported, the records are safe in the segment */
-        int irc = au_index_begin(self->o.index);
+        /* the index is derived (in the round's transaction, au_drain_round): a failure is
+         * reported, the records are safe in the segment and indexed again at the next start */
+        int irc = 0;
         for (size_t i = 0; irc == 0 && i < n_rows; i++)
             irc = au_index_add(self->o.index, &rows[i].loc, rows[i].rec);
-        if (irc == 0)
-            irc = au_index_commit(self->o.index);
         if (irc < 0)
             s_note(self, "index: %s (pregon-audit reindex rebuilds it)",
                    au_index_strerror(self->o.index));
@@ -350,10 +349,22 @@ static int s_redis_now(au_drain_t *self, int64_t *now_ms) {
     return ok ? 0 : s_fail(self, "TIME: %s", self->c->err ? self->c->errstr : "unexpected reply");
 }
 
+static int s_round_shards(au_drain_t *self, int64_t now_ms, uint64_t *drained);
+
 int au_drain_round(au_drain_t *self, uint64_t *drained) {
-    int64_t now_ms;
+    int64_t now_ms = 0;
     if (s_redis_now(self, &now_ms) < 0)
         return -1;
+    /* one index transaction per round: committing per shard batch costs more than the inserts */
+    int in_tx = self->o.index && au_index_begin(self->o.index) == 0;
+    int rc = s_round_shards(self, now_ms, drained);
+    if (in_tx && au_index_commit(self->o.index) < 0)
+        s_note(self, "index: %s (pregon-audit reindex rebuilds it)",
+               au_index_strerror(self->o.index));
+    return rc;
+}
+
+static int s_round_shards(au_drain_t *self, int64_t now_ms, uint64_t *drained) {
     for (int s = 0; s < self->n; s++) {
         s_shard_t *sh = &self->sh[s];
         if (sh->pending == -1 && au_drain_attach(self, self->c) < 0)
@@ -427,7 +438,7 @@ int au_drain_retention(au_drain_t *self, int64_t now_ms, int *removed) {
         for (size_t i = 0; i + 1 < n; i++) {
             char path[640], cp[AU_HASH_HEX], name[11], seg[40];
             au_seg_path(self->dir, s, days[i], path, sizeof path);
-            int keep;
+            int keep = 0;
             uint64_t first = 0, count = 0, cp_seq = 0;
             int f = s_segment_facts(self, path, &keep, cp, &first, &count, &cp_seq);
             if (f < 0) {

@@ -21,6 +21,7 @@ struct au_index {
 static const char S_SCHEMA[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA cache_size=-65536;"
     "CREATE TABLE IF NOT EXISTS rec(shard INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " day INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL, at INTEGER NOT NULL,"
     " tenant TEXT, debtor TEXT, debt TEXT, campaign TEXT, contact TEXT, channel TEXT,"
