@@ -4,6 +4,7 @@
 #include "au_drain.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -204,14 +205,27 @@ static json_t *s_fields(au_drain_t *self, const redisReply *f) {
     return o;
 }
 
-/* Appends the entries of one XREADGROUP reply; ids[] the entries to acknowledge. */
+/* Appends the entries of one XREADGROUP reply; rows[] what to index. */
 typedef struct {
     au_loc_t loc;
     json_t *rec;
 } s_row_t;
 
+static int s_append_entries(au_drain_t *self, s_shard_t *sh, const redisReply *entries,
+                            s_row_t *rows, size_t *n_rows);
+
 static int s_append(au_drain_t *self, s_shard_t *sh, const redisReply *entries, s_row_t *rows,
                     size_t *n_rows) {
+    uint64_t dups = self->stats.duplicates;
+    int rc = s_append_entries(self, sh, entries, rows, n_rows);
+    if (self->stats.duplicates > dups) /* only after a crash between a write and its XACK */
+        s_note(self, "%s: %" PRIu64 " records delivered again were written before: skipped",
+               sh->key, self->stats.duplicates - dups);
+    return rc;
+}
+
+static int s_append_entries(au_drain_t *self, s_shard_t *sh, const redisReply *entries,
+                            s_row_t *rows, size_t *n_rows) {
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
@@ -334,6 +348,8 @@ static int s_shard_round(au_drain_t *self, s_shard_t *sh, uint64_t *drained) {
         self->stats.written += n_rows;
         self->stats.batches++;
         *drained += n_rows;
+        if (self->o.kill_after && self->stats.batches == (uint64_t)self->o.kill_after)
+            raise(SIGKILL); /* written and fsync'd, not acknowledged: delivered again */
         rc = s_ack(self, sh, entries);
     }
     freeReplyObject(r);

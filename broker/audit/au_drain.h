@@ -53,6 +53,8 @@ typedef struct {
     int64_t close_grace_ms;     /* a day's segment closes this long after the day (default 2000) */
     const au_retention_t *keep; /* NULL: nothing is ever removed */
     void (*note)(void *ctx, const char *line); /* what happened, one line (may be NULL) */
+    int kill_after; /* tests only: SIGKILL itself after this many batches written and not yet
+                     * acknowledged (the one window a random kill rarely hits); 0: never */
     void *note_ctx;
 } au_drain_opts_t;
 

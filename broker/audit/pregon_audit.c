@@ -204,6 +204,9 @@ static int s_drain(s_args_t *a) {
                          .batch = a->batch,
                          .keep = &a->keep,
                          .note = s_note};
+    /* tests only (tests/integration/audit/drain.sh): die between a batch's fsync and its XACK */
+    const char *kill_after = getenv("PREGON_AUDIT_TEST_KILL_AFTER");
+    o.kill_after = kill_after ? atoi(kill_after) : 0;
     au_drain_t *d = NULL;
     int rc = 1, lock = -1;
     if (!keys) {
