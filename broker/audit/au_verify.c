@@ -106,7 +106,8 @@ static int s_removal_names(s_state_t *st, int shard, const int *days, size_t n, 
     return 0;
 }
 
-/* One complete line. 0 go on, 1 a problem (in st->problem). */
+/* One complete line. 0 go on, 1 a problem (in st->problem). Long for a reason: its checks run in
+ * the order a line is read (seq, link, signature, counts, content), each one naming the problem. */
 static int s_line(s_state_t *st, au_lines_t *r, const s_where_t *here, int anchor_ok) {
     json_t *o = json_loadb(r->line, r->len, 0, NULL);
     if (!json_is_object(o)) {
