@@ -51,6 +51,8 @@ static void s_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t
             job->link = links[i];
             job->link_len = link_lens[i];
         }
+        job->template_id = reqs[i]->template_id; /* the audit record's (schema v2) */
+        job->jurisdiction = reqs[i]->jurisdiction;
         int ch = (int)reqs[i]->channel;
         if (ch <= 0 || ch >= RL_CH_COUNT || !(cfg->channels & RL_CH_BIT(ch))) {
             /* first of all reasons: nothing about this job can be served here */

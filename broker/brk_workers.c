@@ -8,6 +8,7 @@
 
 #include <zmq.h>
 
+#include "brk_evidence.h"
 #include "brk_template.h"
 #include "pg_log.h"
 #include "pg_logsum.h"
@@ -57,8 +58,9 @@ struct brk_workers {
     int64_t no_worker_since[RL_CH_COUNT]; /* 0: it has a worker */
     bool no_worker_logged[RL_CH_COUNT];
     bool channel_halted[RL_CH_COUNT];
-    pg_logsum_t *logsum; /* refusals and foreign reports: bounded lines */
-    brk_lost_t *lost;    /* lease calls whose answer was lost, until recovered */
+    pg_logsum_t *logsum;      /* refusals and foreign reports: bounded lines */
+    brk_lost_t *lost;         /* lease calls whose answer was lost, until recovered */
+    brk_evidence_t *evidence; /* CONTENT records of dispatched attempts (audit) */
 };
 
 static void s_on_result(void *ctx, int64_t now_ms, const void *peer, size_t peer_len,
@@ -82,7 +84,9 @@ brk_workers_t *brk_workers_new(void *sock, brk_auth_t *auth, const brk_config_t 
     self->w = calloc(MAX_WORKERS, sizeof *self->w);
     self->logsum = pg_logsum_new(&(pg_logsum_config_t){.interval_ms = 10000, .burst = 3});
     self->lost = brk_lost_new();
-    if (!self->w || !self->logsum || !self->lost) {
+    self->evidence = brk_evidence_new(cfg->redis_prefix, cfg->shards);
+    if (!self->w || !self->logsum || !self->lost || !self->evidence) {
+        brk_evidence_destroy(&self->evidence);
         brk_lost_destroy(&self->lost);
         pg_logsum_destroy(&self->logsum);
         free(self->w);
@@ -104,6 +108,7 @@ void brk_workers_destroy(brk_workers_t **self_p) {
                "expire UNKNOWN",
                brk_lost_count(self->lost));
     brk_lost_destroy(&self->lost);
+    brk_evidence_destroy(&self->evidence);
     pg_logsum_destroy(&(*self_p)->logsum);
     free((*self_p)->w);
     free(*self_p);
@@ -699,6 +704,8 @@ static void s_dispatch_one(brk_workers_t *self, s_worker_t *w, const brk_leased_
     msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_DISPATCH;
     msg.dispatch = &d;
     s_send(self, w, &msg, now_ms);
+    /* what it carried, for the audit (sent in brk_workers_dispatch, after the batch) */
+    brk_evidence_append(self->evidence, req, job->attempt, content, now_ms);
     w->credit--;
     w->dispatched++;
     s_held_add(self, w, now_ms);
@@ -742,6 +749,9 @@ size_t brk_workers_dispatch(brk_workers_t *self, int64_t now_ms) {
             }
             for (size_t i = 0; i < n; i++)
                 s_dispatch_one(self, w, &jobs[i], until, now_ms);
+            if (brk_evidence_flush(self->evidence, brk_redis_context(self->redis)) < 0 &&
+                brk_redis_context(self->redis)->err)
+                brk_redis_drop(self->redis, "CONTENT records: Redis went away");
             total += n;
             brk_store_leased_free(jobs, n);
             if (n < (size_t)want)

@@ -639,4 +639,25 @@ for p in "${em_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 set -e -o pipefail
 # ---- END email ----
 echo
+# ---- BEGIN audit ----
+echo "== the audit archive: pregon-audit drains the audit streams into signed, hash-chained segments"
+cmake --build build-demo -j"$(nproc)" --target pregon-audit >/dev/null
+$B/broker/audit/pregon-audit keygen --key "$dir/audit.key" --pub "$dir/audit.pub"
+$B/broker/audit/pregon-audit drain --once --dir "$dir/audit" --key "$dir/audit.key" \
+  --redis-socket "$dir/redis.sock" 2>"$dir/audit.log" || cat "$dir/audit.log"
+tail -1 "$dir/audit.log" | sed 's/^[^ ]* /  /'
+$B/broker/pregonctl audit verify --dir "$dir/audit" --pub "$dir/audit.pub" | sed 's/^/  /'
+who=$($B/broker/pregonctl audit export --dir "$dir/audit" --from 2000-01-01 --to 2100-01-01 --format jsonl 2>/dev/null |
+  python3 -c 'import collections, json, sys
+c = collections.Counter((r["tenant"], r["debtor"]) for r in map(json.loads, sys.stdin) if r.get("debtor") and r.get("job"))
+print(*c.most_common(1)[0][0])' 2>/dev/null || true)
+if [ -n "$who" ]; then
+  set -- $who
+  echo "  the contact log of debtor $2 of $1 (pregonctl audit debtor; --format html prints a report):"
+  $B/broker/pregonctl audit debtor --dir "$dir/audit" --tenant "$1" --debtor "$2" | cut -c1-170 | sed 's/^/    /'
+fi
+echo "  by day, class, channel, jurisdiction and rule (pregonctl audit stats):"
+$B/broker/pregonctl audit stats --dir "$dir/audit" | head -12 | sed 's/^/    /'
+# ---- END audit ----
+echo
 echo "== stopping what the demo started"

@@ -9,6 +9,8 @@ PKGS=(build-essential cmake pkg-config clang-format
       python3-zmq python3-protobuf python3-yaml protobuf-compiler prometheus)
 # operations: pregonctl top (ncurses), its test in a tmux pane
 PKGS+=(libncurses-dev tmux)
+# pregon-audit: its SQLite index
+PKGS+=(libsqlite3-dev)
 # email: GMime 3 (MIME), libopendkim (DKIM signing); the SMTP sink and its DKIM check in tests.
 PKGS+=(libgmime-3.0-dev libopendkim-dev python3-aiosmtpd python3-dkim openssl)
 # tests/fuzz (deploy/test.sh runs it where clang-14 is installed): clang-14 alone lacks libFuzzer's

@@ -34,7 +34,7 @@ typedef struct {
     char queue_key[64];
     int shard;
     char off[16]; /* UTC offset of the zone now, for the audit record's local time */
-    char *ctx;    /* owned: debt NUL campaign NUL contact NUL zone NUL offset (pregon.lua's x) */
+    char *ctx;    /* owned: the audit context, pregon.lua's x (s_pack_ctx) */
     int ctx_len;
     char counters[RL_COUNTERS_TEXT_MAX + RL_ID_MAX + 4]; /* "3 of 7 in 7d (rule)" */
     char action;                                         /* 'A', 'D', 'R', 'E', 'X' */
@@ -170,23 +170,28 @@ static int s_arena_keys(rl_admit_t *self, s_arena_t *a, const rl_admit_job_t *jo
 }
 
 /* Packs the job's audit context as pregon.lua's x field: debt NUL campaign NUL contact NUL zone
- * NUL offset (no field can hold a NUL: they are C strings). */
+ * NUL offset NUL template NUL jurisdiction (no field can hold a NUL: they are C strings). */
+#define S_CTX_PARTS 7
 static int s_pack_ctx(const rl_admit_job_t *job, s_work_t *wk) {
-    const char *parts[5] = {job->debt_id ? job->debt_id : "", job->campaign ? job->campaign : "",
-                            job->contact ? job->contact : "",
-                            job->reject_reason ? "" : s_zone_name(&job->decide), wk->off};
-    size_t len = 4;
-    for (int i = 0; i < 5; i++)
+    const char *parts[S_CTX_PARTS] = {job->debt_id ? job->debt_id : "",
+                                      job->campaign ? job->campaign : "",
+                                      job->contact ? job->contact : "",
+                                      job->reject_reason ? "" : s_zone_name(&job->decide),
+                                      wk->off,
+                                      job->template_id ? job->template_id : "",
+                                      job->jurisdiction ? job->jurisdiction : ""};
+    size_t len = S_CTX_PARTS - 1;
+    for (int i = 0; i < S_CTX_PARTS; i++)
         len += strlen(parts[i]);
     wk->ctx = malloc(len + 1);
     if (!wk->ctx)
         return -1;
     size_t at = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < S_CTX_PARTS; i++) {
         size_t l = strlen(parts[i]);
         memcpy(wk->ctx + at, parts[i], l);
         at += l;
-        if (i < 4)
+        if (i < S_CTX_PARTS - 1)
             wk->ctx[at++] = '\0';
     }
     wk->ctx[at] = '\0';

@@ -43,10 +43,11 @@ typedef struct {
     const char *debtor;
     const char *job_id;
     const char *contact;
-    const char *debt_id;  /* for the audit record; may be NULL */
-    const char *campaign; /* for the audit record; may be NULL */
-    rl_job_t decide;      /* policy, channel, zones...; ignored when reject_reason is set */
-    const void *payload;  /* the job as it will be dispatched (serialized SendRequest) */
+    const char *debt_id;                    /* for the audit record; may be NULL */
+    const char *campaign;                   /* for the audit record; may be NULL */
+    const char *template_id, *jurisdiction; /* for the audit record (schema v2); may be NULL */
+    rl_job_t decide;     /* policy, channel, zones...; ignored when reject_reason is set */
+    const void *payload; /* the job as it will be dispatched (serialized SendRequest) */
     size_t payload_len;
     double queue_score;      /* ready-queue order: lower first */
     int readmit;             /* 1: a deferred job coming due (not a duplicate of itself) */

@@ -17,19 +17,22 @@
 --   s state, v first verdict, p payload (serialized SendRequest, while the job may still be sent;
 --   kept after that when fb is 1: a job with fallback channels), w its service window's key,
 --   id tn db ch: job, tenant, debtor, channel; x the rest of the audit context, packed as
---   debt NUL campaign NUL contact NUL zone NUL utc_offset (s, at admission) (few fields keep a
+--   debt NUL campaign NUL contact NUL zone NUL utc_offset (s, at admission) [NUL template NUL
+--   jurisdiction: jobs admitted since audit schema v2] (few fields keep a
 --   hash cheap: every field is an allocation); qs queue score, att attempts made, u until
 --   (deferred), r rule, at admitted at (ms), l the lease: "worker NUL broker NUL nonce" (worker
 --   "key/name#incarnation": the worker's authenticated key and worker id, escaped, then its
 --   process incarnation; broker "instance#incarnation"; nonce the lease id's random part,
 --   ST_NONCE_HEX hex digits, store/st_keys.h), pid pcode the provider's id and code.
--- Audit record (XADD P:{sN}:audit), schema v1; every record starts v at job tenant debtor
+-- Audit record (XADD P:{sN}:audit), schema v2; every record starts v at job tenant debtor
 --   channel from to attempt, in this order, then by kind:
 --   decisions (admission: ACCEPTED DEFERRED REJECTED EXPIRED, and DUPLICATE answers):
---     debt campaign contact rule reason until pid pcode local zone counters detail;
---   the contact attempt (DISPATCHED): debt campaign contact local zone;
+--     debt campaign contact rule reason until pid pcode local zone counters detail template
+--     jurisdiction;
+--   the contact attempt (DISPATCHED): debt campaign contact local zone template jurisdiction;
 --   outcomes (SENT DELIVERED FAILED RETRY HANDED_BACK SKIPPED UNKNOWN QUEUED CANCELLED):
---     reason until pid pcode detail (the contact is the attempt's DISPATCHED record's);
+--     reason until pid pcode detail, then the job's context: debt campaign contact local zone
+--     template jurisdiction (v2: every record of a job names its contact point and campaign);
 --   inbound events (REPLY CONVERSATION OPT_OUT OPT_IN DIGITS PAYMENT_CLAIMED WRONG_NUMBER, from
 --     "inbound"): contact pid (the provider's event id) provider detail (what the debtor wrote
 --     or pressed);
@@ -45,7 +48,10 @@
 --   "suppressed", detail "dispatch re-check").
 --   "" where a field does not apply.
 --   at: ms; from: the state left ("new" for a job not stored yet); to: the transition (T's key);
---   local: the debtor's local time; counters: what decided it (e.g. "3 of 7 in 7d").
+--   local: the debtor's local time (for outcomes: with the zone's offset at admission);
+--   counters: what decided it (e.g. "3 of 7 in 7d"). v1 records (before the context grew) lack
+--   template and jurisdiction, and outcomes the job's context. pregond adds CONTENT records
+--   (broker/brk_workers.c: what a DISPATCHED attempt carried, by hash), not a transition.
 -- Suppression hash (P:{sN}:sp:T, one per tenant and shard): field KIND|VALUE|CHANNEL (KIND c
 --   contact, d debtor, b debt; CHANNEL a channel or *), value RULE NUL AT NUL WHO NUL WHY.
 --   A suppressed job's verdict rule is "suppressed.SCOPE:RULE" (SCOPE contact, debtor, debt).
@@ -61,7 +67,7 @@
 -- documents; this file reads and writes them only through hist_edit below.
 
 local LIB_VERSION = '%VERSION%'
-local AUDIT_SCHEMA = '1'
+local AUDIT_SCHEMA = '2'
 
 -- The allowed transitions: label = {from = set of states, to = the state entered}.
 -- 'new' is a job not stored yet. DUPLICATE is an answer, not a transition.
@@ -122,10 +128,15 @@ end
 
 -- The job context the audit record carries, as HMGET of CTX returns it.
 -- Unpacks the x field into j.
+-- Unpacks the x field into j (7 parts since schema v2, 5 before).
 local function unpack_ctx(j, x)
   if not x then return j end
-  j.dt, j.cm, j.cp, j.tz, j.off =
-    string.match(x, '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+  j.dt, j.cm, j.cp, j.tz, j.off, j.tp, j.ju = string.match(x,
+    '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+  if not j.dt then
+    j.dt, j.cm, j.cp, j.tz, j.off =
+      string.match(x, '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+  end
   return j
 end
 
@@ -139,16 +150,20 @@ local function audit(ak, now_ms, j, from, to, e)
     'attempt', e.attempt or j.att or '0', 'debt', j.dt or '', 'campaign', j.cm or '',
     'contact', j.cp or '', 'rule', e.rule or '', 'reason', e.reason or '',
     'until', e['until'] or '', 'pid', '', 'pcode', '', 'local', local_time(now_ms, j.off),
-    'zone', j.tz or '', 'counters', e.counters or '', 'detail', e.detail or '')
+    'zone', j.tz or '', 'counters', e.counters or '', 'detail', e.detail or '',
+    'template', j.tp or '', 'jurisdiction', j.ju or '')
 end
--- What became of an attempt or a queued job (reports, retries released, cancels): the job and
--- what happened; the contact and its context are the DISPATCHED record's.
+-- What became of an attempt or a queued job (reports, retries released, cancels): the job,
+-- what happened, and the job's context x (the job hash's field, as HMGET returns it).
 local function audit_outcome(ak, now_ms, id, tn, db, ch, from, to, attempt, reason, untl, pid,
-                             pcode, detail)
+                             pcode, detail, x)
+  local j = unpack_ctx({}, x)
   redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now_ms, 'job', id or '', 'tenant', tn or '',
     'debtor', db or '', 'channel', ch or '', 'from', from, 'to', to, 'attempt', attempt or '0',
     'reason', reason or '', 'until', untl or '', 'pid', pid or '', 'pcode', pcode or '',
-    'detail', detail or '')
+    'detail', detail or '', 'debt', j.dt or '', 'campaign', j.cm or '', 'contact', j.cp or '',
+    'local', local_time(now_ms, j.off), 'zone', j.tz or '', 'template', j.tp or '',
+    'jurisdiction', j.ju or '')
 end
 
 -- History: edits the record of job `ref` (hex) in hash hk. fn(at, ch, flags, debt) returns the
@@ -440,10 +455,8 @@ local function lease(keys, args)
     local v = redis.call('HMGET', jk, 's', 'att', 'p', 'id', 'tn', 'db', 'ch', 'x', 'w')
     local st, p = v[1], v[3]
     local wu, reason = '0', 'suppressed'
-    local dt, cm, cp, tz, off
-    if v[8] then
-      dt, cm, cp, tz, off = string.match(v[8], '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
-    end
+    local jc = unpack_ctx({id = v[4], tn = v[5], db = v[6], ch = v[7]}, v[8])
+    local dt, cm, cp, tz, off = jc.dt, jc.cm, jc.cp, jc.tz, jc.off
     local rule
     if p and allowed('DISPATCHED', st) then
       local head, et = string.match(jk, '^(.-{s%d+}:)j:([^:]*):')
@@ -472,8 +485,7 @@ local function lease(keys, args)
       redis.call('HSET', jk, 's', T.PAUSED.to, 'u', '')
       redis.call('ZADD', pz, popped[i + 1], jk)
       local who, why = string.match(pause, '^([^%z]*)%z([^%z]*)%z')
-      audit(ak, now, {id = v[4], tn = v[5], db = v[6], ch = v[7], dt = dt, cm = cm, cp = cp,
-        tz = tz, off = off}, st, 'PAUSED',
+      audit(ak, now, jc, st, 'PAUSED',
         {attempt = v[2] or '0', rule = 'paused', reason = 'paused',
          detail = (who or '') .. ': ' .. (why or '')})
     elseif rule and allowed('REJECTED', st) then
@@ -486,8 +498,7 @@ local function lease(keys, args)
       redis.call('HSET', jk, 's', T.REJECTED.to, 'r', rule)
       redis.call('HDEL', jk, 'p')
       redis.call('EXPIRE', jk, ttl)
-      audit(ak, now, {id = v[4], tn = v[5], db = v[6], ch = v[7], dt = dt, cm = cm, cp = cp,
-        tz = tz, off = off}, st, 'REJECTED',
+      audit(ak, now, jc, st, 'REJECTED',
         {attempt = v[2] or '0', rule = rule, reason = reason, detail = 'dispatch re-check'})
     elseif p and allowed('DISPATCHED', st) then
       local att = tostring((tonumber(v[2]) or 0) + 1)
@@ -496,8 +507,9 @@ local function lease(keys, args)
       redis.call('ZADD', lk, until_ms, jk)
       redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now, 'job', v[4] or '',
         'tenant', v[5] or '', 'debtor', v[6] or '', 'channel', v[7] or '', 'from', st,
-        'to', 'DISPATCHED', 'attempt', att, 'debt', dt or '', 'campaign', cm or '',
-        'contact', cp or '', 'local', local_time(now, off), 'zone', tz or '')
+        'to', 'DISPATCHED', 'attempt', att, 'debt', dt or '', 'campaign', jc.cm or '',
+        'contact', cp or '', 'local', local_time(now, jc.off), 'zone', jc.tz or '',
+        'template', jc.tp or '', 'jurisdiction', jc.ju or '')
       out[#out + 1] = jk
       out[#out + 1] = p
       out[#out + 1] = att
@@ -554,7 +566,7 @@ local function report(keys, args)
     local ref = args[a + 6]
     local nonce, reporter = '', ''
     if NA >= 9 then nonce, reporter = args[a + 7], args[a + 8] end
-    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'l', 'fb')
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'l', 'fb', 'x')
     local st, ch = v[1], v[6]
     local keep_p = v[8] and true or false  -- fb: the payload stays for a fallback
     local label = OUTCOME[outcome]
@@ -616,7 +628,7 @@ local function report(keys, args)
         end
         if st == 'dispatched' then redis.call('ZREM', lk, jk) end
         audit_outcome(ak, now, v[3], v[4], v[5], ch, st, label, attempt, reason, untl, pid, pcode,
-          detail)
+          detail, v[9])
         res = to
       end
     end
@@ -636,12 +648,13 @@ local function release(keys, args)
   local n = 0
   for _, jk in ipairs(due) do
     redis.call('ZREM', rk, jk)
-    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'qs')
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'qs', 'x')
     local qi = v[6] and QUEUE_OF[v[6]]
     if qi and allowed('QUEUED', v[1]) then
       redis.call('HSET', jk, 's', T.QUEUED.to)
       redis.call('ZADD', keys[qi], v[7] or now, jk)
-      audit_outcome(ak, now, v[3], v[4], v[5], v[6], v[1], 'QUEUED', v[2])
+      audit_outcome(ak, now, v[3], v[4], v[5], v[6], v[1], 'QUEUED', v[2], nil, nil, nil, nil,
+        nil, v[8])
       n = n + 1
     end
   end
@@ -658,7 +671,7 @@ local function cancel(keys, args)
   local out = {}
   for i = 0, (#keys - 3) / 2 - 1 do
     local jk, qk = keys[4 + 2 * i], keys[5 + 2 * i]
-    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch')
+    local v = redis.call('HMGET', jk, 's', 'att', 'id', 'tn', 'db', 'ch', 'x')
     local st = v[1]
     if not st then
       out[i + 1] = 'gone'
@@ -680,7 +693,7 @@ local function cancel(keys, args)
       redis.call('HDEL', jk, 'p')
       redis.call('EXPIRE', jk, tonumber(args[2]))
       audit_outcome(ak, now, v[3], v[4], v[5], v[6], st, 'CANCELLED', v[2], args[4], nil, nil,
-        nil, args[3])
+        nil, args[3], v[7])
       out[i + 1] = 'cancelled'
     end
   end

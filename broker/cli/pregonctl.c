@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pc_audit.h"
 #include "pc_explain.h"
 #include "pc_keys.h"
 #include "pc_policy_check.h"
@@ -39,6 +40,7 @@ static const s_command_t s_commands[] = {
     {"top", pc_status_main, "the same, live in the terminal (ncurses), every second"},
     {"jobs", pc_ops_main, "jobs show (state and history) and jobs cancel (by job or campaign)"},
     {"voice", pc_voice_main, "voice caller ids: list the pools, retire or restore a number"},
+    {"audit", pc_audit_main, "the audit archive: verify, a debtor's contact log, export, stats"},
 };
 
 static void s_usage(FILE *to) {

@@ -296,19 +296,20 @@ static void s_fields_of(const s_job_t *j, char *buf, size_t len) {
     freeReplyObject(r);
 }
 
-/* Audit records: schema v1's fields in order, for each kind of record (pregon.lua's header). */
+/* Audit records: schema v2's fields in order, for each kind of record (pregon.lua's header). */
 static void test_audit_schema(void) {
     static const char *const decision = "v at job tenant debtor channel from to attempt debt "
                                         "campaign contact rule reason until pid pcode local zone "
-                                        "counters detail";
-    static const char *const dispatch =
-        "v at job tenant debtor channel from to attempt debt campaign contact local zone";
+                                        "counters detail template jurisdiction";
+    static const char *const dispatch = "v at job tenant debtor channel from to attempt debt "
+                                        "campaign contact local zone template jurisdiction";
     static const char *const outcome =
-        "v at job tenant debtor channel from to attempt reason until pid pcode detail";
+        "v at job tenant debtor channel from to attempt reason until pid pcode detail debt "
+        "campaign contact local zone template jurisdiction";
     s_job_t j;
     s_job(&j, 9999);
     s_cmd("DEL %s %s", j.audit, j.q);
-    char fields[512], v[8], local[40], zone[40], contact[40];
+    char fields[1024], v[8], local[40], zone[40], contact[40];
     s_attempt(&j, ST_NEW, ST_T_ACCEPTED);
     s_fields_of(&j, fields, sizeof fields);
     CHECK(strcmp(fields, decision) == 0, "a decision record has fields: %s", fields);
@@ -316,7 +317,7 @@ static void test_audit_schema(void) {
     s_last_audit(&j, "local", local, sizeof local);
     s_last_audit(&j, "zone", zone, sizeof zone);
     s_last_audit(&j, "contact", contact, sizeof contact);
-    CHECK(strcmp(v, "1") == 0, "schema version %s", v);
+    CHECK(strcmp(v, "2") == 0, "schema version %s", v);
     CHECK(strcmp(local, "2026-03-11T15:00:00+00:00") == 0, "local time %s", local);
     CHECK(strcmp(zone, "UTC") == 0 && strcmp(contact, "+573001112233") == 0, "zone %s contact %s",
           zone, contact);
@@ -330,6 +331,8 @@ static void test_audit_schema(void) {
     s_attempt(&j, ST_DISPATCHED, ST_T_SENT);
     s_fields_of(&j, fields, sizeof fields);
     CHECK(strcmp(fields, outcome) == 0, "an outcome record has fields: %s", fields);
+    s_last_audit(&j, "contact", contact, sizeof contact); /* v2: the job's context */
+    CHECK(strcmp(contact, "+573001112233") == 0, "the SENT record names the contact (%s)", contact);
     /* a queued job rejected at dispatch: a decision record, with the rule */
     s_job_t q;
     s_job(&q, 9998);
