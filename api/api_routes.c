@@ -295,7 +295,11 @@ static json_t *s_transitions(redisContext *rc, const char *stream, long long fro
             const char *j = json_string_value(json_object_get(rec, "job")),
                        *tn = json_string_value(json_object_get(rec, "tenant")),
                        *db = json_string_value(json_object_get(rec, "debtor"));
-            if (j && tn && db && !strcmp(j, job) && !strcmp(tn, tenant) && !strcmp(db, debtor))
+            const char *to = json_string_value(json_object_get(rec, "to"));
+            /* CONTENT records are evidence of what was said (pregon-audit keeps them), not
+             * transitions, and may hold the rendered body: not answered here */
+            if (j && tn && db && !strcmp(j, job) && !strcmp(tn, tenant) && !strcmp(db, debtor) &&
+                !(to && !strcmp(to, "CONTENT")))
                 json_array_append_new(list, rec);
             else
                 json_decref(rec);

@@ -176,7 +176,7 @@ def main():
         cur, att = "new", 0
         for r in recs:
             frm, to = r["from"], r["to"]
-            if frm == "inbound":
+            if frm == "inbound" or to == "CONTENT":  # what the debtor did; what was said
                 continue
             if to in ("DUPLICATE", "FALLBACK"):  # answers and links, not transitions
                 if frm != cur:
