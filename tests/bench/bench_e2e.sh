@@ -21,7 +21,7 @@ now_ms0=$(( $(date +%s) * 1000 ))
 base=$(redis-benchmark -s "$dir/redis.sock" -n 100000 -c 50 -r 100000000 --csv FCALL pg_admit 6 \
   'pg:{s0}:audit' 'pg:{s0}:deferred' 'pg:{s0}:h:t:__rand_int__' 'pg:{s0}:j:t:__rand_int__:__rand_int__' \
   'pg:{s0}:sp:t' 'pg:{s0}:q:sms' "$now_ms0" 3024000 3110400 job-__rand_int__ t d 0 0 A 0 '' '' \
-  '1795000000,1,0,1,1;' payload sms +525511112222 1 L1 bench UTC 0 '1 of 3 in day' |
+  '1795000000,1,0,1,1;' payload sms +525511112222 1 L1 '1 of 3 in day' '' '' 0 |
   python3 -c 'import csv,sys; rows=list(csv.reader(sys.stdin)); print(rows[-1][1])')
 redis-cli -s "$dir/redis.sock" flushall >/dev/null
 
