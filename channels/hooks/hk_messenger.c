@@ -2,6 +2,7 @@
  * body, and the messaging items mapped to events (see hk_messenger.h). The body is parsed with
  * jansson only once its signature is good: an unsigned body costs one HMAC, never a parse. */
 #include "hk_messenger.h"
+#include "hk_meta.h"
 
 #include "hk_keyword.h"
 #include "pg_sig.h"
@@ -20,62 +21,19 @@
 #define S_ID_MAX   256 /* bytes of an id we build from the webhook's fields */
 
 typedef struct {
-    char *app_secret;   /* NULL: every POST refused */
-    char *verify_token; /* NULL: every GET refused */
+    hk_meta_keys_t keys; /* the app secret (POST signatures), the verify token (GET) */
 } s_ctx_t;
-
-static char *s_copy_secret(const char *s) {
-    return s && *s ? strdup(s) : NULL;
-}
-
-static void s_wipe_free(char *s) {
-    if (s)
-        OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
 
 static void s_destroy(void *ctx) {
     s_ctx_t *self = ctx;
     if (!self)
         return;
-    s_wipe_free(self->app_secret);
-    s_wipe_free(self->verify_token);
+    hk_meta_keys_release(&self->keys);
     free(self);
 }
 
-/* Equal strings, in time that depends only on their lengths. */
-static bool s_same(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
-}
-
 static hk_verdict_t s_verify(void *ctx, const hk_request_t *req, hk_result_t *res) {
-    s_ctx_t *self = ctx;
-    const char *mode = pg_http_request_query(req->http, "hub.mode");
-    const char *token = pg_http_request_query(req->http, "hub.verify_token");
-    const char *challenge = pg_http_request_query(req->http, "hub.challenge");
-    if (!self->verify_token || !mode || strcmp(mode, "subscribe") != 0 || !token ||
-        !s_same(token, self->verify_token)) {
-        res->reason = "bad-verify-token";
-        return HK_REFUSE;
-    }
-    if (!challenge || !*challenge || strlen(challenge) > 1024) {
-        res->reason = "missing-field";
-        return HK_INVALID;
-    }
-    return hk_result_set_body(res, "text/plain", challenge) < 0 ? HK_NOMEM : HK_ANSWER;
-}
-
-/* The string value of o[key] (a number is printed), or NULL. */
-static const char *s_str(const json_t *o, const char *key, char *buf, size_t len) {
-    const json_t *v = json_object_get(o, key);
-    if (json_is_string(v))
-        return json_string_value(v);
-    if (json_is_integer(v)) {
-        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-        return buf;
-    }
-    return NULL;
+    return hk_meta_challenge(&((s_ctx_t *)ctx)->keys, req, res);
 }
 
 static int64_t s_int(const json_t *o, const char *key) {
@@ -155,8 +113,8 @@ static hk_verdict_t s_receipt(hk_result_t *res, const char *psid, const char *pa
 /* One item of entry[].messaging[]. */
 static hk_verdict_t s_item(hk_result_t *res, const json_t *item, const char *entry_page) {
     char b1[32], b2[32], b3[32];
-    const char *psid = s_str(json_object_get(item, "sender"), "id", b1, sizeof b1);
-    const char *page = s_str(json_object_get(item, "recipient"), "id", b2, sizeof b2);
+    const char *psid = hk_meta_str(json_object_get(item, "sender"), "id", b1, sizeof b1);
+    const char *page = hk_meta_str(json_object_get(item, "recipient"), "id", b2, sizeof b2);
     if (!page)
         page = entry_page;
     if (!psid || !*psid || !page || !*page || strlen(psid) > 64 || strlen(page) > 64) {
@@ -168,7 +126,7 @@ static hk_verdict_t s_item(hk_result_t *res, const json_t *item, const char *ent
     if (json_is_object(message)) {
         if (json_is_true(json_object_get(message, "is_echo")))
             return HK_ANSWER; /* our own message, echoed back */
-        const char *text = s_str(message, "text", b3, sizeof b3);
+        const char *text = hk_meta_str(message, "text", b3, sizeof b3);
         const char *mid = json_string_value(json_object_get(message, "mid"));
         if (!mid || !*mid) {
             res->reason = "missing-field";
@@ -234,7 +192,7 @@ static hk_verdict_t s_events(hk_result_t *res, const json_t *root) {
     const json_t *entry, *item;
     json_array_foreach(entries, i, entry) {
         char buf[32];
-        const char *page = s_str(entry, "id", buf, sizeof buf);
+        const char *page = hk_meta_str(entry, "id", buf, sizeof buf);
         const json_t *messaging = json_object_get(entry, "messaging");
         json_array_foreach(messaging, j, item) {
             hk_verdict_t v = json_is_object(item) ? s_item(res, item, page) : HK_ANSWER;
@@ -254,11 +212,11 @@ static hk_verdict_t s_post(void *ctx, const hk_request_t *req, hk_result_t *res)
         res->reason = "unsigned";
         return HK_REFUSE;
     }
-    if (!self->app_secret) {
+    if (!self->keys.app_secret) {
         res->reason = "no-secret";
         return HK_REFUSE;
     }
-    if (!pg_sig_meta_verify(self->app_secret, body, body ? len : 0, sig)) {
+    if (!pg_sig_meta_verify(self->keys.app_secret, body, body ? len : 0, sig)) {
         res->reason = "forged";
         return HK_REFUSE;
     }
@@ -285,11 +243,8 @@ int hk_messenger_init(hk_module_t *out, const char *app_secret, const char *veri
     s_ctx_t *self = calloc(1, sizeof *self);
     if (!self)
         return -1;
-    self->app_secret = s_copy_secret(app_secret);
-    self->verify_token = s_copy_secret(verify_token);
-    if ((app_secret && *app_secret && !self->app_secret) ||
-        (verify_token && *verify_token && !self->verify_token)) {
-        s_destroy(self);
+    if (hk_meta_keys_set(&self->keys, app_secret, verify_token) < 0) {
+        free(self);
         return -1;
     }
     *out = (hk_module_t){.name = S_PROVIDER,

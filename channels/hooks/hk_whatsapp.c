@@ -3,6 +3,7 @@
  * jansson only once its signature is good: an unsigned or forged body costs one HMAC, never a
  * parse. */
 #include "hk_whatsapp.h"
+#include "hk_meta.h"
 
 #include "hk_kwtable.h"
 #include "pg_sig.h"
@@ -20,69 +21,26 @@
 #define S_ID_MAX   256 /* bytes of an id or a field we copy from the webhook */
 
 typedef struct {
-    char *app_secret;             /* NULL: every POST refused */
-    char *verify_token;           /* NULL: every GET refused */
+    hk_meta_keys_t keys;          /* the app secret (POST signatures), the verify token (GET) */
     const hk_kwtable_t *keywords; /* the catalog's; NULL: hk_keyword's words only */
 } s_ctx_t;
-
-static char *s_copy_secret(const char *s) {
-    return s && *s ? strdup(s) : NULL;
-}
-
-static void s_wipe_free(char *s) {
-    if (s)
-        OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
 
 static void s_destroy(void *ctx) {
     s_ctx_t *self = ctx;
     if (!self)
         return;
-    s_wipe_free(self->app_secret);
-    s_wipe_free(self->verify_token);
+    hk_meta_keys_release(&self->keys);
     free(self);
 }
 
-/* Equal strings, in time that depends only on their lengths. */
-static bool s_same(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
-}
-
 static hk_verdict_t s_verify(void *ctx, const hk_request_t *req, hk_result_t *res) {
-    s_ctx_t *self = ctx;
-    const char *mode = pg_http_request_query(req->http, "hub.mode");
-    const char *token = pg_http_request_query(req->http, "hub.verify_token");
-    const char *challenge = pg_http_request_query(req->http, "hub.challenge");
-    if (!self->verify_token || !mode || strcmp(mode, "subscribe") != 0 || !token ||
-        !s_same(token, self->verify_token)) {
-        res->reason = "bad-verify-token";
-        return HK_REFUSE;
-    }
-    if (!challenge || !*challenge || strlen(challenge) > 1024) {
-        res->reason = "missing-field";
-        return HK_INVALID;
-    }
-    return hk_result_set_body(res, "text/plain", challenge) < 0 ? HK_NOMEM : HK_ANSWER;
-}
-
-/* The string value of o[key] (an integer is printed into buf), or NULL. */
-static const char *s_str(const json_t *o, const char *key, char *buf, size_t len) {
-    const json_t *v = json_object_get(o, key);
-    if (json_is_string(v))
-        return json_string_value(v);
-    if (json_is_integer(v)) {
-        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-        return buf;
-    }
-    return NULL;
+    return hk_meta_challenge(&((s_ctx_t *)ctx)->keys, req, res);
 }
 
 /* Meta's timestamps: Unix seconds as a string. 0 when absent or not one. */
 static int64_t s_time_ms(const json_t *o) {
     char buf[32];
-    const char *ts = s_str(o, "timestamp", buf, sizeof buf);
+    const char *ts = hk_meta_str(o, "timestamp", buf, sizeof buf);
     if (!ts)
         return 0;
     char *end;
@@ -139,7 +97,7 @@ static hk_event_t *s_event(hk_result_t *res, int kind, const char *sender) {
 /* One statuses[] item. HK_ANSWER, or what the request is refused with. */
 static hk_verdict_t s_status(const json_t *st, const char *sender, hk_result_t *res) {
     char b1[32];
-    const char *id = s_str(st, "id", b1, sizeof b1);
+    const char *id = hk_meta_str(st, "id", b1, sizeof b1);
     const char *status = json_string_value(json_object_get(st, "status"));
     if (!id || !*id || strlen(id) >= S_ID_MAX || !status) {
         res->reason = "missing-field";
@@ -154,8 +112,8 @@ static hk_verdict_t s_status(const json_t *st, const char *sender, hk_result_t *
         return HK_NOMEM;
     ev->at = s_time_ms(st);
     char code_buf[32], event_id[S_ID_MAX + 40];
-    const char *code =
-        s_str(json_array_get(json_object_get(st, "errors"), 0), "code", code_buf, sizeof code_buf);
+    const char *code = hk_meta_str(json_array_get(json_object_get(st, "errors"), 0), "code",
+                                   code_buf, sizeof code_buf);
     snprintf(event_id, sizeof event_id, "%s:%s", id, status);
     if (hk_event_set(&ev->provider_id, id) < 0 || hk_event_set(&ev->status, status) < 0 ||
         hk_event_set(&ev->event_id, event_id) < 0 ||
@@ -207,7 +165,7 @@ static const char *s_message_text(const json_t *m, const char *type, const char 
 static hk_verdict_t s_message(const s_ctx_t *self, const json_t *m, const char *sender,
                               hk_result_t *res) {
     char b1[32];
-    const char *id = s_str(m, "id", b1, sizeof b1);
+    const char *id = hk_meta_str(m, "id", b1, sizeof b1);
     const char *from = json_string_value(json_object_get(m, "from"));
     const char *type = json_string_value(json_object_get(m, "type"));
     if (!id || !*id || strlen(id) >= S_ID_MAX || !from || !*from || strlen(from) > 32 || !type) {
@@ -239,9 +197,10 @@ static const char *s_check(const s_ctx_t *self, const hk_request_t *req, const c
     *body = pg_http_request_body(req->http, len);
     if (!sig || !*sig)
         return "unsigned";
-    if (!self->app_secret)
+    if (!self->keys.app_secret)
         return "no-secret";
-    return pg_sig_meta_verify(self->app_secret, *body, *body ? *len : 0, sig) ? NULL : "forged";
+    return pg_sig_meta_verify(self->keys.app_secret, *body, *body ? *len : 0, sig) ? NULL
+                                                                                   : "forged";
 }
 
 /* Every change of the notification. */
@@ -256,7 +215,7 @@ static hk_verdict_t s_changes(const s_ctx_t *self, const json_t *root, hk_result
             const json_t *value = json_object_get(change, "value");
             char b1[32];
             const char *sender =
-                s_str(json_object_get(value, "metadata"), "phone_number_id", b1, sizeof b1);
+                hk_meta_str(json_object_get(value, "metadata"), "phone_number_id", b1, sizeof b1);
             hk_verdict_t v = HK_ANSWER;
             json_array_foreach(json_object_get(value, "statuses"), k, item) {
                 if ((v = s_status(item, sender, res)) != HK_ANSWER)
@@ -301,11 +260,8 @@ int hk_whatsapp_init(hk_module_t *out, const char *app_secret, const char *verif
     s_ctx_t *self = calloc(1, sizeof *self);
     if (!self)
         return -1;
-    self->app_secret = s_copy_secret(app_secret);
-    self->verify_token = s_copy_secret(verify_token);
-    if ((app_secret && *app_secret && !self->app_secret) ||
-        (verify_token && *verify_token && !self->verify_token)) {
-        s_destroy(self);
+    if (hk_meta_keys_set(&self->keys, app_secret, verify_token) < 0) {
+        free(self);
         return -1;
     }
     *out = (hk_module_t){.name = S_PROVIDER,
