@@ -24,6 +24,7 @@
 
 #include "pc_job.h"
 #include "pc_jobs_reader.h"
+#include "pc_redis.h"
 #include "pg_curve.h"
 #include "pc_time.h"
 #include "pg_log.h"
@@ -170,7 +171,9 @@ static void s_usage(FILE *to) {
             "usage: pregonctl submit [--endpoint URL] [--batch N] [--window N] [--json]\n"
             "                        [--timeout S] [--csv | --jsonl] [--delimiter C]\n"
             "                        [--max-frame-bytes N] [--key-file F --broker-key-file F]\n"
-            "                        [--dry-run] FILE.jsonl|FILE.csv|-\n"
+            "                        [--dry-run] [--config pregon.yaml] FILE.jsonl|FILE.csv|-\n"
+            "  --endpoint: default $PREGON_FRONTEND, else the configuration's sockets.frontend\n"
+            "  (--config, $PREGON_CONFIG or /etc/pregon/pregon.yaml), else tcp://127.0.0.1:5555.\n"
             "  Sends each job (a JSON line, or a CSV row under a header of pregon.proto field\n"
             "  names with var.NAME columns for variables) to pregond; prints a summary of\n"
             "  verdicts by rule, or one JSON verdict per job with --json.\n"
@@ -211,6 +214,7 @@ static int s_options(int argc, char **argv, s_opts_t *o, s_state_t *st, const ch
                                          {"key-file", required_argument, NULL, 'k'},
                                          {"broker-key-file", required_argument, NULL, 'K'},
                                          {"dry-run", no_argument, NULL, 'n'},
+                                         {"config", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -255,6 +259,8 @@ static int s_options(int argc, char **argv, s_opts_t *o, s_state_t *st, const ch
                 break;
             case 'n':
                 s_dry_run = 1;
+                break;
+            case 'c': /* read before the options (the endpoint's default) */
                 break;
             case 'h':
                 s_usage(stdout);
@@ -473,15 +479,39 @@ static FILE *s_open(const char *path, const char *shown, int *regular) {
     return in;
 }
 
+/* The frontend a client connects to, from the configuration's bind address: a wildcard host
+ * (tcp://STAR:5555, tcp://0.0.0.0:5555) is this machine's loopback. */
+static const char *s_frontend_of(const brk_config_t *cfg, char *buf, size_t len) {
+    const char *e = cfg->frontend;
+    if (strncmp(e, "tcp://*:", 8) == 0)
+        snprintf(buf, len, "tcp://127.0.0.1:%s", e + 8);
+    else if (strncmp(e, "tcp://0.0.0.0:", 14) == 0)
+        snprintf(buf, len, "tcp://127.0.0.1:%s", e + 14);
+    else
+        snprintf(buf, len, "%s", e);
+    return buf;
+}
+
 int pc_submit_main(int argc, char **argv) {
     const char *key_file = getenv("PREGON_KEY_FILE"),
                *broker_key_file = getenv("PREGON_BROKER_KEY_FILE");
-    s_opts_t o = {getenv("PREGON_FRONTEND") ? getenv("PREGON_FRONTEND") : "tcp://127.0.0.1:5555",
-                  500,
-                  4,
-                  30,
-                  4 << 20,
-                  {PC_JOBS_AUTO, NULL, 0}};
+    /* the endpoint: --endpoint, else $PREGON_FRONTEND, else the configuration's (--config,
+     * $PREGON_CONFIG, /etc/pregon/pregon.yaml), else pregond's default */
+    static brk_config_t cfg;
+    static char cfg_front[300];
+    const char *front = getenv("PREGON_FRONTEND");
+    if (!front || !*front) {
+        if (pc_redis_defaults(&cfg) < 0)
+            return 2;
+        front = s_frontend_of(&cfg, cfg_front, sizeof cfg_front);
+    }
+    for (int i = 1; i + 1 < argc; i++) /* --config FILE names the configuration to read */
+        if (strcmp(argv[i], "--config") == 0) {
+            if (pc_redis_config(&cfg, argv[i + 1]) < 0)
+                return 2;
+            front = s_frontend_of(&cfg, cfg_front, sizeof cfg_front);
+        }
+    s_opts_t o = {front, 500, 4, 30, 4 << 20, {PC_JOBS_AUTO, NULL, 0}};
     s_state_t st = {0};
     int at = s_options(argc, argv, &o, &st, &key_file, &broker_key_file);
     if (at < 0)

@@ -136,7 +136,8 @@ submit "$dir/c3.jsonl" >"$dir/c3.out"
 [ "$(state d204 c204)" = cancelled ] && ok || ko "cancelled job state: $(state d204 c204)"
 start_sms 2
 jobs "$dir/c4.jsonl" c4 f 200 10   # the same debtors: their reservations were given back
-submit "$dir/c4.jsonl" >"$dir/c4.out"
+# (submitted with the endpoint read from pregond's own configuration file)
+"$ctl" submit --config "$dir/pregon.yaml" --json "$dir/c4.jsonl" >"$dir/c4.out" 2>/dev/null
 [ "$(count "$dir/c4.out" ACCEPTED)" = 10 ] && ok || ko "reservations of cancelled jobs held: $(grep -v ACCEPTED "$dir/c4.out" | head -2)"
 c4_sent() { [ "$(sent_to 200 10)" = 10 ]; }
 wait_for 20 c4_sent && ok || ko "c4: $(sent_to 200 10) sent, want 10 (and none of c3)"
