@@ -509,6 +509,11 @@ int pc_ops_main(int argc, char **argv) {
     else if ((pause || resume) && o.channel &&
              strspn(o.channel, "abcdefghijklmnopqrstuvwxyz") != strlen(o.channel))
         missing = "--channel as a channel name (sms, whatsapp, voice, email, messenger)";
+    if (!missing &&
+        ((o.who && strlen(o.who) > 128) || (o.why && strlen(o.why) > 1024) ||
+         (o.campaign && strlen(o.campaign) > 128) || (o.tenant && strlen(o.tenant) > 64)))
+        missing = "--who up to 128 bytes, --why up to 1024, --tenant 64 and --campaign 128 "
+                  "(what the audit record and the pause hold) as";
     if (missing) {
         fprintf(stderr, "pregonctl: %s %s: %s required\n", cmd, jobs ? sub : "", missing);
         return 2;

@@ -154,6 +154,8 @@ submit "$dir/c5.jsonl" >/dev/null
 [ $rc = 1 ] && grep -q "refused 1" "$dir/y.out" && ok || ko "cancel of a sent job: exit $rc $(cat "$dir/y.out")"
 "$ctl" jobs cancel --tenant acme --campaign c3 "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "cancel without --who/--why is not a usage error"
 "$ctl" pause --campaign c3 --who a --why b "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "pause without --tenant is not a usage error"
+"$ctl" pause --tenant acme --who a --why "$(head -c 2000 /dev/zero | tr '\0' x)" "${R[@]}" >"$dir/long.out" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "up to 1024" "$dir/long.out" && [ -z "$("$ctl" pauses "${R[@]}" | grep acme)" ] && ok || ko "an oversized --why: exit $rc $(cat "$dir/long.out")"
 
 # 5. dry run: the verdicts of now, nothing stored (key count and audit length unchanged)
 audit_len() { local n=0; for s in $(seq 0 15); do n=$((n + $(rcli xlen "pg:{s$s}:audit"))); done; echo $n; }
