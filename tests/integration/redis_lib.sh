@@ -44,6 +44,12 @@ s_pg_redis_alive() {
   [ -n "$st" ] && [ "${st:0:1}" != Z ]
 }
 
+# pipe_has GREP-ARGS...: `... | pipe_has PATTERN` is `... | grep -q PATTERN` that reads its whole
+# input: grep -q exits at the first match, and under `set -o pipefail` the writer it leaves
+# behind dies of SIGPIPE and fails the pipeline, a check that flakes with the output's size.
+# (grep -c into a pipe: GNU grep stops early when its stdout is /dev/null.)
+pipe_has() { [ "$(grep -c "$@")" != 0 ]; }
+
 pg_rcli() {
   if [ -n "${PG_REDIS_USER:-}" ]; then
     REDISCLI_AUTH=$(cat "$PG_REDIS_PASSWORD_FILE") redis-cli -s "$PG_REDIS_SOCK" --user "$PG_REDIS_USER" "$@"

@@ -116,7 +116,7 @@ submit "$dir/a.jsonl" >"$dir/a.out"
 delivered() { for i in $(seq 0 9); do [ "$(state d$i a$i)" = delivered ] || return 1; done; }
 wait_for 30 delivered && ok || ko "not all DELIVERED: $(for i in $(seq 0 9); do echo -n "$(state d$i a$i) "; done)"
 # +5215570000001 answered STOP: pregond wrote the opt-out (pg_sup_add) as user pregond
-optout() { "$ctl" suppress list --tenant acme "${pctl[@]}" 2>/dev/null | grep -q 5215570000001; }
+optout() { "$ctl" suppress list --tenant acme "${pctl[@]}" 2>/dev/null | pipe_has 5215570000001; }
 wait_for 15 optout && ok || ko "the STOP was not applied: $("$ctl" suppress list --tenant acme "${pctl[@]}" 2>&1)"
 jobs "$dir/b.jsonl" b x1:+5215570000001
 submit "$dir/b.jsonl" >"$dir/b.out"
@@ -154,7 +154,7 @@ out=$(as pregon-audit xreadgroup group g c count 1 streams "$k" '>'); denied "$o
 # --- 4. pregonctl as its user -----------------------------------------------------------------
 "$ctl" suppress add --tenant acme --debtor dx --who ops --why "acl test" "${pctl[@]}" >"$dir/sa.out" 2>&1 \
   && ok || ko "pregonctl suppress add: $(cat "$dir/sa.out")"
-"$ctl" suppress list --tenant acme "${pctl[@]}" 2>&1 | grep -q "dx" && ok || ko "suppress list: no dx"
+"$ctl" suppress list --tenant acme "${pctl[@]}" 2>&1 | pipe_has "dx" && ok || ko "suppress list: no dx"
 "$ctl" suppress remove --tenant acme --debtor dx --who ops --why "acl test" "${pctl[@]}" >"$dir/sr.out" 2>&1 \
   && ok || ko "pregonctl suppress remove: $(cat "$dir/sr.out")"
 [ -n "$(rkey history acme d0)" ] && ok || ko "pregonctl redis key"
@@ -181,7 +181,7 @@ popr=(--redis-socket "$PG_REDIS_SOCK" --redis-user pregon-operator --redis-passw
 "$ctl" pause --tenant acme --campaign zz --who ops --why "acl test" "${pctl[@]}" >"$dir/pp.out" 2>&1 \
   && ko "pregonctl's user may pause: $(cat "$dir/pp.out")" || ok
 "$ctl" pause --tenant acme --campaign zz --who ops --why "acl test" "${popr[@]}" >"$dir/po.out" 2>&1 \
-  && "$ctl" pauses "${pctl[@]}" | grep -q zz && ok || ko "pregon-operator pause / pregonctl pauses: $(cat "$dir/po.out")"
+  && "$ctl" pauses "${pctl[@]}" | pipe_has zz && ok || ko "pregon-operator pause / pregonctl pauses: $(cat "$dir/po.out")"
 "$ctl" resume --tenant acme --campaign zz --who ops --why "acl test" "${popr[@]}" >"$dir/pr.out" 2>&1 \
   && ok || ko "pregon-operator resume: $(cat "$dir/pr.out")"
 "$ctl" jobs cancel --tenant acme --campaign zz --who ops --why "acl test" "${popr[@]}" >"$dir/pc.out" 2>&1 \
@@ -205,7 +205,7 @@ busy_again() { # one more submission, BUSY; true once Redis has refused pregond 
 wait_for 20 busy_again && ok || ko "Redis refused pregond $(refusals) times in 20 s: $(rcli acl log)"
 n=$(grep -c "redis refuses pregond a command" "$dir/pregond.log")
 [ "$n" = 1 ] && ok || ko "the refusal logged $n times, want once: $(grep redis "$dir/pregond.log")"
-rcli acl log | grep -A1 '^object$' | grep -qx xadd && ok || ko "Redis's ACL LOG does not name xadd: $(rcli acl log)"
+rcli acl log | grep -A1 '^object$' | pipe_has -x xadd && ok || ko "Redis's ACL LOG does not name xadd: $(rcli acl log)"
 rcli acl load >/dev/null
 jobs "$dir/d.jsonl" d e1:+5215571100009
 admitted() { submit "$dir/d.jsonl" >"$dir/d.out"; grep -q '"verdict":"ACCEPTED"' "$dir/d.out"; }
@@ -227,7 +227,7 @@ grep -q '"verdict":"BUSY"' "$dir/w.out" && ok || ko "a job with Redis refusing p
 wait_for 10 auth_tries || ko "pregond did not try to reconnect 3 times: $(rcli acl log)"
 n=$(grep -c WRONGPASS "$dir/wrong.log")
 [ "$n" = 1 ] && ok || ko "WRONGPASS logged $n times, want once: $(cat "$dir/wrong.log")"
-grep "WRONGPASS" "$dir/wrong.log" | grep -q 'user "pregond" (password from redis.password_file .*wrong.password)' && ok \
+grep "WRONGPASS" "$dir/wrong.log" | pipe_has 'user "pregond" (password from redis.password_file .*wrong.password)' && ok \
   || ko "the refusal does not say who and which file: $(grep WRONGPASS "$dir/wrong.log")"
 grep -qF "not-the-password" "$dir/wrong.log" && ko "pregond logged the password" || ok
 kill -TERM "$wrong_pid"; wait "$wrong_pid"; pids=("${pids[@]/$wrong_pid}")

@@ -65,7 +65,7 @@ rm -f "$dir/a/index.sqlite"*
 "$audit" reindex --dir "$dir/a" 2>"$dir/reindex.log" && [ "$(idx_count)" = "$records" ] && ok \
   || ko "reindex: $(cat "$dir/reindex.log"), $(idx_count) records"
 closed=$(ls "$dir/a/s0" | wc -l)
-[ "$closed" = 3 ] && tail -1 "$dir/a/s0/$(ls "$dir/a/s0" | head -1)" | grep -q '"kind":"checkpoint"' && ok \
+[ "$closed" = 3 ] && tail -1 "$dir/a/s0/$(ls "$dir/a/s0" | head -1)" | pipe_has '"kind":"checkpoint"' && ok \
   || ko "shard 0: $closed segments ($(ls "$dir/a/s0")), the oldest not closed by a checkpoint"
 
 # one archive, one drainer: a second one is refused while the first runs

@@ -133,7 +133,7 @@ n_content=$(find "$dir/archive/content" -name '*.json' | wc -l)
 f=$(find "$dir/archive/content" -name '*.json' | head -1)
 [ -n "$f" ] && [ "$(sha256sum "$f" | cut -d' ' -f1).json" = "$(basename "$f")" ] && grep -q '"kind":"text"' "$f" && grep -q 'Ana' "$f" && ok \
   || ko "content file $f: $(cat "$f" 2>/dev/null)"
-grep '"to":"CONTENT"' "$dir/all.jsonl" | grep -q '"body"' && ko "a CONTENT record kept its body in the segment" || ok
+grep '"to":"CONTENT"' "$dir/all.jsonl" | pipe_has '"body"' && ko "a CONTENT record kept its body in the segment" || ok
 
 # 2. the debtor report
 "$ctl" audit debtor --dir "$dir/archive" --tenant acme --debtor dd --format csv >"$dir/dd.csv" 2>&1 || ko "debtor csv: $(cat "$dir/dd.csv")"

@@ -144,20 +144,20 @@ wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis ke
 wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme b-d4 b4 --redis-socket '$dir/redis.sock')\" s)\" = sent ]" \
   && ok || ko "slow RCPT then sent: $(state acme b-d4 b4)"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
-grep '"job":"b3"' "$dir/audit.out" | grep -q '"to":"RETRY"' && ok || ko "452: no RETRY record: $(grep '"job":"b3"' "$dir/audit.out")"
-grep '"job":"b4"' "$dir/audit.out" | grep -q '"to":"RETRY"' && ok || ko "slow RCPT: no RETRY record: $(grep '"job":"b4"' "$dir/audit.out")"
+grep '"job":"b3"' "$dir/audit.out" | pipe_has '"to":"RETRY"' && ok || ko "452: no RETRY record: $(grep '"job":"b3"' "$dir/audit.out")"
+grep '"job":"b4"' "$dir/audit.out" | pipe_has '"to":"RETRY"' && ok || ko "slow RCPT: no RETRY record: $(grep '"job":"b4"' "$dir/audit.out")"
 [ "$(grep -c '"detail":"hard bounce' "$dir/audit.out")" = 2 ] && ok || ko "hard bounces in the audit: $(grep -c '"detail":"hard bounce' "$dir/audit.out"), want 2"
 if grep -q suppress_contact "$src"/broker/*.c; then  # pregond applies DeliveryReport.suppress_contact
   sups=$("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null)
-  echo "$sups" | grep -q bounce1@ok.test && echo "$sups" | grep -q bounce3@ok.test && ok || ko "hard bounces not suppressed: $sups"
-  echo "$sups" | grep -q spam@ok.test && ko "a 554 suppressed the address" || ok
+  echo "$sups" | pipe_has bounce1@ok.test && echo "$sups" | pipe_has bounce3@ok.test && ok || ko "hard bounces not suppressed: $sups"
+  echo "$sups" | pipe_has spam@ok.test && ko "a 554 suppressed the address" || ok
 fi
 
 # 3. one-click unsubscribe
 url=$(awk '$2 == "jose@ok.test" {print $3}' "$dir/check.out")
 [ -n "$url" ] && ok || ko "no unsubscribe URL for jose@ok.test"
 page=$(curl -s -w '\n%{http_code}' "$url")
-[ "$(echo "$page" | tail -1)" = 200 ] && echo "$page" | grep -q 'name="List-Unsubscribe" value="One-Click"' && ok || ko "GET page: $page"
+[ "$(echo "$page" | tail -1)" = 200 ] && echo "$page" | pipe_has 'name="List-Unsubscribe" value="One-Click"' && ok || ko "GET page: $page"
 forged=$($py -c "import sys; u=sys.argv[1]; i=len(u)-5; print(u[:i]+('B' if u[i]=='A' else 'A')+u[i+1:])" "$url")
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "$forged")" = 403 ] && ok || ko "forged token not refused"
 # the same MAC spelt with other unused bits in its last character
@@ -165,7 +165,7 @@ noncanon=$($py -c "import sys,base64; u=sys.argv[1]; a='ABCDEFGHIJKLMNOPQRSTUVWX
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "$noncanon")" = 403 ] && ok || ko "a non-canonical spelling of the token not refused"
 other=$($py -c "import sys,base64; u=sys.argv[1]; b,t=u.rsplit('/',1); p,m=t.split('.'); q=base64.urlsafe_b64encode(base64.urlsafe_b64decode(p+'==').replace(b'jose',b'luis')).decode().rstrip('='); print(b+'/'+q+'.'+m)" "$url")
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "$other")" = 403 ] && ok || ko "a token naming another address with jose's MAC not refused"
-"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | grep -q 'jose@ok.test' && ko "suppressed before the click" || ok
+"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | pipe_has 'jose@ok.test' && ko "suppressed before the click" || ok
 [ "$(curl -s -o "$dir/post.out" -w '%{http_code}' -d List-Unsubscribe=One-Click "$url")" = 200 ] && ok || ko "one-click POST: $(cat "$dir/post.out")"
 wait_for 10 sh -c "$ctl suppress list --tenant acme --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q 'jose@ok.test'" \
   && ok || ko "the click did not suppress jose@ok.test: $("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock")"
@@ -174,7 +174,7 @@ submit "$dir/c.jsonl" >"$dir/c.out"
 [ "$(verdict "$dir/c.out" c0)" = "REJECTED suppressed.contact:opt-out" ] && ok || ko "next job to the unsubscribed address: $(verdict "$dir/c.out" c0)"
 [ "$(verdict "$dir/c.out" c1)" = "ACCEPTED -" ] && ok || ko "another address: $(verdict "$dir/c.out" c1)"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit2.out" 2>&1
-grep -i 'unsub:' "$dir/audit2.out" | grep -qi 'opt' && ok || ko "the unsubscribe is not in the audit: $(grep -i 'jose' "$dir/audit2.out" | tail -3)"
+grep -i 'unsub:' "$dir/audit2.out" | pipe_has -i 'opt' && ok || ko "the unsubscribe is not in the audit: $(grep -i 'jose' "$dir/audit2.out" | tail -3)"
 
 # 4. 421 from one receiving domain backs off that domain only
 script '[{"rcpt": "*@slow.test", "code": 421, "text": "4.7.0 too many messages, slow down"}]'
@@ -200,7 +200,7 @@ submit "$dir/f.jsonl" >/dev/null
 wait_for 15 sh -c "! kill -0 $bad_pid 2>/dev/null"; wait "$bad_pid"; rc=$?
 [ "$rc" = 69 ] && ok || ko "wrong password: exit $rc, want 69"
 [ "$(grep -c 'authentication refused' "$dir/email.log")" -ge 1 ] && ok || ko "no clear line: $(tail -5 "$dir/email.log")"
-grep 'authentication refused' "$dir/email.log" | grep -q 'SMTP_PASSWORD' && ok || ko "the halt line names no fix: $(grep 'authentication' "$dir/email.log")"
+grep 'authentication refused' "$dir/email.log" | pipe_has 'SMTP_PASSWORD' && ok || ko "the halt line names no fix: $(grep 'authentication' "$dir/email.log")"
 grep -q s3cret "$dir/email.log" "$dir/pregond.log" && ko "a password in a log" || ok
 pw= start_email; joined 3
 wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme f-d0 f0 --redis-socket '$dir/redis.sock')\" s)\" = sent ]" \

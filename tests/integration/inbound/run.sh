@@ -97,8 +97,8 @@ done
 # the reply to acme's number reached acme only (other wrote from +15005550099); the reply to
 # other's number reached other and acme too: acme's job named no sender (the worker's default
 # From), so pregond cannot tell which number it went from and errs on the debtor's side
-sed -n 9p "$dir/acks.jsonl" | grep -q 'REPLY for 1 tenant(s)' && ok || ko "reply to acme's sender: $(sed -n 9p "$dir/acks.jsonl")"
-sed -n 10p "$dir/acks.jsonl" | grep -q 'REPLY for 2 tenant(s)' && ok || ko "reply to other's sender: $(sed -n 10p "$dir/acks.jsonl")"
+sed -n 9p "$dir/acks.jsonl" | pipe_has 'REPLY for 1 tenant(s)' && ok || ko "reply to acme's sender: $(sed -n 9p "$dir/acks.jsonl")"
+sed -n 10p "$dir/acks.jsonl" | pipe_has 'REPLY for 2 tenant(s)' && ok || ko "reply to other's sender: $(sed -n 10p "$dir/acks.jsonl")"
 [ "$(rcli hget "$(rkey history acme d3)" c | cut -d, -f3)" = 4 ] && ok || ko "d3's record not marked a conversation"
 # what those did to the jobs, the histories and the audit
 [ "$(state acme d0 j0)" = delivered ] && ok || ko "j0 not DELIVERED: $(state acme d0 j0)"
@@ -113,7 +113,7 @@ flags() { rcli hget "$(rkey history acme "$1")" c | cut -d, -f3; }
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
 grep -q 'REPLY' "$dir/audit.out" && grep -q 'ya pague' "$dir/audit.out" && ok || ko "no REPLY audit record: $(tail -5 "$dir/audit.out")"
 [ "$(grep -c 'ya pague' "$dir/audit.out")" = 1 ] && ok || ko "the REPLY delivered twice audited twice"
-grep 'j1' "$dir/audit.out" | grep -q 'undelivered' && ok || ko "j1's FAILED record lacks reason undelivered: $(grep j1 "$dir/audit.out")"
+grep 'j1' "$dir/audit.out" | pipe_has 'undelivered' && ok || ko "j1's FAILED record lacks reason undelivered: $(grep j1 "$dir/audit.out")"
 
 # opt-out and opt-in: a STOP from d3's number to acme's sender suppresses it for every debtor of
 # acme (not for tenant other, which wrote from another number); a job for another debtor of acme
@@ -127,7 +127,7 @@ stop3='{"kind": "OPT_OUT", "channel": "SMS", "provider": "twilio-sms", "contact"
 sup list --tenant acme >"$dir/sup.out"
 grep -q '+521555000003.*sms.*opt-out' "$dir/sup.out" && ok || ko "STOP did not suppress: $(cat "$dir/sup.out")"
 [ "$(grep -c opt-out "$dir/sup.out")" = 1 ] && ok || ko "suppressions: $(cat "$dir/sup.out")"
-sup list --tenant other | grep -q 521555000003 && ko "tenant other suppressed by acme's STOP" || ok
+sup list --tenant other | pipe_has 521555000003 && ko "tenant other suppressed by acme's STOP" || ok
 /usr/bin/python3 - "$dir/after.jsonl" <<'PY'
 import json, sys
 with open(sys.argv[1], "w") as f:
@@ -140,9 +140,9 @@ with open(sys.argv[1], "w") as f:
             "enlace": "x.co"}}) + "\n")
 PY
 "$ctl" submit --endpoint "ipc://$dir/front" --json "$dir/after.jsonl" >"$dir/after.out" 2>&1
-grep "\"job_id\":\"j20\"" "$dir/after.out" | grep -q '"verdict":"REJECTED".*"rule":"suppressed.contact:opt-out"' && ok || ko "acme's other debtor not suppressed: $(sed -n 1p "$dir/after.out")"
-grep "\"job_id\":\"j21\"" "$dir/after.out" | grep -q '"verdict":"ACCEPTED"' && ok || ko "other's job not accepted: $(sed -n 2p "$dir/after.out")"
-grep "\"job_id\":\"j22\"" "$dir/after.out" | grep -q '"rule":"suppressed.contact:operator"' && ok || ko "operator's suppression: $(sed -n 3p "$dir/after.out")"
+grep "\"job_id\":\"j20\"" "$dir/after.out" | pipe_has '"verdict":"REJECTED".*"rule":"suppressed.contact:opt-out"' && ok || ko "acme's other debtor not suppressed: $(sed -n 1p "$dir/after.out")"
+grep "\"job_id\":\"j21\"" "$dir/after.out" | pipe_has '"verdict":"ACCEPTED"' && ok || ko "other's job not accepted: $(sed -n 2p "$dir/after.out")"
+grep "\"job_id\":\"j22\"" "$dir/after.out" | pipe_has '"rule":"suppressed.contact:operator"' && ok || ko "operator's suppression: $(sed -n 3p "$dir/after.out")"
 start3='{"kind": "OPT_IN", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000003", "sender": "+15005550006", "text": "START", "event_id": "SMstart3"}'
 start0='{"kind": "OPT_IN", "channel": "SMS", "provider": "twilio-sms", "contact": "+521555000000", "sender": "+15005550006", "text": "START", "event_id": "SMstart0"}'
 [ "$(one "$start3")" = applied ] && ok || ko "START not applied"
@@ -151,13 +151,13 @@ sup list --tenant acme >"$dir/sup2.out"
 grep -q 521555000003 "$dir/sup2.out" && ko "START did not lift the opt-out: $(cat "$dir/sup2.out")" || ok
 grep -q '521555000000.*operator' "$dir/sup2.out" && ok || ko "START lifted an operator's suppression: $(cat "$dir/sup2.out")"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit2.out" 2>&1
-grep '"to":"OPT_OUT"' "$dir/audit2.out" | grep -q BAJA && ok || ko "no OPT_OUT audit record"
+grep '"to":"OPT_OUT"' "$dir/audit2.out" | pipe_has BAJA && ok || ko "no OPT_OUT audit record"
 [ "$(grep -c '"to":"SUPPRESSED"' "$dir/audit2.out")" = 2 ] && ok || ko "suppression changes audited: $(grep -c '"to":"SUPPRESSED"' "$dir/audit2.out"), want 2 (operator, STOP)"
 kill -0 "${pids[1]}" 2>/dev/null && ok || ko "pregond died"
 # counted: the stop line of pregond
 kill -TERM "${pids[1]}"; wait "${pids[1]}"
 line=$(grep "stopping:" "$dir/pregond.log")
-echo "$line" | grep -q "inbound events: 8 applied, 3 duplicate, 1 ignored, 2 unknown, 0 refused, 2 invalid, 0 error, 1 bad frames" \
+echo "$line" | pipe_has "inbound events: 8 applied, 3 duplicate, 1 ignored, 2 unknown, 0 refused, 2 invalid, 0 error, 1 bad frames" \
   && ok || ko "inbound counters: $line"
 
 echo "inbound: $pass passed, $fail failed"

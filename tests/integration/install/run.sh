@@ -84,7 +84,7 @@ mkdir -m 700 "$dir/acl"
 "$share/redis-acl.sh" --passwords "$dir/acl" "$dir/redis-users.acl" 2>"$dir/acl.log" && ok \
   || ko "the installed redis-acl.sh: $(cat "$dir/acl.log")"
 (redis-server "$dir/redis.conf" --port 0 --unixsocket "$dir/conf.sock" </dev/null >"$dir/conf-redis.log" 2>&1 &)
-conf_ping() { acli ping 2>/dev/null | grep -q PONG; }
+conf_ping() { acli ping 2>/dev/null | pipe_has PONG; }
 if wait_for 10 conf_ping; then
   ok
   # without credentials: nothing (the default user is off)

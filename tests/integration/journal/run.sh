@@ -107,7 +107,7 @@ for k in $(seq 1 "$KILLS"); do
   wait_for 10 sh -c "[ \$(curl -s '$sb/_sandbox/stats' | grep -o '\"twilio-sms\":{\"total\":[0-9]*' | grep -o '[0-9]*\$') -ge $((base + 250)) ]" || break
 done
 wait "$submit_pid"
-grep -q '"ACCEPTED": *'"$JOBS"'\|ACCEPTED.*'"$JOBS" "$dir/k.jsonl.out" || grep -c '"verdict":"ACCEPTED"' "$dir/k.jsonl.out" | grep -qx "$JOBS" \
+grep -q '"ACCEPTED": *'"$JOBS"'\|ACCEPTED.*'"$JOBS" "$dir/k.jsonl.out" || grep -c '"verdict":"ACCEPTED"' "$dir/k.jsonl.out" | pipe_has -x "$JOBS" \
   || ko "not every job accepted: $(tail -c 300 "$dir/k.jsonl.out")"
 wait_for 20 settled k "$JOBS" || ko "campaign 1 did not settle: $(job_states | awk '$1 ~ /^k/ { print $2 }' | sort | uniq -c | tr '\n' ' ')"
 curl -s "$sb/_sandbox/requests?limit=100000" >"$dir/requests.json"

@@ -97,7 +97,7 @@ op=("$ctl")
 # 1. pause campaign c1; c1's jobs park, c2's go out
 "$ctl" pause --tenant acme --campaign c1 --who ops@acme --why "wrong template" "${R[@]}" >"$dir/p.out" 2>&1 \
   && grep -q "paused tenant acme, campaign c1" "$dir/p.out" && ok || ko "pause: $(cat "$dir/p.out")"
-"$ctl" pauses "${R[@]}" | grep "acme" | grep "c1" | grep -q "wrong template" && ok || ko "pauses: $("$ctl" pauses "${R[@]}")"
+"$ctl" pauses "${R[@]}" | grep "acme" | grep "c1" | pipe_has "wrong template" && ok || ko "pauses: $("$ctl" pauses "${R[@]}")"
 jobs "$dir/c1.jsonl" c1 a 0 20; jobs "$dir/c2.jsonl" c2 b 100 5
 submit "$dir/c1.jsonl" >"$dir/c1.out"; submit "$dir/c2.jsonl" >"$dir/c2.out"
 [ "$(count "$dir/c1.out" ACCEPTED)" = 20 ] && [ "$(count "$dir/c2.out" ACCEPTED)" = 5 ] && ok || ko "submit: $(head -2 "$dir/c1.out")"
@@ -108,7 +108,7 @@ wait_for 20 all_parked && ok || ko "parked: $(parked) of 20"
 [ "$(sent_to 0 20)" = 0 ] && ok || ko "a paused job was sent: $(sent_to 0 20)"
 [ "$(state d3 a3)" = deferred ] && ok || ko "parked job state: $(state d3 a3)"
 rcli xrange "pg:{s$(( $(st=$("$ctl" redis key job acme d3 a3 "${R[@]}"); echo "$st" | grep -o '{s[0-9]*}' | tr -dc 0-9) ))}:audit" - + \
-  | grep -q PAUSED && ok || ko "no PAUSED record for a3"
+  | pipe_has PAUSED && ok || ko "no PAUSED record for a3"
 n_pause=0; for s in $(seq 0 15); do n_pause=$((n_pause + $(rcli xrange "pg:{s$s}:audit" - + | grep -c '^PAUSE$'))); done
 [ $n_pause = 1 ] && ok || ko "PAUSE records: $n_pause, want 1 (the home shard's)"
 # the reservation was given back: the same debtor's second job is ACCEPTED (cap 1 a day)
@@ -149,7 +149,7 @@ grep -q "s    cancelled" "$dir/show.out" && grep -q "to=CANCELLED" "$dir/show.ou
 jobs "$dir/c5.jsonl" c5 g 300 1
 kill -TERM $sms_pid; wait $sms_pid 2>/dev/null
 submit "$dir/c5.jsonl" >/dev/null
-"$ctl" jobs cancel --tenant acme --debtor d300 --job g300 --who ops --why test "${R[@]}" | grep -q "cancelled 1," && ok || ko "cancel one job"
+"$ctl" jobs cancel --tenant acme --debtor d300 --job g300 --who ops --why test "${R[@]}" | pipe_has "cancelled 1," && ok || ko "cancel one job"
 "$ctl" jobs cancel --tenant acme --debtor d201 --job f201 --who ops --why test "${R[@]}" >"$dir/y.out"; rc=$?
 [ $rc = 1 ] && grep -q "refused 1" "$dir/y.out" && ok || ko "cancel of a sent job: exit $rc $(cat "$dir/y.out")"
 "$ctl" jobs cancel --tenant acme --campaign c3 "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "cancel without --who/--why is not a usage error"
@@ -185,7 +185,7 @@ rej=$(cat "$dir/b1.out" "$dir/b2.out" | grep -c '"verdict":"REJECTED","rule":"bu
 spent=$(rcli hget "$(rkey budget acme 2>/dev/null || echo none)" ct:bud 2>/dev/null)
 [ "$spent" = 50000000 ] && ok || ko "spent on bud: $spent (want 50000000 millionths)"
 jobs "$dir/b3.jsonl" bud q 3000 1
-"$ctl" submit --dry-run --endpoint "ipc://$dir/front" --json "$dir/b3.jsonl" 2>/dev/null | grep -q '"rule":"budget.campaign.total"' \
+"$ctl" submit --dry-run --endpoint "ipc://$dir/front" --json "$dir/b3.jsonl" 2>/dev/null | pipe_has '"rule":"budget.campaign.total"' \
   && ok || ko "dry run of an over-budget job"
 # a job that is not ACCEPTED gives its reservation back: the daily budget of 3 holds 3 jobs,
 # whatever else was refused before them (a duplicate)

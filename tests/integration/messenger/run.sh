@@ -137,13 +137,13 @@ submit "$dir/r.jsonl" >/dev/null
 wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d5001 r5001 --redis-socket '$dir/redis.sock')\" s)\" = delivered ]" \
   && ok || ko "a read receipt alone did not deliver r5001: $(state d5001 r5001)"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
-grep '"job":"r5001"' "$dir/audit.out" | grep '"to":"DELIVERED"' | grep -q 'webhook: read' && ok || ko "r5001's DELIVERED record: $(grep '"job":"r5001"' "$dir/audit.out")"
+grep '"job":"r5001"' "$dir/audit.out" | grep '"to":"DELIVERED"' | pipe_has 'webhook: read' && ok || ko "r5001's DELIVERED record: $(grep '"job":"r5001"' "$dir/audit.out")"
 curl -sf "$sb/_sandbox/messenger/config" -d '{"deliveries": true}' >/dev/null || ko "config"
 
 # replies and keywords: "ya pagué" is a payment claim, "STOP" opts the PSID out of Messenger
 inbound 5001 "Ya pagué"
 inbound 5000 "STOP"
-audit_to() { "$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep "\"contact\":\"$1\"" | grep -q "\"to\":\"$2\""; }
+audit_to() { "$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep "\"contact\":\"$1\"" | pipe_has "\"to\":\"$2\""; }
 wait_for 15 audit_to 5001 PAYMENT_CLAIMED && ok || ko "ya pagué: no PAYMENT_CLAIMED record"
 wait_for 15 sh -c "$ctl suppress list --tenant acme --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q '5000'" \
   && ok || ko "STOP from 5000 not suppressed: $("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock")"
@@ -168,11 +168,11 @@ wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis ke
 wait_for 10 sh -c "[ -n \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d5002 'e5002~sms' --redis-socket '$dir/redis.sock')\" s)\" ]" \
   && ok || ko "551: no SMS fallback job e5002~sms"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
-grep '"job":"e5002"' "$dir/audit.out" | grep -q '"to":"FALLBACK"' && ok || ko "551: no FALLBACK record on e5002: $(grep '"job":"e5002"' "$dir/audit.out")"
-grep '"job":"e5002~sms"' "$dir/audit.out" | grep '"to":"ACCEPTED"' | grep -q '+573005555002' && ok || ko "e5002~sms: $(grep 'e5002~sms' "$dir/audit.out")"
+grep '"job":"e5002"' "$dir/audit.out" | pipe_has '"to":"FALLBACK"' && ok || ko "551: no FALLBACK record on e5002: $(grep '"job":"e5002"' "$dir/audit.out")"
+grep '"job":"e5002~sms"' "$dir/audit.out" | grep '"to":"ACCEPTED"' | pipe_has '+573005555002' && ok || ko "e5002~sms: $(grep 'e5002~sms' "$dir/audit.out")"
 wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d5003 e5003 --redis-socket '$dir/redis.sock')\" s)\" = failed ]" \
   && ok || ko "100/2018001: $(state d5003 e5003)"
-"$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep -q '"job":"e5003~sms"' && ko "100/2018001 fell back (not eligible)" || ok
+"$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | pipe_has '"job":"e5003~sms"' && ko "100/2018001 fell back (not eligible)" || ok
 for p in 5004 5005 5006; do
   wait_for 30 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d$p e$p --redis-socket '$dir/redis.sock')\" s)\" = delivered ]" \
     && ok || ko "e$p not DELIVERED after its retry: $(state "d$p" "e$p")"
@@ -187,7 +187,7 @@ jobs "$dir/h.jsonl" h 5007
 submit "$dir/h.jsonl" >/dev/null
 wait "$worker_pid"; rc=$?
 [ "$rc" = 69 ] && ok || ko "190: the worker exited $rc, want 69 (halted)"
-grep -c "channel halted" "$dir/messenger.log" | grep -qx 1 && grep "channel halted" "$dir/messenger.log" | grep -q MESSENGER_PAGE_TOKEN \
+grep -c "channel halted" "$dir/messenger.log" | pipe_has -x 1 && grep "channel halted" "$dir/messenger.log" | pipe_has MESSENGER_PAGE_TOKEN \
   && ok || ko "190: the halt line: $(cat "$dir/messenger.log")"
 grep -q "$MESSENGER_PAGE_TOKEN" "$dir/messenger.log" && ko "the token is in the log"
 start_worker
@@ -238,7 +238,7 @@ PY
 now=$(date +%s%3N)
 echo_body="{\"object\":\"page\",\"entry\":[{\"id\":\"$PAGE\",\"time\":$now,\"messaging\":[{\"sender\":{\"id\":\"$PAGE\"},\"recipient\":{\"id\":\"5004\"},\"timestamp\":$now,\"message\":{\"mid\":\"m_echo1\",\"is_echo\":true,\"text\":\"STOP\"}}]}]}"
 [ "$(signed_post "$echo_body")" = 200 ] && ok || ko "a signed echo not answered 200"
-"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | grep -q "$PAGE" && ko "an echo was applied as the page's STOP" || ok
+"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | pipe_has "$PAGE" && ko "an echo was applied as the page's STOP" || ok
 pb_body="{\"object\":\"page\",\"entry\":[{\"id\":\"$PAGE\",\"time\":$now,\"messaging\":[{\"sender\":{\"id\":\"5004\"},\"recipient\":{\"id\":\"$PAGE\"},\"timestamp\":$now,\"postback\":{\"mid\":\"m_pb1\",\"title\":\"Ya pagué\",\"payload\":\"PAGO_REALIZADO\"}}]}]}"
 [ "$(signed_post "$pb_body")" = 200 ] && ok || ko "a signed postback not answered 200"
 wait_for 15 audit_to 5004 PAYMENT_CLAIMED && ok || ko "the postback \"Ya pagué\" was no PAYMENT_CLAIMED"
@@ -263,7 +263,7 @@ open 5100
 jobs "$dir/s.jsonl" s 5100
 submit "$dir/s.jsonl" >"$dir/s.out"
 [ "$(verdict "$dir/s.out" s5100)" = "ACCEPTED -" ] || ko "s5100: $(verdict "$dir/s.out" s5100)"
-skipped() { "$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep '"job":"s5100"' | grep '"to":"SKIPPED"' | grep -q window-closed; }
+skipped() { "$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep '"job":"s5100"' | grep '"to":"SKIPPED"' | pipe_has window-closed; }
 wait_for 20 skipped && ok || ko "s5100 not SKIPPED window-closed: $("$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null | grep '"job":"s5100"')"
 [ "$(sent_to 5100)" = 0 ] && ok || ko "s5100 reached the sandbox: $(sent_to 5100)"
 kill -0 "$pregond_pid" && ok || ko "pregond died"

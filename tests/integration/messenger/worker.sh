@@ -8,6 +8,7 @@
 # after the rate-limit backoff, 190 CONFIG_ERROR halting the channel with one log line that
 # never shows the token); the token goes as a Bearer header, never in the URL.
 set -euo pipefail
+pipe_has() { [ "$(grep -c "$@")" != 0 ]; }  # grep -q reading all its input (see redis_lib.sh)
 [ $# = 3 ] || { echo "usage: $0 PREGON_MESSENGER FAKE_BROKER SANDBOX"; exit 2; }
 for b in "$@"; do [ -x "$b" ] || { echo "not an executable: $b"; exit 2; }; done
 msgr=$(realpath "$1") broker=$(realpath "$2") sandbox=$(realpath "$3")
@@ -122,7 +123,7 @@ script '{"provider": "messenger", "to": "3007", "status": 400, "error_code": 190
 send j190 3007 -
 [[ $line == "report j190 CONFIG_ERROR code=190 "* ]] && ok "190: CONFIG_ERROR" || fail "190: $line"
 for _ in $(seq 1 50); do grep -q "halted" "$dir/w1.log" && break; sleep 0.1; done
-grep "halted" "$dir/w1.log" | grep -q "MESSENGER_PAGE_TOKEN" && ok "one halt line naming the fix: $(grep halted "$dir/w1.log")" || fail "halt line: $(cat "$dir/w1.log")"
+grep "halted" "$dir/w1.log" | pipe_has "MESSENGER_PAGE_TOKEN" && ok "one halt line naming the fix: $(grep halted "$dir/w1.log")" || fail "halt line: $(cat "$dir/w1.log")"
 [ "$(grep -c halted "$dir/w1.log")" = 1 ] || fail "more than one halt line"
 say credit 600
 [ "$line" = "credit 7" ] && ok "the halted job's credit is not returned" || fail "credit after halt: $line"

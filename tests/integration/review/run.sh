@@ -80,8 +80,8 @@ for i in "${!expect[@]}"; do
 done
 # an OPT_OUT naming a tenant and a debtor suppresses only with a job of theirs the store has
 sup=$("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>&1)
-echo "$sup" | grep -q '+15550000077' && ko "a tenant+debtor named without a job suppressed: $sup" || ok
-echo "$sup" | grep -q '+15550000078' && ok || ko "a tenant+debtor named with its job not suppressed: $sup"
+echo "$sup" | pipe_has '+15550000077' && ko "a tenant+debtor named without a job suppressed: $sup" || ok
+echo "$sup" | pipe_has '+15550000078' && ok || ko "a tenant+debtor named with its job not suppressed: $sup"
 # an early event is kept (a status may overtake its SENT report), unless larger than 64 KB
 [ "$(rcli exists "$(rkey provider sms SMok)")" = 1 ] && ok || ko "an early event not kept"
 [ "$(rcli exists "$(rkey provider sms SMhuge)")" = 0 ] && ok || ko "a 100 KB early event kept whole"

@@ -105,7 +105,7 @@ kill -TERM "$xsub_pid"
 wait_for 15 warm acme all acme acmev && ok || ko "subscribers not served after the feed was bound again"
 only acme acme && ok || ko "after the rebind the acme subscriber received: $(cat "$dir/acme.out")"
 stop_pregond
-echo "$stop_line" | grep -q "tenant binding: 0 jobs tenant-forbidden, event subscriptions 0 refused, 0 narrowed, [1-9][0-9]* dropped" \
+echo "$stop_line" | pipe_has "tenant binding: 0 jobs tenant-forbidden, event subscriptions 0 refused, 0 narrowed, [1-9][0-9]* dropped" \
   && ok || ko "stop line: $stop_line"
 
 # --- 2. CURVE: client-a bound to acme, client-b to beta, ops to every tenant
@@ -176,7 +176,7 @@ only a beta && ok || ko "client-a's subscriber after the reload received: $(grep
 as client-a client submit "$front" acme:a10:ad10 >"$dir/a10.out"
 grep -qF "{\"job_id\": \"a10\", $forbidden}" "$dir/a10.out" && ok || ko "client-a's acme job after the reload: $(cat "$dir/a10.out")"
 stop_pregond
-echo "$stop_line" | grep -qE "tenant binding: 4 jobs tenant-forbidden, event subscriptions [1-9][0-9]* refused, [1-9][0-9]* narrowed" \
+echo "$stop_line" | pipe_has -E "tenant binding: 4 jobs tenant-forbidden, event subscriptions [1-9][0-9]* refused, [1-9][0-9]* narrowed" \
   && ok || ko "stop line: $stop_line"
 
 echo "tenant: $pass passed, $fail failed"

@@ -108,22 +108,22 @@ submit "$dir/a.jsonl" >"$dir/a.out"
 [ "$(grep -c '"verdict":"ACCEPTED"' "$dir/a.out")" = 8 ] && ok || ko "campaign: $(cat "$dir/a.out")"
 finished 8 || ko "the 8 calls did not finish: $(calls | head -c 2000)"
 said1=$(call +5730000000001 said)
-echo "$said1" | grep -q "un millón doscientos cincuenta mil pesos" && ok || ko "amount not in words: $said1"
-echo "$said1" | grep -q "30 de noviembre" && ok || ko "date not in words: $said1"
-echo "$said1" | grep -q '\$1.250.000\|30/11' && ko "symbols read aloud: $said1" || ok
+echo "$said1" | pipe_has "un millón doscientos cincuenta mil pesos" && ok || ko "amount not in words: $said1"
+echo "$said1" | pipe_has "30 de noviembre" && ok || ko "date not in words: $said1"
+echo "$said1" | pipe_has '\$1.250.000\|30/11' && ko "symbols read aloud: $said1" || ok
 [ "$(call +5730000000001 transfer)" = '"+5716000001"' ] && ok || ko "digit 1 transfer: $(call +5730000000001 transfer)"
 [ "$(call +5730000000002 transfer)" = '"sip:soporte@cc.example.com"' ] && ok || ko "digit 2 transfer: $(call +5730000000002 transfer)"
-echo "$(call +5730000000001 said)" | grep -q "Le comunicamos con un asesor" && ok || ko "digit 1 say"
+echo "$(call +5730000000001 said)" | pipe_has "Le comunicamos con un asesor" && ok || ko "digit 1 say"
 [ "$(echo "$(call +5730000000003 said)" | grep -o "Su saldo pendiente" | wc -l)" -ge 2 ] && ok || ko "digit 3 did not repeat: $(call +5730000000003 said)"
-echo "$(call +5730000000008 said)" | grep -q "Gracias por avisarnos" && ok || ko "digit 8 say: $(call +5730000000008 said)"
-echo "$(call +5730000000009 said)" | grep -q "No volveremos a llamarle" && ok || ko "digit 9 say: $(call +5730000000009 said)"
+echo "$(call +5730000000008 said)" | pipe_has "Gracias por avisarnos" && ok || ko "digit 8 say: $(call +5730000000008 said)"
+echo "$(call +5730000000009 said)" | pipe_has "No volveremos a llamarle" && ok || ko "digit 9 say: $(call +5730000000009 said)"
 said5=$(call +5730000000005 said)
-[ "$(echo "$said5" | grep -o "Su saldo pendiente" | wc -l)" = 2 ] && echo "$said5" | grep -q "No recibimos respuesta" && ok \
+[ "$(echo "$said5" | grep -o "Su saldo pendiente" | wc -l)" = 2 ] && echo "$said5" | pipe_has "No recibimos respuesta" && ok \
   || ko "no input: said twice then goodbye: $said5"
 said7=$(call +5730000000007 said)
-echo "$said7" | grep -q "Este es un mensaje de Banco Acme para Ana" && ok || ko "voicemail: $said7"
-echo "$said7" | grep -qi "saldo\|millón\|noviembre\|1.250" && ko "the voicemail mentions the debt: $said7" || ok
-echo "$said7" | grep -q "6 0 1 5 5 5 1 2 3 4" && ok || ko "the phone number not read digit by digit: $said7"
+echo "$said7" | pipe_has "Este es un mensaje de Banco Acme para Ana" && ok || ko "voicemail: $said7"
+echo "$said7" | pipe_has -i "saldo\|millón\|noviembre\|1.250" && ko "the voicemail mentions the debt: $said7" || ok
+echo "$said7" | pipe_has "6 0 1 5 5 5 1 2 3 4" && ok || ko "the phone number not read digit by digit: $said7"
 # 2. outcomes in pregond
 wait_for 15 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme d6 a7 --redis-socket '$dir/redis.sock')\" s)\" = failed ]" \
   && ok || ko "busy call not FAILED: $(state acme d6 a7)"
@@ -141,10 +141,10 @@ now=$(date +%s)
 wait_for 10 sh -c "$ctl redis audit --redis-socket '$dir/redis.sock' 2>/dev/null | grep '\"job\":\"a0\"' | grep -q '\"to\":\"CONVERSATION\"'" \
   && ok || ko "the completed transfer is no CONVERSATION: $(grep '"job":"a0"' "$dir/audit.out")"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
-grep '"job":"a3"' "$dir/audit.out" | grep '"to":"DIGITS"' | grep -q '"detail":"8"' && ok || ko "digit 8 not recorded: $(grep '"job":"a3"' "$dir/audit.out")"
+grep '"job":"a3"' "$dir/audit.out" | grep '"to":"DIGITS"' | pipe_has '"detail":"8"' && ok || ko "digit 8 not recorded: $(grep '"job":"a3"' "$dir/audit.out")"
 wait_for 10 sh -c "$ctl suppress list --tenant acme --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q 5730000000009" \
   && ok || ko "digit 9: no suppression: $("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock")"
-"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | grep 5730000000009 | grep -q voice \
+"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | grep 5730000000009 | pipe_has voice \
   && ok || ko "the opt-out is not for voice"
 metrics() { curl -s "$hooks/metrics"; }
 metrics >"$dir/m1.txt"; grep -q 'route="voice-gather",result="ok"' "$dir/m1.txt" && ok || ko "no voice-gather metrics: $(grep voice "$dir/m1.txt")"
@@ -159,7 +159,7 @@ set -- $f
 [ "$#" = 2 ] && [ "$1" = "$2" ] && ok || ko "the same debtor got different numbers: $f"
 case "$1" in +1212*) ok ;; *) ko "a 212 debtor called from $1" ;; esac
 "$ctl" voice numbers retire "$1" --pools "$dir/pools.yaml" --reason flagged >/dev/null && ok || ko "retire"
-"$ctl" voice numbers list --pools "$dir/pools.yaml" | grep "$1" | grep -q retired && ok || ko "list: $("$ctl" voice numbers list --pools "$dir/pools.yaml")"
+"$ctl" voice numbers list --pools "$dir/pools.yaml" | grep "$1" | pipe_has retired && ok || ko "list: $("$ctl" voice numbers list --pools "$dir/pools.yaml")"
 sleep 1.1 # the worker looks at the file at most once a second (its own clock): not a sync point
 jobs "$dir/r.jsonl" r u1:+12125550900 u1:+12125550900
 submit "$dir/r.jsonl" >/dev/null

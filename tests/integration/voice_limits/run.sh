@@ -94,7 +94,7 @@ PY
 }
 submit() { "$ctl" submit --endpoint "ipc://$dir/front" --json --timeout 20 "$1" 2>>"$dir/submit.log"; }
 calls() { curl -s "$sb/_sandbox/twilio-calls/calls?done=1"; }
-finished() { curl -sf "$sb/_sandbox/twilio-calls/wait?finished=$1&timeout_ms=${2:-30000}" | grep -q '"reached": *true'; }
+finished() { curl -sf "$sb/_sandbox/twilio-calls/wait?finished=$1&timeout_ms=${2:-30000}" | pipe_has '"reached": *true'; }
 verdict() { grep "\"job_id\":\"$2\"" "$1" | $py -c 'import json,sys; v=json.load(sys.stdin); print(v["verdict"], v.get("rule") or "-")'; }
 to_count() { calls | $py -c "import json,sys; print(sum(1 for c in json.load(sys.stdin)['calls'] if c['to']==sys.argv[1]))" "$1"; }
 # measure PREFIX: "N peak_alive max_per_second span_ms" of the calls to numbers starting PREFIX
@@ -143,9 +143,9 @@ echo "lines: $n calls, at most $peak alive at once (3 lines), over $span ms"
 [ "$span" -ge 14000 ] && ok || ko "a 4th call did not wait for a line: all 6 within $span ms"
 vm=$(calls | $py -c "import json,sys; c=[x for x in json.load(sys.stdin)['calls'] if x['to']=='+12125553005'][0]; print(c['answered_by'], json.dumps(c['said'], ensure_ascii=False))")
 case "$vm" in machine_end_beep*"Este es un mensaje de Acme para Ann"*) ok ;; *) ko "machine: no voicemail: $vm" ;; esac
-echo "$vm" | grep -qi 'saldo\|1,250\|1.250\|mil\|tarjeta\|marque' && ko "the voicemail tells the debt: $vm" || ok
+echo "$vm" | pipe_has -i 'saldo\|1,250\|1.250\|mil\|tarjeta\|marque' && ko "the voicemail tells the debt: $vm" || ok
 human=$(calls | $py -c "import json,sys; c=[x for x in json.load(sys.stdin)['calls'] if x['to']=='+12125553001'][0]; print(json.dumps(c['said'], ensure_ascii=False))")
-echo "$human" | grep -qi 'saldo' && ok || ko "a human did not hear the script: $human"
+echo "$human" | pipe_has -i 'saldo' && ok || ko "a human did not hear the script: $human"
 stop_voice
 start_voice 64 50 2
 
@@ -170,7 +170,7 @@ jobs "$dir/t2.jsonl" t2- "u8:L8:+12125558001"
 submit "$dir/t2.jsonl" >"$dir/t2.out"
 [ "$(verdict "$dir/t2.out" t2-0)" = "DEFERRED us.regf.conversation" ] && ok || ko "a call after the conversation: $(cat "$dir/t2.out")"
 # until day 7 at 08:00 in New York (day 7 is the first day allowed; us.hours opens at 08:00)
-grep '"job_id":"t2-0"' "$dir/t2.out" | grep -q "\"until\":\"$(date -u -d "@$(( day0 + 7 * 86400 ))" +%Y-%m-%d)T1[23]:00:00Z\"" \
+grep '"job_id":"t2-0"' "$dir/t2.out" | pipe_has "\"until\":\"$(date -u -d "@$(( day0 + 7 * 86400 ))" +%Y-%m-%d)T1[23]:00:00Z\"" \
   && ok || ko "deferred until day 7 08:00 in New York: $(cat "$dir/t2.out")"
 # day 3: both still held, and new calls about those debts deferred by the same rules
 stop_pregond; start_pregond 3 2

@@ -113,7 +113,7 @@ start_sms
 wait_for 15 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job acme q4 q0 --redis-socket '$dir/redis.sock')\" s)\" = rejected ]" \
   && ok || ko "queued job of a suppressed number: $(state acme q4 q0)"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit2.out" 2>&1
-grep '"job":"q0"' "$dir/audit2.out" | grep '"to":"REJECTED"' | grep -q 'suppressed.contact:opt-out' && ok || ko "q0's REJECTED record: $(grep '"job":"q0"' "$dir/audit2.out")"
+grep '"job":"q0"' "$dir/audit2.out" | grep '"to":"REJECTED"' | pipe_has 'suppressed.contact:opt-out' && ok || ko "q0's REJECTED record: $(grep '"job":"q0"' "$dir/audit2.out")"
 sent_to() { curl -s "$sb/_sandbox/requests?limit=100000" | /usr/bin/python3 -c "import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get('to') == sys.argv[1]))" "$1"; }
 [ "$(sent_to +5215560000004)" = 1 ] && ok || ko "messages to +5215560000004: $(sent_to +5215560000004), want 1 (the campaign's)"
 [ "$(sent_to +5215560000001)" = 2 ] && ok || ko "messages to +5215560000001: $(sent_to +5215560000001), want 2 (acme's campaign, bank's job)"

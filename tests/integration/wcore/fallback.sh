@@ -53,22 +53,22 @@ EOF
 [ "$(verdict "$dir/v1" f4)" = "REJECTED job.fields bad-fallback-contact 0" ] && ok || ko "a bad fallback contact: $(verdict "$dir/v1" f4)"
 wait_for 10 dispatched SMS 'f1~sms' || ko "f1's fallback never dispatched on SMS: $(cat "$dir/SMS.out")"
 [ "$(state acme d1 f1)" = failed ] && ok || ko "f1 not FAILED: $(state acme d1 f1)"
-grep '"job": "f1~sms"' "$dir/SMS.out" | grep -q '"contact": "+573002220001".*"fallback_of": "f1"' && ok || ko "f1~sms: $(grep f1 "$dir/SMS.out")"
+grep '"job": "f1~sms"' "$dir/SMS.out" | pipe_has '"contact": "+573002220001".*"fallback_of": "f1"' && ok || ko "f1~sms: $(grep f1 "$dir/SMS.out")"
 wait_for 10 dispatched EMAIL 'f2~email' || ko "f2's fallback never reached e-mail: $(cat "$dir/EMAIL.out")"
-grep '"job": "f2~email"' "$dir/EMAIL.out" | grep -q '"contact": "ana@example.com".*"content": "email"' && ok || ko "f2~email: $(grep f2 "$dir/EMAIL.out")"
+grep '"job": "f2~email"' "$dir/EMAIL.out" | pipe_has '"contact": "ana@example.com".*"content": "email"' && ok || ko "f2~email: $(grep f2 "$dir/EMAIL.out")"
 [ "$(state acme d2 'f2~sms')" = rejected ] && ok || ko "f2's SMS candidate (suppressed number): $(state acme d2 'f2~sms')"
 "$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" >"$dir/sup.out"
 grep -q '+573002220002.*whatsapp.*undeliverable' "$dir/sup.out" && ok || ko "suppress_contact: $(cat "$dir/sup.out")"
 audit
 [ "$(grep '"job":"f1"' "$dir/audit.out" | grep -c '"to":"FALLBACK"')" = 1 ] && ok || ko "f1's FALLBACK records: $(grep '"job":"f1"' "$dir/audit.out")"
-grep '"job":"f1"' "$dir/audit.out" | grep '"to":"FALLBACK"' | grep -q '"reason":"fallback-eligible".*"detail":"f1~sms on sms: ACCEPTED"' \
+grep '"job":"f1"' "$dir/audit.out" | grep '"to":"FALLBACK"' | pipe_has '"reason":"fallback-eligible".*"detail":"f1~sms on sms: ACCEPTED"' \
   && ok || ko "f1's FALLBACK record: $(grep '"job":"f1"' "$dir/audit.out" | grep FALLBACK)"
-grep '"job":"f1~sms"' "$dir/audit.out" | grep '"to":"ACCEPTED"' | grep -q '"detail":"fallback-of:f1"' \
+grep '"job":"f1~sms"' "$dir/audit.out" | grep '"to":"ACCEPTED"' | pipe_has '"detail":"fallback-of:f1"' \
   && ok || ko "f1~sms's admission record: $(grep 'f1~sms' "$dir/audit.out")"
-grep '"job":"f1~sms"' "$dir/audit.out" | grep -q '"to":"DUPLICATE"' && ok || ko "the report twice: no DUPLICATE of f1~sms"
+grep '"job":"f1~sms"' "$dir/audit.out" | pipe_has '"to":"DUPLICATE"' && ok || ko "the report twice: no DUPLICATE of f1~sms"
 [ "$(grep -c '"job": "f1~sms"' "$dir/SMS.out")" = 1 ] && ok || ko "f1~sms dispatched $(grep -c 'f1~sms' "$dir/SMS.out") times"
-grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | grep -q 'f2~sms on sms: REJECTED' && ok || ko "f2's rejected candidate not linked"
-grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | grep -q 'f2~email on email: ACCEPTED' && ok || ko "f2's e-mail fallback not linked"
+grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | pipe_has 'f2~sms on sms: REJECTED' && ok || ko "f2's rejected candidate not linked"
+grep '"job":"f2"' "$dir/audit.out" | grep '"to":"FALLBACK"' | pipe_has 'f2~email on email: ACCEPTED' && ok || ko "f2's e-mail fallback not linked"
 
 # the SMS fallback goes through SMS's own caps: debtor c had an SMS today (FB: one a day)
 wc_submit >"$dir/v1c" <<EOF
@@ -116,8 +116,8 @@ cat >"$dir/ctl.jsonl" <<EOF
 {"job_id": "p2", "tenant": "acme", "debtor_id": "p", "channel": "whatsapp", "contact": "+573005550001", "template_id": "wa_aviso", "jurisdiction": "RC", "time_zone": "UTC", $vars, "fallback_channels": ["email"], "fallback_templates": {"mail": "correo_aviso"}}
 EOF
 "$ctl" submit --endpoint "ipc://$dir/front" --json "$dir/ctl.jsonl" >"$dir/ctl.out" 2>&1
-grep '"job_id":"p1"' "$dir/ctl.out" | grep -q 'bad-fallback-contact' && ok || ko "pregonctl's fallback_contacts: $(cat "$dir/ctl.out")"
-grep '"job_id":"p2"' "$dir/ctl.out" | grep -q 'bad-fallback-template' && ok || ko "pregonctl's fallback_templates: $(cat "$dir/ctl.out")"
+grep '"job_id":"p1"' "$dir/ctl.out" | pipe_has 'bad-fallback-contact' && ok || ko "pregonctl's fallback_contacts: $(cat "$dir/ctl.out")"
+grep '"job_id":"p2"' "$dir/ctl.out" | pipe_has 'bad-fallback-template' && ok || ko "pregonctl's fallback_templates: $(cat "$dir/ctl.out")"
 
 # 4: CO, 18:50 Bogotá on Wednesday 2027-02-10, then 19:30 (UTC-5: 23:50 and 00:30 UTC)
 off1=$(($(date -ud 2027-02-10T23:50:00Z +%s) - $(date +%s)))
@@ -133,13 +133,13 @@ wc_pregond $((off1 + 40 * 60))
 failed_g1='{"kind": "DELIVERY_STATUS", "channel": "WHATSAPP", "provider": "whatsapp", "provider_id": "wamid.g1", "status": "failed", "error_code": "131026", "fallback_eligible": true, "event_id": "wamid.g1:failed"}'
 r=$(wc_event "$failed_g1")
 [ "${r%% *}" = applied ] && ok || ko "g1's failed status: $r"
-echo "$r" | grep -q 'fallback g1~sms on sms: DEFERRED co.hours' && ok || ko "g1's fallback at 19:30: $r"
+echo "$r" | pipe_has 'fallback g1~sms on sms: DEFERRED co.hours' && ok || ko "g1's fallback at 19:30: $r"
 seven=$(date -ud 2027-02-11T12:00:00Z +%s)
 [ "$(state acme g 'g1~sms')" = deferred ] && ok || ko "g1~sms not DEFERRED: $(state acme g 'g1~sms')"
 [ "$(rcli hget "$(rkey job acme g 'g1~sms')" u)" = "$seven" ] && ok || ko "g1~sms deferred until $(rcli hget "$(rkey job acme g 'g1~sms')" u), not 07:00 Bogotá ($seven)"
 r=$(wc_event "$failed_g1")
 [ "${r%% *}" = duplicate ] && ok || ko "g1's failed status again: $r"
-echo "$r" | grep -q 'fallback g1~sms on sms: DUPLICATE' && ok || ko "g1's fallback again: $r"
+echo "$r" | pipe_has 'fallback g1~sms on sms: DUPLICATE' && ok || ko "g1's fallback again: $r"
 sleep 0.5 # a dispatch would take one loop turn: give it a few hundred of them
 dispatched SMS 'g1~sms' && ko "g1~sms was sent at 19:30 Bogotá" || ok
 
@@ -154,12 +154,12 @@ wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme h
 wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hlen '$(rkey contact whatsapp +573003330002)')\" = 1 ]" || ko "contact maps not written"
 r=$(wc_event '{"kind": "WRONG_NUMBER", "channel": "WHATSAPP", "provider": "whatsapp", "contact": "+573003330001", "text": "número equivocado", "keyword": "numero equivocado", "event_id": "wamid.wn1"}')
 [ "${r%% *}" = applied ] && ok || ko "wrong number: $r"
-echo "$r" | grep -q 'fallback h1~email on email: ACCEPTED' && ok || ko "wrong number's fallback: $r"
+echo "$r" | pipe_has 'fallback h1~email on email: ACCEPTED' && ok || ko "wrong number's fallback: $r"
 wait_for 10 dispatched EMAIL 'h1~email' || ko "h1~email never dispatched"
 [ -z "$(state acme h 'h1~sms')" ] && ok || ko "a fallback to SMS at the wrong number: $(state acme h 'h1~sms')"
 # k1 asks for no fallback on a wrong number: suppressed, nothing more
 r=$(wc_event '{"kind": "WRONG_NUMBER", "channel": "WHATSAPP", "provider": "whatsapp", "contact": "+573003330002", "text": "8", "event_id": "wamid.wn2"}')
-echo "$r" | grep -q '^applied.*no fallback asked for a wrong number' && ok || ko "wrong number without fallback_on_wrong_number: $r"
+echo "$r" | pipe_has '^applied.*no fallback asked for a wrong number' && ok || ko "wrong number without fallback_on_wrong_number: $r"
 [ -z "$(state acme k 'k1~email')" ] && ok || ko "k1 fell back"
 "$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" >"$dir/sup2.out"
 grep -q '+573003330001.*\*.*wrong-number' "$dir/sup2.out" && ok || ko "the wrong number not suppressed on every channel: $(cat "$dir/sup2.out")"
@@ -172,8 +172,8 @@ r=$(wc_event '{"kind": "PAYMENT_CLAIMED", "channel": "WHATSAPP", "provider": "wh
 r=$(wc_event '{"kind": "REPLY", "channel": "WHATSAPP", "provider": "whatsapp", "contact": "+573002220001", "text": "¿cuánto debo?", "event_id": "wamid.re1"}')
 [ "${r%% *}" = applied ] && ok || ko "reply: $r"
 audit
-grep '"to":"PAYMENT_CLAIMED"' "$dir/audit.out" | grep -q '"job":"f1".*ya pagu' && ok || ko "no PAYMENT_CLAIMED record: $(grep PAYMENT "$dir/audit.out")"
-grep '"to":"WRONG_NUMBER"' "$dir/audit.out" | grep -q '"job":"h1"' && ok || ko "no WRONG_NUMBER record"
+grep '"to":"PAYMENT_CLAIMED"' "$dir/audit.out" | pipe_has '"job":"f1".*ya pagu' && ok || ko "no PAYMENT_CLAIMED record: $(grep PAYMENT "$dir/audit.out")"
+grep '"to":"WRONG_NUMBER"' "$dir/audit.out" | pipe_has '"job":"h1"' && ok || ko "no WRONG_NUMBER record"
 ev() { "$py" - "$dir/events.jsonl" "$@" <<'PY'
 import json, sys
 kind, job = sys.argv[2], sys.argv[3]
@@ -190,7 +190,7 @@ wait_for 5 sh -c "grep -q 'cu' '$dir/events.jsonl'" # the last event published
 [ "$(ev REPLY f1)" = "acme acme d1 +573002220001 ¿cuánto debo?" ] && ok || ko "reply on the feed: '$(ev REPLY f1)'"
 [ "$(ev WRONG_NUMBER h1 | cut -d' ' -f1-4)" = "acme acme h +573003330001" ] && ok || ko "wrong number on the feed: '$(ev WRONG_NUMBER h1)'"
 [ "$(ev DELIVERY_STATUS g1 | cut -d' ' -f1-3)" = "acme acme g" ] && ok || ko "g1's failed status on the feed: '$(ev DELIVERY_STATUS g1)'"
-grep '"type": "verdict"' "$dir/events.jsonl" | grep -q '"job_id": "h1~email".*"detail": "fallback-of:h1"' && ok || ko "the fallback's verdict not on the feed"
+grep '"type": "verdict"' "$dir/events.jsonl" | pipe_has '"job_id": "h1~email".*"detail": "fallback-of:h1"' && ok || ko "the fallback's verdict not on the feed"
 kill -0 "$pregond_pid" 2>/dev/null && ok || ko "pregond died"
 kill -TERM "$pregond_pid"; wait "$pregond_pid" 2>/dev/null
 grep -q "stopping: fallbacks: 1 accepted, 0 deferred, 0 rejected, 0 expired, 0 duplicate; 0 dead contact points suppressed" "$dir/pregond.log" \

@@ -28,7 +28,7 @@ wa=+573001110001 psid=7001
 [ "$(verdict "$dir/v1" w2 | cut -d' ' -f1)" = ACCEPTED ] && ok || ko "template job: $(verdict "$dir/v1" w2)"
 [ "$(verdict "$dir/v1" m1)" = "REJECTED messenger.window window-closed 0" ] && ok || ko "messenger outside the window: $(verdict "$dir/v1" m1)"
 wait_for 10 dispatched WHATSAPP w2 || ko "w2 never dispatched"
-grep '"job": "w2"' "$dir/WHATSAPP.out" | grep -q '"window_until_ms": 0' && ok || ko "a template job carries a window: $(grep w2 "$dir/WHATSAPP.out")"
+grep '"job": "w2"' "$dir/WHATSAPP.out" | pipe_has '"window_until_ms": 0' && ok || ko "a template job carries a window: $(grep w2 "$dir/WHATSAPP.out")"
 wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hlen '$(rkey contact messenger $psid)')\" = 1 ]" \
   || ko "the refused Messenger job wrote no contact map"
 wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hlen '$(rkey contact whatsapp $wa)')\" = 1 ]" \
@@ -57,8 +57,8 @@ r=$(wc_event "{\"kind\": \"REPLY\", \"channel\": \"WHATSAPP\", \"provider\": \"w
 [ "$(verdict "$dir/v2" w3b | cut -d' ' -f2)" = whatsapp.window ] && ok || ko "another debtor's free-form: $(verdict "$dir/v2" w3b)"
 wait_for 10 dispatched WHATSAPP w3 || ko "w3 never dispatched"
 wait_for 10 dispatched MESSENGER m2 || ko "m2 never dispatched"
-grep '"job": "w3"' "$dir/WHATSAPP.out" | grep -q "\"window_until_ms\": $wu" && ok || ko "w3's Dispatch.window_until_ms is not $wu: $(grep w3 "$dir/WHATSAPP.out")"
-grep '"job": "m2"' "$dir/MESSENGER.out" | grep -q '"window_until_ms": 1[0-9]\{12\}' && ok || ko "m2's Dispatch has no window: $(grep m2 "$dir/MESSENGER.out")"
+grep '"job": "w3"' "$dir/WHATSAPP.out" | pipe_has "\"window_until_ms\": $wu" && ok || ko "w3's Dispatch.window_until_ms is not $wu: $(grep w3 "$dir/WHATSAPP.out")"
+grep '"job": "m2"' "$dir/MESSENGER.out" | pipe_has '"window_until_ms": 1[0-9]\{12\}' && ok || ko "m2's Dispatch has no window: $(grep m2 "$dir/MESSENGER.out")"
 
 # queued inside the window, leased after it closed: REJECTED at dispatch, audited
 kill -TERM "$worker_WHATSAPP"; wait "$worker_WHATSAPP" 2>/dev/null
@@ -74,9 +74,9 @@ wait_for 10 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget '$(rkey job acme d
   || ko "w4 leased after its window closed: $(state acme dw w4)"
 dispatched WHATSAPP w4 && ko "w4 was dispatched after its window closed" || ok
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
-grep '"job":"w4"' "$dir/audit.out" | grep '"to":"REJECTED"' | grep -q 'whatsapp.window.*window-closed.*dispatch re-check' \
+grep '"job":"w4"' "$dir/audit.out" | grep '"to":"REJECTED"' | pipe_has 'whatsapp.window.*window-closed.*dispatch re-check' \
   && ok || ko "w4's dispatch refusal not audited: $(grep '"job":"w4"' "$dir/audit.out")"
-grep '"job":"w1"' "$dir/audit.out" | grep -q '"rule":"whatsapp.window","reason":"window-closed"' \
+grep '"job":"w1"' "$dir/audit.out" | pipe_has '"rule":"whatsapp.window","reason":"window-closed"' \
   && ok || ko "w1's refusal not audited: $(grep '"job":"w1"' "$dir/audit.out")"
 { job w5 dw WHATSAPP $wa wa_libre; job w6 dw WHATSAPP $wa wa_aviso; job m3 dm MESSENGER $psid msgr_aviso; } | wc_submit >"$dir/v4"
 [ "$(verdict "$dir/v4" w5)" = "REJECTED whatsapp.window window-closed 0" ] && ok || ko "free-form 24 h later: $(verdict "$dir/v4" w5)"

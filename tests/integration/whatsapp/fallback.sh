@@ -116,8 +116,8 @@ b = [r["body"] for r in json.load(sys.stdin) if r["to"] == "+5215580000001"][0]
 assert b.startswith("Hola Ana, le recordamos que su pago de $100 de tarjeta vence el 5 de mayo"), b' \
   && ok || ko "the SMS fallback does not say the template's text"
 audit >"$dir/audit-a.out"
-grep '"job":"f1"' "$dir/audit-a.out" | grep -q '"to":"FALLBACK"' && ok || ko "no FALLBACK record on f1: $(grep '"job":"f1"' "$dir/audit-a.out")"
-grep '"job":"f1~sms"' "$dir/audit-a.out" | grep -q 'fallback-of:f1' && ok || ko "f1~sms not linked: $(grep '"job":"f1~sms"' "$dir/audit-a.out")"
+grep '"job":"f1"' "$dir/audit-a.out" | pipe_has '"to":"FALLBACK"' && ok || ko "no FALLBACK record on f1: $(grep '"job":"f1"' "$dir/audit-a.out")"
+grep '"job":"f1~sms"' "$dir/audit-a.out" | pipe_has 'fallback-of:f1' && ok || ko "f1~sms not linked: $(grep '"job":"f1~sms"' "$dir/audit-a.out")"
 sleep 1 # nothing to poll for: fallbacks that must not appear
 [ -z "$(state acme d4 f4~sms)" ] && [ -z "$(state acme d5 f5~sms)" ] && ok \
   || ko "a fallback without a fallback-eligible failure: f4~sms=$(state acme d4 f4~sms) f5~sms=$(state acme d5 f5~sms)"
@@ -139,7 +139,7 @@ kill -TERM "$pregond_pid"; wait "$pregond_pid"
 start_pregond $((t1930 - $(date +%s)))
 wait_for 15 all_state failed acme:dg:g1 && ok || ko "g1's failed webhook at 19:30: $(states acme:dg:g1)"
 wait_for 5 all_state deferred acme:dg:g1~sms && ok || ko "g1~sms: $(states acme:dg:g1~sms)"
-audit | grep '"job":"g1~sms"' | grep '"to":"DEFERRED"' | grep -q 'co.hours' && ok \
+audit | grep '"job":"g1~sms"' | grep '"to":"DEFERRED"' | pipe_has 'co.hours' && ok \
   || ko "g1~sms not deferred by co.hours: $(audit | grep '"job":"g1~sms"')"
 until=$(audit | grep '"job":"g1~sms"' | grep '"to":"DEFERRED"' | /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["until"])')
 [ "$until" = "$(date -d '2027-02-11T12:00:00Z' +%s)" ] && ok || ko "g1~sms deferred until $until, want 07:00 Bogotá (12:00 UTC)"

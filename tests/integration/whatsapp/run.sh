@@ -132,11 +132,11 @@ wait_for 30 all_state failed acme:e4:e3 acme:e5:e4 acme:e6:e5 acme:e7:e6 && ok |
 [ "$(requests | /usr/bin/python3 -c "import json,sys; print(sum(1 for r in json.load(sys.stdin) if r['to'] in ('+5215570000011', '+5215570000012', '+5215570000013')))")" = 6 ] \
   && ok || ko "the retried jobs were not tried exactly twice each"
 audit >"$dir/audit-e.out"
-grep '"job":"e1"' "$dir/audit-e.out" | grep -q '"to":"RETRY"' && ok || ko "80007 not a RETRY: $(grep '"job":"e1"' "$dir/audit-e.out")"
-grep '"job":"e3"' "$dir/audit-e.out" | grep '"to":"FAILED"' | grep -q 'needs-template' && ok || ko "131047: $(grep '"job":"e3"' "$dir/audit-e.out")"
-grep '"job":"e4"' "$dir/audit-e.out" | grep '"to":"FAILED"' | grep -q 'undeliverable' && ok || ko "131026: $(grep '"job":"e4"' "$dir/audit-e.out")"
-grep '"job":"e5"' "$dir/audit-e.out" | grep '"to":"FAILED"' | grep -q 'marketing-limit: template recordatorio_pago, 1 so far' && ok || ko "131049: $(grep '"job":"e5"' "$dir/audit-e.out")"
-grep '"job":"e6"' "$dir/audit-e.out" | grep -q '"to":"SENT"' && grep '"job":"e6"' "$dir/audit-e.out" | grep '"to":"FAILED"' | grep -q '131026' \
+grep '"job":"e1"' "$dir/audit-e.out" | pipe_has '"to":"RETRY"' && ok || ko "80007 not a RETRY: $(grep '"job":"e1"' "$dir/audit-e.out")"
+grep '"job":"e3"' "$dir/audit-e.out" | grep '"to":"FAILED"' | pipe_has 'needs-template' && ok || ko "131047: $(grep '"job":"e3"' "$dir/audit-e.out")"
+grep '"job":"e4"' "$dir/audit-e.out" | grep '"to":"FAILED"' | pipe_has 'undeliverable' && ok || ko "131026: $(grep '"job":"e4"' "$dir/audit-e.out")"
+grep '"job":"e5"' "$dir/audit-e.out" | grep '"to":"FAILED"' | pipe_has 'marketing-limit: template recordatorio_pago, 1 so far' && ok || ko "131049: $(grep '"job":"e5"' "$dir/audit-e.out")"
+grep '"job":"e6"' "$dir/audit-e.out" | pipe_has '"to":"SENT"' && grep '"job":"e6"' "$dir/audit-e.out" | grep '"to":"FAILED"' | pipe_has '131026' \
   && ok || ko "131026 by webhook: $(grep '"job":"e6"' "$dir/audit-e.out")"
 # 131056: the retry waited for the pair interval (1 s here) after the refusal
 requests | /usr/bin/python3 -c '
@@ -153,7 +153,7 @@ jobs "$dir/h3.jsonl" m recordatorio_pago h3:+5215570000023
 submit "$dir/h2.jsonl" >/dev/null; submit "$dir/h3.jsonl" >/dev/null
 wait_for 15 all_state failed acme:h2:k0 && ok || ko "the halted template's next job: $(states acme:h2:k0)"
 wait_for 15 all_state delivered acme:h3:m0 && ok || ko "another template after a template halt: $(states acme:h3:m0)"
-reason_of k0 FAILED | grep -q 'template-halted' && ok || ko "k0's record: $(reason_of k0 FAILED)"
+reason_of k0 FAILED | pipe_has 'template-halted' && ok || ko "k0's record: $(reason_of k0 FAILED)"
 [ "$(requests | grep -c '+5215570000022')" = 0 ] && ok || ko "a halted template's job reached the API"
 grep -q "channel halted" "$dir/wa.log" && ko "a template halt halted the channel: $(grep halted "$dir/wa.log")" || ok
 
@@ -196,7 +196,7 @@ submit "$dir/r.jsonl" >/dev/null
 sups() { "$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null; }
 wait_for 15 sh -c "$ctl suppress list --tenant acme --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q 5215570000202" \
   && ok || ko "Baja not applied: $(sups)"
-sups | grep 5215570000202 | grep -q whatsapp && ok || ko "the opt-out is not WhatsApp's: $(sups)"
+sups | grep 5215570000202 | pipe_has whatsapp && ok || ko "the opt-out is not WhatsApp's: $(sups)"
 jobs "$dir/r2.jsonl" s recordatorio_pago x2:+5215570000202 x3:+5215570000203
 submit "$dir/r2.jsonl" >"$dir/r2.out"
 [ "$(verdict "$dir/r2.out" s0)" = "REJECTED suppressed.contact:opt-out" ] && ok || ko "a job to the opted-out number: $(verdict "$dir/r2.out" s0)"
@@ -226,7 +226,7 @@ jobs "$dir/z2.jsonl" y recordatorio_pago z2:+5215570000302
 submit "$dir/z1.jsonl" >/dev/null
 wait_for 15 grep -q "channel halted" "$dir/wa.log" && ok || ko "190 did not halt: $(tail -5 "$dir/wa.log")"
 submit "$dir/z2.jsonl" >/dev/null
-[ "$(grep -c 'channel halted' "$dir/wa.log")" = 1 ] && grep 'channel halted' "$dir/wa.log" | grep -q 'WHATSAPP_TOKEN' \
+[ "$(grep -c 'channel halted' "$dir/wa.log")" = 1 ] && grep 'channel halted' "$dir/wa.log" | pipe_has 'WHATSAPP_TOKEN' \
   && ok || ko "the halt line: $(grep 'channel halted' "$dir/wa.log")"
 sleep 1 # nothing to poll for: a request that must not come
 [ "$(requests | grep -c '+5215570000302')" = 0 ] && ok || ko "a job went out after the halt"

@@ -29,6 +29,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- worker logs"; tail -n 20 "$dir"/stop-*.log 2>/dev/null || true; exit 1; }
 ok() { echo "ok - $*"; }
+pipe_has() { [ "$(grep -c "$@")" != 0 ]; }  # grep -q reading all its input (see redis_lib.sh)
 
 token="tok-$RANDOM"
 export TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789ab4321 TWILIO_AUTH_TOKEN=$token
@@ -48,7 +49,7 @@ requests() { curl -fsS "$base/_sandbox/requests" | python3 -c '
 import json,sys; d=json.load(sys.stdin)
 print(d["count"] if isinstance(d,dict) and "count" in d else len(d["requests"] if isinstance(d,dict) else d))'; }
 await_requests() { # N: until the sandbox has received N provider requests (since forget_requests)
-  curl -fsS "$base/_sandbox/wait?total=$1&timeout_ms=20000" | grep -q '"reached": *true' \
+  curl -fsS "$base/_sandbox/wait?total=$1&timeout_ms=20000" | pipe_has '"reached": *true' \
     || fail "the sandbox did not receive $1 request(s)"
 }
 
