@@ -91,6 +91,14 @@ for r in reqs:
     if any(w in json.dumps(r) for w in want): n += 1
 print(n)' "$1" "$2"
 }
+# the sunrise wave's tally (pg:{sN}:due, by channel and hour) agrees with the deferred sets
+wave_ok() {
+  local s z w
+  for s in $(seq 0 15); do
+    z=$(rcli zcard "pg:{s$s}:deferred"); w=$(rcli hvals "pg:{s$s}:due" | awk '{t += $1} END {print t + 0}')
+    [ "$z" = "$w" ] || { echo "shard $s: $z deferred, $w in the wave ($(rcli hgetall "pg:{s$s}:due" | tr '\n' ' '))"; return 1; }
+  done
+}
 parked() { local n=0; for s in $(seq 0 15); do n=$((n + $(rcli zcard "pg:{s$s}:paused"))); done; echo $n; }
 op=("$ctl")
 
@@ -125,6 +133,9 @@ c1_sent() { [ "$(sent_to 1 19)" = 19 ]; }
 wait_for 30 c1_sent && ok || ko "resumed jobs sent: $(sent_to 1 19) of 19"
 [ "$(state d0 a0)" = deferred ] && [ "$(parked)" = 0 ] && ok || ko "a0 after resume: $(state d0 a0), parked $(parked)"
 [ "$(sent_to 0 1)" = 1 ] && ok || ko "d0: $(sent_to 0 1) messages, want 1 (e0)"
+# parked, unparked (due now), admitted again and deferred to tomorrow: the wave moved with it
+w=$(wave_ok) && [ "$(rcli hget "$(rkey job acme d0 a0 | sed 's/:j:.*/:due/')" "sms|$(( $(rcli hget "$(rkey job acme d0 a0)" u) / 3600 ))")" -ge 1 ] \
+  && ok || ko "wave after resume: $w"
 
 # 3. cancel a campaign while no worker runs
 kill -TERM $sms_pid; wait $sms_pid 2>/dev/null
@@ -152,6 +163,9 @@ submit "$dir/c5.jsonl" >/dev/null
 "$ctl" jobs cancel --tenant acme --debtor d300 --job g300 --who ops --why test "${R[@]}" | pipe_has "cancelled 1," && ok || ko "cancel one job"
 "$ctl" jobs cancel --tenant acme --debtor d201 --job f201 --who ops --why test "${R[@]}" >"$dir/y.out"; rc=$?
 [ $rc = 1 ] && grep -q "refused 1" "$dir/y.out" && ok || ko "cancel of a sent job: exit $rc $(cat "$dir/y.out")"
+# a deferred job cancelled: out of the deferred set and out of the wave
+"$ctl" jobs cancel --tenant acme --debtor d0 --job a0 --who ops --why test "${R[@]}" | pipe_has "cancelled 1," && ok || ko "cancel a deferred job"
+w=$(wave_ok) && [ "$(state d0 a0)" = cancelled ] && ok || ko "wave after cancelling a deferred job: $w"
 "$ctl" jobs cancel --tenant acme --campaign c3 "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "cancel without --who/--why is not a usage error"
 "$ctl" pause --campaign c3 --who a --why b "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "pause without --tenant is not a usage error"
 "$ctl" pause --tenant acme --who a --why "$(head -c 2000 /dev/zero | tr '\0' x)" "${R[@]}" >"$dir/long.out" 2>&1; rc=$?
