@@ -14,7 +14,9 @@
 #      suppressed, DUPLICATE) and stores nothing: Redis' key count and the audit unchanged, and
 #      the same jobs submitted for real afterwards are ACCEPTED, not DUPLICATE;
 #   6. budgets: two concurrent submitters never exceed a campaign's budget; the refused are
-#      REJECTED budget.campaign.total and audited; duplicates give their reservation back.
+#      REJECTED budget.campaign.total and audited; duplicates give their reservation back;
+#      with on_exceed: defer a job past a daily budget is DEFERRED to 00:00 UTC, not charged,
+#      and a total budget still rejects.
 # Free ports and private sockets: runs never collide.
 set -uo pipefail
 build=$1
@@ -45,6 +47,12 @@ tenants:
     campaigns:
       bud: {total: 50}
       bud2: {daily: 3}
+  beta:
+    costs: {sms: 1}
+    on_exceed: defer
+    campaigns:
+      bud3: {daily: 2}
+      bud4: {total: 1}
 YAML
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
 pids+=($!)
@@ -64,11 +72,11 @@ start_sms 1
 # jobs FILE CAMPAIGN PREFIX FIRST COUNT: one job each for debtors dFIRST.., numbers +5215570NNNNN
 jobs() {
   $py - "$@" <<'PY'
-import json, sys
+import json, os, sys
 path, campaign, prefix, first, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 with open(path, "w") as f:
     for i in range(first, first + count):
-        f.write(json.dumps({"job_id": f"{prefix}{i}", "tenant": "acme", "campaign": campaign,
+        f.write(json.dumps({"job_id": f"{prefix}{i}", "tenant": os.environ.get("TENANT", "acme"), "campaign": campaign,
             "debtor_id": f"d{i}", "channel": "sms", "contact": f"+5215570{i:05d}",
             "template_id": "aviso_mora_sms", "jurisdiction": "LV", "time_zone": "UTC",
             "variables": {"acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta",
@@ -213,6 +221,18 @@ curl -sf "$ops/metrics" >"$dir/m.txt"
 grep -q '^pregon_budget_spent{tenant="acme",campaign="bud",period="total"} 50$' "$dir/m.txt" \
   && grep -q '^pregon_budget_limit{tenant="acme",campaign="bud",period="total"} 50$' "$dir/m.txt" \
   && promtool check metrics <"$dir/m.txt" && ok || ko "budget metrics: $(grep budget "$dir/m.txt")"
+# on_exceed: defer (tenant beta)
+TENANT=beta jobs "$dir/b6.jsonl" bud3 t 6000 3; submit "$dir/b6.jsonl" >"$dir/b6.out"
+midnight=$(( ($(date +%s) / 86400 + 1) * 86400 ))
+[ "$(count "$dir/b6.out" ACCEPTED)" = 2 ] \
+  && grep -q "\"verdict\":\"DEFERRED\",\"rule\":\"budget.campaign.daily\",\"reason\":\"budget\",\"until\":\"$(date -u -d "@$midnight" +%Y-%m-%dT%H:%M:%SZ)\"" "$dir/b6.out" \
+  && ok || ko "on_exceed defer: $(cat "$dir/b6.out")"
+spent=$(rcli hget "$(rkey budget beta)" "cd:bud3:$(date -u +%Y%m%d)")
+d=$(grep '"verdict":"DEFERRED"' "$dir/b6.out" | grep -o '"job_id":"t[0-9]*"' | grep -o 't[0-9]*')
+[ "$spent" = 2000000 ] && [ "$(rcli hget "$(rkey job beta "d${d#t}" "$d")" s)" = deferred ] && ok || ko "deferred by the budget: spent $spent, $d $(rcli hget "$(rkey job beta "d${d#t}" "$d")" s)"
+TENANT=beta jobs "$dir/b7.jsonl" bud4 u 7000 2; submit "$dir/b7.jsonl" >"$dir/b7.out"
+[ "$(count "$dir/b7.out" ACCEPTED)" = 1 ] && grep -q '"verdict":"REJECTED","rule":"budget.campaign.total"' "$dir/b7.out" \
+  && ok || ko "a total budget under on_exceed defer: $(cat "$dir/b7.out")"
 n_budget=0; for s in $(seq 0 15); do n_budget=$((n_budget + $(rcli xrange "pg:{s$s}:audit" - + | grep -c '^budget.campaign.total$'))); done
 [ $n_budget -ge 70 ] && ok || ko "budget refusals audited: $n_budget"
 
