@@ -298,7 +298,11 @@ static int s_job_exists(brk_inbound_t *self, const char *tenant, const char *deb
  * An event naming its debtor (e.g. voice) is believed only when it names a job of that
  * debtor the store has: the hooks socket has no CURVE yet, so whoever reaches it could
  * otherwise opt any debtor out by guessing a tenant and a debtor id; with no such job the
- * event is taken as naming only its contact point. */
+ * event is taken as naming only its contact point.
+ * An event naming its tenant concerns that tenant only: an e-mail one-click unsubscribe names
+ * the tenant its signed token carries (and no debtor), and must not opt the address out of
+ * every other tenant that wrote to it, as a STOP to a shared short code does. Naming a tenant
+ * can only narrow what the contact point leads to, never widen it. */
 static int s_contacted(brk_inbound_t *self, const Pregon__InboundEvent *ev, s_contacted_t *out,
                        int cap) {
     int named = ev->tenant[0] && ev->debtor_id[0]
@@ -336,6 +340,8 @@ static int s_contacted(brk_inbound_t *self, const Pregon__InboundEvent *ev, s_co
         }
         c->at = p < end ? strtoll(p, NULL, 10) : 0;
         snprintf(c->tenant, sizeof c->tenant, "%s", f->str);
+        if (ev->tenant[0] && strcmp(c->tenant, ev->tenant) != 0)
+            continue; /* the event names another tenant: not this one's */
         if (c->sender[0] && ev->sender[0] && strcmp(c->sender, ev->sender) != 0)
             continue; /* that tenant wrote from another number: not its debtor's answer */
         n++;
@@ -453,7 +459,8 @@ static const char *s_from_debtor(brk_inbound_t *self, const Pregon__InboundEvent
     if (n < 0)
         return "error";
     if (n == 0) {
-        snprintf(detail, dl, "nobody contacted that %s contact point (kept %llds)",
+        snprintf(detail, dl, "%s%.64s contacted that %s contact point (kept %llds)",
+                 ev->tenant[0] ? "no job of tenant " : "nobody", ev->tenant,
                  rl_channel_name((rl_channel_t)ev->channel),
                  (long long)self->cfg->hooks_early_ttl_s);
         return "unknown";
@@ -523,17 +530,23 @@ static int s_consent(brk_inbound_t *self, const Pregon__InboundEvent *ev, const 
     if (wrong)
         snprintf(why, sizeof why, "wrong number \"%.80s\" for debtor %.40s (event %.100s)",
                  ev->text[0] ? ev->text : ev->digits, c->debtor, ev->event_id);
+    else if (ev->campaign[0])
+        snprintf(why, sizeof why, "%s \"%.80s\" campaign %.40s (event %.100s)",
+                 out ? "opt-out" : "opt-in", ev->text, ev->campaign, ev->event_id);
     else
         snprintf(why, sizeof why, "%s \"%.80s\" (event %.100s)", out ? "opt-out" : "opt-in",
                  ev->text, ev->event_id);
     /* a wrong number is not the debtor's on any channel: suppressed on every one, for every
-     * debtor of the tenant (whoever answers it is not the one the tenant looks for) */
+     * debtor of the tenant (whoever answers it is not the one the tenant looks for). An e-mail
+     * opt-out (the one-click unsubscribe) asks to stop e-mail: the address on the email
+     * channel, for every debtor of the one tenant its token names (not per campaign: a
+     * suppression names a contact point), whatever hooks.opt_out_every_channel says. */
+    bool every =
+        wrong || (self->cfg->hooks_opt_out_every_channel && ev->channel != PREGON__CHANNEL__EMAIL);
     st_sup_t s = {c->tenant,
                   ST_SUP_CONTACT,
                   contact,
-                  wrong || self->cfg->hooks_opt_out_every_channel
-                      ? "*"
-                      : rl_channel_name((rl_channel_t)ev->channel),
+                  every ? "*" : rl_channel_name((rl_channel_t)ev->channel),
                   wrong ? "wrong-number" : "opt-out",
                   who,
                   why};

@@ -12,15 +12,17 @@
  *                    (brk_fallback), also when the status comes again (idempotent).
  *   REPLY, CONVERSATION, OPT_OUT, OPT_IN, IVR_DIGITS, PAYMENT_CLAIMED, WRONG_NUMBER  the contact
  *                    point leads to the tenants that contacted it (and to the debtor and job
- *                    each contacted): each gets an audited inbound record in the debtor's shard
- *                    (pg_inbound), once per event id; a reply or a payment claim marks the job's
- *                    history record a conversation; an opt-out adds a contact-point suppression
- *                    for every debtor of the tenant, an opt-in lifts the one an opt-out keyword
- *                    made (never an operator's or a regulator's); a wrong number suppresses the
- *                    contact point on every channel for every debtor of the tenant (rule
- *                    "wrong-number") and, when the job asks (fallback_on_wrong_number), submits
- *                    its fallback; a message on WhatsApp or Messenger opens the debtor's 24-hour
- *                    service window there (st_key_window).
+ *                    each contacted; an event naming its tenant, as the e-mail unsubscribe's
+ *                    signed token does, only to that tenant): each gets an audited inbound
+ *                    record in the debtor's shard (pg_inbound), once per event id; a reply or a
+ *                    payment claim marks the job's history record a conversation; an opt-out
+ *                    adds a contact-point suppression for every debtor of the tenant (an e-mail
+ *                    one on the email channel, whatever hooks.opt_out_every_channel says), an
+ *                    opt-in lifts the one an opt-out keyword made (never an operator's or a
+ *                    regulator's); a wrong number suppresses the contact point on every channel
+ *                    for every debtor of the tenant (rule "wrong-number") and, when the job asks
+ *                    (fallback_on_wrong_number), submits its fallback; a message on WhatsApp or
+ *                    Messenger opens the debtor's 24-hour service window there (st_key_window).
  * Every applied event is published on the events feed (brk_events_publish_inbound: type
  * "inbound", Event.inbound with the tenant, debtor and job it answers).
  * Results, as InboundAck.result says: "applied", "duplicate", "ignored", "unknown", "refused",

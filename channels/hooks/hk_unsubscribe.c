@@ -76,7 +76,7 @@ static hk_verdict_t s_post(void *vctx, const hk_request_t *req, hk_result_t *res
     if (hk_result_set_body(res, "text/html; charset=utf-8",
                            "<!DOCTYPE html>\n<html lang=\"es\"><head><meta charset=\"utf-8\">"
                            "<title>Suscripción cancelada</title></head><body>\n"
-                           "<p>Listo: no recibirá más correos de esta campaña en esta "
+                           "<p>Listo: no le enviaremos más correos a esta "
                            "dirección.</p>\n</body></html>\n") != 0)
         return HK_NOMEM;
     return HK_ANSWER;

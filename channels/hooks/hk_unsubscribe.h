@@ -3,7 +3,8 @@
  *   POST /u/{token}   RFC 8058: the mailbox provider (or the page's button) posts the form
  *                     List-Unsubscribe=One-Click -> one OPT_OUT event on the e-mail channel
  *                     (tenant, contact and campaign from the token, event_id "unsub:" + the
- *                     token's MAC, so a repeated click is a duplicate); answered with a short
+ *                     token's MAC, so a repeated click is a duplicate), which pregond applies
+ *                     to the token's tenant only (brk_inbound.h); answered with a short
  *                     confirmation page once pregond acknowledged it. A POST without that field
  *                     is 400 "missing-field".
  *   GET  /u/{token}   a small page in Spanish with a button that posts the same form: a link

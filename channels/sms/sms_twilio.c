@@ -1,7 +1,8 @@
 /* sms_twilio.c — Twilio Messages API requests and answer classification (see sms_twilio.h).
  *
- * JSON answers are parsed with jansson; form values are escaped with curl_easy_escape. The
- * driver state is read-only once built, so one instance serves every transfer of the worker. */
+ * JSON answers are parsed with jansson; the URL, the headers and the form body are chw_twilio's
+ * (shared with pregon-voice). The driver state is read-only once built, so one instance serves
+ * every transfer of the worker. */
 #include "sms_twilio.h"
 
 #include <stdio.h>
@@ -9,43 +10,15 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
+
+#include "chw_twilio.h"
 
 struct sms_twilio {
-    char *url; /* full Messages.json URL */
-    char *account_sid;
-    char *auth_token;
+    chw_twilio_t *api; /* Messages.json of the account, its headers (the secret) */
     char *from;
     char *messaging_service_sid;
     char *status_callback;
-    struct curl_slist *headers; /* Accept, Expect, Authorization (holds the secret) */
 };
-
-/* Appends "Authorization: Basic base64(sid:token)" to h, built once here: handing curl the
- * username and password makes it encode and format the header again for every request.
- * Returns the new list head, NULL when out of memory (h is then freed). */
-static struct curl_slist *s_add_basic_auth(struct curl_slist *h, const char *sid,
-                                           const char *token) {
-    size_t plain_len = strlen(sid) + 1 + strlen(token);
-    size_t header_len = 21 + 4 * ((plain_len + 2) / 3) + 1; /* "Authorization: Basic " */
-    char *plain = malloc(plain_len + 1), *header = malloc(header_len);
-    struct curl_slist *out = NULL;
-    if (plain && header) {
-        snprintf(plain, plain_len + 1, "%s:%s", sid, token);
-        memcpy(header, "Authorization: Basic ", 21);
-        EVP_EncodeBlock((unsigned char *)header + 21, (const unsigned char *)plain, (int)plain_len);
-        out = curl_slist_append(h, header);
-    }
-    if (plain)
-        OPENSSL_cleanse(plain, plain_len);
-    if (header)
-        OPENSSL_cleanse(header, header_len);
-    free(plain);
-    free(header);
-    if (!out)
-        curl_slist_free_all(h);
-    return out;
-}
 
 static char *s_strdup_opt(const char *s) {
     if (!s || !*s)
@@ -58,35 +31,17 @@ static char *s_strdup_opt(const char *s) {
 }
 
 sms_twilio_t *sms_twilio_new(const sms_twilio_config_t *config) {
-    if (!config || !config->base_url || !*config->base_url || !config->account_sid ||
-        !*config->account_sid || !config->auth_token || !*config->auth_token)
+    if (!config)
         return NULL;
     sms_twilio_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    size_t base_len = strlen(config->base_url);
-    while (base_len && config->base_url[base_len - 1] == '/')
-        base_len--;
-    size_t url_len = base_len + strlen(config->account_sid) + 64;
-    self->url = malloc(url_len);
-    if (self->url)
-        snprintf(self->url, url_len, "%.*s/2010-04-01/Accounts/%s/Messages.json", (int)base_len,
-                 config->base_url, config->account_sid);
-    self->account_sid = s_strdup_opt(config->account_sid);
-    self->auth_token = s_strdup_opt(config->auth_token);
+    self->api = chw_twilio_new(config->base_url, config->account_sid, config->auth_token,
+                               "Messages.json", "pregon-sms/0.1");
     self->from = s_strdup_opt(config->from);
     self->messaging_service_sid = s_strdup_opt(config->messaging_service_sid);
     self->status_callback = s_strdup_opt(config->status_callback);
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    struct curl_slist *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
-    if (!h2)
-        curl_slist_free_all(h);
-    else if (self->account_sid && self->auth_token)
-        self->headers = s_add_basic_auth(h2, self->account_sid, self->auth_token);
-    else
-        curl_slist_free_all(h2);
-    if (!self->url || !self->account_sid || !self->auth_token || !self->headers ||
-        (config->from && *config->from && !self->from) ||
+    if (!self->api || (config->from && *config->from && !self->from) ||
         (config->messaging_service_sid && *config->messaging_service_sid &&
          !self->messaging_service_sid) ||
         (config->status_callback && *config->status_callback && !self->status_callback)) {
@@ -100,60 +55,24 @@ void sms_twilio_destroy(sms_twilio_t **self_p) {
     if (!self_p || !*self_p)
         return;
     sms_twilio_t *self = *self_p;
-    if (self->auth_token) {
-        volatile char *p = self->auth_token;
-        while (*p)
-            *p++ = 0;
-    }
-    free(self->url);
-    free(self->account_sid);
-    free(self->auth_token);
+    chw_twilio_destroy(&self->api);
     free(self->from);
     free(self->messaging_service_sid);
     free(self->status_callback);
-    for (struct curl_slist *h = self->headers; h; h = h->next)
-        OPENSSL_cleanse(h->data, strlen(h->data)); /* the Authorization line is a secret */
-    curl_slist_free_all(self->headers);
     free(self);
     *self_p = NULL;
 }
 
-/* Appends "&name=escaped(value)" (no '&' when the buffer is empty). */
-static int s_form_add(char **buf, size_t *len, size_t *cap, const char *name, const char *value) {
-    char *escaped = curl_easy_escape(NULL, value, 0);
-    if (!escaped)
-        return -1;
-    size_t need = *len + 1 + strlen(name) + 1 + strlen(escaped) + 1;
-    if (need > *cap) {
-        size_t ncap = *cap ? *cap : 256;
-        while (ncap < need)
-            ncap *= 2;
-        char *nbuf = realloc(*buf, ncap);
-        if (!nbuf) {
-            curl_free(escaped);
-            return -1;
-        }
-        *buf = nbuf;
-        *cap = ncap;
-    }
-    *len += (size_t)sprintf(*buf + *len, "%s%s=%s", *len ? "&" : "", name, escaped);
-    curl_free(escaped);
-    return 0;
-}
-
 char *sms_twilio_form(const char *to, const char *from_field, const char *from, const char *body,
                       const char *status_callback) {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (s_form_add(&buf, &len, &cap, "To", to ? to : "") != 0 ||
-        (from && *from && s_form_add(&buf, &len, &cap, from_field, from) != 0) ||
-        s_form_add(&buf, &len, &cap, "Body", body ? body : "") != 0 ||
-        (status_callback && *status_callback &&
-         s_form_add(&buf, &len, &cap, "StatusCallback", status_callback) != 0)) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
+    chw_form_t f = {0};
+    chw_form_add(&f, "To", to);
+    if (from && *from)
+        chw_form_add(&f, from_field, from);
+    chw_form_add(&f, "Body", body);
+    if (status_callback && *status_callback)
+        chw_form_add(&f, "StatusCallback", status_callback);
+    return chw_form_finish(&f);
 }
 
 static bool s_is_service_sid(const char *s) {
@@ -198,17 +117,8 @@ static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, void **jo
         chw_result_set(err, CHW_RETRY, "out of memory building the request");
         return -1;
     }
-    curl_easy_setopt(easy, CURLOPT_URL, self->url);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, self->headers);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "pregon-sms/0.1");
     *job_state = form;
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-    CURLcode rc = curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form);
-    if (rc != CURLE_OK) {
-        chw_result_set(err, CHW_RETRY, "curl: %s", curl_easy_strerror(rc));
-        return -1;
-    }
-    return 0;
+    return chw_twilio_post(self->api, easy, form, err);
 }
 
 void sms_twilio_classify(long status, const char *body, size_t body_len, chw_result_t *out) {
@@ -275,7 +185,7 @@ static void s_release(void *ctx, void *job_state, const Pregon__Dispatch *d,
 }
 
 const char *sms_twilio_account_sid(const sms_twilio_t *self) {
-    return self ? self->account_sid : "";
+    return self ? chw_twilio_account_sid(self->api) : "";
 }
 
 chw_driver_t sms_twilio_driver(sms_twilio_t *self) {

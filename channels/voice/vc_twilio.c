@@ -6,26 +6,28 @@
  * channel; 21216 (the To number is blocked) is FAILED. */
 #include "vc_twilio.h"
 
+<<<<<<< HEAD
 #include "vc_counts.h"
 
+=======
+#include "chw_twilio.h"
+>>>>>>> h-unsub
 #include "pg_callsig.h"
 #include "sms_twilio.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 struct vc_twilio {
-    char *url; /* Calls.json */
-    char *account_sid, *auth_token, *hooks_url, *url_key, *from, *amd;
+    chw_twilio_t *api; /* Calls.json of the account, its headers (the secret) */
+    char *hooks_url, *url_key, *from, *amd;
     vc_pool_t *pool;
     unsigned ring_timeout_s, max_call_s, line_slack_s;
     int64_t (*clock_ms)(void *ctx);
     void *clock_ctx;
-    struct curl_slist *headers;
     char pool_err[256]; /* the last reload failure, "" = none */
     char *counts_state; /* vc_counts.h; NULL = counts in memory only */
 };
@@ -45,29 +47,6 @@ static int64_t s_real_clock(void *ctx) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "Authorization: Basic base64(sid:token)" appended to h (NULL when out of memory). */
-static struct curl_slist *s_basic(struct curl_slist *h, const char *sid, const char *token) {
-    size_t plain_len = strlen(sid) + 1 + strlen(token);
-    size_t header_len = 21 + 4 * ((plain_len + 2) / 3) + 1;
-    char *plain = malloc(plain_len + 1), *header = malloc(header_len);
-    struct curl_slist *out = NULL;
-    if (plain && header) {
-        snprintf(plain, plain_len + 1, "%s:%s", sid, token);
-        memcpy(header, "Authorization: Basic ", 21);
-        EVP_EncodeBlock((unsigned char *)header + 21, (const unsigned char *)plain, (int)plain_len);
-        out = curl_slist_append(h, header);
-    }
-    if (plain)
-        OPENSSL_cleanse(plain, plain_len);
-    if (header)
-        OPENSSL_cleanse(header, header_len);
-    free(plain);
-    free(header);
-    if (!out)
-        curl_slist_free_all(h);
-    return out;
 }
 
 vc_twilio_t *vc_twilio_new(const vc_twilio_config_t *c, char *err, size_t err_len) {
@@ -92,15 +71,8 @@ vc_twilio_t *vc_twilio_new(const vc_twilio_config_t *c, char *err, size_t err_le
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    size_t base_len = strlen(c->base_url);
-    while (base_len && c->base_url[base_len - 1] == '/')
-        base_len--;
-    size_t url_len = base_len + strlen(c->account_sid) + 64;
-    if ((self->url = malloc(url_len)))
-        snprintf(self->url, url_len, "%.*s/2010-04-01/Accounts/%s/Calls.json", (int)base_len,
-                 c->base_url, c->account_sid);
-    self->account_sid = s_dup(c->account_sid);
-    self->auth_token = s_dup(c->auth_token);
+    self->api = chw_twilio_new(c->base_url, c->account_sid, c->auth_token, "Calls.json",
+                               "pregon-voice/0.1");
     self->hooks_url = s_dup(c->hooks_url);
     if (self->hooks_url) {
         size_t n = strlen(self->hooks_url);
@@ -115,16 +87,8 @@ vc_twilio_t *vc_twilio_new(const vc_twilio_config_t *c, char *err, size_t err_le
     self->line_slack_s = c->line_slack_s;
     self->clock_ms = c->clock_ms ? c->clock_ms : s_real_clock;
     self->clock_ctx = c->clock_ctx;
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    struct curl_slist *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
-    if (!h2)
-        curl_slist_free_all(h);
-    else if (self->account_sid && self->auth_token)
-        self->headers = s_basic(h2, self->account_sid, self->auth_token);
-    else
-        curl_slist_free_all(h2);
-    if (!self->url || !self->account_sid || !self->auth_token || !self->hooks_url ||
-        !self->url_key || !self->amd || !self->headers || (c->from && *c->from && !self->from)) {
+    if (!self->api || !self->hooks_url || !self->url_key || !self->amd ||
+        (c->from && *c->from && !self->from)) {
         snprintf(err, err_len, "out of memory");
         vc_twilio_destroy(&self);
         return NULL;
@@ -156,24 +120,25 @@ void vc_twilio_destroy(vc_twilio_t **self_p) {
     if (!self_p || !*self_p)
         return;
     vc_twilio_t *self = *self_p;
+<<<<<<< HEAD
     free(self->url);
     free(self->counts_state);
     free(self->account_sid);
     s_wipe_free(self->auth_token);
+=======
+    chw_twilio_destroy(&self->api);
+>>>>>>> h-unsub
     free(self->hooks_url);
     s_wipe_free(self->url_key);
     free(self->from);
     free(self->amd);
     vc_pool_destroy(&self->pool);
-    for (struct curl_slist *h = self->headers; h; h = h->next)
-        OPENSSL_cleanse(h->data, strlen(h->data));
-    curl_slist_free_all(self->headers);
     free(self);
     *self_p = NULL;
 }
 
 const char *vc_twilio_account_sid(const vc_twilio_t *self) {
-    return self ? self->account_sid : "";
+    return self ? chw_twilio_account_sid(self->api) : "";
 }
 
 int64_t vc_twilio_hold_ms(const vc_twilio_t *self) {
@@ -182,64 +147,27 @@ int64_t vc_twilio_hold_ms(const vc_twilio_t *self) {
 
 /* --- the request ------------------------------------------------------------------------ */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} s_buf_t;
-
-static void s_add(s_buf_t *b, const char *sep, const char *name, const char *value) {
-    if (b->failed)
-        return;
-    char *esc = curl_easy_escape(NULL, value, 0);
-    if (!esc) {
-        b->failed = true;
-        return;
-    }
-    size_t need = b->len + strlen(sep) + strlen(name) + 1 + strlen(esc) + 1;
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (cap < need)
-            cap *= 2;
-        char *grown = realloc(b->buf, cap);
-        if (!grown) {
-            curl_free(esc);
-            b->failed = true;
-            return;
-        }
-        b->buf = grown;
-        b->cap = cap;
-    }
-    b->len += (size_t)sprintf(b->buf + b->len, "%s%s%s%s", b->len ? sep : "", name,
-                              name[0] ? "=" : "", esc);
-    curl_free(esc);
-}
-
 char *vc_twilio_form(const char *to, const char *from, const char *twiml_url,
                      const char *status_url, const char *amd, unsigned timeout_s,
                      unsigned time_limit_s) {
-    s_buf_t b = {0};
+    chw_form_t f = {0};
     char num[24];
-    s_add(&b, "&", "To", to);
-    s_add(&b, "&", "From", from);
-    s_add(&b, "&", "Url", twiml_url);
-    s_add(&b, "&", "Method", "POST");
-    s_add(&b, "&", "StatusCallback", status_url);
-    s_add(&b, "&", "StatusCallbackMethod", "POST");
+    chw_form_add(&f, "To", to);
+    chw_form_add(&f, "From", from);
+    chw_form_add(&f, "Url", twiml_url);
+    chw_form_add(&f, "Method", "POST");
+    chw_form_add(&f, "StatusCallback", status_url);
+    chw_form_add(&f, "StatusCallbackMethod", "POST");
     static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
     for (size_t i = 0; i < 4; i++)
-        s_add(&b, "&", "StatusCallbackEvent", events[i]);
+        chw_form_add(&f, "StatusCallbackEvent", events[i]);
     if (amd && *amd)
-        s_add(&b, "&", "MachineDetection", amd);
+        chw_form_add(&f, "MachineDetection", amd);
     snprintf(num, sizeof num, "%u", timeout_s);
-    s_add(&b, "&", "Timeout", num);
+    chw_form_add(&f, "Timeout", num);
     snprintf(num, sizeof num, "%u", time_limit_s);
-    s_add(&b, "&", "TimeLimit", num);
-    if (b.failed) {
-        free(b.buf);
-        return NULL;
-    }
-    return b.buf;
+    chw_form_add(&f, "TimeLimit", num);
+    return chw_form_finish(&f);
 }
 
 char *vc_twilio_call_url(const char *hooks_url, const char *route, const char *key,
@@ -247,20 +175,19 @@ char *vc_twilio_call_url(const char *hooks_url, const char *route, const char *k
     char token[PG_CALLSIG_SIZE];
     if (pg_callsig(key, tenant, job, lease, token, sizeof token) != 0)
         return NULL;
-    s_buf_t b = {0};
-    s_add(&b, "&", "t", tenant);
-    s_add(&b, "&", "j", job);
-    s_add(&b, "&", "l", lease);
-    s_add(&b, "&", "s", token);
-    if (b.failed) {
-        free(b.buf);
+    chw_form_t f = {0};
+    chw_form_add(&f, "t", tenant);
+    chw_form_add(&f, "j", job);
+    chw_form_add(&f, "l", lease);
+    chw_form_add(&f, "s", token);
+    char *query = chw_form_finish(&f);
+    if (!query)
         return NULL;
-    }
-    size_t n = strlen(hooks_url) + strlen(route) + b.len + 32;
+    size_t n = strlen(hooks_url) + strlen(route) + strlen(query) + 32;
     char *url = malloc(n);
     if (url)
-        snprintf(url, n, "%s/twilio/voice/%s?%s", hooks_url, route, b.buf);
-    free(b.buf);
+        snprintf(url, n, "%s/twilio/voice/%s?%s", hooks_url, route, query);
+    free(query);
     return url;
 }
 
@@ -351,16 +278,7 @@ static int s_prepare(void *ctx, CURL *easy, const Pregon__Dispatch *d, void **jo
         return -1;
     }
     *job_state = form;
-    curl_easy_setopt(easy, CURLOPT_URL, self->url);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, self->headers);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "pregon-voice/0.1");
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-    CURLcode rc = curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form);
-    if (rc != CURLE_OK) {
-        chw_result_set(err, CHW_RETRY, "curl: %s", curl_easy_strerror(rc));
-        return -1;
-    }
-    return 0;
+    return chw_twilio_post(self->api, easy, form, err);
 }
 
 static void s_classify(void *ctx, void *job_state, const Pregon__Dispatch *d,
@@ -388,7 +306,7 @@ static void s_release(void *ctx, void *job_state, const Pregon__Dispatch *d,
 /* Every call of the worker in one bucket: calls per second are the account's limit. */
 static const char *s_shape_key(void *ctx, const Pregon__Dispatch *d, char *buf, size_t len) {
     (void)d, (void)buf, (void)len;
-    return ((vc_twilio_t *)ctx)->account_sid;
+    return chw_twilio_account_sid(((vc_twilio_t *)ctx)->api);
 }
 
 /* A placed call (SENT), or one that may have been (UNKNOWN), holds its line. */

@@ -7,7 +7,8 @@
 #  2. reply codes: 550/553 hard bounce FAILED (suppressed when pregond applies suppress_contact),
 #     554 at DATA FAILED, 452 RETRY then SENT, a slow RCPT cut by the timeout RETRY then SENT;
 #  3. one-click unsubscribe: GET shows the form, a forged token is 403, the POST suppresses the
-#     address (audited), the next job to it is REJECTED by the opt-out rule;
+#     address (audited) for the token's tenant only, the next job to it is REJECTED by the
+#     opt-out rule while another tenant that wrote to it still gets ACCEPTED;
 #  4. 421 from one receiving domain backs off that domain only;
 #  5. a wrong AUTH password halts the channel with one clear line (--exit-on-halt: exit 69);
 #  6. warm-up: day 1's allowance holds exactly (also across a worker restart: the state file),
@@ -165,16 +166,46 @@ noncanon=$($py -c "import sys,base64; u=sys.argv[1]; a='ABCDEFGHIJKLMNOPQRSTUVWX
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "$noncanon")" = 403 ] && ok || ko "a non-canonical spelling of the token not refused"
 other=$($py -c "import sys,base64; u=sys.argv[1]; b,t=u.rsplit('/',1); p,m=t.split('.'); q=base64.urlsafe_b64encode(base64.urlsafe_b64decode(p+'==').replace(b'jose',b'luis')).decode().rstrip('='); print(b+'/'+q+'.'+m)" "$url")
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "$other")" = 403 ] && ok || ko "a token naming another address with jose's MAC not refused"
-"$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | pipe_has 'jose@ok.test' && ko "suppressed before the click" || ok
+sups() { "$ctl" suppress list --tenant "$1" --redis-socket "$dir/redis.sock" 2>/dev/null; }
+# a second tenant writes to the same address: an unsubscribe is only the tenant's whose message
+# carried it (its token names it), never every tenant that wrote to the address
+jobs "$dir/t.jsonl" bravo bv "jose@ok.test:José Pérez Núñez"
+submit "$dir/t.jsonl" >"$dir/t.out"
+wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job bravo bv-d0 bv0 --redis-socket '$dir/redis.sock')\" s)\" = sent ]" \
+  && ok || ko "bravo's job to jose@ok.test: $(state bravo bv-d0 bv0) $(cat "$dir/t.out")"
+# mint TENANT CONTACT CAMPAIGN: a well-signed token, as pregon-email makes them (pg_unsub.h)
+mint() {
+  $py -c 'import base64, hashlib, hmac, os, sys
+b = lambda x: base64.urlsafe_b64encode(x).decode().rstrip("=")
+p = "\n".join(sys.argv[1:4]).encode()
+mac = hmac.new(os.environ["PREGON_UNSUBSCRIBE_KEY"].encode(), b"pregon-unsub-v1:" + p, hashlib.sha256)
+print(b(p) + "." + b(mac.digest()[:16]))' "$@"
+}
+[ "${url##*/}" = "$(mint acme jose@ok.test mora-dic)" ] && ok || ko "the test's token is not pregon-email's: ${url##*/} vs $(mint acme jose@ok.test mora-dic)"
+# a genuine token of a tenant that never wrote to jose: answered, applied to nobody
+[ "$(curl -s -o "$dir/post0.out" -w '%{http_code}' -d List-Unsubscribe=One-Click "${url%/*}/$(mint charlie jose@ok.test mora-dic)")" = 200 ] \
+  && ok || ko "charlie's token: $(cat "$dir/post0.out")"
+for t in acme bravo charlie; do
+  sups $t | pipe_has 'jose@ok.test' && ko "suppressed for $t before acme's click (charlie's token): $(sups $t)" || ok
+done
 [ "$(curl -s -o "$dir/post.out" -w '%{http_code}' -d List-Unsubscribe=One-Click "$url")" = 200 ] && ok || ko "one-click POST: $(cat "$dir/post.out")"
 wait_for 10 sh -c "$ctl suppress list --tenant acme --redis-socket '$dir/redis.sock' 2>/dev/null | grep -q 'jose@ok.test'" \
-  && ok || ko "the click did not suppress jose@ok.test: $("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock")"
+  && ok || ko "the click did not suppress jose@ok.test: $(sups acme)"
+sups acme | grep 'jose@ok.test' | pipe_has 'email' && ok || ko "acme's suppression is not on the email channel: $(sups acme)"
+# answered after pregond's ack: anything it was going to suppress is suppressed by now
+sups bravo | pipe_has 'jose@ok.test' && ko "acme's unsubscribe suppressed jose@ok.test for bravo too: $(sups bravo)" || ok
 jobs "$dir/c.jsonl" acme c "jose@ok.test:José Pérez Núñez" "maria@ok.test:María Ñúñez"
 submit "$dir/c.jsonl" >"$dir/c.out"
 [ "$(verdict "$dir/c.out" c0)" = "REJECTED suppressed.contact:opt-out" ] && ok || ko "next job to the unsubscribed address: $(verdict "$dir/c.out" c0)"
 [ "$(verdict "$dir/c.out" c1)" = "ACCEPTED -" ] && ok || ko "another address: $(verdict "$dir/c.out" c1)"
+jobs "$dir/t2.jsonl" bravo bw "jose@ok.test:José Pérez Núñez"
+submit "$dir/t2.jsonl" >"$dir/t2.out"
+[ "$(verdict "$dir/t2.out" bw0)" = "ACCEPTED -" ] && ok || ko "bravo's next job to the address acme's debtor unsubscribed: $(verdict "$dir/t2.out" bw0)"
+wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis key job bravo bw-d0 bw0 --redis-socket '$dir/redis.sock')\" s)\" = sent ]" \
+  && ok || ko "bravo's next job not sent: $(state bravo bw-d0 bw0)"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit2.out" 2>&1
 grep -i 'unsub:' "$dir/audit2.out" | pipe_has -i 'opt' && ok || ko "the unsubscribe is not in the audit: $(grep -i 'jose' "$dir/audit2.out" | tail -3)"
+grep -i 'unsub:' "$dir/audit2.out" | grep -v '"tenant":"acme"' | pipe_has . && ko "the unsubscribe audited for another tenant: $(grep -i 'unsub:' "$dir/audit2.out" | grep -v '"tenant":"acme"')" || ok
 
 # 4. 421 from one receiving domain backs off that domain only
 script '[{"rcpt": "*@slow.test", "code": 421, "text": "4.7.0 too many messages, slow down"}]'

@@ -3,8 +3,9 @@
 # pregon-voice, pregon-hooks' voice module and pregon-sandbox's Twilio Calls, all measured from
 # the sandbox's own timestamps (created_ms: when Calls.json arrived; ended_ms: when the call
 # hung up). Checks:
-#   1. calls per second: --rate 4 --burst 1 over 12 calls: no sliding second holds more than 4
-#      Calls.json requests, and the worker does reach the rate (not a trivially slow pass);
+#   1. calls per second: --rate 4 --burst 1 over 12 calls: no sliding second (less 10% for the
+#      arrival jitter of a loaded machine) holds more than 4 Calls.json requests, and the worker
+#      does reach the rate (not a trivially slow pass);
 #   2. lines: --concurrency 3 over 6 calls: never more than 3 calls alive at once, the 4th
 #      waits for a line, and a line is free when its call ends (the status callback reaches
 #      pregond, which sends the worker ReleaseLine), not at its bound (Timeout + TimeLimit +
@@ -99,7 +100,14 @@ calls() { curl -s "$sb/_sandbox/twilio-calls/calls?done=1"; }
 finished() { curl -sf "$sb/_sandbox/twilio-calls/wait?finished=$1&timeout_ms=${2:-30000}" | pipe_has '"reached": *true'; }
 verdict() { grep "\"job_id\":\"$2\"" "$1" | $py -c 'import json,sys; v=json.load(sys.stdin); print(v["verdict"], v.get("rule") or "-")'; }
 to_count() { calls | $py -c "import json,sys; print(sum(1 for c in json.load(sys.stdin)['calls'] if c['to']==sys.argv[1]))" "$1"; }
-# measure PREFIX: "N peak_alive max_per_second span_ms" of the calls to numbers starting PREFIX
+# measure PREFIX: "N peak_alive max_per_second span_ms" of the calls to numbers starting PREFIX.
+# max_per_second counts arrivals in windows of 1 s less 10%. The bucket spaces the worker's
+# requests 250 ms apart, but the sandbox stamps their arrival: the first call also opens the
+# connection (its gap to the second: 240..249 ms on a quiet machine, 210..217 ms loaded) and a
+# loaded machine delays single requests by 10..20 ms more, so with a window of 1 s less 2%, 5
+# arrivals fell in one (1 run in 4 of the whole suite under ctest -j2) though no request went
+# early. 900 ms still catches a burst of 2 (5 within 750 ms) or a rate 12% too high (4.5/s: 5
+# within 889 ms).
 measure() {
   calls | $py -c '
 import json, sys
@@ -110,9 +118,17 @@ cur = peak = 0
 for _, d in ev:
     cur += d
     peak = max(peak, cur)
-# most Calls.json arrivals in any window of 1 s less 2% (clock and loopback jitter)
-per_s = max((sum(1 for u in t if s <= u < s + 980) for s in t), default=0)
+# most Calls.json arrivals in any window of 1 s less 10% (see above)
+per_s = max((sum(1 for u in t if s <= u < s + 900) for s in t), default=0)
 print(len(cs), peak, per_s, (t[-1] - t[0]) if t else 0)' "$1"
+}
+
+# gaps PREFIX: the ms between consecutive Calls.json arrivals to numbers starting PREFIX
+gaps() {
+  calls | $py -c '
+import json, sys
+t = sorted(c["created_ms"] for c in json.load(sys.stdin)["calls"] if c["to"].startswith(sys.argv[1]))
+print(" ".join(str(b - a) for a, b in zip(t, t[1:])))' "$1"
 }
 
 # 1. calls per second: 12 calls at --rate 4 (burst 1), lines to spare
@@ -125,7 +141,7 @@ finished 12 || ko "the 12 calls did not finish: $(curl -s "$sb/_sandbox/twilio-c
 read -r n peak per_s span <<<"$(measure +121255510)"
 echo "calls per second: $n calls, at most $per_s in a second, over $span ms (rate 4)"
 [ "$n" = 12 ] && ok || ko "cps calls: $n"
-[ "$per_s" -le 4 ] && ok || ko "more than 4 calls in one second: $per_s"
+[ "$per_s" -le 4 ] && ok || ko "more than 4 calls in one second (less 10%): $per_s; arrival gaps (ms): $(gaps +121255510)"
 [ "$per_s" -ge 3 ] && [ "$span" -le 4000 ] && ok || ko "the rate was not reached: $per_s/s, $span ms for 12"
 [ "$span" -ge 2600 ] && ok || ko "12 calls at 4/s in $span ms (< 2.75 s)"
 stop_voice

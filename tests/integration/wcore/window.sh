@@ -62,7 +62,7 @@ grep '"job": "m2"' "$dir/MESSENGER.out" | pipe_has '"window_until_ms": 1[0-9]\{1
 
 # queued inside the window, leased after it closed: REJECTED at dispatch, audited
 kill -TERM "$worker_WHATSAPP"; wait "$worker_WHATSAPP" 2>/dev/null
-wait_for 10 grep -q "fake-whatsapp on whatsapp left" "$dir/pregond.log" || ko "the WhatsApp worker did not leave"
+wait_for 10 grep -q "fake-whatsapp on whatsapp left" "$dir/pregond.log" || ko "the WhatsApp worker did not leave: $(grep fake-whatsapp "$dir/pregond.log" | tail -3)"
 job w4 dw WHATSAPP $wa wa_libre | wc_submit >"$dir/v3"
 [ "$(verdict "$dir/v3" w4 | cut -d' ' -f1)" = ACCEPTED ] && ok || ko "w4 inside the window: $(verdict "$dir/v3" w4)"
 [ "$(state acme dw w4)" = queued ] && ok || ko "w4 not queued: $(state acme dw w4)"
