@@ -6,12 +6,9 @@
  * channel; 21216 (the To number is blocked) is FAILED. */
 #include "vc_twilio.h"
 
-<<<<<<< HEAD
+#include "chw_twilio.h"
 #include "vc_counts.h"
 
-=======
-#include "chw_twilio.h"
->>>>>>> h-unsub
 #include "pg_callsig.h"
 #include "sms_twilio.h"
 
@@ -120,14 +117,8 @@ void vc_twilio_destroy(vc_twilio_t **self_p) {
     if (!self_p || !*self_p)
         return;
     vc_twilio_t *self = *self_p;
-<<<<<<< HEAD
-    free(self->url);
-    free(self->counts_state);
-    free(self->account_sid);
-    s_wipe_free(self->auth_token);
-=======
     chw_twilio_destroy(&self->api);
->>>>>>> h-unsub
+    free(self->counts_state);
     free(self->hooks_url);
     s_wipe_free(self->url_key);
     free(self->from);
