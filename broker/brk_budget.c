@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg_channel.h"
 #include "pg_yaml.h"
@@ -25,10 +27,12 @@ typedef struct {
     s_campaign_t *campaigns;
     size_t n_campaigns;
     s_campaign_t fallback; /* campaign_default (name NULL) */
+    int on_exceed;         /* BRK_BUDGET_REJECT / _DEFER; -1: the file's */
 } s_tenant_t;
 
 struct brk_budgets {
     int64_t cost[PG_CH_COUNT]; /* -1: none */
+    int on_exceed;             /* BRK_BUDGET_REJECT (the default) or BRK_BUDGET_DEFER */
     s_tenant_t *tenants;
     size_t n_tenants;
 };
@@ -132,6 +136,20 @@ static int s_costs(pg_yaml_t *y, yaml_node_t *map, int64_t *cost) {
     return 0;
 }
 
+/* on_exceed: reject | defer */
+static int s_on_exceed(pg_yaml_t *y, yaml_node_t *n, int *out) {
+    const char *t;
+    if (pg_yaml_text(y, n, "on_exceed", &t) != 0)
+        return -1;
+    if (strcmp(t, "reject") == 0)
+        *out = BRK_BUDGET_REJECT;
+    else if (strcmp(t, "defer") == 0)
+        *out = BRK_BUDGET_DEFER;
+    else
+        return pg_yaml_fail(y, n, "on_exceed must be reject or defer, not \"%s\"", t);
+    return 0;
+}
+
 /* {daily, monthly, total} of a campaign */
 static int s_campaign(pg_yaml_t *y, yaml_node_t *map, s_campaign_t *c) {
     static const char *const keys[] = {"daily", "monthly", "total", NULL};
@@ -154,10 +172,13 @@ static char *s_dup(const char *s) {
 }
 
 static int s_tenant(pg_yaml_t *y, const char *name, yaml_node_t *map, s_tenant_t *t) {
-    static const char *const keys[] = {"costs", "daily", "monthly", "campaigns", "campaign_default",
-                                       NULL};
-    pg_yaml_slot_t sl[5] = {{0}};
+    static const char *const keys[] = {
+        "costs", "daily", "monthly", "campaigns", "campaign_default", "on_exceed", NULL};
+    pg_yaml_slot_t sl[6] = {{0}};
     if (pg_yaml_fields(y, map, "a tenant's budgets", keys, sl) != 0)
+        return -1;
+    t->on_exceed = -1;
+    if (sl[5].val && s_on_exceed(y, sl[5].val, &t->on_exceed) != 0)
         return -1;
     t->name = s_dup(name);
     for (int c = 0; c < PG_CH_COUNT; c++)
@@ -194,10 +215,11 @@ static int s_parse(pg_yaml_t *y, brk_budgets_t *b) {
     yaml_node_t *root = pg_yaml_load(y);
     if (!root)
         return -1;
-    static const char *const keys[] = {"costs", "tenants", NULL};
-    pg_yaml_slot_t sl[2] = {{0}};
+    static const char *const keys[] = {"costs", "tenants", "on_exceed", NULL};
+    pg_yaml_slot_t sl[3] = {{0}};
     if (pg_yaml_fields(y, root, "the budgets file", keys, sl) != 0 ||
-        (sl[0].val && s_costs(y, sl[0].val, b->cost) != 0))
+        (sl[0].val && s_costs(y, sl[0].val, b->cost) != 0) ||
+        (sl[2].val && s_on_exceed(y, sl[2].val, &b->on_exceed) != 0))
         return -1;
     yaml_node_t *tn = sl[1].val;
     if (!tn)
@@ -274,6 +296,32 @@ int64_t brk_budget_cost(const brk_budgets_t *self, const char *tenant, int chann
     if (!t || channel <= 0 || channel >= PG_CH_COUNT)
         return -1;
     return t->cost[channel] >= 0 ? t->cost[channel] : self->cost[channel];
+}
+
+int brk_budget_on_exceed(const brk_budgets_t *self, const char *tenant) {
+    const s_tenant_t *t = s_find(self, tenant);
+    if (t && t->on_exceed >= 0)
+        return t->on_exceed;
+    return self ? self->on_exceed : BRK_BUDGET_REJECT;
+}
+
+int64_t brk_budget_next_period(const char *rule, int64_t now_s) {
+    size_t n = rule ? strlen(rule) : 0;
+    bool daily = n > 6 && strcmp(rule + n - 6, ".daily") == 0;
+    bool monthly = n > 8 && strcmp(rule + n - 8, ".monthly") == 0;
+    if (!daily && !monthly)
+        return 0; /* a total budget has no next period */
+    time_t t = (time_t)now_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    if (daily) {
+        tm.tm_mday += 1;
+    } else {
+        tm.tm_mday = 1;
+        tm.tm_mon += 1;
+    }
+    return (int64_t)timegm(&tm); /* normalizes the day and month past their ends */
 }
 
 void brk_budget_limits(const brk_budgets_t *self, const char *tenant, const char *campaign,

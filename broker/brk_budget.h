@@ -15,6 +15,7 @@
  *         campaigns:
  *           mora-30: {daily: 50, monthly: 800, total: 2000}
  *         campaign_default: {daily: 100} # every campaign not listed
+ *         on_exceed: defer               # over the file's on_exceed (default: reject)
  *
  * A tenant not listed, or a channel without a cost, is not budgeted. Spending is admission's:
  * before a batch is decided, each job's cost is reserved against every budget it falls under,
@@ -23,7 +24,13 @@
  * spend past a budget; a job that does not fit is REJECTED with reason "budget" and the rule of
  * the budget it would break (budget.tenant.daily, budget.tenant.monthly,
  * budget.campaign.daily, budget.campaign.monthly, budget.campaign.total), audited like every
- * verdict. After admission the reservations of jobs that were not ACCEPTED (deferred,
+ * verdict. With `on_exceed: defer` (a top-level key, or a tenant's) a job that would break a
+ * daily or monthly budget is DEFERRED instead, with the same rule and reason "budget", to the
+ * start of the next period (00:00 UTC of the next day, or of the first of the next month),
+ * when it goes through admission again and is charged then; one that would break a campaign's
+ * total is still REJECTED (a total has no next period), and one whose expiry comes first is
+ * EXPIRED. A job the policy defers later than that keeps the policy's instant; one the policy
+ * refuses is refused. After admission the reservations of jobs that were not ACCEPTED (deferred,
  * duplicate, rejected, busy) are given back: a job is charged once, when it is queued (a
  * deferred job when it is admitted later). A pregond killed between the two steps leaves its
  * reservations spent: budgets err on the side of spending less, never more.
@@ -53,6 +60,15 @@ void brk_budgets_destroy(brk_budgets_t **self_p);
 /* The cost of one message of `tenant` on `channel` (pregon.proto number) in millionths, or -1
  * when the job is not budgeted (tenant not listed, or no cost for the channel). */
 int64_t brk_budget_cost(const brk_budgets_t *self, const char *tenant, int channel);
+
+/* What a job that does not fit becomes: BRK_BUDGET_REJECT or BRK_BUDGET_DEFER (on_exceed of
+ * the tenant, else of the file). */
+enum { BRK_BUDGET_REJECT = 0, BRK_BUDGET_DEFER = 1 };
+int brk_budget_on_exceed(const brk_budgets_t *self, const char *tenant);
+
+/* The start of the period after now_s (UTC) that a budget rule (budget.*.daily / .monthly)
+ * counts in, or 0 for a rule with no next period (budget.campaign.total, or any other). */
+int64_t brk_budget_next_period(const char *rule, int64_t now_s);
 
 /* The budgets a job of tenant/campaign falls under. */
 void brk_budget_limits(const brk_budgets_t *self, const char *tenant, const char *campaign,

@@ -150,8 +150,17 @@ int brk_budget_reserve(const brk_budgets_t *b, redisContext *c, st_fn_t *fn, con
                          rules);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && want[i] && rules[i][0]) {
-            jobs[i].reject_rule = rules[i];
-            jobs[i].reject_reason = "budget";
+            int64_t next = brk_budget_on_exceed(b, jobs[i].tenant) == BRK_BUDGET_DEFER
+                               ? brk_budget_next_period(rules[i], now_s)
+                               : 0;
+            if (next > 0) { /* on_exceed: defer, to the budget's next period */
+                jobs[i].defer_until = next;
+                jobs[i].defer_rule = rules[i];
+                jobs[i].defer_reason = "budget";
+            } else {
+                jobs[i].reject_rule = rules[i];
+                jobs[i].reject_reason = "budget";
+            }
             cost[i] = 0; /* nothing reserved for it */
         }
         if (rc != 0 || dry)

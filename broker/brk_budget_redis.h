@@ -17,7 +17,9 @@
 
 /* Reserves each job's cost (dry != 0: only checks, nothing written) at now_s (UTC day and
  * month): a job that does not fit gets reject_rule = rules[i] (filled with the budget's rule)
- * and reject_reason "budget"; cost[i] is what was reserved for job i (0: nothing). Jobs
+ * and reject_reason "budget", or, when its tenant's on_exceed is defer and the budget has a
+ * next period, defer_until = that period's start with defer_rule / defer_reason the same;
+ * cost[i] is what was reserved for job i (0: nothing). Jobs
  * already rejected, or not budgeted, are left alone. Returns 0, or -1 after a Redis error
  * (then nothing that failed was reserved; the caller fails the batch closed). */
 int brk_budget_reserve(const brk_budgets_t *b, redisContext *c, st_fn_t *fn, const st_keys_t *keys,

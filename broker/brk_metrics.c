@@ -28,7 +28,7 @@
 typedef struct {
     long long ready[RL_CH_COUNT]; /* per channel; -1 = channel not enabled */
     long long deferred, retry, leases, audit, parked, pauses;
-    long long due[S_HOURS]; /* deferred jobs due in hour h from now */
+    long long due[RL_CH_COUNT][S_HOURS]; /* deferred jobs of a channel due in clock hour h */
 } s_shard_t;
 
 struct brk_metrics {
@@ -154,7 +154,7 @@ static double s_mono_s(void) {
 
 /* The commands of one shard, appended in the order s_read_shard reads them. Returns their
  * count, or -1 when a key does not fit. */
-static int s_append_shard(brk_metrics_t *self, redisContext *c, int shard, int64_t now_s) {
+static int s_append_shard(brk_metrics_t *self, redisContext *c, int shard) {
     char key[ST_KEY_MAX], what[32];
     int k = 0;
     for (int ch = 1; ch < RL_CH_COUNT; ch++) {
@@ -181,25 +181,42 @@ static int s_append_shard(brk_metrics_t *self, redisContext *c, int shard, int64
         return -1;
     redisAppendCommand(c, "HLEN %s", key);
     k++;
-    if (st_key_shared(self->keys, shard, "deferred", key, sizeof key) < 0)
+    if (st_key_shared(self->keys, shard, "due", key, sizeof key) < 0)
         return -1;
-    for (int h = 0; h < S_HOURS; h++) {
-        char lo[32], hi[32]; /* [now + h hours, now + h + 1 hours); hour 0 takes the overdue */
-        if (h)
-            snprintf(lo, sizeof lo, "%lld", (long long)(now_s + h * 3600));
-        else
-            snprintf(lo, sizeof lo, "-inf");
-        snprintf(hi, sizeof hi, "(%lld", (long long)(now_s + (h + 1) * 3600));
-        redisAppendCommand(c, "ZCOUNT %s %s %s", key, lo, hi);
-        k++;
-    }
+    redisAppendCommand(c, "HGETALL %s", key); /* the wave, kept by pregon.lua's due_move */
+    k++;
     return k;
+}
+
+/* The wave hash's fields "CHANNEL|HOUR" -> count into sh->due: hour 0 is the current clock hour
+ * (UTC) and takes the overdue ones, hours 24 and more ahead are left out. */
+static int s_read_wave(s_shard_t *sh, const redisReply *r, int64_t now_s) {
+    if (r->type != REDIS_REPLY_ARRAY)
+        return -1;
+    long long now_h = (long long)(now_s / 3600);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        const char *bar = memchr(f->str, '|', f->len);
+        char name[16];
+        if (!bar || (size_t)(bar - f->str) >= sizeof name)
+            continue;
+        memcpy(name, f->str, (size_t)(bar - f->str));
+        name[bar - f->str] = '\0';
+        rl_channel_t ch = rl_channel_parse(name);
+        long long h = strtoll(bar + 1, NULL, 10) - now_h;
+        if (ch <= 0 || ch >= RL_CH_COUNT || h >= S_HOURS)
+            continue;
+        sh->due[ch][h < 0 ? 0 : h] += strtoll(v->str, NULL, 10);
+    }
+    return 0;
 }
 
 /* Reads the answers of one shard into sh. Returns 0, or -1 on an error (the connection is
  * then dropped by the caller). */
-static int s_read_shard(brk_metrics_t *self, redisContext *c, s_shard_t *sh) {
-    long long *slots[RL_CH_COUNT + 6 + S_HOURS];
+static int s_read_shard(brk_metrics_t *self, redisContext *c, s_shard_t *sh, int64_t now_s) {
+    long long *slots[RL_CH_COUNT + 6];
     int k = 0;
     for (int ch = 1; ch < RL_CH_COUNT; ch++) {
         sh->ready[ch] = -1;
@@ -212,14 +229,14 @@ static int s_read_shard(brk_metrics_t *self, redisContext *c, s_shard_t *sh) {
     slots[k++] = &sh->parked;
     slots[k++] = &sh->audit;
     slots[k++] = &sh->pauses;
-    for (int h = 0; h < S_HOURS; h++)
-        slots[k++] = &sh->due[h];
     int rc = 0;
-    for (int i = 0; i < k; i++) {
+    for (int i = 0; i <= k; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
             return -1; /* the connection is gone: nothing more to read */
-        if (r->type == REDIS_REPLY_INTEGER)
+        if (i == k)    /* the last answer: the wave */
+            rc = s_read_wave(sh, r, now_s) < 0 ? -1 : rc;
+        else if (r->type == REDIS_REPLY_INTEGER)
             *slots[i] = r->integer;
         else
             rc = -1; /* an ACL refusal, a wrong type: keep reading the pipeline's answers */
@@ -239,8 +256,8 @@ static void s_read_gauges(brk_metrics_t *self, int64_t now_ms) {
         s_shard_t sh;
         memset(&sh, 0, sizeof sh);
         double t0 = s_mono_s();
-        int k = s_append_shard(self, c, s, now_ms / 1000);
-        int rc = k < 0 ? -1 : s_read_shard(self, c, &sh);
+        int k = s_append_shard(self, c, s);
+        int rc = k < 0 ? -1 : s_read_shard(self, c, &sh, now_ms / 1000);
         if (rc != 0) {
             self->gauge_errors++;
             if (c->err) {
@@ -315,24 +332,31 @@ static void s_render_gauges(brk_metrics_t *self, pg_prom_t *p, int64_t now_ms) {
             pg_prom_samplef(p, "pregon_ready_jobs", (double)sum, "channel",
                             rl_channel_name((rl_channel_t)ch), "shard", "all", NULL);
     }
-    long long deferred = 0, retry = 0, leases = 0, audit = 0, parked = 0, due[S_HOURS] = {0};
+    long long deferred = 0, retry = 0, leases = 0, audit = 0, parked = 0;
+    long long due[RL_CH_COUNT][S_HOURS] = {{0}};
     for (int s = 0; s < self->n_shards; s++) {
         deferred += self->shards[s].deferred;
         retry += self->shards[s].retry;
         leases += self->shards[s].leases;
         audit += self->shards[s].audit;
         parked += self->shards[s].parked;
-        for (int h = 0; h < S_HOURS; h++)
-            due[h] += self->shards[s].due[h];
+        for (int ch = 1; ch < RL_CH_COUNT; ch++)
+            for (int h = 0; h < S_HOURS; h++)
+                due[ch][h] += self->shards[s].due[ch][h];
     }
     s_gauge(p, "pregon_deferred_jobs", "Jobs deferred to a later legal instant.", (double)deferred);
     pg_prom_family(p, "pregon_deferred_due_jobs", "gauge",
-                   "The sunrise wave: deferred jobs coming due in each of the next 24 hours "
-                   "(hours_ahead 0 includes the overdue ones).");
-    for (int h = 0; h < S_HOURS; h++) {
-        char hs[8];
-        snprintf(hs, sizeof hs, "%d", h);
-        pg_prom_samplef(p, "pregon_deferred_due_jobs", (double)due[h], "hours_ahead", hs, NULL);
+                   "The sunrise wave: deferred jobs coming due in each of the next 24 clock "
+                   "hours (UTC), by channel (hours_ahead 0: the current hour and the overdue).");
+    for (int ch = 1; ch < RL_CH_COUNT; ch++) {
+        if (!s_enabled(self, ch))
+            continue;
+        for (int h = 0; h < S_HOURS; h++) {
+            char hs[8];
+            snprintf(hs, sizeof hs, "%d", h);
+            pg_prom_samplef(p, "pregon_deferred_due_jobs", (double)due[ch][h], "channel",
+                            rl_channel_name((rl_channel_t)ch), "hours_ahead", hs, NULL);
+        }
     }
     s_gauge(p, "pregon_retry_jobs", "Jobs waiting for their retry instant.", (double)retry);
     s_gauge(p, "pregon_parked_jobs", "Jobs parked by a pause, waiting for its end.",

@@ -208,6 +208,20 @@ static void s_counters_text(const rl_verdict_t *v, char *buf, size_t len) {
         snprintf(buf + n, len - n, " (%s)", rule);
 }
 
+/* The caller's own deferral (rl_admit_job_t.defer_until) over the policy's verdict v: an
+ * allowed job, or one deferred to an earlier instant, waits until the caller's instant, or
+ * expires when its expiry comes first. */
+static void s_caller_defer(const rl_admit_job_t *job, rl_verdict_t *v) {
+    if (job->defer_until <= 0 || !(v->outcome == RL_ALLOW || v->outcome == RL_DEFER) ||
+        (v->outcome == RL_DEFER && v->until >= job->defer_until))
+        return;
+    int64_t exp = job->decide.expires_at;
+    v->outcome = exp && job->defer_until > exp ? RL_EXPIRE : RL_DEFER;
+    v->until = job->defer_until;
+    v->rule = job->defer_rule ? job->defer_rule : "caller.defer";
+    v->reason = job->defer_reason ? job->defer_reason : "deferred";
+}
+
 /* Orders job indexes by debtor, then by position in the batch (qsort_r comparator). */
 static int s_cmp_by_debtor(const void *a, const void *b, void *ctx) {
     const s_work_t *w = ctx;
@@ -268,6 +282,7 @@ static void s_decide_group(const rl_admit_job_t *jobs, s_work_t *w, const size_t
         rl_verdict_t v;
         rl_decide(&job->decide, hist, (size_t)n, now, &v);
         s_counters_text(&v, wk->counters, sizeof wk->counters);
+        s_caller_defer(job, &v);
         wk->rule = v.rule ? v.rule : "";
         wk->reason = v.reason ? v.reason : "";
         wk->until = v.until;

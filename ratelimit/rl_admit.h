@@ -53,6 +53,12 @@ typedef struct {
     int readmit;             /* 1: a deferred job coming due (not a duplicate of itself) */
     const char *reject_rule; /* set by the caller for invalid input: audited, never stored */
     const char *reject_reason;
+    /* Set by the caller (budgets with on_exceed: defer): not before this instant (s; 0 =
+     * none). A job the policy would allow, or defer to an earlier instant, is DEFERRED to it
+     * with defer_rule / defer_reason instead (EXPIRED when its expiry comes first); one the
+     * policy refuses, or defers later, keeps the policy's verdict. */
+    int64_t defer_until;
+    const char *defer_rule, *defer_reason;
     /* 1: a job allowed only inside the debtor's 24-hour service window on its channel (every
      * Messenger job, a free-form WhatsApp message): the script refuses it, REJECTED rule
      * "CHANNEL.window" reason "window-closed", unless the window (st_key_window of tenant,

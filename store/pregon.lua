@@ -63,6 +63,11 @@
 --   deferred set, due at once, so they go through admission again (today's caps decide).
 --   pg_pause writes the change; its audit record (PAUSE or RESUME, job and attempt "", scope,
 --   who, why) goes to one shard's stream, the tenant's home shard (CRC16(tenant) mod S).
+-- The sunrise wave (P:{sN}:due, a hash beside the deferred set): field CHANNEL|HOUR (HOUR the
+--   due instant's hour since the epoch, UTC), value how many of the shard's deferred jobs of that
+--   channel come due in it; kept by due_move, the one place that puts a job into the deferred
+--   set, moves it or takes it out, so pregond's metrics read the wave per channel with one
+--   HGETALL instead of scanning the set.
 -- History (P:{sN}:h:T:D, field c): records "AT,CH,FLAGS,DEBT,JOB;" as ratelimit/rl_history.h
 -- documents; this file reads and writes them only through hist_edit below.
 
@@ -237,6 +242,22 @@ local function suppressed(spk, ch, cp, db, dt)
   return nil
 end
 
+-- The deferred set dk: job jk of channel ch (its name) due at instant new_s (s; nil: out of the
+-- set), its hour's count in the wave hash moved with it (P:{sN}:due, same hash tag as dk).
+local function due_move(dk, jk, ch, new_s)
+  local old = redis.call('ZSCORE', dk, jk)
+  local uk = (string.gsub(dk, 'deferred$', 'due'))
+  if old then
+    local f = (ch or '') .. '|' .. floor(tonumber(old) / 3600)
+    if redis.call('HINCRBY', uk, f, -1) <= 0 then redis.call('HDEL', uk, f) end
+    if not new_s then redis.call('ZREM', dk, jk) end
+  end
+  if new_s then
+    redis.call('ZADD', dk, new_s, jk)
+    redis.call('HINCRBY', uk, (ch or '') .. '|' .. floor(tonumber(new_s) / 3600), 1)
+  end
+end
+
 -- pg_admit: a batch of one shard's jobs through admission (decided in C by rl_decide).
 -- KEYS[1] audit, KEYS[2] deferred, then per job: history, job, the tenant's suppression hash
 -- in this shard, ready queue.
@@ -335,7 +356,7 @@ local function admit(keys, args)
             'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch, 'x', x, 'qs', args[a + 13], 'at', now)
           if win ~= '' then redis.call('HSET', jk, 'w', win) end
           if keep == '1' then redis.call('HSET', jk, 'fb', '1') end
-          if from == 'deferred' then redis.call('ZREM', dk, jk) end
+          if from == 'deferred' then due_move(dk, jk, ch, nil) end
           redis.call('ZADD', qk, args[a + 13], jk)
           audit(ak, now, j, from, 'ACCEPTED', e)
           res = {'A'}
@@ -346,7 +367,7 @@ local function admit(keys, args)
           'r', rule, 'at', now)
         if win ~= '' then redis.call('HSET', jk, 'w', win) end
         if keep == '1' then redis.call('HSET', jk, 'fb', '1') end
-        redis.call('ZADD', dk, untl, jk)
+        due_move(dk, jk, ch, untl)
         e['until'] = untl
         audit(ak, now, j, from, 'DEFERRED', e)
         res = {'D', untl}
@@ -355,7 +376,7 @@ local function admit(keys, args)
         redis.call('HSET', jk, 'v', first or label, 's', T[label].to, 'r', rule, 'at', now,
           'id', j.id, 'tn', j.tn, 'db', j.db, 'ch', ch)
         redis.call('HDEL', jk, 'p')
-        if from == 'deferred' then redis.call('ZREM', dk, jk) end
+        if from == 'deferred' then due_move(dk, jk, ch, nil) end
         redis.call('EXPIRE', jk, idem_ttl)
         e['until'] = (action == 'E') and untl or ''
         audit(ak, now, j, from, label, e)
@@ -623,7 +644,7 @@ local function report(keys, args)
           hist_edit(hk, ref, function() return '' end)
           local due = floor(tonumber(now) / 1000)
           redis.call('HSET', jk, 's', to, 'att', tostring(tonumber(attempt) - 1), 'u', due)
-          redis.call('ZADD', dk, due, jk)
+          due_move(dk, jk, ch, due)
           reason = 'skipped'
         end
         if st == 'dispatched' then redis.call('ZREM', lk, jk) end
@@ -686,7 +707,7 @@ local function cancel(keys, args)
             function() return '' end)
         end
       elseif st == 'deferred' then
-        redis.call('ZREM', dk, jk)
+        due_move(dk, jk, v[6], nil)
         redis.call('ZREM', (string.gsub(dk, 'deferred$', 'paused')), jk)  -- parked by a pause
       else redis.call('ZREM', rk, jk) end
       redis.call('HSET', jk, 's', T.CANCELLED.to)
@@ -743,7 +764,7 @@ local function unpark(keys, args)
       if not pause_of(pk, v[2] or '', cm, v[3] or '') then
         redis.call('ZREM', pz, jk)
         redis.call('HSET', jk, 'u', due)
-        redis.call('ZADD', dk, due, jk)
+        due_move(dk, jk, v[3], due)
         moved = moved + 1
       end
     end

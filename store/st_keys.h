@@ -20,6 +20,9 @@
  *   P:{sN}:dataset      string  the dataset id pregond stamped (st_dataset)
  *   P:{sN}:pause        hash    the pauses in force, in every shard (store/pregon.lua)
  *   P:{sN}:paused       zset    jobs parked by a pause, by their queue score
+ *   P:{sN}:due          hash    the sunrise wave: field "CHANNEL|HOUR" (hours since the epoch,
+ *                               UTC) -> deferred jobs of the channel due in that hour, kept
+ *                               with the deferred set by pregon.lua's due_move
  *   P:{sH}:budget:T     hash    what tenant T spent, per day, month and campaign (H: its home
  *                               shard, CRC16(T) mod S; broker/brk_budget.h)
  * T, D and J are escaped (':' '%' '{' '}' and bytes outside 0x21..0x7e become %XX), so a key
@@ -73,8 +76,8 @@ int st_key_suppress(const st_keys_t *self, int shard, const char *tenant, char *
 int st_keys_job_set(const st_keys_t *self, const char *tenant, const char *debtor,
                     const char *job_id, char *buf, size_t len, char **hk, char **jk, char **sk,
                     int *shard);
-/* Per-shard structures; `what` is one of "deferred", "retry", "leases", "audit", "dataset",
- * "sp-tenants", or "q:CHANNEL" for a ready queue. */
+/* Per-shard structures; `what` is one of "deferred", "due", "retry", "leases", "audit",
+ * "dataset", "sp-tenants", "pause", "paused", or "q:CHANNEL" for a ready queue. */
 int st_key_shared(const st_keys_t *self, int shard, const char *what, char *buf, size_t len);
 
 /* The way back (webhooks). Each key lives in the shard its own two names hash to, so a lookup

@@ -11,7 +11,8 @@
  * configuration's credentials; without it the view says so and shows the count from /metrics.
  *
  * The view, per channel: sent/s, failed/s, retries/s, ready jobs, workers, halted; then the
- * deferred backlog and the sunrise wave (deferred jobs coming due in each of the next 24 hours),
+ * deferred backlog and the sunrise wave (deferred jobs coming due in each of the next 24 clock
+ * hours, in all and per channel),
  * retries waiting, leases in flight, jobs parked by pauses, the pauses, and the rules that
  * deferred or rejected the most jobs (by rate when there is one, else in total).
  * Exit: 0, 2 usage, 3 pregond's ops endpoint unreachable. */
@@ -50,6 +51,7 @@ typedef struct {
 
 typedef struct {
     double sent, failed, retry, ready, workers, halted; /* totals / gauges */
+    double due[24];                                     /* the channel's sunrise wave */
     double sent_rate, failed_rate, retry_rate;
 } s_channel_t;
 
@@ -77,6 +79,12 @@ static void s_fill(s_view_t *v, const pc_metrics_t *m) {
         v->ch[i].ready = pc_metrics_sum(m, "pregon_ready_jobs", "channel", c, NULL);
         v->ch[i].workers = pc_metrics_sum(m, "pregon_workers", "channel", c, NULL);
         v->ch[i].halted = pc_metrics_sum(m, "pregon_channel_halted", "channel", c, NULL);
+        for (int h = 0; h < 24; h++) {
+            char hs[8];
+            snprintf(hs, sizeof hs, "%d", h);
+            v->ch[i].due[h] = pc_metrics_sum(m, "pregon_deferred_due_jobs", "channel", c,
+                                             "hours_ahead", hs, NULL);
+        }
     }
     v->deferred = pc_metrics_sum(m, "pregon_deferred_jobs", NULL);
     v->retry = pc_metrics_sum(m, "pregon_retry_jobs", NULL);
@@ -199,20 +207,26 @@ static void s_render(const s_view_t *v, s_out_fn out, void *ctx) {
              v->deferred, v->retry, v->leases, v->parked, v->audit_backlog,
              v->redis_up ? "" : "   REDIS DOWN (admitting nothing)");
     out(ctx, line);
-    out(ctx, "sunrise wave: deferred jobs coming due in the next hours (from now)");
+    out(ctx, "sunrise wave: deferred jobs coming due in the next clock hours (+0h: this hour and "
+             "the overdue)");
     double max = 1;
     for (int h = 0; h < 24; h++)
         max = v->due[h] > max ? v->due[h] : max;
     for (int h = 0; h < 24; h++) {
         if (!v->due[h])
             continue;
-        time_t t = time(NULL) + h * 3600;
-        char when[16], bar[41];
+        time_t t = (time(NULL) / 3600 + h) * 3600;
+        char when[16], bar[41], by[128] = "";
         strftime(when, sizeof when, "%H:00", localtime(&t));
-        int w = (int)(40 * v->due[h] / max);
+        int w = (int)(30 * v->due[h] / max);
         memset(bar, '#', (size_t)w);
         bar[w] = '\0';
-        snprintf(line, sizeof line, "  +%2dh (%s) %9.0f %s", h, when, v->due[h], bar);
+        size_t used = 0;
+        for (int i = 0; i < S_CHANNELS && used < sizeof by; i++)
+            if (v->ch[i].due[h])
+                used += (size_t)snprintf(by + used, sizeof by - used, "%s%s %.0f", used ? ", " : "",
+                                         s_channels[i], v->ch[i].due[h]);
+        snprintf(line, sizeof line, "  +%2dh (%s) %9.0f %-30s %s", h, when, v->due[h], bar, by);
         out(ctx, line);
     }
     out(ctx, "");
@@ -247,6 +261,7 @@ static void s_print_line(void *ctx, const char *line) {
 
 static json_t *s_json(const s_view_t *v) {
     json_t *o = json_object(), *chs = json_object(), *due = json_array(), *rules = json_array();
+    json_t *by = json_object();
     for (int i = 0; i < S_CHANNELS; i++) {
         const s_channel_t *c = &v->ch[i];
         json_object_set_new(chs, s_channels[i],
@@ -255,6 +270,10 @@ static json_t *s_json(const s_view_t *v) {
                                       "ready", c->ready, "workers", c->workers, "halted",
                                       c->halted != 0, "sent_per_s", c->sent_rate, "failed_per_s",
                                       c->failed_rate, "retry_per_s", c->retry_rate));
+        json_t *wave = json_array();
+        for (int h = 0; h < 24; h++)
+            json_array_append_new(wave, json_real(c->due[h]));
+        json_object_set_new(by, s_channels[i], wave);
     }
     for (int h = 0; h < 24; h++)
         json_array_append_new(due, json_real(v->due[h]));
@@ -265,6 +284,7 @@ static json_t *s_json(const s_view_t *v) {
     json_object_set_new(o, "channels", chs);
     json_object_set_new(o, "deferred", json_real(v->deferred));
     json_object_set_new(o, "sunrise_wave", due);
+    json_object_set_new(o, "sunrise_wave_by_channel", by);
     json_object_set_new(o, "retry", json_real(v->retry));
     json_object_set_new(o, "in_flight", json_real(v->leases));
     json_object_set_new(o, "parked", json_real(v->parked));

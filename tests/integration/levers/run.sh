@@ -14,7 +14,9 @@
 #      suppressed, DUPLICATE) and stores nothing: Redis' key count and the audit unchanged, and
 #      the same jobs submitted for real afterwards are ACCEPTED, not DUPLICATE;
 #   6. budgets: two concurrent submitters never exceed a campaign's budget; the refused are
-#      REJECTED budget.campaign.total and audited; duplicates give their reservation back.
+#      REJECTED budget.campaign.total and audited; duplicates give their reservation back;
+#      with on_exceed: defer a job past a daily budget is DEFERRED to 00:00 UTC, not charged,
+#      and a total budget still rejects.
 # Free ports and private sockets: runs never collide.
 set -uo pipefail
 build=$1
@@ -45,6 +47,12 @@ tenants:
     campaigns:
       bud: {total: 50}
       bud2: {daily: 3}
+  beta:
+    costs: {sms: 1}
+    on_exceed: defer
+    campaigns:
+      bud3: {daily: 2}
+      bud4: {total: 1}
 YAML
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
 pids+=($!)
@@ -64,11 +72,11 @@ start_sms 1
 # jobs FILE CAMPAIGN PREFIX FIRST COUNT: one job each for debtors dFIRST.., numbers +5215570NNNNN
 jobs() {
   $py - "$@" <<'PY'
-import json, sys
+import json, os, sys
 path, campaign, prefix, first, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 with open(path, "w") as f:
     for i in range(first, first + count):
-        f.write(json.dumps({"job_id": f"{prefix}{i}", "tenant": "acme", "campaign": campaign,
+        f.write(json.dumps({"job_id": f"{prefix}{i}", "tenant": os.environ.get("TENANT", "acme"), "campaign": campaign,
             "debtor_id": f"d{i}", "channel": "sms", "contact": f"+5215570{i:05d}",
             "template_id": "aviso_mora_sms", "jurisdiction": "LV", "time_zone": "UTC",
             "variables": {"acreedor": "Acme", "nombre": "Ana", "producto": "tarjeta",
@@ -90,6 +98,14 @@ n = 0
 for r in reqs:
     if any(w in json.dumps(r) for w in want): n += 1
 print(n)' "$1" "$2"
+}
+# the sunrise wave's tally (pg:{sN}:due, by channel and hour) agrees with the deferred sets
+wave_ok() {
+  local s z w
+  for s in $(seq 0 15); do
+    z=$(rcli zcard "pg:{s$s}:deferred"); w=$(rcli hvals "pg:{s$s}:due" | awk '{t += $1} END {print t + 0}')
+    [ "$z" = "$w" ] || { echo "shard $s: $z deferred, $w in the wave ($(rcli hgetall "pg:{s$s}:due" | tr '\n' ' '))"; return 1; }
+  done
 }
 parked() { local n=0; for s in $(seq 0 15); do n=$((n + $(rcli zcard "pg:{s$s}:paused"))); done; echo $n; }
 op=("$ctl")
@@ -125,6 +141,9 @@ c1_sent() { [ "$(sent_to 1 19)" = 19 ]; }
 wait_for 30 c1_sent && ok || ko "resumed jobs sent: $(sent_to 1 19) of 19"
 [ "$(state d0 a0)" = deferred ] && [ "$(parked)" = 0 ] && ok || ko "a0 after resume: $(state d0 a0), parked $(parked)"
 [ "$(sent_to 0 1)" = 1 ] && ok || ko "d0: $(sent_to 0 1) messages, want 1 (e0)"
+# parked, unparked (due now), admitted again and deferred to tomorrow: the wave moved with it
+w=$(wave_ok) && [ "$(rcli hget "$(rkey job acme d0 a0 | sed 's/:j:.*/:due/')" "sms|$(( $(rcli hget "$(rkey job acme d0 a0)" u) / 3600 ))")" -ge 1 ] \
+  && ok || ko "wave after resume: $w"
 
 # 3. cancel a campaign while no worker runs
 kill -TERM $sms_pid; wait $sms_pid 2>/dev/null
@@ -152,6 +171,9 @@ submit "$dir/c5.jsonl" >/dev/null
 "$ctl" jobs cancel --tenant acme --debtor d300 --job g300 --who ops --why test "${R[@]}" | pipe_has "cancelled 1," && ok || ko "cancel one job"
 "$ctl" jobs cancel --tenant acme --debtor d201 --job f201 --who ops --why test "${R[@]}" >"$dir/y.out"; rc=$?
 [ $rc = 1 ] && grep -q "refused 1" "$dir/y.out" && ok || ko "cancel of a sent job: exit $rc $(cat "$dir/y.out")"
+# a deferred job cancelled: out of the deferred set and out of the wave
+"$ctl" jobs cancel --tenant acme --debtor d0 --job a0 --who ops --why test "${R[@]}" | pipe_has "cancelled 1," && ok || ko "cancel a deferred job"
+w=$(wave_ok) && [ "$(state d0 a0)" = cancelled ] && ok || ko "wave after cancelling a deferred job: $w"
 "$ctl" jobs cancel --tenant acme --campaign c3 "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "cancel without --who/--why is not a usage error"
 "$ctl" pause --campaign c3 --who a --why b "${R[@]}" >/dev/null 2>&1; [ $? = 2 ] && ok || ko "pause without --tenant is not a usage error"
 "$ctl" pause --tenant acme --who a --why "$(head -c 2000 /dev/zero | tr '\0' x)" "${R[@]}" >"$dir/long.out" 2>&1; rc=$?
@@ -199,6 +221,18 @@ curl -sf "$ops/metrics" >"$dir/m.txt"
 grep -q '^pregon_budget_spent{tenant="acme",campaign="bud",period="total"} 50$' "$dir/m.txt" \
   && grep -q '^pregon_budget_limit{tenant="acme",campaign="bud",period="total"} 50$' "$dir/m.txt" \
   && promtool check metrics <"$dir/m.txt" && ok || ko "budget metrics: $(grep budget "$dir/m.txt")"
+# on_exceed: defer (tenant beta)
+TENANT=beta jobs "$dir/b6.jsonl" bud3 t 6000 3; submit "$dir/b6.jsonl" >"$dir/b6.out"
+midnight=$(( ($(date +%s) / 86400 + 1) * 86400 ))
+[ "$(count "$dir/b6.out" ACCEPTED)" = 2 ] \
+  && grep -q "\"verdict\":\"DEFERRED\",\"rule\":\"budget.campaign.daily\",\"reason\":\"budget\",\"until\":\"$(date -u -d "@$midnight" +%Y-%m-%dT%H:%M:%SZ)\"" "$dir/b6.out" \
+  && ok || ko "on_exceed defer: $(cat "$dir/b6.out")"
+spent=$(rcli hget "$(rkey budget beta)" "cd:bud3:$(date -u +%Y%m%d)")
+d=$(grep '"verdict":"DEFERRED"' "$dir/b6.out" | grep -o '"job_id":"t[0-9]*"' | grep -o 't[0-9]*')
+[ "$spent" = 2000000 ] && [ "$(rcli hget "$(rkey job beta "d${d#t}" "$d")" s)" = deferred ] && ok || ko "deferred by the budget: spent $spent, $d $(rcli hget "$(rkey job beta "d${d#t}" "$d")" s)"
+TENANT=beta jobs "$dir/b7.jsonl" bud4 u 7000 2; submit "$dir/b7.jsonl" >"$dir/b7.out"
+[ "$(count "$dir/b7.out" ACCEPTED)" = 1 ] && grep -q '"verdict":"REJECTED","rule":"budget.campaign.total"' "$dir/b7.out" \
+  && ok || ko "a total budget under on_exceed defer: $(cat "$dir/b7.out")"
 n_budget=0; for s in $(seq 0 15); do n_budget=$((n_budget + $(rcli xrange "pg:{s$s}:audit" - + | grep -c '^budget.campaign.total$'))); done
 [ $n_budget -ge 70 ] && ok || ko "budget refusals audited: $n_budget"
 

@@ -154,7 +154,9 @@ wait_for 30 all_sent && ok || ko "sent counter: $(metric pregon_reports_total 'o
 [ "$(metric pregon_verdicts_total 'code="accepted"')" = $((acc0 + N)) ] && ok || ko "accepted counter: $(metric pregon_verdicts_total 'code="accepted"')"
 [ "$(metric pregon_verdicts_total 'code="deferred"' 'jurisdiction="RC"')" = 1 ] && ok || ko "deferred counter: $(metric pregon_verdicts_total 'code="deferred"')"
 [ "$(metric pregon_dispatched_total)" = $N ] && ok || ko "dispatched: $(metric pregon_dispatched_total)"
-gauged() { [ "$(metric pregon_deferred_jobs)" = 1 ] && [ "$(metric pregon_deferred_due_jobs 'hours_ahead="2"')" = 1 ] && [ "$(metric pregon_deferred_due_jobs)" = 1 ]; }
+# its clock hour (UTC) ahead of now's: 2 or 3; the wave is by channel
+wh=$(( ($(date +%s) + 9000) / 3600 - $(date +%s) / 3600 ))
+gauged() { [ "$(metric pregon_deferred_jobs)" = 1 ] && [ "$(metric pregon_deferred_due_jobs "hours_ahead=\"$wh\"" 'channel="sms"')" = 1 ] && [ "$(metric pregon_deferred_due_jobs)" = 1 ]; }
 wait_for 10 gauged && ok || ko "deferred gauges: $(curl -s "$ops/metrics" | grep -E '^pregon_deferred' | grep -v ' 0$')"
 [ "$(metric pregon_admission_batch_seconds_count)" -ge 1 ] && ok || ko "admission histogram empty"
 [ "$(wmetric pregon_worker_reports_total 'outcome="sent"')" = $N ] && ok || ko "worker sent: $(wmetric pregon_worker_reports_total 'outcome="sent"')"
@@ -183,12 +185,14 @@ curl -sf "$aops/metrics" >"$dir/a1.txt" && promtool check metrics <"$dir/a1.txt"
 
 # 3b. pregonctl status (--json and text) and top (ncurses, in a tmux pane) read the same numbers
 "$ctl" status --ops "$ops" --json --interval-ms 300 --redis-socket "$dir/redis.sock" >"$dir/st.json" 2>"$dir/st.err"
-$py - "$dir/st.json" $((sent0 + N)) <<'PY' && ok || ko "status --json: $(cat "$dir/st.json" "$dir/st.err" | head -20)"
+$py - "$dir/st.json" $((sent0 + N)) "$wh" <<'PY' && ok || ko "status --json: $(cat "$dir/st.json" "$dir/st.err" | head -20)"
 import json, sys
 v = json.load(open(sys.argv[1]))
 assert v["channels"]["sms"]["sent_total"] == int(sys.argv[2]), v["channels"]["sms"]
 assert v["channels"]["sms"]["workers"] == 1 and v["rates"] is True
-assert v["deferred"] == 1 and sum(v["sunrise_wave"]) == 1 and v["sunrise_wave"][2] == 1
+wh = int(sys.argv[3])
+assert v["deferred"] == 1 and sum(v["sunrise_wave"]) == 1 and v["sunrise_wave"][wh] == 1, v
+assert v["sunrise_wave_by_channel"]["sms"][wh] == 1 and sum(v["sunrise_wave_by_channel"]["sms"]) == 1, v
 PY
 "$ctl" status --ops "$ops" --interval-ms 0 --redis-socket "$dir/redis.sock" >"$dir/st.txt" 2>&1
 grep -q "^sms .*running" "$dir/st.txt" && grep -q "sunrise wave" "$dir/st.txt" && grep -q "paused: none" "$dir/st.txt" \
@@ -196,7 +200,7 @@ grep -q "^sms .*running" "$dir/st.txt" && grep -q "sunrise wave" "$dir/st.txt" &
 if command -v tmux >/dev/null; then
   tm=(tmux -L "pregon-metrics-$$")
   "${tm[@]}" new-session -d -x 120 -y 50 "$ctl top --ops $ops --redis-socket $dir/redis.sock"
-  topped() { "${tm[@]}" capture-pane -p >"$dir/top.txt" 2>/dev/null; grep -q "pregon top" "$dir/top.txt" && grep -q "^sms .*running" "$dir/top.txt" && grep -q "+ 2h" "$dir/top.txt"; }
+  topped() { "${tm[@]}" capture-pane -p >"$dir/top.txt" 2>/dev/null; grep -q "pregon top" "$dir/top.txt" && grep -q "^sms .*running" "$dir/top.txt" && grep -q "+ ${wh}h .*sms 1" "$dir/top.txt"; }
   wait_for 10 topped && ok || ko "top in tmux: $(cat "$dir/top.txt")"
   "${tm[@]}" send-keys q; "${tm[@]}" kill-server 2>/dev/null
 else
