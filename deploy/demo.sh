@@ -671,7 +671,7 @@ $B/broker/audit/pregon-audit drain --dir "$dir/audit" --key "$dir/audit.key" --r
 wait_for 10 grep -q "on port [0-9]" "$dir/audit-ops.log" || cat "$dir/audit-ops.log"
 audit_ops=http://127.0.0.1:$(grep -m1 -o "on port [0-9]*" "$dir/audit-ops.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $audit_ops/readyz)\" = 200 ]" || true
-echo "  pregon-audit $audit_ops/readyz: $(curl -s "$audit_ops/readyz")"
+echo "  pregon-audit $audit_ops/readyz: $(curl -s "$audit_ops/readyz") (a new drainer: the --once run above took every record)"
 curl -s "$audit_ops/metrics" | awk '$1 ~ /^pregon_audit_(records_drained_total|segments_closed_total|pending_records|lag_seconds|redis_roundtrip_seconds_count)$/ { print "    " $1 " " $2 }'
 echo "  pregon-hooks $hooks_ops/readyz: $(curl -s "$hooks_ops/readyz"); its public $hooks/metrics answers $(curl -s -o /dev/null -w '%{http_code}' "$hooks/metrics")"
 curl -s "$hooks_ops/metrics" | awk '$1 ~ /^pregon_hooks_events_acked_total/ && $2 > 0 { print "    " $1 " " $2 }'

@@ -328,7 +328,9 @@ static int s_ops(s_proc_t *p) {
                           .allow_public = p->cfg.ops_allow_public != 0,
                           .metrics = p->metrics,
                           .link = p->link,
-                          .modules = p->modules};
+                          .modules = p->modules,
+                          /* the loop sleeps until a heartbeat is due: never a stall */
+                          .stall_ms = 15000u + 3u * (unsigned)p->cfg.heartbeat_ms};
     if (!(p->ops = hk_ops_new(&oc, err, sizeof err))) {
         pg_log("ops.listen %s: %s", p->cfg.ops_listen, err);
         return 2;

@@ -27,7 +27,8 @@ hk_ops_t *hk_ops_new(const hk_ops_config_t *cfg, char *err, size_t errlen) {
     }
     self->cfg = *cfg;
     self->ready_state = -1;
-    pg_ops_config_t oc = {.listen = cfg->listen, .allow_public = cfg->allow_public};
+    pg_ops_config_t oc = {
+        .listen = cfg->listen, .allow_public = cfg->allow_public, .stall_ms = cfg->stall_ms};
     if (!(self->ops = pg_ops_new(&oc, err, errlen))) {
         free(self);
         return NULL;

@@ -25,6 +25,8 @@ typedef struct {
     hk_metrics_t *metrics; /* borrowed */
     const hk_link_t *link; /* borrowed: hk_link_up is readiness */
     size_t modules;        /* provider modules serving routes (0: not ready) */
+    unsigned stall_ms;     /* /healthz fails when the loop has not turned for this long; 0 =
+                            * pg_ops' 15 s (the loop sleeps up to a heartbeat: give it more) */
 } hk_ops_config_t;
 
 /* Starts serving. NULL with a reason in err (a bad or non-loopback address, a port in use). */
