@@ -16,7 +16,8 @@
 #   - pregon-audit (--ops-listen): drains 4 records of yesterday injected before pregond starts:
 #     drained_total 4, the day's segment closed and verified; /metrics passes promtool; after the
 #     campaign its drained counter equals the records in the archive, nothing pending, lag 0;
-#     /readyz 503 naming Redis once Redis stops, /healthz still 200;
+#     /readyz 503 naming Redis once Redis stops, /healthz still 200; a second drainer (prefix
+#     pq) with --max-lag-s 1 answers 503 "audit lag ..." while a record of an hour ago waits;
 #   - pregon-hooks (--ops-listen): the signed status callbacks of the campaign applied, by
 #     module; a forged one refused and counted; /metrics passes promtool on the ops port and is
 #     404 on the public listener; /readyz 200, then 503 "broker down" once pregond stops.
@@ -89,6 +90,23 @@ wait_for 10 drained4 && ok || ko "audit drained/closed/verified: $(curl -s "$aop
 curl -sf "$aops/metrics" >"$dir/a0.txt" && promtool check metrics <"$dir/a0.txt" && ok || ko "promtool (pregon-audit): $(head -5 "$dir/a0.txt")"
 [ "$(acode /healthz)" = 200 ] && ok || ko "audit healthz: $(cat "$dir/abody")"
 wait_for 5 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $aops/readyz)\" = 200 ]" && ok || ko "audit readyz: $(acode /readyz) $(cat "$dir/abody")"
+
+# 0a. the lag bound: a second drainer (prefix pq, one shard, idle 4 s between empty rounds, lag
+#     bound 1 s) is ready; a record of an hour ago lands while it idles: not ready, naming the
+#     lag; the next round drains it (checked in 5.)
+"$build/broker/audit/pregon-audit" drain --dir "$dir/archive-lag" --key "$dir/audit.key" \
+  --redis-socket "$dir/redis.sock" --prefix pq --shards 1 --idle-ms 4000 --ops-listen 127.0.0.1:0 --max-lag-s 1 \
+  2>"$dir/audit-lag.log" &
+pids+=($!)
+wait_for 10 grep -q "on port [0-9]" "$dir/audit-lag.log" || { echo "the second pregon-audit did not start"; cat "$dir/audit-lag.log"; exit 1; }
+lops="http://127.0.0.1:$(grep -m1 -o "on port [0-9]*" "$dir/audit-lag.log" | grep -o "[0-9]*$")"
+lready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$lops/readyz")" = 200 ]; }
+wait_for 5 lready && ok || ko "lagging drainer not ready at first: $(curl -s "$lops/readyz")"
+redis-cli -s "$dir/redis.sock" xadd "pq:{s0}:audit" "$(( ($(date +%s) - 3600) * 1000 ))-1" job old tenant acme >/dev/null
+lagged() { curl -s -o "$dir/lbody" -w '%{http_code}' "$lops/readyz" | grep -q 503 && grep -q "audit lag 3[56][0-9][0-9] s over the bound of 1 s" "$dir/lbody"; }
+wait_for 3 lagged && ok || ko "readyz past the lag bound: $(curl -s -w ' %{http_code}' "$lops/readyz")"
+[ "$(ops=$lops metric pregon_audit_lag_seconds | cut -d. -f1)" -ge 3599 ] && [ "$(ops=$lops metric pregon_audit_pending_records)" = 1 ] \
+  && ok || ko "lag gauges: $(curl -s "$lops/metrics" | grep -E '^pregon_audit_(lag|pending)')"
 
 # 0b. pregon-hooks with its ops port; the public listener has no /metrics
 TWILIO_ACCOUNT_SID=$AC TWILIO_AUTH_TOKEN=$TOKEN "$build/channels/hooks/pregon-hooks" --listen 127.0.0.1:0 \
@@ -253,7 +271,10 @@ for p in dash["panels"]:
         assert r["status"] == "success", (p["title"], t["expr"], r)
 PY
 
-# 5. Redis gone: not ready, and says so; still alive
+# 5. (0a's drainer drained its old record: ready again, nothing pending) Redis gone: not ready,
+#    and says so; still alive
+wait_for 10 lready && [ "$(ops=$lops metric pregon_audit_records_drained_total)" = 1 ] && [ "$(ops=$lops metric pregon_audit_lag_seconds)" = 0 ] \
+  && ok || ko "the lagging drainer after its round: $(curl -s "$lops/readyz") $(curl -s "$lops/metrics" | grep -E '^pregon_audit_(lag|pending|records_drained)')"
 pg_redis_stop
 notready() { [ "$(code /readyz)" = 503 ] && grep -q redis "$dir/body"; }
 wait_for 10 notready && ok || ko "readyz without redis: $(code /readyz) $(cat "$dir/body")"
