@@ -1,10 +1,18 @@
 /* au_drain.c — draining the audit streams into the archive (see au_drain.h). One round reads
  * each shard once: XREADGROUP, append, commit (write + fsync), index, then XACK and XTRIM
- * pipelined. Retention is here too: it needs the writers, whose chains record the removals. */
+ * pipelined. Retention is here too: it needs the writers, whose chains record the removals.
+ *
+ * Verifying the days just closed reads a whole day of every shard (gigabytes on a busy day), so
+ * it runs on a thread of its own while the loop drains on: closed segments are never written
+ * again, and retention removes only segments years old. One verification at a time (the next
+ * close joins the previous); destroy joins it; its counters are atomic. */
 #include "au_drain.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +43,11 @@ struct au_drain {
     s_shard_t *sh;
     au_drain_stats_t stats;
     char err[1024];
+    /* the verification of closed days (its thread's; the counters read by au_drain_stats) */
+    pthread_t vth;
+    bool vth_running;
+    int vlo, vhi;
+    _Atomic uint64_t verified, verify_failures;
 };
 
 static const char *const S_PRESETS[] = {"CO", "CO-strict", "MX", "US", "US-MA", "PE", "CL"};
@@ -154,6 +167,8 @@ void au_drain_destroy(au_drain_t **self_p) {
     if (!self_p || !*self_p)
         return;
     au_drain_t *self = *self_p;
+    if (self->vth_running)
+        pthread_join(self->vth, NULL);
     for (int s = 0; self->sh && s < self->n; s++)
         au_seg_destroy(&self->sh[s].seg);
     free(self->sh);
@@ -167,6 +182,8 @@ const char *au_drain_strerror(const au_drain_t *self) {
 
 void au_drain_stats(const au_drain_t *self, au_drain_stats_t *out) {
     *out = self->stats;
+    out->verified = atomic_load(&((au_drain_t *)self)->verified);
+    out->verify_failures = atomic_load(&((au_drain_t *)self)->verify_failures);
 }
 
 int au_drain_attach(au_drain_t *self, redisContext *c) {
@@ -411,17 +428,31 @@ static void s_problem(void *ctx, const char *text) {
     s_note(ctx, "verify: %s", text);
 }
 
-/* Verifies the segments of days [lo, hi] just closed (every shard's: one pass). */
-static void s_verify_closed(au_drain_t *self, int lo, int hi) {
+/* The verification thread: the segments of days [vlo, vhi] just closed (every shard's). */
+static void *s_verify_main(void *arg) {
+    au_drain_t *self = arg;
     au_verify_result_t res;
     char err[512];
-    int rc = au_verify(self->dir, self->o.key, lo, hi, s_problem, self, &res, err, sizeof err);
-    self->stats.verified += res.segments;
+    int rc = au_verify(self->dir, self->o.key, self->vlo, self->vhi, s_problem, self, &res, err,
+                       sizeof err);
+    atomic_fetch_add(&self->verified, res.segments);
     if (rc != 0) {
-        self->stats.verify_failures++;
+        atomic_fetch_add(&self->verify_failures, 1);
         if (rc < 0)
             s_note(self, "verify: %s", err);
     }
+    return NULL;
+}
+
+/* Verifies days [lo, hi] on the verification thread (after the previous one ended); without a
+ * thread, here. */
+static void s_verify_closed(au_drain_t *self, int lo, int hi) {
+    if (self->vth_running)
+        pthread_join(self->vth, NULL);
+    self->vlo = lo, self->vhi = hi;
+    self->vth_running = pthread_create(&self->vth, NULL, s_verify_main, self) == 0;
+    if (!self->vth_running)
+        s_verify_main(self);
 }
 
 static int s_round_shards(au_drain_t *self, int64_t now_ms, uint64_t *drained) {

@@ -84,10 +84,10 @@ int au_drain_retention(au_drain_t *self, int64_t now_ms, int *removed);
  * entry, one key each). 0, or -1: Redis failed (attach again) or refused (an error reply). */
 int au_drain_backlog(au_drain_t *self, uint64_t *pending, int64_t *oldest_ms, int64_t *now_ms);
 
-/* Counters since creation. A closed day is verified at once (au_verify, the signing key's own
- * public half): `verified` segments checked, `verify_failures` checks that found a problem or
- * could not read the archive (each named through `note`). redis_seconds: every round trip;
- * index_seconds: one batch's index inserts. */
+/* Counters since creation. A closed day is verified at once, on a thread of its own (au_verify,
+ * the signing key's own public half): `verified` segments checked, `verify_failures` checks that
+ * found a problem or could not read the archive (each named through `note`, from that thread).
+ * redis_seconds: every round trip; index_seconds: one batch's index inserts. */
 typedef struct {
     uint64_t written, duplicates, acked, batches, closed, contents;
     uint64_t verified, verify_failures, index_failures;
