@@ -2,10 +2,12 @@
  * each shard once: XREADGROUP, append, commit (write + fsync), index, then XACK and XTRIM
  * pipelined. Retention is here too: it needs the writers, whose chains record the removals.
  *
- * Verifying the days just closed reads a whole day of every shard (gigabytes on a busy day), so
- * it runs on a thread of its own while the loop drains on: closed segments are never written
- * again, and retention removes only segments years old. One verification at a time (the next
- * close joins the previous); destroy joins it; its counters are atomic. */
+ * Verifying a segment just closed reads a whole day of its shard (gigabytes on a busy day), so
+ * it runs on a thread of its own while the loop drains on: a closed segment is never written
+ * again (the shard's other segments, still open, are not read), and retention removes only
+ * segments years old. The loop queues (shard, day) pairs under a mutex; the thread verifies them
+ * in order; destroy finishes the one being verified and drops the rest (read-only work: nothing
+ * is lost). Its counters are atomic. */
 #include "au_drain.h"
 
 #include <errno.h>
@@ -43,10 +45,13 @@ struct au_drain {
     s_shard_t *sh;
     au_drain_stats_t stats;
     char err[1024];
-    /* the verification of closed days (its thread's; the counters read by au_drain_stats) */
+    /* the verification of closed segments: a queue of (shard, day) under vmu, its thread */
+    pthread_mutex_t vmu;
+    pthread_cond_t vcv;
+    int (*vq)[2];
+    size_t vq_head, vq_n, vq_cap;
+    bool vstop, vth_started;
     pthread_t vth;
-    bool vth_running;
-    int vlo, vhi;
     _Atomic uint64_t verified, verify_failures;
 };
 
@@ -122,6 +127,8 @@ au_drain_t *au_drain_new(const au_drain_opts_t *o, char *err, size_t err_len) {
         return NULL;
     }
     self->o = *o;
+    pthread_mutex_init(&self->vmu, NULL);
+    pthread_cond_init(&self->vcv, NULL);
     if (self->o.batch <= 0)
         self->o.batch = 1000;
     if (self->o.close_grace_ms <= 0)
@@ -167,8 +174,17 @@ void au_drain_destroy(au_drain_t **self_p) {
     if (!self_p || !*self_p)
         return;
     au_drain_t *self = *self_p;
-    if (self->vth_running)
+    if (self->vth_started) {
+        pthread_mutex_lock(&self->vmu);
+        self->vstop = true;
+        self->vq_n = 0; /* the one being verified finishes; the rest are dropped */
+        pthread_cond_signal(&self->vcv);
+        pthread_mutex_unlock(&self->vmu);
         pthread_join(self->vth, NULL);
+    }
+    free(self->vq);
+    pthread_cond_destroy(&self->vcv);
+    pthread_mutex_destroy(&self->vmu);
     for (int s = 0; self->sh && s < self->n; s++)
         au_seg_destroy(&self->sh[s].seg);
     free(self->sh);
@@ -428,35 +444,64 @@ static void s_problem(void *ctx, const char *text) {
     s_note(ctx, "verify: %s", text);
 }
 
-/* The verification thread: the segments of days [vlo, vhi] just closed (every shard's). */
-static void *s_verify_main(void *arg) {
-    au_drain_t *self = arg;
+/* Verifies shard's segment of day (closed). */
+static void s_verify_one(au_drain_t *self, int shard, int day) {
     au_verify_result_t res;
     char err[512];
-    int rc = au_verify(self->dir, self->o.key, self->vlo, self->vhi, s_problem, self, &res, err,
-                       sizeof err);
+    int rc = au_verify_shard(self->dir, self->o.key, shard, day, day, s_problem, self, &res, err,
+                             sizeof err);
     atomic_fetch_add(&self->verified, res.segments);
     if (rc != 0) {
         atomic_fetch_add(&self->verify_failures, 1);
         if (rc < 0)
-            s_note(self, "verify: %s", err);
+            s_note(self, "verify s%d: %s", shard, err);
     }
+}
+
+/* The verification thread: the queue in order, until destroy. */
+static void *s_verify_main(void *arg) {
+    au_drain_t *self = arg;
+    pthread_mutex_lock(&self->vmu);
+    for (;;) {
+        while (!self->vq_n && !self->vstop)
+            pthread_cond_wait(&self->vcv, &self->vmu);
+        if (!self->vq_n)
+            break;
+        int shard = self->vq[self->vq_head][0], day = self->vq[self->vq_head][1];
+        self->vq_head = (self->vq_head + 1) % self->vq_cap;
+        self->vq_n--;
+        pthread_mutex_unlock(&self->vmu);
+        s_verify_one(self, shard, day);
+        pthread_mutex_lock(&self->vmu);
+    }
+    pthread_mutex_unlock(&self->vmu);
     return NULL;
 }
 
-/* Verifies days [lo, hi] on the verification thread (after the previous one ended); without a
- * thread, here. */
-static void s_verify_closed(au_drain_t *self, int lo, int hi) {
-    if (self->vth_running)
-        pthread_join(self->vth, NULL);
-    self->vlo = lo, self->vhi = hi;
-    self->vth_running = pthread_create(&self->vth, NULL, s_verify_main, self) == 0;
-    if (!self->vth_running)
-        s_verify_main(self);
+/* Queues shard's segment of day (just closed) for the verification thread (started on first
+ * use; without a thread or queue room, verified here). */
+static void s_verify_closed(au_drain_t *self, int shard, int day) {
+    if (!self->vq) {
+        self->vq_cap = (size_t)self->n * 2 + 16;
+        self->vq = calloc(self->vq_cap, sizeof *self->vq);
+    }
+    if (self->vq && !self->vth_started)
+        self->vth_started = pthread_create(&self->vth, NULL, s_verify_main, self) == 0;
+    bool queued = false;
+    pthread_mutex_lock(&self->vmu);
+    if (self->vth_started && self->vq_n < self->vq_cap) {
+        size_t at = (self->vq_head + self->vq_n++) % self->vq_cap;
+        self->vq[at][0] = shard, self->vq[at][1] = day;
+        queued = true;
+        pthread_cond_signal(&self->vcv);
+    }
+    pthread_mutex_unlock(&self->vmu);
+    if (!queued)
+        s_verify_one(self, shard, day);
 }
 
 static int s_round_shards(au_drain_t *self, int64_t now_ms, uint64_t *drained) {
-    int lo = -1, hi = -1, rc = 0;
+    int rc = 0;
     for (int s = 0; s < self->n && rc == 0; s++) {
         s_shard_t *sh = &self->sh[s];
         if ((sh->pending == -1 && au_drain_attach(self, self->c) < 0) ||
@@ -476,13 +521,10 @@ static int s_round_shards(au_drain_t *self, int64_t now_ms, uint64_t *drained) {
                 break;
             }
             self->stats.closed++;
-            lo = lo < 0 || closed_day < lo ? closed_day : lo;
-            hi = closed_day > hi ? closed_day : hi;
             s_note(self, "closed s%d/%s with its checkpoint", s, day);
+            s_verify_closed(self, s, closed_day);
         }
     }
-    if (lo >= 0)
-        s_verify_closed(self, lo, hi);
     return rc;
 }
 
