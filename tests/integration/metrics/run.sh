@@ -17,7 +17,9 @@
 #     drained_total 4, the day's segment closed and verified; /metrics passes promtool; after the
 #     campaign its drained counter equals the records in the archive, nothing pending, lag 0;
 #     /readyz 503 naming Redis once Redis stops, /healthz still 200; a second drainer (prefix
-#     pq) with --max-lag-s 1 answers 503 "audit lag ..." while a record of an hour ago waits;
+#     pq) with --max-lag-s 1 answers 503 "audit lag ..." while a record of an hour ago waits; a
+#     third (prefix pt) finds a record edited in its open segment when it closes the day:
+#     pregon_audit_verify_failures_total 1, the log names the edit;
 #   - pregon-hooks (--ops-listen): the signed status callbacks of the campaign applied, by
 #     module; a forged one refused and counted; /metrics passes promtool on the ops port and is
 #     404 on the public listener; /readyz 200, then 503 "broker down" once pregond stops.
@@ -107,6 +109,25 @@ lagged() { curl -s -o "$dir/lbody" -w '%{http_code}' "$lops/readyz" | grep -q 50
 wait_for 3 lagged && ok || ko "readyz past the lag bound: $(curl -s -w ' %{http_code}' "$lops/readyz")"
 [ "$(ops=$lops metric pregon_audit_lag_seconds | cut -d. -f1)" -ge 3599 ] && [ "$(ops=$lops metric pregon_audit_pending_records)" = 1 ] \
   && ok || ko "lag gauges: $(curl -s "$lops/metrics" | grep -E '^pregon_audit_(lag|pending)')"
+
+# 0c. a verification that fails: 2 of 4 records of yesterday written (killed before their XACK:
+#     PREGON_AUDIT_TEST_KILL_AFTER), the first edited in the open segment; the next drainer
+#     closes the day and its verification names the edit and counts it
+for i in 1 2 3 4; do
+  redis-cli -s "$dir/redis.sock" xadd "pt:{s0}:audit" "$yday-$i" job "t$i" tenant acme >/dev/null
+done
+PREGON_AUDIT_TEST_KILL_AFTER=1 "$build/broker/audit/pregon-audit" drain --once --dir "$dir/archive-bad" \
+  --key "$dir/audit.key" --redis-socket "$dir/redis.sock" --prefix pt --shards 1 --batch 2 2>"$dir/audit-bad1.log"
+sed -i 's/"job":"t1"/"job":"tX"/' "$dir"/archive-bad/s0/*.jsonl
+"$build/broker/audit/pregon-audit" drain --dir "$dir/archive-bad" --key "$dir/audit.key" \
+  --redis-socket "$dir/redis.sock" --prefix pt --shards 1 --batch 2 --ops-listen 127.0.0.1:0 2>"$dir/audit-bad.log" &
+pids+=($!)
+wait_for 10 grep -q "on port [0-9]" "$dir/audit-bad.log" || { echo "the third pregon-audit did not start"; cat "$dir/audit-bad.log"; exit 1; }
+bops="http://127.0.0.1:$(grep -m1 -o "on port [0-9]*" "$dir/audit-bad.log" | grep -o "[0-9]*$")"
+badverify() { [ "$(ops=$bops metric pregon_audit_verify_failures_total)" = 1 ]; }
+wait_for 10 badverify && grep -q "verify: s0/.*record seq 1 edited" "$dir/audit-bad.log" \
+  && [ "$(ops=$bops metric pregon_audit_duplicates_skipped_total)" = 2 ] && [ "$(ops=$bops metric pregon_audit_records_drained_total)" = 2 ] \
+  && ok || ko "the edited segment's verification: $(curl -s "$bops/metrics" | grep -E '^pregon_audit_(verif|segments|records_drained|dupl)') $(tail -3 "$dir/audit-bad.log")"
 
 # 0b. pregon-hooks with its ops port; the public listener has no /metrics
 TWILIO_ACCOUNT_SID=$AC TWILIO_AUTH_TOKEN=$TOKEN "$build/channels/hooks/pregon-hooks" --listen 127.0.0.1:0 \
