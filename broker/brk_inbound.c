@@ -37,7 +37,34 @@ struct brk_inbound {
     brk_counters_t *n;
     brk_fallback_t *fallback; /* borrowed; NULL: no fallback */
     const brk_rules_t *rules; /* for voice retries; NULL = none */
+    brk_line_end_fn line_end; /* a voice call ended: free its line; NULL = none */
+    void *line_end_ctx;
 };
+
+void brk_inbound_set_line_end(brk_inbound_t *self, brk_line_end_fn fn, void *ctx) {
+    self->line_end = fn;
+    self->line_end_ctx = ctx;
+}
+
+/* The call of job jk (attempt) ended: its worker frees the line. The job's lease field l is
+ * "worker NUL broker NUL nonce" (pregon.lua), kept after the report. Returns whether a
+ * ReleaseLine went out. */
+static bool s_line_end(brk_inbound_t *self, const char *jk, unsigned attempt, int64_t now_ms) {
+    redisContext *c = self->line_end ? brk_redis_context(self->redis) : NULL;
+    redisReply *l = c ? redisCommand(c, "HGET %s l", jk) : NULL;
+    bool sent = false;
+    if (l && l->type == REDIS_REPLY_STRING) {
+        const char *worker = l->str, *end = l->str + l->len;
+        const char *broker = memchr(worker, '\0', l->len);
+        const char *nonce = broker ? memchr(broker + 1, '\0', (size_t)(end - broker - 1)) : NULL;
+        char lease[ST_LEASE_MAX];
+        if (nonce && st_lease_id(self->keys, jk, attempt, nonce + 1, lease, sizeof lease) >= 0)
+            sent = self->line_end(self->line_end_ctx, worker, lease, now_ms);
+    }
+    if (l)
+        freeReplyObject(l);
+    return sent;
+}
 
 void brk_inbound_set_fallback(brk_inbound_t *self, brk_fallback_t *fallback) {
     self->fallback = fallback;
@@ -127,7 +154,11 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
                               char *detail, size_t dl) {
     const char *ch = rl_channel_name((rl_channel_t)ev->channel);
     const char *outcome = s_status_outcome(ev->status);
-    if (!outcome) {
+    bool voice = ev->channel == PREGON__CHANNEL__VOICE;
+    /* a voice call's end: "failed" (busy, no answer...) or "completed" (after an answer:
+     * DELIVERED came with it); either frees the worker's line */
+    bool ended = voice && (!strcmp(ev->status, "completed") || !strcmp(ev->status, "failed"));
+    if (!outcome && !ended) {
         snprintf(detail, dl, "status %.40s: nothing to apply", ev->status);
         return "ignored";
     }
@@ -149,6 +180,12 @@ static const char *s_delivery(brk_inbound_t *self, const Pregon__InboundEvent *e
     unsigned attempt = (unsigned)strtoul(r->element[1]->str, NULL, 10);
     int ok = st_lease_id(self->keys, r->element[0]->str, attempt, NULL, lease, sizeof lease);
     snprintf(jk, sizeof jk, "%s", r->element[0]->str);
+    bool released = ended && ok >= 0 && s_line_end(self, jk, attempt, now_ms);
+    if (!outcome) { /* completed: the job's outcome came with the answer */
+        freeReplyObject(r);
+        snprintf(detail, dl, "call ended%s", released ? ": its line released" : "");
+        return "ignored";
+    }
     /* an unanswered call: its payload (kept while the call lasts) for the retry rule */
     redisReply *payload = NULL;
     if (ok >= 0 && self->rules && !strcmp(outcome, "FAILED") && !strcmp(ch, "voice")) {

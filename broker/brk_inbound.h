@@ -37,6 +37,9 @@
 #include "brk_config.h"
 #include "brk_counters.h"
 #include "brk_events.h"
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "brk_redis.h"
 #include "brk_rules.h"
 #include "pregon.pb-c.h"
@@ -57,6 +60,12 @@ void brk_inbound_destroy(brk_inbound_t **self_p);
  * through `fallback` (borrowed; NULL, the default: none). */
 typedef struct brk_fallback brk_fallback_t;
 void brk_inbound_set_fallback(brk_inbound_t *self, brk_fallback_t *fallback);
+
+/* A voice call's end (its final status: completed, or busy/no-answer/failed/canceled) frees
+ * the line the worker kept for it: `fn(ctx, tag, lease_id, now_ms)` gets the worker's lease
+ * tag and the lease as the job records them (brk_workers_release_line). Unset: none. */
+typedef bool (*brk_line_end_fn)(void *ctx, const char *tag, const char *lease_id, int64_t now_ms);
+void brk_inbound_set_line_end(brk_inbound_t *self, brk_line_end_fn fn, void *ctx);
 
 /* Applies one event. Returns its result (a static string) and writes a detail into detail. */
 const char *brk_inbound_apply(brk_inbound_t *self, const Pregon__InboundEvent *ev, int64_t now_ms,

@@ -140,6 +140,23 @@ static void s_send(brk_workers_t *self, s_worker_t *w, const Pregon__BrokerToWor
         free(buf);
 }
 
+bool brk_workers_release_line(brk_workers_t *self, const char *tag, const char *lease_id,
+                              int64_t now_ms) {
+    for (size_t i = 0; tag && tag[0] && i < self->n_workers; i++) {
+        s_worker_t *w = &self->w[i];
+        if (w->channel != RL_CH_VOICE || strcmp(w->tag, tag) != 0)
+            continue;
+        Pregon__ReleaseLine rl = PREGON__RELEASE_LINE__INIT;
+        rl.lease_id = (char *)lease_id;
+        Pregon__BrokerToWorker msg = PREGON__BROKER_TO_WORKER__INIT;
+        msg.msg_case = PREGON__BROKER_TO_WORKER__MSG_RELEASE_LINE;
+        msg.release_line = &rl;
+        s_send(self, w, &msg, now_ms);
+        return true;
+    }
+    return false;
+}
+
 static bool s_takes_jobs(const s_worker_t *w) {
     return w->channel > RL_CH_NONE && !w->halted && !w->leaving;
 }

@@ -67,6 +67,12 @@ void brk_workers_tick(brk_workers_t *self, int64_t now_ms);
 /* brk_reports_ack_fn: sends a ReportAck with those report numbers to the worker `peer`. */
 void brk_workers_ack(void *self, const void *peer, size_t peer_len, const uint64_t *seqs, size_t n);
 
+/* A voice call has ended: sends ReleaseLine{lease_id} to the worker process whose lease tag
+ * ("key/worker_id#incarnation", as the job's lease records it) is `tag`, when it is connected
+ * here. Returns true when sent (fire and forget: the line's bound frees it anyway). */
+bool brk_workers_release_line(brk_workers_t *self, const char *tag, const char *lease_id,
+                              int64_t now_ms);
+
 /* True when some worker takes jobs now. */
 bool brk_workers_any(const brk_workers_t *self);
 

@@ -292,6 +292,11 @@ static int s_run(const brk_config_t *cfg, brk_rules_t *rules, s_parts_t *p) {
 
 /* Creates the sockets and modules. Returns 0, or the exit code: 78 for the security settings,
  * 1 otherwise. */
+/* brk_line_end_fn: a voice call ended; its worker (if connected here) frees the line. */
+static bool s_release_line(void *workers, const char *tag, const char *lease_id, int64_t now_ms) {
+    return brk_workers_release_line(workers, tag, lease_id, now_ms);
+}
+
 static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *n, s_parts_t *p) {
     p->zctx = zmq_ctx_new();
     char err[1024];
@@ -328,6 +333,8 @@ static int s_start(const brk_config_t *cfg, brk_rules_t *rules, brk_counters_t *
     p->inbound = brk_inbound_new(p->redis, p->keys, cfg, p->events, n);
     if (p->inbound)
         brk_inbound_set_rules(p->inbound, rules);
+    if (p->inbound && p->workers)
+        brk_inbound_set_line_end(p->inbound, s_release_line, p->workers);
     p->hooks = brk_hooks_new(p->hooks_sock, p->auth, p->inbound, n);
     p->fallback = brk_fallback_new(cfg, p->redis, p->keys, rules, p->events, n);
     if (p->fallback && p->inbound && p->reports) {

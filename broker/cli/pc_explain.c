@@ -186,7 +186,7 @@ int pc_explain_main(int argc, char **argv) {
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
                                          {"shards", required_argument, NULL, 'N'},
-                                         {"config", required_argument, NULL, 'K'},
+                                         {"config", required_argument, NULL, PC_REDIS_OPT_CONFIG},
                                          PC_REDIS_CREDENTIAL_OPTIONS,
                                          {"policies", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
@@ -201,6 +201,11 @@ int pc_explain_main(int argc, char **argv) {
         return 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int taken = pc_redis_take(&cfg, c, optarg); /* --config, --redis... */
+        if (taken < 0)
+            return 2;
+        if (taken)
+            continue;
         switch (c) {
             case 't':
                 tenant = optarg;
@@ -231,18 +236,6 @@ int pc_explain_main(int argc, char **argv) {
                 break;
             case 'J':
                 json = 1;
-                break;
-            case 'K':
-                if (pc_redis_config(&cfg, optarg) < 0)
-                    return 2;
-                break;
-            case 'R':
-            case 'S':
-            case 'p':
-            case 'N':
-            case PC_REDIS_OPT_USER:
-            case PC_REDIS_OPT_PASSFILE:
-                pc_redis_option(&cfg, c, optarg);
                 break;
             case 'P':
                 policies = optarg;

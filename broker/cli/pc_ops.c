@@ -424,7 +424,7 @@ int pc_ops_main(int argc, char **argv) {
                                          {"who", required_argument, NULL, 'w'},
                                          {"why", required_argument, NULL, 'y'},
                                          {"reason", required_argument, NULL, 'y'},
-                                         {"config", required_argument, NULL, 'K'},
+                                         {"config", required_argument, NULL, PC_REDIS_OPT_CONFIG},
                                          {"redis", required_argument, NULL, 'R'},
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
@@ -447,6 +447,11 @@ int pc_ops_main(int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc - shift, argv + shift, "h", opts, NULL)) != -1) {
+        int taken = pc_redis_take(&cfg, c, optarg); /* --config, --redis... */
+        if (taken < 0)
+            return 2;
+        if (taken)
+            continue;
         switch (c) {
             case 't':
                 o.tenant = optarg;
@@ -468,18 +473,6 @@ int pc_ops_main(int argc, char **argv) {
                 break;
             case 'y':
                 o.why = optarg;
-                break;
-            case 'K':
-                if (pc_redis_config(&cfg, optarg) < 0)
-                    return 2;
-                break;
-            case 'R':
-            case 'S':
-            case 'p':
-            case 'N':
-            case PC_REDIS_OPT_USER:
-            case PC_REDIS_OPT_PASSFILE:
-                pc_redis_option(&cfg, c, optarg);
                 break;
             case 'h':
                 s_usage(stdout);

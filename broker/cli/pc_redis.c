@@ -44,7 +44,7 @@ static void s_usage(FILE *to) {
 
 /* Connects as the flags say; returns 0, 2 (usage) or 3 (Redis unreachable). */
 static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *json, long *count) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+    static const struct option opts[] = {{"config", required_argument, NULL, PC_REDIS_OPT_CONFIG},
                                          {"redis", required_argument, NULL, 'R'},
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
@@ -60,19 +60,12 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int taken = pc_redis_take(&cfg, c, optarg); /* --config, --redis... */
+        if (taken < 0)
+            return 2;
+        if (taken)
+            continue;
         switch (c) {
-            case 'c':
-                if (pc_redis_config(&cfg, optarg) < 0)
-                    return 2;
-                break;
-            case 'R':
-            case 'S':
-            case 'p':
-            case 'N':
-            case PC_REDIS_OPT_USER:
-            case PC_REDIS_OPT_PASSFILE:
-                pc_redis_option(&cfg, c, optarg);
-                break;
             case 'J':
                 *json = 1;
                 break;
@@ -208,6 +201,23 @@ int pc_redis_connect(const brk_config_t *cfg, redisContext **out) {
         return 0;
     fprintf(stderr, "pregonctl: %s\n", pg_log_quoted(err, PG_LOG_QUOTED_MAX).s);
     return r == BRK_RAUTH_SECRET ? 2 : 3;
+}
+
+int pc_redis_take(brk_config_t *cfg, int option, const char *arg) {
+    switch (option) {
+        case PC_REDIS_OPT_CONFIG:
+            return pc_redis_config(cfg, arg) < 0 ? -1 : 1;
+        case 'R':
+        case 'S':
+        case 'p':
+        case 'N':
+        case PC_REDIS_OPT_USER:
+        case PC_REDIS_OPT_PASSFILE:
+            pc_redis_option(cfg, option, arg);
+            return 1;
+        default:
+            return 0;
+    }
 }
 
 void pc_redis_option(brk_config_t *cfg, int option, const char *arg) {

@@ -12,6 +12,7 @@ int pc_redis_main(int argc, char **argv);
 /* The credential options' getopt_long values (beyond any short option's). */
 #define PC_REDIS_OPT_USER     0x101
 #define PC_REDIS_OPT_PASSFILE 0x102
+#define PC_REDIS_OPT_CONFIG   0x103 /* --config FILE */
 /* The credential options' rows, for an option table. */
 #define PC_REDIS_CREDENTIAL_OPTIONS                                                                \
     {"redis-user", required_argument, NULL, PC_REDIS_OPT_USER}, {                                  \
@@ -29,6 +30,10 @@ void pc_redis_option(brk_config_t *cfg, int option, const char *arg);
 /* --config FILE: pregond's configuration (its redis: section, credentials included; an inline
  * redis.password in a file others may read is warned about). 0, or -1 with the error printed. */
 int pc_redis_config(brk_config_t *cfg, const char *path);
+/* One getopt_long answer: PC_REDIS_OPT_CONFIG (pc_redis_config) or a connection option
+ * (pc_redis_option) is taken: 1; -1 when --config's file is invalid (printed); 0 for any other
+ * option, the caller's. So every Redis-facing command's loop starts with it. */
+int pc_redis_take(brk_config_t *cfg, int option, const char *arg);
 /* The configuration a command starts from, before its flags: the file $PREGON_CONFIG names,
  * else the installed PC_DEFAULT_CONFIG when it can be read, else the built-in defaults (a
  * --config flag then loads its file instead). -1 after printing why a file named or

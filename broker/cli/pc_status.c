@@ -365,7 +365,7 @@ int pc_status_main(int argc, char **argv) {
     static const struct option opts[] = {{"ops", required_argument, NULL, 'o'},
                                          {"json", no_argument, NULL, 'J'},
                                          {"interval-ms", required_argument, NULL, 'i'},
-                                         {"config", required_argument, NULL, 'K'},
+                                         {"config", required_argument, NULL, PC_REDIS_OPT_CONFIG},
                                          {"redis", required_argument, NULL, 'R'},
                                          {"redis-socket", required_argument, NULL, 'S'},
                                          {"prefix", required_argument, NULL, 'p'},
@@ -382,6 +382,11 @@ int pc_status_main(int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int taken = pc_redis_take(&cfg, c, optarg); /* --config, --redis... */
+        if (taken < 0)
+            return 2;
+        if (taken)
+            continue;
         switch (c) {
             case 'o':
                 ops = optarg;
@@ -395,18 +400,6 @@ int pc_status_main(int argc, char **argv) {
                     fprintf(stderr, "pregonctl: --interval-ms 0..60000\n");
                     return 2;
                 }
-                break;
-            case 'K':
-                if (pc_redis_config(&cfg, optarg) < 0)
-                    return 2;
-                break;
-            case 'R':
-            case 'S':
-            case 'p':
-            case 'N':
-            case PC_REDIS_OPT_USER:
-            case PC_REDIS_OPT_PASSFILE:
-                pc_redis_option(&cfg, c, optarg);
                 break;
             case 'h':
                 printf("usage: pregonctl status [--ops URL] [--json] [--interval-ms MS]\n"

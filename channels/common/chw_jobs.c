@@ -36,6 +36,8 @@ int chw__finish(chw_worker_t *self, chw__slot_t *slot, const chw_result_t *r, in
                        ? self->driver.hold_ms(self->driver.ctx, slot->job_state, slot->dispatch, r)
                        : 0;
     chw__release(self, slot, r);
+    if (hold > 0) /* no copy (out of memory): the line is freed at the bound only */
+        slot->held_lease = strdup(slot->dispatch->lease_id);
     pregon__broker_to_worker__free_unpacked(slot->msg, NULL);
     slot->msg = NULL;
     slot->dispatch = NULL;
@@ -52,6 +54,17 @@ int chw__finish(chw_worker_t *self, chw__slot_t *slot, const chw_result_t *r, in
     return rc;
 }
 
+/* A held slot free again: credit. */
+static void s_unhold(chw_worker_t *self, uint32_t i) {
+    chw__slot_t *slot = &self->slots[i];
+    slot->held_until = 0;
+    free(slot->held_lease);
+    slot->held_lease = NULL;
+    self->held_count--;
+    self->free_stack[self->free_count++] = (int)i;
+    self->pending_credit++;
+}
+
 /* Frees the held slots whose time is up (credit again); once per loop turn. A linear scan,
  * only when the earliest end has come: holds last seconds to minutes, turns are far more. */
 void chw__free_held(chw_worker_t *self, int64_t now) {
@@ -63,15 +76,26 @@ void chw__free_held(chw_worker_t *self, int64_t now) {
         if (!slot->held_until)
             continue;
         if (slot->held_until <= now) {
-            slot->held_until = 0;
-            self->held_count--;
-            self->free_stack[self->free_count++] = (int)i;
-            self->pending_credit++;
+            s_unhold(self, i);
         } else if (next < 0 || slot->held_until < next) {
             next = slot->held_until;
         }
     }
     self->next_held_end = next;
+}
+
+void chw__release_line(chw_worker_t *self, const char *lease_id) {
+    /* a linear scan: one message per call that ends, slots are lines (tens to hundreds); the
+     * earliest end (next_held_end) may now be a freed slot's: chw__free_held rescans then */
+    for (uint32_t i = 0; self->held_count && lease_id && lease_id[0] && i < self->cfg.concurrency;
+         i++) {
+        chw__slot_t *slot = &self->slots[i];
+        if (slot->held_until && slot->held_lease && strcmp(slot->held_lease, lease_id) == 0) {
+            s_unhold(self, i);
+            self->counters.lines_released++;
+            return;
+        }
+    }
 }
 
 uint32_t chw__jobs_held(const chw_worker_t *self) {

@@ -111,6 +111,11 @@ static void s_render(chw_ops_t *self, const chw_worker_t *worker) {
           (double)c.in_flight);
     s_one(self, p, "pregon_worker_queued", "gauge", "Jobs waiting for their shaping token.",
           (double)c.queued);
+    s_one(self, p, "pregon_worker_held_lines", "gauge",
+          "Slots kept after their report: lines of calls that may still be up.", (double)c.held);
+    s_one(self, p, "pregon_worker_lines_released_total", "counter",
+          "Held lines freed when their call ended (ReleaseLine), before their bound.",
+          (double)c.lines_released);
     s_one(self, p, "pregon_worker_concurrency", "gauge", "Jobs it may hold at once (its credit).",
           (double)self->concurrency);
     const char *halt = chw_worker_halt_reason(worker);

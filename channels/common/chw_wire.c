@@ -601,6 +601,9 @@ static int s_on_message(chw_worker_t *self, const void *data, size_t len, int64_
                     chw_journal_ack(self->journal, msg->report_ack->seqs[i]);
             }
             break;
+        case PREGON__BROKER_TO_WORKER__MSG_RELEASE_LINE:
+            chw__release_line(self, msg->release_line->lease_id);
+            break;
         case PREGON__BROKER_TO_WORKER__MSG_LEAVE_ACK:
             /* Outside a stop (a late answer to an earlier process's Leaving?) it means nothing. */
             if (self->stopping && !self->leave_acked) {

@@ -242,6 +242,7 @@ void chw_worker_destroy(chw_worker_t **self_p) {
             pregon__broker_to_worker__free_unpacked(slot->msg, NULL);
         }
         free(slot->body);
+        free(slot->held_lease);
     }
     if (self->multi)
         curl_multi_cleanup(self->multi); /* after the handles: it may call chw__socket_cb */

@@ -133,6 +133,8 @@ typedef struct {
     uint64_t in_flight;             /* gauge: jobs held (queued + running) */
     uint64_t held;                  /* gauge: slots kept after their report (driver.hold_ms: a
                                      * voice call's line) */
+    uint64_t lines_released;        /* held slots freed by the broker's ReleaseLine (the call
+                                     * ended before the bound) */
     uint64_t queued;                /* gauge: jobs waiting for their sender's token */
     uint64_t http_status[600];      /* answers by HTTP status; [0] = no HTTP answer */
     pg_prom_hist_t request_seconds; /* provider requests answered (any status), whole duration */

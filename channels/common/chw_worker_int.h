@@ -34,6 +34,7 @@ typedef struct {
     bool running;
     int64_t held_until; /* monotonic ms: after its report the slot stays taken (driver.hold_ms)
                            until then; 0 = not held */
+    char *held_lease;   /* owned while held: the lease it carried, for ReleaseLine */
     char *body;
     size_t body_len, body_cap;
     char errbuf[CURL_ERROR_SIZE];
@@ -152,6 +153,8 @@ void chw__fd_forget(chw_worker_t *self, uint8_t *state, int fd);
 int chw__finish(chw_worker_t *self, chw__slot_t *slot, const chw_result_t *r, int64_t retry_at_ms,
                 bool handed_back, int64_t now);
 void chw__free_held(chw_worker_t *self, int64_t now);
+/* ReleaseLine: frees the held slot that carried lease_id (its call ended), if any. */
+void chw__release_line(chw_worker_t *self, const char *lease_id);
 /* Jobs held (queued or running), without the slots driver.hold_ms keeps after a report. */
 uint32_t chw__jobs_held(const chw_worker_t *self);
 int chw__halt(chw_worker_t *self, const char *reason, int64_t now);

@@ -358,6 +358,11 @@ static hk_verdict_t s_status(void *ctx, const hk_request_t *req, hk_result_t *re
             hk_event_set(&ev->job_id, pg_http_request_query(req->http, "j")) < 0 ||
             hk_event_set(&ev->contact, s_form(req, "To")) < 0)
             return HK_NOMEM;
+    } else if (!strcmp(st, "completed")) {
+        /* the call is over (its outcome came with the answer): pregond frees its line */
+        hk_event_t *ev = s_event(res, PREGON__INBOUND_EVENT__KIND__DELIVERY_STATUS, req, NULL, st);
+        if (!ev || hk_event_set(&ev->status, "completed") < 0)
+            return HK_NOMEM;
     }
     return s_body(res, s_say_hangup(NULL, NULL));
 }

@@ -32,6 +32,10 @@ static const chw_option_t s_options[] = {
      "retired caller ids (pregonctl voice numbers retire); default POOLS.retired; reloaded when "
      "it changes",
      NULL, NULL, 0},
+    {"counts-state", "FILE",
+     "calls per caller id today, kept across restarts (default $STATE_DIRECTORY/"
+     "voice-counts.json with --pools, else in memory)",
+     NULL, NULL, 0},
     {"from", "NUMBER", "caller id of jobs no pool covers and without a sender", NULL, NULL, 0},
     {"machine-detection", "MODE",
      "answering-machine detection when the pool says nothing: off, Enable, DetectMessageEnd", NULL,
@@ -60,7 +64,14 @@ static int s_open(const chw_opts_t *opts, chw_driver_t *driver, char *err, size_
                             .machine_detection = chw_opts_get(opts, "machine-detection"),
                             .ring_timeout_s = s_uint(chw_opts_get(opts, "ring-timeout-s")),
                             .max_call_s = s_uint(chw_opts_get(opts, "max-call-s")),
-                            .line_slack_s = s_uint(chw_opts_get(opts, "line-slack-s"))};
+                            .line_slack_s = s_uint(chw_opts_get(opts, "line-slack-s")),
+                            .counts_state = chw_opts_get(opts, "counts-state")};
+    char state[4096];
+    const char *dir = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+    if (!c.counts_state && dir && *dir && c.pools) {
+        snprintf(state, sizeof state, "%s/voice-counts.json", dir);
+        c.counts_state = state;
+    }
     vc_twilio_t *tw = vc_twilio_new(&c, err, err_len);
     if (!tw)
         return -1;

@@ -505,6 +505,27 @@ static int s_choose(vc_pool_t *self, const char *tenant, const char *campaign, c
     return 0;
 }
 
+void vc_pool_counts_each(const vc_pool_t *self, uint32_t day,
+                         void (*fn)(void *ctx, const char *number, uint32_t calls), void *ctx) {
+    for (size_t i = 0; self && i < self->n_pools; i++)
+        for (size_t k = 0; k < self->pools[i].n; k++) {
+            const s_number_t *num = &self->pools[i].numbers[k];
+            if (num->day == day && num->today)
+                fn(ctx, num->number, num->today);
+        }
+}
+
+void vc_pool_set_count(vc_pool_t *self, const char *number, uint32_t day, uint32_t calls) {
+    for (size_t i = 0; self && number && i < self->n_pools; i++)
+        for (size_t k = 0; k < self->pools[i].n; k++) {
+            s_number_t *num = &self->pools[i].numbers[k];
+            if (strcmp(num->number, number) != 0 || (num->day == day && num->today >= calls))
+                continue;
+            num->day = day;
+            num->today = calls;
+        }
+}
+
 int vc_pool_choose(vc_pool_t *self, const char *tenant, const char *campaign, const char *debtor,
                    const char *to, int64_t now_ms, vc_choice_t *out) {
     return s_choose(self, tenant, campaign, debtor, to, now_ms, out, true);

@@ -16,7 +16,8 @@
  * rewrites atomically (rename); vc_pool_refresh() reloads either file when its modification
  * time, size or inode changed, so a running worker stops using a retired number within a
  * second, without a restart. A file that does not load keeps the previous pools.
- * Daily counts are per number and per UTC day, kept in this process (one worker per account).
+ * Daily counts are per number and per UTC day, kept in this process (one worker per account)
+ * and, with vc_counts.h, in a file that a restarted worker reads back.
  * No clock here: every call takes the caller's time. Not thread-safe. */
 #ifndef VC_POOL_H
 #define VC_POOL_H
@@ -75,6 +76,15 @@ void vc_pool_each(const vc_pool_t *self,
                   void (*fn)(void *ctx, const char *tenant, const char *campaign,
                              const char *number, const char *area, bool retired),
                   void *ctx);
+
+/* The day counts, for keeping them across restarts (vc_counts.h). Visits every number of
+ * every pool counted on `day` (UTC days since the epoch): fn(ctx, number, calls); a number
+ * listed in two pools is visited once per pool. */
+void vc_pool_counts_each(const vc_pool_t *self, uint32_t day,
+                         void (*fn)(void *ctx, const char *number, uint32_t calls), void *ctx);
+/* Sets the count of `number` on `day` in every pool that lists it, unless a higher count is
+ * there already (counts survive pool reloads like every count). */
+void vc_pool_set_count(vc_pool_t *self, const char *number, uint32_t day, uint32_t calls);
 
 /* The rendezvous weight of number for (tenant, debtor): FNV-1a 64 then a 64-bit mix. */
 uint64_t vc_pool_weight(const char *tenant, const char *debtor, const char *number);

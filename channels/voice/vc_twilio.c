@@ -6,6 +6,8 @@
  * channel; 21216 (the To number is blocked) is FAILED. */
 #include "vc_twilio.h"
 
+#include "vc_counts.h"
+
 #include "pg_callsig.h"
 #include "sms_twilio.h"
 
@@ -25,6 +27,7 @@ struct vc_twilio {
     void *clock_ctx;
     struct curl_slist *headers;
     char pool_err[256]; /* the last reload failure, "" = none */
+    char *counts_state; /* vc_counts.h; NULL = counts in memory only */
 };
 
 static char *s_dup(const char *s) {
@@ -136,6 +139,15 @@ vc_twilio_t *vc_twilio_new(const vc_twilio_config_t *c, char *err, size_t err_le
             vc_twilio_destroy(&self);
             return NULL;
         }
+        if (c->counts_state && *c->counts_state &&
+            (!(self->counts_state = strdup(c->counts_state)) ||
+             vc_counts_load(self->pool, self->counts_state, self->clock_ms(self->clock_ctx), err,
+                            err_len) != 0)) {
+            if (!self->counts_state)
+                snprintf(err, err_len, "out of memory");
+            vc_twilio_destroy(&self);
+            return NULL;
+        }
     }
     return self;
 }
@@ -145,6 +157,7 @@ void vc_twilio_destroy(vc_twilio_t **self_p) {
         return;
     vc_twilio_t *self = *self_p;
     free(self->url);
+    free(self->counts_state);
     free(self->account_sid);
     s_wipe_free(self->auth_token);
     free(self->hooks_url);
@@ -279,6 +292,9 @@ static int s_caller_id(vc_twilio_t *self, const Pregon__SendRequest *job, char *
         vc_choice_t ch;
         int rc = vc_pool_choose(self->pool, job->tenant, job->campaign, job->debtor_id,
                                 job->contact, now, &ch);
+        if (rc == 0 && self->counts_state &&
+            vc_counts_save(self->pool, self->counts_state, now, why, sizeof why) != 0)
+            snprintf(self->pool_err, sizeof self->pool_err, "%s", why); /* the call goes on */
         if (rc == 0) {
             snprintf(from, from_len, "%s", ch.number);
             *amd = s_amd_name(self, ch.amd);

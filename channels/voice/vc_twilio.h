@@ -37,6 +37,7 @@ typedef struct {
     const char *from;              /* default caller id; may be NULL */
     const char *pools;             /* pool file; may be NULL (no pools: job.sender or from) */
     const char *retired;           /* retired list; NULL = POOLS.retired */
+    const char *counts_state;      /* day counts kept across restarts (vc_counts.h); NULL: none */
     const char *machine_detection; /* "off" | "Enable" | "DetectMessageEnd"; NULL = off */
     unsigned ring_timeout_s;       /* Timeout, 5..600 */
     unsigned max_call_s;           /* TimeLimit, 10..14400 */

@@ -1,4 +1,5 @@
-/* test_vc_pool.c — caller-id pools: local presence, stickiness, retirement, daily caps, reload. */
+/* test_vc_pool.c — caller-id pools: local presence, stickiness, retirement, daily caps, reload,
+ * and the day counts kept across a restart (vc_counts). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "vc_counts.h"
 #include "vc_pool.h"
 
 #define DAY (86400000LL)
@@ -169,6 +171,43 @@ static void test_daily_cap(void **state) {
     vc_pool_destroy(&p);
 }
 
+/* A worker restarted the same day starts from the counts it had; another day's file does not
+ * count; a file that does not read refuses the start. */
+static void test_counts_across_restart(void **state) {
+    (void)state;
+    char err[256], counts[160];
+    snprintf(counts, sizeof counts, "%s/voice-counts.json", s_dir);
+    unlink(counts);
+    vc_pool_t *p = vc_pool_new(s_pools, s_retired, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(vc_counts_load(p, counts, DAY, err, sizeof err), 0); /* first start */
+    vc_choice_t c, first;
+    assert_int_equal(vc_pool_choose(p, "acme", "c", "dx", "+5743001234", DAY, &first), 0);
+    assert_int_equal(vc_pool_choose(p, "acme", "c", "dx", "+5743001234", DAY + 1, &c), 0);
+    assert_int_equal(vc_counts_save(p, counts, DAY + 1, err, sizeof err), 0);
+    vc_pool_destroy(&p);
+    /* the same day: the third call is the number's last under its cap of 3 */
+    p = vc_pool_new(s_pools, s_retired, err, sizeof err);
+    assert_int_equal(vc_counts_load(p, counts, DAY + 2, err, sizeof err), 0);
+    assert_int_equal(vc_pool_choose(p, "acme", "c", "dx", "+5743001234", DAY + 2, &c), 0);
+    assert_string_equal(c.number, first.number);
+    assert_int_equal(c.calls_today, 3);
+    assert_int_equal(vc_pool_choose(p, "acme", "c", "dx", "+5743001234", DAY + 3, &c), 0);
+    assert_string_not_equal(c.number, first.number);
+    vc_pool_destroy(&p);
+    /* the next day: the file's counts are yesterday's */
+    p = vc_pool_new(s_pools, s_retired, err, sizeof err);
+    assert_int_equal(vc_counts_load(p, counts, 2 * DAY, err, sizeof err), 0);
+    assert_int_equal(vc_pool_choose(p, "acme", "c", "dx", "+5743001234", 2 * DAY, &c), 0);
+    assert_int_equal(c.calls_today, 1);
+    /* a damaged file */
+    s_write(counts, "{\"day\": ");
+    assert_int_equal(vc_counts_load(p, counts, 2 * DAY, err, sizeof err), -1);
+    assert_non_null(strstr(err, "counts state"));
+    vc_pool_destroy(&p);
+    unlink(counts);
+}
+
 static void test_bad_files(void **state) {
     (void)state;
     char err[256];
@@ -194,6 +233,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_local_and_sticky, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retired_and_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daily_cap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_counts_across_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, s_setup, s_teardown),
         cmocka_unit_test(test_weight),
     };

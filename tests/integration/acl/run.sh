@@ -245,11 +245,13 @@ env -u PREGON_REDIS_PASSWORD "$build/broker/pregond" --config "$dir/nopw.yaml" 2
 # the password from the environment instead of a file: pregond is admitted again
 : >"$dir/env.log"
 PREGON_REDIS_PASSWORD=$(cat "$dir/pw/redis-pregond.password") "$build/broker/pregond" --config "$dir/nopw.yaml" 2>"$dir/env.log" &
-pids+=($!)
+env_pid=$!; pids+=($env_pid)
 wait_for 10 grep -q "pregond: serving" "$dir/env.log" && ! grep -q "redis DOWN" "$dir/env.log" && ok \
   || ko "pregond with PREGON_REDIS_PASSWORD: $(cat "$dir/env.log")"
 
 # --- 7. pregon-audit as its user: drains every shard's stream, the ACL log stays empty ------------
+# no pregond writes records any more while they are counted and drained
+kill -TERM "$env_pid" 2>/dev/null; wait "$env_pid" 2>/dev/null
 acl_before=$(acl_denials)
 audit_records=0; for s in $(seq 0 15); do audit_records=$((audit_records + $(rcli xlen "pg:{s$s}:audit"))); done
 "$build/broker/audit/pregon-audit" keygen --key "$dir/audit.key" --pub "$dir/audit.pub" || ko "pregon-audit keygen"
