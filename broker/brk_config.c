@@ -65,6 +65,9 @@ static const s_field_t s_fields[] = {
     F("ops.allow_public", T_INT, ops_allow_public),
     F("ops.gauges_ms", T_INT, ops_gauges_ms),
     F("ops.max_audit_backlog", T_I64, ops_max_audit_backlog),
+    F("audit.ops_listen", T_STR, audit_ops_listen),
+    F("audit.ops_allow_public", T_INT, audit_ops_allow_public),
+    F("audit.max_lag_s", T_I64, audit_max_lag_s),
 };
 #undef F
 

@@ -59,6 +59,10 @@ typedef struct {
     int ops_gauges_ms;         /* ops.gauges_ms: how often the queue gauges are read (5000) */
     int64_t
         ops_max_audit_backlog; /* ops.max_audit_backlog: /readyz fails past it (0 = unchecked) */
+    /* pregon-audit's own (pregond ignores them) */
+    char audit_ops_listen[256]; /* audit.ops_listen: its /metrics, /healthz, /readyz ("" = none) */
+    int audit_ops_allow_public; /* audit.ops_allow_public: 1 lets it be a non-loopback address */
+    int64_t audit_max_lag_s;    /* audit.max_lag_s: its /readyz fails past this lag (0 = none) */
 } brk_config_t;
 
 /* Fills *cfg with defaults, then reads `path` (NULL: defaults only). Returns 0, or -1 with one

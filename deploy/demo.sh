@@ -88,9 +88,11 @@ $B/broker/pregond --config "$dir/pregon.yaml" 2>"$dir/pregond.log" & pids+=($!)
 export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN=sandbox-token
 # pregon-hooks: the provider's webhooks (signed) in, InboundEvents to pregond
 $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$dir/hooks" $(keys hooks) \
-  2>"$dir/hooks.log" & pids+=($!)
+  --ops-listen 127.0.0.1:0 2>"$dir/hooks.log" & pids+=($!)
 wait_for 10 grep -qs "serving: http" "$dir/hooks.log"
 hooks=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+# its /metrics: on the loopback ops port (the public listener answers 404)
+hooks_ops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$dir/hooks.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "curl -sf '$hooks/healthz' >/dev/null"   # pregon-hooks sees pregond
 # the sandbox plays Twilio: signed status callbacks, and five debtors who answer STOP or Baja
 $B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" \
@@ -153,7 +155,7 @@ $B/broker/pregonctl submit --endpoint "ipc://$dir/front" $(keys campaigns) deplo
 [ "$submit_rc" -le 1 ] || { echo "demo: pregonctl submit exit $submit_rc (3: no answer, 4: BUSY)"; exit 1; }
 wait_for 60 bash -c '[ "$(stat ready.sms)" = 0 ] && [ "$(stat leased)" = 0 ]' || true
 # the callbacks of the last messages: until pregon-hooks holds nothing and no job waits in SENT
-wait_for 20 bash -c "[ \"\$(curl -s $hooks/metrics | awk '\$1 == \"pregon_hooks_in_flight\" {print \$2}')\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' --scan --pattern 'pg:{s*}:j:*' | sed 's/^/HGET /; s/\$/ s/' | redis-cli -s '$dir/redis.sock' | grep -c '^sent\$')\" = 0 ]" || true
+wait_for 20 bash -c "[ \"\$(curl -s $hooks_ops/metrics | awk '\$1 == \"pregon_hooks_in_flight\" {print \$2}')\" = 0 ] && [ \"\$(redis-cli -s '$dir/redis.sock' --scan --pattern 'pg:{s*}:j:*' | sed 's/^/HGET /; s/\$/ s/' | redis-cli -s '$dir/redis.sock' | grep -c '^sent\$')\" = 0 ]" || true
 
 echo
 echo "== what the provider (sandbox) received"
@@ -188,7 +190,7 @@ echo
 echo "== what the provider told us afterwards (pregon-hooks -> pregond)"
 curl -s "$sb/_sandbox/stats" | python3 -c 'import json,sys; k=json.load(sys.stdin).get("callbacks",{}).get("by_kind",{})
 for n, c in sorted(k.items()): print("  sandbox %-20s sent %s, failed %s, dropped %s" % (n, c.get("sent"), c.get("failed"), c.get("dropped")))'
-curl -s "$hooks/metrics" | awk '$1 ~ /^pregon_hooks_(acks|refused|unavailable)_total/ && $2 > 0 { print "  " $1 " " $2 }'
+curl -s "$hooks_ops/metrics" | awk '$1 ~ /^pregon_hooks_(acks|refused|unavailable)_total/ && $2 > 0 { print "  " $1 " " $2 }'
 echo "  suppressed by a STOP or Baja reply, for every debtor of the tenant:"
 $B/broker/pregonctl suppress list --redis-socket "$dir/redis.sock" | sed 's/^/    /'
 first=$($B/broker/pregonctl suppress list --csv --redis-socket "$dir/redis.sock" | awk -F, 'NR == 2 {gsub(/"/, "", $3); print $3}')
@@ -243,9 +245,10 @@ $B/broker/pregond --config "$wa/pregon.yaml" 2>"$wa/pregond.log" & wa_pids+=($!)
 WHATSAPP_APP_SECRET=demo-app-secret WHATSAPP_VERIFY_TOKEN=demo-verify \
   TWILIO_ACCOUNT_SID=$wa_ac TWILIO_AUTH_TOKEN=sandbox-token \
   $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$wa/hooks" $(wkeys hooks) \
-  2>"$wa/hooks.log" & wa_pids+=($!); pids+=($!)
+  --ops-listen 127.0.0.1:0 2>"$wa/hooks.log" & wa_pids+=($!); pids+=($!)
 wait_for 10 grep -q "serving: http" "$wa/hooks.log"
 wa_hooks=$(grep -m1 "serving: http" "$wa/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+wa_hooks_ops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$wa/hooks.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "curl -sf '$wa_hooks/healthz' >/dev/null"
 echo '[{"name": "recordatorio_pago", "language": "es_MX", "body_params": 4}]' >"$wa/templates.json"
 $B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$wa/sandbox.port" \
@@ -330,7 +333,7 @@ for a in answers:
     print("   " + a)'
 echo "   the sandbox received: $(curl -s "$wa_sb/_sandbox/stats" | python3 -c 'import json,sys; p=json.load(sys.stdin)["providers"]
 print(", ".join("%s %d" % (k, v["total"]) for k, v in sorted(p.items())))'); WhatsApp webhooks posted: $(curl -s "$wa_sb/_sandbox/stats" | python3 -c 'import json,sys; m=json.load(sys.stdin)["modules"]["whatsapp"]; print("%d statuses (sent, delivered, read, failed), %d replies" % (m["statuses"], m["inbound"]))')"
-echo "   webhooks through pregon-hooks: $(curl -s "$wa_hooks/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { printf "%s %s  ", $1, $2 }')"
+echo "   webhooks through pregon-hooks: $(curl -s "$wa_hooks_ops/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { printf "%s %s  ", $1, $2 }')"
 echo "   suppressed after \"baja\" (WhatsApp only, every debtor of the tenant):"
 $B/broker/pregonctl suppress list --redis-socket "$wa/redis.sock" | sed 's/^/     /'
 for p in "${wa_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -376,9 +379,10 @@ m_pids=()
 $B/broker/pregond --config "$m/pregon.yaml" 2>"$m/pregond.log" & m_pids+=($!)
 page=104000000000123 secret=demo-app-secret-$RANDOM
 MESSENGER_APP_SECRET=$secret $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 \
-  --broker "ipc://$m/hooks" $(mkeys hooks) 2>"$m/hooks.log" & m_pids+=($!)
+  --broker "ipc://$m/hooks" $(mkeys hooks) --ops-listen 127.0.0.1:0 2>"$m/hooks.log" & m_pids+=($!)
 wait_for 10 grep -q "serving: http" "$m/hooks.log"
 mhooks=$(grep -m1 "serving: http" "$m/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+mhooks_ops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$m/hooks.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "curl -sf '$mhooks/healthz' >/dev/null"
 export MESSENGER_PAGE_TOKEN=EAAG-demo-page-token-$RANDOM
 $B/channels/sandbox/pregon-sandbox --listen 127.0.0.1:0 --port-file "$m/sandbox.port" \
@@ -423,7 +427,7 @@ echo "  after the delivery and read webhooks:"
 for i in 0 1 2 3; do printf '    msgr-r2-%s     %s\n' "$i" "$(msgr_state "700$((i + 1))" "$i" || true)"; done
 curl -s "$msb/_sandbox/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin)
 m=s["modules"]["messenger"]; print("  sandbox: %d messages accepted, %d refused outside the window, %d delivery and %d read webhooks, %d debtor messages" % (m["sent"], m["outside_window"], m["deliveries"], m["reads"], m["inbound"]))'
-curl -s "$mhooks/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { print "  " $1 " " $2 }'
+curl -s "$mhooks_ops/metrics" | awk '$1 ~ /^pregon_hooks_acks_total/ && $2 > 0 { print "  " $1 " " $2 }'
 for p in "${m_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${m_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 # ---- END messenger ----
@@ -452,9 +456,10 @@ YAML
 $B/broker/pregond --config "$dir/pregon-voice.yaml" 2>"$dir/pregond-voice.log" & pids+=($!)
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/url.key"; chmod 600 "$dir/url.key"
 $B/channels/hooks/pregon-hooks --listen 127.0.0.1:0 --broker "ipc://$dir/vhooks" $(keys hooks) \
-  --voice-url-key-file "$dir/url.key" 2>"$dir/hooks-voice.log" & pids+=($!)
+  --voice-url-key-file "$dir/url.key" --ops-listen 127.0.0.1:0 2>"$dir/hooks-voice.log" & pids+=($!)
 wait_for 10 grep -qs "serving: http" "$dir/hooks-voice.log"
 vhooks=$(grep -m1 "serving: http" "$dir/hooks-voice.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+vhooks_ops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$dir/hooks-voice.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "curl -sf '$vhooks/healthz' >/dev/null"
 # the debtors, by number: what each does when the call comes; a simulated second lasts 20 ms
 curl -s "$sb/_sandbox/twilio-calls/config" -d '{"time_scale": 0.02}' >/dev/null
@@ -506,7 +511,7 @@ PY
 $B/broker/pregonctl submit --endpoint "ipc://$dir/vfront" $(keys campaigns) "$dir/voice.jsonl" | sed 's/^/  /' || true
 curl -s "$sb/_sandbox/twilio-calls/wait?finished=10&timeout_ms=60000" >/dev/null
 # the outcomes reach pregond through pregon-hooks: until it holds nothing
-wait_for 20 bash -c "[ \"\$(curl -s $vhooks/metrics | awk '\$1 == \"pregon_hooks_in_flight\" {print \$2}')\" = 0 ]" || true
+wait_for 20 bash -c "[ \"\$(curl -s $vhooks_ops/metrics | awk '\$1 == \"pregon_hooks_in_flight\" {print \$2}')\" = 0 ]" || true
 $B/broker/pregonctl redis audit --prefix pgv --redis-socket "$dir/redis.sock" >"$dir/voice-audit.jsonl"
 curl -s "$sb/_sandbox/twilio-calls/calls" >"$dir/calls.json"
 python3 - "$dir/calls.json" "$dir/voice-audit.jsonl" <<'PY'
@@ -659,5 +664,18 @@ fi
 echo "  by day, class, channel, jurisdiction and rule (pregonctl audit stats):"
 $B/broker/pregonctl audit stats --dir "$dir/audit" | head -12 | sed 's/^/    /'
 # ---- END audit ----
+# ---- BEGIN ops2 ----
+echo "== the ops endpoints of pregon-audit and pregon-hooks (loopback /metrics, /healthz, /readyz)"
+$B/broker/audit/pregon-audit drain --dir "$dir/audit" --key "$dir/audit.key" --redis-socket "$dir/redis.sock" \
+  --ops-listen 127.0.0.1:0 --max-lag-s 300 2>"$dir/audit-ops.log" & audit_pid=$!
+wait_for 10 grep -q "on port [0-9]" "$dir/audit-ops.log" || cat "$dir/audit-ops.log"
+audit_ops=http://127.0.0.1:$(grep -m1 -o "on port [0-9]*" "$dir/audit-ops.log" | grep -o "[0-9]*$")
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $audit_ops/readyz)\" = 200 ]" || true
+echo "  pregon-audit $audit_ops/readyz: $(curl -s "$audit_ops/readyz") (a new drainer: the --once run above took every record)"
+curl -s "$audit_ops/metrics" | awk '$1 ~ /^pregon_audit_(records_drained_total|segments_closed_total|pending_records|lag_seconds|redis_roundtrip_seconds_count)$/ { print "    " $1 " " $2 }'
+echo "  pregon-hooks $hooks_ops/readyz: $(curl -s "$hooks_ops/readyz"); its public $hooks/metrics answers $(curl -s -o /dev/null -w '%{http_code}' "$hooks/metrics")"
+curl -s "$hooks_ops/metrics" | awk '$1 ~ /^pregon_hooks_events_acked_total/ && $2 > 0 { print "    " $1 " " $2 }'
+kill -TERM "$audit_pid"; wait "$audit_pid" 2>/dev/null || true
+# ---- END ops2 ----
 echo
 echo "== stopping what the demo started"

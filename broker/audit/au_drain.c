@@ -1,19 +1,31 @@
 /* au_drain.c — draining the audit streams into the archive (see au_drain.h). One round reads
  * each shard once: XREADGROUP, append, commit (write + fsync), index, then XACK and XTRIM
- * pipelined. Retention is here too: it needs the writers, whose chains record the removals. */
+ * pipelined. Retention is here too: it needs the writers, whose chains record the removals.
+ *
+ * Verifying a segment just closed reads a whole day of its shard (gigabytes on a busy day), so
+ * it runs on a thread of its own while the loop drains on: a closed segment is never written
+ * again (the shard's other segments, still open, are not read), and retention removes only
+ * segments years old. The loop queues (shard, day) pairs under a mutex; the thread verifies them
+ * in order; destroy finishes the one being verified and drops the rest (read-only work: nothing
+ * is lost). Its counters are atomic. */
 #include "au_drain.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "au_seg.h"
+#include "au_verify.h"
 
 #define S_GROUP "pregon-audit"
 
@@ -33,6 +45,14 @@ struct au_drain {
     s_shard_t *sh;
     au_drain_stats_t stats;
     char err[1024];
+    /* the verification of closed segments: a queue of (shard, day) under vmu, its thread */
+    pthread_mutex_t vmu;
+    pthread_cond_t vcv;
+    int (*vq)[2];
+    size_t vq_head, vq_n, vq_cap;
+    bool vstop, vth_started;
+    pthread_t vth;
+    _Atomic uint64_t verified, verify_failures;
 };
 
 static const char *const S_PRESETS[] = {"CO", "CO-strict", "MX", "US", "US-MA", "PE", "CL"};
@@ -70,6 +90,17 @@ int au_retention_days(const au_retention_t *r, const char *j) {
     return r->default_days;
 }
 
+static double s_mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A Redis round trip that started at t0 (s_mono_s) ended now. */
+static void s_redis_took(au_drain_t *self, double t0) {
+    pg_prom_hist_observe(&self->stats.redis_seconds, s_mono_s() - t0);
+}
+
 static void s_note(au_drain_t *self, const char *fmt, ...) {
     if (!self->o.note)
         return;
@@ -96,12 +127,16 @@ au_drain_t *au_drain_new(const au_drain_opts_t *o, char *err, size_t err_len) {
         return NULL;
     }
     self->o = *o;
+    pthread_mutex_init(&self->vmu, NULL);
+    pthread_cond_init(&self->vcv, NULL);
     if (self->o.batch <= 0)
         self->o.batch = 1000;
     if (self->o.close_grace_ms <= 0)
         self->o.close_grace_ms = 2000;
     snprintf(self->dir, sizeof self->dir, "%s", o->dir);
     self->o.dir = self->dir;
+    pg_prom_hist_init(&self->stats.redis_seconds, pg_prom_latency_bounds, pg_prom_latency_n);
+    pg_prom_hist_init(&self->stats.index_seconds, pg_prom_latency_bounds, pg_prom_latency_n);
     self->n = st_keys_shards(o->keys);
     self->sh = calloc((size_t)self->n, sizeof *self->sh);
     if (!self->sh) {
@@ -139,6 +174,17 @@ void au_drain_destroy(au_drain_t **self_p) {
     if (!self_p || !*self_p)
         return;
     au_drain_t *self = *self_p;
+    if (self->vth_started) {
+        pthread_mutex_lock(&self->vmu);
+        self->vstop = true;
+        self->vq_n = 0; /* the one being verified finishes; the rest are dropped */
+        pthread_cond_signal(&self->vcv);
+        pthread_mutex_unlock(&self->vmu);
+        pthread_join(self->vth, NULL);
+    }
+    free(self->vq);
+    pthread_cond_destroy(&self->vcv);
+    pthread_mutex_destroy(&self->vmu);
     for (int s = 0; self->sh && s < self->n; s++)
         au_seg_destroy(&self->sh[s].seg);
     free(self->sh);
@@ -152,6 +198,8 @@ const char *au_drain_strerror(const au_drain_t *self) {
 
 void au_drain_stats(const au_drain_t *self, au_drain_stats_t *out) {
     *out = self->stats;
+    out->verified = atomic_load(&((au_drain_t *)self)->verified);
+    out->verify_failures = atomic_load(&((au_drain_t *)self)->verify_failures);
 }
 
 int au_drain_attach(au_drain_t *self, redisContext *c) {
@@ -284,6 +332,7 @@ static int s_ack(au_drain_t *self, s_shard_t *sh, const redisReply *entries) {
         redisAppendCommand(self->c, "XTRIM %s MINID %s", sh->key, minid);
     }
     free(argv), free(lens);
+    double t0 = s_mono_s();
     int rc = 0;
     for (int k = 0; k < (minid[0] ? 2 : 1); k++) {
         redisReply *r = NULL;
@@ -297,6 +346,7 @@ static int s_ack(au_drain_t *self, s_shard_t *sh, const redisReply *entries) {
             self->stats.acked += (uint64_t)r->integer;
         freeReplyObject(r);
     }
+    s_redis_took(self, t0);
     return rc;
 }
 
@@ -304,8 +354,10 @@ static int s_ack(au_drain_t *self, s_shard_t *sh, const redisReply *entries) {
 static int s_shard_round(au_drain_t *self, s_shard_t *sh, uint64_t *drained) {
     char count[16];
     snprintf(count, sizeof count, "%d", self->o.batch);
+    double t0 = s_mono_s();
     redisReply *r = redisCommand(self->c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s %s", S_GROUP,
                                  S_GROUP, count, sh->key, sh->pending ? sh->cursor : ">");
+    s_redis_took(self, t0);
     if (!r)
         return s_fail(self, "XREADGROUP %s: %s", sh->key, self->c->errstr);
     if (r->type == REDIS_REPLY_ERROR) {
@@ -335,11 +387,15 @@ static int s_shard_round(au_drain_t *self, s_shard_t *sh, uint64_t *drained) {
         /* the index is derived (in the round's transaction, au_drain_round): a failure is
          * reported, the records are safe in the segment and indexed again at the next start */
         int irc = 0;
+        double t0i = s_mono_s();
         for (size_t i = 0; irc == 0 && i < n_rows; i++)
             irc = au_index_add(self->o.index, &rows[i].loc, rows[i].rec);
-        if (irc < 0)
+        pg_prom_hist_observe(&self->stats.index_seconds, s_mono_s() - t0i);
+        if (irc < 0) {
+            self->stats.index_failures++;
             s_note(self, "index: %s (pregon-audit reindex rebuilds it)",
                    au_index_strerror(self->o.index));
+        }
     }
     for (size_t i = 0; i < n_rows; i++)
         json_decref(rows[i].rec);
@@ -357,7 +413,9 @@ static int s_shard_round(au_drain_t *self, s_shard_t *sh, uint64_t *drained) {
 }
 
 static int s_redis_now(au_drain_t *self, int64_t *now_ms) {
+    double t0 = s_mono_s();
     redisReply *r = redisCommand(self->c, "TIME");
+    s_redis_took(self, t0);
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
     if (ok)
         *now_ms = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
@@ -374,32 +432,143 @@ int au_drain_round(au_drain_t *self, uint64_t *drained) {
     /* one index transaction per round: committing per shard batch costs more than the inserts */
     int in_tx = self->o.index && au_index_begin(self->o.index) == 0;
     int rc = s_round_shards(self, now_ms, drained);
-    if (in_tx && au_index_commit(self->o.index) < 0)
+    if (in_tx && au_index_commit(self->o.index) < 0) {
+        self->stats.index_failures++;
         s_note(self, "index: %s (pregon-audit reindex rebuilds it)",
                au_index_strerror(self->o.index));
+    }
     return rc;
 }
 
+static void s_problem(void *ctx, const char *text) {
+    s_note(ctx, "verify: %s", text);
+}
+
+/* Verifies shard's segment of day (closed). */
+static void s_verify_one(au_drain_t *self, int shard, int day) {
+    au_verify_result_t res;
+    char err[512];
+    int rc = au_verify_shard(self->dir, self->o.key, shard, day, day, s_problem, self, &res, err,
+                             sizeof err);
+    atomic_fetch_add(&self->verified, res.segments);
+    if (rc != 0) {
+        atomic_fetch_add(&self->verify_failures, 1);
+        if (rc < 0)
+            s_note(self, "verify s%d: %s", shard, err);
+    }
+}
+
+/* The verification thread: the queue in order, until destroy. */
+static void *s_verify_main(void *arg) {
+    au_drain_t *self = arg;
+    pthread_mutex_lock(&self->vmu);
+    for (;;) {
+        while (!self->vq_n && !self->vstop)
+            pthread_cond_wait(&self->vcv, &self->vmu);
+        if (!self->vq_n)
+            break;
+        int shard = self->vq[self->vq_head][0], day = self->vq[self->vq_head][1];
+        self->vq_head = (self->vq_head + 1) % self->vq_cap;
+        self->vq_n--;
+        pthread_mutex_unlock(&self->vmu);
+        s_verify_one(self, shard, day);
+        pthread_mutex_lock(&self->vmu);
+    }
+    pthread_mutex_unlock(&self->vmu);
+    return NULL;
+}
+
+/* Queues shard's segment of day (just closed) for the verification thread (started on first
+ * use; without a thread or queue room, verified here). */
+static void s_verify_closed(au_drain_t *self, int shard, int day) {
+    if (!self->vq) {
+        self->vq_cap = (size_t)self->n * 2 + 16;
+        self->vq = calloc(self->vq_cap, sizeof *self->vq);
+    }
+    if (self->vq && !self->vth_started)
+        self->vth_started = pthread_create(&self->vth, NULL, s_verify_main, self) == 0;
+    bool queued = false;
+    pthread_mutex_lock(&self->vmu);
+    if (self->vth_started && self->vq_n < self->vq_cap) {
+        size_t at = (self->vq_head + self->vq_n++) % self->vq_cap;
+        self->vq[at][0] = shard, self->vq[at][1] = day;
+        queued = true;
+        pthread_cond_signal(&self->vcv);
+    }
+    pthread_mutex_unlock(&self->vmu);
+    if (!queued)
+        s_verify_one(self, shard, day);
+}
+
 static int s_round_shards(au_drain_t *self, int64_t now_ms, uint64_t *drained) {
-    for (int s = 0; s < self->n; s++) {
+    int rc = 0;
+    for (int s = 0; s < self->n && rc == 0; s++) {
         s_shard_t *sh = &self->sh[s];
-        if (sh->pending == -1 && au_drain_attach(self, self->c) < 0)
-            return -1;
-        if (s_shard_round(self, sh, drained) < 0)
-            return -1;
+        if ((sh->pending == -1 && au_drain_attach(self, self->c) < 0) ||
+            s_shard_round(self, sh, drained) < 0) {
+            rc = -1;
+            break;
+        }
         const au_head_t *h = au_seg_head(sh->seg);
         /* read empty after its day ended: nothing of that day can come any more */
         if (sh->empty && !sh->pending && h->day >= 0 &&
             (int64_t)(h->day + 1) * 86400000 + self->o.close_grace_ms <= now_ms) {
             char day[11];
-            au_day_name(h->day, day);
-            if (au_seg_close(sh->seg) < 0)
-                return s_fail(self, "%s", au_seg_strerror(sh->seg));
+            int closed_day = h->day;
+            au_day_name(closed_day, day);
+            if (au_seg_close(sh->seg) < 0) {
+                rc = s_fail(self, "%s", au_seg_strerror(sh->seg));
+                break;
+            }
             self->stats.closed++;
             s_note(self, "closed s%d/%s with its checkpoint", s, day);
+            s_verify_closed(self, s, closed_day);
         }
     }
-    return 0;
+    return rc;
+}
+
+/* length and first-entry of one XINFO STREAM reply (a flat array of names and values). */
+static void s_stream_info(const redisReply *r, uint64_t *pending, int64_t *oldest_ms) {
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(k->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER)
+            *pending += (uint64_t)v->integer;
+        uint64_t ms, sq;
+        if (strcmp(k->str, "first-entry") == 0 && v->type == REDIS_REPLY_ARRAY &&
+            v->elements >= 1 && v->element[0]->type == REDIS_REPLY_STRING &&
+            au_stream_id(v->element[0]->str, &ms, &sq) == 0 &&
+            (*oldest_ms < 0 || (int64_t)ms < *oldest_ms))
+            *oldest_ms = (int64_t)ms;
+    }
+}
+
+int au_drain_backlog(au_drain_t *self, uint64_t *pending, int64_t *oldest_ms, int64_t *now_ms) {
+    *pending = 0;
+    *oldest_ms = -1;
+    double t0 = s_mono_s();
+    redisAppendCommand(self->c, "TIME");
+    for (int s = 0; s < self->n; s++)
+        redisAppendCommand(self->c, "XINFO STREAM %s", self->sh[s].key);
+    int rc = 0;
+    for (int k = 0; k <= self->n; k++) { /* every reply read, even after an error */
+        redisReply *r = NULL;
+        if (redisGetReply(self->c, (void **)&r) != REDIS_OK)
+            return s_fail(self, "backlog: %s", self->c->errstr); /* gone: attach again */
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (strstr(r->str, "no such key") == NULL) /* a stream not made yet: empty */
+                rc = s_fail(self, "backlog: %s", r->str);
+        } else if (k == 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+            *now_ms = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
+        } else if (k > 0) {
+            s_stream_info(r, pending, oldest_ms);
+        }
+        freeReplyObject(r);
+    }
+    s_redis_took(self, t0);
+    return rc;
 }
 
 /* The longest retention of the jurisdictions a segment holds, and its checkpoint's members.

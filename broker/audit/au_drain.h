@@ -21,6 +21,7 @@
 
 #include "au_chain.h"
 #include "au_index.h"
+#include "pg_prom.h"
 #include "st_keys.h"
 
 /* Retention: days a segment is kept after its day, per jurisdiction; a segment goes when every
@@ -77,9 +78,20 @@ int au_drain_round(au_drain_t *self, uint64_t *drained);
 /* Removes expired segments (opts.keep) as of now_ms. *removed counts them. 0 or -1. */
 int au_drain_retention(au_drain_t *self, int64_t now_ms, int *removed);
 
-/* Counters since creation. */
+/* The backlog still in Redis: *pending entries over every shard's stream (read or not, not yet
+ * acknowledged and trimmed), *oldest_ms the id time of the oldest of them (-1: none), *now_ms
+ * Redis' clock (TIME). One pipelined round trip (XINFO STREAM per shard: its length and first
+ * entry, one key each). 0, or -1: Redis failed (attach again) or refused (an error reply). */
+int au_drain_backlog(au_drain_t *self, uint64_t *pending, int64_t *oldest_ms, int64_t *now_ms);
+
+/* Counters since creation. A closed day is verified at once, on a thread of its own (au_verify,
+ * the signing key's own public half): `verified` segments checked, `verify_failures` checks that
+ * found a problem or could not read the archive (each named through `note`, from that thread).
+ * redis_seconds: every round trip; index_seconds: one batch's index inserts. */
 typedef struct {
     uint64_t written, duplicates, acked, batches, closed, contents;
+    uint64_t verified, verify_failures, index_failures;
+    pg_prom_hist_t redis_seconds, index_seconds;
 } au_drain_stats_t;
 void au_drain_stats(const au_drain_t *self, au_drain_stats_t *out);
 

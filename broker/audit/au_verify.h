@@ -26,4 +26,9 @@ int au_verify(const char *dir, const au_key_t *pub, int from_day, int to_day,
               void (*problem)(void *ctx, const char *text), void *ctx, au_verify_result_t *res,
               char *err, size_t err_len);
 
+/* The same for one shard only (pregon-audit verifies each segment it closes). */
+int au_verify_shard(const char *dir, const au_key_t *pub, int shard, int from_day, int to_day,
+                    void (*problem)(void *ctx, const char *text), void *ctx,
+                    au_verify_result_t *res, char *err, size_t err_len);
+
 #endif

@@ -1,7 +1,10 @@
 /* pregon_audit.c — pregon-audit: the durable, tamper-evident archive of the audit streams.
  *
  *   drain    every shard's audit stream into DIR's segments (au_drain.h), until SIGTERM/SIGINT
- *            (--once: until the streams are empty); reconnects to Redis after a failure
+ *            (--once: until the streams are empty); reconnects to Redis after a failure. With
+ *            --ops-listen (or audit.ops_listen) it serves /metrics, /healthz and /readyz (au_ops.h)
+ *            from this loop: idle waits poll the ops descriptor, the backlog (records pending,
+ *            audit lag) is read from Redis every second and before each scrape
  *   reindex  rebuilds DIR's SQLite index from the segments
  *   keygen   makes the Ed25519 key pair that signs seals, checkpoints and removals
  * Only this file's main loop logs; the library reports through callbacks. */
@@ -9,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@
 #include "au_chain.h"
 #include "au_drain.h"
 #include "au_index.h"
+#include "au_ops.h"
 #include "brk_config.h"
 #include "brk_rauth.h"
 #include "pg_log.h"
@@ -43,11 +48,14 @@ static void s_usage(FILE *to) {
         "                    [--redis-user pregon-audit --redis-password-file FILE]\n"
         "                    [--index FILE | --no-index] [--batch 1000] [--idle-ms 100] [--once]\n"
         "                    [--retain-days 730] [--retain JURISDICTION=DAYS]...\n"
+        "                    [--ops-listen HOST:PORT [--ops-allow-public]] [--max-lag-s S]\n"
         "       pregon-audit reindex --dir DIR [--index FILE]\n"
         "       pregon-audit keygen --key FILE --pub FILE\n"
         "  DIR/sN/YYYY-MM-DD.jsonl  one segment per shard and day; DIR/index.sqlite the index;\n"
         "  DIR/content/  the bodies sent, once per distinct content. --key: the Ed25519\n"
-        "  private key (PEM, mode 0600); pregonctl audit verify checks with the public one.\n");
+        "  private key (PEM, mode 0600); pregonctl audit verify checks with the public one.\n"
+        "  --ops-listen (audit.ops_listen): /metrics, /healthz, /readyz on a loopback port (0:\n"
+        "  any, logged); --max-lag-s (audit.max_lag_s): /readyz fails past this audit lag.\n");
 }
 
 static void s_note(void *ctx, const char *line) {
@@ -80,6 +88,9 @@ static int s_parse(int argc, char **argv, s_args_t *a) {
                                          {"once", no_argument, NULL, 'o'},
                                          {"retain-days", required_argument, NULL, 'r'},
                                          {"retain", required_argument, NULL, 'j'},
+                                         {"ops-listen", required_argument, NULL, 'O'},
+                                         {"ops-allow-public", no_argument, NULL, 'A'},
+                                         {"max-lag-s", required_argument, NULL, 'L'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     char err[1024];
@@ -161,6 +172,19 @@ static int s_parse(int argc, char **argv, s_args_t *a) {
                     return 2;
                 }
                 break;
+            case 'O':
+                snprintf(a->cfg.audit_ops_listen, sizeof a->cfg.audit_ops_listen, "%s", optarg);
+                break;
+            case 'A':
+                a->cfg.audit_ops_allow_public = 1;
+                break;
+            case 'L':
+                a->cfg.audit_max_lag_s = atoll(optarg);
+                if (a->cfg.audit_max_lag_s < 0) {
+                    fprintf(stderr, "pregon-audit: --max-lag-s: seconds, 0 or more\n");
+                    return 2;
+                }
+                break;
             case 'h':
                 s_usage(stdout);
                 exit(0);
@@ -178,9 +202,75 @@ static int64_t s_wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void s_sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+static int64_t s_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The drain loop's view for its ops endpoint (ops NULL: not served). */
+typedef struct {
+    au_ops_t *ops;
+    au_ops_state_t st;
+    au_drain_t *d;
+    redisContext **c;
+    int64_t backlog_at; /* monotonic ms of the last backlog read */
+} s_watch_t;
+
+/* Reads the backlog from Redis (when connected). A failure marks Redis down; the drain round
+ * that follows finds out too and reconnects. */
+static void s_backlog(s_watch_t *w) {
+    if (!w->ops)
+        return;
+    w->backlog_at = s_mono_ms();
+    if (!*w->c)
+        return;
+    uint64_t pending = 0;
+    int64_t oldest = -1, now = 0;
+    if (au_drain_backlog(w->d, &pending, &oldest, &now) < 0) {
+        if ((*w->c)->err) /* the connection is gone: so is readiness */
+            w->st.redis_up = false;
+        w->st.backlog_known = false; /* an error reply (ACL?): named by /readyz */
+        snprintf(w->st.redis_err, sizeof w->st.redis_err, "%.*s", (int)sizeof w->st.redis_err - 1,
+                 au_drain_strerror(w->d));
+        return;
+    }
+    w->st.backlog_known = true;
+    w->st.redis_err[0] = '\0';
+    w->st.pending = pending;
+    w->st.lag_ms = oldest >= 0 && now > oldest ? now - oldest : 0;
+}
+
+/* One turn of the ops endpoint: liveness and readiness, the backlog every second, and a fresh
+ * text when a scrape waits. */
+static void s_watch_turn(s_watch_t *w) {
+    if (!w->ops)
+        return;
+    if (s_mono_ms() - w->backlog_at >= 1000)
+        s_backlog(w);
+    if (au_ops_wanted(w->ops)) {
+        s_backlog(w);
+        au_drain_stats_t ds;
+        au_drain_stats(w->d, &ds);
+        au_ops_publish(w->ops, &w->st, &ds);
+    }
+    au_ops_turn(w->ops, &w->st);
+}
+
+/* Waits ms (or until a signal), answering scrapes meanwhile. */
+static void s_wait_ms(s_watch_t *w, int ms) {
+    int64_t until = s_mono_ms() + ms;
+    for (int64_t left = ms; left > 0 && !s_stop; left = until - s_mono_ms()) {
+        struct pollfd pfd = {.fd = w->ops ? au_ops_fd(w->ops) : -1, .events = POLLIN};
+        poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        s_watch_turn(w);
+    }
+}
+
+static void s_redis_down(s_watch_t *w, const char *why) {
+    w->st.redis_up = false;
+    w->st.backlog_known = false;
+    snprintf(w->st.redis_err, sizeof w->st.redis_err, "%.*s", (int)sizeof w->st.redis_err - 1, why);
 }
 
 /* The drain loop (its length is the loop's states: connect, attach, rounds, retention). */
@@ -240,46 +330,69 @@ static int s_drain(s_args_t *a) {
     struct sigaction sa = {.sa_handler = s_on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    pg_log("draining %d shards into %s", st_keys_shards(keys), a->dir);
+    signal(SIGPIPE, SIG_IGN); /* Redis gone mid-pipeline: an error to reconnect on, not a death */
     redisContext *c = NULL;
+    s_watch_t w = {.d = d, .c = &c, .st = {.shards = st_keys_shards(keys)}};
+    s_redis_down(&w, "not connected yet");
+    if (a->cfg.audit_ops_listen[0]) {
+        au_ops_config_t oc = {.listen = a->cfg.audit_ops_listen,
+                              .allow_public = a->cfg.audit_ops_allow_public != 0,
+                              .max_lag_ms = a->cfg.audit_max_lag_s * 1000};
+        if (!(w.ops = au_ops_new(&oc, err, sizeof err))) {
+            pg_log("ops listen %s: %s", a->cfg.audit_ops_listen, err);
+            rc = 2;
+            goto out;
+        }
+        pg_log("ops: /metrics, /healthz and /readyz on port %u", au_ops_port(w.ops));
+    }
+    pg_log("draining %d shards into %s", st_keys_shards(keys), a->dir);
     int64_t next_retention = 0;
     rc = 0;
     while (!s_stop) {
+        s_watch_turn(&w);
         if (!c) {
             if (brk_rauth_connect(&a->cfg, NULL, &c, err, sizeof err) != BRK_RAUTH_OK ||
                 au_drain_attach(d, c) < 0) {
                 pg_log("redis: %s", c ? au_drain_strerror(d) : err);
+                s_redis_down(&w, c ? au_drain_strerror(d) : err);
+                w.st.connect_failures++;
                 if (c)
                     redisFree(c), c = NULL;
                 if (a->once) {
                     rc = 3;
                     break;
                 }
-                s_sleep_ms(1000);
+                s_wait_ms(&w, 1000);
                 continue;
             }
+            w.st.redis_up = true;
+            s_backlog(&w);
         }
         uint64_t drained = 0;
         if (au_drain_round(d, &drained) < 0) {
             pg_log("%s", au_drain_strerror(d));
+            w.st.drain_errors++;
             if (c->err) { /* Redis went away: connect again; anything else is fatal */
+                s_redis_down(&w, c->errstr);
                 redisFree(c), c = NULL;
                 continue;
             }
             rc = 1;
             break;
         }
+        w.st.redis_up = true;
         int64_t now = s_wall_ms();
         if (now >= next_retention) {
             int removed = 0;
             if (au_drain_retention(d, now, &removed) < 0)
                 pg_log("retention: %s", au_drain_strerror(d));
+            w.st.removed += (uint64_t)removed;
             next_retention = now + 3600 * 1000;
         }
         if (drained == 0) {
             if (a->once)
                 break;
-            s_sleep_ms(a->idle_ms);
+            s_wait_ms(&w, a->idle_ms);
         }
     }
     au_drain_stats_t st;
@@ -289,6 +402,7 @@ static int s_drain(s_args_t *a) {
            st.written, st.duplicates, st.acked, st.closed);
     if (c)
         redisFree(c);
+    au_ops_destroy(&w.ops);
 out:
     if (lock >= 0)
         close(lock);

@@ -41,6 +41,8 @@ static const s_field_t s_fields[] = {
     F("voice.url_key_file", T_PATH, voice_url_key, 0, 0),
     F("keywords.file", T_PATH, keywords_file, 0, 0),
     F("email.unsubscribe_key_file", T_PATH, unsub_key_file, 0, 0),
+    F("ops.listen", T_STR, ops_listen, 0, 0),
+    F("ops.allow_public", T_INT, ops_allow_public, 0, 1),
 };
 #undef F
 

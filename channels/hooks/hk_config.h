@@ -40,6 +40,8 @@ typedef struct {
     /* email.unsubscribe_key_file: the one-click token key shared with pregon-email; "" = env
      * PREGON_UNSUBSCRIBE_KEY, else no /u/ routes */
     char unsub_key_file[512];
+    char ops_listen[256]; /* ops.listen: /metrics, /healthz, /readyz (hk_ops.h); "" = none */
+    int ops_allow_public; /* ops.allow_public: 1 lets ops.listen be a non-loopback address */
 } hk_config_t;
 
 /* Fills cfg with the defaults. */

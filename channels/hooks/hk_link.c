@@ -477,6 +477,7 @@ static void s_on_ack(hk_link_t *self, const Pregon__InboundAck *ack) {
     hk_metrics_ack(self->cfg.metrics, kind);
     s_entry_t *e = s_entry(self, ack->seq);
     hk_hold_t *h = e->hold;
+    hk_metrics_route_ack(self->cfg.metrics, h->route, kind);
     e->hold = NULL;
     if (kind == HK_ACK_ERROR)
         s_fail(self, h, HK_UNAVAIL_ACK_ERROR);

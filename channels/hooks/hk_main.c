@@ -3,13 +3,16 @@
  *
  * Threads: the HTTP server's pool runs the handlers; this thread owns the broker socket and
  * runs hk_link_step() until SIGTERM/SIGINT, read from a signalfd the loop watches (both are
- * blocked in every thread before any starts). Stop: refuse new events, answer every held
+ * blocked in every thread before any starts). With ops.listen the loop also answers the ops
+ * endpoint (hk_ops.h): the signalfd and the ops descriptor are joined in one epoll descriptor,
+ * the one hk_link_step watches. Stop: refuse new events, answer every held
  * request (the acked ones their answer, the rest 503), stop the server, exit 0.
  * Exit codes: 0 stopped by a signal, 1 a failure while running, 2 bad flags or settings. */
 #include "hk_config.h"
 #include "hk_link.h"
 #include "hk_messenger.h"
 #include "hk_metrics.h"
+#include "hk_ops.h"
 #include "hk_secrets.h"
 #include "hk_server.h"
 #include "hk_twilio_sms.h"
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -48,6 +52,9 @@ static void s_usage(FILE *out) {
             "  --broker-key-file FILE     broker.broker_key_file: pregond's public key (.pub)\n"
             "  --voice-url-key-file FILE  voice.url_key_file: pregon-voice's call URL key (the\n"
             "                             voice module /twilio/voice/ is on with it)\n"
+            "  --ops-listen HOST:PORT     ops.listen: /metrics, /healthz, /readyz on a loopback\n"
+            "                             port of their own (0: any; logged)\n"
+            "  --ops-allow-public         ops.allow_public: let --ops-listen be non-loopback\n"
             "  --help\n");
 }
 
@@ -65,6 +72,8 @@ static const struct option s_options[] = {
     {"key-file", required_argument, NULL, 'k'},
     {"broker-key-file", required_argument, NULL, 'K'},
     {"voice-url-key-file", required_argument, NULL, 'V'},
+    {"ops-listen", required_argument, NULL, 'O'},
+    {"ops-allow-public", no_argument, NULL, 'A'},
     {"help", no_argument, NULL, 'H'},
     {NULL, 0, NULL, 0},
 };
@@ -95,6 +104,10 @@ static const char *s_key_of(int opt) {
             return "broker.broker_key_file";
         case 'V':
             return "voice.url_key_file";
+        case 'O':
+            return "ops.listen";
+        case 'A':
+            return "ops.allow_public";
         default:
             return NULL;
     }
@@ -136,7 +149,7 @@ static int s_settings(int argc, char **argv, hk_config_t *cfg) {
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", s_options, NULL)) != -1) {
         const char *key = s_key_of(opt);
-        if (key && hk_config_set(cfg, key, optarg, err, sizeof err) < 0) {
+        if (key && hk_config_set(cfg, key, optarg ? optarg : "1", err, sizeof err) < 0) {
             pg_log("--%s: %s", s_flag_name(opt), err);
             return -1;
         }
@@ -273,12 +286,16 @@ typedef struct {
     hk_kwtable_t *keywords;   /* keywords.file's table; NULL = none */
     hk_module_t unsubscribe;  /* .routes NULL: no unsubscribe key, no /u/ routes */
     hk_server_t *server;
+    size_t modules; /* added to the server */
+    hk_ops_t *ops;  /* NULL: no ops.listen */
     int sigfd;
+    int waitfd; /* epoll of sigfd and the ops descriptor (-1: sigfd alone) */
 } s_proc_t;
 
 static void s_teardown(s_proc_t *p) {
     if (p->link)
         hk_link_stop(p->link);
+    hk_ops_destroy(&p->ops);
     hk_server_destroy(&p->server);
     if (p->whatsapp.destroy)
         p->whatsapp.destroy(p->whatsapp.ctx);
@@ -297,6 +314,37 @@ static void s_teardown(s_proc_t *p) {
     hk_secrets_destroy(&p->tokens);
     if (p->sigfd >= 0)
         close(p->sigfd);
+    if (p->waitfd >= 0)
+        close(p->waitfd);
+}
+
+/* The ops endpoint, when ops.listen is set, and the descriptor the loop waits on. 0, or the
+ * exit code after logging why. */
+static int s_ops(s_proc_t *p) {
+    if (!p->cfg.ops_listen[0])
+        return 0;
+    char err[512];
+    hk_ops_config_t oc = {.listen = p->cfg.ops_listen,
+                          .allow_public = p->cfg.ops_allow_public != 0,
+                          .metrics = p->metrics,
+                          .link = p->link,
+                          .modules = p->modules,
+                          /* the loop sleeps until a heartbeat is due: never a stall */
+                          .stall_ms = 15000u + 3u * (unsigned)p->cfg.heartbeat_ms};
+    if (!(p->ops = hk_ops_new(&oc, err, sizeof err))) {
+        pg_log("ops.listen %s: %s", p->cfg.ops_listen, err);
+        return 2;
+    }
+    struct epoll_event sig = {.events = EPOLLIN, .data.fd = p->sigfd};
+    struct epoll_event ops = {.events = EPOLLIN, .data.fd = hk_ops_fd(p->ops)};
+    if ((p->waitfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        epoll_ctl(p->waitfd, EPOLL_CTL_ADD, p->sigfd, &sig) < 0 ||
+        epoll_ctl(p->waitfd, EPOLL_CTL_ADD, hk_ops_fd(p->ops), &ops) < 0) {
+        pg_log("cannot set up the ops endpoint's descriptor");
+        return 1;
+    }
+    pg_log("ops: /metrics, /healthz and /readyz on port %u", (unsigned)hk_ops_port(p->ops));
+    return 0;
 }
 
 /* The e-mail one-click unsubscribe module, when a key is configured (email.unsubscribe_key_file,
@@ -407,12 +455,13 @@ static int s_start(s_proc_t *p) {
         pg_log("cannot serve on %s: %s", p->cfg.listen, err);
         return 2;
     }
-    return 0;
+    p->modules = 3 + (p->twilio_voice.ctx != NULL) + (p->unsubscribe.routes != NULL);
+    return s_ops(p);
 }
 
 int main(int argc, char **argv) {
     pg_log_init("pregon-hooks");
-    s_proc_t p = {.sigfd = -1};
+    s_proc_t p = {.sigfd = -1, .waitfd = -1};
     int rc = s_settings(argc, argv, &p.cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -432,10 +481,18 @@ int main(int argc, char **argv) {
     rc = 0;
     for (;;) {
         bool sig = false;
-        if (hk_link_step(p.link, p.sigfd, &sig) < 0) {
+        hk_ops_turn(p.ops);
+        if (hk_link_step(p.link, p.waitfd >= 0 ? p.waitfd : p.sigfd, &sig) < 0) {
             pg_log("broker socket failed: %s", zmq_strerror(zmq_errno()));
             rc = 1;
             break;
+        }
+        if (sig && p.waitfd >= 0) { /* the epoll says one of them: a scrape is hk_ops_turn's */
+            struct epoll_event ev[2];
+            int n = epoll_wait(p.waitfd, ev, 2, 0);
+            sig = false;
+            for (int i = 0; i < n; i++)
+                sig = sig || ev[i].data.fd == p.sigfd;
         }
         if (sig) {
             struct signalfd_siginfo si;

@@ -17,6 +17,7 @@ typedef struct {
     const char *route;
     _Atomic uint64_t results[HK_RESULT_COUNT];
     _Atomic uint64_t forwarded;
+    _Atomic uint64_t acked[HK_ACK_COUNT]; /* this route's events answered, by result */
 } s_route_t;
 
 typedef struct {
@@ -147,6 +148,12 @@ void hk_metrics_forwarded(hk_metrics_t *self, int route, uint64_t n) {
         atomic_fetch_add(&r->forwarded, n);
 }
 
+void hk_metrics_route_ack(hk_metrics_t *self, int route, hk_ack_kind_t kind) {
+    s_route_t *r = s_route(self, route);
+    if (r && kind < HK_ACK_COUNT)
+        atomic_fetch_add(&r->acked[kind], 1);
+}
+
 void hk_metrics_ack(hk_metrics_t *self, hk_ack_kind_t kind) {
     if (kind < HK_ACK_COUNT)
         atomic_fetch_add(&self->acks[kind], 1);
@@ -216,6 +223,16 @@ char *hk_metrics_render(hk_metrics_t *self, size_t *len) {
         fprintf(f, "pregon_hooks_events_forwarded_total{provider=\"%s\",route=\"%s\"} %llu\n",
                 self->routes[i].provider, self->routes[i].route,
                 (unsigned long long)atomic_load(&self->routes[i].forwarded));
+    s_head(f, "pregon_hooks_events_acked_total", "counter",
+           "Inbound events answered by pregond, by provider, route and result (applied: the "
+           "event changed the job or the debtor).");
+    for (size_t i = 0; i < self->n_routes; i++)
+        for (int k = 0; k < HK_ACK_LATE; k++) /* a late answer has no route: acks_total */
+            fprintf(f,
+                    "pregon_hooks_events_acked_total{provider=\"%s\",route=\"%s\",result=\"%s\"} "
+                    "%llu\n",
+                    self->routes[i].provider, self->routes[i].route, s_ack_names[k],
+                    (unsigned long long)atomic_load(&self->routes[i].acked[k]));
     s_head(f, "pregon_hooks_acks_total", "counter",
            "InboundAcks received from pregond, by result.");
     for (int k = 0; k < HK_ACK_COUNT; k++)

@@ -6,6 +6,8 @@
  *   pregon_hooks_refused_total{provider,reason}         403s: unsigned, forged, unknown-account
  *   pregon_hooks_invalid_total{provider,reason}         400s a module found: missing-field, ...
  *   pregon_hooks_events_forwarded_total{provider,route} events sent to pregond
+ *   pregon_hooks_events_acked_total{provider,route,result} those answered, by InboundAck
+ *       result (applied, duplicate, ...: as acks_total, late excepted)
  *   pregon_hooks_acks_total{result}                     InboundAcks: applied, duplicate,
  *       unknown, refused, invalid, error, other (anything else), late (for an event already
  *       answered 503)
@@ -13,7 +15,8 @@
  *       ack_timeout, send_failed, stopping
  *   pregon_hooks_in_flight                              events handed to the link, unanswered
  *   pregon_hooks_in_flight_limit, pregon_hooks_broker_up, pregon_hooks_broker_reconnects_total
- * Routes are registered before serving; every counter is atomic, so any thread may count. */
+ * Routes are registered before serving; every counter is atomic, so any thread may count.
+ * Served on pregon-hooks' ops port (hk_ops.h), not on the public listener. */
 #ifndef HK_METRICS_H
 #define HK_METRICS_H
 
@@ -74,6 +77,7 @@ void hk_metrics_refused(hk_metrics_t *self, int route, const char *reason);
 void hk_metrics_invalid(hk_metrics_t *self, int route, const char *reason);
 void hk_metrics_forwarded(hk_metrics_t *self, int route, uint64_t n);
 void hk_metrics_ack(hk_metrics_t *self, hk_ack_kind_t kind);
+void hk_metrics_route_ack(hk_metrics_t *self, int route, hk_ack_kind_t kind);
 void hk_metrics_unavailable(hk_metrics_t *self, hk_unavail_kind_t why);
 void hk_metrics_reconnect(hk_metrics_t *self);
 

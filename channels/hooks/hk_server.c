@@ -225,17 +225,6 @@ static void s_healthz(pg_http_request_t *req, void *ctx) {
     pg_http_reply_text(req, up ? 200 : 503, up ? "ok: broker up\n" : "broker down\n");
 }
 
-static void s_metrics(pg_http_request_t *req, void *ctx) {
-    hk_server_t *self = ctx;
-    size_t len;
-    char *text = hk_metrics_render(self->cfg.metrics, &len);
-    if (!text) {
-        pg_http_reply_text(req, 500, "out of memory\n");
-        return;
-    }
-    pg_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
-}
-
 hk_server_t *hk_server_new(const hk_server_config_t *cfg, char *err, size_t errlen) {
     if (!cfg->listen || !cfg->link || !cfg->metrics) {
         snprintf(err, errlen, "a listen address, a link and metrics are required");
@@ -261,12 +250,10 @@ hk_server_t *hk_server_new(const hk_server_config_t *cfg, char *err, size_t errl
     self->http = pg_http_new(&hc, err, errlen);
     pg_http_route_t health = {
         .method = "GET", .pattern = "/healthz", .handler = s_healthz, .ctx = self};
-    pg_http_route_t metrics = {
-        .method = "GET", .pattern = "/metrics", .handler = s_metrics, .ctx = self};
-    if (!self->http || pg_http_route(self->http, &health) < 0 ||
-        pg_http_route(self->http, &metrics) < 0) {
+    /* no /metrics here: the ops port serves it (hk_ops.h); this listener faces the internet */
+    if (!self->http || pg_http_route(self->http, &health) < 0) {
         if (self->http)
-            snprintf(err, errlen, "cannot add the /healthz and /metrics routes");
+            snprintf(err, errlen, "cannot add the /healthz route");
         hk_server_destroy(&self);
         return NULL;
     }

@@ -2,7 +2,8 @@
  * what happens around every handler (see hk_module.h): counting, 403/400 for what a module
  * refuses, handing the events to the link and holding the request (suspended, no thread
  * blocked) until the link decides it, then the module's answer (2xx) or 503. Also
- * GET /healthz (200 while pregond answers, else 503: a readiness check) and GET /metrics.
+ * GET /healthz (200 while pregond answers, else 503: a readiness check). No /metrics (404):
+ * it is served on the loopback ops port (hk_ops.h), never on this internet-facing listener.
  * Modules are added before hk_server_start(); stop and destroy from the starting thread. */
 #ifndef HK_SERVER_H
 #define HK_SERVER_H

@@ -158,7 +158,7 @@ class Hooks:
                     "broker:\n  heartbeat_ms: %d\n  ack_timeout_ms: %d\n  max_in_flight: 2\n"
                     "twilio:\n  auth_tokens_file: tokens\n" % (HEARTBEAT_MS, ACK_TIMEOUT_MS))
         args = [BIN, "--listen", "127.0.0.1:0", "--broker", broker_endpoint, "--max-body", "4096",
-                "--config", config] + list(extra)
+                "--config", config, "--ops-listen", "127.0.0.1:0"] + list(extra)
         Hooks.count = getattr(Hooks, "count", 0) + 1
         self.log = open(os.path.join(WORK, "hooks-%d.log" % Hooks.count), "w+")
         self.proc = subprocess.Popen(args, stderr=self.log, stdout=self.log)
@@ -168,6 +168,8 @@ class Hooks:
             m = re.search(r"serving: http http://127\.0\.0\.1:(\d+)", self.text())
             if m:
                 self.port = int(m.group(1))
+                # /metrics is on the loopback ops port (logged before "serving:")
+                self.ops_port = int(re.search(r"ops: .* on port (\d+)", self.text()).group(1))
                 break
             time.sleep(0.05)
         if not self.port:
@@ -195,7 +197,11 @@ class Hooks:
         return self.request("POST", path, body, headers, timeout)
 
     def metrics(self):
-        return self.request("GET", "/metrics")[2]
+        c = http.client.HTTPConnection("127.0.0.1", self.ops_port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode("utf-8", "replace")
+        c.close()
+        return text
 
 
 def metric(text, name, **labels):
@@ -417,6 +423,20 @@ def test_metrics(hooks):
           m("pregon_hooks_events_forwarded_total", provider="twilio-sms", route="sms-inbound") == 9)
     check("nothing in flight", m("pregon_hooks_in_flight") == 0)
     check("broker up", m("pregon_hooks_broker_up") == 1)
+    acked = [ln for ln in text.splitlines() if ln.startswith("pregon_hooks_events_acked_total{")]
+    total = lambda want: sum(float(ln.rsplit(" ", 1)[1]) for ln in acked if want in ln)  # noqa
+    check("events acked by route: the error among them",
+          total('result="error"') == m("pregon_hooks_acks_total", result="error") == 1, acked)
+    check("events acked by route add up to the acks",
+          total('result="') == sum(m("pregon_hooks_acks_total", result=r) or 0
+                                   for r in ("applied", "duplicate", "ignored", "unknown",
+                                             "refused", "invalid", "error", "other")), acked)
+    check("the public listener has no /metrics (404)", hooks.request("GET", "/metrics")[0] == 404)
+    ops = http.client.HTTPConnection("127.0.0.1", hooks.ops_port, timeout=10)
+    ops.request("GET", "/readyz")
+    r = ops.getresponse()
+    check("ops /readyz 200 with pregond up", r.status == 200, (r.status, r.read()))
+    ops.close()
 
 
 def test_secrets_not_logged(hooks):

@@ -46,11 +46,13 @@ YAML
   wait_for 10 grep -q "pregond: serving" "$dir/pregond.log" || { echo "pregond did not start"; cat "$dir/pregond.log"; exit 1; }
 }
 start_pregond
-MESSENGER_APP_SECRET=$SECRET MESSENGER_VERIFY_TOKEN=$VERIFY "$build/channels/hooks/pregon-hooks" \
+MESSENGER_APP_SECRET=$SECRET MESSENGER_VERIFY_TOKEN=$VERIFY "$build/channels/hooks/pregon-hooks" --ops-listen 127.0.0.1:0 \
   --listen 127.0.0.1:0 --broker "ipc://$dir/hooks" --heartbeat-ms 200 2>"$dir/hooks.log" &
 pids+=($!)
 wait_for 10 grep -q "serving: http" "$dir/hooks.log" || { echo "pregon-hooks did not start"; cat "$dir/hooks.log"; exit 1; }
 hooks=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+# its /metrics is on the loopback ops port (the public listener answers 404)
+hops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$dir/hooks.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "curl -sf '$hooks/healthz' >/dev/null" || ko "pregon-hooks never saw pregond"
 "$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" \
   --messenger-page "$PAGE:$MESSENGER_PAGE_TOKEN" --messenger-app-secret "$SECRET" \
@@ -91,7 +93,7 @@ verdict() { grep "\"job_id\":\"$2\"" "$1" | /usr/bin/python3 -c 'import json,sys
 sent_to() { curl -s "$sb/_sandbox/requests?provider=messenger&limit=100000" | /usr/bin/python3 -c "import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get('to') == sys.argv[1]))" "$1"; }
 inbound() { curl -sf "$sb/_sandbox/messenger/inbound" -d "{\"psid\": \"$1\", \"text\": \"${2:-hola, quiero pagar}\"}" >/dev/null || ko "sandbox inbound $1"; }
 window_open() { [ -n "$(rcli get "$(rkey window acme "d$1" messenger "$1")")" ]; }
-metric() { curl -s "$hooks/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { curl -s "$hops/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 script() { curl -sf "$sb/_sandbox/script" -d "$1" >/dev/null || ko "script $1"; }
 # open PSID...: a first job refused (the contact map), the person writes, the window opens
 open() {
@@ -127,8 +129,8 @@ wait_for 20 sh -c "[ \"\$(redis-cli -s '$dir/redis.sock' hget \"\$($ctl redis ke
 # its read receipt came too, and was applied to it (a duplicate of DELIVERED by then)
 wait_for 10 sh -c "grep -q 'read:$PAGE:5000:' '$dir/pregond.log' || [ \"\$(curl -s '$sb/_sandbox/stats' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"modules\"][\"messenger\"][\"reads\"])')\" -ge 1 ]" \
   || ko "no read receipt posted"
-wait_for 10 sh -c "[ \"\$(curl -s '$hooks/metrics' | awk '\$1 == \"pregon_hooks_acks_total{result=\\\"duplicate\\\"}\" {print \$2}')\" -ge 1 ] 2>/dev/null" \
-  && ok || ko "the read receipt was not applied to a5000: $(curl -s "$hooks/metrics" | grep acks_total)"
+wait_for 10 sh -c "[ \"\$(curl -s '$hops/metrics' | awk '\$1 == \"pregon_hooks_acks_total{result=\\\"duplicate\\\"}\" {print \$2}')\" -ge 1 ] 2>/dev/null" \
+  && ok || ko "the read receipt was not applied to a5000: $(curl -s "$hops/metrics" | grep acks_total)"
 # the read alone (no delivery webhook) makes a job DELIVERED: by its PSID and watermark
 curl -sf "$sb/_sandbox/messenger/config" -d '{"deliveries": false}' >/dev/null || ko "config"
 open 5001
@@ -209,8 +211,8 @@ jobs "$dir/g.jsonl" g 5009
 submit "$dir/g.jsonl" >"$dir/g.out"
 [ "$(verdict "$dir/g.out" g5009)" = "REJECTED messenger.window" ] || ko "g5009: $(verdict "$dir/g.out" g5009)"
 curl -sf "$sb/_sandbox/messenger/forge" -d '{"kind": "message", "psid": "5009", "text": "hola"}' >/dev/null || ko "forge message"
-wait_for 10 sh -c "[ \"\$(curl -s '$hooks/metrics' | awk '\$1 == \"pregon_hooks_refused_total{provider=\\\"messenger\\\",reason=\\\"forged\\\"}\" {print \$2}')\" = $(( ${f0:-0} + 3 )) ]" \
-  && ok || ko "forged webhooks not counted: $(curl -s "$hooks/metrics" | grep refused_total)"
+wait_for 10 sh -c "[ \"\$(curl -s '$hops/metrics' | awk '\$1 == \"pregon_hooks_refused_total{provider=\\\"messenger\\\",reason=\\\"forged\\\"}\" {print \$2}')\" = $(( ${f0:-0} + 3 )) ]" \
+  && ok || ko "forged webhooks not counted: $(curl -s "$hops/metrics" | grep refused_total)"
 [ "$(state d5008 f5008)" = sent ] && ok || ko "a forged receipt changed f5008: $(state d5008 f5008)"
 window_open 5009 && ko "a forged message opened a window" || ok
 jobs "$dir/g2.jsonl" g2x 5009

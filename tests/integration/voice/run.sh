@@ -33,12 +33,14 @@ YAML
 pids+=($!); pregond_pid=$!
 wait_for 10 grep -q "pregond: serving" "$dir/pregond.log" || { echo "pregond did not start"; cat "$dir/pregond.log"; exit 1; }
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/url.key"; chmod 600 "$dir/url.key"
-TWILIO_ACCOUNT_SID=$AC TWILIO_AUTH_TOKEN=$TOKEN "$build/channels/hooks/pregon-hooks" \
+TWILIO_ACCOUNT_SID=$AC TWILIO_AUTH_TOKEN=$TOKEN "$build/channels/hooks/pregon-hooks" --ops-listen 127.0.0.1:0 \
   --listen 127.0.0.1:0 --broker "ipc://$dir/hooks" --heartbeat-ms 200 \
   --voice-url-key-file "$dir/url.key" 2>"$dir/hooks.log" &
 pids+=($!)
 wait_for 10 grep -q "serving: http" "$dir/hooks.log" || { echo "pregon-hooks did not start"; cat "$dir/hooks.log"; exit 1; }
 hooks=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+# its /metrics is on the loopback ops port (the public listener answers 404)
+hops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$dir/hooks.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "curl -sf '$hooks/healthz' >/dev/null" || ko "pregon-hooks never saw pregond"
 "$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" \
   --account "$AC:$TOKEN" --calls-time-scale 0.02 --calls-seed 7 2>"$dir/sandbox.log" &
@@ -146,7 +148,7 @@ wait_for 10 sh -c "$ctl suppress list --tenant acme --redis-socket '$dir/redis.s
   && ok || ko "digit 9: no suppression: $("$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock")"
 "$ctl" suppress list --tenant acme --redis-socket "$dir/redis.sock" 2>/dev/null | grep 5730000000009 | pipe_has voice \
   && ok || ko "the opt-out is not for voice"
-metrics() { curl -s "$hooks/metrics"; }
+metrics() { curl -s "$hops/metrics"; }
 metrics >"$dir/m1.txt"; grep -q 'route="voice-gather",result="ok"' "$dir/m1.txt" && ok || ko "no voice-gather metrics: $(grep voice "$dir/m1.txt")"
 # 3. caller ids: local presence, sticky per debtor, a retired number never used again
 [ "$(call +5730000000001 from | cut -c1-4)" = '"+57' ] && ok || ko "a CO debtor called from $(call +5730000000001 from)"
@@ -173,7 +175,7 @@ url0=$(call +5730000000001 url | tr -d '"')
 gather=${url0/\/twiml?/\/gather?}
 code=$(curl -s -o /dev/null -w '%{http_code}' "$sb/_sandbox/twilio-calls/forge" -d "{\"url\": \"$gather\", \"kind\": \"gather\", \"digits\": \"9\"}")
 [ "$code" = 200 ] || ko "forge route: $code"
-wait_for 5 sh -c "curl -s '$hooks/metrics' >'$dir/m2.txt'; grep -q 'provider=\"twilio-voice\",reason=\"forged\"} 1' '$dir/m2.txt'" && ok || ko "forged gather not refused: $(metrics | grep refused)"
+wait_for 5 sh -c "curl -s '$hops/metrics' >'$dir/m2.txt'; grep -q 'provider=\"twilio-voice\",reason=\"forged\"} 1' '$dir/m2.txt'" && ok || ko "forged gather not refused: $(metrics | grep refused)"
 bad=$($py - "$hooks" "$TOKEN" "$AC" <<'PY'
 import base64, hashlib, hmac, sys, urllib.request, urllib.parse, urllib.error
 hooks, token, ac = sys.argv[1:4]

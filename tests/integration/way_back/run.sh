@@ -27,11 +27,13 @@ YAML
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
 pids+=($!); pregond_pid=$!
 wait_for 10 grep -q "pregond: serving" "$dir/pregond.log" || { echo "pregond did not start"; cat "$dir/pregond.log"; exit 1; }
-TWILIO_ACCOUNT_SID=$AC TWILIO_AUTH_TOKEN=$TOKEN "$build/channels/hooks/pregon-hooks" \
+TWILIO_ACCOUNT_SID=$AC TWILIO_AUTH_TOKEN=$TOKEN "$build/channels/hooks/pregon-hooks" --ops-listen 127.0.0.1:0 \
   --listen 127.0.0.1:0 --broker "ipc://$dir/hooks" --heartbeat-ms 200 2>"$dir/hooks.log" &
 pids+=($!)
 wait_for 10 grep -q "serving: http" "$dir/hooks.log" || { echo "pregon-hooks did not start"; cat "$dir/hooks.log"; exit 1; }
 hooks=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+# its /metrics is on the loopback ops port (the public listener answers 404)
+hops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$dir/hooks.log" | grep -o "[0-9]*$")
 [ -n "$hooks" ] || { echo "no hooks URL in: $(cat "$dir/hooks.log")"; exit 1; }
 wait_for 10 sh -c "curl -sf '$hooks/healthz' >/dev/null" || ko "pregon-hooks never saw pregond"
 "$build/channels/sandbox/pregon-sandbox" --listen 127.0.0.1:0 --port-file "$dir/sandbox.port" \
@@ -84,9 +86,9 @@ wait_for 10 sh -c "curl -s '$sb/_sandbox/stats' | /usr/bin/python3 -c 'import js
   || ko "sandbox sent fewer duplicates than expected: $(curl -s "$sb/_sandbox/stats")"
 "$ctl" redis audit --redis-socket "$dir/redis.sock" >"$dir/audit.out" 2>&1
 [ "$(grep -c '"to":"DELIVERED"' "$dir/audit.out")" = 10 ] && ok || ko "DELIVERED records: $(grep -c '"to":"DELIVERED"' "$dir/audit.out"), want 10"
-metrics() { curl -s "$hooks/metrics"; }
+metrics() { curl -s "$hops/metrics"; }
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
-wait_for 10 sh -c "[ \"\$(curl -s '$hooks/metrics' | awk '\$1 == \"pregon_hooks_acks_total{result=\\\"duplicate\\\"}\" {print \$2}')\" -ge 10 ] 2>/dev/null" \
+wait_for 10 sh -c "[ \"\$(curl -s '$hops/metrics' | awk '\$1 == \"pregon_hooks_acks_total{result=\\\"duplicate\\\"}\" {print \$2}')\" -ge 10 ] 2>/dev/null" \
   && ok || ko "duplicate acks: $(metrics | grep acks_total)"
 [ "$(metric 'pregon_hooks_acks_total{result="ignored"}')" -ge 10 ] 2>/dev/null && ok \
   || ko "the \"sent\" statuses not acked as ignored: $(metrics | grep acks_total)"
@@ -122,7 +124,7 @@ pid0=$(rcli hget "$(rkey job acme d0 a0)" pid)
 forged_before=$(metric 'pregon_hooks_refused_total{provider="twilio-sms",reason="forged"}')
 curl -sf "$sb/_sandbox/twilio-sms/forge" -d "{\"url\": \"$hooks/twilio/sms/status\", \"kind\": \"status\", \"message_sid\": \"$pid0\", \"status\": \"undelivered\"}" >/dev/null \
   || ko "forge route"
-wait_for 10 sh -c "[ \"\$(curl -s '$hooks/metrics' | awk '\$1 == \"pregon_hooks_refused_total{provider=\\\"twilio-sms\\\",reason=\\\"forged\\\"}\" {print \$2}')\" = $(( ${forged_before:-0} + 1 )) ]" \
+wait_for 10 sh -c "[ \"\$(curl -s '$hops/metrics' | awk '\$1 == \"pregon_hooks_refused_total{provider=\\\"twilio-sms\\\",reason=\\\"forged\\\"}\" {print \$2}')\" = $(( ${forged_before:-0} + 1 )) ]" \
   && ok || ko "forged callback not counted: $(metrics | grep refused_total)"
 [ "$(state acme d0 a0)" = delivered ] && ok || ko "a forged callback changed a0: $(state acme d0 a0)"
 # 6. the metrics are valid Prometheus text

@@ -40,11 +40,13 @@ YAML
 "$build/broker/pregond" --config "$dir/pregon.yaml" 2>"$dir/pregond.log" &
 pids+=($!); pregond_pid=$!
 wait_for 10 grep -q "pregond: serving" "$dir/pregond.log" || { echo "pregond did not start"; cat "$dir/pregond.log"; exit 1; }
-WHATSAPP_APP_SECRET=$SECRET WHATSAPP_VERIFY_TOKEN=$VERIFY "$build/channels/hooks/pregon-hooks" \
+WHATSAPP_APP_SECRET=$SECRET WHATSAPP_VERIFY_TOKEN=$VERIFY "$build/channels/hooks/pregon-hooks" --ops-listen 127.0.0.1:0 \
   --listen 127.0.0.1:0 --broker "ipc://$dir/hooks" --heartbeat-ms 200 2>"$dir/hooks.log" &
 pids+=($!)
 wait_for 10 grep -q "serving: http" "$dir/hooks.log" || { echo "pregon-hooks did not start"; cat "$dir/hooks.log"; exit 1; }
 hooks=$(grep -m1 "serving: http" "$dir/hooks.log" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)
+# its /metrics is on the loopback ops port (the public listener answers 404)
+hops=http://127.0.0.1:$(grep -m1 -o "ops: .* on port [0-9]*" "$dir/hooks.log" | grep -o "[0-9]*$")
 wait_for 10 sh -c "curl -sf '$hooks/healthz' >/dev/null" || ko "pregon-hooks never saw pregond"
 # the approved templates: recordatorio_pago only (acuerdo_pago_confirmado is not approved: 132001)
 echo '[{"name": "recordatorio_pago", "language": "es_MX", "body_params": 4}]' >"$dir/templates.json"
@@ -90,7 +92,7 @@ states() { for j in "$@"; do IFS=: read -r t d id <<<"$j"; echo -n "$id=$(state 
 audit() { "$ctl" redis audit --redis-socket "$dir/redis.sock" 2>/dev/null; }
 reason_of() { audit | grep "\"job\":\"$1\"" | grep "\"to\":\"$2\"" | tail -1; }
 stat() { curl -s "$sb/_sandbox/stats" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['modules']['whatsapp'][sys.argv[1]])" "$1"; }
-metric() { curl -s "$hooks/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { curl -s "$hops/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # 1. a template campaign: 6 debtors, 6 numbers, every job DELIVERED by the webhooks
 args=(); want=(); for i in $(seq 1 6); do args+=("d$i:+521557000000$i"); want+=("acme:d$i:t$((i - 1))"); done
@@ -182,8 +184,8 @@ print("pair gaps ms:", gaps)
 pid0=$(rcli hget "$(rkey job acme d1 t0)" pid)
 before=$(refused_forged); before=${before:-0}
 curl -sf "$sb/_sandbox/whatsapp/forge" -d "{\"kind\": \"status\", \"id\": \"$pid0\", \"status\": \"failed\", \"to\": \"+5215570000001\"}" >/dev/null || ko "forge route"
-wait_for 10 sh -c "[ \"\$(curl -s '$hooks/metrics' | awk '\$1 == \"pregon_hooks_refused_total{provider=\\\"whatsapp\\\",reason=\\\"forged\\\"}\" {print \$2}')\" = $((before + 1)) ]" \
-  && ok || ko "forged webhook not counted: $(curl -s "$hooks/metrics" | grep refused_total)"
+wait_for 10 sh -c "[ \"\$(curl -s '$hops/metrics' | awk '\$1 == \"pregon_hooks_refused_total{provider=\\\"whatsapp\\\",reason=\\\"forged\\\"}\" {print \$2}')\" = $((before + 1)) ]" \
+  && ok || ko "forged webhook not counted: $(curl -s "$hops/metrics" | grep refused_total)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$hooks/whatsapp/webhook" -H 'Content-Type: application/json' \
   -d "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"field\":\"messages\",\"value\":{\"statuses\":[{\"id\":\"$pid0\",\"status\":\"failed\"}]}}]}]}")
 [ "$code" = 403 ] && ok || ko "unsigned webhook answered $code"

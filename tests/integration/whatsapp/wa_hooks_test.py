@@ -119,13 +119,17 @@ class Hooks:
         env = dict(os.environ, WHATSAPP_APP_SECRET=SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY)
         self.log = open(os.path.join(WORK, name + ".log"), "w+")
         self.proc = subprocess.Popen([BIN, "--listen", "127.0.0.1:0", "--broker", endpoint,
-                                      "--heartbeat-ms", "200"] + list(extra), env=env,
+                                      "--heartbeat-ms", "200", "--ops-listen", "127.0.0.1:0"]
+                                     + list(extra), env=env,
                                      stderr=self.log, stdout=self.log)
         self.port, end = None, time.time() + 10
         while time.time() < end and self.proc.poll() is None and not self.port:
             self.log.flush()
-            m = re.search(r"serving: http http://127\.0\.0\.1:(\d+)", open(self.log.name).read())
+            text = open(self.log.name).read()
+            m = re.search(r"serving: http http://127\.0\.0\.1:(\d+)", text)
             self.port = int(m.group(1)) if m else None
+            o = re.search(r"ops: .* on port (\d+)", text)  # /metrics: the loopback ops port
+            self.ops_port = int(o.group(1)) if o else None
             time.sleep(0.05)
         if not self.port:
             raise SystemExit("pregon-hooks did not start:\n" + open(self.log.name).read())
@@ -147,7 +151,11 @@ class Hooks:
 
     def metric(self, name, **labels):
         want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
-        for line in self.request("GET", "/metrics")[1].splitlines():
+        c = http.client.HTTPConnection("127.0.0.1", self.ops_port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode("utf-8", "replace")
+        c.close()
+        for line in text.splitlines():
             m = re.match(r"([a-z_]+)\{(.*)\} (\S+)$", line)
             if m and m.group(1) == name and ",".join(sorted(m.group(2).split(","))) == want:
                 return float(m.group(3))
