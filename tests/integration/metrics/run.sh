@@ -105,7 +105,7 @@ lops="http://127.0.0.1:$(grep -m1 -o "on port [0-9]*" "$dir/audit-lag.log" | gre
 lready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$lops/readyz")" = 200 ]; }
 wait_for 5 lready && ok || ko "lagging drainer not ready at first: $(curl -s "$lops/readyz")"
 redis-cli -s "$dir/redis.sock" xadd "pq:{s0}:audit" "$(( ($(date +%s) - 3600) * 1000 ))-1" job old tenant acme >/dev/null
-lagged() { curl -s -o "$dir/lbody" -w '%{http_code}' "$lops/readyz" | grep -q 503 && grep -q "audit lag 3[56][0-9][0-9] s over the bound of 1 s" "$dir/lbody"; }
+lagged() { curl -s -o "$dir/lbody" -w '%{http_code}' "$lops/readyz" | pipe_has 503 && grep -q "audit lag 3[56][0-9][0-9] s over the bound of 1 s" "$dir/lbody"; }
 wait_for 3 lagged && ok || ko "readyz past the lag bound: $(curl -s -w ' %{http_code}' "$lops/readyz")"
 [ "$(ops=$lops metric pregon_audit_lag_seconds | cut -d. -f1)" -ge 3599 ] && [ "$(ops=$lops metric pregon_audit_pending_records)" = 1 ] \
   && ok || ko "lag gauges: $(curl -s "$lops/metrics" | grep -E '^pregon_audit_(lag|pending)')"
