@@ -13,15 +13,19 @@
 
 #define S_CACHE 4096
 
-#define S_ARGS 28
+#define S_ARGS 27
+/* One record waiting for the flush: its arguments point into one allocation (mem). */
 typedef struct {
     int argc;
-    char *argv[S_ARGS];
+    const char *argv[S_ARGS];
+    size_t argl[S_ARGS];
+    char *mem;
 } s_cmd_t;
 
 struct brk_evidence {
     st_keys_t *keys;
-    s_cmd_t *cmds; /* waiting for brk_evidence_flush */
+    EVP_MD *sha256; /* fetched once: EVP_sha256() in EVP_Digest looks it up on every call */
+    s_cmd_t *cmds;  /* waiting for brk_evidence_flush */
     size_t n, cap;
     char cache[S_CACHE][17]; /* the first 16 hex digits of hashes shipped with their body */
 };
@@ -31,10 +35,9 @@ brk_evidence_t *brk_evidence_new(const char *prefix, int shards) {
     if (!self)
         return NULL;
     self->keys = st_keys_new(prefix, shards);
-    if (!self->keys) {
-        free(self);
-        return NULL;
-    }
+    self->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!self->keys || !self->sha256)
+        brk_evidence_destroy(&self);
     return self;
 }
 
@@ -43,9 +46,9 @@ void brk_evidence_destroy(brk_evidence_t **self_p) {
         return;
     brk_evidence_t *self = *self_p;
     for (size_t i = 0; i < self->n; i++)
-        for (int a = 0; a < self->cmds[i].argc; a++)
-            free(self->cmds[i].argv[a]);
+        free(self->cmds[i].mem);
     free(self->cmds);
+    EVP_MD_free(self->sha256);
     st_keys_destroy(&self->keys);
     free(*self_p);
     *self_p = NULL;
@@ -91,18 +94,53 @@ static json_t *s_content(const Pregon__Content *c) {
     }
 }
 
-char *brk_evidence_body(const Pregon__Content *content, char hash[65]) {
-    json_t *o = s_content(content);
+/* The canonical JSON of c (malloc'd), NULL without memory. A text content, the common one, is
+ * written around jansson's encoding of its one string: {"kind":"text","text":STRING} is what
+ * the sorted compact object dumps as (unit.test_evidence checks both against Python's). */
+static char *s_json(const Pregon__Content *c) {
+    if (c->body_case == PREGON__CONTENT__BODY_TEXT) {
+        static const char head[] = "{\"kind\":\"text\",\"text\":";
+        json_t *t = json_string(c->text->text);
+        size_t n = t ? json_dumpb(t, NULL, 0, JSON_ENCODE_ANY) : 0;
+        char *body = n ? malloc(sizeof head - 1 + n + 2) : NULL;
+        if (body && json_dumpb(t, body + sizeof head - 1, n, JSON_ENCODE_ANY) == n) {
+            memcpy(body, head, sizeof head - 1);
+            memcpy(body + sizeof head - 1 + n, "}", 2);
+        } else {
+            free(body);
+            body = NULL;
+        }
+        json_decref(t);
+        return body;
+    }
+    json_t *o = s_content(c);
     char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
+    return body;
+}
+
+/* The body and its SHA-256 in hex (md: a fetched SHA-256, or NULL for EVP_sha256()); body's
+ * length in *len. */
+static char *s_body(const Pregon__Content *content, const EVP_MD *md, char hash[65], size_t *len) {
+    char *body = s_json(content);
     if (!body)
         return NULL;
-    unsigned char md[32];
+    *len = strlen(body);
+    unsigned char d[32];
     unsigned int n = 0;
-    EVP_Digest(body, strlen(body), md, &n, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(hash + 2 * i, 3, "%02x", md[i]);
+    EVP_Digest(body, *len, d, &n, md ? md : EVP_sha256(), NULL);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hash[2 * i] = hex[d[i] >> 4];
+        hash[2 * i + 1] = hex[d[i] & 15];
+    }
+    hash[64] = '\0';
     return body;
+}
+
+char *brk_evidence_body(const Pregon__Content *content, char hash[65]) {
+    size_t len;
+    return s_body(content, NULL, hash, &len);
 }
 
 int brk_evidence_append(brk_evidence_t *self, const Pregon__SendRequest *req, unsigned attempt,
@@ -116,7 +154,8 @@ int brk_evidence_append(brk_evidence_t *self, const Pregon__SendRequest *req, un
         self->cmds = c;
         self->cap = cap;
     }
-    char *body = brk_evidence_body(content, hash);
+    size_t body_len = 0;
+    char *body = s_body(content, self->sha256, hash, &body_len);
     if (!body)
         return 0;
     int shard = st_keys_shard(self->keys, req->tenant, req->debtor_id);
@@ -151,19 +190,29 @@ int brk_evidence_append(brk_evidence_t *self, const Pregon__SendRequest *req, un
                                 "content",
                                 hash,
                                 "body",
-                                body,
-                                NULL};
+                                body};
     s_cmd_t *cmd = &self->cmds[self->n];
-    cmd->argc = S_ARGS - 1 - (known ? 2 : 0);
-    int ok = 1;
-    for (int a = 0; a < cmd->argc; a++)
-        ok &= (cmd->argv[a] = strdup(argv[a] ? argv[a] : "")) != NULL;
-    free(body);
-    if (!ok) {
-        for (int a = 0; a < cmd->argc; a++)
-            free(cmd->argv[a]);
+    cmd->argc = S_ARGS - (known ? 2 : 0);
+    size_t total = 0;
+    for (int a = 0; a < cmd->argc; a++) {
+        if (!argv[a])
+            argv[a] = "";
+        cmd->argl[a] = a == S_ARGS - 1 ? body_len : strlen(argv[a]);
+        total += cmd->argl[a] + 1;
+    }
+    cmd->mem = malloc(total); /* every argument copied: req and content are the caller's */
+    if (!cmd->mem) {
+        free(body);
         return 0;
     }
+    char *at_mem = cmd->mem;
+    for (int a = 0; a < cmd->argc; a++) {
+        memcpy(at_mem, argv[a], cmd->argl[a]);
+        at_mem[cmd->argl[a]] = '\0';
+        cmd->argv[a] = at_mem;
+        at_mem += cmd->argl[a] + 1;
+    }
+    free(body);
     if (!known) {
         memcpy(self->cache[slot], hash, 16);
         self->cache[slot][16] = '\0';
@@ -174,7 +223,7 @@ int brk_evidence_append(brk_evidence_t *self, const Pregon__SendRequest *req, un
 
 int brk_evidence_flush(brk_evidence_t *self, redisContext *c) {
     for (size_t i = 0; i < self->n; i++)
-        redisAppendCommandArgv(c, self->cmds[i].argc, (const char **)self->cmds[i].argv, NULL);
+        redisAppendCommandArgv(c, self->cmds[i].argc, self->cmds[i].argv, self->cmds[i].argl);
     int rc = 0;
     size_t i = 0;
     for (; i < self->n; i++) {
@@ -188,8 +237,7 @@ int brk_evidence_flush(brk_evidence_t *self, redisContext *c) {
         freeReplyObject(r);
     }
     for (size_t k = 0; k < self->n; k++)
-        for (int a = 0; a < self->cmds[k].argc; a++)
-            free(self->cmds[k].argv[a]);
+        free(self->cmds[k].mem);
     self->n = 0;
     if (rc < 0)
         memset(self->cache, 0, sizeof self->cache);
