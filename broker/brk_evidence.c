@@ -101,16 +101,16 @@ static char *s_json(const Pregon__Content *c) {
     if (c->body_case == PREGON__CONTENT__BODY_TEXT) {
         static const char head[] = "{\"kind\":\"text\",\"text\":";
         json_t *t = json_string(c->text->text);
-        size_t n = t ? json_dumpb(t, NULL, 0, JSON_ENCODE_ANY) : 0;
-        char *body = n ? malloc(sizeof head - 1 + n + 2) : NULL;
-        if (body && json_dumpb(t, body + sizeof head - 1, n, JSON_ENCODE_ANY) == n) {
-            memcpy(body, head, sizeof head - 1);
-            memcpy(body + sizeof head - 1 + n, "}", 2);
-        } else {
-            free(body);
-            body = NULL;
-        }
+        char *s = t ? json_dumps(t, JSON_ENCODE_ANY) : NULL;
         json_decref(t);
+        size_t n = s ? strlen(s) : 0;
+        char *body = s ? malloc(sizeof head - 1 + n + 2) : NULL;
+        if (body) {
+            memcpy(body, head, sizeof head - 1);
+            memcpy(body + sizeof head - 1, s, n);
+            memcpy(body + sizeof head - 1 + n, "}", 2);
+        }
+        free(s);
         return body;
     }
     json_t *o = s_content(c);
