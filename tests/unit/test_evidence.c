@@ -19,6 +19,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <jansson.h>
+
 #include "brk_evidence.h"
 
 #define TEXT_BODY  "{\"kind\":\"text\",\"text\":\"Hola Ana: \\\"$100\\\"\\nvence hoy é\\t/x\"}"
@@ -100,6 +102,48 @@ static void test_bodies(void **state) {
     c = (Pregon__Content)PREGON__CONTENT__INIT;
     s_check(&c, "{\"kind\":\"none\"}",
             "2ff9cdff091aef6faf5f29ea2e9d90021c8046bb62ad5a5591d615403ad52203");
+}
+
+/* A text content's body is jansson's sorted compact object, byte for byte: every single byte,
+ * UTF-8 of every length, and the invalid sequences jansson refuses (no body, no record). */
+static void test_text_as_jansson(void **state) {
+    (void)state;
+    const char *cases[] = {"",
+                           "plain",
+                           "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                           "\xe2\x80\xa8",
+                           "a\x7f\x1f\x1b\x0b",
+                           "\xc0\xaf",
+                           "\xed\xa0\x80",
+                           "\xf4\x90\x80\x80",
+                           "\xe2\x82",
+                           "\xff",
+                           "\x80"};
+    char one[2] = {0, 0};
+    for (size_t k = 0; k < 255 + sizeof cases / sizeof *cases; k++) {
+        const char *text = one;
+        if (k < 255)
+            one[0] = (char)(k + 1);
+        else
+            text = cases[k - 255];
+        json_t *o = json_pack("{s:s,s:s}", "kind", "text", "text", text);
+        char *want = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(o);
+        Pregon__Content c;
+        Pregon__TextContent t;
+        s_text(&c, &t, text);
+        char h[65];
+        char *got = brk_evidence_body(&c, h);
+        if (!want || !got) {
+            if (want || got)
+                fail_msg("case %zu: jansson %s, brk_evidence %s", k, want ? "encodes" : "refuses",
+                         got ? "encodes" : "refuses");
+        } else if (strcmp(want, got) != 0) {
+            fail_msg("case %zu: jansson %s, brk_evidence %s", k, want, got);
+        }
+        free(want);
+        free(got);
+    }
 }
 
 /* Reads one RESP array of bulk strings from fd into argv (malloc'd strings); its argc. */
@@ -211,6 +255,7 @@ static void test_records(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bodies),
+        cmocka_unit_test(test_text_as_jansson),
         cmocka_unit_test(test_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
