@@ -98,30 +98,31 @@ static json_t *s_content(const Pregon__Content *c) {
  * it is) at out, which has room for 6 bytes per byte plus 2; its length. unit.test_evidence
  * checks it against jansson for every byte and for UTF-8 text. */
 static size_t s_json_string(const char *t, size_t n, char *out) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
+    static const char hex[] = "0123456789ABCDEF", shorts[] = "btn\0fr"; /* \b..\r but \v */
+    size_t o = 0, i = 0;
     out[o++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)t[i];
-        char e = ch == '"'    ? '"'
-                 : ch == '\\' ? '\\'
-                 : ch == '\b' ? 'b'
-                 : ch == '\f' ? 'f'
-                 : ch == '\n' ? 'n'
-                 : ch == '\r' ? 'r'
-                 : ch == '\t' ? 't'
-                              : 0;
+    while (i < n) {
+        size_t run = i; /* bytes written as they are */
+        while (run < n && (unsigned char)t[run] >= 0x20 && t[run] != '"' && t[run] != '\\')
+            run++;
+        memcpy(out + o, t + i, run - i);
+        o += run - i;
+        if (run == n)
+            break;
+        unsigned char ch = (unsigned char)t[run];
+        char e = ch == '"' || ch == '\\'    ? (char)ch
+                 : ch >= '\b' && ch <= '\r' ? shorts[ch - '\b']
+                                            : 0;
+        out[o++] = '\\';
         if (e) {
-            out[o++] = '\\';
             out[o++] = e;
-        } else if (ch < 0x20) {
-            memcpy(out + o, "\\u00", 4);
-            out[o + 4] = hex[ch >> 4];
-            out[o + 5] = hex[ch & 15];
-            o += 6;
         } else {
-            out[o++] = (char)ch;
+            memcpy(out + o, "u00", 3);
+            out[o + 3] = hex[ch >> 4];
+            out[o + 4] = hex[ch & 15];
+            o += 5;
         }
+        i = run + 1;
     }
     out[o++] = '"';
     return o;
