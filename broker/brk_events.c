@@ -233,6 +233,10 @@ void brk_events_publish(brk_events_t *self, const char *type, const char *tenant
     s_publish(self, type, tenant, job_id, channel, verdict, NULL, NULL, detail);
 }
 
+bool brk_events_on(const brk_events_t *self) {
+    return self && self->pub;
+}
+
 void brk_events_publish_report(brk_events_t *self, const char *tenant, const char *job_id,
                                const Pregon__DeliveryReport *report, const char *detail) {
     if (!report)

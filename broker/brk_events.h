@@ -67,5 +67,8 @@ void brk_events_publish_inbound(brk_events_t *self, const char *tenant, const ch
  * detail the state the store answered ("sent", "retry", ...). Never blocks. */
 void brk_events_publish_report(brk_events_t *self, const char *tenant, const char *job_id,
                                const Pregon__DeliveryReport *report, const char *detail);
+/* False when no event can go out (no feed configured, or it is off): callers may skip building
+ * one. NULL reads as false. */
+bool brk_events_on(const brk_events_t *self);
 
 #endif

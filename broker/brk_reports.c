@@ -296,7 +296,7 @@ static void s_publish(brk_reports_t *self, const s_pending_t *p, const char *sta
     char jk[ST_KEY_MAX];
     unsigned attempt = 0;
     st_job_ref_t ref;
-    if (!self->events ||
+    if (!brk_events_on(self->events) || /* no feed: nothing to build (the lease parsed) */
         st_lease_parse(self->keys, p->lease_id, jk, sizeof jk, &attempt, NULL) != 0 ||
         st_job_key_parse(self->keys, jk, strlen(jk), &ref) != 0)
         return;

@@ -132,16 +132,20 @@ local function local_time(now_ms, off)
 end
 
 -- The job context the audit record carries, as HMGET of CTX returns it.
+-- The parts of the x field: debt campaign contact zone offset template jurisdiction (7 parts
+-- since schema v2, 5 before: no template and jurisdiction), nothing for none. Values, not a
+-- table: the per-message paths (pg_lease, pg_report) build none or size theirs once.
+local function ctx_parts(x)
+  if not x then return end
+  local dt, cm, cp, tz, off, tp, ju = string.match(x,
+    '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+  if dt then return dt, cm, cp, tz, off, tp, ju end
+  return string.match(x, '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
+end
 -- Unpacks the x field into j.
--- Unpacks the x field into j (7 parts since schema v2, 5 before).
 local function unpack_ctx(j, x)
   if not x then return j end
-  j.dt, j.cm, j.cp, j.tz, j.off, j.tp, j.ju = string.match(x,
-    '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
-  if not j.dt then
-    j.dt, j.cm, j.cp, j.tz, j.off =
-      string.match(x, '^([^%z]*)%z([^%z]*)%z([^%z]*)%z([^%z]*)%z(.*)$')
-  end
+  j.dt, j.cm, j.cp, j.tz, j.off, j.tp, j.ju = ctx_parts(x)
   return j
 end
 
@@ -162,13 +166,13 @@ end
 -- what happened, and the job's context x (the job hash's field, as HMGET returns it).
 local function audit_outcome(ak, now_ms, id, tn, db, ch, from, to, attempt, reason, untl, pid,
                              pcode, detail, x)
-  local j = unpack_ctx({}, x)
+  local dt, cm, cp, tz, off, tp, ju = ctx_parts(x)
   redis.call('XADD', ak, '*', 'v', AUDIT_SCHEMA, 'at', now_ms, 'job', id or '', 'tenant', tn or '',
     'debtor', db or '', 'channel', ch or '', 'from', from, 'to', to, 'attempt', attempt or '0',
     'reason', reason or '', 'until', untl or '', 'pid', pid or '', 'pcode', pcode or '',
-    'detail', detail or '', 'debt', j.dt or '', 'campaign', j.cm or '', 'contact', j.cp or '',
-    'local', local_time(now_ms, j.off), 'zone', j.tz or '', 'template', j.tp or '',
-    'jurisdiction', j.ju or '')
+    'detail', detail or '', 'debt', dt or '', 'campaign', cm or '', 'contact', cp or '',
+    'local', local_time(now_ms, off), 'zone', tz or '', 'template', tp or '',
+    'jurisdiction', ju or '')
 end
 
 -- History: edits the record of job `ref` (hex) in hash hk. fn(at, ch, flags, debt) returns the
@@ -476,8 +480,9 @@ local function lease(keys, args)
     local v = redis.call('HMGET', jk, 's', 'att', 'p', 'id', 'tn', 'db', 'ch', 'x', 'w')
     local st, p = v[1], v[3]
     local wu, reason = '0', 'suppressed'
-    local jc = unpack_ctx({id = v[4], tn = v[5], db = v[6], ch = v[7]}, v[8])
-    local dt, cm, cp, tz, off = jc.dt, jc.cm, jc.cp, jc.tz, jc.off
+    local dt, cm, cp, tz, off, tp, ju = ctx_parts(v[8])
+    local jc = {id = v[4], tn = v[5], db = v[6], ch = v[7], dt = dt, cm = cm, cp = cp, tz = tz,
+      off = off, tp = tp, ju = ju}  -- one constructor: sized once
     local rule
     if p and allowed('DISPATCHED', st) then
       local head, et = string.match(jk, '^(.-{s%d+}:)j:([^:]*):')

@@ -8,6 +8,8 @@
 #     from the first submit until the sandbox has received every one (admission included).
 # Env: CONCURRENCY (pregon-sms --concurrency, default 512), SANDBOX_THREADS.
 # Loopback only; bounded by JOBS (default 100000). Use a release build (-O2).
+# "admission through pregond" is timed around the whole pregonctl run, its prescan of the file
+# included (it reads the file through once before sending); pregonctl's own line excludes it.
 set -euo pipefail
 build=${1:-build-bench}
 jobs=${2:-100000}
