@@ -4,6 +4,7 @@
 # end to end). Instruction counts do not depend on what else the machine runs, so two builds
 # compare within ~1% where CPU seconds on a shared machine move by 10-20% (NOTES-perf.md).
 # The counts include each process's start (~17M Ir: ~2k per job at 10000 jobs).
+# Needs valgrind (apt-get install valgrind: a benchmark tool, not installed by deploy/install-deps.sh).
 # Output files stay in $CG_DIR (default a new /tmp/pregon-cg.XXXXXX) for callgrind_annotate.
 set -euo pipefail
 build=$(cd "${1:-build-bench}" && pwd)
