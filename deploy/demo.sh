@@ -662,7 +662,7 @@ if [ -n "$who" ]; then
   $B/broker/pregonctl audit debtor --dir "$dir/audit" --tenant "$1" --debtor "$2" | cut -c1-170 | sed 's/^/    /'
 fi
 echo "  by day, class, channel, jurisdiction and rule (pregonctl audit stats):"
-$B/broker/pregonctl audit stats --dir "$dir/audit" | head -12 | sed 's/^/    /'
+$B/broker/pregonctl audit stats --dir "$dir/audit" | sed -n "1,12s/^/    /p"
 # ---- END audit ----
 # ---- BEGIN ops2 ----
 echo "== the ops endpoints of pregon-audit and pregon-hooks (loopback /metrics, /healthz, /readyz)"
