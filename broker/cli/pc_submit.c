@@ -278,21 +278,83 @@ static int s_options(int argc, char **argv, s_opts_t *o, s_state_t *st, const ch
     return optind;
 }
 
-/* Reads a regular file through once, before anything is sent: the jobs it holds, or -1 with
- * the reason printed when the file is refused. */
-static long s_prescan(FILE *in, const s_opts_t *o, const char *shown) {
+/* What the prescan read, kept for the sending pass so that a file is parsed once: per record
+ * the job (owned) or the error of a line that is not one. Up to S_KEPT_JOBS records and
+ * S_KEPT_BYTES of packed jobs; a larger file is read a second time instead (memory stays
+ * bounded whatever the file). */
+#define S_KEPT_JOBS  262144
+#define S_KEPT_BYTES (128u << 20)
+typedef struct {
+    Pregon__SendRequest *job; /* NULL: a line that is not a job, msg says why */
+    char *msg;
+    long lineno;
+} s_kept_t;
+typedef struct {
+    s_kept_t *v;
+    size_t n, cap, bytes;
+    bool on; /* false: not kept (a pipe, or over the bounds): read again */
+} s_keep_t;
+
+static void s_keep_free(s_keep_t *k) {
+    for (size_t i = 0; i < k->n; i++) {
+        if (k->v[i].job)
+            pregon__send_request__free_unpacked(k->v[i].job, NULL);
+        free(k->v[i].msg);
+    }
+    free(k->v);
+    *k = (s_keep_t){0};
+}
+
+/* Keeps one record of the prescan (job: a parsed object, or NULL with why); turns keeping off
+ * for good past the bounds or without memory. */
+static void s_keep_add(s_keep_t *k, json_t *obj, const char *why, long lineno) {
+    if (!k->on)
+        return;
+    char jerr[256];
+    s_kept_t e = {.lineno = lineno};
+    if (obj) {
+        e.job = pc_job_from_json(obj, jerr, sizeof jerr);
+        why = e.job ? NULL : jerr;
+    }
+    if (why)
+        e.msg = strdup(why);
+    size_t len = e.job ? pregon__send_request__get_packed_size(e.job) : 0;
+    if (k->n == k->cap && k->cap < S_KEPT_JOBS) {
+        size_t cap = k->cap ? 2 * k->cap : 1024;
+        s_kept_t *v = realloc(k->v, cap * sizeof *v);
+        if (v)
+            k->v = v, k->cap = cap;
+    }
+    if (k->n == k->cap || k->bytes + len > S_KEPT_BYTES || (why && !e.msg)) {
+        if (e.job)
+            pregon__send_request__free_unpacked(e.job, NULL);
+        free(e.msg);
+        s_keep_free(k); /* the sending pass reads the file again */
+        return;
+    }
+    k->v[k->n++] = e;
+    k->bytes += len;
+}
+
+/* Reads a regular file through once, before anything is sent: the jobs it holds (kept in
+ * *keep when they fit), or -1 with the reason printed when the file is refused. */
+static long s_prescan(FILE *in, const s_opts_t *o, const char *shown, s_keep_t *keep) {
     pc_jobs_reader_t *r = pc_jobs_reader_new(in, &o->read);
     long jobs = 0, lineno = 0;
     json_t *job;
     const char *why;
     int got;
+    keep->on = true;
     while ((got = pc_jobs_reader_next(r, &job, &lineno, &why)) != 0 && got != -2) {
         jobs += got > 0;
+        s_keep_add(keep, got > 0 ? job : NULL, why, lineno);
         json_decref(job);
     }
-    if (got == -2)
+    if (got == -2) {
         fprintf(stderr, "%s:%ld: error: %s\npregonctl: %s refused: nothing sent\n", shown, lineno,
                 pg_log_quoted(why, PG_LOG_QUOTED_MAX).s, shown);
+        s_keep_free(keep);
+    }
     pc_jobs_reader_destroy(&r);
     rewind(in);
     return got == -2 ? -1 : jobs;
@@ -406,6 +468,31 @@ static int s_add(s_run_t *r, Pregon__SendRequest *job) {
     return s_drain(r, r->o->window) < 0 ? -1 : 0;
 }
 
+/* A line that is not a job: said and counted, not sent. */
+static void s_bad_line(s_run_t *r, const char *shown, long lineno, const char *why) {
+    fprintf(stderr, "%s:%ld: error: %s\n", shown, lineno, pg_log_quoted(why, PG_LOG_QUOTED_MAX).s);
+    r->st->bad_lines++;
+}
+
+/* Sends what the prescan kept (its jobs handed over); 0, or -1 when pregond failed. */
+static int s_run_kept(s_run_t *r, s_keep_t *keep, const char *shown) {
+    int rc = 0;
+    for (size_t i = 0; i < keep->n; i++) {
+        s_kept_t *e = &keep->v[i];
+        if (rc == 0 && !e->job)
+            s_bad_line(r, shown, e->lineno, e->msg);
+        else if (rc == 0 && s_add(r, e->job) < 0)
+            rc = -1;
+        else if (rc != 0 && e->job)
+            pregon__send_request__free_unpacked(e->job, NULL);
+        e->job = NULL; /* s_add owns it now */
+    }
+    s_keep_free(keep);
+    if (rc < 0 || s_flush(r) < 0)
+        return -1;
+    return s_drain(r, 1);
+}
+
 /* Reads every job and sends it; 0, -1 when pregond failed, -2 when the input was refused. */
 static int s_run(s_run_t *r, pc_jobs_reader_t *reader, const char *shown) {
     for (;;) {
@@ -426,9 +513,7 @@ static int s_run(s_run_t *r, pc_jobs_reader_t *reader, const char *shown) {
         Pregon__SendRequest *job = got > 0 ? pc_job_from_json(o, jerr, sizeof jerr) : NULL;
         json_decref(o);
         if (!job) {
-            fprintf(stderr, "%s:%ld: error: %s\n", shown, lineno,
-                    pg_log_quoted(got > 0 ? jerr : why, PG_LOG_QUOTED_MAX).s);
-            r->st->bad_lines++;
+            s_bad_line(r, shown, lineno, got > 0 ? jerr : why);
             continue;
         }
         if (s_add(r, job) < 0)
@@ -524,12 +609,14 @@ int pc_submit_main(int argc, char **argv) {
     if (!in)
         return 2;
     st.tty = isatty(STDERR_FILENO);
-    if (regular && (st.total_jobs = s_prescan(in, &o, shown.s)) < 0) {
+    s_keep_t keep = {0};
+    if (regular && (st.total_jobs = s_prescan(in, &o, shown.s, &keep)) < 0) {
         fclose(in);
         return 1;
     }
     void *ctx = zmq_ctx_new(), *sock = s_connect(ctx, &o, key_file, broker_key_file);
     if (!sock) {
+        s_keep_free(&keep);
         zmq_ctx_term(ctx);
         if (in != stdin)
             fclose(in);
@@ -538,8 +625,8 @@ int pc_submit_main(int argc, char **argv) {
     s_run_t r = {sock, &o, &st, calloc((size_t)o.batch_size, sizeof *r.jobs), 0, 0,
                  0,    0,  0,   calloc((size_t)o.window, sizeof *r.started)};
     double t0 = s_mono_ms();
-    pc_jobs_reader_t *reader = pc_jobs_reader_new(in, &o.read);
-    int rc = s_run(&r, reader, shown.s);
+    pc_jobs_reader_t *reader = keep.on ? NULL : pc_jobs_reader_new(in, &o.read);
+    int rc = keep.on ? s_run_kept(&r, &keep, shown.s) : s_run(&r, reader, shown.s);
     s_progress(&st, 1);
     double elapsed = (s_mono_ms() - t0) / 1e3;
     for (size_t i = 0; i < r.n; i++)
