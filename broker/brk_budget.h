@@ -28,8 +28,9 @@
  * daily or monthly budget is DEFERRED instead, with the same rule and reason "budget", to the
  * start of the next period (00:00 UTC of the next day, or of the first of the next month),
  * when it goes through admission again and is charged then; one that would break a campaign's
- * total is still REJECTED (a total has no next period), and one whose expiry comes first is
- * EXPIRED. A job the policy defers later than that keeps the policy's instant; one the policy
+ * total is still REJECTED (a total has no next period), and so is one that costs more than
+ * the budget it breaks (it would never fit); one whose expiry comes first (or at that very
+ * instant) is EXPIRED. A job the policy defers later than that keeps the policy's instant; one the policy
  * refuses is refused. After admission the reservations of jobs that were not ACCEPTED (deferred,
  * duplicate, rejected, busy) are given back: a job is charged once, when it is queued (a
  * deferred job when it is admitted later). A pregond killed between the two steps leaves its

@@ -99,6 +99,17 @@ static int s_by_tenant(redisContext *c, st_fn_t *fn, const st_keys_t *keys, cons
     return rc;
 }
 
+/* The amount of the budget `rule` names for job j (0: none). */
+static int64_t s_limit_of(const brk_budgets_t *b, const rl_admit_job_t *j, const char *rule) {
+    brk_budget_limits_t l;
+    brk_budget_limits(b, j->tenant, j->campaign, &l);
+    return !strcmp(rule, "budget.tenant.daily")       ? l.tenant_daily
+           : !strcmp(rule, "budget.tenant.monthly")   ? l.tenant_monthly
+           : !strcmp(rule, "budget.campaign.daily")   ? l.campaign_daily
+           : !strcmp(rule, "budget.campaign.monthly") ? l.campaign_monthly
+                                                      : l.campaign_total;
+}
+
 int brk_budget_reserve(const brk_budgets_t *b, redisContext *c, st_fn_t *fn, const st_keys_t *keys,
                        rl_admit_job_t *jobs, size_t n, int64_t now_s, int dry, int64_t *cost,
                        char (*rules)[BRK_BUDGET_RULE_MAX]) {
@@ -150,10 +161,11 @@ int brk_budget_reserve(const brk_budgets_t *b, redisContext *c, st_fn_t *fn, con
                          rules);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && want[i] && rules[i][0]) {
-            int64_t next = brk_budget_on_exceed(b, jobs[i].tenant) == BRK_BUDGET_DEFER
+            int64_t next = brk_budget_on_exceed(b, jobs[i].tenant) == BRK_BUDGET_DEFER &&
+                                   cost[i] <= s_limit_of(b, &jobs[i], rules[i])
                                ? brk_budget_next_period(rules[i], now_s)
-                               : 0;
-            if (next > 0) { /* on_exceed: defer, to the budget's next period */
+                               : 0; /* a job dearer than the budget itself never fits: refused */
+            if (next > 0) {         /* on_exceed: defer, to the budget's next period */
                 jobs[i].defer_until = next;
                 jobs[i].defer_rule = rules[i];
                 jobs[i].defer_reason = "budget";

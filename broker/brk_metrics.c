@@ -205,10 +205,11 @@ static int s_read_wave(s_shard_t *sh, const redisReply *r, int64_t now_s) {
         memcpy(name, f->str, (size_t)(bar - f->str));
         name[bar - f->str] = '\0';
         rl_channel_t ch = rl_channel_parse(name);
-        long long h = strtoll(bar + 1, NULL, 10) - now_h;
-        if (ch <= 0 || ch >= RL_CH_COUNT || h >= S_HOURS)
+        long long hour = strtoll(bar + 1, NULL, 10), n = strtoll(v->str, NULL, 10);
+        if (ch <= 0 || ch >= RL_CH_COUNT || hour < 0 || hour >= now_h + S_HOURS || n <= 0 ||
+            n > (1LL << 40)) /* not what due_move writes: a damaged field counts nothing */
             continue;
-        sh->due[ch][h < 0 ? 0 : h] += strtoll(v->str, NULL, 10);
+        sh->due[ch][hour < now_h ? 0 : hour - now_h] += n;
     }
     return 0;
 }

@@ -180,6 +180,25 @@ static s_state_t s_check_dataset(brk_redis_t *self) {
     return S_WRONG_DATASET;
 }
 
+/* The sunrise wave's tally of every shard computed again from its deferred set (pregon.lua
+ * pg_due_rebuild): once per connection, so an upgrade or a job deleted from outside leaves it
+ * wrong no longer than until pregond next connects. 0, or -1 when Redis failed. */
+static int s_rebuild_wave(brk_redis_t *self) {
+    for (int s = 0; s < st_keys_shards(self->keys); s++) {
+        char dk[ST_KEY_MAX], uk[ST_KEY_MAX];
+        st_key_shared(self->keys, s, "deferred", dk, sizeof dk);
+        st_key_shared(self->keys, s, "due", uk, sizeof uk);
+        const char *argv[] = {"FCALL", "pg_due_rebuild", "2", dk, uk};
+        size_t argl[] = {0, 0, 1, strlen(dk), strlen(uk)};
+        redisReply *r = st_fn_call(self->fn, "pg_due_rebuild", 5, argv, argl);
+        int ok = r && r->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(r);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
 static void s_connect(brk_redis_t *self) {
     const brk_config_t *cfg = self->cfg;
     struct timeval tv = {2, 0};
@@ -210,6 +229,10 @@ static void s_connect(brk_redis_t *self) {
     if (self->state == S_DOWN) {
         brk_redis_drop(self, self->redis && self->redis->err ? self->redis->errstr
                                                              : "dataset stamp not readable");
+        return;
+    }
+    if (self->state == S_UP && s_rebuild_wave(self) < 0) {
+        brk_redis_drop(self, self->redis->err ? self->redis->errstr : "pg_due_rebuild failed");
         return;
     }
     if (self->state == S_UP && (was != S_UP && self->logged_down))

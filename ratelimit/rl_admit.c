@@ -216,7 +216,7 @@ static void s_caller_defer(const rl_admit_job_t *job, rl_verdict_t *v) {
         (v->outcome == RL_DEFER && v->until >= job->defer_until))
         return;
     int64_t exp = job->decide.expires_at;
-    v->outcome = exp && job->defer_until > exp ? RL_EXPIRE : RL_DEFER;
+    v->outcome = exp && job->defer_until >= exp ? RL_EXPIRE : RL_DEFER; /* as rl_decide's */
     v->until = job->defer_until;
     v->rule = job->defer_rule ? job->defer_rule : "caller.defer";
     v->reason = job->defer_reason ? job->defer_reason : "deferred";

@@ -262,6 +262,28 @@ local function due_move(dk, jk, ch, new_s)
   end
 end
 
+-- pg_due_rebuild: the wave's tally of one shard computed again from its deferred set. KEYS[1]
+-- the deferred set, KEYS[2] its tally. What a library without the tally (an upgrade) or a job
+-- hash deleted from outside (pregond's sweep then drops its key without knowing its channel)
+-- left wrong is right again; pregond runs it for every shard when it connects, one call a
+-- shard: O(the shard's deferred jobs), atomic against every move. Returns the jobs counted.
+local function due_rebuild(keys, args)
+  local dk, uk = keys[1], keys[2]
+  local want, n = {}, 0
+  local all = redis.call('ZRANGE', dk, 0, -1, 'WITHSCORES')
+  for i = 1, #all, 2 do
+    local f = (redis.call('HGET', all[i], 'ch') or '') .. '|' .. floor(tonumber(all[i + 1]) / 3600)
+    want[f] = (want[f] or 0) + 1
+    n = n + 1
+  end
+  local have = redis.call('HGETALL', uk)
+  for i = 1, #have, 2 do
+    if not want[have[i]] then redis.call('HDEL', uk, have[i]) end
+  end
+  for f, c in pairs(want) do redis.call('HSET', uk, f, c) end
+  return n
+end
+
 -- pg_admit: a batch of one shard's jobs through admission (decided in C by rl_decide).
 -- KEYS[1] audit, KEYS[2] deferred, then per job: history, job, the tenant's suppression hash
 -- in this shard, ready queue.
@@ -1047,6 +1069,7 @@ redis.register_function('pg_release', release)
 redis.register_function('pg_cancel', cancel)
 redis.register_function('pg_pause', pause_fn)
 redis.register_function('pg_unpark', unpark)
+redis.register_function('pg_due_rebuild', due_rebuild)
 redis.register_function('pg_budget', budget)
 redis.register_function('pg_index', index)
 redis.register_function('pg_lookup', lookup)

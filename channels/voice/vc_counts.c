@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint32_t s_day(int64_t now_ms) {
     return (uint32_t)(now_ms / 86400000);
@@ -29,23 +30,54 @@ int vc_counts_load(vc_pool_t *pool, const char *path, int64_t now_ms, char *err,
         return -1;
     }
     if (json_integer_value(day) == (json_int_t)s_day(now_ms)) {
-        const char *number;
-        json_t *v;
-        json_object_foreach(counts, number, v) {
-            json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
-            if (n > 0 && n <= UINT32_MAX)
-                vc_pool_set_count(pool, number, s_day(now_ms), (uint32_t)n);
+        const char *tenant, *campaign, *number;
+        json_t *by_campaign, *by_number, *v;
+        json_object_foreach(counts, tenant, by_campaign) {
+            json_object_foreach(by_campaign, campaign, by_number) {
+                json_object_foreach(by_number, number, v) {
+                    json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+                    if (n > 0 && n <= UINT32_MAX)
+                        vc_pool_set_count(pool, tenant, campaign, number, s_day(now_ms),
+                                          (uint32_t)n);
+                }
+            }
         }
     }
     json_decref(root);
     return 0;
 }
 
-/* One number's count into the object (the highest, for a number listed in two pools). */
-static void s_put(void *ctx, const char *number, uint32_t calls) {
-    json_t *counts = ctx, *had = json_object_get(counts, number);
-    if (!had || json_integer_value(had) < (json_int_t)calls)
-        json_object_set_new(counts, number, json_integer(calls));
+/* One pool's count of a number into counts[tenant][campaign][number]. */
+static void s_put(void *ctx, const char *tenant, const char *campaign, const char *number,
+                  uint32_t calls) {
+    json_t *counts = ctx, *t = json_object_get(counts, tenant);
+    if (!t)
+        json_object_set_new(counts, tenant, t = json_object());
+    json_t *c = t ? json_object_get(t, campaign) : NULL;
+    if (t && !c)
+        json_object_set_new(t, campaign, c = json_object());
+    if (c)
+        json_object_set_new(c, number, json_integer(calls));
+}
+
+/* Writes root to tmp, flushed to the disk, then renames it over path: after a crash the file
+ * is the old one or the new one, never a short one. */
+static int s_write(json_t *root, const char *tmp, const char *path) {
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int rc =
+        json_dumpf(root, f, JSON_COMPACT) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+    }
+    return rc;
 }
 
 int vc_counts_save(const vc_pool_t *pool, const char *path, int64_t now_ms, char *err,
@@ -62,8 +94,12 @@ int vc_counts_save(const vc_pool_t *pool, const char *path, int64_t now_ms, char
     json_object_set_new(root, "counts", counts);
     char tmp[4096];
     int rc = 0;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp ||
-        json_dump_file(root, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0) {
+    /* the process's own temporary name: two workers sharing a state directory never write
+     * into each other's */
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp) {
+        snprintf(err, err_len, "counts state %.200s: path too long", path);
+        rc = -1;
+    } else if (s_write(root, tmp, path) != 0) {
         snprintf(err, err_len, "cannot write %.200s: %s", path, strerror(errno));
         rc = -1;
     }

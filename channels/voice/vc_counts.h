@@ -3,9 +3,10 @@
  * number for volume counts the calls it made, not the worker's restarts).
  *
  * The file (--counts-state, default $STATE_DIRECTORY/voice-counts.json) is one JSON object,
- * {"day": D, "counts": {"+5716010001": 37, ...}}, D the UTC day (days since the epoch) the
- * counts are of; it is rewritten whole after every counted call, into FILE.tmp then renamed
- * over FILE, so a crash leaves the old file or the new one, never half of one. Counts of
+ * {"day": D, "counts": {TENANT: {CAMPAIGN: {"+5716010001": 37, ...}}}}, D the UTC day (days
+ * since the epoch) the counts are of, a count per pool (a number two tenants share has a cap in
+ * each); it is rewritten whole after every counted call, into FILE.PID.tmp, fsynced, then
+ * renamed over FILE, so a crash leaves the old file or the new one, never a short one. Counts of
  * another day than today are not loaded (caps are per UTC day). No clock here: callers pass
  * the time. */
 #ifndef VC_COUNTS_H

@@ -506,18 +506,26 @@ static int s_choose(vc_pool_t *self, const char *tenant, const char *campaign, c
 }
 
 void vc_pool_counts_each(const vc_pool_t *self, uint32_t day,
-                         void (*fn)(void *ctx, const char *number, uint32_t calls), void *ctx) {
+                         void (*fn)(void *ctx, const char *tenant, const char *campaign,
+                                    const char *number, uint32_t calls),
+                         void *ctx) {
     for (size_t i = 0; self && i < self->n_pools; i++)
         for (size_t k = 0; k < self->pools[i].n; k++) {
-            const s_number_t *num = &self->pools[i].numbers[k];
+            const s_pool_t *p = &self->pools[i];
+            const s_number_t *num = &p->numbers[k];
             if (num->day == day && num->today)
-                fn(ctx, num->number, num->today);
+                fn(ctx, p->tenant, p->campaign[0] ? p->campaign : "*", num->number, num->today);
         }
 }
 
-void vc_pool_set_count(vc_pool_t *self, const char *number, uint32_t day, uint32_t calls) {
-    for (size_t i = 0; self && number && i < self->n_pools; i++)
+void vc_pool_set_count(vc_pool_t *self, const char *tenant, const char *campaign,
+                       const char *number, uint32_t day, uint32_t calls) {
+    for (size_t i = 0; self && tenant && campaign && number && i < self->n_pools; i++)
         for (size_t k = 0; k < self->pools[i].n; k++) {
+            const s_pool_t *p = &self->pools[i];
+            if (strcmp(p->tenant, tenant) != 0 ||
+                strcmp(p->campaign[0] ? p->campaign : "*", campaign) != 0)
+                break;
             s_number_t *num = &self->pools[i].numbers[k];
             if (strcmp(num->number, number) != 0 || (num->day == day && num->today >= calls))
                 continue;

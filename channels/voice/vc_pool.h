@@ -77,14 +77,18 @@ void vc_pool_each(const vc_pool_t *self,
                              const char *number, const char *area, bool retired),
                   void *ctx);
 
-/* The day counts, for keeping them across restarts (vc_counts.h). Visits every number of
- * every pool counted on `day` (UTC days since the epoch): fn(ctx, number, calls); a number
- * listed in two pools is visited once per pool. */
+/* The day counts, for keeping them across restarts (vc_counts.h). A count is a pool's: the
+ * same number in two pools (two tenants) has a count, and a cap, in each. Visits every number
+ * of every pool counted on `day` (UTC days since the epoch): fn(ctx, tenant, campaign ("*":
+ * every campaign), number, calls). */
 void vc_pool_counts_each(const vc_pool_t *self, uint32_t day,
-                         void (*fn)(void *ctx, const char *number, uint32_t calls), void *ctx);
-/* Sets the count of `number` on `day` in every pool that lists it, unless a higher count is
- * there already (counts survive pool reloads like every count). */
-void vc_pool_set_count(vc_pool_t *self, const char *number, uint32_t day, uint32_t calls);
+                         void (*fn)(void *ctx, const char *tenant, const char *campaign,
+                                    const char *number, uint32_t calls),
+                         void *ctx);
+/* Sets the count of `number` in the pool of (tenant, campaign) on `day`, unless a higher count
+ * is there already (counts survive pool reloads like every count). */
+void vc_pool_set_count(vc_pool_t *self, const char *tenant, const char *campaign,
+                       const char *number, uint32_t day, uint32_t calls);
 
 /* The rendezvous weight of number for (tenant, debtor): FNV-1a 64 then a 64-bit mix. */
 uint64_t vc_pool_weight(const char *tenant, const char *debtor, const char *number);
