@@ -8,6 +8,8 @@
 #include "brk_budget_redis.h"
 #include "brk_submit.h"
 
+#define S_DISABLED_WAIT_S 3600 /* a deferred job of a disabled channel waits this much more */
+
 static void s_busy(rl_admit_verdict_t *v, size_t n, const char *reason) {
     for (size_t i = 0; i < n; i++) {
         memset(&v[i], 0, sizeof v[i]);
@@ -54,7 +56,15 @@ static void s_run(const brk_config_t *cfg, brk_redis_t *redis, const brk_rules_t
         job->template_id = reqs[i]->template_id; /* the audit record's (schema v2) */
         job->jurisdiction = reqs[i]->jurisdiction;
         int ch = (int)reqs[i]->channel;
-        if (ch <= 0 || ch >= RL_CH_COUNT || !(cfg->channels & RL_CH_BIT(ch))) {
+        if (readmit == BRK_SUBMIT_READMIT && ch > 0 && ch < RL_CH_COUNT &&
+            !(cfg->channels & RL_CH_BIT(ch))) {
+            /* a deferred job of a channel this broker does not serve (any more, or another
+             * broker's): it waits an hour more, audited, never lost; left due it would come
+             * back every sweep, one REJECTED record each time, in front of the others */
+            job->defer_until = now_ms / 1000 + S_DISABLED_WAIT_S;
+            job->defer_rule = "broker.channels";
+            job->defer_reason = "channel-disabled";
+        } else if (ch <= 0 || ch >= RL_CH_COUNT || !(cfg->channels & RL_CH_BIT(ch))) {
             /* first of all reasons: nothing about this job can be served here */
             job->reject_rule = "broker.channels";
             job->reject_reason = "channel-disabled";

@@ -120,8 +120,8 @@ int brk_budget_reserve(const brk_budgets_t *b, redisContext *c, st_fn_t *fn, con
     for (size_t i = 0; i < n; i++) {
         cost[i] = 0;
         rules[i][0] = '\0';
-        if (jobs[i].reject_reason || !jobs[i].tenant)
-            continue;
+        if (jobs[i].reject_reason || jobs[i].defer_until || !jobs[i].tenant)
+            continue; /* refused or deferred already (a disabled channel): nothing to spend */
         int64_t k = brk_budget_cost(b, jobs[i].tenant, (int)jobs[i].decide.channel);
         if (k < 0)
             continue;

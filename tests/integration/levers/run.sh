@@ -252,5 +252,22 @@ pregond_pid=$!; pids+=($pregond_pid)
 wait_for 10 grep -q "pregond: serving" "$dir/pregond2.log" || ko "pregond did not start again: $(cat "$dir/pregond2.log")"
 w=$(wave_ok) && [ -z "$(rcli hget "pg:{s0}:due" "sms|1")" ] && ok || ko "the tally after pregond connected again: $w"
 
+# 8. a deferred job coming due on a broker that no longer serves its channel waits an hour more
+#    (DEFERRED broker.channels channel-disabled, once), never rejected, never back every sweep
+kill -TERM "$pregond_pid"; wait "$pregond_pid" 2>/dev/null
+jk=$(rkey job beta "d${d#t}" "$d"); sk=${jk%%:j:*}
+rcli zadd "$sk:deferred" 0 "$jk" >/dev/null   # due now (the test's hand: its midnight is hours away)
+sed 's/^dispatch:/channels: email\ndispatch:/' "$dir/pregon.yaml" >"$dir/noms.yaml"
+"$build/broker/pregond" --config "$dir/noms.yaml" 2>"$dir/pregond3.log" &
+pregond_pid=$!; pids+=($pregond_pid)
+wait_for 10 grep -q "pregond: serving" "$dir/pregond3.log" || ko "pregond (email only) did not start: $(cat "$dir/pregond3.log")"
+disabled_deferred() { rcli xrange "$sk:audit" - + | pipe_has -x 'channel-disabled'; }
+wait_for 10 disabled_deferred && ok || ko "no channel-disabled deferral of $d: $(rcli hget "$jk" s)"
+score=$(rcli zscore "$sk:deferred" "$jk")
+[ "$(rcli hget "$jk" s)" = deferred ] && [ "${score%.*}" -ge $(( $(date +%s) + 3500 )) ] \
+  && [ "$(rcli xrange "$sk:audit" - + | grep -c -x 'channel-disabled')" = 1 ] && ok \
+  || ko "$d after a disabled channel's sweep: $(rcli hget "$jk" s), due $score, $(rcli xrange "$sk:audit" - + | grep -c -x 'channel-disabled') records"
+w=$(wave_ok) && ok || ko "the wave after the channel-disabled deferral: $w"
+
 echo "levers: $pass passed, $fail failed"
 [ $fail = 0 ]
