@@ -30,9 +30,9 @@
  * when it goes through admission again and is charged then; one that would break a campaign's
  * total is still REJECTED (a total has no next period), and so is one that costs more than
  * the budget it breaks (it would never fit); one whose expiry comes first (or at that very
- * instant) is EXPIRED. A job the policy defers later than that keeps the policy's instant; one the policy
- * refuses is refused. After admission the reservations of jobs that were not ACCEPTED (deferred,
- * duplicate, rejected, busy) are given back: a job is charged once, when it is queued (a
+ * instant) is EXPIRED. A job the policy defers later than that keeps the policy's instant; one the
+ * policy refuses is refused. After admission the reservations of jobs that were not ACCEPTED
+ * (deferred, duplicate, rejected, busy) are given back: a job is charged once, when it is queued (a
  * deferred job when it is admitted later). A pregond killed between the two steps leaves its
  * reservations spent: budgets err on the side of spending less, never more.
  *
