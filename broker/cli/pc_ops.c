@@ -38,11 +38,7 @@ typedef struct {
     const char *tenant, *campaign, *channel, *debtor, *job, *who, *why;
 } s_opts_t;
 
-typedef struct {
-    redisContext *c;
-    st_keys_t *keys;
-    st_fn_t *fn;
-} s_conn_t;
+typedef pc_conn_t s_conn_t;
 
 static void s_usage(FILE *to) {
     fprintf(to,
@@ -64,32 +60,11 @@ static long long s_now_ms(void) {
 }
 
 static void s_close(s_conn_t *c) {
-    st_fn_destroy(&c->fn);
-    st_keys_destroy(&c->keys);
-    if (c->c)
-        redisFree(c->c);
-    c->c = NULL;
+    pc_conn_close(c);
 }
 
 static int s_open(const brk_config_t *cfg, s_conn_t *out) {
-    memset(out, 0, sizeof *out);
-    out->keys = st_keys_new(cfg->redis_prefix, cfg->shards);
-    if (!out->keys) {
-        fprintf(stderr, "pregonctl: prefix must be 1..31 bytes without '{', shards 1..16384\n");
-        return 2;
-    }
-    int rc = pc_redis_connect(cfg, &out->c);
-    if (rc) {
-        s_close(out);
-        return rc;
-    }
-    out->fn = st_fn_new(out->c);
-    if (!out->fn) {
-        fprintf(stderr, "pregonctl: out of memory\n");
-        s_close(out);
-        return 3;
-    }
-    return 0;
+    return pc_conn_open(cfg, out);
 }
 
 /* --- pause, resume, pauses ------------------------------------------------------------------ */

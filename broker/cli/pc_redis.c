@@ -24,10 +24,7 @@
 #include "rl_policy.h"
 #include "st_keys.h"
 
-typedef struct {
-    redisContext *c;
-    st_keys_t *keys;
-} s_conn_t;
+typedef pc_conn_t s_conn_t;
 
 static void s_usage(FILE *to) {
     fprintf(to,
@@ -81,18 +78,36 @@ static int s_open(int argc, char **argv, s_conn_t *out, int *first_arg, int *jso
         }
     }
     *first_arg = optind;
-    out->keys = st_keys_new(cfg.redis_prefix, cfg.shards);
+    return pc_conn_open(&cfg, out);
+}
+
+int pc_conn_open(const brk_config_t *cfg, pc_conn_t *out) {
+    memset(out, 0, sizeof *out);
+    out->keys = st_keys_new(cfg->redis_prefix, cfg->shards);
     if (!out->keys) {
         fprintf(stderr, "pregonctl: prefix must be 1..31 bytes without '{', shards 1..16384\n");
         return 2;
     }
-    return pc_redis_connect(&cfg, &out->c);
+    int rc = pc_redis_connect(cfg, &out->c);
+    if (rc == 0 && !(out->fn = st_fn_new(out->c))) {
+        fprintf(stderr, "pregonctl: out of memory\n");
+        rc = 3;
+    }
+    if (rc)
+        pc_conn_close(out);
+    return rc;
+}
+
+void pc_conn_close(pc_conn_t *c) {
+    st_fn_destroy(&c->fn);
+    if (c->c)
+        redisFree(c->c);
+    c->c = NULL;
+    st_keys_destroy(&c->keys);
 }
 
 static void s_close(s_conn_t *c) {
-    if (c->c)
-        redisFree(c->c);
-    st_keys_destroy(&c->keys);
+    pc_conn_close(c);
 }
 
 /* Sum over shards of `cmd KEY` (an integer reply) for the per-shard structure `what`. */

@@ -5,6 +5,8 @@
 #include <hiredis/hiredis.h>
 
 #include "brk_config.h"
+#include "st_fn.h"
+#include "st_keys.h"
 
 /* Runs the subcommand (argv[0] = "redis"). Exit: 0 done, 1 failed, 2 usage, 3 Redis unreachable. */
 int pc_redis_main(int argc, char **argv);
@@ -44,5 +46,19 @@ int pc_redis_defaults(brk_config_t *cfg);
  * with the reason printed (never the password): 2 when the password cannot be had, 3 when Redis
  * is unreachable or refuses the credentials. */
 int pc_redis_connect(const brk_config_t *cfg, redisContext **out);
+
+/* A Redis-facing command's connection: the key layout, the authenticated context and the
+ * function caller, all the caller's (pc_conn_close frees them). */
+typedef struct {
+    redisContext *c;
+    st_keys_t *keys;
+    st_fn_t *fn;
+} pc_conn_t;
+/* Opens *out as cfg says. 0, or with the reason printed: 2 (a bad key layout, no password to be
+ * had) or 3 (Redis unreachable or refusing the credentials; out of memory); *out is then
+ * closed. */
+int pc_conn_open(const brk_config_t *cfg, pc_conn_t *out);
+/* Frees what pc_conn_open made; accepts a zeroed or closed one. */
+void pc_conn_close(pc_conn_t *c);
 
 #endif

@@ -111,37 +111,23 @@ static int64_t s_now_ms(void) {
 /* --- connection ------------------------------------------------------------------------------ */
 
 typedef struct {
-    redisContext *c;
-    st_keys_t *keys;
-    st_fn_t *fn;
+    pc_conn_t redis;
     st_suppress_t *sup;
 } s_conn_t;
 
 static void s_close(s_conn_t *c) {
     st_suppress_destroy(&c->sup);
-    st_fn_destroy(&c->fn);
-    st_keys_destroy(&c->keys);
-    if (c->c)
-        redisFree(c->c);
-    c->c = NULL;
+    pc_conn_close(&c->redis);
 }
 
 /* Connects as cfg says; 0, 2 (bad layout, no password to be had) or 3 (Redis unreachable or
  * refusing the credentials). */
 static int s_open(const brk_config_t *cfg, s_conn_t *out) {
     memset(out, 0, sizeof *out);
-    out->keys = st_keys_new(cfg->redis_prefix, cfg->shards);
-    if (!out->keys) {
-        fprintf(stderr, "pregonctl: prefix must be 1..31 bytes without '{', shards 1..16384\n");
-        return 2;
-    }
-    int rc = pc_redis_connect(cfg, &out->c);
-    if (rc) {
-        s_close(out);
+    int rc = pc_conn_open(cfg, &out->redis);
+    if (rc)
         return rc;
-    }
-    out->fn = st_fn_new(out->c);
-    out->sup = out->fn ? st_suppress_new(out->c, out->keys, out->fn) : NULL;
+    out->sup = st_suppress_new(out->redis.c, out->redis.keys, out->redis.fn);
     if (!out->sup) {
         fprintf(stderr, "pregonctl: out of memory\n");
         s_close(out);

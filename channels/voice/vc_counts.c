@@ -5,13 +5,23 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static uint32_t s_day(int64_t now_ms) {
     return (uint32_t)(now_ms / 86400000);
 }
 
+#define S_MAX_FILE                                                                                 \
+    (16u << 20) /* far past 1,024 numbers in 256 pools: a file this big is not ours */
+
 int vc_counts_load(vc_pool_t *pool, const char *path, int64_t now_ms, char *err, size_t err_len) {
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > (off_t)S_MAX_FILE) {
+        snprintf(err, err_len, "counts state %.200s: %lld bytes, over %u", path,
+                 (long long)st.st_size, S_MAX_FILE);
+        return -1;
+    }
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     if (!root) {

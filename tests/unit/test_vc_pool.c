@@ -204,6 +204,14 @@ static void test_counts_across_restart(void **state) {
     s_write(counts, "{\"day\": ");
     assert_int_equal(vc_counts_load(p, counts, 2 * DAY, err, sizeof err), -1);
     assert_non_null(strstr(err, "counts state"));
+    /* a file far larger than any counts file is refused, not loaded */
+    FILE *big = fopen(counts, "w");
+    assert_non_null(big);
+    assert_int_equal(fseek(big, 17 << 20, SEEK_SET), 0);
+    fputc('}', big);
+    fclose(big);
+    assert_int_equal(vc_counts_load(p, counts, 2 * DAY, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bytes, over"));
     vc_pool_destroy(&p);
     unlink(counts);
 }
